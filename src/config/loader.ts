@@ -1,0 +1,192 @@
+import { readFileSync } from 'node:fs';
+import { parseDocument } from 'yaml';
+import { z } from 'zod';
+import type { AnyFactory, ComponentKind } from '../pipeline/component.js';
+import { ConfigError, type ConfigIssue } from '../pipeline/errors.js';
+import type { ComponentRegistry } from '../pipeline/registry.js';
+import { expandEnv } from './env.js';
+import { duration, hostPort, section } from './types.js';
+
+export interface ResolvedComponent {
+  /** `type` or `type/name`, as written. */
+  id: string;
+  type: string;
+  kind: ComponentKind;
+  factory: AnyFactory;
+  /** The instance's config after defaults were filled in. */
+  config: unknown;
+}
+
+export interface PipelineConfig {
+  id: string;
+  receivers: string[];
+  processors: string[];
+  exporters: string[];
+}
+
+export interface ServiceConfig {
+  receivers: Map<string, ResolvedComponent>;
+  processors: Map<string, ResolvedComponent>;
+  exporters: Map<string, ResolvedComponent>;
+  pipelines: PipelineConfig[];
+  telemetry: z.output<typeof telemetrySchema>;
+  shutdownTimeoutMs: number;
+}
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace'] as const;
+
+const telemetrySchema = section({
+  metrics: section({
+    /** Address of the operating endpoints: /health, /stats, /metrics. */
+    address: hostPort('0.0.0.0:8888'),
+  }),
+  logs: section({
+    level: z.enum(LOG_LEVELS, { error: `expected one of ${LOG_LEVELS.join(', ')}` }).default('info'),
+  }),
+});
+
+const idList = z.array(z.string({ error: 'expected a component id' }), { error: 'expected a list of component ids' }).default([]);
+
+const pipelineSchema = z.strictObject({ receivers: idList, processors: idList, exporters: idList });
+
+const componentMap = z.record(z.string(), z.unknown(), { error: 'expected a map of component id to config' }).nullish();
+
+const topSchema = z.strictObject({
+  receivers: componentMap,
+  processors: componentMap,
+  exporters: componentMap,
+  service: z.strictObject(
+    {
+      pipelines: z.record(z.string(), z.unknown(), { error: 'expected a map of pipeline id to pipeline' }),
+      telemetry: telemetrySchema,
+      shutdown_timeout: duration('30s'),
+    },
+    { error: 'expected a map with pipelines' },
+  ),
+});
+
+const COMPONENT_ID = /^([a-z][a-z0-9_]*)(?:\/([^\s/]+))?$/;
+const PIPELINE_ID = /^([a-z]+)(?:\/([^\s/]+))?$/;
+
+/** Turns zod's issues into ours, with the dotted path of the config key. */
+export function zodIssues(error: z.ZodError, prefix: string): ConfigIssue[] {
+  const out: ConfigIssue[] = [];
+  for (const issue of error.issues) {
+    const base = joinPath(prefix, issue.path);
+    if (issue.code === 'unrecognized_keys') {
+      for (const key of issue.keys) out.push({ path: joinPath(base, [key]), message: 'unknown key' });
+    } else {
+      out.push({ path: base, message: issue.message });
+    }
+  }
+  return out;
+}
+
+function joinPath(prefix: string, parts: PropertyKey[]): string {
+  let p = prefix;
+  for (const part of parts) {
+    if (typeof part === 'number') p += `[${part}]`;
+    else p = p ? `${p}.${String(part)}` : String(part);
+  }
+  return p;
+}
+
+export function loadConfigFile(file: string, registry: ComponentRegistry, env: NodeJS.ProcessEnv = process.env): ServiceConfig {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new ConfigError([{ path: '', message: `cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}` }], file);
+  }
+  return parseConfig(text, registry, env, file);
+}
+
+/** Parses, expands and validates a whole config; throws one ConfigError listing every problem. */
+export function parseConfig(text: string, registry: ComponentRegistry, env: NodeJS.ProcessEnv = process.env, source?: string): ServiceConfig {
+  const doc = parseDocument(text, { uniqueKeys: true });
+  if (doc.errors.length > 0) {
+    throw new ConfigError(
+      doc.errors.map((e) => ({ path: '', message: `YAML: ${e.message.split('\n')[0]}` })),
+      source,
+    );
+  }
+  const issues: ConfigIssue[] = [];
+  const raw = expandEnv(doc.toJS() ?? {}, env, issues);
+  const top = topSchema.safeParse(raw);
+  if (!top.success) {
+    issues.push(...zodIssues(top.error, ''));
+    throw new ConfigError(issues, source);
+  }
+  const receivers = resolveComponents('receiver', top.data.receivers ?? {}, registry, issues);
+  const processors = resolveComponents('processor', top.data.processors ?? {}, registry, issues);
+  const exporters = resolveComponents('exporter', top.data.exporters ?? {}, registry, issues);
+  const declared = {
+    receivers: new Set(Object.keys(top.data.receivers ?? {})),
+    processors: new Set(Object.keys(top.data.processors ?? {})),
+    exporters: new Set(Object.keys(top.data.exporters ?? {})),
+  };
+  const pipelines = resolvePipelines(top.data.service.pipelines, declared, issues);
+  if (issues.length > 0) throw new ConfigError(issues, source);
+  return { receivers, processors, exporters, pipelines, telemetry: top.data.service.telemetry, shutdownTimeoutMs: top.data.service.shutdown_timeout };
+}
+
+function resolveComponents(kind: ComponentKind, section: Record<string, unknown>, registry: ComponentRegistry, issues: ConfigIssue[]): Map<string, ResolvedComponent> {
+  const out = new Map<string, ResolvedComponent>();
+  for (const [id, rawConfig] of Object.entries(section)) {
+    const path = `${kind}s.${id}`;
+    const m = COMPONENT_ID.exec(id);
+    if (!m) {
+      issues.push({ path, message: 'not a component id: write `type` or `type/name`' });
+      continue;
+    }
+    const type = m[1]!;
+    const factory = registry.get(kind, type);
+    if (!factory) {
+      issues.push({ path, message: `unknown ${kind} type "${type}" (known: ${registry.types(kind).join(', ')})` });
+      continue;
+    }
+    const parsed = factory.configSchema.safeParse(rawConfig ?? {});
+    if (!parsed.success) {
+      issues.push(...zodIssues(parsed.error, path));
+      continue;
+    }
+    out.set(id, { id, type, kind, factory, config: parsed.data });
+  }
+  return out;
+}
+
+function resolvePipelines(
+  raw: Record<string, unknown>,
+  declared: Record<'receivers' | 'processors' | 'exporters', Set<string>>,
+  issues: ConfigIssue[],
+): PipelineConfig[] {
+  const out: PipelineConfig[] = [];
+  if (Object.keys(raw).length === 0) issues.push({ path: 'service.pipelines', message: 'no pipeline defined (add e.g. `logs:`)' });
+  for (const [id, rawPipeline] of Object.entries(raw)) {
+    const path = `service.pipelines.${id}`;
+    const m = PIPELINE_ID.exec(id);
+    if (!m || m[1] !== 'logs') {
+      issues.push({ path, message: 'only logs pipelines are supported: name it `logs` or `logs/<name>`' });
+      continue;
+    }
+    const parsed = pipelineSchema.safeParse(rawPipeline ?? {});
+    if (!parsed.success) {
+      issues.push(...zodIssues(parsed.error, path));
+      continue;
+    }
+    const p = parsed.data;
+    for (const key of ['receivers', 'exporters'] as const) {
+      if (p[key].length === 0) issues.push({ path: `${path}.${key}`, message: `a pipeline needs at least one ${key.slice(0, -1)}` });
+    }
+    for (const key of ['receivers', 'processors', 'exporters'] as const) {
+      const seen = new Set<string>();
+      p[key].forEach((ref, i) => {
+        if (!declared[key].has(ref)) issues.push({ path: `${path}.${key}[${i}]`, message: `"${ref}" is not defined under ${key}` });
+        if (seen.has(ref)) issues.push({ path: `${path}.${key}[${i}]`, message: `"${ref}" is listed twice` });
+        seen.add(ref);
+      });
+    }
+    out.push({ id, ...p });
+  }
+  return out;
+}

@@ -1,0 +1,56 @@
+import type { Logger } from 'pino';
+import type { z } from 'zod';
+import type { LogsConsumer } from './consumer.js';
+import type { ComponentTelemetry } from '../telemetry/metrics.js';
+
+export type ComponentKind = 'receiver' | 'processor' | 'exporter';
+
+/** What a component reports on /health. */
+export interface ComponentHealth {
+  /** ok: working; degraded: working but a dependency is failing (exports being retried); down: not working. */
+  status: 'ok' | 'degraded' | 'down';
+  detail?: string;
+  [extra: string]: unknown;
+}
+
+export interface Component {
+  start(): Promise<void>;
+  /** Stops taking new work and finishes what was accepted, within the deadline (epoch ms). */
+  shutdown(deadline: number): Promise<void>;
+  health?(): ComponentHealth;
+}
+
+export interface Receiver extends Component {}
+export interface Processor extends Component, LogsConsumer {}
+export interface Exporter extends Component, LogsConsumer {}
+
+export interface ComponentContext {
+  /** The instance id as written in the config: `type` or `type/name`. */
+  id: string;
+  kind: ComponentKind;
+  logger: Logger;
+  telemetry: ComponentTelemetry;
+}
+
+interface FactoryBase<S extends z.ZodType> {
+  type: string;
+  /** Validates one instance's config, fills in defaults and rejects unknown keys. */
+  configSchema: S;
+}
+
+export interface ReceiverFactory<S extends z.ZodType = z.ZodType> extends FactoryBase<S> {
+  kind: 'receiver';
+  create(config: z.output<S>, context: ComponentContext, next: LogsConsumer): Receiver;
+}
+
+export interface ProcessorFactory<S extends z.ZodType = z.ZodType> extends FactoryBase<S> {
+  kind: 'processor';
+  create(config: z.output<S>, context: ComponentContext, next: LogsConsumer): Processor;
+}
+
+export interface ExporterFactory<S extends z.ZodType = z.ZodType> extends FactoryBase<S> {
+  kind: 'exporter';
+  create(config: z.output<S>, context: ComponentContext): Exporter;
+}
+
+export type AnyFactory = ReceiverFactory | ProcessorFactory | ExporterFactory;

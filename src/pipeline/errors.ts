@@ -1,0 +1,60 @@
+/** One problem found in a config file: the dotted path of the key and the reason. */
+export interface ConfigIssue {
+  path: string;
+  message: string;
+}
+
+/** A config that cannot be used. Carries every problem found, not only the first. */
+export class ConfigError extends Error {
+  readonly issues: ConfigIssue[];
+  constructor(issues: ConfigIssue[], source?: string) {
+    const head = source ? `invalid configuration in ${source}` : 'invalid configuration';
+    super(`${head}:\n${issues.map((i) => `  ${i.path || '(root)'}: ${i.message}`).join('\n')}`);
+    this.name = 'ConfigError';
+    this.issues = issues;
+  }
+}
+
+/**
+ * The next stage cannot take more data now (a full queue, a memory limit). Nothing of the refused
+ * batch was accepted, so the client may resend it: receivers translate this into the protocol's
+ * back-pressure signal (gRPC RESOURCE_EXHAUSTED / UNAVAILABLE, HTTP 429 / 503 with Retry-After).
+ */
+export class BackPressureError extends Error {
+  readonly retryAfterMs: number;
+  constructor(message: string, retryAfterMs = 1000) {
+    super(message);
+    this.name = 'BackPressureError';
+    this.retryAfterMs = retryAfterMs;
+  }
+}
+
+/** The pipeline is shutting down and accepts nothing new. */
+export class ShuttingDownError extends BackPressureError {
+  constructor(component: string) {
+    super(`${component} is shutting down`, 5000);
+    this.name = 'ShuttingDownError';
+  }
+}
+
+/** An export attempt failed in a way that may succeed later (network, 5xx, overload). */
+export class RetryableExportError extends Error {
+  readonly retryAfterMs: number | undefined;
+  constructor(message: string, options?: { cause?: unknown; retryAfterMs?: number }) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'RetryableExportError';
+    this.retryAfterMs = options?.retryAfterMs;
+  }
+}
+
+/** An export attempt failed in a way retrying cannot fix (schema or type errors, bad credentials). */
+export class PermanentExportError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'PermanentExportError';
+  }
+}
+
+export function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

@@ -1,0 +1,186 @@
+/**
+ * The internal log model. It keeps OTLP's shape (resource → scope → records) so a batch can be
+ * forwarded unchanged and flattened for ClickHouse without a second decode.
+ *
+ * AnyValue maps OTLP's AnyValue onto plain JS values so processors can work with them directly:
+ * string → string, bool → boolean, int → bigint (64-bit exact), double → number,
+ * bytes → Uint8Array, array → AnyValue[], kvlist → KeyValueList (an Attributes object),
+ * an empty AnyValue → null.
+ */
+export type AnyValue = string | boolean | bigint | number | Uint8Array | AnyValue[] | KeyValueList | null;
+
+/** Attribute maps have no prototype, so keys such as "__proto__" or "constructor" are plain data. */
+export interface KeyValueList {
+  [key: string]: AnyValue;
+}
+export type Attributes = KeyValueList;
+
+export interface Resource {
+  attributes: Attributes;
+  droppedAttributesCount: number;
+}
+
+export interface InstrumentationScope {
+  name: string;
+  version: string;
+  attributes: Attributes;
+  droppedAttributesCount: number;
+}
+
+export interface LogRecord {
+  /** Unix nanoseconds; 0n when the source did not set it. */
+  timeUnixNano: bigint;
+  observedTimeUnixNano: bigint;
+  severityNumber: number;
+  severityText: string;
+  body: AnyValue;
+  attributes: Attributes;
+  droppedAttributesCount: number;
+  flags: number;
+  /** Lower-case hex, 32 characters, or "" when absent. */
+  traceId: string;
+  /** Lower-case hex, 16 characters, or "" when absent. */
+  spanId: string;
+  eventName: string;
+  /** Set by the templates processor; 0n when no template matched. */
+  templateId?: bigint;
+  templateParams?: string[];
+}
+
+export interface ScopeLogs {
+  scope: InstrumentationScope;
+  schemaUrl: string;
+  logRecords: LogRecord[];
+}
+
+export interface ResourceLogs {
+  resource: Resource;
+  schemaUrl: string;
+  scopeLogs: ScopeLogs[];
+}
+
+export interface LogBatch {
+  resourceLogs: ResourceLogs[];
+}
+
+export function newAttributes(): Attributes {
+  return Object.create(null) as Attributes;
+}
+
+export function emptyScope(): InstrumentationScope {
+  return { name: '', version: '', attributes: newAttributes(), droppedAttributesCount: 0 };
+}
+
+export function emptyResource(): Resource {
+  return { attributes: newAttributes(), droppedAttributesCount: 0 };
+}
+
+export function newLogRecord(): LogRecord {
+  return {
+    timeUnixNano: 0n,
+    observedTimeUnixNano: 0n,
+    severityNumber: 0,
+    severityText: '',
+    body: null,
+    attributes: newAttributes(),
+    droppedAttributesCount: 0,
+    flags: 0,
+    traceId: '',
+    spanId: '',
+    eventName: '',
+  };
+}
+
+export function countRecords(batch: LogBatch): number {
+  let n = 0;
+  for (const rl of batch.resourceLogs) for (const sl of rl.scopeLogs) n += sl.logRecords.length;
+  return n;
+}
+
+export function isKeyValueList(v: AnyValue): v is KeyValueList {
+  return typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof Uint8Array);
+}
+
+/**
+ * Renders an AnyValue the way the OTel Collector's pcommon.Value.AsString does, which is what the
+ * contrib ClickHouse exporter stores in Body and the attribute maps: strings as they are, bytes as
+ * base64, arrays and maps as JSON.
+ */
+export function anyValueToString(v: AnyValue): string {
+  switch (typeof v) {
+    case 'string':
+      return v;
+    case 'boolean':
+      return v ? 'true' : 'false';
+    case 'bigint':
+      return v.toString();
+    case 'number':
+      return formatDouble(v);
+    default:
+      if (v === null) return '';
+      if (v instanceof Uint8Array) return Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('base64');
+      return JSON.stringify(toJsonValue(v));
+  }
+}
+
+function formatDouble(v: number): string {
+  if (Number.isFinite(v)) return String(v);
+  if (Number.isNaN(v)) return 'NaN';
+  return v > 0 ? '+Inf' : '-Inf';
+}
+
+type JsonValue = string | number | boolean | null | JsonValue[] | { [k: string]: JsonValue };
+
+function toJsonValue(v: AnyValue): JsonValue {
+  switch (typeof v) {
+    case 'string':
+    case 'boolean':
+      return v;
+    case 'bigint':
+      return Number.isSafeInteger(Number(v)) ? Number(v) : v.toString();
+    case 'number':
+      return Number.isFinite(v) ? v : formatDouble(v);
+    default: {
+      if (v === null) return null;
+      if (v instanceof Uint8Array) return Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('base64');
+      if (Array.isArray(v)) return v.map(toJsonValue);
+      const out: { [k: string]: JsonValue } = {};
+      for (const k of Object.keys(v)) out[k] = toJsonValue(v[k] as AnyValue);
+      return out;
+    }
+  }
+}
+
+/** Deep copy for fan-out: every consumer after the first gets its own batch to change. */
+export function cloneBatch(batch: LogBatch): LogBatch {
+  return {
+    resourceLogs: batch.resourceLogs.map((rl) => ({
+      resource: { attributes: cloneAttributes(rl.resource.attributes), droppedAttributesCount: rl.resource.droppedAttributesCount },
+      schemaUrl: rl.schemaUrl,
+      scopeLogs: rl.scopeLogs.map((sl) => ({
+        scope: { ...sl.scope, attributes: cloneAttributes(sl.scope.attributes) },
+        schemaUrl: sl.schemaUrl,
+        logRecords: sl.logRecords.map(cloneRecord),
+      })),
+    })),
+  };
+}
+
+function cloneRecord(r: LogRecord): LogRecord {
+  const copy: LogRecord = { ...r, body: cloneValue(r.body), attributes: cloneAttributes(r.attributes) };
+  if (r.templateParams) copy.templateParams = r.templateParams.slice();
+  return copy;
+}
+
+function cloneAttributes(a: Attributes): Attributes {
+  const out = newAttributes();
+  for (const k in a) out[k] = cloneValue(a[k] as AnyValue);
+  return out;
+}
+
+function cloneValue(v: AnyValue): AnyValue {
+  if (typeof v !== 'object' || v === null) return v;
+  if (v instanceof Uint8Array) return v.slice();
+  if (Array.isArray(v)) return v.map(cloneValue);
+  return cloneAttributes(v);
+}

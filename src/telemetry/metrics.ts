@@ -1,0 +1,154 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { ComponentKind } from '../pipeline/component.js';
+
+/**
+ * The daemon's own metrics. Names follow the OTel Collector's internal telemetry
+ * (otelcol_receiver_accepted_log_records …) with our prefix, so existing dashboards carry over.
+ * Each component gets a ComponentTelemetry bound to its id; the same counts feed /stats.
+ */
+export class Telemetry {
+  readonly registry = new Registry();
+  private readonly components = new Map<string, ComponentTelemetry>();
+
+  readonly receiverAccepted = new Counter({
+    name: 'otelhouse_receiver_accepted_log_records_total',
+    help: 'Log records the receiver accepted into the pipeline.',
+    labelNames: ['receiver', 'transport'],
+    registers: [this.registry],
+  });
+  readonly receiverRefused = new Counter({
+    name: 'otelhouse_receiver_refused_log_records_total',
+    help: 'Log records the receiver refused: undecodable, invalid, or refused by back-pressure.',
+    labelNames: ['receiver', 'transport', 'reason'],
+    registers: [this.registry],
+  });
+  readonly processorBatchSize = new Histogram({
+    name: 'otelhouse_processor_batch_batch_send_size',
+    help: 'Number of log records in each batch the batch processor sent on.',
+    labelNames: ['processor'],
+    buckets: [10, 50, 100, 250, 500, 1000, 2000, 5000, 10000, 20000, 50000],
+    registers: [this.registry],
+  });
+  readonly processorBatchTrigger = new Counter({
+    name: 'otelhouse_processor_batch_send_trigger_total',
+    help: 'Why the batch processor sent a batch: size or timeout (or shutdown).',
+    labelNames: ['processor', 'trigger'],
+    registers: [this.registry],
+  });
+  readonly exporterSent = new Counter({
+    name: 'otelhouse_exporter_sent_log_records_total',
+    help: 'Log records the exporter stored or forwarded successfully.',
+    labelNames: ['exporter'],
+    registers: [this.registry],
+  });
+  readonly exporterFailed = new Counter({
+    name: 'otelhouse_exporter_send_failed_log_records_total',
+    help: 'Log records the exporter gave up on (permanent error or retries exhausted).',
+    labelNames: ['exporter', 'reason'],
+    registers: [this.registry],
+  });
+  readonly exporterRetries = new Counter({
+    name: 'otelhouse_exporter_retries_total',
+    help: 'Export attempts that failed with a retryable error and were retried.',
+    labelNames: ['exporter'],
+    registers: [this.registry],
+  });
+  readonly exporterLatency = new Histogram({
+    name: 'otelhouse_exporter_send_duration_seconds',
+    help: 'Duration of one successful export attempt (encode and insert).',
+    labelNames: ['exporter'],
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    registers: [this.registry],
+  });
+  readonly exporterQueueSize = new Gauge({
+    name: 'otelhouse_exporter_queue_size',
+    help: 'Log records waiting in the exporter sending queue.',
+    labelNames: ['exporter'],
+    registers: [this.registry],
+  });
+  readonly exporterQueueCapacity = new Gauge({
+    name: 'otelhouse_exporter_queue_capacity',
+    help: 'Capacity of the exporter sending queue in log records.',
+    labelNames: ['exporter'],
+    registers: [this.registry],
+  });
+
+  constructor() {
+    collectDefaultMetrics({ register: this.registry, prefix: 'otelhouse_process_' });
+  }
+
+  forComponent(kind: ComponentKind, id: string): ComponentTelemetry {
+    let t = this.components.get(id);
+    if (!t) {
+      t = new ComponentTelemetry(this, kind, id);
+      this.components.set(id, t);
+    }
+    return t;
+  }
+
+  /** Counts per component for /stats. */
+  stats(): Record<string, Record<string, Record<string, number>>> {
+    const out: Record<string, Record<string, Record<string, number>>> = { receivers: {}, processors: {}, exporters: {} };
+    for (const t of this.components.values()) out[`${t.kind}s`]![t.id] = { ...t.counts };
+    return out;
+  }
+}
+
+/** The metrics one component instance records, labelled with its id. */
+export class ComponentTelemetry {
+  readonly counts: Record<string, number> = Object.create(null);
+
+  constructor(
+    private readonly telemetry: Telemetry,
+    readonly kind: ComponentKind,
+    readonly id: string,
+  ) {}
+
+  private add(key: string, n: number): void {
+    this.counts[key] = (this.counts[key] ?? 0) + n;
+  }
+
+  accepted(n: number, transport: string): void {
+    this.telemetry.receiverAccepted.inc({ receiver: this.id, transport }, n);
+    this.add('accepted', n);
+  }
+
+  refused(n: number, transport: string, reason: string): void {
+    this.telemetry.receiverRefused.inc({ receiver: this.id, transport, reason }, n);
+    this.add('refused', n);
+  }
+
+  batchSent(n: number, trigger: 'size' | 'timeout' | 'shutdown'): void {
+    this.telemetry.processorBatchSize.observe({ processor: this.id }, n);
+    this.telemetry.processorBatchTrigger.inc({ processor: this.id, trigger });
+    this.add('batches', 1);
+    this.add('records', n);
+  }
+
+  sent(n: number, seconds: number): void {
+    this.telemetry.exporterSent.inc({ exporter: this.id }, n);
+    this.telemetry.exporterLatency.observe({ exporter: this.id }, seconds);
+    this.add('exported', n);
+  }
+
+  failed(n: number, reason: 'permanent' | 'retries_exhausted' | 'shutdown'): void {
+    this.telemetry.exporterFailed.inc({ exporter: this.id, reason }, n);
+    this.add('failed', n);
+  }
+
+  retried(): void {
+    this.telemetry.exporterRetries.inc({ exporter: this.id });
+    this.add('retries', 1);
+  }
+
+  queue(size: number, capacity: number): void {
+    this.telemetry.exporterQueueSize.set({ exporter: this.id }, size);
+    this.telemetry.exporterQueueCapacity.set({ exporter: this.id }, capacity);
+    this.counts['queue_size'] = size;
+  }
+
+  /** A count that only /stats shows (e.g. a debug exporter's total). */
+  count(key: string, n = 1): void {
+    this.add(key, n);
+  }
+}
