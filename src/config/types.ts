@@ -66,5 +66,5 @@ export function nonNegativeInt(defaultValue: number) {
 
 /** An object section: unknown keys are errors, and omitted sections still get their defaults. */
 export function section<T extends z.core.$ZodLooseShape>(shape: T) {
-  return z.strictObject(shape).prefault({});
+  return z.strictObject(shape).prefault({} as never);
 }

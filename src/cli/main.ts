@@ -1,0 +1,112 @@
+#!/usr/bin/env node
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { ConfigError, errorMessage } from '../pipeline/errors.js';
+import { loadConfig, startDaemon } from '../daemon.js';
+import { createLogger } from '../telemetry/logger.js';
+
+const USAGE = `otelhouse — an OpenTelemetry log collector that stores logs in ClickHouse
+
+Usage:
+  otelhouse [run] --config FILE     run the collector (default command)
+  otelhouse validate --config FILE  check a config file without starting anything
+  otelhouse --help | --version
+
+Options:
+  -c, --config FILE   config file (default: config/otelhouse.yaml)
+
+Exit codes: 0 success, 1 runtime failure, 2 invalid configuration or usage.
+`;
+
+const EXIT_FAILURE = 1;
+const EXIT_USAGE = 2;
+
+function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
+async function run(configFile: string): Promise<number> {
+  const config = loadConfig({ file: configFile });
+  const logger = createLogger(config.telemetry.logs.level);
+  const daemon = await startDaemon(config, logger);
+  return new Promise<number>((resolve) => {
+    let signals = 0;
+    const onSignal = (signal: NodeJS.Signals) => {
+      signals++;
+      if (signals > 1) {
+        logger.warn({ signal }, 'second signal: exiting without finishing the drain');
+        resolve(EXIT_FAILURE);
+        return;
+      }
+      logger.info({ signal }, 'draining: no new data is accepted; flushing what was accepted');
+      daemon.stop().then(
+        () => resolve(0),
+        (err: unknown) => {
+          logger.error({ err: errorMessage(err) }, 'shutdown failed');
+          resolve(EXIT_FAILURE);
+        },
+      );
+    };
+    process.on('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
+  }).then((code) => {
+    logger.flush();
+    return code;
+  });
+}
+
+async function main(argv: string[]): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        config: { type: 'string', short: 'c', default: 'config/otelhouse.yaml' },
+        help: { type: 'boolean', short: 'h' },
+        version: { type: 'boolean', short: 'v' },
+      },
+    });
+  } catch (err) {
+    process.stderr.write(`otelhouse: ${errorMessage(err)}\n\n${USAGE}`);
+    return EXIT_USAGE;
+  }
+  const { values, positionals } = parsed;
+  if (values.help) {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  if (values.version) {
+    process.stdout.write(`otelhouse ${version()}\n`);
+    return 0;
+  }
+  const command = positionals[0] ?? 'run';
+  if (positionals.length > 1 || !['run', 'validate'].includes(command)) {
+    process.stderr.write(`otelhouse: unknown command "${positionals.join(' ')}"\n\n${USAGE}`);
+    return EXIT_USAGE;
+  }
+  try {
+    if (command === 'validate') {
+      const config = loadConfig({ file: values.config });
+      process.stdout.write(`${values.config}: valid (${config.pipelines.length} pipeline${config.pipelines.length === 1 ? '' : 's'}: ${config.pipelines.map((p) => p.id).join(', ')})\n`);
+      return 0;
+    }
+    return await run(values.config);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`otelhouse: ${err.message}\n`);
+      return EXIT_USAGE;
+    }
+    process.stderr.write(`otelhouse: ${errorMessage(err)}\n`);
+    return EXIT_FAILURE;
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    process.stderr.write(`otelhouse: ${errorMessage(err)}\n`);
+    process.exit(EXIT_FAILURE);
+  },
+);

@@ -1,0 +1,49 @@
+import { z } from 'zod';
+import { duration, section } from '../../config/types.js';
+import { retryOnFailureSchema, sendingQueueSchema } from '../../pipeline/exporter-helper.js';
+
+const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/** Where the data goes: a server over HTTP(S), or chDB in this process at a directory. */
+export type ClickHouseTarget = { kind: 'server'; url: string } | { kind: 'embedded'; path: string };
+
+export function parseEndpoint(endpoint: string): ClickHouseTarget | undefined {
+  if (endpoint.startsWith('embedded://')) {
+    const path = endpoint.slice('embedded://'.length);
+    return path ? { kind: 'embedded', path } : undefined;
+  }
+  try {
+    const url = new URL(endpoint);
+    if ((url.protocol === 'http:' || url.protocol === 'https:') && url.hostname) return { kind: 'server', url: endpoint };
+  } catch {
+    return undefined;
+  }
+  return undefined;
+}
+
+export const clickhouseConfigSchema = section({
+  /** `embedded://PATH` (chDB in-process, the default) or `http(s)://host:8123`. */
+  endpoint: z
+    .string()
+    .default('embedded://./data/clickhouse')
+    .refine((v) => parseEndpoint(v) !== undefined, { message: 'expected http(s)://host:port or embedded://PATH' }),
+  database: z.string().regex(IDENTIFIER, 'not a valid ClickHouse identifier').default('otel'),
+  username: z.string().default('default'),
+  password: z.string().default(''),
+  logs_table_name: z.string().regex(IDENTIFIER, 'not a valid ClickHouse identifier').default('otel_logs'),
+  /** Rows older than this are dropped by ClickHouse (whole parts); 0 keeps them for ever. */
+  ttl: duration('0'),
+  create_schema: z.boolean().default(true),
+  /** Table engine for create_schema; the default deduplicates retried inserts. */
+  table_engine: z.string().default('MergeTree()'),
+  /** gzip-compress insert bodies sent to a server. */
+  compress: z.boolean().default(true),
+  /** One insert request's time limit. */
+  timeout: duration('30s'),
+  /** Extra ClickHouse settings sent with every insert, e.g. { async_insert: 1 }. */
+  insert_settings: z.record(z.string().regex(IDENTIFIER, 'not a ClickHouse setting name'), z.union([z.string(), z.number(), z.boolean()])).default({}),
+  sending_queue: sendingQueueSchema,
+  retry_on_failure: retryOnFailureSchema,
+});
+
+export type ClickHouseExporterConfig = z.output<typeof clickhouseConfigSchema>;

@@ -1,0 +1,42 @@
+import { ClickHouseError } from '@clickhouse/client';
+import { PermanentExportError, RetryableExportError, errorMessage } from '../../pipeline/errors.js';
+
+/**
+ * ClickHouse error codes worth retrying: the server is overloaded, out of memory, merging too
+ * slowly, restarting or unreachable. Anything else ClickHouse reports about a statement (unknown
+ * table or column, type mismatch, parse error, bad credentials) will fail the same way again.
+ */
+const RETRYABLE_CODES = new Set([
+  159, // TIMEOUT_EXCEEDED
+  164, // READONLY
+  202, // TOO_MANY_SIMULTANEOUS_QUERIES
+  203, // NO_FREE_CONNECTION
+  209, // SOCKET_TIMEOUT
+  210, // NETWORK_ERROR
+  236, // ABORTED
+  241, // MEMORY_LIMIT_EXCEEDED
+  242, // TABLE_IS_READ_ONLY
+  252, // TOO_MANY_PARTS
+  279, // ALL_CONNECTION_TRIES_FAILED
+  285, // TOO_FEW_LIVE_REPLICAS
+  319, // UNKNOWN_STATUS_OF_INSERT
+  373, // SESSION_IS_LOCKED
+  394, // QUERY_WAS_CANCELLED
+  425, // SYSTEM_ERROR
+  999, // KEEPER_EXCEPTION
+  1000, // POCO_EXCEPTION
+]);
+
+function clickhouseCode(err: unknown): number | undefined {
+  if (err instanceof ClickHouseError) return Number(err.code);
+  const code = (err as { clickhouseCode?: unknown } | null)?.clickhouseCode;
+  return typeof code === 'number' ? code : undefined;
+}
+
+/** Sorts a failed ClickHouse call into retryable or permanent, keeping the cause. */
+export function classifyClickHouseError(err: unknown, what: string): RetryableExportError | PermanentExportError {
+  const message = `${what}: ${errorMessage(err)}`;
+  const code = clickhouseCode(err);
+  if (code === undefined || Number.isNaN(code)) return new RetryableExportError(message, { cause: err });
+  return RETRYABLE_CODES.has(code) ? new RetryableExportError(message, { cause: err }) : new PermanentExportError(message, { cause: err });
+}

@@ -1,0 +1,109 @@
+import { mkdirSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { Readable } from 'node:stream';
+import { createClient, type ClickHouseClient } from '@clickhouse/client';
+import type { ComponentContext } from '../../pipeline/component.js';
+import { QueuedExporter } from '../../pipeline/exporter-helper.js';
+import type { LogBatch } from '../../pipeline/model.js';
+import { parseEndpoint, type ClickHouseExporterConfig } from './config.js';
+import { classifyClickHouseError } from './error-classifier.js';
+import { LOG_COLUMNS, encodeRows } from './row-encoder.js';
+import { schemaStatements } from './schema.js';
+
+async function openClient(config: ClickHouseExporterConfig): Promise<ClickHouseClient> {
+  const target = parseEndpoint(config.endpoint)!;
+  if (target.kind === 'server') {
+    return createClient({
+      url: target.url,
+      username: config.username,
+      password: config.password,
+      request_timeout: config.timeout,
+      compression: { request: config.compress, response: false },
+      application: 'otelhouse',
+    });
+  }
+  const path = resolve(target.path);
+  mkdirSync(path, { recursive: true });
+  // chdb loads a large native library: import it only when embedded storage is used.
+  const { createChdbConnection } = await import('chdb/connection');
+  return createClient({ connection: createChdbConnection({ path }) } as Parameters<typeof createClient>[0]);
+}
+
+/**
+ * Writes batches into otel_logs, through @clickhouse/client for both a server and embedded chDB.
+ * Each batch is one INSERT carrying the queue's stable token as insert_deduplication_token, so a
+ * batch retried after an ambiguous failure (the server stored it but the answer was lost) is
+ * stored once.
+ */
+export class ClickHouseLogsExporter {
+  private client: ClickHouseClient | undefined;
+  private schemaReady = false;
+  private connected = false;
+  private readonly insertQuery: string;
+  readonly queue: QueuedExporter;
+
+  constructor(
+    private readonly config: ClickHouseExporterConfig,
+    private readonly context: ComponentContext,
+  ) {
+    this.insertQuery = `INSERT INTO ${config.database}.${config.logs_table_name} (${LOG_COLUMNS.join(', ')}) FORMAT JSONCompactEachRow`;
+    this.queue = new QueuedExporter(context, config.sending_queue, config.retry_on_failure, (batch, records, token) => this.insert(batch, records, token), {
+      start: () => this.start(),
+      stop: () => this.stop(),
+      health: () => ({ clickhouse_connected: this.connected, endpoint: redact(config.endpoint) }),
+    });
+  }
+
+  private async start(): Promise<void> {
+    this.client = await openClient(this.config);
+    try {
+      await this.ensureSchema();
+    } catch (err) {
+      // The server may come up after us: exports retry the schema before their insert.
+      this.context.logger.warn({ err: (err as Error).message, endpoint: redact(this.config.endpoint) }, 'ClickHouse not ready at start; will retry');
+    }
+  }
+
+  private async stop(): Promise<void> {
+    await this.client?.close();
+  }
+
+  private async ensureSchema(): Promise<void> {
+    if (this.schemaReady) return;
+    const client = this.client!;
+    try {
+      if (this.config.create_schema) {
+        for (const query of schemaStatements(this.config)) await client.command({ query });
+      } else {
+        await client.command({ query: `SELECT 1 FROM ${this.config.database}.${this.config.logs_table_name} LIMIT 0` });
+      }
+    } catch (err) {
+      this.connected = false;
+      throw classifyClickHouseError(err, this.config.create_schema ? 'creating the schema' : 'checking the logs table');
+    }
+    this.schemaReady = true;
+    this.connected = true;
+  }
+
+  private async insert(batch: LogBatch, records: number, token: string): Promise<void> {
+    await this.ensureSchema();
+    const body = encodeRows(batch, BigInt(Date.now()) * 1_000_000n);
+    try {
+      const result = await this.client!.exec({
+        query: this.insertQuery,
+        values: Readable.from([Buffer.from(body)], { objectMode: false }),
+        clickhouse_settings: { ...this.config.insert_settings, insert_deduplication_token: token },
+      });
+      result.stream.resume();
+      this.connected = true;
+    } catch (err) {
+      const classified = classifyClickHouseError(err, `inserting ${records} log records`);
+      this.connected = classified.name === 'PermanentExportError';
+      throw classified;
+    }
+  }
+}
+
+function redact(endpoint: string): string {
+  return endpoint.replace(/\/\/[^@/]*@/, '//***@');
+}

@@ -1,0 +1,38 @@
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import type { ClickHouseExporterConfig } from './config.js';
+
+/**
+ * The DDL lives in .sql files beside the exporter, as in the OTel contrib exporter, so users can
+ * read them and apply them by hand. The build does not copy them: they are read from src/, which
+ * ships in the package.
+ */
+const SQL_DIR = fileURLToPath(new URL('../../../../src/exporters/clickhouse/sql/', import.meta.url));
+
+function ttlClause(ttlMs: number): string {
+  if (ttlMs <= 0) return '';
+  const seconds = Math.max(1, Math.round(ttlMs / 1000));
+  if (seconds % 86_400 === 0) return `TTL TimestampTime + toIntervalDay(${seconds / 86_400})`;
+  if (seconds % 3_600 === 0) return `TTL TimestampTime + toIntervalHour(${seconds / 3_600})`;
+  return `TTL TimestampTime + toIntervalSecond(${seconds})`;
+}
+
+function render(file: string, values: Record<string, string>): string {
+  const text = readFileSync(`${SQL_DIR}${file}`, 'utf8')
+    .split('\n')
+    .filter((line) => !line.startsWith('--'))
+    .join('\n');
+  return text.replace(/\{([a-z_]+)\}/g, (m, key: string) => values[key] ?? m).trim();
+}
+
+/** The statements create_schema runs, in order; each is idempotent. */
+export function schemaStatements(config: ClickHouseExporterConfig): string[] {
+  const values = {
+    database: config.database,
+    table: config.logs_table_name,
+    engine: config.table_engine,
+    ttl: ttlClause(config.ttl),
+    on_cluster: '',
+  };
+  return [render('database.sql', values), render('otel_logs.sql', values)];
+}

@@ -1,0 +1,144 @@
+import type { Logger } from 'pino';
+import type { PipelineConfig, ResolvedComponent, ServiceConfig } from '../config/loader.js';
+import type { Telemetry } from '../telemetry/metrics.js';
+import type { Component, ComponentContext, ComponentHealth, Exporter, Processor, Receiver } from './component.js';
+import type { LogsConsumer } from './consumer.js';
+import { errorMessage } from './errors.js';
+import { fanOut } from './fanout.js';
+
+export type ServiceState = 'created' | 'starting' | 'running' | 'stopping' | 'stopped' | 'failed';
+
+interface Built<T extends Component> {
+  id: string;
+  component: T;
+}
+
+/**
+ * Builds the component graph from a validated config and runs it: exporters are shared by the
+ * pipelines that name them, processors are created per pipeline, and a receiver named by several
+ * pipelines fans out to all of them. Starts exporters → processors → receivers and shuts down the
+ * other way round, so everything a receiver acknowledged flows out before the exporters stop.
+ */
+export class Service {
+  state: ServiceState = 'created';
+  readonly receivers: Built<Receiver>[] = [];
+  readonly processors: Built<Processor>[] = [];
+  readonly exporters: Built<Exporter>[] = [];
+  private readonly started: Component[] = [];
+  private readonly startedAt = Date.now();
+
+  constructor(
+    readonly config: ServiceConfig,
+    private readonly logger: Logger,
+    readonly telemetry: Telemetry,
+  ) {
+    const exporterById = new Map<string, Exporter>();
+    for (const p of config.pipelines) {
+      for (const id of p.exporters) {
+        if (exporterById.has(id)) continue;
+        const r = config.exporters.get(id)!;
+        if (r.factory.kind !== 'exporter') continue;
+        const exporter = r.factory.create(r.config, this.context(r));
+        exporterById.set(id, exporter);
+        this.exporters.push({ id, component: exporter });
+      }
+    }
+    const entries = new Map<string, LogsConsumer[]>();
+    for (const p of config.pipelines) {
+      const entry = this.buildPipeline(p, exporterById);
+      for (const id of p.receivers) entries.set(id, [...(entries.get(id) ?? []), entry]);
+    }
+    for (const [id, consumers] of entries) {
+      const r = config.receivers.get(id)!;
+      if (r.factory.kind !== 'receiver') continue;
+      this.receivers.push({ id, component: r.factory.create(r.config, this.context(r), fanOut(consumers)) });
+    }
+  }
+
+  private buildPipeline(p: PipelineConfig, exporters: Map<string, Exporter>): LogsConsumer {
+    let next: LogsConsumer = fanOut(p.exporters.map((id) => exporters.get(id)!));
+    const built: Built<Processor>[] = [];
+    for (const id of [...p.processors].reverse()) {
+      const r = this.config.processors.get(id)!;
+      if (r.factory.kind !== 'processor') continue;
+      const processor = r.factory.create(r.config, this.context(r, p.id), next);
+      built.unshift({ id: `${p.id}/${id}`, component: processor });
+      next = processor;
+    }
+    this.processors.push(...built);
+    return next;
+  }
+
+  private context(r: ResolvedComponent, pipeline?: string): ComponentContext {
+    const logger = this.logger.child(pipeline ? { component: r.id, kind: r.kind, pipeline } : { component: r.id, kind: r.kind });
+    return { id: r.id, kind: r.kind, logger, telemetry: this.telemetry.forComponent(r.kind, r.id) };
+  }
+
+  async start(): Promise<void> {
+    this.state = 'starting';
+    try {
+      for (const group of [this.exporters, this.processors, this.receivers]) {
+        for (const { id, component } of group) {
+          try {
+            await component.start();
+          } catch (err) {
+            throw new Error(`${id} failed to start: ${errorMessage(err)}`, { cause: err });
+          }
+          this.started.push(component);
+        }
+      }
+    } catch (err) {
+      this.state = 'failed';
+      await this.stopStarted(Date.now() + 5000);
+      throw err;
+    }
+    this.state = 'running';
+  }
+
+  /** Drains in order within the deadline: receivers stop taking data, processors flush, exporters flush. */
+  async shutdown(deadline: number): Promise<void> {
+    if (this.state === 'stopping' || this.state === 'stopped') return;
+    this.state = 'stopping';
+    await this.stopStarted(deadline);
+    this.state = 'stopped';
+  }
+
+  private async stopStarted(deadline: number): Promise<void> {
+    for (const group of [this.receivers, this.processors, this.exporters]) {
+      for (const { id, component } of group) {
+        if (!this.started.includes(component)) continue;
+        try {
+          await component.shutdown(deadline);
+        } catch (err) {
+          this.logger.error({ component: id, err: errorMessage(err) }, 'component failed to shut down cleanly');
+        }
+      }
+    }
+    this.started.length = 0;
+  }
+
+  health(): { status: string; state: ServiceState; clickhouse_connected: boolean | null; components: Record<string, ComponentHealth> } {
+    const components: Record<string, ComponentHealth> = {};
+    let clickhouse: boolean | null = null;
+    let worst: ComponentHealth['status'] = 'ok';
+    for (const group of [this.receivers, this.processors, this.exporters]) {
+      for (const { id, component } of group) {
+        const h = component.health?.() ?? { status: 'ok' };
+        components[id] = h;
+        if (typeof h.clickhouse_connected === 'boolean') clickhouse = (clickhouse ?? true) && h.clickhouse_connected;
+        if (h.status === 'down' || (h.status === 'degraded' && worst === 'ok')) worst = h.status;
+      }
+    }
+    const status = this.state === 'running' ? worst : this.state;
+    return { status, state: this.state, clickhouse_connected: clickhouse, components };
+  }
+
+  stats(): Record<string, unknown> {
+    return {
+      uptime_seconds: Math.round((Date.now() - this.startedAt) / 1000),
+      state: this.state,
+      pipelines: this.config.pipelines.map((p) => p.id),
+      ...this.telemetry.stats(),
+    };
+  }
+}

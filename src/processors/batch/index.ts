@@ -1,0 +1,118 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { z } from 'zod';
+import { duration, nonNegativeInt, positiveInt, section } from '../../config/types.js';
+import type { ComponentContext, Processor, ProcessorFactory } from '../../pipeline/component.js';
+import type { LogsConsumer } from '../../pipeline/consumer.js';
+import { BackPressureError, ShuttingDownError, errorMessage } from '../../pipeline/errors.js';
+import { countRecords, type LogBatch } from '../../pipeline/model.js';
+import { BatchBuffer } from './batch-buffer.js';
+
+export const batchConfigSchema = section({
+  /** Send once this many records are waiting. */
+  send_batch_size: positiveInt(8192),
+  /** Never send more than this many records at once; 0 means no limit. */
+  send_batch_max_size: nonNegativeInt(0),
+  /** Send what is waiting after this long, even if fewer than send_batch_size. */
+  timeout: duration('200ms'),
+  /**
+   * Records held while the next stage is refusing them; past it the processor refuses new data
+   * (back-pressure to the receivers). 0 means 10 × send_batch_size.
+   */
+  max_pending_records: nonNegativeInt(0),
+}).refine((c) => c.send_batch_max_size === 0 || c.send_batch_max_size >= c.send_batch_size, {
+  message: 'send_batch_max_size must be 0 or at least send_batch_size',
+  path: ['send_batch_max_size'],
+});
+
+type BatchConfig = z.output<typeof batchConfigSchema>;
+
+/**
+ * Groups records into batches by size or time, as the OTel Collector's batch processor does, with
+ * one difference that matters for not losing data: accepted records stay here until the next stage
+ * accepts them (a refused send is retried, never dropped), and when too many are waiting the
+ * processor refuses new data instead of growing without bound.
+ */
+class BatchProcessor implements Processor {
+  private readonly buffer = new BatchBuffer();
+  private readonly maxSend: number;
+  private readonly maxPending: number;
+  private timer: NodeJS.Timeout | undefined;
+  private sending: Promise<void> | undefined;
+  private closing = false;
+  private deadline = Infinity;
+
+  constructor(
+    private readonly config: BatchConfig,
+    private readonly context: ComponentContext,
+    private readonly next: LogsConsumer,
+  ) {
+    this.maxSend = config.send_batch_max_size || Infinity;
+    this.maxPending = config.max_pending_records || config.send_batch_size * 10;
+  }
+
+  async start(): Promise<void> {}
+
+  async consume(batch: LogBatch): Promise<void> {
+    if (this.closing) throw new ShuttingDownError(this.context.id);
+    const records = countRecords(batch);
+    if (records === 0) return;
+    if (this.buffer.size > 0 && this.buffer.size + records > this.maxPending) {
+      throw new BackPressureError(`${this.context.id}: ${this.buffer.size} log records are waiting for the exporters`);
+    }
+    this.buffer.add(batch, records);
+    if (this.buffer.size >= this.config.send_batch_size) this.send('size');
+    else if (!this.timer) this.timer = setTimeout(() => this.send('timeout'), this.config.timeout);
+  }
+
+  /** Sends everything waiting before returning, so nothing accepted is left behind. */
+  async shutdown(deadline: number): Promise<void> {
+    this.closing = true;
+    this.deadline = deadline;
+    while (this.buffer.size > 0 || this.sending) await this.send('shutdown');
+  }
+
+  private send(trigger: 'size' | 'timeout' | 'shutdown'): Promise<void> {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    this.sending ??= this.sendLoop(trigger).finally(() => {
+      this.sending = undefined;
+      if (this.closing || this.buffer.size === 0) return;
+      if (this.buffer.size >= this.config.send_batch_size) void this.send('size');
+      else this.timer ??= setTimeout(() => this.send('timeout'), this.config.timeout);
+    });
+    return this.sending;
+  }
+
+  private async sendLoop(trigger: 'size' | 'timeout' | 'shutdown'): Promise<void> {
+    let backoff = 50;
+    while (this.buffer.size > 0) {
+      const full = this.buffer.size >= this.config.send_batch_size;
+      if (!full && trigger === 'size' && !this.closing) return;
+      const { batch, records } = this.buffer.take(Math.min(this.maxSend, this.buffer.size));
+      try {
+        await this.next.consume(batch);
+        this.context.telemetry.batchSent(records, this.closing ? 'shutdown' : full ? 'size' : trigger);
+        backoff = 50;
+      } catch (err) {
+        if (Date.now() >= this.deadline) {
+          this.context.telemetry.count('dropped', records);
+          this.context.logger.error({ err: errorMessage(err), records }, 'shutdown deadline reached; the next stage still refuses these records');
+          continue;
+        }
+        this.buffer.unshift(batch, records);
+        const wait = err instanceof BackPressureError ? Math.min(err.retryAfterMs, backoff) : backoff;
+        this.context.logger.debug({ err: errorMessage(err), records, retry_in_ms: wait }, 'next stage refused a batch; holding it');
+        await sleep(Math.min(wait, Math.max(0, this.deadline - Date.now())));
+        backoff = Math.min(backoff * 2, 1000);
+      }
+      if (trigger !== 'shutdown' && !this.closing && this.buffer.size < this.config.send_batch_size) return;
+    }
+  }
+}
+
+export const batchProcessorFactory: ProcessorFactory<typeof batchConfigSchema> = {
+  kind: 'processor',
+  type: 'batch',
+  configSchema: batchConfigSchema,
+  create: (config, context, next) => new BatchProcessor(config, context, next),
+};
