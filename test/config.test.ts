@@ -1,0 +1,168 @@
+import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import t from 'tap';
+import { loadConfig } from '../src/daemon.js';
+import { ConfigError } from '../src/pipeline/errors.js';
+import { PROJECT_ROOT, runCli } from './support/cli.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'otelhouse-config-'));
+let n = 0;
+function configFile(text: string): string {
+  const file = join(dir, `config-${n++}.yaml`);
+  writeFileSync(file, text);
+  return file;
+}
+
+const VALID = `
+receivers:
+  otlp:
+    protocols:
+      grpc:
+      http:
+        endpoint: 127.0.0.1:4318
+processors:
+  batch:
+exporters:
+  clickhouse:
+service:
+  pipelines:
+    logs:
+      receivers: [otlp]
+      processors: [batch]
+      exporters: [clickhouse]
+`;
+
+function issuesOf(text: string, env: NodeJS.ProcessEnv = {}): string[] {
+  try {
+    loadConfig({ text }, env);
+  } catch (err) {
+    if (err instanceof ConfigError) return err.issues.map((i) => `${i.path}: ${i.message}`);
+    throw err;
+  }
+  return [];
+}
+
+t.test('defaults are filled in per component', async (t) => {
+  const config = loadConfig({ text: VALID }, {});
+  const otlp = config.receivers.get('otlp')!.config as { protocols: { grpc: { endpoint: string; max_recv_msg_size_mib: number }; http: { endpoint: string } } };
+  t.equal(otlp.protocols.grpc.endpoint, '0.0.0.0:4317');
+  t.equal(otlp.protocols.grpc.max_recv_msg_size_mib, 4);
+  t.equal(otlp.protocols.http.endpoint, '127.0.0.1:4318');
+  const batch = config.processors.get('batch')!.config as { send_batch_size: number; timeout: number };
+  t.equal(batch.send_batch_size, 8192);
+  t.equal(batch.timeout, 200, 'durations are parsed to milliseconds');
+  const ch = config.exporters.get('clickhouse')!.config as { endpoint: string; database: string };
+  t.equal(ch.endpoint, 'embedded://./data/clickhouse');
+  t.equal(ch.database, 'otel');
+  t.equal(config.telemetry.metrics.address, '0.0.0.0:8888');
+  t.equal(config.shutdownTimeoutMs, 30_000);
+});
+
+t.test('env expansion: ${env:NAME}, ${env:NAME:-default}, typed whole values, $$', async (t) => {
+  const text = VALID.replace('endpoint: 127.0.0.1:4318', 'endpoint: ${env:HTTP_HOST:-127.0.0.1}:${env:HTTP_PORT}').replace(
+    '  batch:\n',
+    '  batch:\n    send_batch_size: ${env:BATCH}\n',
+  );
+  const config = loadConfig({ text }, { HTTP_PORT: '5555', BATCH: '123' });
+  const http = (config.receivers.get('otlp')!.config as { protocols: { http: { endpoint: string } } }).protocols.http;
+  t.equal(http.endpoint, '127.0.0.1:5555');
+  t.equal((config.processors.get('batch')!.config as { send_batch_size: number }).send_batch_size, 123, 'a whole reference is typed as a YAML scalar');
+  const literal = loadConfig({ text: VALID.replace('  clickhouse:\n', '  clickhouse:\n    password: "pa$$word"\n') }, {});
+  t.equal((literal.exporters.get('clickhouse')!.config as { password: string }).password, 'pa$word');
+});
+
+t.test('every mistake is reported at once, each with its path', async (t) => {
+  const text = `
+receivers:
+  otlp:
+    protocols:
+      grpc:
+        endpoint: "not-an-endpoint"
+        colour: blue
+processors:
+  batch:
+    timeout: soon
+exporters:
+  clickhouse:
+    endpoint: ftp://example
+    password: \${env:CH_PASSWORD}
+service:
+  pipelines:
+    logs:
+      receivers: [otlp, syslog]
+      processors: [batch, memory_limiter]
+      exporters: [clickhouse]
+`;
+  const issues = issuesOf(text, {});
+  t.match(issues, [
+    /^exporters\.clickhouse\.password: environment variable CH_PASSWORD is not set/,
+    /^receivers\.otlp\.protocols\.grpc\.endpoint: not host:port/,
+    /^receivers\.otlp\.protocols\.grpc\.colour: unknown key/,
+    /^processors\.batch\.timeout: not a duration/,
+    /^exporters\.clickhouse\.endpoint: expected http\(s\):\/\/host:port or embedded:\/\/PATH/,
+    /^service\.pipelines\.logs\.receivers\[1\]: "syslog" is not defined under receivers/,
+    /^service\.pipelines\.logs\.processors\[1\]: "memory_limiter" is not defined under processors/,
+  ]);
+  t.equal(issues.length, 7);
+});
+
+t.test('unknown component types, top-level keys and non-logs pipelines', async (t) => {
+  const issues = issuesOf(`
+receivers:
+  kafka:
+exporters:
+  clickhouse:
+extensions:
+  health_check:
+service:
+  pipelines:
+    traces:
+      receivers: [kafka]
+      exporters: [clickhouse]
+`);
+  t.match(issues, [/^extensions: unknown key/]);
+  const more = issuesOf(VALID.replace('    logs:\n', '    traces:\n').replace('  otlp:\n', '  kafka:\n  otlp:\n'));
+  t.match(more.join('\n'), /receivers\.kafka: unknown receiver type "kafka" \(known: otlp\)/);
+  t.match(more.join('\n'), /service\.pipelines\.traces: only logs pipelines are supported/);
+});
+
+t.test('otelhouse validate exits 2 and names the path for each kind of mistake', async (t) => {
+  const cases: Array<[string, string, RegExp]> = [
+    ['unknown key', VALID.replace('  batch:\n', '  batch:\n    send_batch_sise: 10\n'), /processors\.batch\.send_batch_sise: unknown key/],
+    ['bad endpoint', VALID.replace('127.0.0.1:4318', '127.0.0.1:99999'), /receivers\.otlp\.protocols\.http\.endpoint: not host:port/],
+    ['missing component', VALID.replace('exporters: [clickhouse]', 'exporters: [clickhouse, debug]'), /service\.pipelines\.logs\.exporters\[1\]: "debug" is not defined under exporters/],
+    ['missing env var', VALID.replace('  clickhouse:\n', '  clickhouse:\n    endpoint: ${env:OTELHOUSE_TEST_UNSET_VAR}\n'), /exporters\.clickhouse\.endpoint: environment variable OTELHOUSE_TEST_UNSET_VAR is not set and has no default/],
+    ['YAML syntax', 'receivers: [otlp\n', /YAML/],
+  ];
+  for (const [name, text, expected] of cases) {
+    const r = await runCli(['validate', '--config', configFile(text)]);
+    t.equal(r.code, 2, `${name}: exit code 2`);
+    t.match(r.stderr, expected, `${name}: message names the path`);
+  }
+  const missing = await runCli(['validate', '--config', join(dir, 'nope.yaml')]);
+  t.equal(missing.code, 2);
+  t.match(missing.stderr, /cannot read .*nope\.yaml: ENOENT/);
+});
+
+t.test('the shipped configs validate', async (t) => {
+  const files = ['config/otelhouse.yaml', ...readdirSync(join(PROJECT_ROOT, 'config/examples')).map((f) => `config/examples/${f}`)];
+  t.ok(files.length >= 2);
+  for (const file of files) {
+    const r = await runCli(['validate', '--config', file]);
+    t.equal(r.code, 0, `${file} is valid: ${r.stderr}`);
+    t.match(r.stdout, /valid/);
+  }
+});
+
+t.test('--help, --version and usage errors', async (t) => {
+  const help = await runCli(['--help']);
+  t.equal(help.code, 0);
+  t.match(help.stdout, /otelhouse validate --config FILE/);
+  const version = await runCli(['--version']);
+  t.equal(version.code, 0);
+  t.match(version.stdout, /^otelhouse \d+\.\d+\.\d+/);
+  const bad = await runCli(['frobnicate']);
+  t.equal(bad.code, 2);
+  t.match(bad.stderr, /unknown command "frobnicate"/);
+});
