@@ -115,13 +115,13 @@ t.test('bad requests get the right status and message; valid ones alongside are 
               logRecords: [
                 { timeUnixNano: '1700000000000000001', body: { stringValue: 'good one' }, attributes: [{ key: 'seq', value: { intValue: '5000' } }] },
                 { timeUnixNano: '1700000000000000002', body: { stringValue: 'bad trace id' }, traceId: 'abc' },
-                { time_unix_nano: 1700000000000000003, body: { string_value: 'snake case' }, attributes: [{ key: 'seq', value: { int_value: 5001 } }] },
+                { time_unix_nano: 'RAW_64_BIT_NUMBER', body: { string_value: 'snake case' }, attributes: [{ key: 'seq', value: { int_value: 5001 } }] },
               ],
             },
           ],
         },
       ],
-    }),
+    }).replace('"RAW_64_BIT_NUMBER"', '1700000000000000003'),
     json,
   );
   t.equal(partial.status, 200, 'a request with one invalid record is accepted');
