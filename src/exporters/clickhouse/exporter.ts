@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { Readable } from 'node:stream';
-import { createClient, type ClickHouseClient } from '@clickhouse/client';
+import { ClickHouseLogLevel, createClient, type ClickHouseClient } from '@clickhouse/client';
 import type { ComponentContext } from '../../pipeline/component.js';
 import { QueuedExporter } from '../../pipeline/exporter-helper.js';
 import type { LogBatch } from '../../pipeline/model.js';
@@ -20,13 +20,15 @@ async function openClient(config: ClickHouseExporterConfig): Promise<ClickHouseC
       request_timeout: config.timeout,
       compression: { request: config.compress, response: false },
       application: 'otelhouse',
+      // Failures are logged once, with their classification, by the exporter.
+      log: { level: ClickHouseLogLevel.OFF },
     });
   }
   const path = resolve(target.path);
   mkdirSync(path, { recursive: true });
   // chdb loads a large native library: import it only when embedded storage is used.
   const { createChdbConnection } = await import('chdb/connection');
-  return createClient({ connection: createChdbConnection({ path }) } as Parameters<typeof createClient>[0]);
+  return createClient({ connection: createChdbConnection({ path }), log: { level: ClickHouseLogLevel.OFF } } as Parameters<typeof createClient>[0]);
 }
 
 /**

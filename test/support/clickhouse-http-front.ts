@@ -1,0 +1,148 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Readable } from 'node:stream';
+import { gunzipSync } from 'node:zlib';
+import { createChdbConnection } from 'chdb/connection';
+
+/**
+ * A test stand-in for a ClickHouse server's HTTP interface: no ClickHouse server can run on this
+ * machine, so this answers the subset @clickhouse/client uses (ping, queries and commands in the
+ * body, inserts with the statement in the URL and the data in the body, settings as URL
+ * parameters, gzip request bodies) by executing every statement on chDB in this process. Faults
+ * can be injected to show that the exporter retries and stores nothing twice.
+ */
+
+export interface FrontFault {
+  kind: 'status503' | 'drop' | 'delay';
+  /** How many of the following matching requests it applies to. */
+  count: number;
+  delayMs?: number;
+  /** Execute the statement before failing: "the server stored it but the answer was lost". */
+  afterExecute?: boolean;
+  /** Only requests whose SQL matches. */
+  match?: RegExp;
+}
+
+/** URL parameters that are not ClickHouse settings. */
+const NOT_SETTINGS = new Set(['query', 'database', 'query_id', 'session_id', 'default_format', 'user', 'password', 'compress', 'decompress', 'enable_http_compression', 'wait_end_of_query', 'role']);
+
+type ChdbConnection = ReturnType<typeof createChdbConnection>;
+
+export class ClickHouseHttpFront {
+  requests = 0;
+  private readonly faults: FrontFault[] = [];
+  private queue: Promise<unknown> = Promise.resolve();
+
+  private constructor(
+    private readonly server: Server,
+    private readonly connection: ChdbConnection,
+    readonly url: string,
+  ) {}
+
+  static async start(options: { path: string; port?: number }): Promise<ClickHouseHttpFront> {
+    const connection = createChdbConnection({ path: options.path });
+    let front: ClickHouseHttpFront | undefined;
+    const server = createServer((req, res) => void front!.handle(req, res));
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(options.port ?? 0, '127.0.0.1', () => resolve());
+    });
+    front = new ClickHouseHttpFront(server, connection, `http://127.0.0.1:${(server.address() as AddressInfo).port}`);
+    return front;
+  }
+
+  inject(fault: FrontFault): void {
+    this.faults.push({ ...fault });
+  }
+
+  /** Runs SQL on the chDB session directly (for assertions); returns the output text. */
+  async query(sql: string): Promise<string> {
+    const result = await this.serialised(() => this.connection.chdb.queryAsync(sql, { format: 'TSV' }));
+    return result.text();
+  }
+
+  async close(): Promise<void> {
+    this.server.closeAllConnections();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+    await this.queue.catch(() => undefined);
+    await this.connection.close();
+  }
+
+  /** chDB runs one statement at a time per session here, as a server would for one connection. */
+  private serialised<T>(run: () => Promise<T>): Promise<T> {
+    const next = this.queue.then(run, run);
+    this.queue = next.catch(() => undefined);
+    return next;
+  }
+
+  private takeFault(sql: string): FrontFault | undefined {
+    const fault = this.faults.find((f) => f.count > 0 && (!f.match || f.match.test(sql)));
+    if (fault) fault.count--;
+    return fault;
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    this.requests++;
+    const url = new URL(req.url ?? '/', 'http://front');
+    if (url.pathname === '/ping') {
+      res.writeHead(200, { 'Content-Type': 'text/plain' }).end('Ok.\n');
+      return;
+    }
+    const chunks: Buffer[] = [];
+    for await (const chunk of req) chunks.push(chunk as Buffer);
+    let body = Buffer.concat(chunks);
+    if (req.headers['content-encoding'] === 'gzip') body = gunzipSync(body);
+    const urlQuery = url.searchParams.get('query');
+    const sql = urlQuery ?? body.toString('utf8');
+    const data = urlQuery !== null && body.length > 0 ? body : undefined;
+    const settings: Record<string, string> = {};
+    for (const [k, v] of url.searchParams) if (!NOT_SETTINGS.has(k)) settings[k] = v;
+    const database = url.searchParams.get('database');
+    const statement = database && database !== 'default' ? `USE ${database}; ${sql}` : sql;
+
+    const fault = this.takeFault(sql);
+    if (fault?.kind === 'delay') await new Promise((r) => setTimeout(r, fault.delayMs ?? 1000));
+    if (fault && fault.kind !== 'delay' && !fault.afterExecute) {
+      this.fail(res, fault);
+      return;
+    }
+    try {
+      const result = await this.serialised(async () => {
+        const r = await this.connection.exec({ query: statement, clickhouse_settings: settings, values: data ? Readable.from([data.toString('utf8')]) : undefined });
+        const out: Buffer[] = [];
+        for await (const chunk of r.stream) out.push(Buffer.from(chunk as Uint8Array));
+        return { body: Buffer.concat(out), summary: r.summary, queryId: r.query_id };
+      });
+      if (fault && fault.kind !== 'delay') {
+        this.fail(res, fault);
+        return;
+      }
+      res.writeHead(200, {
+        'Content-Type': 'text/plain; charset=UTF-8',
+        'X-ClickHouse-Query-Id': result.queryId,
+        'X-ClickHouse-Summary': JSON.stringify(result.summary ?? {}),
+      });
+      res.end(result.body);
+    } catch (err) {
+      const message = errorText(err);
+      const code = /Code: (\d+)/.exec(message)?.[1] ?? '1000';
+      res.writeHead(500, { 'Content-Type': 'text/plain; charset=UTF-8', 'X-ClickHouse-Exception-Code': code });
+      res.end(`${message}\n`);
+    }
+  }
+
+  private fail(res: ServerResponse, fault: FrontFault): void {
+    if (fault.kind === 'drop') {
+      res.socket?.destroy();
+      return;
+    }
+    res.writeHead(503, { 'Content-Type': 'text/plain' }).end('Service Unavailable');
+  }
+}
+
+/** chDB's own message ("Code: 60. DB::Exception: …") is what a server would send. */
+function errorText(err: unknown): string {
+  let e: unknown = err;
+  while (e instanceof Error && e.cause instanceof Error && !/^Code: \d+/.test(e.message)) e = e.cause;
+  return e instanceof Error ? e.message : String(err);
+}
