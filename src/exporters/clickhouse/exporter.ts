@@ -1,13 +1,12 @@
 import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { Readable } from 'node:stream';
 import { ClickHouseLogLevel, createClient, type ClickHouseClient } from '@clickhouse/client';
 import type { ComponentContext } from '../../pipeline/component.js';
 import { QueuedExporter } from '../../pipeline/exporter-helper.js';
 import type { LogBatch } from '../../pipeline/model.js';
 import { parseEndpoint, type ClickHouseExporterConfig } from './config.js';
 import { classifyClickHouseError } from './error-classifier.js';
-import { LOG_COLUMNS, encodeRows } from './row-encoder.js';
+import { encodeInsert } from './row-encoder.js';
 import { schemaStatements } from './schema.js';
 
 async function openClient(config: ClickHouseExporterConfig): Promise<ClickHouseClient> {
@@ -41,14 +40,14 @@ export class ClickHouseLogsExporter {
   private client: ClickHouseClient | undefined;
   private schemaReady = false;
   private connected = false;
-  private readonly insertQuery: string;
+  private readonly table: string;
   readonly queue: QueuedExporter;
 
   constructor(
     private readonly config: ClickHouseExporterConfig,
     private readonly context: ComponentContext,
   ) {
-    this.insertQuery = `INSERT INTO ${config.database}.${config.logs_table_name} (${LOG_COLUMNS.join(', ')}) FORMAT JSONCompactEachRow`;
+    this.table = `${config.database}.${config.logs_table_name}`;
     this.queue = new QueuedExporter(context, config.sending_queue, config.retry_on_failure, (batch, records, token) => this.insert(batch, records, token), {
       start: () => this.start(),
       stop: () => this.stop(),
@@ -89,12 +88,11 @@ export class ClickHouseLogsExporter {
 
   private async insert(batch: LogBatch, records: number, token: string): Promise<void> {
     await this.ensureSchema();
-    const body = encodeRows(batch, BigInt(Date.now()) * 1_000_000n);
+    const query = encodeInsert(batch, this.table, BigInt(Date.now()) * 1_000_000n);
     try {
       const result = await this.client!.exec({
-        query: this.insertQuery,
-        values: Readable.from([Buffer.from(body)], { objectMode: false }),
-        clickhouse_settings: { ...this.config.insert_settings, insert_deduplication_token: token },
+        query,
+        clickhouse_settings: { max_query_size: String(query.length * 3 + 1024), ...this.config.insert_settings, insert_deduplication_token: token },
       });
       result.stream.resume();
       this.connected = true;

@@ -1,6 +1,6 @@
 import { anyValueToString, type AnyValue, type Attributes, type LogBatch } from '../../pipeline/model.js';
 
-/** The otel_logs columns we write, in the order the encoder emits them. */
+/** The otel_logs columns an insert writes, in the order of the SELECT list. */
 export const LOG_COLUMNS = [
   'Timestamp',
   'ObservedTimestamp',
@@ -23,40 +23,29 @@ export const LOG_COLUMNS = [
   'TemplateParams',
 ] as const;
 
-/**
- * Flattens a batch into JSONCompactEachRow text, one row per record. Resource and scope columns
- * are serialised once per resource/scope and reused for all their records. Timestamps and
- * TemplateId are written as bare integers so the 64-bit values reach ClickHouse exactly.
- * Map keys are sorted: unsorted keys hurt compression and made equal maps differ upstream.
- */
-export function encodeRows(batch: LogBatch, nowUnixNano: bigint): string {
-  const parts: string[] = [];
-  for (const rl of batch.resourceLogs) {
-    const resourceAttrs = rl.resource.attributes;
-    const serviceName = resourceAttrs['service.name'];
-    const resourcePart =
-      `,${JSON.stringify(typeof serviceName === 'string' ? serviceName : serviceName === undefined ? '' : anyValueToString(serviceName))}`;
-    const resourceTail = `,${JSON.stringify(rl.schemaUrl)},${encodeMap(resourceAttrs)}`;
-    for (const sl of rl.scopeLogs) {
-      const scopePart = `,${JSON.stringify(sl.schemaUrl)},${JSON.stringify(sl.scope.name)},${JSON.stringify(sl.scope.version)},${encodeMap(sl.scope.attributes)}`;
-      for (const r of sl.logRecords) {
-        const observed = r.observedTimeUnixNano !== 0n ? r.observedTimeUnixNano : nowUnixNano;
-        const time = r.timeUnixNano !== 0n ? r.timeUnixNano : observed;
-        parts.push(
-          `[${time},${observed},"${r.traceId}","${r.spanId}",${r.flags & 0xff},${JSON.stringify(r.severityText)},${r.severityNumber & 0xff}` +
-            resourcePart +
-            `,${JSON.stringify(anyValueToString(r.body))}` +
-            resourceTail +
-            scopePart +
-            `,${encodeMap(r.attributes)},${JSON.stringify(r.eventName)},${r.templateId ?? 0n},${r.templateParams ? JSON.stringify(r.templateParams) : '[]'}]\n`,
-        );
-      }
-    }
-  }
-  return parts.join('');
+/** What each row carries; resource and scope columns come from the per-insert tables by index. */
+const ROW_STRUCTURE =
+  'Timestamp DateTime64(9), ObservedTimestamp DateTime64(9), TraceId String, SpanId String, TraceFlags UInt8, SeverityText String, ' +
+  'SeverityNumber UInt8, Body String, LogAttributes Map(LowCardinality(String), String), EventName String, TemplateId UInt64, ' +
+  'TemplateParams Array(String), r UInt32, s UInt32';
+
+/** A ClickHouse SQL string literal. */
+function sqlString(s: string): string {
+  return `'${s.replace(/[\\']/g, '\\$&')}'`;
 }
 
-function encodeMap(attrs: Attributes): string {
+function sqlMap(attrs: Attributes): string {
+  const keys = Object.keys(attrs).sort();
+  let out = 'map(';
+  for (let i = 0; i < keys.length; i++) {
+    const k = keys[i]!;
+    if (i > 0) out += ',';
+    out += `${sqlString(k)},${sqlString(anyValueToString(attrs[k] as AnyValue))}`;
+  }
+  return `${out})`;
+}
+
+function jsonMap(attrs: Attributes): string {
   const keys = Object.keys(attrs);
   if (keys.length === 0) return '{}';
   keys.sort();
@@ -67,4 +56,89 @@ function encodeMap(attrs: Attributes): string {
     out += `${JSON.stringify(k)}:${JSON.stringify(anyValueToString(attrs[k] as AnyValue))}`;
   }
   return `${out}}`;
+}
+
+/** Distinct values of a few columns, referenced from the rows by a 1-based index. */
+class ColumnTable {
+  private readonly index = new Map<string, number>();
+  readonly columns: string[][];
+
+  constructor(width: number) {
+    this.columns = Array.from({ length: width }, () => []);
+  }
+
+  add(values: string[]): number {
+    const key = values.join('\u0000');
+    let i = this.index.get(key);
+    if (i === undefined) {
+      i = this.index.size + 1;
+      this.index.set(key, i);
+      for (let c = 0; c < values.length; c++) this.columns[c]!.push(values[c]!);
+    }
+    return i;
+  }
+
+  select(column: number, indexColumn: string): string {
+    return `[${this.columns[column]!.join(',')}][${indexColumn}]`;
+  }
+}
+
+/**
+ * Builds one INSERT for a batch. ClickHouse spends most of an insert parsing Map columns, and a
+ * resource's attributes are the same for all its records: so resource and scope columns are
+ * written once per insert as SQL literals and each row carries only their index, and the rows are
+ * read with the format() table function (the input() function inserts nothing in chDB). Measured
+ * on chDB: half the insert CPU of a plain INSERT … FORMAT JSONCompactEachRow.
+ *
+ * Rows are JSONCompactEachRow inside a $$…$$ literal; a JSON text has `$` only inside strings,
+ * where it is written as \u0024, so the data cannot end the literal. Timestamps and TemplateId are
+ * bare integers so 64-bit values arrive exactly. Map keys are sorted: unsorted keys hurt
+ * compression and made equal maps differ upstream.
+ */
+export function encodeInsert(batch: LogBatch, table: string, nowUnixNano: bigint): string {
+  const resources = new ColumnTable(3);
+  const scopes = new ColumnTable(4);
+  const rows: string[] = [];
+  for (const rl of batch.resourceLogs) {
+    const attrs = rl.resource.attributes;
+    const service = attrs['service.name'];
+    const r = resources.add([sqlString(service === undefined ? '' : anyValueToString(service)), sqlString(rl.schemaUrl), sqlMap(attrs)]);
+    for (const sl of rl.scopeLogs) {
+      const s = scopes.add([sqlString(sl.schemaUrl), sqlString(sl.scope.name), sqlString(sl.scope.version), sqlMap(sl.scope.attributes)]);
+      const tail = `,${r},${s}]`;
+      for (const rec of sl.logRecords) {
+        const observed = rec.observedTimeUnixNano !== 0n ? rec.observedTimeUnixNano : nowUnixNano;
+        const time = rec.timeUnixNano !== 0n ? rec.timeUnixNano : observed;
+        rows.push(
+          `[${time},${observed},"${rec.traceId}","${rec.spanId}",${rec.flags & 0xff},${JSON.stringify(rec.severityText)},${rec.severityNumber & 0xff},` +
+            `${JSON.stringify(anyValueToString(rec.body))},${jsonMap(rec.attributes)},${JSON.stringify(rec.eventName)},${rec.templateId ?? 0n},` +
+            `${rec.templateParams ? JSON.stringify(rec.templateParams) : '[]'}${tail}`,
+        );
+      }
+    }
+  }
+  let data = rows.join('\n');
+  if (data.includes('$')) data = data.replaceAll('$', '\\u0024');
+  const select = [
+    'Timestamp',
+    'ObservedTimestamp',
+    'TraceId',
+    'SpanId',
+    'TraceFlags',
+    'SeverityText',
+    'SeverityNumber',
+    resources.select(0, 'r'),
+    'Body',
+    resources.select(1, 'r'),
+    resources.select(2, 'r'),
+    scopes.select(0, 's'),
+    scopes.select(1, 's'),
+    scopes.select(2, 's'),
+    scopes.select(3, 's'),
+    'LogAttributes',
+    'EventName',
+    'TemplateId',
+    'TemplateParams',
+  ];
+  return `INSERT INTO ${table} (${LOG_COLUMNS.join(', ')}) SELECT ${select.join(', ')} FROM format(JSONCompactEachRow, '${ROW_STRUCTURE}', $$${data}\n$$)`;
 }
