@@ -1,3 +1,4 @@
+import { ByteWriter } from './byte-writer.js';
 import { anyValueToString, type AnyValue, type Attributes, type LogBatch } from '../../pipeline/model.js';
 
 /** The otel_logs columns an insert writes, in the order of the SELECT list. */
@@ -45,17 +46,51 @@ function sqlMap(attrs: Attributes): string {
   return `${out})`;
 }
 
-function jsonMap(attrs: Attributes): string {
-  const keys = Object.keys(attrs);
-  if (keys.length === 0) return '{}';
-  keys.sort();
-  let out = '{';
-  for (let i = 0; i < keys.length; i++) {
-    const k = keys[i]!;
-    if (i > 0) out += ',';
-    out += `${JSON.stringify(k)}:${JSON.stringify(anyValueToString(attrs[k] as AnyValue))}`;
+/**
+ * Attribute maps of one service mostly have the same keys in the same order, so the sorted order
+ * and the JSON-escaped keys of the last key list seen are reused while the keys stay the same.
+ */
+class JsonMapEncoder {
+  private keys: string[] = [];
+  private order: number[] = [];
+  private escaped: string[] = [];
+
+  write(out: ByteWriter, attrs: Attributes): void {
+    const keys = Object.keys(attrs);
+    if (!sameKeys(keys, this.keys)) this.learn(keys);
+    out.byte(0x7b);
+    for (let i = 0; i < keys.length; i++) {
+      const j = this.order[i]!;
+      if (i > 0) out.byte(0x2c);
+      out.raw(this.escaped[j]!);
+      const v = attrs[keys[j]!] as AnyValue;
+      out.jsonString(typeof v === 'string' ? v : anyValueToString(v));
+    }
+    out.byte(0x7d);
   }
-  return `${out}}`;
+
+  private learn(keys: string[]): void {
+    this.keys = keys;
+    this.order = keys.map((_, i) => i).sort((a, b) => (keys[a]! < keys[b]! ? -1 : keys[a]! > keys[b]! ? 1 : 0));
+    this.escaped = keys.map((k) => `${JSON.stringify(k).replaceAll('$', '\\u0024')}:`);
+  }
+}
+
+function writeStringArray(out: ByteWriter, items: string[] | undefined): void {
+  out.byte(0x5b);
+  if (items) {
+    for (let i = 0; i < items.length; i++) {
+      if (i > 0) out.byte(0x2c);
+      out.jsonString(items[i]!);
+    }
+  }
+  out.byte(0x5d);
+}
+
+function sameKeys(a: string[], b: string[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 /** Distinct values of a few columns, referenced from the rows by a 1-based index. */
@@ -98,27 +133,32 @@ class ColumnTable {
 export function encodeInsert(batch: LogBatch, table: string, nowUnixNano: bigint): string {
   const resources = new ColumnTable(3);
   const scopes = new ColumnTable(4);
-  const rows: string[] = [];
+  const out = new ByteWriter();
+  const logAttributes = new JsonMapEncoder();
   for (const rl of batch.resourceLogs) {
     const attrs = rl.resource.attributes;
     const service = attrs['service.name'];
     const r = resources.add([sqlString(service === undefined ? '' : anyValueToString(service)), sqlString(rl.schemaUrl), sqlMap(attrs)]);
     for (const sl of rl.scopeLogs) {
       const s = scopes.add([sqlString(sl.schemaUrl), sqlString(sl.scope.name), sqlString(sl.scope.version), sqlMap(sl.scope.attributes)]);
-      const tail = `,${r},${s}]`;
+      const tail = `,${r},${s}]\n`;
       for (const rec of sl.logRecords) {
         const observed = rec.observedTimeUnixNano !== 0n ? rec.observedTimeUnixNano : nowUnixNano;
         const time = rec.timeUnixNano !== 0n ? rec.timeUnixNano : observed;
-        rows.push(
-          `[${time},${observed},"${rec.traceId}","${rec.spanId}",${rec.flags & 0xff},${JSON.stringify(rec.severityText)},${rec.severityNumber & 0xff},` +
-            `${JSON.stringify(anyValueToString(rec.body))},${jsonMap(rec.attributes)},${JSON.stringify(rec.eventName)},${rec.templateId ?? 0n},` +
-            `${rec.templateParams ? JSON.stringify(rec.templateParams) : '[]'}${tail}`,
-        );
+        out.raw(`[${time},${observed},"${rec.traceId}","${rec.spanId}",${rec.flags & 0xff},`);
+        out.jsonString(rec.severityText);
+        out.raw(`,${rec.severityNumber & 0xff},`);
+        out.jsonString(typeof rec.body === 'string' ? rec.body : anyValueToString(rec.body));
+        out.byte(0x2c);
+        logAttributes.write(out, rec.attributes);
+        out.byte(0x2c);
+        out.jsonString(rec.eventName);
+        out.raw(`,${rec.templateId ?? 0n},`);
+        writeStringArray(out, rec.templateParams);
+        out.raw(tail);
       }
     }
   }
-  let data = rows.join('\n');
-  if (data.includes('$')) data = data.replaceAll('$', '\\u0024');
   const select = [
     'Timestamp',
     'ObservedTimestamp',
@@ -140,5 +180,5 @@ export function encodeInsert(batch: LogBatch, table: string, nowUnixNano: bigint
     'TemplateId',
     'TemplateParams',
   ];
-  return `INSERT INTO ${table} (${LOG_COLUMNS.join(', ')}) SELECT ${select.join(', ')} FROM format(JSONCompactEachRow, '${ROW_STRUCTURE}', $$${data}\n$$)`;
+  return `INSERT INTO ${table} (${LOG_COLUMNS.join(', ')}) SELECT ${select.join(', ')} FROM format(JSONCompactEachRow, '${ROW_STRUCTURE}', $$${out.toString()}$$)`;
 }
