@@ -1,6 +1,7 @@
 import { context, trace, TraceFlags } from '@opentelemetry/api';
 import { SeverityNumber } from '@opentelemetry/api-logs';
 import { OTLPLogExporter as GrpcLogExporter } from '@opentelemetry/exporter-logs-otlp-grpc';
+import { CompressionAlgorithm } from '@opentelemetry/otlp-exporter-base';
 import { OTLPLogExporter as HttpJsonLogExporter } from '@opentelemetry/exporter-logs-otlp-http';
 import { OTLPLogExporter as HttpProtoLogExporter } from '@opentelemetry/exporter-logs-otlp-proto';
 import { resourceFromAttributes } from '@opentelemetry/resources';
@@ -12,9 +13,10 @@ export const SDK_PROTOCOLS: SdkProtocol[] = ['grpc', 'http/protobuf', 'http/json
 export function sdkExporter(protocol: SdkProtocol, ports: { grpcPort: number; httpPort: number }): LogRecordExporter {
   switch (protocol) {
     case 'grpc':
-      return new GrpcLogExporter({ url: `http://127.0.0.1:${ports.grpcPort}` });
+      // gzip on gRPC: the receiver must accept compressed messages.
+      return new GrpcLogExporter({ url: `http://127.0.0.1:${ports.grpcPort}`, compression: CompressionAlgorithm.GZIP });
     case 'http/protobuf':
-      return new HttpProtoLogExporter({ url: `http://127.0.0.1:${ports.httpPort}/v1/logs` });
+      return new HttpProtoLogExporter({ url: `http://127.0.0.1:${ports.httpPort}/v1/logs`, compression: CompressionAlgorithm.GZIP });
     case 'http/json':
       return new HttpJsonLogExporter({ url: `http://127.0.0.1:${ports.httpPort}/v1/logs` });
   }

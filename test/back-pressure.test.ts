@@ -1,0 +1,84 @@
+import * as grpc from '@grpc/grpc-js';
+import t from 'tap';
+import { encodeLogsRequest } from '../src/otlp/index.js';
+import { ClickHouseHttpFront } from './support/clickhouse-http-front.js';
+import { queryRows, startTestDaemon, tempDir, waitFor } from './support/daemon.js';
+import { numberedBatch } from './support/otlp-requests.js';
+import { createClient } from '@clickhouse/client';
+
+t.test('a stalled ClickHouse fills the queue; receivers answer 429 / RESOURCE_EXHAUSTED; nothing acknowledged is lost', async (t) => {
+  const front = await ClickHouseHttpFront.start({ path: tempDir('bp-front') });
+  t.teardown(() => front.close());
+  front.inject({ kind: 'delay', count: 3, delayMs: 1500, match: /INSERT/ });
+  const daemon = await startTestDaemon(`
+receivers:
+  otlp:
+    protocols:
+      grpc: { endpoint: 127.0.0.1:0 }
+      http: { endpoint: 127.0.0.1:0 }
+processors:
+  batch: { send_batch_size: 100, timeout: 20ms, max_pending_records: 200 }
+exporters:
+  clickhouse:
+    endpoint: ${front.url}
+    sending_queue: { num_consumers: 1, queue_size: 200 }
+    retry_on_failure: { initial_interval: 50ms }
+service:
+  pipelines:
+    logs: { receivers: [otlp], processors: [batch], exporters: [clickhouse] }
+  telemetry:
+    metrics: { address: 127.0.0.1:0 }
+`);
+  t.teardown(() => daemon.stop());
+
+  const acked: number[] = [];
+  let refused = 0;
+  let retryAfter: string | null = null;
+  for (let i = 0; i < 30; i++) {
+    const res = await fetch(`http://127.0.0.1:${daemon.httpPort}/v1/logs`, { method: 'POST', body: encodeLogsRequest(numberedBatch(i * 50, 50)), headers: { 'Content-Type': 'application/x-protobuf' } });
+    await res.arrayBuffer();
+    if (res.status === 200) acked.push(i);
+    else {
+      t.equal(res.status, 429, 'refusal is 429');
+      retryAfter = res.headers.get('retry-after');
+      refused++;
+    }
+  }
+  t.ok(refused > 0, `${refused} requests refused while ClickHouse stalled`);
+  t.match(retryAfter, /^\d+$/, 'with Retry-After');
+
+  const Client = grpc.makeGenericClientConstructor({}, 'LogsService');
+  const client = new Client(`127.0.0.1:${daemon.grpcPort}`, grpc.credentials.createInsecure());
+  front.inject({ kind: 'delay', count: 2, delayMs: 1500, match: /INSERT/ });
+  const grpcCodes: number[] = [];
+  for (let i = 0; i < 20; i++) {
+    grpcCodes.push(
+      await new Promise<number>((resolve) =>
+        client.makeUnaryRequest('/opentelemetry.proto.collector.logs.v1.LogsService/Export', (b: Buffer) => b, (b: Buffer) => b, Buffer.from(encodeLogsRequest(numberedBatch(100_000 + i * 50, 50))), (err: grpc.ServiceError | null) => {
+          if (!err) acked.push(2000 + i);
+          resolve(err ? err.code : grpc.status.OK);
+        }),
+      ),
+    );
+  }
+  client.close();
+  t.ok(grpcCodes.includes(grpc.status.RESOURCE_EXHAUSTED), 'gRPC refusals are RESOURCE_EXHAUSTED');
+  t.notOk(grpcCodes.some((c) => c !== grpc.status.OK && c !== grpc.status.RESOURCE_EXHAUSTED), 'and nothing else');
+
+  const ch = createClient({ url: front.url });
+  t.teardown(() => ch.close());
+  const expected = acked.map((i) => (i >= 2000 ? 100_000 + (i - 2000) * 50 : i * 50));
+  t.ok(
+    await waitFor(async () => {
+      const [r] = await queryRows<{ n: string }>(ch, 'SELECT toString(count()) AS n FROM otel.otel_logs');
+      return Number(r!.n) >= acked.length * 50;
+    }, 60_000),
+    'everything acknowledged arrives',
+  );
+  const [r] = await queryRows<{ n: string; u: string; firsts: string }>(
+    ch,
+    `SELECT toString(count()) AS n, toString(uniqExact(LogAttributes['seq'])) AS u,
+            toString(countIf(toUInt64(LogAttributes['seq']) IN (${expected.join(',')}))) AS firsts FROM otel.otel_logs`,
+  );
+  t.same(r, { n: String(acked.length * 50), u: String(acked.length * 50), firsts: String(expected.length) }, 'exactly the acknowledged records, once each');
+});
