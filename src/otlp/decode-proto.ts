@@ -1,5 +1,5 @@
 import protobuf from 'protobufjs';
-import { newAttributes, type AnyValue, type Attributes, type LogRecord, type ResourceLogs, type ScopeLogs, type LogBatch } from '../pipeline/model.js';
+import { newAttributes, newLogRecord, type AnyValue, type Attributes, type LogRecord, type ResourceLogs, type ScopeLogs, type LogBatch } from '../pipeline/model.js';
 import { OtlpDecodeError } from './errors.js';
 
 /** What decoding a request produced: the batch of valid records and the count of rejected ones. */
@@ -133,19 +133,7 @@ interface RecordVerdict {
 }
 
 function logRecord(r: Reader, end: number, verdict: RecordVerdict): LogRecord {
-  const rec: LogRecord = {
-    timeUnixNano: 0n,
-    observedTimeUnixNano: 0n,
-    severityNumber: 0,
-    severityText: '',
-    body: null,
-    attributes: newAttributes(),
-    droppedAttributesCount: 0,
-    flags: 0,
-    traceId: '',
-    spanId: '',
-    eventName: '',
-  };
+  const rec = newLogRecord();
   verdict.reason = '';
   while (r.pos < end) {
     const tag = r.uint32();

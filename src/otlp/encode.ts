@@ -33,32 +33,44 @@ function idBytes(hex: string): Uint8Array {
   return hex ? Buffer.from(hex, 'hex') : new Uint8Array(0);
 }
 
-/** Encodes a batch as a protobuf ExportLogsServiceRequest (for forwarding, tests and benchmarks). */
-export function encodeLogsRequest(batch: LogBatch): Uint8Array {
-  const message = {
+/** How values and ids are written: protobufjs objects and OTLP/JSON differ only there. */
+interface RequestFlavour {
+  attributes(attrs: Attributes): object[];
+  anyValue(v: AnyValue): object | null;
+  id(hex: string): Uint8Array | string;
+}
+
+function requestObject(batch: LogBatch, f: RequestFlavour): object {
+  return {
     resourceLogs: batch.resourceLogs.map((rl) => ({
-      resource: { attributes: pbAttributes(rl.resource.attributes), droppedAttributesCount: rl.resource.droppedAttributesCount },
+      resource: { attributes: f.attributes(rl.resource.attributes), droppedAttributesCount: rl.resource.droppedAttributesCount },
       schemaUrl: rl.schemaUrl,
       scopeLogs: rl.scopeLogs.map((sl) => ({
-        scope: { name: sl.scope.name, version: sl.scope.version, attributes: pbAttributes(sl.scope.attributes), droppedAttributesCount: sl.scope.droppedAttributesCount },
+        scope: { name: sl.scope.name, version: sl.scope.version, attributes: f.attributes(sl.scope.attributes), droppedAttributesCount: sl.scope.droppedAttributesCount },
         schemaUrl: sl.schemaUrl,
         logRecords: sl.logRecords.map((r) => ({
           timeUnixNano: r.timeUnixNano.toString(),
           observedTimeUnixNano: r.observedTimeUnixNano.toString(),
           severityNumber: r.severityNumber,
           severityText: r.severityText,
-          body: pbAnyValue(r.body),
-          attributes: pbAttributes(r.attributes),
+          body: f.anyValue(r.body),
+          attributes: f.attributes(r.attributes),
           droppedAttributesCount: r.droppedAttributesCount,
           flags: r.flags,
-          traceId: idBytes(r.traceId),
-          spanId: idBytes(r.spanId),
+          traceId: f.id(r.traceId),
+          spanId: f.id(r.spanId),
           eventName: r.eventName,
         })),
       })),
     })),
   };
-  return ExportLogsServiceRequest.encode(message).finish();
+}
+
+const PROTOBUF: RequestFlavour = { attributes: pbAttributes, anyValue: pbAnyValue, id: idBytes };
+
+/** Encodes a batch as a protobuf ExportLogsServiceRequest (for forwarding, tests and benchmarks). */
+export function encodeLogsRequest(batch: LogBatch): Uint8Array {
+  return ExportLogsServiceRequest.encode(requestObject(batch, PROTOBUF)).finish();
 }
 
 function jsonAnyValue(v: AnyValue): object {
@@ -83,31 +95,11 @@ function jsonAttributes(attrs: Attributes): object[] {
   return Object.keys(attrs).map((key) => ({ key, value: jsonAnyValue(attrs[key]!) }));
 }
 
+const JSON_FLAVOUR: RequestFlavour = { attributes: jsonAttributes, anyValue: jsonAnyValue, id: (hex) => hex };
+
 /** Encodes a batch as OTLP/JSON: camelCase names, hex ids, 64-bit integers as strings. */
 export function encodeLogsRequestJson(batch: LogBatch): string {
-  return JSON.stringify({
-    resourceLogs: batch.resourceLogs.map((rl) => ({
-      resource: { attributes: jsonAttributes(rl.resource.attributes), droppedAttributesCount: rl.resource.droppedAttributesCount },
-      schemaUrl: rl.schemaUrl,
-      scopeLogs: rl.scopeLogs.map((sl) => ({
-        scope: { name: sl.scope.name, version: sl.scope.version, attributes: jsonAttributes(sl.scope.attributes), droppedAttributesCount: sl.scope.droppedAttributesCount },
-        schemaUrl: sl.schemaUrl,
-        logRecords: sl.logRecords.map((r) => ({
-          timeUnixNano: r.timeUnixNano.toString(),
-          observedTimeUnixNano: r.observedTimeUnixNano.toString(),
-          severityNumber: r.severityNumber,
-          severityText: r.severityText,
-          body: jsonAnyValue(r.body),
-          attributes: jsonAttributes(r.attributes),
-          droppedAttributesCount: r.droppedAttributesCount,
-          flags: r.flags,
-          traceId: r.traceId,
-          spanId: r.spanId,
-          eventName: r.eventName,
-        })),
-      })),
-    })),
-  });
+  return JSON.stringify(requestObject(batch, JSON_FLAVOUR));
 }
 
 /** The response to an export: empty when everything was accepted, else partial_success. */

@@ -159,26 +159,15 @@ export function encodeInsert(batch: LogBatch, table: string, nowUnixNano: bigint
       }
     }
   }
-  const select = [
-    'Timestamp',
-    'ObservedTimestamp',
-    'TraceId',
-    'SpanId',
-    'TraceFlags',
-    'SeverityText',
-    'SeverityNumber',
-    resources.select(0, 'r'),
-    'Body',
-    resources.select(1, 'r'),
-    resources.select(2, 'r'),
-    scopes.select(0, 's'),
-    scopes.select(1, 's'),
-    scopes.select(2, 's'),
-    scopes.select(3, 's'),
-    'LogAttributes',
-    'EventName',
-    'TemplateId',
-    'TemplateParams',
-  ];
+  const fromTables: Partial<Record<(typeof LOG_COLUMNS)[number], string>> = {
+    ServiceName: resources.select(0, 'r'),
+    ResourceSchemaUrl: resources.select(1, 'r'),
+    ResourceAttributes: resources.select(2, 'r'),
+    ScopeSchemaUrl: scopes.select(0, 's'),
+    ScopeName: scopes.select(1, 's'),
+    ScopeVersion: scopes.select(2, 's'),
+    ScopeAttributes: scopes.select(3, 's'),
+  };
+  const select = LOG_COLUMNS.map((c) => fromTables[c] ?? c);
   return `INSERT INTO ${table} (${LOG_COLUMNS.join(', ')}) SELECT ${select.join(', ')} FROM format(JSONCompactEachRow, '${ROW_STRUCTURE}', $$${out.toString()}$$)`;
 }
