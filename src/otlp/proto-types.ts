@@ -14,7 +14,7 @@ function findProtoDir(): string {
   }
 }
 
-export const PROTO_DIR = findProtoDir();
+const PROTO_DIR = findProtoDir();
 
 const root = new protobuf.Root();
 root.resolvePath = (_origin, target) => join(PROTO_DIR, target);

@@ -10,7 +10,7 @@ import { countRecords, type LogBatch } from './model.js';
 export const sendingQueueSchema = section({
   enabled: z.boolean().default(true),
   num_consumers: positiveInt(2),
-  queue_size: positiveInt(200_000),
+  queue_size: positiveInt(100_000),
 });
 
 /** `retry_on_failure`, as the OTel Collector's exporterhelper spells it. */
@@ -48,12 +48,10 @@ interface QueueItem {
 export class QueuedExporter implements Exporter {
   private readonly items: QueueItem[] = [];
   private queuedRecords = 0;
-  private inFlight = 0;
   private closing = false;
   private lastError = '';
   private consecutiveFailures = 0;
   private readonly wakeups: Array<() => void> = [];
-  private readonly idleWaiters: Array<() => void> = [];
   private workers: Promise<void>[] = [];
   private deadline = Infinity;
 
@@ -115,12 +113,6 @@ export class QueuedExporter implements Exporter {
     await this.hooks.stop?.();
   }
 
-  /** Resolves when nothing is queued or being exported (used by tests and benchmarks). */
-  idle(): Promise<void> {
-    if (this.items.length === 0 && this.inFlight === 0) return Promise.resolve();
-    return new Promise((resolve) => this.idleWaiters.push(resolve));
-  }
-
   private async work(): Promise<void> {
     for (;;) {
       const item = this.items.shift();
@@ -129,15 +121,9 @@ export class QueuedExporter implements Exporter {
         await new Promise<void>((resolve) => this.wakeups.push(resolve));
         continue;
       }
-      this.inFlight++;
-      try {
-        await this.deliver(item);
-      } finally {
-        this.inFlight--;
-        this.queuedRecords -= item.records;
-        this.reportQueue();
-        if (this.items.length === 0 && this.inFlight === 0) for (const w of this.idleWaiters.splice(0)) w();
-      }
+      await this.deliver(item);
+      this.queuedRecords -= item.records;
+      this.reportQueue();
     }
   }
 

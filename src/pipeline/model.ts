@@ -67,14 +67,6 @@ export function newAttributes(): Attributes {
   return Object.create(null) as Attributes;
 }
 
-export function emptyScope(): InstrumentationScope {
-  return { name: '', version: '', attributes: newAttributes(), droppedAttributesCount: 0 };
-}
-
-export function emptyResource(): Resource {
-  return { attributes: newAttributes(), droppedAttributesCount: 0 };
-}
-
 export function newLogRecord(): LogRecord {
   return {
     timeUnixNano: 0n,
