@@ -86,7 +86,12 @@ export class OtlpHttpServer {
       if (!requestEncoding(req.headers['content-type'])) {
         throw new HttpRequestError(415, `unsupported content type "${req.headers['content-type'] ?? ''}": use application/x-protobuf or application/json`);
       }
-      if (this.closing) throw new HttpRequestError(503, 'the collector is shutting down', RPC_UNAVAILABLE);
+      if (this.closing) {
+        // Keep-alive clients would otherwise hold the drain open until the deadline.
+        res.setHeader('Connection', 'close');
+        res.setHeader('Retry-After', '5');
+        throw new HttpRequestError(503, 'the collector is shutting down', RPC_UNAVAILABLE);
+      }
       const body = await this.readBody(req);
       const decoded = this.decode(body, encoding);
       await this.accept(decoded);
