@@ -28,13 +28,19 @@ export type SendingQueueConfig = z.output<typeof sendingQueueSchema>;
 export type RetryOnFailureConfig = z.output<typeof retryOnFailureSchema>;
 
 /**
- * One export attempt. `token` is stable across the retries of one batch, so a sink that
- * deduplicates on it (ClickHouse's insert_deduplication_token) stores a retried batch once.
+ * How an exporter sends. `prepare` turns a batch into what is queued and sent, when it enters the
+ * queue: an encoded payload is several times smaller than the batch it came from, so a full queue
+ * costs less memory. `attempt` sends it once; `token` is stable across the retries of one batch, so
+ * a sink that deduplicates on it (ClickHouse's insert_deduplication_token) stores a retried batch
+ * once.
  */
-export type ExportAttempt = (batch: LogBatch, records: number, token: string) => Promise<void>;
+export interface ExportSender<P> {
+  prepare(batch: LogBatch): P;
+  attempt(payload: P, records: number, token: string): Promise<void>;
+}
 
-interface QueueItem {
-  batch: LogBatch;
+interface QueueItem<P> {
+  payload: P;
   records: number;
   token: string;
 }
@@ -45,8 +51,8 @@ interface QueueItem {
  * resolves once the batch is queued and refuses with BackPressureError when the queue is full,
  * so a slow sink slows the receivers instead of growing memory.
  */
-export class QueuedExporter implements Exporter {
-  private readonly items: QueueItem[] = [];
+export class QueuedExporter<P> implements Exporter {
+  private readonly items: QueueItem<P>[] = [];
   private queuedRecords = 0;
   private closing = false;
   private lastError = '';
@@ -59,7 +65,7 @@ export class QueuedExporter implements Exporter {
     private readonly context: ComponentContext,
     private readonly queueConfig: SendingQueueConfig,
     private readonly retryConfig: RetryOnFailureConfig,
-    private readonly attempt: ExportAttempt,
+    private readonly sender: ExportSender<P>,
     private readonly hooks: { start?: () => Promise<void>; stop?: () => Promise<void>; health?: () => Record<string, unknown> } = {},
   ) {}
 
@@ -74,7 +80,7 @@ export class QueuedExporter implements Exporter {
     if (this.closing) throw new ShuttingDownError(this.context.id);
     const records = countRecords(batch);
     if (records === 0) return;
-    const item = { batch, records, token: randomUUID() };
+    const item = { payload: this.sender.prepare(batch), records, token: randomUUID() };
     if (!this.queueConfig.enabled) {
       await this.deliver(item);
       return;
@@ -128,14 +134,14 @@ export class QueuedExporter implements Exporter {
   }
 
   /** Exports one batch, retrying what is retryable; never throws. */
-  private async deliver(item: QueueItem): Promise<void> {
+  private async deliver(item: QueueItem<P>): Promise<void> {
     const { logger, telemetry } = this.context;
     const started = Date.now();
     let interval = this.retryConfig.initial_interval;
     for (let attempt = 1; ; attempt++) {
       const t0 = performance.now();
       try {
-        await this.attempt(item.batch, item.records, item.token);
+        await this.sender.attempt(item.payload, item.records, item.token);
         telemetry.sent(item.records, (performance.now() - t0) / 1000);
         this.consecutiveFailures = 0;
         return;

@@ -41,14 +41,18 @@ export class ClickHouseLogsExporter {
   private schemaReady = false;
   private connected = false;
   private readonly table: string;
-  readonly queue: QueuedExporter;
+  readonly queue: QueuedExporter<string>;
 
   constructor(
     private readonly config: ClickHouseExporterConfig,
     private readonly context: ComponentContext,
   ) {
     this.table = `${config.database}.${config.logs_table_name}`;
-    this.queue = new QueuedExporter(context, config.sending_queue, config.retry_on_failure, (batch, records, token) => this.insert(batch, records, token), {
+    const sender = {
+      prepare: (batch: LogBatch) => encodeInsert(batch, this.table, BigInt(Date.now()) * 1_000_000n),
+      attempt: (query: string, records: number, token: string) => this.insert(query, records, token),
+    };
+    this.queue = new QueuedExporter(context, config.sending_queue, config.retry_on_failure, sender, {
       start: () => this.start(),
       stop: () => this.stop(),
       health: () => ({ clickhouse_connected: this.connected, endpoint: redact(config.endpoint) }),
@@ -86,9 +90,8 @@ export class ClickHouseLogsExporter {
     this.connected = true;
   }
 
-  private async insert(batch: LogBatch, records: number, token: string): Promise<void> {
+  private async insert(query: string, records: number, token: string): Promise<void> {
     await this.ensureSchema();
-    const query = encodeInsert(batch, this.table, BigInt(Date.now()) * 1_000_000n);
     try {
       const result = await this.client!.exec({
         query,
