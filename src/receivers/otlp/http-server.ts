@@ -1,8 +1,5 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { promisify } from 'node:util';
-import * as zlib from 'node:zlib';
-import { decompress as zstdDecompress } from 'fzstd';
 import { parseHostPort } from '../../config/types.js';
 import type { ComponentContext } from '../../pipeline/component.js';
 import type { LogsConsumer } from '../../pipeline/consumer.js';
@@ -17,12 +14,11 @@ import {
   encodeStatusJson,
   type DecodeResult,
 } from '../../otlp/index.js';
+import { HttpRequestError, readRequestBody } from '../http-body.js';
 import type { OtlpHttpConfig } from './config.js';
 
 type Encoding = 'protobuf' | 'json';
 
-const gunzip = promisify(zlib.gunzip);
-const inflate = promisify(zlib.inflate);
 
 /** google.rpc.Code values used in HTTP error bodies. */
 const RPC_INVALID_ARGUMENT = 3;
@@ -30,14 +26,12 @@ const RPC_RESOURCE_EXHAUSTED = 8;
 const RPC_UNAVAILABLE = 14;
 const RPC_UNIMPLEMENTED = 12;
 
-class HttpRequestError extends Error {
-  constructor(
-    readonly status: number,
-    message: string,
-    readonly rpcCode = RPC_INVALID_ARGUMENT,
-  ) {
-    super(message);
-  }
+/** The google.rpc.Code that goes with each refusal's HTTP status. */
+function rpcCodeFor(status: number): number {
+  if (status === 413) return RPC_RESOURCE_EXHAUSTED;
+  if (status === 404 || status === 405) return RPC_UNIMPLEMENTED;
+  if (status === 503) return RPC_UNAVAILABLE;
+  return RPC_INVALID_ARGUMENT;
 }
 
 function requestEncoding(contentType: string | undefined): Encoding | undefined {
@@ -78,10 +72,10 @@ export class OtlpHttpServer {
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const encoding = requestEncoding(req.headers['content-type']) ?? 'json';
     try {
-      if ((req.url ?? '').split('?')[0] !== this.config.logs_url_path) throw new HttpRequestError(404, `no such path: ${req.url}; logs go to ${this.config.logs_url_path}`, RPC_UNIMPLEMENTED);
+      if ((req.url ?? '').split('?')[0] !== this.config.logs_url_path) throw new HttpRequestError(404, `no such path: ${req.url}; logs go to ${this.config.logs_url_path}`);
       if (req.method !== 'POST') {
         res.setHeader('Allow', 'POST');
-        throw new HttpRequestError(405, `method ${req.method} not allowed; use POST`, RPC_UNIMPLEMENTED);
+        throw new HttpRequestError(405, `method ${req.method} not allowed; use POST`);
       }
       if (!requestEncoding(req.headers['content-type'])) {
         throw new HttpRequestError(415, `unsupported content type "${req.headers['content-type'] ?? ''}": use application/x-protobuf or application/json`);
@@ -90,59 +84,15 @@ export class OtlpHttpServer {
         // Keep-alive clients would otherwise hold the drain open until the deadline.
         res.setHeader('Connection', 'close');
         res.setHeader('Retry-After', '5');
-        throw new HttpRequestError(503, 'the collector is shutting down', RPC_UNAVAILABLE);
+        throw new HttpRequestError(503, 'the collector is shutting down');
       }
-      const body = await this.readBody(req);
+      const body = await readRequestBody(req, this.config.max_request_body_size, 'max_request_body_size');
       const decoded = this.decode(body, encoding);
       await this.accept(decoded);
       const partial = decoded.rejected > 0 ? { rejectedLogRecords: decoded.rejected, errorMessage: decoded.rejectReason } : undefined;
       this.reply(res, 200, encoding, encoding === 'json' ? encodeLogsResponseJson(partial) : encodeLogsResponse(partial));
     } catch (err) {
       this.fail(req, res, encoding, err);
-    }
-  }
-
-  private async readBody(req: IncomingMessage): Promise<Buffer> {
-    const limit = this.config.max_request_body_size;
-    const declared = Number(req.headers['content-length']);
-    if (declared > limit) throw new HttpRequestError(413, `request body of ${declared} bytes exceeds max_request_body_size ${limit}`, RPC_RESOURCE_EXHAUSTED);
-    const chunks: Buffer[] = [];
-    let size = 0;
-    for await (const chunk of req) {
-      size += (chunk as Buffer).length;
-      if (size > limit) throw new HttpRequestError(413, `request body exceeds max_request_body_size ${limit} bytes`, RPC_RESOURCE_EXHAUSTED);
-      chunks.push(chunk as Buffer);
-    }
-    const raw = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size);
-    return this.decompress(raw, String(req.headers['content-encoding'] ?? 'identity').trim().toLowerCase());
-  }
-
-  private async decompress(raw: Buffer, contentEncoding: string): Promise<Buffer> {
-    const limit = this.config.max_request_body_size;
-    try {
-      switch (contentEncoding) {
-        case '':
-        case 'identity':
-          return raw;
-        case 'gzip':
-        case 'x-gzip':
-          return await gunzip(raw, { maxOutputLength: limit });
-        case 'deflate':
-          return await inflate(raw, { maxOutputLength: limit });
-        case 'zstd': {
-          const out = zstdDecompress(raw);
-          if (out.length > limit) throw new RangeError('Cannot create a Buffer larger than maxOutputLength');
-          return Buffer.from(out.buffer, out.byteOffset, out.byteLength);
-        }
-        default:
-          throw new HttpRequestError(415, `unsupported Content-Encoding "${contentEncoding}": use gzip, deflate, zstd or none`);
-      }
-    } catch (err) {
-      if (err instanceof HttpRequestError) throw err;
-      if (err instanceof RangeError || (err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') {
-        throw new HttpRequestError(413, `decompressed body exceeds max_request_body_size ${limit} bytes`, RPC_RESOURCE_EXHAUSTED);
-      }
-      throw new HttpRequestError(400, `cannot decompress ${contentEncoding} body: ${errorMessage(err)}`);
     }
   }
 
@@ -174,7 +124,7 @@ export class OtlpHttpServer {
     let message = errorMessage(err);
     if (err instanceof HttpRequestError) {
       status = err.status;
-      rpcCode = err.rpcCode;
+      rpcCode = rpcCodeFor(status);
       if (status === 413 || status === 415 || status === 400) this.context.telemetry.refused(0, 'http', status === 413 ? 'too_large' : 'undecodable');
     } else if (err instanceof BackPressureError) {
       status = err instanceof ShuttingDownError ? 503 : 429;
