@@ -2,12 +2,14 @@ import { clickhouseExporterFactory } from './exporters/clickhouse/index.js';
 import { debugExporterFactory } from './exporters/debug/index.js';
 import { ComponentRegistry } from './pipeline/registry.js';
 import { batchProcessorFactory } from './processors/batch/index.js';
+import { jsonIngestReceiverFactory } from './receivers/json_ingest/index.js';
 import { otlpReceiverFactory } from './receivers/otlp/index.js';
 
 /** Every component type this build of otelhouse offers. */
 export function builtinComponents(): ComponentRegistry {
   return new ComponentRegistry()
     .register(otlpReceiverFactory)
+    .register(jsonIngestReceiverFactory)
     .register(batchProcessorFactory)
     .register(clickhouseExporterFactory)
     .register(debugExporterFactory);
