@@ -123,7 +123,7 @@ service:
 `);
   t.match(issues, [/^extensions: unknown key/]);
   const more = issuesOf(VALID.replace('    logs:\n', '    traces:\n').replace('  otlp:\n', '  kafka:\n  otlp:\n'));
-  t.match(more.join('\n'), /receivers\.kafka: unknown receiver type "kafka" \(known: json_ingest, otlp\)/);
+  t.match(more.join('\n'), /receivers\.kafka: unknown receiver type "kafka" \(known: json_ingest, otlp, syslog\)/);
   t.match(more.join('\n'), /service\.pipelines\.traces: only logs pipelines are supported/);
 });
 

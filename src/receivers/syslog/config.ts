@@ -1,0 +1,43 @@
+import { z } from 'zod';
+import { hostPort, positiveInt, section } from '../../config/types.js';
+import { isValidTimeZone } from './timestamps.js';
+
+const tlsSchema = z.strictObject({
+  cert_file: z.string().min(1),
+  key_file: z.string().min(1),
+  /** Client certificates signed by this CA are required when set (mutual TLS). */
+  client_ca_file: z.string().optional(),
+});
+
+const tcpSchema = z.strictObject({
+  listen_address: hostPort('0.0.0.0:5514'),
+  /** RFC 5425 syslog over TLS. */
+  tls: tlsSchema.optional(),
+  max_connections: positiveInt(1024),
+});
+
+const udpSchema = z.strictObject({
+  listen_address: hostPort('0.0.0.0:5514'),
+});
+
+function enabledByName<S extends z.ZodType>(schema: S) {
+  return z.preprocess((v) => (v === null ? {} : v), schema.optional());
+}
+
+export const syslogConfigSchema = section({
+  /** A transport is on when named, as in the OTel Collector's syslog receiver. */
+  tcp: enabledByName(tcpSchema),
+  udp: enabledByName(udpSchema),
+  protocol: z.enum(['rfc5424', 'rfc3164', 'auto'], { error: 'expected rfc5424, rfc3164 or auto' }).default('auto'),
+  /** IANA time zone of BSD (RFC 3164) timestamps, which carry none. */
+  location: z.string().default('UTC').refine(isValidTimeZone, { message: 'not an IANA time zone (e.g. Europe/Paris)' }),
+  /** Year of BSD timestamps, which carry none; default: the current one. */
+  year: z.number().int().min(1970).max(9999).optional(),
+  /** Longest message in bytes; longer ones are truncated or dropped (on_oversize), and counted. */
+  max_message_size: positiveInt(64 * 1024),
+  on_oversize: z.enum(['truncate', 'drop'], { error: 'expected truncate or drop' }).default('truncate'),
+  /** Keep the whole received line in the attribute log.record.original. */
+  keep_raw: z.boolean().default(false),
+}).refine((c) => c.tcp !== undefined || c.udp !== undefined, { message: 'enable at least one transport: tcp or udp' });
+
+export type SyslogConfig = z.output<typeof syslogConfigSchema>;

@@ -1,0 +1,181 @@
+import { createSocket, type Socket as UdpSocket } from 'node:dgram';
+import { readFileSync } from 'node:fs';
+import { createServer as createTcpServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { createServer as createTlsServer } from 'node:tls';
+import { parseHostPort } from '../../config/types.js';
+import type { ComponentContext, Receiver, ReceiverFactory } from '../../pipeline/component.js';
+import type { LogsConsumer } from '../../pipeline/consumer.js';
+import { BackPressureError, ShuttingDownError, errorMessage } from '../../pipeline/errors.js';
+import { syslogConfigSchema, type SyslogConfig } from './config.js';
+import { SyslogFrameDecoder, type SyslogFrame } from './frame-decoder.js';
+import { SyslogParser } from './parser.js';
+import { SyslogBatchBuilder, type Peer } from './record-mapper.js';
+
+/**
+ * Syslog over UDP (a message per datagram) and TCP or TLS (octet-counted or newline-framed). TCP
+ * connections stop being read while the pipeline refuses data, so the kernel's flow control slows
+ * the sender; UDP has no such signal, so what the pipeline refuses is dropped and counted.
+ */
+export class SyslogReceiver implements Receiver {
+  private readonly parser: SyslogParser;
+  private tcpServer: Server | undefined;
+  private udpSocket: UdpSocket | undefined;
+  private readonly connections = new Set<Socket>();
+  private readonly inFlight = new Set<Promise<void>>();
+  private closing = false;
+  tcpPort = 0;
+  udpPort = 0;
+
+  constructor(
+    private readonly config: SyslogConfig,
+    private readonly context: ComponentContext,
+    private readonly next: LogsConsumer,
+  ) {
+    this.parser = new SyslogParser({ protocol: config.protocol, timeZone: config.location, year: config.year });
+  }
+
+  async start(): Promise<void> {
+    if (this.config.tcp) await this.startTcp(this.config.tcp);
+    if (this.config.udp) await this.startUdp(this.config.udp.listen_address);
+  }
+
+  private async startTcp(tcp: NonNullable<SyslogConfig['tcp']>): Promise<void> {
+    const onConnection = (socket: Socket) => this.serveConnection(socket);
+    const server = tcp.tls
+      ? createTlsServer(
+          {
+            cert: readFileSync(tcp.tls.cert_file),
+            key: readFileSync(tcp.tls.key_file),
+            ...(tcp.tls.client_ca_file ? { ca: readFileSync(tcp.tls.client_ca_file), requestCert: true, rejectUnauthorized: true } : {}),
+          },
+          onConnection,
+        )
+      : createTcpServer(onConnection);
+    server.maxConnections = tcp.max_connections;
+    const { host, port } = parseHostPort(tcp.listen_address)!;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', (err) => reject(new Error(`syslog tcp cannot listen on ${tcp.listen_address}: ${err.message}`)));
+      server.listen(port, host, () => resolve());
+    });
+    this.tcpPort = (server.address() as AddressInfo).port;
+    this.tcpServer = server;
+    this.context.logger.info({ endpoint: `${host}:${this.tcpPort}`, tls: Boolean(tcp.tls) }, 'syslog TCP receiver listening');
+  }
+
+  private async startUdp(address: string): Promise<void> {
+    const { host, port } = parseHostPort(address)!;
+    const socket = createSocket({ type: host.includes(':') ? 'udp6' : 'udp4', recvBufferSize: 4 * 1024 * 1024 });
+    socket.on('message', (msg, rinfo) => this.track(this.receiveDatagram(msg, { address: rinfo.address, port: rinfo.port, transport: 'udp' })));
+    await new Promise<void>((resolve, reject) => {
+      socket.once('error', (err) => reject(new Error(`syslog udp cannot listen on ${address}: ${err.message}`)));
+      socket.bind(port, host, () => resolve());
+    });
+    socket.on('error', (err) => this.context.logger.error({ err: err.message }, 'syslog UDP socket error'));
+    this.udpPort = socket.address().port;
+    this.udpSocket = socket;
+    this.context.logger.info({ endpoint: `${host}:${this.udpPort}` }, 'syslog UDP receiver listening');
+  }
+
+  private track(work: Promise<void>): void {
+    this.inFlight.add(work);
+    void work.finally(() => this.inFlight.delete(work));
+  }
+
+  private async receiveDatagram(datagram: Buffer, peer: Peer): Promise<void> {
+    if (this.closing) return;
+    let end = datagram.length;
+    while (end > 0 && (datagram[end - 1] === 0x0a || datagram[end - 1] === 0x00)) end--;
+    let truncated = false;
+    if (end > this.config.max_message_size) {
+      if (this.config.on_oversize === 'drop') {
+        this.context.telemetry.refused(1, 'udp', 'too_large');
+        return;
+      }
+      end = this.config.max_message_size;
+      truncated = true;
+    }
+    const builder = new SyslogBatchBuilder(this.config.keep_raw);
+    this.addFrame(builder, { text: datagram.toString('utf8', 0, end), truncated }, peer);
+    try {
+      await this.next.consume(builder.take());
+      this.context.telemetry.accepted(1, 'udp');
+    } catch (err) {
+      this.context.telemetry.refused(1, 'udp', 'back_pressure');
+      this.context.logger.debug({ err: errorMessage(err) }, 'syslog UDP message dropped: the pipeline refused it');
+    }
+  }
+
+  private addFrame(builder: SyslogBatchBuilder, frame: SyslogFrame, peer: Peer): void {
+    const now = Date.now();
+    const msg = this.parser.parse(frame.text, now);
+    if (frame.truncated) this.context.telemetry.count('truncated');
+    if (msg.error) this.context.telemetry.count('unparsed');
+    builder.add(msg, frame.text, peer, BigInt(now) * 1_000_000n, frame.truncated);
+  }
+
+  private serveConnection(socket: Socket): void {
+    this.connections.add(socket);
+    const peer: Peer = { address: socket.remoteAddress ?? '', port: socket.remotePort ?? 0, transport: 'tcp' };
+    const decoder = new SyslogFrameDecoder(this.config.max_message_size, this.config.on_oversize);
+    const frames: SyslogFrame[] = [];
+    const deliver = async (): Promise<void> => {
+      if (decoder.dropped > 0) {
+        this.context.telemetry.refused(decoder.dropped, 'tcp', 'too_large');
+        decoder.dropped = 0;
+      }
+      if (frames.length === 0) return;
+      const builder = new SyslogBatchBuilder(this.config.keep_raw);
+      for (const f of frames.splice(0)) this.addFrame(builder, f, peer);
+      const n = builder.count;
+      const batch = builder.take();
+      // Hold the connection (not reading) until the pipeline takes the batch.
+      for (let wait = 50; ; wait = Math.min(wait * 2, 2000)) {
+        try {
+          await this.next.consume(batch);
+          this.context.telemetry.accepted(n, 'tcp');
+          return;
+        } catch (err) {
+          if (!(err instanceof BackPressureError) || err instanceof ShuttingDownError) {
+            this.context.telemetry.refused(n, 'tcp', err instanceof ShuttingDownError ? 'shutdown' : 'error');
+            return;
+          }
+          await sleep(Math.min(wait, err.retryAfterMs));
+        }
+      }
+    };
+    socket.on('data', (chunk: Buffer) => {
+      decoder.push(chunk, frames);
+      if (frames.length === 0 && decoder.dropped === 0) return;
+      socket.pause();
+      const work = deliver().finally(() => {
+        if (!socket.destroyed) socket.resume();
+      });
+      this.track(work);
+    });
+    socket.on('end', () => {
+      decoder.end(frames);
+      this.track(deliver());
+    });
+    socket.on('error', (err) => this.context.logger.debug({ err: err.message, peer: peer.address }, 'syslog connection error'));
+    socket.on('close', () => this.connections.delete(socket));
+  }
+
+  /** Stops listening, lets batches in hand reach the pipeline, then closes the connections. */
+  async shutdown(deadline: number): Promise<void> {
+    this.closing = true;
+    const closed = this.tcpServer ? new Promise<void>((resolve) => this.tcpServer!.close(() => resolve())) : Promise.resolve();
+    for (const s of this.connections) s.pause();
+    this.udpSocket?.close();
+    await Promise.race([Promise.all(this.inFlight), sleep(Math.max(0, deadline - Date.now()))]);
+    for (const s of this.connections) s.destroy();
+    await closed;
+  }
+}
+
+export const syslogReceiverFactory: ReceiverFactory<typeof syslogConfigSchema> = {
+  kind: 'receiver',
+  type: 'syslog',
+  configSchema: syslogConfigSchema,
+  create: (config, context, next) => new SyslogReceiver(config, context, next),
+};

@@ -1,0 +1,235 @@
+import { parseRfc3339, zonedToUtcMs } from './timestamps.js';
+
+export type SyslogProtocol = 'rfc5424' | 'rfc3164' | 'auto';
+
+/** One message, as much of it as could be understood. `error` says why parsing stopped, if it did. */
+export interface SyslogMessage {
+  format: 'rfc5424' | 'rfc3164' | 'raw';
+  /** PRI value 0–191, or -1 when the message had none. */
+  priority: number;
+  version: number;
+  /** Unix nanoseconds; 0n when the message carried no time. */
+  timestampNs: bigint;
+  hostname: string;
+  appname: string;
+  procid: string;
+  msgid: string;
+  /** SD-ID → param name → value; null when the message had none. */
+  structuredData: Record<string, Record<string, string>> | null;
+  message: string;
+  error: string;
+}
+
+export interface SyslogParserOptions {
+  protocol: SyslogProtocol;
+  /** IANA zone of the year-less local timestamps of BSD syslog. */
+  timeZone: string;
+  /** Year of BSD timestamps; undefined: the current year, or the previous one for dates ahead of now. */
+  year?: number;
+}
+
+const MONTHS: Record<string, number> = { Jan: 0, Feb: 1, Mar: 2, Apr: 3, May: 4, Jun: 5, Jul: 6, Aug: 7, Sep: 8, Oct: 9, Nov: 10, Dec: 11 };
+const BOM = '\ufeff';
+/** "Mmm dd hh:mm:ss" with optional fraction and year, as BSD syslog and network devices write it. */
+const BSD_TIMESTAMP = /^[*.]?([A-Z][a-z]{2}) {1,2}(\d{1,2})(?: (\d{4}))? (\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,6}))?(?: ?([A-Z]{3,4}))?:?(?: |$)/;
+const ISO_TIMESTAMP = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:[Zz]|[+-]\d{2}:\d{2}))(?: |$)/;
+const CISCO_SEQUENCE = /^\d+: /;
+const TAG = /^([^\s:[\]]{1,128})(?:\[([^\]\s]{0,128})\])?:(?: |$)/;
+
+function emptyMessage(raw: string): SyslogMessage {
+  return { format: 'raw', priority: -1, version: 0, timestampNs: 0n, hostname: '', appname: '', procid: '', msgid: '', structuredData: null, message: raw, error: '' };
+}
+
+/**
+ * Parses RFC 5424 and RFC 3164 (BSD) syslog, with the deviations real devices send: missing
+ * hostnames, ISO timestamps in BSD lines, Cisco sequence numbers and `*`-marked times, tags with
+ * or without [pid]. Never throws: what cannot be parsed comes back with format "raw", the whole
+ * text as message and the reason in `error`.
+ */
+export class SyslogParser {
+  constructor(private readonly options: SyslogParserOptions) {}
+
+  parse(raw: string, nowMs: number): SyslogMessage {
+    const out = emptyMessage(raw);
+    const close = raw.startsWith('<') ? raw.indexOf('>', 1) : -1;
+    const priText = close > 1 && close <= 4 ? raw.slice(1, close) : '';
+    if (!/^\d{1,3}$/.test(priText) || Number(priText) > 191 || (priText.length > 1 && priText[0] === '0')) {
+      out.error = raw.startsWith('<') ? 'invalid PRI' : 'missing PRI';
+      return out;
+    }
+    const rest = raw.slice(close + 1);
+    const is5424 = /^[1-9]\d? /.test(rest);
+    if (this.options.protocol === 'rfc5424' || (this.options.protocol === 'auto' && is5424)) {
+      this.parse5424(rest, out);
+    } else {
+      this.parse3164(rest, out, nowMs);
+    }
+    if (out.error) {
+      const failed = emptyMessage(raw);
+      failed.priority = Number(priText);
+      failed.error = out.error;
+      return failed;
+    }
+    out.priority = Number(priText);
+    return out;
+  }
+
+  private parse5424(text: string, out: SyslogMessage): void {
+    const fields: string[] = [];
+    let pos = 0;
+    for (let i = 0; i < 6; i++) {
+      const sp = text.indexOf(' ', pos);
+      if (sp < 0) {
+        out.error = `RFC 5424: missing ${['VERSION', 'TIMESTAMP', 'HOSTNAME', 'APP-NAME', 'PROCID', 'MSGID'][i]} or the space after it`;
+        return;
+      }
+      fields.push(text.slice(pos, sp));
+      pos = sp + 1;
+    }
+    const [version, timestamp, hostname, appname, procid, msgid] = fields as [string, string, string, string, string, string];
+    out.format = 'rfc5424';
+    out.version = Number(version);
+    if (timestamp !== '-') {
+      const ns = parseRfc3339(timestamp);
+      if (ns === undefined) {
+        out.error = `RFC 5424: invalid TIMESTAMP "${timestamp.slice(0, 40)}"`;
+        return;
+      }
+      out.timestampNs = ns;
+    }
+    out.hostname = nil(hostname);
+    out.appname = nil(appname);
+    out.procid = nil(procid);
+    out.msgid = nil(msgid);
+    if (text[pos] === '-') {
+      pos++;
+    } else if (text[pos] === '[') {
+      const sd = parseStructuredData(text, pos);
+      if (typeof sd === 'string') {
+        out.error = `RFC 5424: ${sd}`;
+        return;
+      }
+      out.structuredData = sd.data;
+      pos = sd.end;
+    } else {
+      out.error = 'RFC 5424: missing STRUCTURED-DATA';
+      return;
+    }
+    if (pos < text.length) {
+      if (text[pos] !== ' ') {
+        out.error = 'RFC 5424: no space between STRUCTURED-DATA and MSG';
+        return;
+      }
+      pos++;
+    }
+    let msg = text.slice(pos);
+    if (msg.startsWith(BOM)) msg = msg.slice(1);
+    out.message = msg;
+  }
+
+  private parse3164(text: string, out: SyslogMessage, nowMs: number): void {
+    out.format = 'rfc3164';
+    let rest = text;
+    const seq = CISCO_SEQUENCE.exec(rest);
+    if (seq) rest = rest.slice(seq[0].length);
+    let m = BSD_TIMESTAMP.exec(rest);
+    if (m) {
+      out.timestampNs = this.bsdTime(m, nowMs);
+      rest = rest.slice(m[0].length);
+    } else if ((m = ISO_TIMESTAMP.exec(rest))) {
+      out.timestampNs = parseRfc3339(m[1]!) ?? 0n;
+      rest = rest.slice(m[0].length);
+    } else if (seq) {
+      // Cisco "seq: host: *Mar  1 …": the hostname comes before the time.
+      const host = /^([^\s:]+): /.exec(rest);
+      const after = host ? BSD_TIMESTAMP.exec(rest.slice(host[0].length)) : null;
+      if (host && after) {
+        out.hostname = host[1]!;
+        out.timestampNs = this.bsdTime(after, nowMs);
+        rest = rest.slice(host[0].length + after[0].length);
+      }
+    }
+    // A hostname is a token followed by a space that is not itself the tag ("sshd[12]:", "kernel:").
+    if (!out.hostname) {
+      const sp = rest.indexOf(' ');
+      const first = sp > 0 ? rest.slice(0, sp) : '';
+      if (first && !first.endsWith(':') && !/[[\]]/.test(first) && out.timestampNs !== 0n) {
+        out.hostname = first;
+        rest = rest.slice(sp + 1);
+      }
+    }
+    const tag = TAG.exec(rest);
+    if (tag) {
+      out.appname = tag[1]!;
+      out.procid = tag[2] ?? '';
+      rest = rest.slice(tag[0].length);
+    }
+    out.message = rest;
+  }
+
+  private bsdTime(m: RegExpExecArray, nowMs: number): bigint {
+    const month = MONTHS[m[1]!];
+    if (month === undefined) return 0n;
+    const day = Number(m[2]);
+    const [hour, minute, second] = [Number(m[4]), Number(m[5]), Number(m[6])];
+    let year = m[3] ? Number(m[3]) : (this.options.year ?? new Date(nowMs).getUTCFullYear());
+    let ms = zonedToUtcMs(year, month, day, hour, minute, second, this.options.timeZone);
+    // A December line read in January belongs to last year.
+    if (!m[3] && this.options.year === undefined && ms > nowMs + 31 * 86_400_000) {
+      year--;
+      ms = zonedToUtcMs(year, month, day, hour, minute, second, this.options.timeZone);
+    }
+    return BigInt(ms) * 1_000_000n + BigInt((m[7] ?? '').padEnd(9, '0') || '0');
+  }
+}
+
+function nil(field: string): string {
+  return field === '-' ? '' : field;
+}
+
+/** STRUCTURED-DATA from `pos` (at "["): elements until the first character that is not "[". */
+function parseStructuredData(text: string, start: number): { data: Record<string, Record<string, string>>; end: number } | string {
+  const data: Record<string, Record<string, string>> = Object.create(null);
+  let pos = start;
+  while (text[pos] === '[') {
+    pos++;
+    const idEnd = indexOfAny(text, pos, ' ]');
+    if (idEnd < 0) return 'unterminated STRUCTURED-DATA element';
+    const id = text.slice(pos, idEnd);
+    if (!id || /[="]/.test(id)) return `invalid SD-ID "${id.slice(0, 32)}"`;
+    const params: Record<string, string> = data[id] ?? (data[id] = Object.create(null) as Record<string, string>);
+    pos = idEnd;
+    while (text[pos] === ' ') {
+      pos++;
+      const eq = text.indexOf('="', pos);
+      if (eq < 0) return `SD-PARAM in [${id}] has no ="value"`;
+      const name = text.slice(pos, eq);
+      if (!name || /[\s\]"]/.test(name)) return `invalid SD-PARAM name in [${id}]`;
+      pos = eq + 2;
+      let value = '';
+      for (;;) {
+        if (pos >= text.length) return `unterminated value of ${id}.${name}`;
+        const c = text[pos]!;
+        if (c === '\\' && (text[pos + 1] === '"' || text[pos + 1] === '\\' || text[pos + 1] === ']')) {
+          value += text[pos + 1];
+          pos += 2;
+        } else if (c === '"') {
+          pos++;
+          break;
+        } else {
+          value += c;
+          pos++;
+        }
+      }
+      params[name] = value;
+    }
+    if (text[pos] !== ']') return `STRUCTURED-DATA element [${id}] is not closed`;
+    pos++;
+  }
+  return { data, end: pos };
+}
+
+function indexOfAny(text: string, from: number, chars: string): number {
+  for (let i = from; i < text.length; i++) if (chars.includes(text[i]!)) return i;
+  return -1;
+}

@@ -1,0 +1,83 @@
+import { newAttributes, newLogRecord, type Attributes, type LogBatch, type LogRecord, type ResourceLogs } from '../../pipeline/model.js';
+import type { SyslogMessage } from './parser.js';
+
+/** Syslog severity 0–7 → OTel severity number and text, as the OTel Collector's syslog parser maps it. */
+const SEVERITY_NUMBER = [22, 21, 18, 17, 13, 10, 9, 5];
+const SEVERITY_TEXT = ['emerg', 'alert', 'crit', 'err', 'warning', 'notice', 'info', 'debug'];
+
+export interface Peer {
+  address: string;
+  port: number;
+  transport: 'tcp' | 'udp';
+}
+
+/**
+ * Collects parsed messages into a batch: one resource per (hostname, app-name), as the OTel syslog
+ * receiver and semantic conventions name them: host.name, service.name; the rest as attributes.
+ */
+export class SyslogBatchBuilder {
+  private resources = new Map<string, ResourceLogs>();
+  count = 0;
+
+  constructor(private readonly keepRaw: boolean) {}
+
+  add(msg: SyslogMessage, raw: string, peer: Peer, receivedNs: bigint, truncated: boolean): void {
+    const key = `${msg.hostname}\u0000${msg.appname}`;
+    let rl = this.resources.get(key);
+    if (!rl) {
+      const attrs = newAttributes();
+      if (msg.hostname) attrs['host.name'] = msg.hostname;
+      if (msg.appname) attrs['service.name'] = msg.appname;
+      rl = { resource: { attributes: attrs, droppedAttributesCount: 0 }, schemaUrl: '', scopeLogs: [{ scope: { name: 'otelhouse/syslog', version: '', attributes: newAttributes(), droppedAttributesCount: 0 }, schemaUrl: '', logRecords: [] }] };
+      this.resources.set(key, rl);
+    }
+    rl.scopeLogs[0]!.logRecords.push(this.record(msg, raw, peer, receivedNs, truncated));
+    this.count++;
+  }
+
+  private record(msg: SyslogMessage, raw: string, peer: Peer, receivedNs: bigint, truncated: boolean): LogRecord {
+    const r = newLogRecord();
+    r.observedTimeUnixNano = receivedNs;
+    r.timeUnixNano = msg.timestampNs;
+    r.body = msg.message;
+    const a = r.attributes;
+    if (msg.priority >= 0) {
+      const severity = msg.priority & 7;
+      r.severityNumber = SEVERITY_NUMBER[severity]!;
+      r.severityText = SEVERITY_TEXT[severity]!;
+      a['syslog.facility'] = BigInt(msg.priority >> 3);
+      a['syslog.severity'] = BigInt(severity);
+      a['syslog.priority'] = BigInt(msg.priority);
+    }
+    if (msg.format !== 'raw') a['syslog.format'] = msg.format;
+    if (msg.version) a['syslog.version'] = BigInt(msg.version);
+    if (msg.appname) a['syslog.appname'] = msg.appname;
+    if (msg.procid) a['syslog.procid'] = msg.procid;
+    if (msg.msgid) a['syslog.msgid'] = msg.msgid;
+    if (msg.structuredData) a['syslog.structured_data'] = structuredData(msg.structuredData);
+    a['network.peer.address'] = peer.address;
+    a['network.peer.port'] = BigInt(peer.port);
+    a['network.transport'] = peer.transport;
+    if (msg.error) a['syslog.parse_error'] = msg.error;
+    if (truncated) a['syslog.truncated'] = true;
+    if (this.keepRaw) a['log.record.original'] = raw;
+    return r;
+  }
+
+  take(): LogBatch {
+    const batch = { resourceLogs: [...this.resources.values()] };
+    this.resources = new Map();
+    this.count = 0;
+    return batch;
+  }
+}
+
+function structuredData(sd: Record<string, Record<string, string>>): Attributes {
+  const out = newAttributes();
+  for (const id of Object.keys(sd)) {
+    const params = newAttributes();
+    for (const name of Object.keys(sd[id]!)) params[name] = sd[id]![name]!;
+    out[id] = params;
+  }
+  return out;
+}
