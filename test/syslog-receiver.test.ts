@@ -1,0 +1,130 @@
+import { execFile } from 'node:child_process';
+import { hostname } from 'node:os';
+import { connect } from 'node:net';
+import { promisify } from 'node:util';
+import t from 'tap';
+import { SyslogParser } from '../src/receivers/syslog/parser.js';
+import { SyslogReceiver } from '../src/receivers/syslog/index.js';
+import { embeddedClient, queryRows, startTestDaemon, tempDir, waitFor, type RunningDaemon } from './support/daemon.js';
+
+const run = promisify(execFile);
+
+async function startSyslogDaemon(path: string): Promise<{ daemon: RunningDaemon; tcpPort: number; udpPort: number }> {
+  const daemon = await startTestDaemon(`
+receivers:
+  syslog:
+    tcp: { listen_address: 127.0.0.1:0 }
+    udp: { listen_address: 127.0.0.1:0 }
+    keep_raw: true
+    max_message_size: 4096
+processors:
+  batch: { send_batch_size: 5000, timeout: 50ms }
+exporters:
+  clickhouse: { endpoint: "embedded://${path}" }
+service:
+  pipelines:
+    logs: { receivers: [syslog], processors: [batch], exporters: [clickhouse] }
+  telemetry:
+    metrics: { address: 127.0.0.1:0 }
+`);
+  const r = daemon.service.receivers[0]!.component as SyslogReceiver;
+  return { daemon, tcpPort: r.tcpPort, udpPort: r.udpPort };
+}
+
+t.test('util-linux logger over TCP (newline and octet counting) and UDP, RFC 5424 and 3164', async (t) => {
+  const path = tempDir('syslog-logger');
+  const { daemon, tcpPort, udpPort } = await startSyslogDaemon(path);
+  t.teardown(() => daemon.stop());
+  const base = ['--server', '127.0.0.1', '-t', 'billing', '-p', 'local3.warning'];
+  await run('logger', [...base, '--port', String(tcpPort), '--tcp', '--rfc5424', '--sd-id', 'order@32473', '--sd-param', 'id="42"', '--sd-param', 'note="paid in full"', 'tcp 5424 newline']);
+  await run('logger', [...base, '--port', String(tcpPort), '--tcp', '--octet-count', '--rfc5424', '--msgid', 'PAY1', 'tcp 5424 octet ✓']);
+  await run('logger', [...base, '--port', String(tcpPort), '--tcp', '--rfc3164', 'tcp 3164']);
+  await run('logger', [...base, '--port', String(udpPort), '--udp', '--rfc5424', 'udp 5424']);
+  await run('logger', [...base, '--port', String(udpPort), '--udp', '--rfc3164', 'udp 3164']);
+
+  const client = embeddedClient(path);
+  t.teardown(() => client.close());
+  t.ok(await waitFor(async () => (await queryRows<{ n: string }>(client, 'SELECT toString(count()) AS n FROM otel.otel_logs'))[0]!.n === '5'), 'five messages stored');
+  const rows = await queryRows<{ Body: string; ServiceName: string; SeverityText: string; SeverityNumber: number; ResourceAttributes: Record<string, string>; LogAttributes: Record<string, string>; age: number }>(
+    client,
+    'SELECT Body, ServiceName, SeverityText, SeverityNumber, ResourceAttributes, LogAttributes, abs(dateDiff(\'second\', Timestamp, now64(9))) AS age FROM otel.otel_logs ORDER BY Body',
+  );
+  t.same(rows.map((r) => r.Body), ['tcp 3164', 'tcp 5424 newline', 'tcp 5424 octet ✓', 'udp 3164', 'udp 5424']);
+  for (const r of rows) {
+    t.equal(r.ServiceName, 'billing', `${r.Body}: app-name → service.name`);
+    t.equal(r.SeverityText, 'warning');
+    t.equal(r.SeverityNumber, 13);
+    t.equal(r.LogAttributes['syslog.facility'], '19', 'local3');
+    t.equal(r.LogAttributes['network.peer.address'], '127.0.0.1');
+    t.equal(r.LogAttributes['network.transport'], r.Body.startsWith('tcp') ? 'tcp' : 'udp');
+    t.ok(r.age < 120, `${r.Body}: the message's own timestamp is used`);
+    t.match(r.LogAttributes['log.record.original'], /billing/, 'keep_raw keeps the line');
+    t.notOk(r.LogAttributes['syslog.parse_error'], `${r.Body}: parsed`);
+  }
+  const rfc5424 = rows.find((r) => r.Body === 'tcp 5424 newline')!;
+  t.equal(rfc5424.ResourceAttributes['host.name'], hostname(), 'hostname → host.name');
+  t.equal(rfc5424.LogAttributes['syslog.format'], 'rfc5424');
+  t.match(JSON.parse(rfc5424.LogAttributes['syslog.structured_data']!), { 'order@32473': { id: '42', note: 'paid in full' } }, 'structured data');
+  t.equal(rows.find((r) => r.Body === 'tcp 5424 octet ✓')!.LogAttributes['syslog.msgid'], 'PAY1');
+  t.equal(rows.find((r) => r.Body === 'udp 3164')!.LogAttributes['syslog.format'], 'rfc3164');
+});
+
+function randomMessage(rand: () => number, valid: string[]): Buffer {
+  const kind = rand();
+  if (kind < 0.3) return Buffer.from(Array.from({ length: 1 + Math.floor(rand() * 300) }, () => Math.floor(rand() * 256)));
+  const base = Buffer.from(valid[Math.floor(rand() * valid.length)]!);
+  const mutated = Buffer.from(base);
+  const edits = 1 + Math.floor(rand() * 6);
+  for (let i = 0; i < edits; i++) mutated[Math.floor(rand() * mutated.length)] = Math.floor(rand() * 256);
+  return kind < 0.6 ? mutated : mutated.subarray(0, Math.max(1, Math.floor(rand() * mutated.length)));
+}
+
+const VALID = [
+  '<165>1 2003-10-11T22:14:15.003Z mymachine.example.com evntslog - ID47 [exampleSDID@32473 iut="3" eventSource="Application"] An application event',
+  '<34>Oct 11 22:14:15 mymachine su: \'su root\' failed for lonvick on /dev/pts/8',
+  '<189>123: *Mar  1 00:00:12.345: %LINK-3-UPDOWN: Interface GigabitEthernet0/1, changed state to up',
+  '<13>1 2024-01-01T00:00:00Z h a - - [x@1 q="say \\"hi\\"" c="close\\]bracket"] body',
+];
+
+t.test('fuzz: 100,000 random and mutated messages through the parser and a live TCP connection', async (t) => {
+  let seed = 20261122;
+  const rand = () => ((seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32);
+  const parser = new SyslogParser({ protocol: 'auto', timeZone: 'Europe/Paris' });
+  const messages = Array.from({ length: 100_000 }, () => randomMessage(rand, VALID));
+  let parsed = 0;
+  let raw = 0;
+  const rawWithoutReason: string[] = [];
+  for (const m of messages) {
+    const text = m.toString('utf8');
+    const r = parser.parse(text, Date.now());
+    if (r.format !== 'raw') parsed++;
+    else if (r.error) raw++;
+    else rawWithoutReason.push(text);
+  }
+  t.same(rawWithoutReason, [], 'every unparsed message says why');
+  t.equal(parsed + raw, messages.length, `${parsed} parsed, ${raw} raw with a reason, no throw`);
+  t.ok(parsed > 10_000 && raw > 10_000, 'the corpus exercises both outcomes');
+
+  const path = tempDir('syslog-fuzz');
+  const { daemon, tcpPort } = await startSyslogDaemon(path);
+  t.teardown(() => daemon.stop());
+  await new Promise<void>((resolve, reject) => {
+    const socket = connect(tcpPort, '127.0.0.1', () => {
+      for (const m of messages) socket.write(Buffer.concat([Buffer.from(`${m.length} `), m]));
+      socket.end();
+    });
+    socket.on('close', () => resolve());
+    socket.on('error', reject);
+  });
+  const client = embeddedClient(path);
+  t.teardown(() => client.close());
+  t.ok(
+    await waitFor(async () => (await queryRows<{ n: string }>(client, 'SELECT toString(count()) AS n FROM otel.otel_logs'))[0]!.n === String(messages.length), 120_000),
+    'every message is stored (parsed, or raw with a reason)',
+  );
+  const [summary] = await queryRows<{ unparsed_without_reason: string }>(
+    client,
+    "SELECT toString(countIf(LogAttributes['syslog.format'] = '' AND LogAttributes['syslog.parse_error'] = '')) AS unparsed_without_reason FROM otel.otel_logs",
+  );
+  t.equal(summary!.unparsed_without_reason, '0');
+});
