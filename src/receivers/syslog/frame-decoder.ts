@@ -115,7 +115,10 @@ export class SyslogFrameDecoder {
     return true;
   }
 
+  /** A trailing line end inside an octet-counted frame is the sender's template, not the message. */
   private emit(bytes: Buffer, out: SyslogFrame[], truncated: boolean): void {
-    out.push({ text: bytes.toString('utf8'), truncated });
+    let end = bytes.length;
+    while (end > 0 && (bytes[end - 1] === LF || bytes[end - 1] === CR)) end--;
+    out.push({ text: bytes.toString('utf8', 0, end), truncated });
   }
 }

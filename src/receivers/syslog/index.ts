@@ -167,7 +167,9 @@ export class SyslogReceiver implements Receiver {
     const closed = this.tcpServer ? new Promise<void>((resolve) => this.tcpServer!.close(() => resolve())) : Promise.resolve();
     for (const s of this.connections) s.pause();
     this.udpSocket?.close();
-    await Promise.race([Promise.all(this.inFlight), sleep(Math.max(0, deadline - Date.now()))]);
+    const timeUp = new AbortController();
+    await Promise.race([Promise.all(this.inFlight), sleep(Math.max(0, deadline - Date.now()), undefined, { signal: timeUp.signal }).catch(() => undefined)]);
+    timeUp.abort();
     for (const s of this.connections) s.destroy();
     await closed;
   }
