@@ -34,6 +34,12 @@ const BOM = '\ufeff';
 const BSD_TIMESTAMP = /^[*.]?([A-Z][a-z]{2}) {1,2}(\d{1,2})(?: (\d{4}))? (\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,6}))?(?: ?([A-Z]{3,4}))?:?(?: |$)/;
 const ISO_TIMESTAMP = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:[Zz]|[+-]\d{2}:\d{2}))(?: |$)/;
 const CISCO_SEQUENCE = /^\d+: /;
+const PRI_DIGITS = /^\d{1,3}$/;
+const RFC5424_VERSION = /^[1-9]\d? /;
+const CISCO_HOST = /^([^\s:]+): /;
+const BRACKETS = /[[\]]/;
+const BAD_SD_ID = /[="]/;
+const BAD_PARAM_NAME = /[\s\]"]/;
 const TAG = /^([^\s:[\]]{1,128})(?:\[([^\]\s]{0,128})\])?:(?: |$)/;
 
 function emptyMessage(raw: string): SyslogMessage {
@@ -53,12 +59,12 @@ export class SyslogParser {
     const out = emptyMessage(raw);
     const close = raw.startsWith('<') ? raw.indexOf('>', 1) : -1;
     const priText = close > 1 && close <= 4 ? raw.slice(1, close) : '';
-    if (!/^\d{1,3}$/.test(priText) || Number(priText) > 191 || (priText.length > 1 && priText[0] === '0')) {
+    if (!PRI_DIGITS.test(priText) || Number(priText) > 191 || (priText.length > 1 && priText[0] === '0')) {
       out.error = raw.startsWith('<') ? 'invalid PRI' : 'missing PRI';
       return out;
     }
     const rest = raw.slice(close + 1);
-    const is5424 = /^[1-9]\d? /.test(rest);
+    const is5424 = RFC5424_VERSION.test(rest);
     if (this.options.protocol === 'rfc5424' || (this.options.protocol === 'auto' && is5424)) {
       this.parse5424(rest, out);
     } else {
@@ -141,7 +147,7 @@ export class SyslogParser {
       rest = rest.slice(m[0].length);
     } else if (seq) {
       // Cisco "seq: host: *Mar  1 …": the hostname comes before the time.
-      const host = /^([^\s:]+): /.exec(rest);
+      const host = CISCO_HOST.exec(rest);
       const after = host ? BSD_TIMESTAMP.exec(rest.slice(host[0].length)) : null;
       if (host && after) {
         out.hostname = host[1]!;
@@ -153,7 +159,7 @@ export class SyslogParser {
     if (!out.hostname) {
       const sp = rest.indexOf(' ');
       const first = sp > 0 ? rest.slice(0, sp) : '';
-      if (first && !first.endsWith(':') && !/[[\]]/.test(first) && out.timestampNs !== 0n) {
+      if (first && !first.endsWith(':') && !BRACKETS.test(first) && out.timestampNs !== 0n) {
         out.hostname = first;
         rest = rest.slice(sp + 1);
       }
@@ -196,7 +202,7 @@ function parseStructuredData(text: string, start: number): { data: Record<string
     const idEnd = indexOfAny(text, pos, ' ]');
     if (idEnd < 0) return 'unterminated STRUCTURED-DATA element';
     const id = text.slice(pos, idEnd);
-    if (!id || /[="]/.test(id)) return `invalid SD-ID "${id.slice(0, 32)}"`;
+    if (!id || BAD_SD_ID.test(id)) return `invalid SD-ID "${id.slice(0, 32)}"`;
     const params: Record<string, string> = data[id] ?? (data[id] = Object.create(null) as Record<string, string>);
     pos = idEnd;
     while (text[pos] === ' ') {
@@ -204,21 +210,26 @@ function parseStructuredData(text: string, start: number): { data: Record<string
       const eq = text.indexOf('="', pos);
       if (eq < 0) return `SD-PARAM in [${id}] has no ="value"`;
       const name = text.slice(pos, eq);
-      if (!name || /[\s\]"]/.test(name)) return `invalid SD-PARAM name in [${id}]`;
+      if (!name || BAD_PARAM_NAME.test(name)) return `invalid SD-PARAM name in [${id}]`;
       pos = eq + 2;
+      // Copy runs between escapes at once; only \" \\ \] are escapes, any other backslash is literal.
       let value = '';
       for (;;) {
-        if (pos >= text.length) return `unterminated value of ${id}.${name}`;
-        const c = text[pos]!;
-        if (c === '\\' && (text[pos + 1] === '"' || text[pos + 1] === '\\' || text[pos + 1] === ']')) {
-          value += text[pos + 1];
-          pos += 2;
-        } else if (c === '"') {
-          pos++;
+        const quote = text.indexOf('"', pos);
+        if (quote < 0) return `unterminated value of ${id}.${name}`;
+        const backslash = text.indexOf('\\', pos);
+        if (backslash < 0 || backslash > quote) {
+          value += text.slice(pos, quote);
+          pos = quote + 1;
           break;
+        }
+        const escaped = text[backslash + 1];
+        if (escaped === '"' || escaped === '\\' || escaped === ']') {
+          value += text.slice(pos, backslash) + escaped;
+          pos = backslash + 2;
         } else {
-          value += c;
-          pos++;
+          value += text.slice(pos, backslash + 1);
+          pos = backslash + 1;
         }
       }
       params[name] = value;

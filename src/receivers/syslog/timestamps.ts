@@ -32,8 +32,25 @@ export function zonedToUtcMs(year: number, month: number, day: number, hour: num
 
 const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?([Zz]|[+-]\d{2}:\d{2})$/;
 
+/**
+ * Messages from one source mostly share the same second, so the whole-second part of the last
+ * timestamp is remembered and a repeat costs a string compare instead of a date computation.
+ */
+let lastSecondKey = '';
+let lastSecondNs = 0n;
+const FRACTION = /^\.(\d{1,9})$/;
+
 /** RFC 3339 (as RFC 5424 and ISO-style BSD lines use) to unix nanoseconds; undefined if invalid. */
 export function parseRfc3339(text: string): bigint | undefined {
+  if (lastSecondKey && text.startsWith(lastSecondKey.slice(0, 19))) {
+    const zoneStart = text.length - (lastSecondKey.length - 19);
+    if (text.slice(zoneStart) === lastSecondKey.slice(19)) {
+      const middle = text.slice(19, zoneStart);
+      if (middle === '') return lastSecondNs;
+      const f = FRACTION.exec(middle);
+      if (f) return lastSecondNs + BigInt(f[1]!.padEnd(9, '0'));
+    }
+  }
   const m = RFC3339.exec(text);
   if (!m) return undefined;
   const [, y, mo, d, h, mi, s, frac, zone] = m;
@@ -43,5 +60,8 @@ export function parseRfc3339(text: string): bigint | undefined {
   if (check.getUTCMonth() !== month || check.getUTCDate() !== Number(d) || Number(h) > 23 || Number(mi) > 59 || Number(s) > 60) return undefined;
   let offsetMin = 0;
   if (zone !== 'Z' && zone !== 'z') offsetMin = (zone![0] === '-' ? -1 : 1) * (Number(zone!.slice(1, 3)) * 60 + Number(zone!.slice(4, 6)));
-  return BigInt(ms - offsetMin * 60_000) * 1_000_000n + BigInt((frac ?? '').padEnd(9, '0') || '0');
+  const secondNs = BigInt(ms - offsetMin * 60_000) * 1_000_000n;
+  lastSecondKey = text.slice(0, 19) + zone;
+  lastSecondNs = secondNs;
+  return secondNs + BigInt((frac ?? '').padEnd(9, '0') || '0');
 }
