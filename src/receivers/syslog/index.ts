@@ -66,7 +66,7 @@ export class SyslogReceiver implements Receiver {
   private async startUdp(address: string): Promise<void> {
     const { host, port } = parseHostPort(address)!;
     const socket = createSocket({ type: host.includes(':') ? 'udp6' : 'udp4', recvBufferSize: 4 * 1024 * 1024 });
-    socket.on('message', (msg, rinfo) => this.track(this.receiveDatagram(msg, { address: rinfo.address, port: rinfo.port, transport: 'udp' })));
+    socket.on('message', (msg, rinfo) => this.track(this.receiveDatagram(msg, { address: rinfo.address, port: BigInt(rinfo.port), transport: 'udp' })));
     await new Promise<void>((resolve, reject) => {
       socket.once('error', (err) => reject(new Error(`syslog udp cannot listen on ${address}: ${err.message}`)));
       socket.bind(port, host, () => resolve());
@@ -96,7 +96,7 @@ export class SyslogReceiver implements Receiver {
       truncated = true;
     }
     const builder = new SyslogBatchBuilder(this.config.keep_raw);
-    this.addFrame(builder, { text: datagram.toString('utf8', 0, end), truncated }, peer);
+    this.addFrame(builder, { text: datagram.toString('utf8', 0, end), truncated }, peer, Date.now());
     try {
       await this.next.consume(builder.take());
       this.context.telemetry.accepted(1, 'udp');
@@ -106,17 +106,17 @@ export class SyslogReceiver implements Receiver {
     }
   }
 
-  private addFrame(builder: SyslogBatchBuilder, frame: SyslogFrame, peer: Peer): void {
-    const now = Date.now();
+  /** `now` is read once per chunk of frames: one clock read and one BigInt instead of one per message. */
+  private addFrame(builder: SyslogBatchBuilder, frame: SyslogFrame, peer: Peer, now: number): void {
     const msg = this.parser.parse(frame.text, now);
     if (frame.truncated) this.context.telemetry.count('truncated');
     if (msg.error) this.context.telemetry.count('unparsed');
-    builder.add(msg, frame.text, peer, BigInt(now) * 1_000_000n, frame.truncated);
+    builder.add(msg, frame.text, peer, builder.receivedAt(now), frame.truncated);
   }
 
   private serveConnection(socket: Socket): void {
     this.connections.add(socket);
-    const peer: Peer = { address: socket.remoteAddress ?? '', port: socket.remotePort ?? 0, transport: 'tcp' };
+    const peer: Peer = { address: socket.remoteAddress ?? '', port: BigInt(socket.remotePort ?? 0), transport: 'tcp' };
     const decoder = new SyslogFrameDecoder(this.config.max_message_size, this.config.on_oversize);
     const frames: SyslogFrame[] = [];
     const deliver = async (): Promise<void> => {
@@ -126,7 +126,8 @@ export class SyslogReceiver implements Receiver {
       }
       if (frames.length === 0) return;
       const builder = new SyslogBatchBuilder(this.config.keep_raw);
-      for (const f of frames.splice(0)) this.addFrame(builder, f, peer);
+      const now = Date.now();
+      for (const f of frames.splice(0)) this.addFrame(builder, f, peer, now);
       const n = builder.count;
       const batch = builder.take();
       // Hold the connection (not reading) until the pipeline takes the batch.

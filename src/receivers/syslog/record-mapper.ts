@@ -7,9 +7,12 @@ const SEVERITY_TEXT = ['emerg', 'alert', 'crit', 'err', 'warning', 'notice', 'in
 
 export interface Peer {
   address: string;
-  port: number;
+  port: bigint;
   transport: 'tcp' | 'udp';
 }
+
+/** PRI-derived integers as attribute values, made once instead of a BigInt per message. */
+const SMALL_INTS = Array.from({ length: 192 }, (_, i) => BigInt(i));
 
 /**
  * Collects parsed messages into a batch: one resource per (hostname, app-name), as the OTel syslog
@@ -19,7 +22,18 @@ export class SyslogBatchBuilder {
   private resources = new Map<string, ResourceLogs>();
   count = 0;
 
+  private lastNow = -1;
+  private lastNowNs = 0n;
+
   constructor(private readonly keepRaw: boolean) {}
+
+  receivedAt(nowMs: number): bigint {
+    if (nowMs !== this.lastNow) {
+      this.lastNow = nowMs;
+      this.lastNowNs = BigInt(nowMs) * 1_000_000n;
+    }
+    return this.lastNowNs;
+  }
 
   add(msg: SyslogMessage, raw: string, peer: Peer, receivedNs: bigint, truncated: boolean): void {
     const key = `${msg.hostname}\u0000${msg.appname}`;
@@ -45,18 +59,18 @@ export class SyslogBatchBuilder {
       const severity = msg.priority & 7;
       r.severityNumber = SEVERITY_NUMBER[severity]!;
       r.severityText = SEVERITY_TEXT[severity]!;
-      a['syslog.facility'] = BigInt(msg.priority >> 3);
-      a['syslog.severity'] = BigInt(severity);
-      a['syslog.priority'] = BigInt(msg.priority);
+      a['syslog.facility'] = SMALL_INTS[msg.priority >> 3]!;
+      a['syslog.severity'] = SMALL_INTS[severity]!;
+      a['syslog.priority'] = SMALL_INTS[msg.priority]!;
     }
     if (msg.format !== 'raw') a['syslog.format'] = msg.format;
-    if (msg.version) a['syslog.version'] = BigInt(msg.version);
+    if (msg.version) a['syslog.version'] = SMALL_INTS[msg.version] ?? BigInt(msg.version);
     if (msg.appname) a['syslog.appname'] = msg.appname;
     if (msg.procid) a['syslog.procid'] = msg.procid;
     if (msg.msgid) a['syslog.msgid'] = msg.msgid;
     if (msg.structuredData) a['syslog.structured_data'] = structuredData(msg.structuredData);
     a['network.peer.address'] = peer.address;
-    a['network.peer.port'] = BigInt(peer.port);
+    a['network.peer.port'] = peer.port;
     a['network.transport'] = peer.transport;
     if (msg.error) a['syslog.parse_error'] = msg.error;
     if (truncated) a['syslog.truncated'] = true;
