@@ -1,0 +1,60 @@
+import { execFileSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { connect } from 'node:tls';
+import t from 'tap';
+import { SyslogReceiver } from '../src/receivers/syslog/index.js';
+import { embeddedClient, queryRows, startTestDaemon, tempDir, waitFor } from './support/daemon.js';
+
+/** A CA, a server certificate for 127.0.0.1 and a client certificate, made with openssl. */
+function makeCertificates(dir: string): void {
+  writeFileSync(join(dir, 'san.cnf'), 'subjectAltName=IP:127.0.0.1\n');
+  const ssl = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'ignore' });
+  ssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'ca.key', '-out', 'ca.crt', '-days', '2', '-subj', '/CN=otelhouse test CA');
+  for (const name of ['server', 'client']) {
+    ssl('req', '-newkey', 'rsa:2048', '-nodes', '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', `/CN=${name === 'server' ? '127.0.0.1' : 'syslog client'}`);
+    ssl('x509', '-req', '-in', `${name}.csr`, '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-out', `${name}.crt`, '-days', '2', ...(name === 'server' ? ['-extfile', 'san.cnf'] : []));
+  }
+}
+
+t.test('syslog over TLS (RFC 5425) with client certificates', async (t) => {
+  const dir = tempDir('syslog-tls');
+  makeCertificates(dir);
+  const store = join(dir, 'store');
+  const daemon = await startTestDaemon(`
+receivers:
+  syslog:
+    tcp:
+      listen_address: 127.0.0.1:0
+      tls: { cert_file: ${join(dir, 'server.crt')}, key_file: ${join(dir, 'server.key')}, client_ca_file: ${join(dir, 'ca.crt')} }
+processors:
+  batch: { send_batch_size: 100, timeout: 50ms }
+exporters:
+  clickhouse: { endpoint: "embedded://${store}" }
+service:
+  pipelines:
+    logs: { receivers: [syslog], processors: [batch], exporters: [clickhouse] }
+  telemetry:
+    metrics: { address: 127.0.0.1:0 }
+`);
+  t.teardown(() => daemon.stop());
+  const port = (daemon.service.receivers[0]!.component as SyslogReceiver).tcpPort;
+  const ca = readFileSync(join(dir, 'ca.crt'));
+  const send = (withCert: boolean) =>
+    new Promise<string>((resolve) => {
+      const socket = connect({ host: '127.0.0.1', port, ca, ...(withCert ? { cert: readFileSync(join(dir, 'client.crt')), key: readFileSync(join(dir, 'client.key')) } : {}) }, () => {
+        const msgs = ['<14>1 2026-11-22T10:00:00Z tls-host app - - - over TLS one', '<14>1 2026-11-22T10:00:01Z tls-host app - - - over TLS two'];
+        socket.end(msgs.map((m) => `${Buffer.byteLength(m)} ${m}`).join(''));
+      });
+      socket.on('error', (err) => resolve(err.message));
+      socket.on('close', () => resolve('closed'));
+    });
+  t.equal(await send(true), 'closed', 'a client with a certificate sends');
+  const client = embeddedClient(store);
+  t.teardown(() => client.close());
+  t.ok(await waitFor(async () => (await queryRows<{ n: string }>(client, 'SELECT toString(count()) AS n FROM otel.otel_logs'))[0]!.n === '2'));
+  await send(false);
+  await new Promise((r) => setTimeout(r, 500));
+  const rows = await queryRows<{ Body: string }>(client, 'SELECT Body FROM otel.otel_logs ORDER BY Timestamp');
+  t.same(rows.map((r) => r.Body), ['over TLS one', 'over TLS two'], 'a client without a certificate stores nothing');
+});
