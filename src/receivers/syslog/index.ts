@@ -141,6 +141,7 @@ export class SyslogReceiver implements Receiver {
             this.context.telemetry.refused(n, 'tcp', err instanceof ShuttingDownError ? 'shutdown' : 'error');
             return;
           }
+          this.context.telemetry.count('flow_control_waits');
           await sleep(Math.min(wait, err.retryAfterMs));
         }
       }
