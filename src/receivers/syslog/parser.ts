@@ -1,3 +1,4 @@
+import { newAttributes, type Attributes } from '../../pipeline/model.js';
 import { parseRfc3339, zonedToUtcMs } from './timestamps.js';
 
 export type SyslogProtocol = 'rfc5424' | 'rfc3164' | 'auto';
@@ -14,8 +15,8 @@ export interface SyslogMessage {
   appname: string;
   procid: string;
   msgid: string;
-  /** SD-ID → param name → value; null when the message had none. */
-  structuredData: Record<string, Record<string, string>> | null;
+  /** SD-ID → param name → value (maps of the log model, ready to be an attribute); null when none. */
+  structuredData: Attributes | null;
   message: string;
   error: string;
 }
@@ -194,8 +195,8 @@ function nil(field: string): string {
 }
 
 /** STRUCTURED-DATA from `pos` (at "["): elements until the first character that is not "[". */
-function parseStructuredData(text: string, start: number): { data: Record<string, Record<string, string>>; end: number } | string {
-  const data: Record<string, Record<string, string>> = Object.create(null);
+function parseStructuredData(text: string, start: number): { data: Attributes; end: number } | string {
+  const data = newAttributes();
   let pos = start;
   while (text[pos] === '[') {
     pos++;
@@ -203,7 +204,7 @@ function parseStructuredData(text: string, start: number): { data: Record<string
     if (idEnd < 0) return 'unterminated STRUCTURED-DATA element';
     const id = text.slice(pos, idEnd);
     if (!id || BAD_SD_ID.test(id)) return `invalid SD-ID "${id.slice(0, 32)}"`;
-    const params: Record<string, string> = data[id] ?? (data[id] = Object.create(null) as Record<string, string>);
+    const params = (data[id] ?? (data[id] = newAttributes())) as Attributes;
     pos = idEnd;
     while (text[pos] === ' ') {
       pos++;

@@ -1,4 +1,4 @@
-import { newAttributes, newLogRecord, type Attributes, type LogBatch, type LogRecord, type ResourceLogs } from '../../pipeline/model.js';
+import { newAttributes, newLogRecord, type LogBatch, type LogRecord, type ResourceLogs } from '../../pipeline/model.js';
 import type { SyslogMessage } from './parser.js';
 
 /** Syslog severity 0–7 → OTel severity number and text, as the OTel Collector's syslog parser maps it. */
@@ -68,7 +68,7 @@ export class SyslogBatchBuilder {
     if (msg.appname) a['syslog.appname'] = msg.appname;
     if (msg.procid) a['syslog.procid'] = msg.procid;
     if (msg.msgid) a['syslog.msgid'] = msg.msgid;
-    if (msg.structuredData) a['syslog.structured_data'] = structuredData(msg.structuredData);
+    if (msg.structuredData) a['syslog.structured_data'] = msg.structuredData;
     a['network.peer.address'] = peer.address;
     a['network.peer.port'] = peer.port;
     a['network.transport'] = peer.transport;
@@ -84,14 +84,4 @@ export class SyslogBatchBuilder {
     this.count = 0;
     return batch;
   }
-}
-
-function structuredData(sd: Record<string, Record<string, string>>): Attributes {
-  const out = newAttributes();
-  for (const id of Object.keys(sd)) {
-    const params = newAttributes();
-    for (const name of Object.keys(sd[id]!)) params[name] = sd[id]![name]!;
-    out[id] = params;
-  }
-  return out;
 }
