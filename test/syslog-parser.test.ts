@@ -104,3 +104,16 @@ t.test('TCP framing: octet counting and newlines, mixed, split anywhere, oversiz
   t.same(kept.map((f) => f.text), ['<15>ok']);
   t.equal(drop.dropped, 2);
 });
+
+t.test('RFC 3339 timestamps: repeats of the same second (cached) stay exact', async (t) => {
+  const { parseRfc3339 } = await import('../src/receivers/syslog/timestamps.js');
+  const base = BigInt(Date.parse('2026-11-22T10:00:00Z')) * 1_000_000n;
+  t.equal(parseRfc3339('2026-11-22T10:00:00.5Z'), base + 500_000_000n);
+  t.equal(parseRfc3339('2026-11-22T10:00:00.000000001Z'), base + 1n);
+  t.equal(parseRfc3339('2026-11-22T10:00:00Z'), base);
+  t.equal(parseRfc3339('2026-11-22T10:00:00.123456789Z'), base + 123_456_789n);
+  t.equal(parseRfc3339('2026-11-22T10:00:00.1234567890Z'), undefined, 'ten fraction digits');
+  t.equal(parseRfc3339('2026-11-22T10:00:00.12aZ'), undefined);
+  t.equal(parseRfc3339('2026-11-22T10:00:00.25+01:00'), base - 3_600_000_000_000n + 250_000_000n, 'another zone is not the cached one');
+  t.equal(parseRfc3339('2026-11-22T10:00:00.75+01:00'), base - 3_600_000_000_000n + 750_000_000n);
+});
