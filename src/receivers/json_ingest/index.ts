@@ -1,11 +1,9 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { timingSafeEqual } from 'node:crypto';
-import { parseHostPort } from '../../config/types.js';
 import type { ComponentContext, Receiver, ReceiverFactory } from '../../pipeline/component.js';
 import type { LogsConsumer } from '../../pipeline/consumer.js';
 import { BackPressureError, ShuttingDownError, errorMessage } from '../../pipeline/errors.js';
-import { HttpRequestError, readRequestBody } from '../http-body.js';
+import { HttpRequestError, closeGracefully, listen, readRequestBody } from '../http.js';
 import { jsonIngestConfigSchema, type JsonIngestConfig } from './config.js';
 import { mapEntries, type EntryError } from './log-entry-mapper.js';
 
@@ -71,14 +69,9 @@ export class JsonIngestReceiver implements Receiver {
 
   async start(): Promise<void> {
     const server = createServer({ requestTimeout: 60_000, headersTimeout: 30_000, keepAliveTimeout: 30_000 }, (req, res) => void this.handle(req, res));
-    const { host, port } = parseHostPort(this.config.endpoint)!;
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', (err) => reject(new Error(`json_ingest cannot listen on ${this.config.endpoint}: ${err.message}`)));
-      server.listen(port, host, () => resolve());
-    });
-    this.port = (server.address() as AddressInfo).port;
+    this.port = await listen(server, this.config.endpoint, 'json_ingest');
     this.server = server;
-    this.context.logger.info({ endpoint: `${host}:${this.port}` }, 'JSON ingest receiver listening');
+    this.context.logger.info({ endpoint: this.config.endpoint, port: this.port }, 'JSON ingest receiver listening');
   }
 
   private authorised(req: IncomingMessage): boolean {
@@ -144,11 +137,7 @@ export class JsonIngestReceiver implements Receiver {
     const server = this.server;
     if (!server) return;
     this.closing = true;
-    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-    server.closeIdleConnections();
-    const force = setTimeout(() => server.closeAllConnections(), Math.max(0, deadline - Date.now()));
-    await closed;
-    clearTimeout(force);
+    await closeGracefully(server, deadline);
   }
 }
 

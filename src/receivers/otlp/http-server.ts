@@ -1,6 +1,4 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { parseHostPort } from '../../config/types.js';
 import type { ComponentContext } from '../../pipeline/component.js';
 import type { LogsConsumer } from '../../pipeline/consumer.js';
 import { BackPressureError, ShuttingDownError, errorMessage } from '../../pipeline/errors.js';
@@ -14,7 +12,7 @@ import {
   encodeStatusJson,
   type DecodeResult,
 } from '../../otlp/index.js';
-import { HttpRequestError, readRequestBody } from '../http-body.js';
+import { HttpRequestError, closeGracefully, listen, readRequestBody } from '../http.js';
 import type { OtlpHttpConfig } from './config.js';
 
 type Encoding = 'protobuf' | 'json';
@@ -59,14 +57,9 @@ export class OtlpHttpServer {
 
   async start(): Promise<void> {
     const server = createServer({ requestTimeout: 60_000, headersTimeout: 30_000, keepAliveTimeout: 30_000 }, (req, res) => void this.handle(req, res));
-    const { host, port } = parseHostPort(this.config.endpoint)!;
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', (err) => reject(new Error(`otlp http cannot listen on ${this.config.endpoint}: ${err.message}`)));
-      server.listen(port, host, () => resolve());
-    });
-    this.port = (server.address() as AddressInfo).port;
+    this.port = await listen(server, this.config.endpoint, 'otlp http');
     this.server = server;
-    this.context.logger.info({ endpoint: `${host}:${this.port}` }, 'OTLP/HTTP receiver listening');
+    this.context.logger.info({ endpoint: this.config.endpoint, port: this.port }, 'OTLP/HTTP receiver listening');
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -150,10 +143,6 @@ export class OtlpHttpServer {
     const server = this.server;
     if (!server) return;
     this.closing = true;
-    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-    server.closeIdleConnections();
-    const force = setTimeout(() => server.closeAllConnections(), Math.max(0, deadline - Date.now()));
-    await closed;
-    clearTimeout(force);
+    await closeGracefully(server, deadline);
   }
 }

@@ -1,11 +1,13 @@
-import type { IncomingMessage } from 'node:http';
+import type { IncomingMessage, Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { promisify } from 'node:util';
 import * as zlib from 'node:zlib';
 import { decompress as zstdDecompress } from 'fzstd';
+import { parseHostPort } from '../config/types.js';
 import { errorMessage } from '../pipeline/errors.js';
 
 /**
- * Reading request bodies for the HTTP receivers: a size limit on what is sent and on what it
+ * What the HTTP receivers share. Reading request bodies: a size limit on what is sent and on what it
  * decompresses to (a small gzip body can expand to gigabytes), and gzip, deflate or zstd.
  */
 
@@ -63,4 +65,26 @@ async function decompress(raw: Buffer, contentEncoding: string, limit: number, l
     }
     throw new HttpRequestError(400, `cannot decompress ${contentEncoding} body: ${errorMessage(err)}`);
   }
+}
+
+/** Listens on host:port; resolves with the bound port (port 0 picks a free one). */
+export async function listen(server: Server, address: string, what: string): Promise<number> {
+  const { host, port } = parseHostPort(address)!;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', (err) => reject(new Error(`${what} cannot listen on ${address}: ${err.message}`)));
+    server.listen(port, host, () => resolve());
+  });
+  return (server.address() as AddressInfo).port;
+}
+
+/**
+ * Stops accepting connections, lets requests in flight finish, and closes idle keep-alive
+ * connections; whatever is still open at the deadline is cut.
+ */
+export async function closeGracefully(server: Server, deadline: number): Promise<void> {
+  const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+  server.closeIdleConnections();
+  const force = setTimeout(() => server.closeAllConnections(), Math.max(0, deadline - Date.now()));
+  await closed;
+  clearTimeout(force);
 }
