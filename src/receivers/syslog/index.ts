@@ -83,7 +83,10 @@ export class SyslogReceiver implements Receiver {
   }
 
   private async receiveDatagram(datagram: Buffer, peer: Peer): Promise<void> {
-    if (this.closing) return;
+    if (this.closing) {
+      this.context.telemetry.refused(1, 'udp', 'shutdown');
+      return;
+    }
     let end = datagram.length;
     while (end > 0 && (datagram[end - 1] === 0x0a || datagram[end - 1] === 0x00)) end--;
     let truncated = false;
@@ -151,7 +154,7 @@ export class SyslogReceiver implements Receiver {
       if (frames.length === 0 && decoder.dropped === 0) return;
       socket.pause();
       const work = deliver().finally(() => {
-        if (!socket.destroyed) socket.resume();
+        if (!socket.destroyed && !this.closing) socket.resume();
       });
       this.track(work);
     });
