@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
  * End-to-end throughput: the daemon (otlp http → batch → clickhouse embedded) in one process, the
  * load generator in another, on the same machine. Prints logs/s accepted and stored, request
  * latency and the daemon's peak RSS.
- * Env: BENCH_LOGS (default 1,000,000), BENCH_CONCURRENCY (default 8), BENCH_DAEMON_NODE_ARGS (e.g. --cpu-prof).
+ * Env: BENCH_LOGS (default 1,000,000), BENCH_CONCURRENCY (default 8).
  */
 const TOTAL = Number(process.env.BENCH_LOGS ?? 1_000_000);
 const PER_REQUEST = 1000;
@@ -51,7 +51,7 @@ function peakRssMiB(pid: number): number {
   return m ? Number(m[1]) / 1024 : NaN;
 }
 
-const daemon = spawn(process.execPath, [...(process.env.BENCH_DAEMON_NODE_ARGS?.split(' ').filter(Boolean) ?? []), cli, 'run', '--config', join(dir, 'bench.yaml')], { cwd: dir, stdio: ['ignore', 'ignore', 'inherit'] });
+const daemon = spawn(cli, ['run', '--config', join(dir, 'bench.yaml')], { cwd: dir, stdio: ['ignore', 'ignore', 'inherit'] });
 for (let i = 0; ; i++) {
   try {
     if ((await fetch(`http://127.0.0.1:${telemetryPort}/health`)).ok) break;

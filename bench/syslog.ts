@@ -44,7 +44,7 @@ service:
     logs: { level: warn }
 `,
   );
-  const daemon = spawn(process.execPath, [join(root, 'dist/src/cli/main.js'), 'run', '--config', join(dir, 'bench.yaml')], { stdio: ['ignore', 'ignore', 'inherit'] });
+  const daemon = spawn(join(root, 'dist/src/cli/main.js'), ['run', '--config', join(dir, 'bench.yaml')], { stdio: ['ignore', 'ignore', 'inherit'] });
   const accepted = async () => {
     try {
       const s = (await (await fetch(`http://127.0.0.1:${telemetryPort}/stats`)).json()) as { receivers: { syslog?: { accepted?: number } } };
