@@ -3,7 +3,7 @@ import { connect } from 'node:net';
 import t from 'tap';
 import { SyslogReceiver } from '../src/receivers/syslog/index.js';
 import { ClickHouseHttpFront } from './support/clickhouse-http-front.js';
-import { startTestDaemon, tempDir, waitFor } from './support/daemon.js';
+import { oneReceiverYaml, startTestDaemon, tempDir, waitFor } from './support/daemon.js';
 
 const MESSAGES = 20_000;
 
@@ -11,23 +11,13 @@ t.test('syslog under back-pressure: TCP is held (nothing lost), UDP refusals are
   const front = await ClickHouseHttpFront.start({ path: tempDir('syslog-bp') });
   t.teardown(() => front.close());
   front.inject({ kind: 'delay', count: 4, delayMs: 1500, match: /INSERT/ });
-  const daemon = await startTestDaemon(`
-receivers:
-  syslog:
-    tcp: { listen_address: 127.0.0.1:0 }
-    udp: { listen_address: 127.0.0.1:0 }
-processors:
-  batch: { send_batch_size: 500, timeout: 20ms, max_pending_records: 1000 }
-exporters:
-  clickhouse:
-    endpoint: ${front.url}
-    sending_queue: { num_consumers: 1, queue_size: 1000 }
-service:
-  pipelines:
-    logs: { receivers: [syslog], processors: [batch], exporters: [clickhouse] }
-  telemetry:
-    metrics: { address: 127.0.0.1:0 }
-`);
+  const daemon = await startTestDaemon(
+    oneReceiverYaml({
+      receiver: 'syslog:\n  tcp: { listen_address: 127.0.0.1:0 }\n  udp: { listen_address: 127.0.0.1:0 }',
+      batch: 'send_batch_size: 500, timeout: 20ms, max_pending_records: 1000',
+      clickhouse: `endpoint: "${front.url}", sending_queue: { num_consumers: 1, queue_size: 1000 }`,
+    }),
+  );
   t.teardown(() => daemon.stop());
   const receiver = daemon.service.receivers[0]!.component as SyslogReceiver;
 

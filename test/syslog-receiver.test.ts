@@ -5,28 +5,18 @@ import { promisify } from 'node:util';
 import t from 'tap';
 import { SyslogParser } from '../src/receivers/syslog/parser.js';
 import { SyslogReceiver } from '../src/receivers/syslog/index.js';
-import { embeddedClient, queryRows, startTestDaemon, tempDir, waitFor, type RunningDaemon } from './support/daemon.js';
+import { embeddedClient, oneReceiverYaml, queryRows, startTestDaemon, tempDir, waitFor, type RunningDaemon } from './support/daemon.js';
 
 const run = promisify(execFile);
 
 async function startSyslogDaemon(path: string): Promise<{ daemon: RunningDaemon; tcpPort: number; udpPort: number }> {
-  const daemon = await startTestDaemon(`
-receivers:
-  syslog:
-    tcp: { listen_address: 127.0.0.1:0 }
-    udp: { listen_address: 127.0.0.1:0 }
-    keep_raw: true
-    max_message_size: 4096
-processors:
-  batch: { send_batch_size: 5000, timeout: 50ms }
-exporters:
-  clickhouse: { endpoint: "embedded://${path}" }
-service:
-  pipelines:
-    logs: { receivers: [syslog], processors: [batch], exporters: [clickhouse] }
-  telemetry:
-    metrics: { address: 127.0.0.1:0 }
-`);
+  const daemon = await startTestDaemon(
+    oneReceiverYaml({
+      receiver: 'syslog:\n  tcp: { listen_address: 127.0.0.1:0 }\n  udp: { listen_address: 127.0.0.1:0 }\n  keep_raw: true\n  max_message_size: 4096',
+      batch: 'send_batch_size: 5000, timeout: 50ms',
+      clickhouse: `endpoint: "embedded://${path}"`,
+    }),
+  );
   const r = daemon.service.receivers[0]!.component as SyslogReceiver;
   return { daemon, tcpPort: r.tcpPort, udpPort: r.udpPort };
 }

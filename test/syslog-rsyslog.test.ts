@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import t from 'tap';
 import { SyslogReceiver } from '../src/receivers/syslog/index.js';
-import { embeddedClient, queryRows, startTestDaemon, tempDir, waitFor } from './support/daemon.js';
+import { embeddedClient, oneReceiverYaml, queryRows, startTestDaemon, tempDir, waitFor } from './support/daemon.js';
 import { freePort } from './support/ports.js';
 
 const run = promisify(execFile);
@@ -25,20 +25,9 @@ t.test('rsyslog relays to the receiver with omfwd over TCP in both framings; eve
   t.ok(rsyslogd, 'rsyslogd is installed');
   const dir = tempDir('rsyslog');
   const store = join(dir, 'store');
-  const daemon = await startTestDaemon(`
-receivers:
-  syslog:
-    tcp: { listen_address: 127.0.0.1:0 }
-processors:
-  batch: { send_batch_size: 1000, timeout: 50ms }
-exporters:
-  clickhouse: { endpoint: "embedded://${store}" }
-service:
-  pipelines:
-    logs: { receivers: [syslog], processors: [batch], exporters: [clickhouse] }
-  telemetry:
-    metrics: { address: 127.0.0.1:0 }
-`);
+  const daemon = await startTestDaemon(
+    oneReceiverYaml({ receiver: 'syslog:\n  tcp: { listen_address: 127.0.0.1:0 }', batch: 'send_batch_size: 1000, timeout: 50ms', clickhouse: `endpoint: "embedded://${store}"` }),
+  );
   t.teardown(() => daemon.stop());
   const tcpPort = (daemon.service.receivers[0]!.component as SyslogReceiver).tcpPort;
   const rsyslogPort = await freePort();

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { connect } from 'node:tls';
 import t from 'tap';
 import { SyslogReceiver } from '../src/receivers/syslog/index.js';
-import { embeddedClient, queryRows, startTestDaemon, tempDir, waitFor } from './support/daemon.js';
+import { embeddedClient, oneReceiverYaml, queryRows, startTestDaemon, tempDir, waitFor } from './support/daemon.js';
 
 /** A CA, a server certificate for 127.0.0.1 and a client certificate, made with openssl. */
 function makeCertificates(dir: string): void {
@@ -21,22 +21,10 @@ t.test('syslog over TLS (RFC 5425) with client certificates', async (t) => {
   const dir = tempDir('syslog-tls');
   makeCertificates(dir);
   const store = join(dir, 'store');
-  const daemon = await startTestDaemon(`
-receivers:
-  syslog:
-    tcp:
-      listen_address: 127.0.0.1:0
-      tls: { cert_file: ${join(dir, 'server.crt')}, key_file: ${join(dir, 'server.key')}, client_ca_file: ${join(dir, 'ca.crt')} }
-processors:
-  batch: { send_batch_size: 100, timeout: 50ms }
-exporters:
-  clickhouse: { endpoint: "embedded://${store}" }
-service:
-  pipelines:
-    logs: { receivers: [syslog], processors: [batch], exporters: [clickhouse] }
-  telemetry:
-    metrics: { address: 127.0.0.1:0 }
-`);
+  const tls = `{ cert_file: ${join(dir, 'server.crt')}, key_file: ${join(dir, 'server.key')}, client_ca_file: ${join(dir, 'ca.crt')} }`;
+  const daemon = await startTestDaemon(
+    oneReceiverYaml({ receiver: `syslog:\n  tcp: { listen_address: 127.0.0.1:0, tls: ${tls} }`, batch: 'send_batch_size: 100, timeout: 50ms', clickhouse: `endpoint: "embedded://${store}"` }),
+  );
   t.teardown(() => daemon.stop());
   const port = (daemon.service.receivers[0]!.component as SyslogReceiver).tcpPort;
   const ca = readFileSync(join(dir, 'ca.crt'));

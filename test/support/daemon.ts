@@ -76,3 +76,24 @@ service:
       address: 127.0.0.1:0
 `;
 }
+
+/**
+ * A config with one receiver (its YAML, starting with its id), the batch processor and a
+ * clickhouse exporter (the inside of their flow maps), telemetry on a free port.
+ */
+export function oneReceiverYaml(o: { receiver: string; batch: string; clickhouse: string }): string {
+  const receiverId = o.receiver.trimStart().split(':')[0]!;
+  return `
+receivers:
+${o.receiver.replace(/^/gm, '  ')}
+processors:
+  batch: { ${o.batch} }
+exporters:
+  clickhouse: { ${o.clickhouse} }
+service:
+  pipelines:
+    logs: { receivers: [${receiverId}], processors: [batch], exporters: [clickhouse] }
+  telemetry:
+    metrics: { address: 127.0.0.1:0 }
+`;
+}
