@@ -80,13 +80,14 @@ export class QueuedExporter<P> implements Exporter {
     if (this.closing) throw new ShuttingDownError(this.context.id);
     const records = countRecords(batch);
     if (records === 0) return;
+    // Refuse before encoding: a refused batch comes back, and would be encoded again.
+    if (this.queueConfig.enabled && this.queuedRecords > 0 && this.queuedRecords + records > this.queueConfig.queue_size) {
+      throw new BackPressureError(`${this.context.id}: sending queue is full (${this.queuedRecords} of ${this.queueConfig.queue_size} log records)`);
+    }
     const item = { payload: this.sender.prepare(batch), records, token: randomUUID() };
     if (!this.queueConfig.enabled) {
       await this.deliver(item);
       return;
-    }
-    if (this.queuedRecords > 0 && this.queuedRecords + records > this.queueConfig.queue_size) {
-      throw new BackPressureError(`${this.context.id}: sending queue is full (${this.queuedRecords} of ${this.queueConfig.queue_size} log records)`);
     }
     this.items.push(item);
     this.queuedRecords += records;
