@@ -1,4 +1,4 @@
-import { isKeyValueList, type AnyValue, type Attributes, type LogBatch } from '../pipeline/model.js';
+import type { AnyValue, Attributes, LogBatch, LogRecord } from '../pipeline/model.js';
 import { ExportLogsServiceRequest, ExportLogsServiceResponse, RpcStatus } from './proto-types.js';
 
 export interface PartialSuccess {
@@ -6,71 +6,90 @@ export interface PartialSuccess {
   errorMessage: string;
 }
 
-/** 64-bit values go to protobufjs as decimal strings, which it converts exactly (via Long). */
-function pbAnyValue(v: AnyValue): object | null {
+/**
+ * protobufjs and OTLP/JSON differ in how 64-bit integers, ids and values are written; the message
+ * layout around them is the same.
+ */
+interface RequestFlavour {
+  uint64(v: bigint): unknown;
+  anyValue(v: AnyValue): object;
+  id(hex: string): Uint8Array | string;
+}
+
+function keyValues(attrs: Attributes, f: RequestFlavour): object[] {
+  return Object.keys(attrs).map((key) => ({ key, value: f.anyValue(attrs[key]!) }));
+}
+
+/** Fields holding their default value are left out, as proto3 encoders do. */
+function recordObject(r: LogRecord, f: RequestFlavour): object {
+  const out: Record<string, unknown> = {};
+  if (r.timeUnixNano !== 0n) out.timeUnixNano = f.uint64(r.timeUnixNano);
+  if (r.observedTimeUnixNano !== 0n) out.observedTimeUnixNano = f.uint64(r.observedTimeUnixNano);
+  if (r.severityNumber !== 0) out.severityNumber = r.severityNumber;
+  if (r.severityText) out.severityText = r.severityText;
+  if (r.body !== null) out.body = f.anyValue(r.body);
+  const attributes = keyValues(r.attributes, f);
+  if (attributes.length) out.attributes = attributes;
+  if (r.droppedAttributesCount) out.droppedAttributesCount = r.droppedAttributesCount;
+  if (r.flags) out.flags = r.flags;
+  if (r.traceId) out.traceId = f.id(r.traceId);
+  if (r.spanId) out.spanId = f.id(r.spanId);
+  if (r.eventName) out.eventName = r.eventName;
+  return out;
+}
+
+function requestObject(batch: LogBatch, f: RequestFlavour): object {
+  return {
+    resourceLogs: batch.resourceLogs.map((rl) => ({
+      resource: { attributes: keyValues(rl.resource.attributes, f), droppedAttributesCount: rl.resource.droppedAttributesCount },
+      schemaUrl: rl.schemaUrl,
+      scopeLogs: rl.scopeLogs.map((sl) => ({
+        scope: { name: sl.scope.name, version: sl.scope.version, attributes: keyValues(sl.scope.attributes, f), droppedAttributesCount: sl.scope.droppedAttributesCount },
+        schemaUrl: sl.schemaUrl,
+        logRecords: sl.logRecords.map((r) => recordObject(r, f)),
+      })),
+    })),
+  };
+}
+
+/**
+ * protobufjs writes {low, high} pairs exactly. Numbers above 2^53 would be rounded, and decimal
+ * strings are exact only when protobufjs has found the `long` package.
+ */
+function longBits(v: bigint): { low: number; high: number } {
+  return { low: Number(BigInt.asIntN(32, v)), high: Number(BigInt.asIntN(32, v >> 32n)) };
+}
+
+function pbAnyValue(v: AnyValue): object {
   switch (typeof v) {
     case 'string':
       return { stringValue: v };
     case 'boolean':
       return { boolValue: v };
     case 'bigint':
-      return { intValue: v.toString() };
+      return { intValue: longBits(v) };
     case 'number':
       return { doubleValue: v };
     default:
-      if (v === null) return null;
+      if (v === null) return {};
       if (v instanceof Uint8Array) return { bytesValue: v };
-      if (Array.isArray(v)) return { arrayValue: { values: v.map((x) => pbAnyValue(x) ?? {}) } };
-      return { kvlistValue: { values: pbAttributes(v) } };
+      if (Array.isArray(v)) return { arrayValue: { values: v.map(pbAnyValue) } };
+      return { kvlistValue: { values: keyValues(v, PROTOBUF) } };
   }
 }
 
-function pbAttributes(attrs: Attributes): object[] {
-  return Object.keys(attrs).map((key) => ({ key, value: pbAnyValue(attrs[key]!) }));
-}
-
-function idBytes(hex: string): Uint8Array {
-  return hex ? Buffer.from(hex, 'hex') : new Uint8Array(0);
-}
-
-/** How values and ids are written: protobufjs objects and OTLP/JSON differ only there. */
-interface RequestFlavour {
-  attributes(attrs: Attributes): object[];
-  anyValue(v: AnyValue): object | null;
-  id(hex: string): Uint8Array | string;
-}
-
-function requestObject(batch: LogBatch, f: RequestFlavour): object {
-  return {
-    resourceLogs: batch.resourceLogs.map((rl) => ({
-      resource: { attributes: f.attributes(rl.resource.attributes), droppedAttributesCount: rl.resource.droppedAttributesCount },
-      schemaUrl: rl.schemaUrl,
-      scopeLogs: rl.scopeLogs.map((sl) => ({
-        scope: { name: sl.scope.name, version: sl.scope.version, attributes: f.attributes(sl.scope.attributes), droppedAttributesCount: sl.scope.droppedAttributesCount },
-        schemaUrl: sl.schemaUrl,
-        logRecords: sl.logRecords.map((r) => ({
-          timeUnixNano: r.timeUnixNano.toString(),
-          observedTimeUnixNano: r.observedTimeUnixNano.toString(),
-          severityNumber: r.severityNumber,
-          severityText: r.severityText,
-          body: f.anyValue(r.body),
-          attributes: f.attributes(r.attributes),
-          droppedAttributesCount: r.droppedAttributesCount,
-          flags: r.flags,
-          traceId: f.id(r.traceId),
-          spanId: f.id(r.spanId),
-          eventName: r.eventName,
-        })),
-      })),
-    })),
-  };
-}
-
-const PROTOBUF: RequestFlavour = { attributes: pbAttributes, anyValue: pbAnyValue, id: idBytes };
+const PROTOBUF: RequestFlavour = { uint64: longBits, anyValue: pbAnyValue, id: (hex) => Buffer.from(hex, 'hex') };
 
 /** Encodes a batch as a protobuf ExportLogsServiceRequest (for forwarding, tests and benchmarks). */
 export function encodeLogsRequest(batch: LogBatch): Uint8Array {
   return ExportLogsServiceRequest.encode(requestObject(batch, PROTOBUF)).finish();
+}
+
+/** proto3 JSON spells the doubles JSON has no literal for as strings. */
+function jsonDouble(v: number): number | string {
+  if (Number.isFinite(v)) return v;
+  if (Number.isNaN(v)) return 'NaN';
+  return v > 0 ? 'Infinity' : '-Infinity';
 }
 
 function jsonAnyValue(v: AnyValue): object {
@@ -82,22 +101,18 @@ function jsonAnyValue(v: AnyValue): object {
     case 'bigint':
       return { intValue: v.toString() };
     case 'number':
-      return { doubleValue: Number.isFinite(v) ? v : Number.isNaN(v) ? 'NaN' : v > 0 ? 'Infinity' : '-Infinity' };
+      return { doubleValue: jsonDouble(v) };
     default:
       if (v === null) return {};
       if (v instanceof Uint8Array) return { bytesValue: Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('base64') };
       if (Array.isArray(v)) return { arrayValue: { values: v.map(jsonAnyValue) } };
-      return isKeyValueList(v) ? { kvlistValue: { values: jsonAttributes(v) } } : {};
+      return { kvlistValue: { values: keyValues(v, JSON_FLAVOUR) } };
   }
 }
 
-function jsonAttributes(attrs: Attributes): object[] {
-  return Object.keys(attrs).map((key) => ({ key, value: jsonAnyValue(attrs[key]!) }));
-}
+const JSON_FLAVOUR: RequestFlavour = { uint64: (v) => v.toString(), anyValue: jsonAnyValue, id: (hex) => hex };
 
-const JSON_FLAVOUR: RequestFlavour = { attributes: jsonAttributes, anyValue: jsonAnyValue, id: (hex) => hex };
-
-/** Encodes a batch as OTLP/JSON: camelCase names, hex ids, 64-bit integers as strings. */
+/** Encodes a batch as OTLP/JSON: camelCase names, hex ids, 64-bit integers as decimal strings. */
 export function encodeLogsRequestJson(batch: LogBatch): string {
   return JSON.stringify(requestObject(batch, JSON_FLAVOUR));
 }
