@@ -1,0 +1,276 @@
+import { templateId } from './identity.js';
+import { WILDCARD } from './token-scanner.js';
+
+export interface MinerOptions {
+  /** Share of a template's tokens a message must have in common with it to be merged into it. */
+  similarity: number;
+  /** Drain's tree depth: messages are grouped by token count and their first `depth - 2` words. */
+  depth: number;
+  /** A literal word becomes `<*>` once this many different words were seen in its place. */
+  generalizeAfter: number;
+  /** Most templates kept; past it the least recently used are evicted. */
+  maxTemplates: number;
+}
+
+export const DEFAULT_MINER_OPTIONS: MinerOptions = { similarity: 0.5, depth: 4, generalizeAfter: 3, maxTemplates: 10000 };
+
+/** A mined template. `tokens` are masked tokens; `<*>` is a variable. */
+export class Template {
+  text: string;
+  id: bigint;
+  /** Ids this template has replaced as it generalised, oldest first. */
+  readonly replaced: bigint[] = [];
+  count = 0;
+  lastUsed = 0;
+  /** Per literal position that met a different word: the words seen there. */
+  conflicts: Map<number, Set<string>> | undefined;
+  evicted = false;
+
+  constructor(
+    readonly tokens: string[],
+    readonly leaf: string,
+  ) {
+    this.text = tokens.join(' ');
+    this.id = templateId(this.text);
+  }
+
+  rename(): void {
+    this.replaced.push(this.id);
+    this.text = this.tokens.join(' ');
+    this.id = templateId(this.text);
+  }
+}
+
+/** What learning one message did to the template set. */
+export interface LearnResult {
+  template: Template;
+  /** The message made a new template or generalised one, so matchers need a new snapshot. */
+  changed: boolean;
+  /** Templates folded into `template` by a generalisation, or evicted; they no longer exist. */
+  removed: Template[];
+}
+
+/**
+ * An online Drain-class miner. Messages (already masked by TokenScan) are grouped by token count
+ * and leading words, and a message joins the most similar template of its group.
+ *
+ * It differs from Drain in when a literal becomes a variable. Drain generalises as soon as one
+ * message differs in a position; here a literal word only becomes `<*>` once `generalizeAfter`
+ * different words were seen in its place, and until then each word keeps its own template. Words
+ * that take few values ("open through proxy HTTPS" / "… SOCKS5", state names) are usually
+ * distinct events, and words that take many (user names, hosts) are variables; when the
+ * generalisation happens, the per-word templates it now covers are folded into it.
+ */
+export class TemplateMiner {
+  readonly options: MinerOptions;
+  private readonly leaves = new Map<string, Template[]>();
+  private readonly byId = new Map<bigint, Template>();
+  private clock = 0;
+  private size = 0;
+
+  constructor(options: Partial<MinerOptions> = {}) {
+    this.options = { ...DEFAULT_MINER_OPTIONS, ...options };
+  }
+
+  get templateCount(): number {
+    return this.size;
+  }
+
+  templates(): Template[] {
+    const out: Template[] = [];
+    for (const leaf of this.leaves.values()) for (const t of leaf) out.push(t);
+    return out;
+  }
+
+  get(id: bigint): Template | undefined {
+    return this.byId.get(id);
+  }
+
+  /** Adds a known template (loaded from storage) as it is, unless it exists already. */
+  seed(tokens: string[], count = 0): Template {
+    const key = this.leafKey(tokens);
+    const leaf = this.leafOf(key);
+    const text = tokens.join(' ');
+    const existing = leaf.find((t) => t.text === text);
+    if (existing) return existing;
+    const template = new Template(tokens.slice(), key);
+    template.count = count;
+    template.lastUsed = ++this.clock;
+    this.add(leaf, template);
+    return template;
+  }
+
+  /** Counts a use of a template the matcher found, for least-recently-used eviction. */
+  touch(template: Template, uses: number): void {
+    template.count += uses;
+    template.lastUsed = ++this.clock;
+  }
+
+  learn(tokens: string[]): LearnResult {
+    const key = this.leafKey(tokens);
+    const leaf = this.leafOf(key);
+    const removed: Template[] = [];
+    let changed = false;
+    let template = this.covering(leaf, tokens);
+    if (!template) {
+      const best = this.mostSimilar(leaf, tokens);
+      if (best && this.generalise(best, tokens)) this.foldCovered(leaf, best, removed);
+      if (best && covers(best.tokens, tokens)) {
+        template = best;
+      } else {
+        template = new Template(tokens.slice(), key);
+        this.add(leaf, template);
+      }
+      changed = true;
+    }
+    template.count++;
+    template.lastUsed = ++this.clock;
+    if (this.size > this.options.maxTemplates) this.evict(removed);
+    return { template, changed, removed };
+  }
+
+  private leafOf(key: string): Template[] {
+    let leaf = this.leaves.get(key);
+    if (!leaf) {
+      leaf = [];
+      this.leaves.set(key, leaf);
+    }
+    return leaf;
+  }
+
+  private add(leaf: Template[], template: Template): void {
+    leaf.push(template);
+    this.byId.set(template.id, template);
+    this.size++;
+  }
+
+  /** Only plain words lead the tree: anything with digits, masks or inner punctuation may vary. */
+  private leafKey(tokens: string[]): string {
+    let key = String(tokens.length);
+    const prefix = Math.min(this.options.depth - 2, tokens.length);
+    for (let i = 0; i < prefix; i++) key += `\u0000${isWord(tokens[i]!) ? tokens[i] : WILDCARD}`;
+    return key;
+  }
+
+  /** The most specific template whose literals all equal the message's tokens. */
+  private covering(leaf: Template[], tokens: string[]): Template | undefined {
+    let best: Template | undefined;
+    let bestLiterals = -1;
+    for (const t of leaf) {
+      let literals = 0;
+      let covers = true;
+      for (let i = 0; i < tokens.length; i++) {
+        const tok = t.tokens[i]!;
+        if (tok === WILDCARD) continue;
+        if (tok !== tokens[i]) {
+          covers = false;
+          break;
+        }
+        literals++;
+      }
+      if (covers && literals > bestLiterals) {
+        best = t;
+        bestLiterals = literals;
+      }
+    }
+    return best;
+  }
+
+  private mostSimilar(leaf: Template[], tokens: string[]): Template | undefined {
+    let best: Template | undefined;
+    let bestScore = -1;
+    for (const t of leaf) {
+      let same = 0;
+      for (let i = 0; i < tokens.length; i++) if (t.tokens[i] === tokens[i]) same++;
+      const score = same / tokens.length;
+      if (score >= this.options.similarity && score > bestScore) {
+        best = t;
+        bestScore = score;
+      }
+    }
+    return best;
+  }
+
+  /**
+   * Records the message's tokens in the positions where it differs from the template, and turns
+   * each position into `<*>` once it has seen enough different tokens. Returns whether the
+   * template changed; the message joins it if it now covers the message.
+   */
+  private generalise(template: Template, tokens: string[]): boolean {
+    template.conflicts ??= new Map();
+    let changed = false;
+    for (let i = 0; i < tokens.length; i++) {
+      const tok = template.tokens[i]!;
+      if (tok === WILDCARD || tok === tokens[i]) continue;
+      let seen = template.conflicts.get(i);
+      if (!seen) {
+        seen = new Set([tok]);
+        template.conflicts.set(i, seen);
+      }
+      seen.add(tokens[i]!);
+      // A variable the masking found marks the place as variable at once; constant-case words
+      // (NEW, RUNNING, HTTPS) are states and kinds, which tell events apart, so they never merge.
+      if (tokens[i] !== WILDCARD && (seen.size < this.options.generalizeAfter || allConstantCase(seen))) continue;
+      if (!changed) this.byId.delete(template.id);
+      template.tokens[i] = WILDCARD;
+      template.conflicts.delete(i);
+      changed = true;
+    }
+    if (changed) {
+      template.rename();
+      this.byId.set(template.id, template);
+    }
+    return changed;
+  }
+
+  /** Folds into `into` the templates of its group it now covers: their messages are its messages. */
+  private foldCovered(leaf: Template[], into: Template, removed: Template[]): void {
+    for (let k = leaf.length - 1; k >= 0; k--) {
+      const t = leaf[k]!;
+      if (t === into || !covers(into.tokens, t.tokens)) continue;
+      leaf.splice(k, 1);
+      this.byId.delete(t.id);
+      this.size--;
+      into.count += t.count;
+      into.lastUsed = Math.max(into.lastUsed, t.lastUsed);
+      into.replaced.push(...t.replaced, t.id);
+      removed.push(t);
+    }
+  }
+
+  /** Drops the least recently used tenth beyond the bound, so eviction is not paid per message. */
+  private evict(removed: Template[]): void {
+    const all = this.templates().sort((x, y) => x.lastUsed - y.lastUsed);
+    const target = Math.floor(this.options.maxTemplates * 0.9);
+    for (let k = 0; k < all.length - target; k++) {
+      const t = all[k]!;
+      const leaf = this.leaves.get(t.leaf)!;
+      leaf.splice(leaf.indexOf(t), 1);
+      if (leaf.length === 0) this.leaves.delete(t.leaf);
+      this.byId.delete(t.id);
+      t.evicted = true;
+      this.size--;
+      removed.push(t);
+    }
+  }
+}
+
+const CONSTANT_CASE = /^[\p{Lu}][\p{Lu}\d_]*[,;:.!?)\]}]*$/u;
+
+function allConstantCase(words: Set<string>): boolean {
+  for (const w of words) if (w.length < 2 || !CONSTANT_CASE.test(w)) return false;
+  return true;
+}
+
+function covers(general: string[], specific: string[]): boolean {
+  for (let i = 0; i < general.length; i++) if (general[i] !== WILDCARD && general[i] !== specific[i]) return false;
+  return true;
+}
+
+/** Letters (any script) with at most trailing punctuation, or a lone punctuation token. */
+function isWord(token: string): boolean {
+  if (token.includes(WILDCARD)) return false;
+  let i = 0;
+  while (i < token.length && /[\p{L}_-]/u.test(token[i]!)) i++;
+  return i > 0 && /^[,;:.!?)\]}]*$/.test(token.slice(i)) ? true : i === 0 && /^\p{P}+$/u.test(token);
+}

@@ -1,0 +1,333 @@
+/**
+ * Splits a message into tokens and masks their variable parts, straight from UTF-8 bytes.
+ *
+ * This is the one definition of what a token and a variable are: the miner builds template tokens
+ * from it and the matcher compares messages through it, so a message always matches the template
+ * its own tokens would have mined. It runs on every record, so it works on bytes with lookup
+ * tables and keeps its results in reusable typed arrays; strings are built only when the miner asks.
+ *
+ * Masking rules (each token on its own; tokens are separated by spaces and tabs):
+ * - leading `( [ { < " '` and trailing `) ] } > " ' , ; : . ! ?` stay literal around the core;
+ * - `key=value`: the value becomes `<*>` (`uid=0` → `uid=<*>`);
+ * - hex: cores of 8+ hex digits with a digit in them, or `0x…`, and UUIDs become `<*>`;
+ * - numbers: a run of digits (with its sign) not glued to a letter becomes `<*>`
+ *   (`blk_-42` → `blk_<*>`, but `SOCKS5` and `ext4` are words);
+ * - a core left without letters (IPs, times, dates, `10.0.0.1:80`) becomes one `<*>`;
+ * - a token longer than MAX_TOKEN_BYTES is a variable, and tokens past MAX_TOKENS are folded
+ *   into one last variable token, so a pathological line costs bounded memory.
+ */
+
+export const WILDCARD = '<*>';
+export const MAX_TOKENS = 256;
+export const MAX_TOKEN_BYTES = 256;
+
+const DIGIT = 1;
+const LETTER = 2;
+const HEX = 4;
+const SPACE = 8;
+const LEAD = 16;
+const TRAIL = 32;
+const KEY = 64;
+
+const CLASS = new Uint8Array(256);
+for (let c = 0x30; c <= 0x39; c++) CLASS[c] = DIGIT | HEX | KEY;
+for (let c = 0x41; c <= 0x5a; c++) CLASS[c] = LETTER | KEY;
+for (let c = 0x61; c <= 0x7a; c++) CLASS[c] = LETTER | KEY;
+for (let c = 0x41; c <= 0x46; c++) CLASS[c]! |= HEX;
+for (let c = 0x61; c <= 0x66; c++) CLASS[c]! |= HEX;
+// Bytes of multi-byte UTF-8 characters count as letters: words in any script are words.
+for (let c = 0x80; c <= 0xff; c++) CLASS[c] = LETTER;
+for (const c of ' \t\r\n\v\f') CLASS[c.charCodeAt(0)] = SPACE;
+for (const c of '([{<"\'') CLASS[c.charCodeAt(0)]! |= LEAD;
+for (const c of ')]}>"\',;:.!?') CLASS[c.charCodeAt(0)]! |= TRAIL;
+for (const c of '_.-') CLASS[c.charCodeAt(0)]! |= KEY;
+
+const EQUALS = 0x3d;
+const MINUS = 0x2d;
+const PLUS = 0x2b;
+const ZERO = 0x30;
+const LOWER_X = 0x78;
+const WILDCARD_BYTES = [0x3c, 0x2a, 0x3e];
+
+/*
+ * Token identity is a 53-bit hash (two FNV-1a variants) of the masked token, so the matcher
+ * compares numbers, not strings. A false match needs a message token to collide with one of the
+ * few literals a template trie node holds: about n/2^53 per token.
+ */
+const FNV_PRIME = 0x01000193;
+const SEED_A = 0x811c9dc5 | 0;
+const SEED_B = 0x050c5d1f | 0;
+
+function combine(a: number, b: number): number {
+  return (a >>> 0) * 2097152 + (b >>> 11);
+}
+
+/** The hash of a masked token's text, equal to what TokenScan computes for a token masked to it. */
+export function tokenHash(text: string): number {
+  const bytes = Buffer.from(text, 'utf8');
+  let a = SEED_A;
+  let b = SEED_B;
+  for (let i = 0; i < bytes.length; i++) {
+    a = Math.imul(a ^ bytes[i]!, FNV_PRIME);
+    b = Math.imul(b ^ bytes[i]!, 0x01000197);
+  }
+  return combine(a, b);
+}
+
+/** Tokens of one message: raw byte bounds, masked-token hashes and the spans of masked parts. */
+export class TokenScan {
+  count = 0;
+  readonly start = new Int32Array(MAX_TOKENS);
+  readonly end = new Int32Array(MAX_TOKENS);
+  readonly hash = new Float64Array(MAX_TOKENS);
+  /** 1 when the whole token is a variable (masks to exactly `<*>`). */
+  readonly whole = new Uint8Array(MAX_TOKENS);
+  /** The token's masked parts are spans [firstSpan[t], firstSpan[t] + spanCount[t]). */
+  readonly firstSpan = new Int32Array(MAX_TOKENS);
+  readonly spanCount = new Int32Array(MAX_TOKENS);
+  spans = 0;
+  spanStart = new Int32Array(64);
+  spanEnd = new Int32Array(64);
+  buf: Uint8Array = new Uint8Array(0);
+
+  private a = 0;
+  private b = 0;
+
+  /** Scans buf[from, to). */
+  scan(buf: Uint8Array, from: number, to: number): void {
+    this.buf = buf;
+    this.count = 0;
+    this.spans = 0;
+    let i = from;
+    while (i < to) {
+      while (i < to && CLASS[buf[i]!]! & SPACE) i++;
+      if (i >= to) break;
+      let e = i;
+      while (e < to && !(CLASS[buf[e]!]! & SPACE)) e++;
+      if (this.count === MAX_TOKENS - 1) {
+        // Fold the rest of the line into one variable token, trailing spaces excluded.
+        let last = to;
+        while (last > i && CLASS[buf[last - 1]!]! & SPACE) last--;
+        this.addWhole(i, last);
+        return;
+      }
+      this.token(buf, i, e);
+      i = e;
+    }
+    this.maskDateWords();
+  }
+
+  /** Month and weekday names next to a variable are part of a date: "Mon Jul  4 12:52:44 2005". */
+  private maskDateWords(): void {
+    const n = this.count;
+    for (let t = 0; t < n; t++) {
+      if (this.whole[t] || this.spanCount[t] || !DATE_WORDS.has(this.hash[t]!)) continue;
+      if ((t > 0 && this.whole[t - 1]) || (t + 1 < n && (this.whole[t + 1] || DATE_WORDS.has(this.hash[t + 1]!)))) {
+        this.hash[t] = WILDCARD_HASH;
+        this.whole[t] = 1;
+      }
+    }
+  }
+
+  /** The masked text of token t, as the miner and templates spell it. */
+  maskedText(t: number): string {
+    const buf = this.buf;
+    const s = this.start[t]!;
+    const e = this.end[t]!;
+    if (this.whole[t]) return WILDCARD;
+    const n = this.spanCount[t]!;
+    if (n === 0) return Buffer.prototype.utf8Slice.call(buf, s, e) as string;
+    let out = '';
+    let at = s;
+    for (let k = this.firstSpan[t]!, last = k + n; k < last; k++) {
+      out += Buffer.prototype.utf8Slice.call(buf, at, this.spanStart[k]!) as string;
+      out += WILDCARD;
+      at = this.spanEnd[k]!;
+    }
+    return out + (Buffer.prototype.utf8Slice.call(buf, at, e) as string);
+  }
+
+  rawText(t: number): string {
+    return Buffer.prototype.utf8Slice.call(this.buf, this.start[t]!, this.end[t]!) as string;
+  }
+
+  private token(buf: Uint8Array, s: number, e: number): void {
+    if (e - s > MAX_TOKEN_BYTES) return this.addWhole(s, e);
+    let i = s;
+    while (i < e && CLASS[buf[i]!]! & LEAD) i++;
+    let j = e;
+    while (j > i && CLASS[buf[j - 1]!]! & TRAIL) j--;
+    let digits = false;
+    let letters = false;
+    let hexOnly = true;
+    let equals = -1;
+    for (let k = i; k < j; k++) {
+      const c = buf[k]!;
+      const cls = CLASS[c]!;
+      if (cls & DIGIT) digits = true;
+      else if (cls & LETTER) {
+        letters = true;
+        if (!(cls & HEX)) hexOnly = false;
+      } else if (c === EQUALS) {
+        if (equals < 0) equals = k;
+        hexOnly = false;
+      } else if (c !== MINUS) hexOnly = false;
+    }
+    if (equals > i && equals + 1 < j && this.isKey(buf, i, equals)) return this.addSpans(s, e, equals + 1, j);
+    if (!digits) return this.addLiteral(s, e);
+    if (!letters) return i === s && j === e ? this.addWhole(s, e) : this.addSpans(s, e, i, j);
+    const hexPrefix = j - i > 2 && buf[i] === ZERO && buf[i + 1] === LOWER_X && this.allHex(buf, i + 2, j);
+    if ((hexOnly && j - i >= 8) || hexPrefix) return i === s && j === e ? this.addWhole(s, e) : this.addSpans(s, e, i, j);
+    this.numberRuns(buf, s, e, i, j);
+  }
+
+  private isKey(buf: Uint8Array, from: number, to: number): boolean {
+    if (!(CLASS[buf[from]!]! & LETTER)) return false;
+    for (let k = from + 1; k < to; k++) if (!(CLASS[buf[k]!]! & KEY)) return false;
+    return true;
+  }
+
+  private allHex(buf: Uint8Array, from: number, to: number): boolean {
+    for (let k = from; k < to; k++) if (!(CLASS[buf[k]!]! & HEX)) return false;
+    return true;
+  }
+
+  /** Masks the digit runs of a core that also has letters; runs glued to a letter stay. */
+  private numberRuns(buf: Uint8Array, s: number, e: number, i: number, j: number): void {
+    const t = this.count;
+    const first = this.spans;
+    this.a = SEED_A;
+    this.b = SEED_B;
+    let at = s;
+    let k = i;
+    while (k < j) {
+      if (!(CLASS[buf[k]!]! & DIGIT)) {
+        k++;
+        continue;
+      }
+      let runStart = k;
+      while (k < j && CLASS[buf[k]!]! & DIGIT) k++;
+      const before = runStart - 1;
+      if (before >= i && (buf[before] === MINUS || buf[before] === PLUS) && (before === i || !(CLASS[buf[before - 1]!]! & (LETTER | DIGIT)))) {
+        runStart = before;
+      }
+      const glued = (runStart > i && CLASS[buf[runStart - 1]!]! & LETTER) || (k < j && CLASS[buf[k]!]! & LETTER);
+      if (glued) continue;
+      this.feed(buf, at, runStart);
+      this.feedWildcard();
+      this.pushSpan(runStart, k);
+      at = k;
+    }
+    this.feed(buf, at, e);
+    this.start[t] = s;
+    this.end[t] = e;
+    this.hash[t] = combine(this.a, this.b);
+    this.whole[t] = 0;
+    this.firstSpan[t] = first;
+    this.spanCount[t] = this.spans - first;
+    this.count = t + 1;
+  }
+
+  private addLiteral(s: number, e: number): void {
+    const t = this.count;
+    this.a = SEED_A;
+    this.b = SEED_B;
+    this.feed(this.buf, s, e);
+    this.start[t] = s;
+    this.end[t] = e;
+    this.hash[t] = combine(this.a, this.b);
+    this.whole[t] = 0;
+    this.firstSpan[t] = this.spans;
+    this.spanCount[t] = 0;
+    this.count = t + 1;
+  }
+
+  private addWhole(s: number, e: number): void {
+    const t = this.count;
+    this.start[t] = s;
+    this.end[t] = e;
+    this.hash[t] = WILDCARD_HASH;
+    this.whole[t] = 1;
+    this.firstSpan[t] = this.spans;
+    this.spanCount[t] = 0;
+    this.count = t + 1;
+  }
+
+  /** A token with one masked span [ms, me) inside [s, e). */
+  private addSpans(s: number, e: number, ms: number, me: number): void {
+    const t = this.count;
+    this.a = SEED_A;
+    this.b = SEED_B;
+    this.feed(this.buf, s, ms);
+    this.feedWildcard();
+    this.feed(this.buf, me, e);
+    this.start[t] = s;
+    this.end[t] = e;
+    this.hash[t] = combine(this.a, this.b);
+    this.whole[t] = 0;
+    this.firstSpan[t] = this.spans;
+    this.spanCount[t] = 1;
+    this.pushSpan(ms, me);
+    this.count = t + 1;
+  }
+
+  private pushSpan(from: number, to: number): void {
+    if (this.spans === this.spanStart.length) {
+      const start = new Int32Array(this.spans * 2);
+      const end = new Int32Array(this.spans * 2);
+      start.set(this.spanStart);
+      end.set(this.spanEnd);
+      this.spanStart = start;
+      this.spanEnd = end;
+    }
+    this.spanStart[this.spans] = from;
+    this.spanEnd[this.spans] = to;
+    this.spans++;
+  }
+
+  private feed(buf: Uint8Array, from: number, to: number): void {
+    let a = this.a;
+    let b = this.b;
+    for (let k = from; k < to; k++) {
+      const c = buf[k]!;
+      a = Math.imul(a ^ c, FNV_PRIME);
+      b = Math.imul(b ^ c, 0x01000197);
+    }
+    this.a = a;
+    this.b = b;
+  }
+
+  private feedWildcard(): void {
+    let a = this.a;
+    let b = this.b;
+    for (const c of WILDCARD_BYTES) {
+      a = Math.imul(a ^ c, FNV_PRIME);
+      b = Math.imul(b ^ c, 0x01000197);
+    }
+    this.a = a;
+    this.b = b;
+  }
+}
+
+export const WILDCARD_HASH = tokenHash(WILDCARD);
+
+const DATE_WORDS = new Set<number>();
+for (const word of [
+  'jan', 'feb', 'mar', 'apr', 'may', 'jun', 'jul', 'aug', 'sep', 'sept', 'oct', 'nov', 'dec',
+  'january', 'february', 'march', 'april', 'june', 'july', 'august', 'september', 'october', 'november', 'december',
+  'mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun',
+  'monday', 'tuesday', 'wednesday', 'thursday', 'friday', 'saturday', 'sunday',
+]) {
+  for (const spelling of [word, word[0]!.toUpperCase() + word.slice(1), word.toUpperCase()]) {
+    for (const suffix of ['', ',']) DATE_WORDS.add(tokenHash(spelling + suffix));
+  }
+}
+
+/** The masked tokens of a message, as strings: the miner's and the tests' view of TokenScan. */
+export function maskedTokens(text: string, scan = new TokenScan()): string[] {
+  const buf = Buffer.from(text, 'utf8');
+  scan.scan(buf, 0, buf.length);
+  const out = new Array<string>(scan.count);
+  for (let t = 0; t < scan.count; t++) out[t] = scan.maskedText(t);
+  return out;
+}
