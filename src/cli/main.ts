@@ -4,6 +4,7 @@ import { parseArgs } from 'node:util';
 import { ConfigError, errorMessage } from '../pipeline/errors.js';
 import { loadConfig, startDaemon } from '../daemon.js';
 import { createLogger } from '../telemetry/logger.js';
+import { listTemplates, mineFile } from './template-commands.js';
 
 /*
  * About --max-semi-space-size=64 in the first line: records live from their request until their
@@ -19,6 +20,9 @@ const USAGE = `otelhouse — an OpenTelemetry log collector that stores logs in 
 Usage:
   otelhouse [run] --config FILE     run the collector (default command)
   otelhouse validate --config FILE  check a config file without starting anything
+  otelhouse templates --config FILE [--service S] [--top N]
+                                    list the stored templates with their counts
+  otelhouse mine FILE [--top N]     mine a plain log file offline and print its templates
   otelhouse --help | --version
 
 Options:
@@ -73,6 +77,8 @@ async function main(argv: string[]): Promise<number> {
       allowPositionals: true,
       options: {
         config: { type: 'string', short: 'c', default: 'config/otelhouse.yaml' },
+        service: { type: 'string' },
+        top: { type: 'string', default: '50' },
         help: { type: 'boolean', short: 'h' },
         version: { type: 'boolean', short: 'v' },
       },
@@ -91,7 +97,16 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   const command = positionals[0] ?? 'run';
-  if (positionals.length > 1 || !['run', 'validate'].includes(command)) {
+  const top = Number(values.top);
+  if (!Number.isInteger(top) || top <= 0) {
+    process.stderr.write(`otelhouse: --top: expected a positive integer, got "${values.top}"\n`);
+    return EXIT_USAGE;
+  }
+  if (command === 'mine' && positionals.length !== 2) {
+    process.stderr.write(`otelhouse: mine needs one FILE\n\n${USAGE}`);
+    return EXIT_USAGE;
+  }
+  if ((command !== 'mine' && positionals.length > 1) || !['run', 'validate', 'templates', 'mine'].includes(command)) {
     process.stderr.write(`otelhouse: unknown command "${positionals.join(' ')}"\n\n${USAGE}`);
     return EXIT_USAGE;
   }
@@ -99,6 +114,14 @@ async function main(argv: string[]): Promise<number> {
     if (command === 'validate') {
       const config = loadConfig({ file: values.config });
       process.stdout.write(`${values.config}: valid (${config.pipelines.length} pipeline${config.pipelines.length === 1 ? '' : 's'}: ${config.pipelines.map((p) => p.id).join(', ')})\n`);
+      return 0;
+    }
+    if (command === 'mine') {
+      await mineFile(positionals[1]!, top, process.stdout);
+      return 0;
+    }
+    if (command === 'templates') {
+      await listTemplates(loadConfig({ file: values.config }), values.service, top, process.stdout);
       return 0;
     }
     return await run(values.config);

@@ -24,12 +24,33 @@ export interface Receiver extends Component {}
 export interface Processor extends Component, LogsConsumer {}
 export interface Exporter extends Component, LogsConsumer {}
 
+/** A template as stored by an exporter and loaded by the templates processor at start-up. */
+export interface StoredTemplate {
+  id: bigint;
+  text: string;
+  /** service.name values it was seen with. */
+  services: string[];
+  count: number;
+}
+
+/** Offered by exporters that store templates (clickhouse), to processors of their pipelines. */
+export interface TemplateStore {
+  /** The current templates (not the ones replaced by a generalisation), most recently seen first. */
+  loadTemplates(limit: number): Promise<StoredTemplate[]>;
+}
+
+export function isTemplateStore(x: object): x is TemplateStore {
+  return typeof (x as Partial<TemplateStore>).loadTemplates === 'function';
+}
+
 export interface ComponentContext {
   /** The instance id as written in the config: `type` or `type/name`. */
   id: string;
   kind: ComponentKind;
   logger: Logger;
   telemetry: ComponentTelemetry;
+  /** For processors: the exporters of their pipeline that store templates. */
+  templateStores?: TemplateStore[];
 }
 
 interface FactoryBase<S extends z.ZodType> {

@@ -48,6 +48,16 @@ export interface LogRecord {
   /** Set by the templates processor; 0n when no template matched. */
   templateId?: bigint;
   templateParams?: string[];
+  /** The template itself, shared by the records that matched it, for exporters that store templates. */
+  template?: TemplateRef;
+}
+
+/** A template as records refer to it; immutable, a generalised template is a new TemplateRef. */
+export interface TemplateRef {
+  readonly id: bigint;
+  readonly text: string;
+  /** Ids of the templates this one replaced as it generalised. */
+  readonly replaced: readonly bigint[];
 }
 
 export interface ScopeLogs {

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { PipelineConfig, ResolvedComponent, ServiceConfig } from '../config/loader.js';
 import type { Telemetry } from '../telemetry/metrics.js';
-import type { Component, ComponentContext, ComponentHealth, Exporter, Processor, Receiver } from './component.js';
+import { isTemplateStore, type Component, type TemplateStore, type ComponentContext, type ComponentHealth, type Exporter, type Processor, type Receiver } from './component.js';
 import type { LogsConsumer } from './consumer.js';
 import { errorMessage } from './errors.js';
 import { fanOut } from './fanout.js';
@@ -61,7 +61,8 @@ export class Service {
     for (const id of [...p.processors].reverse()) {
       const r = this.config.processors.get(id)!;
       if (r.factory.kind !== 'processor') continue;
-      const processor = r.factory.create(r.config, this.context(r, p.id), next);
+      const stores = p.exporters.map((e) => exporters.get(e)!).filter((e): e is Exporter & TemplateStore => isTemplateStore(e));
+      const processor = r.factory.create(r.config, { ...this.context(r, p.id), templateStores: stores }, next);
       built.unshift({ id: `${p.id}/${id}`, component: processor });
       next = processor;
     }
@@ -117,20 +118,22 @@ export class Service {
     this.started.length = 0;
   }
 
-  health(): { status: string; state: ServiceState; clickhouse_connected: boolean | null; components: Record<string, ComponentHealth> } {
+  health(): { status: string; state: ServiceState; clickhouse_connected: boolean | null; templates_loaded: number; components: Record<string, ComponentHealth> } {
     const components: Record<string, ComponentHealth> = {};
     let clickhouse: boolean | null = null;
     let worst: ComponentHealth['status'] = 'ok';
+    let templates = 0;
     for (const group of [this.receivers, this.processors, this.exporters]) {
       for (const { id, component } of group) {
         const h = component.health?.() ?? { status: 'ok' };
         components[id] = h;
+        if (typeof h.templates_loaded === 'number') templates += h.templates_loaded;
         if (typeof h.clickhouse_connected === 'boolean') clickhouse = (clickhouse ?? true) && h.clickhouse_connected;
         if (h.status === 'down' || (h.status === 'degraded' && worst === 'ok')) worst = h.status;
       }
     }
     const status = this.state === 'running' ? worst : this.state;
-    return { status, state: this.state, clickhouse_connected: clickhouse, components };
+    return { status, state: this.state, clickhouse_connected: clickhouse, templates_loaded: templates, components };
   }
 
   stats(): Record<string, unknown> {
@@ -138,6 +141,7 @@ export class Service {
       uptime_seconds: Math.round((Date.now() - this.startedAt) / 1000),
       state: this.state,
       pipelines: this.config.pipelines.map((p) => p.id),
+      templates_loaded: this.health().templates_loaded,
       ...this.telemetry.stats(),
     };
   }

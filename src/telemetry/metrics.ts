@@ -35,6 +35,42 @@ export class Telemetry {
     labelNames: ['processor', 'trigger'],
     registers: [this.registry],
   });
+  readonly templateRecords = new Counter({
+    name: 'otelhouse_processor_templates_log_records_total',
+    help: 'Log records the templates processor handled, by result: matched (an existing template), mined (learned from it), skipped (no text to mine).',
+    labelNames: ['processor', 'result'],
+    registers: [this.registry],
+  });
+  readonly templatesNew = new Counter({
+    name: 'otelhouse_processor_templates_new_total',
+    help: 'Templates the miner created; rate(...[5m]) * 60 is new templates per minute.',
+    labelNames: ['processor'],
+    registers: [this.registry],
+  });
+  readonly templatesLoaded = new Gauge({
+    name: 'otelhouse_processor_templates_loaded',
+    help: 'Templates the templates processor holds (loaded from storage and mined).',
+    labelNames: ['processor'],
+    registers: [this.registry],
+  });
+  readonly templatesMatchRatio = new Gauge({
+    name: 'otelhouse_processor_templates_match_ratio',
+    help: 'Share of the records with text that matched an existing template, over the last minute.',
+    labelNames: ['processor'],
+    registers: [this.registry],
+  });
+  readonly templatesNewPerMinute = new Gauge({
+    name: 'otelhouse_processor_templates_new_per_minute',
+    help: 'Templates created over the last minute.',
+    labelNames: ['processor'],
+    registers: [this.registry],
+  });
+  readonly templatesPoolUtilization = new Gauge({
+    name: 'otelhouse_processor_templates_pool_utilization',
+    help: 'Share of time the matching worker pool was busy since start (0 to 1).',
+    labelNames: ['processor'],
+    registers: [this.registry],
+  });
   readonly exporterSent = new Counter({
     name: 'otelhouse_exporter_sent_log_records_total',
     help: 'Log records the exporter stored or forwarded successfully.',
@@ -145,6 +181,30 @@ export class ComponentTelemetry {
     this.telemetry.exporterQueueSize.set({ exporter: this.id }, size);
     this.telemetry.exporterQueueCapacity.set({ exporter: this.id }, capacity);
     this.counts['queue_size'] = size;
+  }
+
+  templates(matched: number, mined: number, skipped: number, created: number): void {
+    const t = this.telemetry;
+    if (matched) t.templateRecords.inc({ processor: this.id, result: 'matched' }, matched);
+    if (mined) t.templateRecords.inc({ processor: this.id, result: 'mined' }, mined);
+    if (skipped) t.templateRecords.inc({ processor: this.id, result: 'skipped' }, skipped);
+    if (created) t.templatesNew.inc({ processor: this.id }, created);
+    this.add('matched', matched);
+    this.add('mined', mined);
+    this.add('skipped', skipped);
+    this.add('new_templates', created);
+  }
+
+  /** The templates processor's state, for /metrics and /stats. */
+  templateState(state: { loaded: number; matchRatio: number; newPerMinute: number; poolUtilization: number; parallelThreshold: number; poolSize: number }): void {
+    const t = this.telemetry;
+    t.templatesLoaded.set({ processor: this.id }, state.loaded);
+    t.templatesMatchRatio.set({ processor: this.id }, state.matchRatio);
+    t.templatesNewPerMinute.set({ processor: this.id }, state.newPerMinute);
+    t.templatesPoolUtilization.set({ processor: this.id }, state.poolUtilization);
+    this.counts['templates_loaded'] = state.loaded;
+    this.counts['parallel_threshold'] = state.parallelThreshold;
+    this.counts['pool_size'] = state.poolSize;
   }
 
   /** A count that only /stats shows (e.g. a debug exporter's total). */

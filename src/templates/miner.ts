@@ -1,3 +1,4 @@
+import type { TemplateRef } from '../pipeline/model.js';
 import { templateId } from './identity.js';
 import { WILDCARD } from './token-scanner.js';
 
@@ -24,7 +25,10 @@ export class Template {
   lastUsed = 0;
   /** Per literal position that met a different word: the words seen there. */
   conflicts: Map<number, Set<string>> | undefined;
+  /** Evicted for the max_templates bound. */
   evicted = false;
+  /** Evicted, or folded into a more general template. */
+  gone = false;
 
   constructor(
     readonly tokens: string[],
@@ -32,6 +36,15 @@ export class Template {
   ) {
     this.text = tokens.join(' ');
     this.id = templateId(this.text);
+  }
+
+  private current: TemplateRef | undefined;
+
+  /** The template as it is now, as records refer to it. */
+  ref(): TemplateRef {
+    const c = this.current;
+    if (c && c.text === this.text && c.replaced.length === this.replaced.length) return c;
+    return (this.current = { id: this.id, text: this.text, replaced: this.replaced.slice() });
   }
 
   rename(): void {
@@ -152,26 +165,15 @@ export class TemplateMiner {
     return key;
   }
 
-  /** The most specific template whose literals all equal the message's tokens. */
+  /**
+   * The template covering the message that the matcher's trie would pick: the literal is
+   * preferred to `<*>` at the first position where two covering templates differ.
+   */
   private covering(leaf: Template[], tokens: string[]): Template | undefined {
     let best: Template | undefined;
-    let bestLiterals = -1;
     for (const t of leaf) {
-      let literals = 0;
-      let covers = true;
-      for (let i = 0; i < tokens.length; i++) {
-        const tok = t.tokens[i]!;
-        if (tok === WILDCARD) continue;
-        if (tok !== tokens[i]) {
-          covers = false;
-          break;
-        }
-        literals++;
-      }
-      if (covers && literals > bestLiterals) {
-        best = t;
-        bestLiterals = literals;
-      }
+      if (!covers(t.tokens, tokens)) continue;
+      if (!best || morePrecise(t.tokens, best.tokens)) best = t;
     }
     return best;
   }
@@ -234,6 +236,7 @@ export class TemplateMiner {
       into.count += t.count;
       into.lastUsed = Math.max(into.lastUsed, t.lastUsed);
       into.replaced.push(...t.replaced, t.id);
+      t.gone = true;
       removed.push(t);
     }
   }
@@ -249,6 +252,7 @@ export class TemplateMiner {
       if (leaf.length === 0) this.leaves.delete(t.leaf);
       this.byId.delete(t.id);
       t.evicted = true;
+      t.gone = true;
       this.size--;
       removed.push(t);
     }
@@ -260,6 +264,14 @@ const CONSTANT_CASE = /^[\p{Lu}][\p{Lu}\d_]*[,;:.!?)\]}]*$/u;
 function allConstantCase(words: Set<string>): boolean {
   for (const w of words) if (w.length < 2 || !CONSTANT_CASE.test(w)) return false;
   return true;
+}
+
+function morePrecise(a: string[], b: string[]): boolean {
+  for (let i = 0; i < a.length; i++) {
+    const wa = a[i] === WILDCARD;
+    if (wa !== (b[i] === WILDCARD)) return !wa;
+  }
+  return false;
 }
 
 function covers(general: string[], specific: string[]): boolean {

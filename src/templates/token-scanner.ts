@@ -93,6 +93,9 @@ export class TokenScan {
   private a = 0;
   private b = 0;
 
+  /** User masking rules: a token one of them matches in full is a variable. */
+  constructor(private readonly rules: readonly RegExp[] = []) {}
+
   /** Scans buf[from, to). */
   scan(buf: Uint8Array, from: number, to: number): void {
     this.buf = buf;
@@ -153,6 +156,10 @@ export class TokenScan {
 
   private token(buf: Uint8Array, s: number, e: number): void {
     if (e - s > MAX_TOKEN_BYTES) return this.addWhole(s, e);
+    if (this.rules.length > 0) {
+      const text = Buffer.prototype.utf8Slice.call(buf, s, e) as string;
+      for (const rule of this.rules) if (rule.test(text)) return this.addWhole(s, e);
+    }
     let i = s;
     while (i < e && CLASS[buf[i]!]! & LEAD) i++;
     let j = e;
@@ -321,6 +328,11 @@ for (const word of [
   for (const spelling of [word, word[0]!.toUpperCase() + word.slice(1), word.toUpperCase()]) {
     for (const suffix of ['', ',']) DATE_WORDS.add(tokenHash(spelling + suffix));
   }
+}
+
+/** Compiles user masking rules: each must match a whole token. */
+export function compileMaskingRules(sources: readonly string[]): RegExp[] {
+  return sources.map((source) => new RegExp(`^(?:${source})$`, 'u'));
 }
 
 /** The masked tokens of a message, as strings: the miner's and the tests' view of TokenScan. */

@@ -31,6 +31,8 @@ export const clickhouseConfigSchema = section({
   username: z.string().default('default'),
   password: z.string().default(''),
   logs_table_name: z.string().regex(IDENTIFIER, 'not a valid ClickHouse identifier').default('otel_logs'),
+  /** Where the templates of the records are kept (and `<name>_hourly` their hourly counts). */
+  templates_table_name: z.string().regex(IDENTIFIER, 'not a valid ClickHouse identifier').default('log_templates'),
   /** Rows older than this are dropped by ClickHouse (whole parts); 0 keeps them for ever. */
   ttl: duration('0'),
   create_schema: z.boolean().default(true),

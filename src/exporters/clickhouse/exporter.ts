@@ -1,15 +1,15 @@
 import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { ClickHouseLogLevel, createClient, type ClickHouseClient } from '@clickhouse/client';
-import type { ComponentContext } from '../../pipeline/component.js';
+import type { ComponentContext, StoredTemplate } from '../../pipeline/component.js';
 import { QueuedExporter } from '../../pipeline/exporter-helper.js';
 import type { LogBatch } from '../../pipeline/model.js';
 import { parseEndpoint, type ClickHouseExporterConfig } from './config.js';
 import { classifyClickHouseError } from './error-classifier.js';
-import { encodeInsert } from './row-encoder.js';
+import { encodeInsert, encodeTemplatesInsert } from './row-encoder.js';
 import { schemaStatements } from './schema.js';
 
-async function openClient(config: ClickHouseExporterConfig): Promise<ClickHouseClient> {
+export async function openClient(config: ClickHouseExporterConfig): Promise<ClickHouseClient> {
   const target = parseEndpoint(config.endpoint)!;
   if (target.kind === 'server') {
     return createClient({
@@ -41,16 +41,25 @@ export class ClickHouseLogsExporter {
   private schemaReady = false;
   private connected = false;
   private readonly table: string;
-  readonly queue: QueuedExporter<string>;
+  private readonly templatesTable: string;
+  readonly queue: QueuedExporter<InsertPayload>;
 
   constructor(
     private readonly config: ClickHouseExporterConfig,
     private readonly context: ComponentContext,
   ) {
     this.table = `${config.database}.${config.logs_table_name}`;
+    this.templatesTable = `${config.database}.${config.templates_table_name}`;
     const sender = {
-      prepare: (batch: LogBatch) => encodeInsert(batch, this.table, BigInt(Date.now()) * 1_000_000n),
-      attempt: (query: string, records: number, token: string) => this.insert(query, records, token),
+      prepare: (batch: LogBatch): InsertPayload => {
+        const now = BigInt(Date.now()) * 1_000_000n;
+        return { logs: encodeInsert(batch, this.table, now), templates: encodeTemplatesInsert(batch, this.templatesTable, now) };
+      },
+      attempt: async (payload: InsertPayload, records: number, token: string) => {
+        await this.insert(payload.logs, `inserting ${records} log records`, token);
+        // Its own token: a retry after the logs were stored stores the template counts once too.
+        if (payload.templates) await this.insert(payload.templates, `updating the templates of ${records} log records`, `${token}:templates`);
+      },
     };
     this.queue = new QueuedExporter(context, config.sending_queue, config.retry_on_failure, sender, {
       start: () => this.start(),
@@ -90,7 +99,22 @@ export class ClickHouseLogsExporter {
     this.connected = true;
   }
 
-  private async insert(query: string, records: number, token: string): Promise<void> {
+  /** The current templates: most recently seen first, without the ones a generalisation replaced. */
+  async loadTemplates(limit: number): Promise<StoredTemplate[]> {
+    await this.ensureSchema();
+    const t = this.templatesTable;
+    const result = await this.client!.query({
+      query:
+        `SELECT toString(TemplateId) AS id, anyLast(Text) AS text, groupUniqArrayArray(Services) AS services, toString(sum(Count)) AS count, max(LastSeen) AS last ` +
+        `FROM ${t} WHERE TemplateId NOT IN (SELECT arrayJoin(ReplacedIds) FROM ${t}) GROUP BY TemplateId ORDER BY last DESC LIMIT {limit:UInt32}`,
+      query_params: { limit },
+      format: 'JSONEachRow',
+    });
+    const rows = await result.json<{ id: string; text: string; services: string[]; count: string }>();
+    return rows.map((r) => ({ id: BigInt(r.id), text: r.text, services: r.services, count: Number(r.count) }));
+  }
+
+  private async insert(query: string, what: string, token: string): Promise<void> {
     await this.ensureSchema();
     try {
       const result = await this.client!.exec({
@@ -100,11 +124,16 @@ export class ClickHouseLogsExporter {
       result.stream.resume();
       this.connected = true;
     } catch (err) {
-      const classified = classifyClickHouseError(err, `inserting ${records} log records`);
+      const classified = classifyClickHouseError(err, what);
       this.connected = classified.name === 'PermanentExportError';
       throw classified;
     }
   }
+}
+
+interface InsertPayload {
+  logs: string;
+  templates: string | undefined;
 }
 
 function redact(endpoint: string): string {

@@ -6,5 +6,9 @@ export const clickhouseExporterFactory: ExporterFactory<typeof clickhouseConfigS
   kind: 'exporter',
   type: 'clickhouse',
   configSchema: clickhouseConfigSchema,
-  create: (config, context) => new ClickHouseLogsExporter(config, context).queue,
+  create: (config, context) => {
+    const exporter = new ClickHouseLogsExporter(config, context);
+    // The queue is the component; it also offers the stored templates to the pipeline's processors.
+    return Object.assign(exporter.queue, { loadTemplates: (limit: number) => exporter.loadTemplates(limit) });
+  },
 };

@@ -171,3 +171,80 @@ export function encodeInsert(batch: LogBatch, table: string, nowUnixNano: bigint
   const select = LOG_COLUMNS.map((c) => fromTables[c] ?? c);
   return `INSERT INTO ${table} (${LOG_COLUMNS.join(', ')}) SELECT ${select.join(', ')} FROM format(JSONCompactEachRow, '${ROW_STRUCTURE}', $$${out.toString()}$$)`;
 }
+
+interface TemplateAggregate {
+  id: bigint;
+  text: string;
+  replaced: readonly bigint[];
+  first: bigint;
+  last: bigint;
+  count: number;
+  services: Set<string>;
+  severityNumber: number;
+  severityText: string;
+  sample: string;
+}
+
+const TEMPLATE_COLUMNS = 'TemplateId, Text, FirstSeen, LastSeen, Count, Services, MaxSeverityNumber, MaxSeverityText, Sample, ReplacedIds';
+const TEMPLATE_STRUCTURE =
+  'TemplateId UInt64, Text String, FirstSeen DateTime64(9), LastSeen DateTime64(9), Count UInt64, Services Array(String), ' +
+  'MaxSeverityNumber UInt8, MaxSeverityText Tuple(UInt8, String), Sample String, ReplacedIds Array(UInt64)';
+
+/**
+ * One row per template seen in the batch, for the log_templates table: its first and last
+ * timestamps, count, services, highest severity and a sample message in this batch. The table's
+ * aggregate columns merge these rows into the template's totals. Undefined when no record has a
+ * template.
+ */
+export function encodeTemplatesInsert(batch: LogBatch, table: string, nowUnixNano: bigint): string | undefined {
+  const templates = new Map<bigint, TemplateAggregate>();
+  for (const rl of batch.resourceLogs) {
+    const serviceValue = rl.resource.attributes['service.name'];
+    const service = serviceValue === undefined ? '' : anyValueToString(serviceValue);
+    for (const sl of rl.scopeLogs) {
+      for (const rec of sl.logRecords) {
+        const ref = rec.template;
+        if (!ref) continue;
+        const time = rec.timeUnixNano || rec.observedTimeUnixNano || nowUnixNano;
+        let agg = templates.get(ref.id);
+        if (!agg) {
+          agg = {
+            id: ref.id,
+            text: ref.text,
+            replaced: ref.replaced,
+            first: time,
+            last: time,
+            count: 0,
+            services: new Set(),
+            severityNumber: rec.severityNumber,
+            severityText: rec.severityText,
+            sample: typeof rec.body === 'string' ? rec.body : anyValueToString(rec.body),
+          };
+          templates.set(ref.id, agg);
+        }
+        agg.count++;
+        if (time < agg.first) agg.first = time;
+        if (time > agg.last) agg.last = time;
+        agg.services.add(service);
+        if (rec.severityNumber > agg.severityNumber) {
+          agg.severityNumber = rec.severityNumber;
+          agg.severityText = rec.severityText;
+        }
+      }
+    }
+  }
+  if (templates.size === 0) return undefined;
+  const out = new ByteWriter();
+  for (const t of templates.values()) {
+    out.raw(`[${t.id},`);
+    out.jsonString(t.text);
+    out.raw(`,${t.first},${t.last},${t.count},`);
+    writeStringArray(out, [...t.services]);
+    out.raw(`,${t.severityNumber & 0xff},[${t.severityNumber & 0xff},`);
+    out.jsonString(t.severityText);
+    out.raw('],');
+    out.jsonString(t.sample.length > 1024 ? t.sample.slice(0, 1024) : t.sample);
+    out.raw(`,[${t.replaced.join(',')}]]\n`);
+  }
+  return `INSERT INTO ${table} (${TEMPLATE_COLUMNS}) SELECT ${TEMPLATE_COLUMNS} FROM format(JSONCompactEachRow, '${TEMPLATE_STRUCTURE}', $$${out.toString()}$$)`;
+}

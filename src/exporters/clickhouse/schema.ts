@@ -17,6 +17,12 @@ function ttlClause(ttlMs: number): string {
   return `TTL TimestampTime + toIntervalSecond(${seconds})`;
 }
 
+function hourlyTtlClause(ttlMs: number): string {
+  if (ttlMs <= 0) return '';
+  // Hourly counts are small: they outlive the logs, for at least 30 days.
+  return `TTL Hour + toIntervalDay(${Math.max(30, Math.ceil(ttlMs / 86_400_000))})`;
+}
+
 function render(file: string, values: Record<string, string>): string {
   const text = readFileSync(`${SQL_DIR}${file}`, 'utf8')
     .split('\n')
@@ -31,8 +37,10 @@ export function schemaStatements(config: ClickHouseExporterConfig): string[] {
     database: config.database,
     table: config.logs_table_name,
     engine: config.table_engine,
+    templates_table: config.templates_table_name,
     ttl: ttlClause(config.ttl),
+    ttl_hourly: hourlyTtlClause(config.ttl),
     on_cluster: '',
   };
-  return [render('database.sql', values), render('otel_logs.sql', values)];
+  return ['database.sql', 'otel_logs.sql', 'log_templates.sql', 'templates_hourly.sql', 'templates_hourly_mv.sql'].map((f) => render(f, values));
 }

@@ -3,6 +3,7 @@ import { timingSafeEqual } from 'node:crypto';
 import type { ComponentContext, Receiver, ReceiverFactory } from '../../pipeline/component.js';
 import type { LogsConsumer } from '../../pipeline/consumer.js';
 import { BackPressureError, ShuttingDownError, errorMessage } from '../../pipeline/errors.js';
+import type { LogBatch } from '../../pipeline/model.js';
 import { HttpRequestError, closeGracefully, listen, readRequestBody } from '../http.js';
 import { jsonIngestConfigSchema, type JsonIngestConfig } from './config.js';
 import { mapEntries, type EntryError } from './log-entry-mapper.js';
@@ -112,7 +113,7 @@ export class JsonIngestReceiver implements Receiver {
         }
         this.context.telemetry.accepted(mapped.records, 'http');
       }
-      const answer: Record<string, unknown> = { accepted: mapped.records, matched: 0, failed: mapped.errors.length };
+      const answer: Record<string, unknown> = { accepted: mapped.records, matched: countTemplated(mapped.batch), failed: mapped.errors.length };
       if (mapped.errors.length > 0) answer.errors = mapped.errors;
       const status = mapped.records === 0 && mapped.errors.length > 0 ? 400 : 200;
       res.writeHead(status, { 'Content-Type': 'application/json' }).end(JSON.stringify(answer));
@@ -147,3 +148,10 @@ export const jsonIngestReceiverFactory: ReceiverFactory<typeof jsonIngestConfigS
   configSchema: jsonIngestConfigSchema,
   create: (config, context, next) => new JsonIngestReceiver(config, context, next),
 };
+
+/** Records a templates processor gave a template to (it sets them before the batch moves on). */
+function countTemplated(batch: LogBatch): number {
+  let n = 0;
+  for (const rl of batch.resourceLogs) for (const sl of rl.scopeLogs) for (const r of sl.logRecords) if (r.templateId) n++;
+  return n;
+}

@@ -1,0 +1,189 @@
+import { availableParallelism } from 'node:os';
+import { z } from 'zod';
+import { duration, nonNegativeInt, positiveInt, section } from '../../config/types.js';
+import type { ComponentContext, ComponentHealth, Processor, ProcessorFactory } from '../../pipeline/component.js';
+import type { LogsConsumer } from '../../pipeline/consumer.js';
+import { errorMessage } from '../../pipeline/errors.js';
+import type { LogBatch, LogRecord } from '../../pipeline/model.js';
+import { TemplateEngine } from '../../templates/engine.js';
+
+const maskingRule = z.strictObject({
+  /** Shown in logs and docs only. */
+  name: z.string().default(''),
+  /** Matched against whole tokens (space-separated words); a match becomes `<*>`. */
+  regex: z.string().refine(
+    (source) => {
+      try {
+        new RegExp(source, 'u');
+        return true;
+      } catch {
+        return false;
+      }
+    },
+    { message: 'not a valid regular expression' },
+  ),
+});
+
+export const templatesConfigSchema = section({
+  /** `body`, or the name of a log attribute whose string value is mined instead. */
+  field: z.string().min(1).default('body'),
+  /** Keep a separate template set per service.name. */
+  per_service: z.boolean().default(false),
+  /** Batches with more records than this are matched on the worker pool; smaller ones inline. */
+  parallel_threshold: nonNegativeInt(1000),
+  /** Matching worker threads; defaults to the cores available; 0 matches everything inline. */
+  pool_size: z.number().int().min(0).max(64).optional(),
+  /** Share of tokens a message must share with a template to be merged into it (0 to 1). */
+  similarity: z.number().min(0).max(1).default(0.5),
+  /** Drain's tree depth (≥ 3): messages are grouped by token count and their first depth − 2 words. */
+  depth: z.number().int().min(3).max(16).default(4),
+  /** A literal word becomes `<*>` once this many different words were seen in its place. */
+  generalize_after: z.number().int().min(2).max(100).default(3),
+  /** Most templates per set; past it the least recently used are evicted. */
+  max_templates: positiveInt(10000),
+  /** Extra masking rules, applied before the built-in ones. */
+  masking: z.array(maskingRule).default([]),
+  /** Also set the attribute log.record.template to the template text. */
+  add_template_attribute: z.boolean().default(false),
+  /** How often templates are reloaded from storage (other pods' templates); 0 loads only at start. */
+  refresh_interval: duration('1m'),
+});
+
+type TemplatesConfig = z.output<typeof templatesConfigSchema>;
+
+const TEMPLATE_ATTRIBUTE = 'log.record.template';
+
+/**
+ * Matches each record to a log template and sets its TemplateId and TemplateParams, learning new
+ * templates from what does not match. Templates stored by the pipeline's exporters are loaded at
+ * start and refreshed, so a restarted or new pod matches from the first record.
+ */
+class TemplatesProcessor implements Processor {
+  private readonly engine: TemplateEngine;
+  private refreshTimer: NodeJS.Timeout | undefined;
+  private readonly recent: Array<{ at: number; matched: number; total: number; created: number }> = [];
+
+  constructor(
+    private readonly config: TemplatesConfig,
+    private readonly context: ComponentContext,
+    private readonly next: LogsConsumer,
+  ) {
+    this.engine = new TemplateEngine({
+      miner: { similarity: config.similarity, depth: config.depth, generalizeAfter: config.generalize_after, maxTemplates: config.max_templates },
+      parallelThreshold: config.parallel_threshold,
+      poolSize: config.pool_size ?? availableParallelism(),
+      masking: config.masking.map((m) => m.regex),
+    });
+  }
+
+  async start(): Promise<void> {
+    await this.load();
+    if (this.config.refresh_interval > 0) {
+      this.refreshTimer = setInterval(() => void this.load(), this.config.refresh_interval);
+      this.refreshTimer.unref();
+    }
+    this.report(0, 0, 0);
+  }
+
+  async shutdown(): Promise<void> {
+    clearInterval(this.refreshTimer);
+    await this.engine.close();
+  }
+
+  health(): ComponentHealth {
+    return { status: 'ok', templates_loaded: this.engine.templateCount };
+  }
+
+  async consume(batch: LogBatch): Promise<void> {
+    const groups = new Map<string, { records: LogRecord[]; messages: string[] }>();
+    let skipped = 0;
+    for (const rl of batch.resourceLogs) {
+      const service = rl.resource.attributes['service.name'];
+      const set = this.config.per_service && typeof service === 'string' ? service : '';
+      let group = groups.get(set);
+      if (!group) {
+        group = { records: [], messages: [] };
+        groups.set(set, group);
+      }
+      for (const sl of rl.scopeLogs) {
+        for (const rec of sl.logRecords) {
+          const text = this.config.field === 'body' ? rec.body : rec.attributes[this.config.field];
+          rec.templateId = 0n;
+          rec.templateParams = [];
+          if (typeof text !== 'string' || text.length === 0) {
+            skipped++;
+            continue;
+          }
+          group.records.push(rec);
+          group.messages.push(text);
+        }
+      }
+    }
+    const before = { ...this.engine.counters };
+    for (const [set, group] of groups) {
+      if (group.records.length === 0) continue;
+      const assignments = await this.engine.assign(set, group.messages);
+      for (let i = 0; i < assignments.length; i++) {
+        const { template, params } = assignments[i]!;
+        if (!template) {
+          skipped++;
+          continue;
+        }
+        const rec = group.records[i]!;
+        rec.templateId = template.id;
+        rec.templateParams = params;
+        rec.template = template;
+        if (this.config.add_template_attribute) rec.attributes[TEMPLATE_ATTRIBUTE] = template.text;
+      }
+    }
+    const c = this.engine.counters;
+    this.report(c.matched - before.matched, c.mined - before.mined, skipped, c.newTemplates - before.newTemplates);
+    await this.next.consume(batch);
+  }
+
+  private async load(): Promise<void> {
+    for (const store of this.context.templateStores ?? []) {
+      try {
+        const stored = await store.loadTemplates(this.config.max_templates);
+        for (const t of stored.reverse()) {
+          if (this.config.per_service) for (const service of t.services) this.engine.seed(service, t.text, t.count);
+          else this.engine.seed('', t.text, t.count);
+        }
+        this.context.logger.info({ templates: stored.length, loaded: this.engine.templateCount }, 'templates loaded from storage');
+      } catch (err) {
+        this.context.logger.warn({ err: errorMessage(err) }, 'could not load templates from storage; mining from scratch');
+      }
+    }
+  }
+
+  private report(matched: number, mined: number, skipped: number, created = 0): void {
+    const telemetry = this.context.telemetry;
+    telemetry.templates(matched, mined, skipped, created);
+    const now = Date.now();
+    this.recent.push({ at: now, matched, total: matched + mined, created });
+    while (this.recent.length > 0 && this.recent[0]!.at < now - 60_000) this.recent.shift();
+    let m = 0;
+    let total = 0;
+    let createdLastMinute = 0;
+    for (const r of this.recent) {
+      m += r.matched;
+      total += r.total;
+      createdLastMinute += r.created;
+    }
+    telemetry.templateState({
+      loaded: this.engine.templateCount,
+      matchRatio: total > 0 ? m / total : 0,
+      newPerMinute: createdLastMinute,
+      poolUtilization: this.engine.poolUtilization,
+      parallelThreshold: this.config.parallel_threshold,
+      poolSize: this.engine.poolSize,
+    });
+  }
+}
+
+export const templatesProcessorFactory: ProcessorFactory<typeof templatesConfigSchema> = {
+  kind: 'processor',
+  type: 'templates',
+  configSchema: templatesConfigSchema,
+  create: (config, context, next) => new TemplatesProcessor(config, context, next),
+};

@@ -1,0 +1,246 @@
+import { CompiledTemplateSet, encodeMessages, matchMessages, type EncodedMessages, type MatchResult, type SnapshotData } from './matcher.js';
+import { Template, TemplateMiner, type MinerOptions } from './miner.js';
+import { MatcherPool } from './pool.js';
+import type { TemplateRef } from '../pipeline/model.js';
+import { TokenScan, WILDCARD, compileMaskingRules } from './token-scanner.js';
+
+/** The template a message got and the values of its `<*>`s; no template: undefined. */
+export interface Assignment {
+  template: TemplateRef | undefined;
+  params: string[];
+}
+
+export interface EngineOptions {
+  miner: Partial<MinerOptions>;
+  /** Batches with more messages than this are matched on the worker pool. */
+  parallelThreshold: number;
+  /** Worker threads; 0 matches everything inline. */
+  poolSize: number;
+  /** User masking rules, regex sources matched against whole tokens. */
+  masking: string[];
+}
+
+/** One template set's matcher state: templates in snapshot order and their texts at that time. */
+interface SetSnapshot {
+  templates: Template[];
+  texts: string[];
+  compiled: CompiledTemplateSet;
+}
+
+interface TemplateSet {
+  key: string;
+  miner: TemplateMiner;
+  snapshot: SetSnapshot;
+}
+
+export interface EngineCounters {
+  matched: number;
+  mined: number;
+  newTemplates: number;
+  rechecked: number;
+}
+
+const EMPTY_PARAMS: string[] = [];
+
+/**
+ * Matches messages against the template sets and learns the ones no template matches. Matching
+ * runs on an immutable, versioned snapshot of each set, inline or on the pool; messages it misses
+ * go to the set's miner on this thread, in order, and a new snapshot is built before the next
+ * batch when the miner changed anything.
+ */
+export class TemplateEngine {
+  private readonly sets = new Map<string, TemplateSet>();
+  private readonly pool: MatcherPool | undefined;
+  private readonly scan: TokenScan;
+  private version = 0;
+  private dirty = new Set<string>();
+  private published = -1;
+  /** Settles when the previous assign has learned its misses: batches are learned in call order. */
+  private turn: Promise<void> = Promise.resolve();
+  readonly counters: EngineCounters = { matched: 0, mined: 0, newTemplates: 0, rechecked: 0 };
+
+  constructor(readonly options: EngineOptions) {
+    this.scan = new TokenScan(compileMaskingRules(options.masking));
+    this.pool = options.poolSize > 0 ? new MatcherPool(options.poolSize) : undefined;
+  }
+
+  get poolSize(): number {
+    return this.pool?.threads ?? 0;
+  }
+
+  get poolUtilization(): number {
+    return this.pool?.utilization ?? 0;
+  }
+
+  get templateCount(): number {
+    let n = 0;
+    for (const s of this.sets.values()) n += s.miner.templateCount;
+    return n;
+  }
+
+  templates(): Array<{ set: string; template: Template }> {
+    const out: Array<{ set: string; template: Template }> = [];
+    for (const [set, s] of this.sets) for (const template of s.miner.templates()) out.push({ set, template });
+    return out;
+  }
+
+  /** Adds a stored template to a set, as loaded at start-up or on refresh. */
+  seed(set: string, text: string, count: number): void {
+    const s = this.setOf(set);
+    const before = s.miner.templateCount;
+    s.miner.seed(text.split(' '), count);
+    if (s.miner.templateCount !== before) this.dirty.add(set);
+  }
+
+  /** Assigns a template to each message, learning new ones. */
+  async assign(set: string, messages: string[]): Promise<Assignment[]> {
+    const s = this.setOf(set);
+    const previous = this.turn;
+    let done!: () => void;
+    this.turn = new Promise((resolve) => (done = resolve));
+    try {
+      return await this.assignInTurn(s, set, messages, previous);
+    } finally {
+      done();
+    }
+  }
+
+  private async assignInTurn(s: TemplateSet, set: string, messages: string[], previous: Promise<void>): Promise<Assignment[]> {
+    const out = new Array<Assignment>(messages.length);
+    if (this.pool && messages.length > this.options.parallelThreshold) {
+      this.refresh();
+      const snapshot = s.snapshot;
+      const chunks = this.split(messages, this.pool.threads);
+      const results = chunks.map((chunk) => this.pool!.match(set, encodeMessages(chunk)));
+      await previous;
+      let first = 0;
+      for (let c = 0; c < chunks.length; c++) {
+        const { result, messages: encoded } = await results[c]!;
+        this.collect(s, snapshot, result, encoded, out, first);
+        first += chunks[c]!.length;
+      }
+      return out;
+    }
+    await previous;
+    this.refresh();
+    const encoded = encodeMessages(messages);
+    this.collect(s, s.snapshot, matchMessages(s.snapshot.compiled, this.version, encoded, this.scan), encoded, out, 0);
+    return out;
+  }
+
+  async close(): Promise<void> {
+    await this.pool?.close();
+  }
+
+  private setOf(key: string): TemplateSet {
+    let s = this.sets.get(key);
+    if (!s) {
+      s = { key, miner: new TemplateMiner(this.options.miner), snapshot: { templates: [], texts: [], compiled: new CompiledTemplateSet([]) } };
+      this.sets.set(key, s);
+    }
+    return s;
+  }
+
+  /** Builds new snapshots for the sets that changed, and gives them to the pool. */
+  private refresh(): void {
+    if (this.dirty.size > 0) {
+      this.version++;
+      for (const key of this.dirty) {
+        const s = this.sets.get(key)!;
+        const templates = s.miner.templates();
+        s.snapshot = { templates, texts: templates.map((t) => t.text), compiled: new CompiledTemplateSet(templates.map((t) => t.tokens)) };
+      }
+      this.dirty.clear();
+    }
+    if (this.pool && this.published !== this.version) {
+      const data: SnapshotData = { version: this.version, masking: this.options.masking, sets: {} };
+      for (const [key, s] of this.sets) data.sets[key] = s.snapshot.templates.map((t) => t.tokens);
+      this.pool.publish(data);
+      this.published = this.version;
+    }
+  }
+
+  private split(messages: string[], parts: number): string[][] {
+    const size = Math.ceil(messages.length / parts);
+    const chunks: string[][] = [];
+    for (let i = 0; i < messages.length; i += size) chunks.push(messages.slice(i, i + size));
+    return chunks;
+  }
+
+  /**
+   * Turns match results into assignments. A result from an older snapshot (a worker that had not
+   * seen the newest) is checked: its misses, and its hits on templates that have since changed,
+   * are matched again on the current snapshot, so the outcome never depends on which snapshot a
+   * worker held. What still misses is learned.
+   */
+  private collect(s: TemplateSet, snapshot: SetSnapshot, result: MatchResult, encoded: EncodedMessages, out: Assignment[], first: number): void {
+    const buf = encoded.buffer;
+    const n = result.templates.length;
+    const stale = result.version !== this.version || snapshot !== s.snapshot;
+    const uses = new Uint32Array(snapshot.templates.length);
+    for (let i = 0; i < n; i++) {
+      let index = result.templates[i]!;
+      if (index >= 0) {
+        // Learning earlier messages may have generalised or removed the template since the snapshot.
+        const t = snapshot.templates[index]!;
+        if (t.gone || t.text !== snapshot.texts[index]) index = -1;
+      }
+      if (index >= 0) {
+        uses[index]!++;
+        const from = result.spanIndex[i]!;
+        const to = result.spanIndex[i + 1]!;
+        let params = EMPTY_PARAMS;
+        if (to > from) {
+          params = new Array<string>(to - from);
+          for (let k = from; k < to; k++) params[k - from] = Buffer.prototype.utf8Slice.call(buf, result.spans[2 * k]!, result.spans[2 * k + 1]!) as string;
+        }
+        out[first + i] = { template: snapshot.templates[index]!.ref(), params };
+        this.counters.matched++;
+        continue;
+      }
+      out[first + i] = this.learnOne(s, buf as Buffer, encoded.offsets[i]!, encoded.offsets[i + 1]!, stale);
+    }
+    for (let k = 0; k < uses.length; k++) if (uses[k]) s.miner.touch(snapshot.templates[k]!, uses[k]!);
+  }
+
+  private learnOne(s: TemplateSet, buf: Buffer, from: number, to: number, recheck: boolean): Assignment {
+    const scan = this.scan;
+    scan.scan(buf, from, to);
+    if (scan.count === 0) return { template: undefined, params: EMPTY_PARAMS };
+    if (recheck) {
+      this.counters.rechecked++;
+      const current = s.snapshot;
+      const index = current.compiled.match(scan);
+      const t = index >= 0 ? current.templates[index]! : undefined;
+      if (t && !t.gone && t.text === current.texts[index]) {
+        s.miner.touch(t, 1);
+        this.counters.matched++;
+        return { template: t.ref(), params: paramsOf(scan, t.tokens) };
+      }
+    }
+    const tokens = new Array<string>(scan.count);
+    for (let t = 0; t < scan.count; t++) tokens[t] = scan.maskedText(t);
+    const before = s.miner.templateCount;
+    const learned = s.miner.learn(tokens);
+    this.counters.mined++;
+    if (learned.changed || learned.removed.length > 0) {
+      this.dirty.add(s.key);
+      if (s.miner.templateCount > before) this.counters.newTemplates++;
+    }
+    return { template: learned.template.ref(), params: paramsOf(scan, learned.template.tokens) };
+  }
+}
+
+/** The values of a template's `<*>`s in a message it covers. */
+export function paramsOf(scan: TokenScan, tokens: string[]): string[] {
+  const params: string[] = [];
+  for (let t = 0; t < scan.count; t++) {
+    if (tokens[t] === WILDCARD) params.push(scan.rawText(t));
+    else {
+      for (let k = scan.firstSpan[t]!, last = k + scan.spanCount[t]!; k < last; k++) {
+        params.push(Buffer.prototype.utf8Slice.call(scan.buf, scan.spanStart[k]!, scan.spanEnd[k]!) as string);
+      }
+    }
+  }
+  return params;
+}

@@ -1,0 +1,145 @@
+import { TokenScan, WILDCARD, tokenHash } from './token-scanner.js';
+
+/**
+ * The template set as matchers see it: plain data, so it can be handed to worker threads. Each
+ * template set (one, or one per service) is a list of template token lists; a template's index in
+ * its list is what matching returns.
+ */
+export interface SnapshotData {
+  version: number;
+  /** User masking rules (regex sources), which workers compile into their TokenScan. */
+  masking: string[];
+  sets: Record<string, string[][]>;
+}
+
+class TrieNode {
+  literal: Map<number, TrieNode> | undefined;
+  wildcard: TrieNode | undefined;
+  template = -1;
+
+  child(hash: number | undefined): TrieNode {
+    if (hash === undefined) return (this.wildcard ??= new TrieNode());
+    this.literal ??= new Map();
+    let next = this.literal.get(hash);
+    if (!next) {
+      next = new TrieNode();
+      this.literal.set(hash, next);
+    }
+    return next;
+  }
+}
+
+/**
+ * One template set compiled into a token trie per token count. Lookup walks a message's token
+ * hashes; a literal edge is tried before the `<*>` edge, so the most specific template wins.
+ */
+export class CompiledTemplateSet {
+  private readonly roots = new Map<number, TrieNode>();
+  /** Per template, per token: whether it is `<*>`, for parameter extraction. */
+  private readonly wildcards: Uint8Array[];
+
+  constructor(templates: string[][]) {
+    this.wildcards = templates.map((tokens, index) => {
+      let node = this.roots.get(tokens.length);
+      if (!node) {
+        node = new TrieNode();
+        this.roots.set(tokens.length, node);
+      }
+      const wild = new Uint8Array(tokens.length);
+      for (let t = 0; t < tokens.length; t++) {
+        wild[t] = tokens[t] === WILDCARD ? 1 : 0;
+        node = node.child(wild[t] ? undefined : tokenHash(tokens[t]!));
+      }
+      if (node.template < 0) node.template = index;
+      return wild;
+    });
+  }
+
+  match(scan: TokenScan): number {
+    const root = this.roots.get(scan.count);
+    return root ? walk(root, scan.hash, 0, scan.count) : -1;
+  }
+
+  /** Appends the parameter spans of a message matched to `template`: one per `<*>`, in order. */
+  spans(scan: TokenScan, template: number, out: SpanList): void {
+    const wild = this.wildcards[template]!;
+    for (let t = 0; t < scan.count; t++) {
+      if (wild[t]) out.push(scan.start[t]!, scan.end[t]!);
+      else for (let k = scan.firstSpan[t]!, last = k + scan.spanCount[t]!; k < last; k++) out.push(scan.spanStart[k]!, scan.spanEnd[k]!);
+    }
+  }
+}
+
+function walk(node: TrieNode, hashes: Float64Array, t: number, count: number): number {
+  if (t === count) return node.template;
+  const literal = node.literal?.get(hashes[t]!);
+  if (literal) {
+    const found = walk(literal, hashes, t + 1, count);
+    if (found >= 0) return found;
+  }
+  return node.wildcard ? walk(node.wildcard, hashes, t + 1, count) : -1;
+}
+
+/** A growable list of [start, end) byte offsets. */
+export class SpanList {
+  data = new Int32Array(1024);
+  length = 0;
+
+  push(start: number, end: number): void {
+    if (this.length + 2 > this.data.length) {
+      const grown = new Int32Array(this.data.length * 2);
+      grown.set(this.data);
+      this.data = grown;
+    }
+    this.data[this.length++] = start;
+    this.data[this.length++] = end;
+  }
+}
+
+/**
+ * What matching a batch of messages gives: per message the template index (-1: no match) and the
+ * range of its parameter spans; spans are byte offsets into the batch buffer.
+ */
+export interface MatchResult {
+  version: number;
+  templates: Int32Array;
+  /** Message i's spans are spans[2 * spanIndex[i] … 2 * spanIndex[i + 1]). */
+  spanIndex: Int32Array;
+  spans: Int32Array;
+}
+
+/** The messages of a batch as one UTF-8 buffer: message i is bytes [offsets[i], offsets[i + 1]). */
+export interface EncodedMessages {
+  buffer: Uint8Array;
+  offsets: Int32Array;
+}
+
+export function encodeMessages(messages: string[]): EncodedMessages {
+  let capacity = 0;
+  for (const m of messages) capacity += m.length;
+  // Three bytes per UTF-16 unit is the most UTF-8 needs; an ArrayBuffer of its own can be transferred.
+  const buffer = Buffer.from(new ArrayBuffer(capacity * 3));
+  const offsets = new Int32Array(messages.length + 1);
+  let at = 0;
+  for (let i = 0; i < messages.length; i++) {
+    at += buffer.write(messages[i]!, at, 'utf8');
+    offsets[i + 1] = at;
+  }
+  return { buffer, offsets };
+}
+
+/** Matches every message of an encoded batch against one compiled set. Runs inline and in workers. */
+export function matchMessages(set: CompiledTemplateSet, version: number, messages: EncodedMessages, scan = new TokenScan()): MatchResult {
+  const n = messages.offsets.length - 1;
+  const templates = new Int32Array(n);
+  const spanIndex = new Int32Array(n + 1);
+  const spans = new SpanList();
+  for (let i = 0; i < n; i++) {
+    scan.scan(messages.buffer, messages.offsets[i]!, messages.offsets[i + 1]!);
+    const template = set.match(scan);
+    templates[i] = template;
+    if (template >= 0) set.spans(scan, template, spans);
+    spanIndex[i + 1] = spans.length >> 1;
+  }
+  return { version, templates, spanIndex, spans: spans.data.slice(0, spans.length) };
+}

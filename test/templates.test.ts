@@ -1,0 +1,128 @@
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import t from 'tap';
+import { DEFAULT_DATA_DIR, accuracyTable, evaluateAll, groupingAccuracy, normaliseTemplate } from '../bench/accuracy.js';
+import { TemplateEngine, type Assignment } from '../src/templates/engine.js';
+import { templateId } from '../src/templates/identity.js';
+import { TemplateMiner } from '../src/templates/miner.js';
+import { MAX_TOKENS, maskedTokens } from '../src/templates/token-scanner.js';
+
+const HAVE_DATA = existsSync(path.join(DEFAULT_DATA_DIR, 'datasets.json'));
+const NO_DATA = `no labelled datasets at ${DEFAULT_DATA_DIR} (../shared/data beside the checkout)`;
+
+t.test('masking: numbers, ids, addresses, key=value, dates; words stay', async (t) => {
+  t.same(maskedTokens('PacketResponder 1 for block blk_-6952295868487656571 terminating'), ['PacketResponder', '<*>', 'for', 'block', 'blk_<*>', 'terminating']);
+  t.same(maskedTokens('connect to 10.251.73.220:50010 uid=0 rhost= (uid=509) [42]'), ['connect', 'to', '<*>', 'uid=<*>', 'rhost=', '(uid=<*>)', '[<*>]']);
+  t.same(maskedTokens('at Mon Jul  4 12:52:44 2005 via SOCKS5 0x1F3a deadbeef01'), ['at', '<*>', '<*>', '<*>', '<*>', '<*>', 'via', 'SOCKS5', '<*>', '<*>']);
+  t.same(maskedTokens('May I proceed?'), ['May', 'I', 'proceed?'], 'a month name alone is a word');
+});
+
+t.test('grouping accuracy counts a line only when its whole group is right', async (t) => {
+  t.equal(groupingAccuracy(['a', 'a', 'b', 'c'], ['x', 'x', 'y', 'y']), 0.5);
+  t.equal(groupingAccuracy(['a', 'a', 'a'], ['x', 'x', 'y']), 0);
+  t.equal(normaliseTemplate('a  <*> <*>  b <*><*>'), 'a <*> b <*>');
+});
+
+t.test('accuracy on the loghub-2k datasets: average grouping accuracy ≥ 0.90, default configuration', { skip: HAVE_DATA ? false : NO_DATA }, async (t) => {
+  const results = evaluateAll();
+  t.comment(`\n${accuracyTable(results)}`);
+  t.equal(results.length, 8, 'all eight datasets evaluated');
+  const average = results.reduce((n, r) => n + r.grouping, 0) / results.length;
+  t.ok(average >= 0.9, `average grouping accuracy ${average.toFixed(4)} ≥ 0.90`);
+  for (const r of results) t.ok(r.grouping > 0.5, `${r.dataset}: grouping accuracy ${r.grouping.toFixed(4)}`);
+});
+
+t.test('template identity is the text; a generalisation records the ids it replaces', async (t) => {
+  t.equal(templateId('session closed for user <*>'), templateId('session closed for user <*>'));
+  t.not(templateId('session closed for user <*>'), templateId('session opened for user <*>'));
+  const miner = new TemplateMiner();
+  const first = miner.learn(maskedTokens('session closed for user cyrus')).template;
+  const firstId = first.id;
+  miner.learn(maskedTokens('session closed for user root'));
+  const general = miner.learn(maskedTokens('session closed for user test')).template;
+  t.equal(general.text, 'session closed for user <*>');
+  t.equal(general.id, templateId('session closed for user <*>'));
+  t.ok(general.replaced.includes(firstId), 'the specific template id is in the lineage');
+  t.equal(miner.templateCount, 1, 'the per-word templates were folded into the general one');
+  const states = new TemplateMiner();
+  for (const s of ['NEW to RUNNING', 'RUNNING to DONE', 'DONE to ARCHIVED', 'NEW to FAILED']) states.learn(maskedTokens(`task_1 Transitioned from ${s}`));
+  t.equal(states.templateCount, 4, 'constant-case states stay distinct events');
+});
+
+function messagesOf(n: number, seed: number): string[] {
+  const kinds = [
+    (i: number) => `Connection timeout after ${i % 60}s to 10.0.${i % 255}.${i % 7}:5432`,
+    (i: number) => `User user${i % 97} logged in from 192.168.${i % 255}.${(i * 7) % 255}`,
+    (i: number) => `session closed for user ${['alice', 'bob', 'carol', 'dave', 'erin'][i % 5]}`,
+    (i: number) => `Cache miss for key product:${i}:price shard=${i % 16}`,
+    (i: number) => `Worker ${['alpha', 'beta', 'gamma'][i % 3]} state ${['IDLE', 'BUSY', 'DRAINING', 'STOPPED'][i % 4]}`,
+    (i: number) => `job ${i} finished in ${i % 1000} ms with status=${i % 3 === 0 ? 'ok' : 'retry'} kind-${i % 23}`,
+  ];
+  return Array.from({ length: n }, (_, k) => kinds[(k * 7 + seed) % kinds.length]!(seed * 100_000 + k));
+}
+
+function view(a: Assignment[]): string[] {
+  return a.map((x) => `${x.template?.id ?? 0n} ${x.template?.text ?? ''} | ${x.params.join(' | ')}`);
+}
+
+t.test('inline and pooled matching give identical results, also with batches overlapping while templates are learned', async (t) => {
+  const inline = new TemplateEngine({ miner: {}, parallelThreshold: Infinity, poolSize: 0, masking: [] });
+  const pooled = new TemplateEngine({ miner: {}, parallelThreshold: 10, poolSize: 2, masking: [] });
+  const overlapping = new TemplateEngine({ miner: {}, parallelThreshold: 10, poolSize: 2, masking: [] });
+  t.teardown(() => Promise.all([pooled.close(), overlapping.close()]));
+  const batches = Array.from({ length: 12 }, (_, i) => messagesOf(i < 3 ? 40 : 3000, i));
+  const expected: string[][] = [];
+  for (const b of batches) expected.push(view(await inline.assign('', b)));
+  for (let i = 0; i < batches.length; i++) t.same(view(await pooled.assign('', batches[i]!)), expected[i], `batch ${i}: pool = inline`);
+  // All batches in flight at once: workers match on snapshots older than what the miner learned meanwhile.
+  const concurrent = await Promise.all(batches.map((b) => overlapping.assign('', b)));
+  for (let i = 0; i < batches.length; i++) t.same(view(concurrent[i]!), expected[i], `batch ${i}, overlapping: pool = inline`);
+  t.ok(pooled.counters.matched > 20_000, `the pool matched ${pooled.counters.matched} records`);
+  for (const a of await inline.assign('', ['Connection timeout after 5s to 10.0.0.1:5432'])) {
+    t.equal(a.template?.text, 'Connection timeout after <*> to <*>');
+    t.same(a.params, ['5s', '10.0.0.1:5432']);
+  }
+});
+
+t.test('per-set templates: the same text gets the same id in every set and every engine', async (t) => {
+  const a = new TemplateEngine({ miner: {}, parallelThreshold: Infinity, poolSize: 0, masking: [] });
+  const b = new TemplateEngine({ miner: {}, parallelThreshold: Infinity, poolSize: 0, masking: [] });
+  const msgs = messagesOf(500, 3);
+  t.same(view(await a.assign('checkout', msgs)), view(await b.assign('payments', msgs)));
+});
+
+t.test('user masking rules mask whole tokens, inline and in the pool', async (t) => {
+  const rules = ['[A-Z]{3}-\\d{4}'];
+  const inline = new TemplateEngine({ miner: {}, parallelThreshold: Infinity, poolSize: 0, masking: rules });
+  const pooled = new TemplateEngine({ miner: {}, parallelThreshold: 1, poolSize: 2, masking: rules });
+  t.teardown(() => pooled.close());
+  const msgs = Array.from({ length: 50 }, (_, i) => `order ABC-${1000 + i} shipped`);
+  const a = await inline.assign('', msgs);
+  t.equal(a[0]!.template?.text, 'order <*> shipped', 'the rule masked the first message already');
+  t.same(view(await pooled.assign('', msgs)), view(a));
+});
+
+t.test('pathological input: 1 MB bodies, 10,000-token lines, binary garbage, a million unique lines', async (t) => {
+  const engine = new TemplateEngine({ miner: { maxTemplates: 1000 }, parallelThreshold: 100, poolSize: 2, masking: [] });
+  t.teardown(() => engine.close());
+  const huge = 'x'.repeat(1 << 20);
+  const wide = Array.from({ length: 10_000 }, (_, i) => `w${i % 10}`).join(' ');
+  const garbage = Buffer.from(Array.from({ length: 4096 }, (_, i) => (i * 131 + 7) % 256)).toString('latin1');
+  const odd = [huge, `${huge} tail`, wide, garbage, '\u0000\u0001 \ud800', '   ', 'ok'];
+  const out = await engine.assign('', odd);
+  t.equal(out.length, odd.length, 'every message got an answer');
+  t.equal(out[0]!.template?.text, '<*>', 'a 1 MB token is one variable');
+  t.equal(out[2]!.template!.text.split(' ').length, MAX_TOKENS, 'a 10,000-token line folds into 256 tokens');
+  t.equal(out[5]!.template, undefined, 'blank: no template');
+  t.equal(out[6]!.template?.text, 'ok');
+  const heapBefore = process.memoryUsage().heapUsed;
+  let most = 0;
+  for (let k = 0; k < 100; k++) {
+    const unique = Array.from({ length: 10_000 }, (_, i) => `evt${k}x${i} happened ${['alpha', 'beta'][i % 2]}word${k * 10_000 + i}q`);
+    await engine.assign('', unique);
+    most = Math.max(most, engine.templateCount);
+  }
+  const grown = (process.memoryUsage().heapUsed - heapBefore) / 2 ** 20;
+  t.ok(most <= 1000, `one million unique lines: at most ${most} templates held (max_templates 1000)`);
+  t.ok(grown < 256, `heap grew ${grown.toFixed(0)} MiB over a million unique lines`);
+});
