@@ -26,18 +26,16 @@ export async function listTemplates(config: ServiceConfig, service: string | und
     const table = `${ch.database}.${ch.templates_table_name}`;
     const result = await client
       .query({
-      query:
-        `SELECT toString(TemplateId) AS id, anyLast(Text) AS text, toString(sum(Count)) AS count, groupUniqArrayArray(Services) AS services ` +
-        `FROM ${table} GROUP BY TemplateId ${service === undefined ? '' : 'HAVING has(services, {service:String})'} ORDER BY sum(Count) DESC LIMIT {top:UInt32}`,
-      query_params: { service: service ?? '', top },
-      format: 'JSONEachRow',
+        query:
+          `SELECT toString(TemplateId) AS id, anyLast(Text) AS text, toString(sum(Count)) AS count, groupUniqArrayArray(Services) AS services ` +
+          `FROM ${table} GROUP BY TemplateId ${service === undefined ? '' : 'HAVING has(services, {service:String})'} ORDER BY sum(Count) DESC LIMIT {top:UInt32}`,
+        query_params: { service: service ?? '', top },
+        format: 'JSONEachRow',
       })
       .catch((err: Error) => {
         throw /UNKNOWN_(DATABASE|TABLE)|does not exist/i.test(err.message) ? new Error(`no templates stored yet: ${table} does not exist (the daemon creates it when it starts)`) : err;
       });
-    const rows = await result.json<{ id: string; text: string; count: string; services: string[] }>().catch((err: Error) => {
-      throw /UNKNOWN_(DATABASE|TABLE)|does not exist/i.test(err.message) ? new Error(`no templates stored yet: ${table} does not exist (the daemon creates it when it starts)`) : err;
-    });
+    const rows = await result.json<{ id: string; text: string; count: string; services: string[] }>();
     out.write(`${'count'.padStart(12)}  ${'id'.padEnd(20)}  ${'services'.padEnd(24)}  template\n`);
     for (const r of rows) out.write(`${r.count.padStart(12)}  ${r.id.padEnd(20)}  ${r.services.join(',').slice(0, 24).padEnd(24)}  ${r.text}\n`);
   } finally {

@@ -77,7 +77,6 @@ export interface LearnResult {
 export class TemplateMiner {
   readonly options: MinerOptions;
   private readonly leaves = new Map<string, Template[]>();
-  private readonly byId = new Map<bigint, Template>();
   private clock = 0;
   private size = 0;
 
@@ -93,10 +92,6 @@ export class TemplateMiner {
     const out: Template[] = [];
     for (const leaf of this.leaves.values()) for (const t of leaf) out.push(t);
     return out;
-  }
-
-  get(id: bigint): Template | undefined {
-    return this.byId.get(id);
   }
 
   /** Adds a known template (loaded from storage) as it is, unless it exists already. */
@@ -153,7 +148,6 @@ export class TemplateMiner {
 
   private add(leaf: Template[], template: Template): void {
     leaf.push(template);
-    this.byId.set(template.id, template);
     this.size++;
   }
 
@@ -213,15 +207,11 @@ export class TemplateMiner {
       // A variable the masking found marks the place as variable at once; constant-case words
       // (NEW, RUNNING, HTTPS) are states and kinds, which tell events apart, so they never merge.
       if (tokens[i] !== WILDCARD && (seen.size < this.options.generalizeAfter || allConstantCase(seen))) continue;
-      if (!changed) this.byId.delete(template.id);
       template.tokens[i] = WILDCARD;
       template.conflicts.delete(i);
       changed = true;
     }
-    if (changed) {
-      template.rename();
-      this.byId.set(template.id, template);
-    }
+    if (changed) template.rename();
     return changed;
   }
 
@@ -231,7 +221,6 @@ export class TemplateMiner {
       const t = leaf[k]!;
       if (t === into || !covers(into.tokens, t.tokens)) continue;
       leaf.splice(k, 1);
-      this.byId.delete(t.id);
       this.size--;
       into.count += t.count;
       into.lastUsed = Math.max(into.lastUsed, t.lastUsed);
@@ -250,7 +239,6 @@ export class TemplateMiner {
       const leaf = this.leaves.get(t.leaf)!;
       leaf.splice(leaf.indexOf(t), 1);
       if (leaf.length === 0) this.leaves.delete(t.leaf);
-      this.byId.delete(t.id);
       t.evicted = true;
       t.gone = true;
       this.size--;
