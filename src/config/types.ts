@@ -68,3 +68,27 @@ export function nonNegativeInt(defaultValue: number) {
 export function section<T extends z.core.$ZodLooseShape>(shape: T) {
   return z.strictObject(shape).prefault({} as never);
 }
+
+const BYTE_UNITS: Record<string, number> = { '': 1, b: 1, kb: 1e3, mb: 1e6, gb: 1e9, kib: 1024, mib: 1024 ** 2, gib: 1024 ** 3 };
+
+/** Parses "512MiB", "1GiB", "100MB", "4096" into bytes; undefined if it is not a size. */
+export function parseByteSize(text: string): number | undefined {
+  const m = /^(\d+(?:\.\d+)?)\s*([a-z]*)$/i.exec(text.trim());
+  const unit = m ? BYTE_UNITS[m[2]!.toLowerCase()] : undefined;
+  return unit === undefined ? undefined : Math.floor(Number(m![1]) * unit);
+}
+
+/** A size in bytes written as a number or "64MiB", "1GiB", "500MB" (0 where 0 means off). */
+export function byteSize(defaultValue: string) {
+  return z
+    .union([z.string(), z.number()])
+    .default(defaultValue)
+    .transform((v, ctx) => {
+      const bytes = typeof v === 'number' ? (Number.isInteger(v) && v >= 0 ? v : undefined) : parseByteSize(v);
+      if (bytes === undefined) {
+        ctx.addIssue({ code: 'custom', message: `not a size: ${JSON.stringify(v)} (use e.g. 4096, 64MiB, 1GiB)` });
+        return z.NEVER;
+      }
+      return bytes;
+    });
+}

@@ -22,7 +22,13 @@ export interface Component {
 
 export interface Receiver extends Component {}
 export interface Processor extends Component, LogsConsumer {}
-export interface Exporter extends Component, LogsConsumer {}
+export interface Exporter extends Component, LogsConsumer {
+  /**
+   * Called when the service begins to shut down, before the receivers and processors stop: what
+   * the processors flush from then on should be accepted (persisted or exported), not refused.
+   */
+  prepareShutdown?(): void;
+}
 
 /** A template as stored by an exporter and loaded by the templates processor at start-up. */
 export interface StoredTemplate {

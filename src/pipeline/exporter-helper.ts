@@ -1,17 +1,36 @@
 import { randomUUID } from 'node:crypto';
+import { resolve as resolvePath, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { z } from 'zod';
-import { duration, positiveInt, section } from '../config/types.js';
+import { byteSize, duration, positiveInt, section } from '../config/types.js';
 import type { ComponentContext, ComponentHealth, Exporter } from './component.js';
+import { DeadLetterDirectory, safeDirName, type DeadLetterConfig, type DeadLetterEntry, type DeadLetterFile } from './dead-letter.js';
+import { DiskQueue, type StoredRecord } from './disk-queue.js';
 import { BackPressureError, PermanentExportError, RetryableExportError, ShuttingDownError, errorMessage } from './errors.js';
 import { countRecords, type LogBatch } from './model.js';
 
-/** `sending_queue`, as the OTel Collector's exporterhelper spells it; sizes count log records. */
+export { deadLetterSchema, type DeadLetterConfig } from './dead-letter.js';
+
+/**
+ * `sending_queue`, as the OTel Collector's exporterhelper spells it; sizes count log records.
+ * With `storage` the queue lives on disk (one directory per exporter instance under it) and
+ * survives restarts and crashes.
+ */
 export const sendingQueueSchema = section({
   enabled: z.boolean().default(true),
   num_consumers: positiveInt(2),
   queue_size: positiveInt(100_000),
-});
+  /** Bytes of queued payloads at most (in memory, or on disk with storage); 0: no byte limit. */
+  max_bytes: byteSize('0'),
+  /** A directory for a persistent queue; unset keeps the queue in memory. */
+  storage: z.string().min(1, 'must be a directory path').optional(),
+  fsync: z.enum(['always', 'interval', 'never']).default('interval'),
+  fsync_interval: duration('1s'),
+  segment_size: byteSize('64MiB'),
+})
+  .refine((c) => c.enabled || c.storage === undefined, { message: 'a persistent queue needs enabled: true', path: ['storage'] })
+  .refine((c) => c.fsync !== 'interval' || c.fsync_interval > 0, { message: 'must be greater than 0 with fsync: interval', path: ['fsync_interval'] })
+  .refine((c) => c.segment_size >= 4096, { message: 'must be at least 4096 bytes', path: ['segment_size'] });
 
 /** `retry_on_failure`, as the OTel Collector's exporterhelper spells it. */
 export const retryOnFailureSchema = section({
@@ -27,39 +46,74 @@ export const retryOnFailureSchema = section({
 export type SendingQueueConfig = z.output<typeof sendingQueueSchema>;
 export type RetryOnFailureConfig = z.output<typeof retryOnFailureSchema>;
 
+/** A payload as bytes and back, for a persistent queue; byteLength may be an estimate (max_bytes). */
+export interface PayloadCodec<P> {
+  encode(payload: P): Uint8Array;
+  decode(bytes: Uint8Array): P;
+  byteLength(payload: P): number;
+}
+
+/** For exporters whose payload already is bytes. */
+export const bytesCodec: PayloadCodec<Uint8Array> = {
+  encode: (p) => p,
+  decode: (b) => b,
+  byteLength: (p) => p.byteLength,
+};
+
 /**
  * How an exporter sends. `prepare` turns a batch into what is queued and sent, when it enters the
  * queue: an encoded payload is several times smaller than the batch it came from, so a full queue
- * costs less memory. `attempt` sends it once; `token` is stable across the retries of one batch, so
- * a sink that deduplicates on it (ClickHouse's insert_deduplication_token) stores a retried batch
- * once.
+ * costs less memory. `attempt` sends it once; `token` is stable across the retries of one batch,
+ * and across restarts with a persistent queue, so a sink that deduplicates on it (ClickHouse's
+ * insert_deduplication_token) stores a retried or replayed batch once. `codec` is needed for
+ * `storage` and `max_bytes`; `deadLetterFiles` says how a given-up batch is written for people to
+ * read (the codec's bytes otherwise).
  */
 export interface ExportSender<P> {
   prepare(batch: LogBatch): P;
   attempt(payload: P, records: number, token: string): Promise<void>;
+  codec?: PayloadCodec<P>;
+  deadLetterFiles?(payload: P): DeadLetterFile[];
 }
 
 interface QueueItem<P> {
-  payload: P;
+  /** Undefined when it is only on disk (replayed, or beyond the in-memory cache). */
+  payload: P | undefined;
   records: number;
+  bytes: number;
   token: string;
+  stored: StoredRecord | undefined;
 }
 
+type Outcome = 'sent' | 'given_up' | 'deferred';
+
+/** Payloads of a persistent queue also kept in memory, so consumers that keep up never read the disk. */
+const DISK_QUEUE_MEMORY_CACHE_BYTES = 64 * 1024 * 1024;
+
 /**
- * The exporter half every exporter shares: a bounded in-memory queue drained by `num_consumers`
- * workers, each retrying retryable failures with exponential back-off and jitter. consume()
- * resolves once the batch is queued and refuses with BackPressureError when the queue is full,
- * so a slow sink slows the receivers instead of growing memory.
+ * The exporter half every exporter shares: a bounded queue (in memory, or on disk with `storage`)
+ * drained by `num_consumers` workers, each retrying retryable failures with exponential back-off
+ * and jitter, and handing what it gives up on to the dead-letter directory. consume() resolves
+ * once the batch is queued (written to the disk queue, when there is one) and refuses with
+ * BackPressureError when the queue is full, so a slow sink slows the receivers instead of
+ * growing memory.
  */
 export class QueuedExporter<P> implements Exporter {
   private readonly items: QueueItem<P>[] = [];
   private queuedRecords = 0;
+  private queuedBytes = 0;
+  private cachedBytes = 0;
   private closing = false;
+  private draining = false;
   private lastError = '';
   private consecutiveFailures = 0;
   private readonly wakeups: Array<() => void> = [];
   private workers: Promise<void>[] = [];
   private deadline = Infinity;
+  /** Set once shutdown stopped waiting for the workers: a late finisher changes no counts. */
+  private stopped = false;
+  private disk: DiskQueue | undefined;
+  private readonly deadLetter: DeadLetterDirectory | undefined;
 
   constructor(
     private readonly context: ComponentContext,
@@ -67,10 +121,17 @@ export class QueuedExporter<P> implements Exporter {
     private readonly retryConfig: RetryOnFailureConfig,
     private readonly sender: ExportSender<P>,
     private readonly hooks: { start?: () => Promise<void>; stop?: () => Promise<void>; health?: () => Record<string, unknown> } = {},
-  ) {}
+    deadLetterConfig?: DeadLetterConfig,
+  ) {
+    if ((queueConfig.storage !== undefined || queueConfig.max_bytes > 0) && !sender.codec) {
+      throw new Error(`${context.id}: this exporter cannot size or store its payloads (sending_queue.storage and max_bytes are not available)`);
+    }
+    if (deadLetterConfig?.path) this.deadLetter = new DeadLetterDirectory(resolvePath(deadLetterConfig.path), context.id);
+  }
 
   async start(): Promise<void> {
     await this.hooks.start?.();
+    if (this.queueConfig.storage !== undefined) await this.openDiskQueue(this.queueConfig.storage);
     this.reportQueue();
     const consumers = this.queueConfig.enabled ? this.queueConfig.num_consumers : 0;
     for (let i = 0; i < consumers; i++) this.workers.push(this.work());
@@ -81,16 +142,33 @@ export class QueuedExporter<P> implements Exporter {
     const records = countRecords(batch);
     if (records === 0) return;
     // Refuse before encoding: a refused batch comes back, and would be encoded again.
-    if (this.queueConfig.enabled && this.queuedRecords > 0 && this.queuedRecords + records > this.queueConfig.queue_size) {
-      throw new BackPressureError(`${this.context.id}: sending queue is full (${this.queuedRecords} of ${this.queueConfig.queue_size} log records)`);
+    if (this.queueConfig.enabled && !this.draining && this.queuedRecords > 0) {
+      const { queue_size, max_bytes } = this.queueConfig;
+      if (this.queuedRecords + records > queue_size || (max_bytes > 0 && this.queuedBytes >= max_bytes)) {
+        const held = max_bytes > 0 ? `${this.queuedRecords} log records, ${this.queuedBytes} bytes` : `${this.queuedRecords} of ${queue_size} log records`;
+        throw new BackPressureError(`${this.context.id}: sending queue is full (${held})`);
+      }
     }
-    const item = { payload: this.sender.prepare(batch), records, token: randomUUID() };
+    const payload = this.sender.prepare(batch);
+    const token = randomUUID();
     if (!this.queueConfig.enabled) {
-      await this.deliver(item);
+      const outcome = await this.deliver({ payload, records, bytes: 0, token, stored: undefined }, payload);
+      if (outcome === 'deferred') this.context.telemetry.failed(records, 'shutdown');
       return;
+    }
+    let item: QueueItem<P>;
+    if (this.disk) {
+      const encoded = this.sender.codec!.encode(payload);
+      const stored = await this.disk.append(records, token, encoded);
+      const cache = this.cachedBytes + encoded.length <= DISK_QUEUE_MEMORY_CACHE_BYTES;
+      if (cache) this.cachedBytes += encoded.length;
+      item = { payload: cache ? payload : undefined, records, bytes: encoded.length, token, stored };
+    } else {
+      item = { payload, records, bytes: this.sender.codec?.byteLength(payload) ?? 0, token, stored: undefined };
     }
     this.items.push(item);
     this.queuedRecords += records;
+    this.queuedBytes += item.bytes;
     this.reportQueue();
     this.wakeups.shift()?.();
   }
@@ -99,67 +177,133 @@ export class QueuedExporter<P> implements Exporter {
     const extra = this.hooks.health?.() ?? {};
     const status = this.consecutiveFailures > 0 ? 'degraded' : 'ok';
     const h: ComponentHealth = { status, queue_size: this.queuedRecords, ...extra };
+    if (this.disk) h.queue_bytes = this.queuedBytes;
     if (this.lastError && this.consecutiveFailures > 0) h.detail = this.lastError;
     return h;
   }
 
-  /** Stops taking batches, exports what is queued until the deadline, then stops the sink. */
+  /**
+   * The service is shutting down: what the processors flush from now on is accepted whatever
+   * the queue's limits, so it is exported or (with storage) persisted rather than dropped.
+   */
+  prepareShutdown(): void {
+    this.draining = true;
+  }
+
+  /**
+   * Stops taking batches and exports what is queued until the deadline. With a persistent queue,
+   * what is left at the deadline (and what was in flight) stays on disk and is sent after the
+   * next start; in memory it is lost, and counted.
+   */
   async shutdown(deadline: number): Promise<void> {
     this.closing = true;
     this.deadline = deadline;
     for (const wake of this.wakeups.splice(0)) wake();
-    await Promise.all(this.workers);
-    const lost = this.items.splice(0);
-    if (lost.length > 0) {
-      const n = lost.reduce((s, i) => s + i.records, 0);
-      this.queuedRecords = 0;
-      this.context.telemetry.failed(n, 'shutdown');
-      this.context.logger.error({ records: n, batches: lost.length }, 'shutdown deadline reached with log records still queued; they were not exported');
+    const timer = new AbortController();
+    await Promise.race([Promise.all(this.workers), sleep(Math.max(0, deadline - Date.now()) + 100, undefined, { signal: timer.signal }).catch(() => undefined)]);
+    timer.abort();
+    this.stopped = true;
+    const left = this.queuedRecords;
+    if (left > 0 && this.disk) {
+      this.context.logger.info({ records: left, dir: this.disk.dir }, 'shutdown deadline reached; the log records not yet exported stay in the disk queue and are sent after the next start');
+    } else if (left > 0) {
+      this.context.telemetry.failed(left, 'shutdown');
+      this.context.logger.error({ records: left }, 'shutdown deadline reached with log records still queued in memory; they were not exported');
     }
+    this.items.length = 0;
+    this.queuedRecords = 0;
+    this.queuedBytes = 0;
     this.reportQueue();
+    await this.disk?.close();
     await this.hooks.stop?.();
+  }
+
+  private async openDiskQueue(storage: string): Promise<void> {
+    const dir = join(resolvePath(storage), safeDirName(this.context.id));
+    const { logger, telemetry } = this.context;
+    const { queue, replay } = await DiskQueue.open({
+      dir,
+      fsync: this.queueConfig.fsync,
+      fsyncIntervalMs: this.queueConfig.fsync_interval,
+      segmentBytes: this.queueConfig.segment_size,
+      logger,
+    });
+    this.disk = queue;
+    for (const stored of replay.records) {
+      const bytes = stored.length;
+      this.items.push({ payload: undefined, records: stored.records, bytes, token: stored.token, stored });
+      this.queuedRecords += stored.records;
+      this.queuedBytes += bytes;
+    }
+    if (replay.damagedRegions > 0) {
+      telemetry.queueDamaged(replay.damagedRegions);
+      logger.error(
+        { dir, damaged_regions: replay.damagedRegions, damaged_bytes: replay.damagedBytes, missing_batches: replay.missingSeqs },
+        'the disk queue had damaged records (torn writes or corruption); they were skipped and the intact records replay',
+      );
+    }
+    if (replay.records.length > 0) logger.info({ dir, batches: replay.records.length, records: this.queuedRecords }, 'replaying the disk queue');
   }
 
   private async work(): Promise<void> {
     for (;;) {
+      if (this.closing && Date.now() >= this.deadline) return;
       const item = this.items.shift();
       if (!item) {
         if (this.closing) return;
         await new Promise<void>((resolve) => this.wakeups.push(resolve));
         continue;
       }
-      await this.deliver(item);
+      const cached = item.payload !== undefined;
+      const payload = item.payload ?? (await this.readStored(item));
+      const outcome = payload === undefined ? 'given_up' : await this.deliver(item, payload);
+      if (this.stopped) return;
+      if (cached) this.cachedBytes -= item.bytes;
+      if (outcome !== 'deferred' && item.stored) this.disk?.ack(item.stored.seq);
+      if (outcome === 'deferred' && !this.disk) this.context.telemetry.failed(item.records, 'shutdown');
       this.queuedRecords -= item.records;
+      this.queuedBytes -= item.bytes;
       this.reportQueue();
     }
   }
 
+  /** A payload that is only on disk; undefined (counted, logged) if it no longer reads back. */
+  private async readStored(item: QueueItem<P>): Promise<P | undefined> {
+    try {
+      return this.sender.codec!.decode(await this.disk!.read(item.stored!));
+    } catch (err) {
+      this.context.telemetry.queueDamaged(1);
+      this.context.telemetry.failed(item.records, 'queue_damaged');
+      this.context.logger.error({ err: errorMessage(err), records: item.records }, 'a queued batch cannot be read back from disk; skipping it');
+      return undefined;
+    }
+  }
+
   /** Exports one batch, retrying what is retryable; never throws. */
-  private async deliver(item: QueueItem<P>): Promise<void> {
+  private async deliver(item: QueueItem<P>, payload: P): Promise<Outcome> {
     const { logger, telemetry } = this.context;
     const started = Date.now();
     let interval = this.retryConfig.initial_interval;
     for (let attempt = 1; ; attempt++) {
       const t0 = performance.now();
       try {
-        await this.sender.attempt(item.payload, item.records, item.token);
+        await this.sender.attempt(payload, item.records, item.token);
         telemetry.sent(item.records, (performance.now() - t0) / 1000);
         this.consecutiveFailures = 0;
-        return;
+        return 'sent';
       } catch (err) {
         this.lastError = errorMessage(err);
         this.consecutiveFailures++;
         if (err instanceof PermanentExportError || !(err instanceof RetryableExportError) || !this.retryConfig.enabled) {
-          telemetry.failed(item.records, 'permanent');
-          logger.error({ err: this.lastError, records: item.records, attempt }, 'export failed permanently; dropping the batch');
-          return;
+          this.giveUp(item, payload, 'permanent', attempt, started);
+          return 'given_up';
         }
+        if (Date.now() >= this.deadline) return 'deferred';
         const elapsed = Date.now() - started;
         const limit = this.retryConfig.max_elapsed_time;
-        if ((limit > 0 && elapsed >= limit) || Date.now() >= this.deadline) {
-          telemetry.failed(item.records, Date.now() >= this.deadline ? 'shutdown' : 'retries_exhausted');
-          logger.error({ err: this.lastError, records: item.records, attempt, elapsed_ms: elapsed }, 'export retries exhausted; dropping the batch');
-          return;
+        if (limit > 0 && elapsed >= limit) {
+          this.giveUp(item, payload, 'retries_exhausted', attempt, started);
+          return 'given_up';
         }
         const jitter = interval * this.retryConfig.randomization_factor;
         let wait = interval - jitter + Math.random() * 2 * jitter;
@@ -174,7 +318,35 @@ export class QueuedExporter<P> implements Exporter {
     }
   }
 
+  /** A batch that will not be delivered: into the dead-letter directory if there is one, else dropped. */
+  private giveUp(item: QueueItem<P>, payload: P, reason: DeadLetterEntry['reason'], attempts: number, started: number): void {
+    const { logger, telemetry } = this.context;
+    telemetry.failed(item.records, reason);
+    const context = { err: this.lastError, records: item.records, attempts, token: item.token };
+    if (!this.deadLetter) {
+      logger.error(context, reason === 'permanent' ? 'export failed permanently; dropping the batch (no dead_letter directory configured)' : 'export retries exhausted; dropping the batch (no dead_letter directory configured)');
+      return;
+    }
+    const files = this.sender.deadLetterFiles?.(payload) ?? (this.sender.codec ? [{ suffix: '.bin', data: this.sender.codec.encode(payload) }] : []);
+    const entry: DeadLetterEntry = {
+      exporter: this.context.id,
+      reason,
+      error: this.lastError,
+      records: item.records,
+      token: item.token,
+      attempts,
+      first_attempt_at: new Date(started).toISOString(),
+    };
+    try {
+      const file = this.deadLetter.write(entry, files);
+      telemetry.deadLettered(item.records, reason);
+      logger.error({ ...context, file }, reason === 'permanent' ? 'export failed permanently; the batch was written to the dead-letter directory' : 'export retries exhausted; the batch was written to the dead-letter directory');
+    } catch (err) {
+      logger.error({ ...context, dead_letter_error: errorMessage(err) }, 'export gave up and the dead-letter directory cannot be written; the batch is dropped');
+    }
+  }
+
   private reportQueue(): void {
-    this.context.telemetry.queue(this.queuedRecords, this.queueConfig.queue_size);
+    this.context.telemetry.queue(this.queuedRecords, this.queueConfig.queue_size, this.queuedBytes);
   }
 }

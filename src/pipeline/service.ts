@@ -100,6 +100,7 @@ export class Service {
   async shutdown(deadline: number): Promise<void> {
     if (this.state === 'stopping' || this.state === 'stopped') return;
     this.state = 'stopping';
+    for (const { component } of this.exporters) component.prepareShutdown?.();
     await this.stopStarted(deadline);
     this.state = 'stopped';
   }

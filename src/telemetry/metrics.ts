@@ -102,6 +102,24 @@ export class Telemetry {
     labelNames: ['exporter'],
     registers: [this.registry],
   });
+  readonly exporterQueueBytes = new Gauge({
+    name: 'otelhouse_exporter_queue_bytes',
+    help: 'Bytes of payload waiting in the exporter sending queue (on disk with a persistent queue).',
+    labelNames: ['exporter'],
+    registers: [this.registry],
+  });
+  readonly exporterDeadLetter = new Counter({
+    name: 'otelhouse_exporter_dead_letter_log_records_total',
+    help: 'Log records the exporter gave up on and wrote to its dead-letter directory, by reason (permanent, retries_exhausted).',
+    labelNames: ['exporter', 'reason'],
+    registers: [this.registry],
+  });
+  readonly exporterQueueDamaged = new Counter({
+    name: 'otelhouse_exporter_queue_damaged_records_total',
+    help: 'Damaged records (torn writes, bad checksums) skipped in the persistent sending queue.',
+    labelNames: ['exporter'],
+    registers: [this.registry],
+  });
   readonly exporterQueueCapacity = new Gauge({
     name: 'otelhouse_exporter_queue_capacity',
     help: 'Capacity of the exporter sending queue in log records.',
@@ -167,7 +185,7 @@ export class ComponentTelemetry {
     this.add('exported', n);
   }
 
-  failed(n: number, reason: 'permanent' | 'retries_exhausted' | 'shutdown'): void {
+  failed(n: number, reason: 'permanent' | 'retries_exhausted' | 'shutdown' | 'queue_damaged'): void {
     this.telemetry.exporterFailed.inc({ exporter: this.id, reason }, n);
     this.add('failed', n);
   }
@@ -177,10 +195,22 @@ export class ComponentTelemetry {
     this.add('retries', 1);
   }
 
-  queue(size: number, capacity: number): void {
+  queue(size: number, capacity: number, bytes = 0): void {
     this.telemetry.exporterQueueSize.set({ exporter: this.id }, size);
     this.telemetry.exporterQueueCapacity.set({ exporter: this.id }, capacity);
+    this.telemetry.exporterQueueBytes.set({ exporter: this.id }, bytes);
     this.counts['queue_size'] = size;
+    this.counts['queue_bytes'] = bytes;
+  }
+
+  deadLettered(n: number, reason: 'permanent' | 'retries_exhausted'): void {
+    this.telemetry.exporterDeadLetter.inc({ exporter: this.id, reason }, n);
+    this.add('dead_lettered', n);
+  }
+
+  queueDamaged(n: number): void {
+    this.telemetry.exporterQueueDamaged.inc({ exporter: this.id }, n);
+    this.add('queue_damaged', n);
   }
 
   templates(matched: number, mined: number, skipped: number, created: number): void {

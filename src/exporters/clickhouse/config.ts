@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { duration, section } from '../../config/types.js';
-import { retryOnFailureSchema, sendingQueueSchema } from '../../pipeline/exporter-helper.js';
+import { deadLetterSchema, retryOnFailureSchema, sendingQueueSchema } from '../../pipeline/exporter-helper.js';
 
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
@@ -46,6 +46,7 @@ export const clickhouseConfigSchema = section({
   insert_settings: z.record(z.string().regex(IDENTIFIER, 'not a ClickHouse setting name'), z.union([z.string(), z.number(), z.boolean()])).default({}),
   sending_queue: sendingQueueSchema,
   retry_on_failure: retryOnFailureSchema,
+  dead_letter: deadLetterSchema,
 });
 
 export type ClickHouseExporterConfig = z.output<typeof clickhouseConfigSchema>;

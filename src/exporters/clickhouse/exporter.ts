@@ -2,7 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { ClickHouseLogLevel, createClient, type ClickHouseClient } from '@clickhouse/client';
 import type { ComponentContext, StoredTemplate } from '../../pipeline/component.js';
-import { QueuedExporter } from '../../pipeline/exporter-helper.js';
+import { QueuedExporter, type ExportSender, type PayloadCodec } from '../../pipeline/exporter-helper.js';
 import type { LogBatch } from '../../pipeline/model.js';
 import { parseEndpoint, type ClickHouseExporterConfig } from './config.js';
 import { classifyClickHouseError } from './error-classifier.js';
@@ -50,7 +50,10 @@ export class ClickHouseLogsExporter {
   ) {
     this.table = `${config.database}.${config.logs_table_name}`;
     this.templatesTable = `${config.database}.${config.templates_table_name}`;
-    const sender = {
+    const sender: ExportSender<InsertPayload> = {
+      codec: insertPayloadCodec,
+      // The statements as run, to apply by hand once the cause is fixed.
+      deadLetterFiles: (payload) => [{ suffix: '.sql', data: `${payload.logs};\n${payload.templates ? `${payload.templates};\n` : ''}` }],
       prepare: (batch: LogBatch): InsertPayload => {
         const now = BigInt(Date.now()) * 1_000_000n;
         return { logs: encodeInsert(batch, this.table, now), templates: encodeTemplatesInsert(batch, this.templatesTable, now) };
@@ -65,7 +68,7 @@ export class ClickHouseLogsExporter {
       start: () => this.start(),
       stop: () => this.stop(),
       health: () => ({ clickhouse_connected: this.connected, endpoint: redact(config.endpoint) }),
-    });
+    }, config.dead_letter);
   }
 
   private async start(): Promise<void> {
@@ -135,6 +138,24 @@ interface InsertPayload {
   logs: string;
   templates: string | undefined;
 }
+
+/** u32 byte length of the logs statement, the logs statement, then the templates statement (if any), as UTF-8. */
+const insertPayloadCodec: PayloadCodec<InsertPayload> = {
+  encode(p) {
+    const logsBytes = Buffer.byteLength(p.logs);
+    const out = Buffer.allocUnsafe(4 + logsBytes + (p.templates ? Buffer.byteLength(p.templates) : 0));
+    out.writeUInt32LE(logsBytes, 0);
+    out.write(p.logs, 4);
+    if (p.templates) out.write(p.templates, 4 + logsBytes);
+    return out;
+  },
+  decode(bytes) {
+    const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    const end = 4 + buf.readUInt32LE(0);
+    return { logs: buf.toString('utf8', 4, end), templates: end < buf.length ? buf.toString('utf8', end) : undefined };
+  },
+  byteLength: (p) => p.logs.length + (p.templates?.length ?? 0),
+};
 
 function redact(endpoint: string): string {
   return endpoint.replace(/\/\/[^@/]*@/, '//***@');
