@@ -11,7 +11,8 @@ const SENDERS = LONG_FAULTS ? 8 : 4;
 const RECORDS_PER_REQUEST = 250;
 
 /**
- * The daemon (a child process, embedded ClickHouse, a disk queue) takes numbered logs over OTLP
+ * The daemon (a child process, embedded ClickHouse, a batch processor that answers once a batch is
+ * queued, a disk queue) takes numbered logs over OTLP
  * and is killed with SIGKILL at random moments, restarted each time; at the end the store holds
  * every acknowledged log exactly once.
  */
@@ -27,6 +28,8 @@ receivers:
   otlp:
     protocols:
       http: { endpoint: 127.0.0.1:${httpPort} }
+processors:
+  batch: { send_batch_size: 1000, timeout: 100ms, wait_for_flush: true }
 exporters:
   clickhouse:
     endpoint: embedded://${store}
@@ -34,7 +37,7 @@ exporters:
     retry_on_failure: { initial_interval: 50ms, max_interval: 500ms, max_elapsed_time: 0 }
 service:
   pipelines:
-    logs: { receivers: [otlp], exporters: [clickhouse] }
+    logs: { receivers: [otlp], processors: [batch], exporters: [clickhouse] }
   telemetry:
     metrics: { address: 127.0.0.1:${telemetryPort} }
 `,

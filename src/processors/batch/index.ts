@@ -6,6 +6,7 @@ import type { LogsConsumer } from '../../pipeline/consumer.js';
 import { BackPressureError, ShuttingDownError, errorMessage } from '../../pipeline/errors.js';
 import { countRecords, type LogBatch } from '../../pipeline/model.js';
 import { BatchBuffer } from './batch-buffer.js';
+import { FlushAcknowledgingBatchProcessor } from './flush-acknowledging.js';
 
 export const batchConfigSchema = section({
   /** Send once this many records are waiting. */
@@ -19,12 +20,18 @@ export const batchConfigSchema = section({
    * (back-pressure to the receivers). 0 means 10 × send_batch_size.
    */
   max_pending_records: nonNegativeInt(0),
+  /**
+   * Answer a request only once the batch holding it was accepted by the next stage (with a
+   * persistent sending queue: written to disk), and pass the next stage's refusal back to it.
+   * Nothing acknowledged is then held only in memory.
+   */
+  wait_for_flush: z.boolean().default(false),
 }).refine((c) => c.send_batch_max_size === 0 || c.send_batch_max_size >= c.send_batch_size, {
   message: 'send_batch_max_size must be 0 or at least send_batch_size',
   path: ['send_batch_max_size'],
 });
 
-type BatchConfig = z.output<typeof batchConfigSchema>;
+export type BatchConfig = z.output<typeof batchConfigSchema>;
 
 /**
  * Groups records into batches by size or time, as the OTel Collector's batch processor does, with
@@ -114,5 +121,5 @@ export const batchProcessorFactory: ProcessorFactory<typeof batchConfigSchema> =
   kind: 'processor',
   type: 'batch',
   configSchema: batchConfigSchema,
-  create: (config, context, next) => new BatchProcessor(config, context, next),
+  create: (config, context, next) => (config.wait_for_flush ? new FlushAcknowledgingBatchProcessor(config, context, next) : new BatchProcessor(config, context, next)),
 };

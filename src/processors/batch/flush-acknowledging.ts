@@ -1,0 +1,95 @@
+import type { ComponentContext, Processor } from '../../pipeline/component.js';
+import type { LogsConsumer } from '../../pipeline/consumer.js';
+import { BackPressureError, ShuttingDownError } from '../../pipeline/errors.js';
+import { countRecords, type LogBatch } from '../../pipeline/model.js';
+import type { BatchConfig } from './index.js';
+
+interface Waiting {
+  batch: LogBatch;
+  records: number;
+  resolve: () => void;
+  reject: (err: unknown) => void;
+}
+
+/**
+ * The batch processor with `wait_for_flush: true`: requests are grouped as usual, but each is
+ * answered only when the batch holding it has been accepted by the next stage, and a refusal
+ * (a full queue) goes back to the requests of that batch, whose clients send them again. So an
+ * acknowledged record is never only in this processor's memory: with a persistent sending queue
+ * behind it, acknowledged means on disk. Requests are not split: a batch ends at a request
+ * boundary, so send_batch_max_size is exceeded only by a single larger request.
+ */
+export class FlushAcknowledgingBatchProcessor implements Processor {
+  private waiting: Waiting[] = [];
+  private waitingRecords = 0;
+  private readonly maxSend: number;
+  private readonly maxPending: number;
+  private timer: NodeJS.Timeout | undefined;
+  private readonly sends = new Set<Promise<void>>();
+  private closing = false;
+
+  constructor(
+    private readonly config: BatchConfig,
+    private readonly context: ComponentContext,
+    private readonly next: LogsConsumer,
+  ) {
+    this.maxSend = config.send_batch_max_size || Infinity;
+    this.maxPending = config.max_pending_records || config.send_batch_size * 10;
+  }
+
+  async start(): Promise<void> {}
+
+  consume(batch: LogBatch): Promise<void> {
+    if (this.closing) return Promise.reject(new ShuttingDownError(this.context.id));
+    const records = countRecords(batch);
+    if (records === 0) return Promise.resolve();
+    if (this.waitingRecords > 0 && this.waitingRecords + records > this.maxPending) {
+      return Promise.reject(new BackPressureError(`${this.context.id}: ${this.waitingRecords} log records are waiting to be flushed`));
+    }
+    const accepted = new Promise<void>((resolve, reject) => this.waiting.push({ batch, records, resolve, reject }));
+    this.waitingRecords += records;
+    if (this.waitingRecords >= this.config.send_batch_size) this.flush('size');
+    else this.timer ??= setTimeout(() => this.flush('timeout'), this.config.timeout);
+    return accepted;
+  }
+
+  async shutdown(): Promise<void> {
+    this.closing = true;
+    while (this.waiting.length > 0) this.flush('shutdown');
+    await Promise.all(this.sends);
+  }
+
+  /** Sends full batches (or, on timeout and shutdown, what is waiting) without waiting for earlier sends. */
+  private flush(trigger: 'size' | 'timeout' | 'shutdown'): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    while (this.waiting.length > 0 && (trigger !== 'size' || this.waitingRecords >= this.config.send_batch_size)) {
+      const group: Waiting[] = [];
+      let records = 0;
+      while (this.waiting.length > 0 && (group.length === 0 || records + this.waiting[0]!.records <= this.maxSend)) {
+        const w = this.waiting.shift()!;
+        group.push(w);
+        records += w.records;
+      }
+      this.waitingRecords -= records;
+      this.send(group, records, trigger);
+      if (trigger === 'size' && records < this.config.send_batch_size) break;
+    }
+    if (this.waiting.length > 0) this.timer = setTimeout(() => this.flush('timeout'), this.config.timeout);
+  }
+
+  private send(group: Waiting[], records: number, trigger: 'size' | 'timeout' | 'shutdown'): void {
+    const batch: LogBatch = { resourceLogs: group.length === 1 ? group[0]!.batch.resourceLogs : group.flatMap((w) => w.batch.resourceLogs) };
+    const sent = this.next.consume(batch).then(
+      () => {
+        this.context.telemetry.batchSent(records, trigger);
+        for (const w of group) w.resolve();
+      },
+      (err: unknown) => {
+        for (const w of group) w.reject(err);
+      },
+    );
+    this.sends.add(sent);
+    void sent.finally(() => this.sends.delete(sent));
+  }
+}
