@@ -2,6 +2,7 @@ import { clickhouseExporterFactory } from './exporters/clickhouse/index.js';
 import { debugExporterFactory } from './exporters/debug/index.js';
 import { ComponentRegistry } from './pipeline/registry.js';
 import { batchProcessorFactory } from './processors/batch/index.js';
+import { memoryLimiterProcessorFactory } from './processors/memory_limiter/index.js';
 import { templatesProcessorFactory } from './processors/templates/index.js';
 import { jsonIngestReceiverFactory } from './receivers/json_ingest/index.js';
 import { otlpReceiverFactory } from './receivers/otlp/index.js';
@@ -13,6 +14,7 @@ export function builtinComponents(): ComponentRegistry {
     .register(otlpReceiverFactory)
     .register(jsonIngestReceiverFactory)
     .register(syslogReceiverFactory)
+    .register(memoryLimiterProcessorFactory)
     .register(batchProcessorFactory)
     .register(templatesProcessorFactory)
     .register(clickhouseExporterFactory)

@@ -71,6 +71,24 @@ export class Telemetry {
     labelNames: ['processor'],
     registers: [this.registry],
   });
+  readonly processorRefused = new Counter({
+    name: 'otelhouse_processor_refused_log_records_total',
+    help: 'Log records a processor refused (the memory limiter above its soft limit); receivers answered with back-pressure.',
+    labelNames: ['processor'],
+    registers: [this.registry],
+  });
+  readonly memoryLimiterRefusing = new Gauge({
+    name: 'otelhouse_processor_memory_limiter_refusing',
+    help: '1 while the memory limiter refuses data (resident memory above its soft limit), else 0.',
+    labelNames: ['processor'],
+    registers: [this.registry],
+  });
+  readonly memoryLimiterRss = new Gauge({
+    name: 'otelhouse_processor_memory_limiter_rss_bytes',
+    help: 'Resident memory at the memory limiter\'s last check.',
+    labelNames: ['processor'],
+    registers: [this.registry],
+  });
   readonly exporterSent = new Counter({
     name: 'otelhouse_exporter_sent_log_records_total',
     help: 'Log records the exporter stored or forwarded successfully.',
@@ -177,6 +195,21 @@ export class ComponentTelemetry {
     this.telemetry.processorBatchTrigger.inc({ processor: this.id, trigger });
     this.add('batches', 1);
     this.add('records', n);
+  }
+
+  processorRefused(n: number): void {
+    this.telemetry.processorRefused.inc({ processor: this.id }, n);
+    this.add('refused', n);
+  }
+
+  /** The memory limiter's last check, for /metrics and /stats. */
+  memoryState(rssBytes: number, softLimitBytes: number, hardLimitBytes: number, refusing: boolean): void {
+    this.telemetry.memoryLimiterRefusing.set({ processor: this.id }, refusing ? 1 : 0);
+    this.telemetry.memoryLimiterRss.set({ processor: this.id }, rssBytes);
+    this.counts['rss_mib'] = Math.round(rssBytes / 1048576);
+    this.counts['soft_limit_mib'] = Math.round(softLimitBytes / 1048576);
+    this.counts['limit_mib'] = Math.round(hardLimitBytes / 1048576);
+    this.counts['refusing'] = refusing ? 1 : 0;
   }
 
   sent(n: number, seconds: number): void {
