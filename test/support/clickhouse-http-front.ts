@@ -33,26 +33,51 @@ export class ClickHouseHttpFront {
   private readonly faults: FrontFault[] = [];
   private queue: Promise<unknown> = Promise.resolve();
 
-  private constructor(
-    private readonly server: Server,
-    private readonly connection: ChdbConnection,
-    readonly url: string,
-  ) {}
+  private server: Server | undefined;
+  private port = 0;
+
+  private constructor(private readonly connection: ChdbConnection) {}
+
+  get url(): string {
+    return `http://127.0.0.1:${this.port}`;
+  }
 
   static async start(options: { path: string; port?: number }): Promise<ClickHouseHttpFront> {
-    const connection = createChdbConnection({ path: options.path });
-    let front: ClickHouseHttpFront | undefined;
-    const server = createServer((req, res) => void front!.handle(req, res));
+    const front = new ClickHouseHttpFront(createChdbConnection({ path: options.path }));
+    front.server = await front.listen(options.port ?? 0);
+    front.port = (front.server.address() as AddressInfo).port;
+    return front;
+  }
+
+  /** An outage: open connections are cut and new ones refused until comeBack(). */
+  async goAway(): Promise<void> {
+    const server = this.server;
+    this.server = undefined;
+    if (!server) return;
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+
+  /** Listens again, on the same port. */
+  async comeBack(): Promise<void> {
+    this.server ??= await this.listen(this.port);
+  }
+
+  private async listen(port: number): Promise<Server> {
+    const server = createServer((req, res) => void this.handle(req, res));
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
-      server.listen(options.port ?? 0, '127.0.0.1', () => resolve());
+      server.listen(port, '127.0.0.1', () => resolve());
     });
-    front = new ClickHouseHttpFront(server, connection, `http://127.0.0.1:${(server.address() as AddressInfo).port}`);
-    return front;
+    return server;
   }
 
   inject(fault: FrontFault): void {
     this.faults.push({ ...fault });
+  }
+
+  clearFaults(): void {
+    this.faults.length = 0;
   }
 
   /** Runs SQL on the chDB session directly (for assertions); returns the output text. */
@@ -62,8 +87,7 @@ export class ClickHouseHttpFront {
   }
 
   async close(): Promise<void> {
-    this.server.closeAllConnections();
-    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+    await this.goAway();
     await this.queue.catch(() => undefined);
     await this.connection.close();
   }
