@@ -13,7 +13,8 @@ import { createChdbConnection } from 'chdb/connection';
  */
 
 export interface FrontFault {
-  kind: 'status503' | 'drop' | 'delay';
+  /** exception: a ClickHouse error answer (HTTP 500, `Code: N. DB::Exception: … (NAME)`), as a server sends it. */
+  kind: 'status503' | 'drop' | 'delay' | 'exception';
   /** How many of the following matching requests it applies to. */
   count: number;
   delayMs?: number;
@@ -21,6 +22,9 @@ export interface FrontFault {
   afterExecute?: boolean;
   /** Only requests whose SQL matches. */
   match?: RegExp;
+  /** For exception: the error code and name, e.g. 252 and TOO_MANY_PARTS. */
+  code?: number;
+  name?: string;
 }
 
 /** URL parameters that are not ClickHouse settings. */
@@ -158,6 +162,11 @@ export class ClickHouseHttpFront {
   private fail(res: ServerResponse, fault: FrontFault): void {
     if (fault.kind === 'drop') {
       res.socket?.destroy();
+      return;
+    }
+    if (fault.kind === 'exception') {
+      res.writeHead(500, { 'Content-Type': 'text/plain; charset=UTF-8', 'X-ClickHouse-Exception-Code': String(fault.code) });
+      res.end(`Code: ${fault.code}. DB::Exception: injected by the test front. (${fault.name}) (version 26.1.1.1)\n`);
       return;
     }
     res.writeHead(503, { 'Content-Type': 'text/plain' }).end('Service Unavailable');

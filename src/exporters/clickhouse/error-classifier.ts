@@ -35,8 +35,10 @@ function clickhouseCode(err: unknown): number | undefined {
 
 /** Sorts a failed ClickHouse call into retryable or permanent, keeping the cause. */
 export function classifyClickHouseError(err: unknown, what: string): RetryableExportError | PermanentExportError {
-  const message = `${what}: ${errorMessage(err)}`;
   const code = clickhouseCode(err);
+  // The client keeps the code and its name apart from the text; operators (and dead-letter entries) need them.
+  const name = err instanceof ClickHouseError && err.type ? `${err.type}, ` : '';
+  const message = `${what}: ${errorMessage(err).trim()}${err instanceof ClickHouseError ? ` (${name}code ${err.code})` : ''}`;
   if (code === undefined || Number.isNaN(code)) return new RetryableExportError(message, { cause: err });
   return RETRYABLE_CODES.has(code) ? new RetryableExportError(message, { cause: err }) : new PermanentExportError(message, { cause: err });
 }
