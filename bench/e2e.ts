@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
  * load generator in another, on the same machine. Prints logs/s accepted and stored, request
  * latency and the daemon's peak RSS.
  * Env: BENCH_LOGS (default 1,000,000), BENCH_CONCURRENCY (default 8).
+ * `--queue disk` puts the exporter's sending queue on disk (fsync every second) instead of in memory.
  */
 const TOTAL = Number(process.env.BENCH_LOGS ?? 1_000_000);
 const PER_REQUEST = 1000;
@@ -18,6 +19,10 @@ const cli = join(root, 'dist/src/cli/main.js');
 const dir = mkdtempSync(join(tmpdir(), 'otelhouse-bench-'));
 const httpPort = 14318 + Math.floor(Math.random() * 1000);
 const telemetryPort = httpPort + 1000;
+const queueArg = process.argv.indexOf('--queue');
+const queue = queueArg >= 0 ? process.argv[queueArg + 1] : 'memory';
+if (queue !== 'memory' && queue !== 'disk') throw new Error('--queue takes memory or disk');
+const storage = queue === 'disk' ? `, storage: ${join(dir, 'queue')}` : '';
 
 writeFileSync(
   join(dir, 'bench.yaml'),
@@ -31,7 +36,7 @@ processors:
 exporters:
   clickhouse:
     endpoint: embedded://${join(dir, 'store')}
-    sending_queue: { num_consumers: 2, queue_size: 60000 }
+    sending_queue: { num_consumers: 2, queue_size: 60000${storage} }
 service:
   pipelines:
     logs: { receivers: [otlp], processors: [batch], exporters: [clickhouse] }
@@ -49,6 +54,12 @@ async function stats(): Promise<{ exported: number }> {
 function peakRssMiB(pid: number): number {
   const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   return m ? Number(m[1]) / 1024 : NaN;
+}
+
+/** CPU seconds the process used (all threads: Node's and chDB's), from /proc (clock ticks of 1/100 s). */
+function cpuSeconds(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
 const daemon = spawn(cli, ['run', '--config', join(dir, 'bench.yaml')], { cwd: dir, stdio: ['ignore', 'ignore', 'inherit'] });
@@ -72,12 +83,13 @@ const load = JSON.parse(out) as { acceptedRecords: number; refused: number; seco
 while ((await stats()).exported < load.acceptedRecords) await new Promise((r) => setTimeout(r, 50));
 const storedSeconds = (performance.now() - started) / 1000;
 const rss = peakRssMiB(daemon.pid!);
+const cpu = cpuSeconds(daemon.pid!);
 daemon.kill('SIGTERM');
 await new Promise((r) => daemon.once('close', r));
 rmSync(dir, { recursive: true, force: true });
 
 const row = (k: string, v: string) => console.log(`| ${k.padEnd(34)} | ${v.padStart(14)} |`);
-console.log(`\nbench:e2e — ${TOTAL.toLocaleString('en')} logs, ${PER_REQUEST} per OTLP/HTTP protobuf request, ${CONCURRENCY} connections, embedded ClickHouse`);
+console.log(`\nbench:e2e — ${TOTAL.toLocaleString('en')} logs, ${PER_REQUEST} per OTLP/HTTP protobuf request, ${CONCURRENCY} connections, embedded ClickHouse, sending queue ${queue === 'disk' ? 'on disk' : 'in memory'}`);
 row('metric', 'value');
 console.log(`|${'-'.repeat(36)}|${'-'.repeat(16)}|`);
 row('logs/s accepted', Math.round(load.acceptedRecords / load.seconds).toLocaleString('en'));
@@ -86,3 +98,4 @@ row('request latency p50 (ms)', load.p50.toFixed(1));
 row('request latency p99 (ms)', load.p99.toFixed(1));
 row('requests refused (back-pressure)', String(load.refused));
 row('daemon peak RSS (MiB)', rss.toFixed(0));
+row('daemon CPU per log (µs)', ((cpu / load.acceptedRecords) * 1e6).toFixed(1));
