@@ -106,4 +106,5 @@ t.test('shutdown deadline: what is not exported stays in the disk queue and is s
     'the next start replays the queue',
   );
   t.equal((await front.query("SELECT count(), uniqExact(LogAttributes['seq']) FROM otel.otel_logs")).trim(), '1000\t1000', 'all 1,000 acknowledged records, once each');
+  t.equal((await front.query('SELECT sum(Count) FROM otel.log_templates_hourly')).trim(), '1000', 'and the hourly counts the materialised view keeps count them once');
 });

@@ -122,7 +122,14 @@ export class ClickHouseLogsExporter {
     try {
       const result = await this.client!.exec({
         query,
-        clickhouse_settings: { max_query_size: String(query.length * 3 + 1024), ...this.config.insert_settings, insert_deduplication_token: token },
+        clickhouse_settings: {
+          max_query_size: String(query.length * 3 + 1024),
+          ...this.config.insert_settings,
+          insert_deduplication_token: token,
+          // A deduplicated insert still runs the materialised views; this makes their target
+          // tables (which keep a deduplication window) drop the repeat too.
+          deduplicate_blocks_in_dependent_materialized_views: 1,
+        },
       });
       result.stream.resume();
       this.connected = true;

@@ -12,3 +12,4 @@ ENGINE = SummingMergeTree(Count)
 PARTITION BY toYYYYMM(Hour)
 ORDER BY (Hour, ServiceName, SeverityText, TemplateId)
 {ttl_hourly}
+SETTINGS non_replicated_deduplication_window = 10000
