@@ -1,11 +1,10 @@
-import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createClient } from '@clickhouse/client';
 import t from 'tap';
 import { ClickHouseHttpFront } from './support/clickhouse-http-front.js';
 import { startDaemonProcess } from './support/cli.js';
 import { tempDir, waitFor } from './support/daemon.js';
-import { LONG_FAULTS, NumberedLoad, peakRssMiB, storedCounts } from './support/load.js';
+import { childDaemonConfig, LONG_FAULTS, NumberedLoad, peakRssMiB, storedCounts } from './support/load.js';
 import { freePort } from './support/ports.js';
 
 const OUTAGE_MS = LONG_FAULTS ? 30_000 : 4_000;
@@ -21,15 +20,9 @@ t.test(`ClickHouse away for ${OUTAGE_MS / 1000} s mid-load: back-pressure once t
   // Below the ephemeral port range: the exporter keeps connecting to it while nothing listens.
   const front = await ClickHouseHttpFront.start({ path: join(dir, 'clickhouse'), port: await freePort() });
   t.teardown(() => front.close());
-  const [httpPort, telemetryPort] = [await freePort(), await freePort()];
-  const configFile = join(dir, 'otelhouse.yaml');
-  writeFileSync(
-    configFile,
+  const { configFile, httpPort, telemetryPort } = await childDaemonConfig(
+    dir,
     `
-receivers:
-  otlp:
-    protocols:
-      http: { endpoint: 127.0.0.1:${httpPort} }
 processors:
   memory_limiter: { limit_mib: ${LIMIT_MIB}, spike_limit_mib: 100, check_interval: 200ms }
   batch: { send_batch_size: 2000, timeout: 100ms, wait_for_flush: true }
@@ -42,8 +35,6 @@ exporters:
 service:
   pipelines:
     logs: { receivers: [otlp], processors: [memory_limiter, batch], exporters: [clickhouse] }
-  telemetry:
-    metrics: { address: 127.0.0.1:${telemetryPort} }
 `,
   );
   const daemon = await startDaemonProcess(configFile);

@@ -1,4 +1,3 @@
-import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createClient } from '@clickhouse/client';
 import t from 'tap';
@@ -6,7 +5,7 @@ import { encodeLogsRequest } from '../src/otlp/index.js';
 import { ClickHouseHttpFront } from './support/clickhouse-http-front.js';
 import { startDaemonProcess } from './support/cli.js';
 import { tempDir, waitFor } from './support/daemon.js';
-import { LONG_FAULTS, NumberedLoad, peakRssMiB, storedCounts } from './support/load.js';
+import { childDaemonConfig, LONG_FAULTS, NumberedLoad, peakRssMiB, storedCounts } from './support/load.js';
 import { numberedBatch } from './support/otlp-requests.js';
 import { freePort } from './support/ports.js';
 
@@ -26,15 +25,9 @@ t.test('a flood: resident memory stays under limit_mib plus a margin, clients ge
   const front = await ClickHouseHttpFront.start({ path: join(dir, 'clickhouse'), port: await freePort() });
   t.teardown(() => front.close());
   front.inject({ kind: 'delay', count: 1_000_000, delayMs: 1000, match: /INSERT/ });
-  const [httpPort, telemetryPort] = [await freePort(), await freePort()];
-  const configFile = join(dir, 'otelhouse.yaml');
-  writeFileSync(
-    configFile,
+  const { configFile, httpPort, telemetryPort } = await childDaemonConfig(
+    dir,
     `
-receivers:
-  otlp:
-    protocols:
-      http: { endpoint: 127.0.0.1:${httpPort} }
 processors:
   memory_limiter: { limit_mib: ${LIMIT_MIB}, spike_limit_mib: 50, check_interval: 100ms }
   batch: { send_batch_size: 5000, timeout: 100ms }
@@ -45,8 +38,6 @@ exporters:
 service:
   pipelines:
     logs: { receivers: [otlp], processors: [memory_limiter, batch], exporters: [clickhouse] }
-  telemetry:
-    metrics: { address: 127.0.0.1:${telemetryPort} }
 `,
   );
   const daemon = await startDaemonProcess(configFile);

@@ -1,10 +1,8 @@
-import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
 import { startDaemonProcess } from './support/cli.js';
 import { embeddedClient, tempDir, waitFor } from './support/daemon.js';
-import { LONG_FAULTS, NumberedLoad, storedCounts } from './support/load.js';
-import { freePort } from './support/ports.js';
+import { childDaemonConfig, LONG_FAULTS, NumberedLoad, storedCounts } from './support/load.js';
 
 const KILLS = LONG_FAULTS ? 15 : 5;
 const SENDERS = LONG_FAULTS ? 8 : 4;
@@ -19,15 +17,9 @@ const RECORDS_PER_REQUEST = 250;
 t.test(`kill -9 ${KILLS} times under load: every acknowledged log is stored exactly once`, async (t) => {
   const dir = tempDir('kill9');
   const store = join(dir, 'store');
-  const [httpPort, telemetryPort] = [await freePort(), await freePort()];
-  const configFile = join(dir, 'otelhouse.yaml');
-  writeFileSync(
-    configFile,
+  const { configFile, httpPort, telemetryPort } = await childDaemonConfig(
+    dir,
     `
-receivers:
-  otlp:
-    protocols:
-      http: { endpoint: 127.0.0.1:${httpPort} }
 processors:
   batch: { send_batch_size: 1000, timeout: 100ms, wait_for_flush: true }
 exporters:
@@ -38,8 +30,6 @@ exporters:
 service:
   pipelines:
     logs: { receivers: [otlp], processors: [batch], exporters: [clickhouse] }
-  telemetry:
-    metrics: { address: 127.0.0.1:${telemetryPort} }
 `,
   );
   const seed = Math.floor(Math.random() * 2 ** 31);

@@ -137,6 +137,9 @@ export class DiskQueue {
   private io: Promise<void> = Promise.resolve();
   private dirty = false;
   private offsetDirty = false;
+  /** A periodic sync in progress; it runs beside the writes, and the segment is not closed under it. */
+  private syncing: Promise<void> | undefined;
+  private rotating = false;
   private timer: NodeJS.Timeout | undefined;
   /** No more appends once closing; no more acknowledgements once closed. */
   private closing = false;
@@ -165,7 +168,7 @@ export class DiskQueue {
       queue.deleteAcknowledgedSegments();
       await queue.openSegment(scan.lastSegment + 1);
       if (options.fsync === 'interval') {
-        queue.timer = setInterval(() => void queue.schedule(() => queue.sync()).catch(() => undefined), options.fsyncIntervalMs);
+        queue.timer = setInterval(() => queue.syncInBackground(), options.fsyncIntervalMs);
         queue.timer.unref();
       }
       return { queue, replay: scan.report };
@@ -225,7 +228,8 @@ export class DiskQueue {
     clearInterval(this.timer);
     await this.schedule(async () => {
       await this.flushPending();
-      if (this.options.fsync !== 'never') await this.sync();
+      await this.syncing;
+      if (this.options.fsync !== 'never') await this.active.fh.datasync();
       await this.active.fh.close();
     });
     this.closed = true;
@@ -274,22 +278,37 @@ export class DiskQueue {
     for (const p of group) p.resolve(p.record);
   }
 
-  private async sync(): Promise<void> {
-    if (this.dirty) {
-      this.dirty = false;
-      await this.active.fh.datasync();
-    }
-    if (this.offsetDirty) {
-      this.offsetDirty = false;
-      writeOffset(this.options.dir, this.committed, true);
-    }
+  /**
+   * fsync: interval. The segment's data, then the offset file and the directory (renames), off
+   * the event loop and without holding up appends.
+   */
+  private syncInBackground(): void {
+    if (this.syncing || this.closing || this.rotating || (!this.dirty && !this.offsetDirty)) return;
+    const fh = this.active.fh;
+    const data = this.dirty;
+    const offset = this.offsetDirty;
+    this.dirty = false;
+    this.offsetDirty = false;
+    this.syncing = (async () => {
+      if (data) await fh.datasync();
+      if (offset) await fsyncPath(join(this.options.dir, 'offset'));
+      if (offset) await fsyncPath(this.options.dir);
+    })()
+      .catch((err: unknown) => this.options.logger.warn({ err: errorMessage(err), dir: this.options.dir }, 'syncing the disk queue failed'))
+      .finally(() => (this.syncing = undefined));
   }
 
   private async rotate(): Promise<void> {
-    if (this.options.fsync !== 'never') await this.active.fh.datasync();
-    this.dirty = false;
-    await this.active.fh.close();
-    await this.openSegment(this.active.segment.n + 1);
+    this.rotating = true;
+    try {
+      await this.syncing;
+      if (this.options.fsync !== 'never') await this.active.fh.datasync();
+      this.dirty = false;
+      await this.active.fh.close();
+      await this.openSegment(this.active.segment.n + 1);
+    } finally {
+      this.rotating = false;
+    }
     this.deleteAcknowledgedSegments();
   }
 
@@ -299,7 +318,7 @@ export class DiskQueue {
     const { size } = await fh.stat();
     this.segments.set(n, segment);
     this.active = { segment, fh, size };
-    if (this.options.fsync !== 'never') fsyncDir(this.options.dir);
+    if (this.options.fsync !== 'never') await fsyncPath(this.options.dir);
   }
 
   private deleteAcknowledgedSegments(): void {
@@ -393,12 +412,12 @@ function writeOffset(dir: string, committed: number, sync: boolean): void {
   renameSync(tmp, join(dir, 'offset'));
 }
 
-function fsyncDir(dir: string): void {
-  const fd = openSync(dir, 'r');
+async function fsyncPath(path: string): Promise<void> {
+  const fh = await open(path, 'r');
   try {
-    fsyncSync(fd);
+    await fh.sync();
   } finally {
-    closeSync(fd);
+    await fh.close();
   }
 }
 

@@ -1,7 +1,36 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { ClickHouseClient } from '@clickhouse/client';
 import { encodeLogsRequest } from '../../src/otlp/index.js';
+import { freePort } from './ports.js';
 import { numberedBatch } from './otlp-requests.js';
+
+export interface ChildDaemonConfig {
+  configFile: string;
+  httpPort: number;
+  telemetryPort: number;
+}
+
+/**
+ * Writes a config for a daemon run as a child process: an OTLP/HTTP receiver and the telemetry
+ * endpoints on free ports, and `body` (processors, exporters, service.pipelines) as given.
+ */
+export async function childDaemonConfig(dir: string, body: string): Promise<ChildDaemonConfig> {
+  const [httpPort, telemetryPort] = [await freePort(), await freePort()];
+  const configFile = join(dir, 'otelhouse.yaml');
+  writeFileSync(
+    configFile,
+    `receivers:
+  otlp:
+    protocols:
+      http: { endpoint: 127.0.0.1:${httpPort} }
+${body.trim()}
+  telemetry:
+    metrics: { address: 127.0.0.1:${telemetryPort} }
+`,
+  );
+  return { configFile, httpPort, telemetryPort };
+}
 
 /** Whether the long variants of the fault tests run (`npm run test:faults`). */
 export const LONG_FAULTS = process.env.OTELHOUSE_FAULTS === 'long';
