@@ -108,3 +108,35 @@ t.test('shutdown deadline: what is not exported stays in the disk queue and is s
   t.equal((await front.query("SELECT count(), uniqExact(LogAttributes['seq']) FROM otel.otel_logs")).trim(), '1000\t1000', 'all 1,000 acknowledged records, once each');
   t.equal((await front.query('SELECT sum(Count) FROM otel.log_templates_hourly')).trim(), '1000', 'and the hourly counts the materialised view keeps count them once');
 });
+
+t.test('one queue per exporter instance: two exporters under one storage directory keep their own', async (t) => {
+  const front = await ClickHouseHttpFront.start({ path: tempDir('two-front') });
+  t.teardown(() => front.close());
+  const storage = tempDir('two-queues');
+  const daemon = await startTestDaemon(`
+receivers:
+  otlp:
+    protocols:
+      http: { endpoint: 127.0.0.1:0 }
+exporters:
+  clickhouse:
+    endpoint: ${front.url}
+    sending_queue: { storage: ${storage} }
+  clickhouse/copy:
+    endpoint: ${front.url}
+    logs_table_name: otel_logs_copy
+    sending_queue: { storage: ${storage} }
+service:
+  pipelines:
+    logs: { receivers: [otlp], exporters: [clickhouse, clickhouse/copy] }
+  telemetry:
+    metrics: { address: 127.0.0.1:0 }
+`);
+  t.teardown(() => daemon.stop());
+  t.same(readdirSync(storage).sort(), ['clickhouse', 'clickhouse_copy'], 'a directory each, named after the exporter');
+  t.equal((await post(daemon, 0, 25)).status, 200);
+  t.ok(
+    await waitFor(async () => (await front.query('SELECT (SELECT count() FROM otel.otel_logs), (SELECT count() FROM otel.otel_logs_copy)')).trim() === '25\t25'),
+    'each exporter stores the records from its own queue',
+  );
+});
