@@ -9,7 +9,8 @@ import { fileURLToPath } from 'node:url';
  * load generator in another, on the same machine. Prints logs/s accepted and stored, request
  * latency and the daemon's peak RSS.
  * Env: BENCH_LOGS (default 1,000,000), BENCH_CONCURRENCY (default 8).
- * `--queue disk` puts the exporter's sending queue on disk (fsync every second) instead of in memory.
+ * `--queue disk` puts the exporter's sending queue on disk (fsync every second) instead of in memory;
+ * `--wait-for-flush` makes the batch processor answer requests only once their batch is queued.
  */
 const TOTAL = Number(process.env.BENCH_LOGS ?? 1_000_000);
 const PER_REQUEST = 1000;
@@ -23,6 +24,7 @@ const queueArg = process.argv.indexOf('--queue');
 const queue = queueArg >= 0 ? process.argv[queueArg + 1] : 'memory';
 if (queue !== 'memory' && queue !== 'disk') throw new Error('--queue takes memory or disk');
 const storage = queue === 'disk' ? `, storage: ${join(dir, 'queue')}` : '';
+const waitForFlush = process.argv.includes('--wait-for-flush');
 
 writeFileSync(
   join(dir, 'bench.yaml'),
@@ -32,7 +34,7 @@ receivers:
     protocols:
       http: { endpoint: 127.0.0.1:${httpPort} }
 processors:
-  batch: { send_batch_size: 10000, send_batch_max_size: 20000, timeout: 200ms, max_pending_records: 40000 }
+  batch: { send_batch_size: 10000, send_batch_max_size: 20000, timeout: 200ms, max_pending_records: 40000, wait_for_flush: ${waitForFlush} }
 exporters:
   clickhouse:
     endpoint: embedded://${join(dir, 'store')}
@@ -89,7 +91,7 @@ await new Promise((r) => daemon.once('close', r));
 rmSync(dir, { recursive: true, force: true });
 
 const row = (k: string, v: string) => console.log(`| ${k.padEnd(34)} | ${v.padStart(14)} |`);
-console.log(`\nbench:e2e — ${TOTAL.toLocaleString('en')} logs, ${PER_REQUEST} per OTLP/HTTP protobuf request, ${CONCURRENCY} connections, embedded ClickHouse, sending queue ${queue === 'disk' ? 'on disk' : 'in memory'}`);
+console.log(`\nbench:e2e — ${TOTAL.toLocaleString('en')} logs, ${PER_REQUEST} per OTLP/HTTP protobuf request, ${CONCURRENCY} connections, embedded ClickHouse, sending queue ${queue === 'disk' ? 'on disk' : 'in memory'}${waitForFlush ? ', batch wait_for_flush' : ''}`);
 row('metric', 'value');
 console.log(`|${'-'.repeat(36)}|${'-'.repeat(16)}|`);
 row('logs/s accepted', Math.round(load.acceptedRecords / load.seconds).toLocaleString('en'));
