@@ -3,7 +3,7 @@ import type { z } from 'zod';
 import type { LogsConsumer } from './consumer.js';
 import type { ComponentTelemetry } from '../telemetry/metrics.js';
 
-export type ComponentKind = 'receiver' | 'processor' | 'exporter';
+export type ComponentKind = 'receiver' | 'processor' | 'exporter' | 'extension';
 
 /** What a component reports on /health. */
 export interface ComponentHealth {
@@ -23,6 +23,8 @@ export interface Component {
 export interface Receiver extends Component {}
 export interface Processor extends Component, LogsConsumer {}
 export interface Exporter extends Component, LogsConsumer {}
+/** A component outside the pipelines that others use by id (an authenticator), as in the OTel Collector. */
+export interface Extension extends Component {}
 
 /** A template as stored by an exporter and loaded by the templates processor at start-up. */
 export interface StoredTemplate {
@@ -51,6 +53,8 @@ export interface ComponentContext {
   telemetry: ComponentTelemetry;
   /** For processors: the exporters of their pipeline that store templates. */
   templateStores?: TemplateStore[];
+  /** For receivers: the extensions listed in service.extensions, by id (started before them). */
+  extensions?: ReadonlyMap<string, Extension>;
 }
 
 interface FactoryBase<S extends z.ZodType> {
@@ -74,4 +78,9 @@ export interface ExporterFactory<S extends z.ZodType = z.ZodType> extends Factor
   create(config: z.output<S>, context: ComponentContext): Exporter;
 }
 
-export type AnyFactory = ReceiverFactory | ProcessorFactory | ExporterFactory;
+export interface ExtensionFactory<S extends z.ZodType = z.ZodType> extends FactoryBase<S> {
+  kind: 'extension';
+  create(config: z.output<S>, context: ComponentContext): Extension;
+}
+
+export type AnyFactory = ReceiverFactory | ProcessorFactory | ExporterFactory | ExtensionFactory;

@@ -22,6 +22,12 @@ export class Telemetry {
     labelNames: ['receiver', 'transport', 'reason'],
     registers: [this.registry],
   });
+  readonly receiverRefusedRequests = new Counter({
+    name: 'otelhouse_receiver_refused_requests_total',
+    help: 'Requests or connections a receiver refused before reading any record: unauthenticated, too many connections.',
+    labelNames: ['receiver', 'transport', 'reason'],
+    registers: [this.registry],
+  });
   readonly processorBatchSize = new Histogram({
     name: 'otelhouse_processor_batch_batch_send_size',
     help: 'Number of log records in each batch the batch processor sent on.',
@@ -125,7 +131,7 @@ export class Telemetry {
   /** Counts per component for /stats. */
   stats(): Record<string, Record<string, Record<string, number>>> {
     const out: Record<string, Record<string, Record<string, number>>> = { receivers: {}, processors: {}, exporters: {} };
-    for (const t of this.components.values()) out[`${t.kind}s`]![t.id] = { ...t.counts };
+    for (const t of this.components.values()) (out[`${t.kind}s`] ??= {})[t.id] = { ...t.counts };
     return out;
   }
 }
@@ -152,6 +158,12 @@ export class ComponentTelemetry {
   refused(n: number, transport: string, reason: string): void {
     this.telemetry.receiverRefused.inc({ receiver: this.id, transport, reason }, n);
     this.add('refused', n);
+  }
+
+  /** A request or connection refused before any record was read; /stats counts it under the reason. */
+  refusedRequest(transport: string, reason: 'unauthenticated' | 'too_many_connections'): void {
+    this.telemetry.receiverRefusedRequests.inc({ receiver: this.id, transport, reason });
+    this.add(reason, 1);
   }
 
   batchSent(n: number, trigger: 'size' | 'timeout' | 'shutdown'): void {
