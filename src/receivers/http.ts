@@ -79,7 +79,7 @@ export class HttpReceiverServer {
       const tls = new ServerTlsCredentials(s.tls, this.context.logger);
       await tls.start();
       const https = createHttpsServer({ ...options, ...tls.serverOptions(s.read_header_timeout) }, this.handler);
-      tls.attach(https);
+      tls.attach(https, () => this.context.telemetry.refusedRequest('http', 'tls_handshake_failed'));
       server = https;
       this.tls = tls;
     } else {

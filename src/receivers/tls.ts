@@ -76,9 +76,10 @@ export class ServerTlsCredentials {
     return { ...this.contextOptions(), ...this.peerOptions(), handshakeTimeout: handshakeTimeoutMs };
   }
 
-  /** Applies every reload to the server, for the connections it accepts next. */
-  attach(server: TlsServer): void {
+  /** Applies every reload to the server, for the connections it accepts next; reports failed handshakes. */
+  attach(server: TlsServer, onHandshakeFailure: () => void): void {
     this.listeners.push((options) => server.setSecureContext(options));
+    server.on('tlsClientError', onHandshakeFailure);
   }
 
   /** gRPC server credentials that follow reloads. */

@@ -24,7 +24,7 @@ export class Telemetry {
   });
   readonly receiverRefusedRequests = new Counter({
     name: 'otelhouse_receiver_refused_requests_total',
-    help: 'Requests or connections a receiver refused before reading any record: unauthenticated, too many connections.',
+    help: 'Requests or connections a receiver refused before reading any record: unauthenticated, too many connections, failed TLS handshakes.',
     labelNames: ['receiver', 'transport', 'reason'],
     registers: [this.registry],
   });
@@ -161,7 +161,7 @@ export class ComponentTelemetry {
   }
 
   /** A request or connection refused before any record was read; /stats counts it under the reason. */
-  refusedRequest(transport: string, reason: 'unauthenticated' | 'too_many_connections'): void {
+  refusedRequest(transport: string, reason: 'unauthenticated' | 'too_many_connections' | 'tls_handshake_failed'): void {
     this.telemetry.receiverRefusedRequests.inc({ receiver: this.id, transport, reason });
     this.add(reason, 1);
   }
