@@ -5,7 +5,7 @@ import t from 'tap';
 import { encodeLogsRequest, encodeLogsRequestJson } from '../src/otlp/index.js';
 import { PROJECT_ROOT } from './support/cli.js';
 import { embeddedClient, queryRows, startTestDaemon, tempDir, waitFor } from './support/daemon.js';
-import { numberedBatch } from './support/otlp-requests.js';
+import { grpcExport, numberedBatch } from './support/otlp-requests.js';
 
 const statusType = protobuf.loadSync(`${PROJECT_ROOT}/proto/google/rpc/status.proto`).lookupType('google.rpc.Status');
 
@@ -34,30 +34,6 @@ service:
     metrics:
       address: 127.0.0.1:0
 `;
-}
-
-function grpcExport(port: number, body: Buffer): Promise<{ code: number; details: string }> {
-  const Client = grpc.makeGenericClientConstructor(
-    {
-      Export: {
-        path: '/opentelemetry.proto.collector.logs.v1.LogsService/Export',
-        requestStream: false,
-        responseStream: false,
-        requestSerialize: (b: Buffer) => b,
-        requestDeserialize: (b: Buffer) => b,
-        responseSerialize: (b: Buffer) => b,
-        responseDeserialize: (b: Buffer) => b,
-      },
-    },
-    'LogsService',
-  );
-  const client = new Client(`127.0.0.1:${port}`, grpc.credentials.createInsecure(), { 'grpc.max_send_message_length': 64 * 1024 * 1024 });
-  return new Promise((resolve) => {
-    client.makeUnaryRequest('/opentelemetry.proto.collector.logs.v1.LogsService/Export', (b: Buffer) => b, (b: Buffer) => b, body, (err: grpc.ServiceError | null) => {
-      client.close();
-      resolve(err ? { code: err.code, details: err.details } : { code: grpc.status.OK, details: '' });
-    });
-  });
 }
 
 t.test('bad requests get the right status and message; valid ones alongside are stored intact', async (t) => {
