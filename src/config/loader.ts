@@ -124,7 +124,7 @@ export function parseConfig(text: string, registry: ComponentRegistry, env: Node
   const declaredExtensions = resolveComponents('extension', top.data.extensions ?? {}, registry, issues);
   const extensions = enabledExtensions(top.data.service.extensions, declaredExtensions, top.data.extensions ?? {}, issues);
   const receivers = resolveComponents('receiver', top.data.receivers ?? {}, registry, issues);
-  for (const r of receivers.values()) checkAuthenticatorRefs(r.config, `receivers.${r.id}`, extensions, issues);
+  for (const [id, raw] of Object.entries(top.data.receivers ?? {})) checkAuthenticatorRefs(raw, `receivers.${id}`, extensions, issues);
   const processors = resolveComponents('processor', top.data.processors ?? {}, registry, issues);
   const exporters = resolveComponents('exporter', top.data.exporters ?? {}, registry, issues);
   const declared = {
