@@ -206,6 +206,13 @@ t.test('fuzz: mutated, deeply nested, huge and invalid-UTF-8 OTLP requests over 
     { name: 'array nesting 5,000 deep', transport: 'grpc', encoding: 'protobuf', body: nestedBodyRequest(5000, 'array'), gzip: false },
     { name: 'JSON nesting 100,000 deep', transport: 'http', encoding: 'json', body: text.encode(deepJson), gzip: true },
     { name: 'JSON nesting over the limit', transport: 'http', encoding: 'json', body: text.encode(JSON.stringify({ resourceLogs: [{ scopeLogs: [{ logRecords: [{ body: nestedJsonValue(MAX_VALUE_DEPTH + 5, 'kvlist') }, { body: { stringValue: 'neighbour' } }] }] }] })), gzip: false },
+    {
+      name: 'lone surrogates in JSON keys and values',
+      transport: 'http',
+      encoding: 'json',
+      body: text.encode('{"resourceLogs":[{"resource":{"attributes":[{"key":"r\\udbff","value":{"stringValue":"\\ud800"}}]},"scopeLogs":[{"logRecords":[{"body":{"stringValue":"\\ud800 body"},"attributes":[{"key":"\\ud800k","value":{"stringValue":"v\\udbff"}}]}]}]}]}'),
+      gzip: false,
+    },
     { name: '100,000 attributes on one record', transport: 'http', encoding: 'protobuf', body: lenField(1, lenField(2, lenField(2, concatAll(manyAttributes)))), gzip: true },
     { name: '20,000 empty records', transport: 'grpc', encoding: 'protobuf', body: lenField(1, lenField(2, concatAll(Array.from({ length: 20_000 }, () => lenField(2, new Uint8Array(0)))))), gzip: false },
     { name: '400,000 empty scopes (over the size limit)', transport: 'grpc', encoding: 'protobuf', body: lenField(1, concatAll(Array.from({ length: 400_000 }, () => lenField(2, new Uint8Array(0))))), gzip: false },

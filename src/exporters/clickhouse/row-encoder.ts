@@ -72,7 +72,8 @@ class JsonMapEncoder {
   private learn(keys: string[]): void {
     this.keys = keys;
     this.order = keys.map((_, i) => i).sort((a, b) => (keys[a]! < keys[b]! ? -1 : keys[a]! > keys[b]! ? 1 : 0));
-    this.escaped = keys.map((k) => `${JSON.stringify(k).replaceAll('$', '\\u0024')}:`);
+    // A lone surrogate (possible from a JSON \ud800 escape) would reach ClickHouse as a bad escape: store U+FFFD.
+    this.escaped = keys.map((k) => `${JSON.stringify(k.toWellFormed()).replaceAll('$', '\\u0024')}:`);
   }
 }
 
