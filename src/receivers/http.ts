@@ -94,6 +94,7 @@ export class HttpReceiverServer {
       throw err;
     }
     this.server = server;
+    if (this.authenticator && !s.tls) this.context.logger.warn({ endpoint: s.endpoint }, 'auth without tls: tokens cross the network in clear text');
     return this.port;
   }
 

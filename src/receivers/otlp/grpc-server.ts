@@ -125,6 +125,7 @@ export class OtlpGrpcServer {
     }
     this.server = server;
     this.listener = listener;
+    if (this.authenticator && !this.tls) this.context.logger.warn({ endpoint: this.config.endpoint }, 'auth without tls: tokens cross the network in clear text');
     this.context.logger.info({ endpoint: this.config.endpoint, port: this.port, tls: Boolean(this.config.tls) }, 'OTLP/gRPC receiver listening');
   }
 
