@@ -33,9 +33,9 @@ export function fuzzSeed(fallback: number): number {
   return env ? Number(env) : fallback;
 }
 
-/** The number of cases: the default, times OTELHOUSE_FUZZ_SCALE when set. */
+/** The number of cases: the default, times OTELHOUSE_FUZZ_SCALE, or times 10 for the long fault runs. */
 export function fuzzCases(normal: number): number {
-  const scale = Number(process.env.OTELHOUSE_FUZZ_SCALE ?? 1);
+  const scale = Number(process.env.OTELHOUSE_FUZZ_SCALE ?? (process.env.OTELHOUSE_FAULTS === 'long' ? 10 : 1));
   return Math.max(1, Math.round(normal * scale));
 }
 
