@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { hostPort, positiveInt, section } from '../../config/types.js';
-import { isValidTimeZone } from './timestamps.js';
+import { isValidTimeZone } from '../../pipeline/time-zones.js';
 
 const tlsSchema = z.strictObject({
   cert_file: z.string().min(1),

@@ -1,0 +1,39 @@
+import { anyValueToString, isKeyValueList, newAttributes, type AnyValue } from '../../pipeline/model.js';
+
+/**
+ * A value from a YAML config as a log value: whole numbers become int (bigint) and other numbers
+ * double, as the OTel Collector types YAML numbers; lists and maps become arrays and kvlists.
+ */
+export function configValue(v: unknown): AnyValue {
+  if (v === null || v === undefined) return null;
+  if (typeof v === 'number') return Number.isInteger(v) ? BigInt(v) : v;
+  if (typeof v === 'string' || typeof v === 'boolean' || typeof v === 'bigint') return v;
+  if (Array.isArray(v)) return v.map(configValue);
+  if (typeof v === 'object') {
+    const out = newAttributes();
+    for (const [k, x] of Object.entries(v as Record<string, unknown>)) out[k] = configValue(x);
+    return out;
+  }
+  return String(v);
+}
+
+/** Equality across log values: ints and doubles compare as numbers, maps and arrays by content. */
+export function valuesEqual(a: AnyValue | undefined, b: AnyValue | undefined): boolean {
+  if (a === b) return true;
+  if (a === undefined || b === undefined || a === null || b === null) return false;
+  const ta = typeof a;
+  const tb = typeof b;
+  if ((ta === 'bigint' || ta === 'number') && (tb === 'bigint' || tb === 'number')) return compareNumbers(a as bigint | number, b as bigint | number) === 0;
+  if (ta !== 'object' || tb !== 'object') return false;
+  return anyValueToString(a) === anyValueToString(b) && isKeyValueList(a) === isKeyValueList(b) && Array.isArray(a) === Array.isArray(b);
+}
+
+/** Orders two numbers of either kind without losing int64 precision; NaN compares unequal. */
+export function compareNumbers(a: bigint | number, b: bigint | number): number {
+  if (typeof a === 'bigint' && typeof b === 'bigint') return a < b ? -1 : a > b ? 1 : 0;
+  const x = Number(a);
+  const y = Number(b);
+  if (x < y) return -1;
+  if (x > y) return 1;
+  return x === y ? 0 : NaN;
+}
