@@ -44,7 +44,7 @@ class AttributesProcessor implements Processor {
         const records = sl.logRecords;
         for (let i = 0; i < records.length; i++) {
           const rec = records[i]!;
-          if (selector.all || selector.selects(rec)) actions.apply(rec.attributes);
+          if (selector.all || selector.selects(rec)) rec.attributes = actions.apply(rec.attributes);
         }
       }
     }

@@ -1,22 +1,14 @@
 /**
  * Built-in detectors of secrets and personal data in log text. Each is a global regex whose match
  * is the secret itself, or holds it in a group beside context to keep (`password=`, `Bearer `).
- * A cheap character scan (`triggers`) decides which
- * detectors can match a string at all, so most strings run one or two regexes, not all of them.
+ * Regexes and indexOf run as native code, faster than a character loop in JavaScript (measured:
+ * a JS scan of a 110-character body took 310 ns, most detector regexes 30–90 ns, indexOf ~10 ns),
+ * so each detector has a pretest of substrings it needs, which keeps its regex off strings it
+ * cannot match.
  */
 
 export const DETECTOR_NAMES = ['jwt', 'password', 'bearer_token', 'aws_key', 'email', 'credit_card', 'ipv6', 'ipv4'] as const;
 export type DetectorName = (typeof DETECTOR_NAMES)[number];
-
-/** Trigger bits, found by one pass over the string's characters. */
-export const T_AT = 1;
-export const T_DIGIT_DOT = 2;
-export const T_HEX_COLONS = 4;
-export const T_LONG_DIGITS = 8;
-export const T_EYJ = 16;
-export const T_UPPER_RUN = 32;
-export const T_ASSIGN = 64;
-export const T_BE = 128;
 
 export interface Detector {
   name: DetectorName;
@@ -27,10 +19,10 @@ export interface Detector {
    * rest of the match, `password=` or `Bearer `, is context kept as it is); else the whole match.
    */
   secretGroups?: number;
-  /** The triggers that must all be present for the detector to run. */
-  triggers: number;
-  /** A cheaper regex that must match before the detector's own runs (its key words). */
-  pretest?: RegExp;
+  /** A cheaper test that must pass before the detector's regex runs (substrings it needs). */
+  pretest?: (s: string) => boolean;
+  /** The shortest text the detector can match. */
+  minLength: number;
   /** A further check of a candidate secret (the Luhn checksum of card numbers). */
   validate?: (secret: string) => boolean;
 }
@@ -39,7 +31,7 @@ export interface Detector {
 export const SECRET_KEY_WORDS = 'password|passwd|passphrase|pass_?phrase|secret|secret[_-]?key|client[_-]?secret|token|access[_-]?token|refresh[_-]?token|id[_-]?token|auth[_-]?token|session[_-]?token|api[_-]?key|apikey|access[_-]?key|private[_-]?key|credentials?|authorization';
 
 /** A key (attribute, JSON field) whose value is a secret. */
-export const SECRET_KEY = new RegExp(`(?:^|[^a-z])(?:${SECRET_KEY_WORDS})$`, 'i');
+export const SECRET_KEY = new RegExp(`(?:${SECRET_KEY_WORDS})$`, 'i');
 
 /** Luhn checksum over the digits of a card number candidate (separators skipped). */
 export function luhnValid(text: string): boolean {
@@ -91,112 +83,80 @@ const IPV6 = [
   `(?:${H}:){1,7}:`,
 ].join('|');
 
+const IPV6_PRETEST = /[0-9a-fA-F]:[0-9a-fA-F]{0,4}:/;
+
 export function builtinDetectors(): Detector[] {
   return [
     {
       name: 'jwt',
       regex: /(?<![\w-])eyJ[A-Za-z0-9_-]{4,}\.eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*/g,
-      triggers: T_EYJ,
+      pretest: (s) => s.indexOf('eyJ') >= 0,
+      minLength: 20,
     },
     {
       name: 'password',
+      // key=value, key: value, "key": "value" (quoted values whole; after an auth scheme such as
+      // `Authorization: Bearer`), the key ending in a secret word. The regex finds `=` or `:`
+      // first and looks back for the key: measured 7x faster than scanning for the key words.
       regex: new RegExp(
-        // key=value, key: value, "key": "value" (quoted values whole; after an auth scheme such as
-        // `Authorization: Bearer`), the key ending in a secret word; or the password of user:password@ in a URL.
-        `(?<![\\w.-])[\\w.-]*(?:${SECRET_KEY_WORDS})["']?\\s*[=:]\\s*(?:(?:bearer|basic|digest|token)\\s+)?(?:"((?:[^"\\\\\\n]|\\\\.)*)"|'([^'\\n]*)'|([^\\s"',;&})\\]]+))` +
-          `|[a-z][a-z0-9+.-]*://[^:/\\s@]+:([^@\\s/]+)@`,
+        `[=:](?<=(?:${SECRET_KEY_WORDS})["']?\\s{0,2}[=:])\\s*(?:(?:bearer|basic|digest|token)\\s+)?` +
+          `(?:"((?:[^"\\\\\\n]|\\\\.)*)"|'([^'\\n]*)'|([^\\s"',;&})\\]]+))`,
         'dgi',
       ),
-      secretGroups: 4,
-      triggers: T_ASSIGN,
-      pretest: /pass|secret|token|key|credential|authorization|:\/\//i,
+      secretGroups: 3,
+      pretest: (s) => s.indexOf('=') >= 0 || s.indexOf(':') >= 0,
+      minLength: 5,
+    },
+    {
+      name: 'password',
+      // The password of user:password@host in a URL.
+      regex: /[a-z][a-z0-9+.-]*:\/\/[^:/\s@]+:([^@\s/]+)@/dgi,
+      secretGroups: 1,
+      pretest: (s) => s.indexOf('://') >= 0,
+      minLength: 8,
     },
     {
       name: 'bearer_token',
       regex: /\bbearer\s+([A-Za-z0-9\-._~+/]{8,}=*)/dgi,
       secretGroups: 1,
-      triggers: T_BE,
+      pretest: (s) => s.indexOf('earer') >= 0 || s.indexOf('EARER') >= 0,
+      minLength: 15,
     },
     {
       name: 'aws_key',
       regex: /(?<![A-Za-z0-9])(?:AKIA|ASIA|ABIA|ACCA|AGPA|AIDA|AIPA|ANPA|ANVA|APKA|AROA|ASCA)[A-Z0-9]{16}(?![A-Za-z0-9])/g,
-      triggers: T_UPPER_RUN,
+      minLength: 20,
     },
     {
       name: 'email',
       regex: /(?<![\w.%+-])[A-Za-z0-9][\w.%+-]{0,63}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?)*\.[A-Za-z]{2,24}(?![\w-])/g,
-      triggers: T_AT,
+      pretest: (s) => s.indexOf('@') >= 0,
+      minLength: 6,
     },
     {
       name: 'credit_card',
-      regex: /(?<![\d.-])\d(?:[ -]?\d){12,18}(?![\d]|[.-]\d)/g,
-      triggers: T_LONG_DIGITS,
+      regex: /(?<![\w.-])\d(?:[ -]?\d){12,18}(?![\w]|[.-]\d)/g,
       validate: cardValid,
+      minLength: 13,
     },
     {
       name: 'ipv6',
       regex: new RegExp(`(?<![\\w:.])(?:${IPV6})(?:%[\\w.]+)?(?![\\w:]|\\.\\d)`, 'g'),
-      triggers: T_HEX_COLONS,
+      pretest: (s) => s.indexOf(':') >= 0 && IPV6_PRETEST.test(s),
+      minLength: 3,
     },
     {
       name: 'ipv4',
       regex: new RegExp(`(?<![\\w.])${OCTET}(?:\\.${OCTET}){3}(?![\\w]|\\.\\d)`, 'g'),
-      triggers: T_DIGIT_DOT,
+      pretest: (s) => s.indexOf('.') >= 0,
+      minLength: 7,
     },
   ];
 }
 
 /**
- * One pass over a string's characters giving the trigger bits present. Runs on every scanned
- * string, so it is a plain loop over char codes with no allocation.
+ * Hex ids and hashes (and UUIDs): no built-in detector can match a string made only of lower-case
+ * hex digits and dashes with at least one letter, and the digit-led detectors (cards, IPv4) are
+ * at their slowest on them (~250 ns for a SHA-256 digest), so they are passed over in one test.
  */
-export function scanTriggers(s: string): number {
-  let bits = 0;
-  let digitRun = 0;
-  let upperRun = 0;
-  let hexColons = 0;
-  let prev = 0;
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c >= 48 && c <= 57) {
-      digitRun++;
-      if (digitRun >= 13) bits |= T_LONG_DIGITS;
-      upperRun++;
-    } else {
-      if ((c === 32 || c === 45) && prev >= 48 && prev <= 57) {
-        // a single separator inside a card number keeps the run going
-      } else digitRun = 0;
-      if (c >= 65 && c <= 90) upperRun++;
-      else upperRun = 0;
-      switch (c) {
-        case 64:
-          bits |= T_AT;
-          break;
-        case 46:
-          if (prev >= 48 && prev <= 57) bits |= T_DIGIT_DOT;
-          break;
-        case 58:
-          bits |= T_ASSIGN;
-          if (prev === 58 || (prev >= 48 && prev <= 57) || (prev >= 97 && prev <= 102) || (prev >= 65 && prev <= 70)) {
-            if (++hexColons >= 2) bits |= T_HEX_COLONS;
-          }
-          break;
-        case 61:
-          bits |= T_ASSIGN;
-          break;
-        case 66:
-        case 98: {
-          const next = s.charCodeAt(i + 1);
-          if (next === 101 || next === 69) bits |= T_BE;
-          break;
-        }
-        case 121:
-          if (prev === 101 && s.charCodeAt(i + 1) === 74) bits |= T_EYJ;
-          break;
-      }
-    }
-    if (upperRun >= 20) bits |= T_UPPER_RUN;
-    prev = c;
-  }
-  return bits;
-}
+export const HEX_ID = /^[0-9a-f-]*[a-f][0-9a-f-]*$/;

@@ -1,6 +1,6 @@
 import { createHash, createHmac } from 'node:crypto';
 import { isKeyValueList, type AnyValue, type Attributes } from '../../pipeline/model.js';
-import { SECRET_KEY, scanTriggers, type Detector } from './detectors.js';
+import { HEX_ID, SECRET_KEY, type Detector } from './detectors.js';
 
 export interface RedactorOptions {
   detectors: Detector[];
@@ -29,6 +29,10 @@ const KEY_BLOCKED = 2;
 const KEY_SECRET = 3;
 const KEY_CACHE_SIZE = 10_000;
 const LARGE_INT = 10n ** 12n;
+/** The shortest text any detector masks (`a@b.io`, `pwd=x`); user regexes see every string. */
+const MIN_SECRET_LENGTH = 5;
+/** Shorter strings are not worth the HEX_ID test. */
+const HEX_ID_LENGTH = 16;
 
 /**
  * Masks secrets in strings and attribute maps. Counts what it masked per detector in `masked`
@@ -63,15 +67,15 @@ export class Redactor {
 
   /** Masks every secret found in one string; returns the same string when there was none. */
   maskText(s: string): string {
-    if (s.length === 0) return s;
-    const bits = scanTriggers(s);
+    if (s.length < MIN_SECRET_LENGTH) return s;
     let out = s;
     const detectors = this.detectors;
-    for (let i = 0; i < detectors.length; i++) {
-      const d = detectors[i]!;
-      if ((bits & d.triggers) !== d.triggers) continue;
-      if (d.pretest && !d.pretest.test(out)) continue;
-      out = this.replaceMatches(out, d.regex, i, d.secretGroups ?? 0, d.validate);
+    if (detectors.length > 0 && !(s.length >= HEX_ID_LENGTH && HEX_ID.test(s))) {
+      for (let i = 0; i < detectors.length; i++) {
+        const d = detectors[i]!;
+        if (out.length < d.minLength || (d.pretest !== undefined && !d.pretest(out))) continue;
+        out = this.replaceMatches(out, d.regex, i, d.secretGroups ?? 0, d.validate);
+      }
     }
     const custom = this.options.custom;
     for (let c = 0; c < custom.length; c++) out = this.replaceMatches(out, custom[c]!.regex, this.customBase + c, 0, undefined);

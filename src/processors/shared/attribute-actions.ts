@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { anyValueToString, type AnyValue, type Attributes } from '../../pipeline/model.js';
 import { namedGroups, regexSchema } from './regex.js';
-import { configValue } from './values.js';
+import { attributesWithout, configValue } from './values.js';
 
 /**
  * The OTel Collector's attribute actions (attributesprocessor `actions`, resourceprocessor
@@ -96,8 +96,11 @@ const FALSE_TEXT = new Set(['0', 'f', 'F', 'FALSE', 'false', 'False']);
 const INT64_MIN = -(2n ** 63n);
 const INT64_MAX = 2n ** 63n - 1n;
 
-/** Most recent SHA-256 digests; log values repeat (user ids, routes), and a digest costs ~1 µs. */
-const HASH_CACHE_SIZE = 4096;
+/**
+ * Recent SHA-256 digests: log values repeat (user ids, routes), and a digest costs ~1 µs. Two
+ * generations, so a full cache keeps the recent half instead of starting empty.
+ */
+const HASH_GENERATION_SIZE = 16_384;
 
 /** Converts a value; undefined when it cannot be (Go's strconv rules, as the OTel Collector's convert action). */
 function convertValue(v: AnyValue, to: number): AnyValue | undefined {
@@ -137,7 +140,8 @@ function convertValue(v: AnyValue, to: number): AnyValue | undefined {
 
 export class AttributeActions {
   private readonly actions: CompiledAction[];
-  private readonly hashCache = new Map<string, string>();
+  private hashes = new Map<string, string>();
+  private olderHashes = new Map<string, string>();
   /** Convert failures per action since the last takeConvertFailures(), by the action's key. */
   private readonly convertFailures: Int32Array;
 
@@ -162,8 +166,9 @@ export class AttributeActions {
     return this.actions.length;
   }
 
-  /** Applies every action in order to one attribute map. */
-  apply(attrs: Attributes): void {
+  /** Applies every action in order to one attribute map; returns it, or a copy when keys were deleted. */
+  apply(input: Attributes): Attributes {
+    let attrs = input;
     const actions = this.actions;
     for (let i = 0; i < actions.length; i++) {
       const a = actions[i]!;
@@ -182,8 +187,13 @@ export class AttributeActions {
           break;
         }
         case DELETE:
-          if (a.key && attrs[a.key] !== undefined) delete attrs[a.key];
-          if (a.pattern) for (const k in attrs) if (a.pattern.test(k)) delete attrs[k];
+          if (a.pattern) {
+            let any = false;
+            for (const k in attrs) if (k === a.key || a.pattern.test(k)) any = true;
+            if (any) attrs = attributesWithout(attrs, a.key, a.pattern);
+          } else if (attrs[a.key] !== undefined) {
+            attrs = attributesWithout(attrs, a.key);
+          }
           break;
         case HASH:
           if (a.key) {
@@ -213,17 +223,20 @@ export class AttributeActions {
         }
       }
     }
+    return attrs;
   }
 
   /** SHA-256 hex of the value's text (strings as they are, other kinds as the exporter renders them). */
   private hash(v: AnyValue): string {
     const text = typeof v === 'string' ? v : anyValueToString(v);
-    let digest = this.hashCache.get(text);
-    if (digest === undefined) {
-      digest = createHash('sha256').update(text).digest('hex');
-      if (this.hashCache.size >= HASH_CACHE_SIZE) this.hashCache.clear();
-      this.hashCache.set(text, digest);
+    let digest = this.hashes.get(text);
+    if (digest !== undefined) return digest;
+    digest = this.olderHashes.get(text) ?? createHash('sha256').update(text).digest('hex');
+    if (this.hashes.size >= HASH_GENERATION_SIZE) {
+      this.olderHashes = this.hashes;
+      this.hashes = new Map();
     }
+    this.hashes.set(text, digest);
     return digest;
   }
 
