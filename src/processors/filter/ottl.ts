@@ -1,5 +1,5 @@
 import { anyValueToString, isKeyValueList, type AnyValue, type InstrumentationScope, type LogRecord, type Resource } from '../../pipeline/model.js';
-import { compileUserRegex } from '../shared/regex.js';
+import { compileUserRegex, regexIssue } from '../shared/regex.js';
 import { compareNumbers, valuesEqual } from '../shared/values.js';
 
 /**
@@ -324,7 +324,7 @@ class Parser {
         try {
           re = compileUserRegex(literal(1));
         } catch (err) {
-          throw new OttlSyntaxError(`IsMatch: not a valid regular expression: ${(err as Error).message.replace(/^Invalid regular expression: /, '')}`, argTokens[1]!.column);
+          throw new OttlSyntaxError(`IsMatch: ${regexIssue(err)}`, argTokens[1]!.column);
         }
         return (ctx) => {
           const s = stringLike(target(ctx));

@@ -83,6 +83,14 @@ const IPV6 = [
   `(?:${H}:){1,7}:`,
 ].join('|');
 
+/**
+ * Addresses that identify no one: unspecified, loopback and broadcast (`listening on 0.0.0.0:8080`,
+ * `connect to 127.0.0.1`, `::1`) are left as they are.
+ */
+function notSpecialAddress(ip: string): boolean {
+  return !(ip === '0.0.0.0' || ip === '255.255.255.255' || ip.startsWith('127.') || ip === '::1' || ip === '::');
+}
+
 const IPV6_PRETEST = /[0-9a-fA-F]:[0-9a-fA-F]{0,4}:/;
 
 export function builtinDetectors(): Detector[] {
@@ -142,12 +150,14 @@ export function builtinDetectors(): Detector[] {
     {
       name: 'ipv6',
       regex: new RegExp(`(?<![\\w:.])(?:${IPV6})(?:%[\\w.]+)?(?![\\w:]|\\.\\d)`, 'g'),
+      validate: notSpecialAddress,
       pretest: (s) => s.indexOf(':') >= 0 && IPV6_PRETEST.test(s),
       minLength: 3,
     },
     {
       name: 'ipv4',
       regex: new RegExp(`(?<![\\w.])${OCTET}(?:\\.${OCTET}){3}(?![\\w]|\\.\\d)`, 'g'),
+      validate: notSpecialAddress,
       pretest: (s) => s.indexOf('.') >= 0,
       minLength: 7,
     },

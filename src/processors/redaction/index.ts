@@ -4,17 +4,26 @@ import { section } from '../../config/types.js';
 import type { ComponentContext, Processor, ProcessorFactory } from '../../pipeline/component.js';
 import type { LogsConsumer } from '../../pipeline/consumer.js';
 import type { LogBatch, LogRecord } from '../../pipeline/model.js';
-import { regexSchema } from '../shared/regex.js';
+import { compileUserRegex, regexIssue, regexSchema } from '../shared/regex.js';
 import { DETECTOR_NAMES, builtinDetectors } from './detectors.js';
 import { Redactor } from './redactor.js';
 
 const HASH_FUNCTIONS = ['none', 'sha256', 'sha512', 'sha3', 'sha1', 'md5', 'hmac-sha256', 'hmac-sha512'] as const;
 const SUMMARIES = ['silent', 'info', 'debug'] as const;
 
-const customRegex = z.union([
-  regexSchema('g').transform((regex) => ({ name: 'blocked_values', regex })),
-  z.strictObject({ name: z.string().regex(/^[a-z][a-z0-9_]*$/, 'use lower-case letters, digits and _'), regex: regexSchema('g') }),
-]);
+const customRegex = z
+  .union([z.string(), z.strictObject({ name: z.string().regex(/^[a-z][a-z0-9_]*$/, 'use lower-case letters, digits and _'), regex: z.string() })], {
+    error: 'expected a regular expression, or { name, regex }',
+  })
+  .transform((v, ctx) => {
+    const named = typeof v !== 'string';
+    try {
+      return { name: named ? v.name : 'blocked_values', regex: compileUserRegex(named ? v.regex : v, 'g') };
+    } catch (err) {
+      ctx.addIssue({ code: 'custom', path: named ? ['regex'] : [], message: regexIssue(err) });
+      return z.NEVER;
+    }
+  });
 
 export const redactionConfigSchema = section({
   /** Built-in detectors to run on the body and attribute values. */

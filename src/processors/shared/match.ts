@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { anyValueToString, type AnyValue, type Attributes, type InstrumentationScope, type LogRecord, type Resource } from '../../pipeline/model.js';
-import { compileUserRegex } from './regex.js';
+import { compileUserRegex, regexIssue } from './regex.js';
 import { severitySchema } from './severity.js';
 import { configValue, valuesEqual } from './values.js';
 
@@ -231,7 +231,7 @@ export function compileMatch(spec: MatchSpec, paths: Record<MatchField, string>,
     try {
       return compileUserRegex(source);
     } catch (err) {
-      issues.push({ path, message: `not a valid regular expression: ${(err as Error).message.replace(/^Invalid regular expression: /, '')}` });
+      issues.push({ path, message: regexIssue(err) });
       return /$^/;
     }
   };

@@ -23,13 +23,18 @@ export function compileUserRegex(source: string, extraFlags = ''): RegExp {
   }
 }
 
+/** The config error for a regex that does not compile. */
+export function regexIssue(err: unknown): string {
+  return `not a valid regular expression: ${(err as Error).message.replace(/^Invalid regular expression: /, '')}`;
+}
+
 /** A config string holding a regular expression; parsed into the compiled RegExp, errors give JavaScript's reason. */
 export function regexSchema(extraFlags = '') {
   return z.string({ error: 'expected a regular expression' }).transform((source, ctx) => {
     try {
       return compileUserRegex(source, extraFlags);
     } catch (err) {
-      ctx.addIssue({ code: 'custom', message: `not a valid regular expression: ${(err as Error).message.replace(/^Invalid regular expression: /, '')}` });
+      ctx.addIssue({ code: 'custom', message: regexIssue(err) });
       return z.NEVER;
     }
   });
