@@ -1,4 +1,4 @@
-import { newAttributes, type AnyValue, type Attributes } from '../../pipeline/model.js';
+import { anyValueFromJson, type AnyValue, type Attributes } from '../../pipeline/model.js';
 
 /**
  * Body parsers: JSON objects flattened into attributes with dotted keys, and logfmt. Each writes
@@ -6,25 +6,6 @@ import { newAttributes, type AnyValue, type Attributes } from '../../pipeline/mo
  */
 
 export type Put = (attrs: Attributes, key: string, value: AnyValue) => void;
-
-/** A JSON value as a log value: whole numbers int, others double, arrays and objects kept as lists and maps. */
-function jsonValue(v: unknown): AnyValue {
-  if (v === null) return null;
-  switch (typeof v) {
-    case 'string':
-    case 'boolean':
-      return v;
-    case 'number':
-      return Number.isSafeInteger(v) ? BigInt(v) : v;
-    default:
-      if (Array.isArray(v)) return v.map(jsonValue);
-      {
-        const out = newAttributes();
-        for (const k of Object.keys(v as object)) out[k] = jsonValue((v as Record<string, unknown>)[k]);
-        return out;
-      }
-  }
-}
 
 /**
  * Flattens a parsed JSON object into attributes: nested objects become dotted keys down to
@@ -45,7 +26,7 @@ export function flattenJson(obj: Record<string, unknown>, attrs: Attributes, put
         withinLimit = false;
       }
     } else {
-      put(attrs, key, jsonValue(v));
+      put(attrs, key, anyValueFromJson(v));
     }
   }
   return withinLimit;

@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
-import { anyValueToString, type AnyValue, type Attributes } from '../../pipeline/model.js';
+import { anyValueFromJson, anyValueToString, type AnyValue, type Attributes } from '../../pipeline/model.js';
 import { namedGroups, regexSchema } from './regex.js';
-import { attributesWithout, configValue } from './values.js';
+import { attributesWithout } from './values.js';
 
 /**
  * The OTel Collector's attribute actions (attributesprocessor `actions`, resourceprocessor
@@ -147,7 +147,7 @@ export class AttributeActions {
 
   constructor(configs: ActionConfig[]) {
     this.actions = configs.map((a) => {
-      const value = a.value === undefined ? null : configValue(a.value);
+      const value = a.value === undefined ? null : anyValueFromJson(a.value);
       return {
         kind: ACTIONS.indexOf(a.action),
         key: a.key ?? '',
@@ -182,7 +182,7 @@ export class AttributeActions {
             const v = attrs[a.from];
             if (v !== undefined) attrs[a.key] = v;
           } else {
-            attrs[a.key] = a.rawValue === undefined ? a.value : configValue(a.rawValue);
+            attrs[a.key] = a.rawValue === undefined ? a.value : anyValueFromJson(a.rawValue);
           }
           break;
         }

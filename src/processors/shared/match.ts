@@ -1,8 +1,8 @@
 import { z } from 'zod';
-import { anyValueToString, type AnyValue, type Attributes, type InstrumentationScope, type LogRecord, type Resource } from '../../pipeline/model.js';
+import { anyValueFromJson, anyValueToString, type AnyValue, type Attributes, type InstrumentationScope, type LogRecord, type Resource } from '../../pipeline/model.js';
 import { compileUserRegex, regexIssue } from './regex.js';
 import { severitySchema } from './severity.js';
-import { configValue, valuesEqual } from './values.js';
+import { valuesEqual } from './values.js';
 
 /**
  * Which records a processor acts on, in the OTel Collector's `include` / `exclude` shape
@@ -206,7 +206,7 @@ export class RecordMatcher {
 }
 
 function attributeTest(kv: KeyValueConfig, pattern: RegExp | undefined): AttributeTest {
-  return { key: kv.key, value: kv.value === undefined ? undefined : configValue(kv.value), pattern };
+  return { key: kv.key, value: kv.value === undefined ? undefined : anyValueFromJson(kv.value), pattern };
 }
 
 /** The regexes of a regexp-mode spec, compiled in the spec's order (undefined in strict mode). */

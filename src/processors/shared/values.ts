@@ -1,22 +1,5 @@
 import { anyValueToString, isKeyValueList, newAttributes, type AnyValue, type Attributes } from '../../pipeline/model.js';
 
-/**
- * A value from a YAML config as a log value: whole numbers become int (bigint) and other numbers
- * double, as the OTel Collector types YAML numbers; lists and maps become arrays and kvlists.
- */
-export function configValue(v: unknown): AnyValue {
-  if (v === null || v === undefined) return null;
-  if (typeof v === 'number') return Number.isInteger(v) ? BigInt(v) : v;
-  if (typeof v === 'string' || typeof v === 'boolean' || typeof v === 'bigint') return v;
-  if (Array.isArray(v)) return v.map(configValue);
-  if (typeof v === 'object') {
-    const out = newAttributes();
-    for (const [k, x] of Object.entries(v as Record<string, unknown>)) out[k] = configValue(x);
-    return out;
-  }
-  return String(v);
-}
-
 /** Equality across log values: ints and doubles compare as numbers, maps and arrays by content. */
 export function valuesEqual(a: AnyValue | undefined, b: AnyValue | undefined): boolean {
   if (a === b) return true;
