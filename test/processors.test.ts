@@ -232,8 +232,8 @@ t.test('filter processor: every rule', async (t) => {
       expect: bodies('slow query'),
     },
     {
-      name: 'error_mode ignore: a record the condition cannot evaluate on is kept, the error counted',
-      config: 'error_mode: ignore\nlogs:\n  log_record:\n    - body["level"] == "debug"',
+      name: 'error_mode ignore (the default): a record the condition cannot evaluate on is kept, the error counted',
+      config: 'logs:\n  log_record:\n    - body["level"] == "debug"',
       input: [{ records: [{ body: 'plain text' }, { body: { level: 'debug' } as unknown as AnyValue }, { body: { level: 'info' } as unknown as AnyValue }] }],
       expect: [{ body: 'plain text' }, { body: { level: 'info' } }],
       stats: { errors: 1, dropped: 1 },
@@ -249,7 +249,7 @@ t.test('filter processor: every rule', async (t) => {
 });
 
 t.test('filter processor: error_mode propagate refuses the batch; a batch filtered empty goes no further', async (t) => {
-  const h = await processorHarness('filter', 'logs:\n  log_record:\n    - body["level"] == "debug"');
+  const h = await processorHarness('filter', 'error_mode: propagate\nlogs:\n  log_record:\n    - body["level"] == "debug"');
   await t.rejects(h.run(batchOf({ records: [{ body: { level: 'info' } as unknown as AnyValue }, { body: 'plain' }] })), /condition "body\[\\"level\\"\] == \\"debug\\"" failed: body\["level"\]: a string cannot be indexed by a string key/);
   t.equal(h.out.length, 0, 'nothing went on');
   t.equal(h.stats().errors, 1);

@@ -21,11 +21,12 @@ const conditionSchema = z.string({ error: 'expected an OTTL condition (a string)
 
 export const filterConfigSchema = section({
   /**
-   * What a condition that fails to evaluate on a record does: `propagate` refuses the whole batch
-   * with the error (the OTel Collector's default), `ignore` keeps the record and logs the error,
-   * `silent` keeps it without logging.
+   * What a condition that fails to evaluate on a record does: `ignore` keeps the record and logs
+   * the error, `silent` keeps it without logging, `propagate` refuses the whole batch with the
+   * error. (The OTel Collector defaults to propagate; here one bad record must not cost its
+   * neighbours, see docs/decisions.md.)
    */
-  error_mode: z.enum(ERROR_MODES, { error: `expected one of ${ERROR_MODES.join(', ')}` }).default('propagate'),
+  error_mode: z.enum(ERROR_MODES, { error: `expected one of ${ERROR_MODES.join(', ')}` }).default('ignore'),
   /** Drop records below this severity (records with no severity are kept). */
   min_severity: severitySchema().optional(),
   logs: section({
@@ -45,6 +46,7 @@ const INCLUDE = 1;
 const EXCLUDE = 2;
 const CONDITION = 3;
 const RULES = ['min_severity', 'include', 'exclude', 'log_record'];
+const WARNING_INTERVAL_MS = 60_000;
 
 /**
  * The OTel Collector's filter processor for logs: drops records below a severity, outside an
@@ -62,6 +64,9 @@ class FilterProcessor implements Processor {
   private readonly ctx: OttlContext;
   private errors = 0;
   private firstError: unknown;
+  /** ignore mode logs at most one warning a minute, with the errors counted since the last one. */
+  private lastWarning = 0;
+  private errorsSinceWarning = 0;
 
   constructor(
     config: FilterConfig,
@@ -158,8 +163,12 @@ class FilterProcessor implements Processor {
     for (let r = 0; r < RULES.length; r++) if (this.dropped[r]! > 0) telemetry.filterDropped(RULES[r]!, this.dropped[r]!);
     if (this.errors === 0) return;
     telemetry.filterErrors(this.errors);
-    if (this.errorMode === 'ignore' && this.firstError) {
-      this.context.logger.warn({ errors: this.errors, first: this.firstError }, 'filter conditions failed to evaluate; those records were kept');
+    this.errorsSinceWarning += this.errors;
+    const now = Date.now();
+    if (this.errorMode === 'ignore' && this.firstError && now - this.lastWarning >= WARNING_INTERVAL_MS) {
+      this.context.logger.warn({ errors: this.errorsSinceWarning, example: this.firstError }, 'filter conditions failed to evaluate; those records were kept');
+      this.lastWarning = now;
+      this.errorsSinceWarning = 0;
     }
   }
 }
