@@ -23,9 +23,10 @@ export function compileUserRegex(source: string, extraFlags = ''): RegExp {
   }
 }
 
-/** The config error for a regex that does not compile. */
+/** The config error for a regex that does not compile: JavaScript's reason, without its rewritten copy of the pattern. */
 export function regexIssue(err: unknown): string {
-  return `not a valid regular expression: ${(err as Error).message.replace(/^Invalid regular expression: /, '')}`;
+  const message = (err as Error).message;
+  return `not a valid regular expression: ${/^Invalid regular expression: \/.*\/[a-z]*: (.*)$/s.exec(message)?.[1] ?? message}`;
 }
 
 /** A config string holding a regular expression; parsed into the compiled RegExp, errors give JavaScript's reason. */
