@@ -142,7 +142,7 @@ class ParseProcessor implements Processor {
     }
     if (this.layout || this.epoch) this.extractTimestamp(rec);
     if (c.severity.enabled && rec.severityNumber === 0) {
-      const found = inferSeverity(rec.severityText, rec.attributes, typeof rec.body === 'string' ? rec.body : typeof body === 'string' ? body : undefined);
+      const found = inferSeverity(rec.severityText, rec.attributes, typeof rec.body === 'string' ? rec.body : undefined);
       if (found) {
         rec.severityNumber = found.number;
         if (!rec.severityText) rec.severityText = found.text;

@@ -53,6 +53,7 @@ export class Redactor {
   private readonly customBase: number;
   private readonly keyKinds = new Map<string, number>();
   private maskedKeys: string[] | undefined;
+  private readonly cardDetector: boolean;
 
   constructor(private readonly options: RedactorOptions) {
     this.detectors = options.detectors;
@@ -60,6 +61,7 @@ export class Redactor {
     this.blockKeysIndex = options.detectors.length;
     this.customBase = this.blockKeysIndex + 1;
     this.secretKeyIndex = options.detectors.findIndex((d) => d.name === 'password');
+    this.cardDetector = options.detectors.some((d) => d.name === 'credit_card');
     this.masked = new Int32Array(this.counterNames.length);
     this.replacements = this.counterNames.map((name) => options.replacement.replaceAll('{detector}', name));
     this.replacementTexts = new Set(this.replacements);
@@ -155,7 +157,7 @@ export class Redactor {
     }
     if (typeof v === 'bigint') {
       // A card number sent as an integer.
-      if (v >= LARGE_INT && this.options.detectors.some((d) => d.name === 'credit_card')) {
+      if (v >= LARGE_INT && this.cardDetector) {
         const text = v.toString();
         const out = this.maskText(text);
         if (out !== text) {
