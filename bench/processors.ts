@@ -15,8 +15,8 @@ import { benchmarkBatch } from './workload.js';
  * processor (or `chain`).
  */
 const RECORDS = 1000;
-const BATCHES = 40;
-const ROUNDS = 7;
+const BATCHES = 100;
+const ROUNDS = 9;
 
 const CONFIGS: Record<string, string> = {
   attributes: `
