@@ -415,7 +415,7 @@ t.test('resourcedetection: env, system and k8s, override and first-detector-wins
     OTEL_SERVICE_NAME: 'checkout',
     K8S_NODE_NAME: 'node-7',
     K8S_POD_NAME: 'otelhouse-abcde',
-    K8S_NAMESPACE: 'observability',
+    K8S_POD_NAMESPACE: 'observability',
     K8S_POD_UID: '1f2e3d',
   });
   const input = () => batchOf({ resource: { 'service.name': 'app-set', 'host.name': 'app-host' }, records: [{ body: 'x' }] }, { records: [{ body: 'y' }] });

@@ -30,7 +30,7 @@ export const resourceDetectionConfigSchema = section({
     /** Environment variables holding the Downward API values. */
     node_from_env_var: z.string().min(1).default('K8S_NODE_NAME'),
     pod_from_env_var: z.string().min(1).default('K8S_POD_NAME'),
-    namespace_from_env_var: z.string().min(1).default('K8S_NAMESPACE'),
+    namespace_from_env_var: z.string().min(1).default('K8S_POD_NAMESPACE'),
     pod_uid_from_env_var: z.string().min(1).default('K8S_POD_UID'),
     resource_attributes: attributeToggles(K8S_ATTRIBUTES, K8S_ATTRIBUTES),
   }),
