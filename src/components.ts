@@ -2,7 +2,13 @@ import { clickhouseExporterFactory } from './exporters/clickhouse/index.js';
 import { debugExporterFactory } from './exporters/debug/index.js';
 import { bearerTokenAuthExtensionFactory } from './extensions/bearertokenauth/index.js';
 import { ComponentRegistry } from './pipeline/registry.js';
+import { attributesProcessorFactory } from './processors/attributes/index.js';
 import { batchProcessorFactory } from './processors/batch/index.js';
+import { filterProcessorFactory } from './processors/filter/index.js';
+import { parseProcessorFactory } from './processors/parse/index.js';
+import { redactionProcessorFactory } from './processors/redaction/index.js';
+import { resourceProcessorFactory } from './processors/resource/index.js';
+import { resourceDetectionProcessorFactory } from './processors/resourcedetection/index.js';
 import { templatesProcessorFactory } from './processors/templates/index.js';
 import { jsonIngestReceiverFactory } from './receivers/json_ingest/index.js';
 import { otlpReceiverFactory } from './receivers/otlp/index.js';
@@ -16,6 +22,12 @@ export function builtinComponents(): ComponentRegistry {
     .register(syslogReceiverFactory)
     .register(batchProcessorFactory)
     .register(templatesProcessorFactory)
+    .register(attributesProcessorFactory)
+    .register(resourceProcessorFactory)
+    .register(filterProcessorFactory)
+    .register(redactionProcessorFactory)
+    .register(parseProcessorFactory)
+    .register(resourceDetectionProcessorFactory)
     .register(clickhouseExporterFactory)
     .register(debugExporterFactory)
     .register(bearerTokenAuthExtensionFactory);

@@ -108,6 +108,33 @@ export function newLogRecord(): LogRecord {
   };
 }
 
+/**
+ * A parsed JSON (or YAML) value as a log value: safe whole numbers become int (bigint) and other
+ * numbers double, arrays lists, objects kvlists.
+ */
+export function anyValueFromJson(v: unknown): AnyValue {
+  if (v === null || v === undefined) return null;
+  switch (typeof v) {
+    case 'string':
+    case 'boolean':
+    case 'bigint':
+      return v;
+    case 'number':
+      return Number.isSafeInteger(v) ? BigInt(v) : v;
+    case 'object':
+      if (Array.isArray(v)) return v.map(anyValueFromJson);
+      return attributesFromJson(v as Record<string, unknown>);
+    default:
+      return String(v);
+  }
+}
+
+export function attributesFromJson(o: Record<string, unknown>): Attributes {
+  const out = newAttributes();
+  for (const k of Object.keys(o)) out[k] = anyValueFromJson(o[k]);
+  return out;
+}
+
 export function countRecords(batch: LogBatch): number {
   let n = 0;
   for (const rl of batch.resourceLogs) for (const sl of rl.scopeLogs) n += sl.logRecords.length;

@@ -119,6 +119,42 @@ export class Telemetry {
     labelNames: ['processor', 'type'],
     registers: [this.registry],
   });
+  readonly processorConvertFailed = new Counter({
+    name: 'otelhouse_processor_convert_failed_total',
+    help: 'Values a convert action (attributes, resource processors) could not convert; the record was kept with the value unchanged.',
+    labelNames: ['processor', 'key'],
+    registers: [this.registry],
+  });
+  readonly filterDropped = new Counter({
+    name: 'otelhouse_processor_filter_dropped_log_records_total',
+    help: 'Log records the filter processor dropped, by the rule that dropped them.',
+    labelNames: ['processor', 'rule'],
+    registers: [this.registry],
+  });
+  readonly filterErrors = new Counter({
+    name: 'otelhouse_processor_filter_errors_total',
+    help: 'Filter conditions that failed to evaluate on a record (handled by error_mode).',
+    labelNames: ['processor'],
+    registers: [this.registry],
+  });
+  readonly redactionMasked = new Counter({
+    name: 'otelhouse_processor_redaction_masked_total',
+    help: 'Values the redaction processor masked, by the detector that found them (never the values).',
+    labelNames: ['processor', 'detector'],
+    registers: [this.registry],
+  });
+  readonly redactionDeleted = new Counter({
+    name: 'otelhouse_processor_redaction_deleted_attributes_total',
+    help: 'Attributes the redaction processor removed because they are not in allowed_keys.',
+    labelNames: ['processor'],
+    registers: [this.registry],
+  });
+  readonly parseRecords = new Counter({
+    name: 'otelhouse_processor_parse_log_records_total',
+    help: 'What the parse processor did, by result: json, logfmt, severity, timestamp (parsed); invalid_json, too_large, too_deep, timestamp_invalid (left as they were).',
+    labelNames: ['processor', 'result'],
+    registers: [this.registry],
+  });
   readonly exporterSent = new Counter({
     name: 'otelhouse_exporter_sent_log_records_total',
     help: 'Log records the exporter stored or forwarded successfully.',
@@ -293,6 +329,40 @@ export class ComponentTelemetry {
   llmProposal(result: 'accepted' | 'rejected' | 'unchanged', reason = ''): void {
     this.telemetry.llmProposals.inc({ processor: this.id, result, reason });
     this.add(`llm_${result}`, 1);
+  }
+
+  /** A convert action's failures on one attribute key (the record is kept, the value unchanged). */
+  convertFailed(key: string, n: number): void {
+    this.telemetry.processorConvertFailed.inc({ processor: this.id, key }, n);
+    this.add('convert_failed', n);
+  }
+
+  /** Records the filter processor dropped, by rule (min_severity, log_record, include, exclude). */
+  filterDropped(rule: string, n: number): void {
+    this.telemetry.filterDropped.inc({ processor: this.id, rule }, n);
+    this.add('dropped', n);
+  }
+
+  filterErrors(n: number): void {
+    this.telemetry.filterErrors.inc({ processor: this.id }, n);
+    this.add('errors', n);
+  }
+
+  /** Values masked by one redaction detector. */
+  masked(detector: string, n: number): void {
+    this.telemetry.redactionMasked.inc({ processor: this.id, detector }, n);
+    this.add(`masked_${detector}`, n);
+  }
+
+  redactionDeleted(n: number): void {
+    this.telemetry.redactionDeleted.inc({ processor: this.id }, n);
+    this.add('deleted_attributes', n);
+  }
+
+  /** One kind of parse processor outcome. */
+  parsed(result: string, n: number): void {
+    this.telemetry.parseRecords.inc({ processor: this.id, result }, n);
+    this.add(result, n);
   }
 
   /** A count that only /stats shows (e.g. a debug exporter's total). */
