@@ -121,10 +121,61 @@ service:
       receivers: [kafka]
       exporters: [clickhouse]
 `);
-  t.match(issues, [/^extensions: unknown key/]);
+  t.match(issues, [/^extensions\.health_check: unknown extension type "health_check" \(known: bearertokenauth\)/]);
   const more = issuesOf(VALID.replace('    logs:\n', '    traces:\n').replace('  otlp:\n', '  kafka:\n  otlp:\n'));
   t.match(more.join('\n'), /receivers\.kafka: unknown receiver type "kafka" \(known: json_ingest, otlp, syslog\)/);
   t.match(more.join('\n'), /service\.pipelines\.traces: only logs pipelines are supported/);
+});
+
+t.test('TLS, auth and limits: each mistake names its key', async (t) => {
+  const receivers = `
+receivers:
+  otlp:
+    protocols:
+      grpc:
+        tls: { cert_file: /c.pem }
+        auth: { authenticator: bearertokenauth/missing }
+      http:
+        tls: { cert_file: /c.pem, key_file: /k.pem, min_version: "1.4", reload_interval: soon }
+        auth: { authenticator: bearertokenauth }
+        read_header_timeout: 5s
+        read_timeout: 2s
+  json_ingest:
+    api_keys: [k]
+    auth: { authenticator: bearertokenauth }
+  syslog:
+    tcp: { tls: { key_file: /k.pem, cert_pem: x, cert_file: /c.pem } }
+extensions:
+  bearertokenauth:
+    scheme: Bearer
+  bearertokenauth/file:
+    filename: /tokens
+    token: t
+exporters:
+  debug:
+service:
+  extensions: [bearertokenauth/file, bearertokenauth/undefined]
+  pipelines:
+    logs: { receivers: [otlp, json_ingest, syslog], exporters: [debug] }
+`;
+  t.same(issuesOf(receivers).sort(), [
+    'extensions.bearertokenauth/file: set either token/tokens or filename, not both (the file is the one source of tokens when given)',
+    'extensions.bearertokenauth: set token, tokens or filename',
+    'receivers.json_ingest.api_keys: set api_keys or auth, not both',
+    'receivers.json_ingest.auth.authenticator: "bearertokenauth" is not an extension listed in service.extensions (define it under extensions and list it there)',
+    'receivers.otlp.protocols.grpc.auth.authenticator: "bearertokenauth/missing" is not an extension listed in service.extensions (define it under extensions and list it there)',
+    'receivers.otlp.protocols.grpc.tls.key_file: set one of key_file or key_pem',
+    'receivers.otlp.protocols.http.auth.authenticator: "bearertokenauth" is not an extension listed in service.extensions (define it under extensions and list it there)',
+    'receivers.otlp.protocols.http.tls.min_version: expected "1.0", "1.1", "1.2" or "1.3"',
+    'receivers.otlp.protocols.http.tls.reload_interval: not a duration: "soon" (use e.g. 200ms, 5s, 1m)',
+    'receivers.syslog.tcp.tls.cert_file: set one of cert_file or cert_pem',
+    'service.extensions[1]: "bearertokenauth/undefined" is not defined under extensions',
+  ]);
+  const timeouts = issuesOf(VALID.replace('        endpoint: 127.0.0.1:4318\n', '        endpoint: 127.0.0.1:4318\n        read_header_timeout: 5s\n        read_timeout: 2s\n'));
+  t.same(timeouts, ['receivers.otlp.protocols.http.read_timeout: read_timeout must be 0 or at least read_header_timeout']);
+  const defaults = loadConfig({ text: VALID }, {}).receivers.get('otlp')!.config as { protocols: { grpc: Record<string, unknown>; http: Record<string, unknown> } };
+  t.match(defaults.protocols.grpc, { max_concurrent_streams: 100, max_connections: 4096, keepalive: { server_parameters: { max_connection_idle: 0 } } }, 'gRPC limit defaults');
+  t.match(defaults.protocols.http, { max_connections: 4096, read_header_timeout: 10_000, read_timeout: 60_000, idle_timeout: 60_000 }, 'HTTP limit defaults');
 });
 
 t.test('otelhouse validate exits 2 and names the path for each kind of mistake', async (t) => {

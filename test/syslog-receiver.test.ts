@@ -4,7 +4,9 @@ import { connect } from 'node:net';
 import { promisify } from 'node:util';
 import t from 'tap';
 import { SyslogParser } from '../src/receivers/syslog/parser.js';
+import { SyslogFrameDecoder, type SyslogFrame } from '../src/receivers/syslog/frame-decoder.js';
 import { SyslogReceiver } from '../src/receivers/syslog/index.js';
+import { fuzzCases, fuzzSeed, seededRandom, type Rand } from './support/fuzz.js';
 import { embeddedClient, oneReceiverYaml, queryRows, startTestDaemon, tempDir, waitFor, type RunningDaemon } from './support/daemon.js';
 
 const run = promisify(execFile);
@@ -77,8 +79,7 @@ const VALID = [
 ];
 
 t.test('fuzz: 100,000 random and mutated messages through the parser and a live TCP connection', async (t) => {
-  let seed = 20261122;
-  const rand = () => ((seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32);
+  const rand = seededRandom(fuzzSeed(20261122));
   const parser = new SyslogParser({ protocol: 'auto', timeZone: 'Europe/Paris' });
   const messages = Array.from({ length: 100_000 }, () => randomMessage(rand, VALID));
   let parsed = 0;
@@ -117,4 +118,109 @@ t.test('fuzz: 100,000 random and mutated messages through the parser and a live 
     "SELECT toString(countIf(LogAttributes['syslog.format'] = '' AND LogAttributes['syslog.parse_error'] = '')) AS unparsed_without_reason FROM otel.otel_logs",
   );
   t.equal(summary!.unparsed_without_reason, '0');
+});
+
+/** A TCP syslog stream of well-formed, broken and hostile frames. */
+function randomStream(rand: Rand, frames: number): Buffer {
+  const parts: Buffer[] = [];
+  const msg = () => Buffer.from(rand.pick(VALID).slice(0, 1 + rand.int(200)));
+  for (let i = 0; i < frames; i++) {
+    const m = msg();
+    switch (rand.int(12)) {
+      case 0: // octet count shorter than the message
+        parts.push(Buffer.from(`${Math.max(1, m.length - 1 - rand.int(10))} `), m);
+        break;
+      case 1: // octet count longer than the message: swallows what follows
+        parts.push(Buffer.from(`${m.length + 1 + rand.int(50)} `), m);
+        break;
+      case 2: // an absurd length
+        parts.push(Buffer.from(`${rand.pick(['99999999999', '4294967296', '0', '00012', '9999999'])} `), m, Buffer.from('\n'));
+        break;
+      case 3: // digits with no space
+        parts.push(Buffer.from(`${rand.int(100000)}`), m, Buffer.from('\n'));
+        break;
+      case 4: // a line longer than max_message_size
+        parts.push(Buffer.alloc(4096 + rand.int(10000), 0x41 + rand.int(26)), Buffer.from(rand.chance(0.5) ? '\n' : '\r\n'));
+        break;
+      case 5: // an octet-counted message longer than max_message_size
+        parts.push(Buffer.from(`${5000 + rand.int(5000)} `), Buffer.alloc(5000 + rand.int(5000), 0x42));
+        break;
+      case 6: // binary junk, NULs, invalid UTF-8
+        parts.push(Buffer.from(Array.from({ length: 1 + rand.int(100) }, () => rand.pick([0x00, 0xff, 0xc3, 0x0a, 0x0d, 0x20, 0x31, rand.int(256)]))));
+        break;
+      case 7: // empty lines and CRLF
+        parts.push(Buffer.from(rand.pick(['\n', '\r\n', '\n\n', '\r\n\r\n'])));
+        break;
+      case 8: // CRLF-terminated message
+        parts.push(m, Buffer.from('\r\n'));
+        break;
+      default: // well-formed: octet-counted or newline-framed
+        parts.push(rand.chance(0.5) ? Buffer.concat([Buffer.from(`${m.length} `), m]) : Buffer.concat([m, Buffer.from('\n')]));
+    }
+  }
+  return Buffer.concat(parts);
+}
+
+function decodeStream(stream: Buffer, chunks: number[], mode: 'truncate' | 'drop'): { frames: SyslogFrame[]; dropped: number } {
+  const decoder = new SyslogFrameDecoder(4096, mode);
+  const frames: SyslogFrame[] = [];
+  let at = 0;
+  for (const size of chunks) {
+    decoder.push(stream.subarray(at, at + size), frames);
+    at += size;
+  }
+  if (at < stream.length) decoder.push(stream.subarray(at), frames);
+  decoder.end(frames);
+  return { frames, dropped: decoder.dropped };
+}
+
+t.test('fuzz: the TCP framer gives the same frames however the stream is cut, and a live connection stores them', async (t) => {
+  const seed = fuzzSeed(5425);
+  const rand = seededRandom(seed);
+  const problems: string[] = [];
+  const streams = fuzzCases(200);
+  for (let s = 0; s < streams; s++) {
+    const stream = randomStream(rand, 20 + rand.int(80));
+    for (const mode of ['truncate', 'drop'] as const) {
+      const whole = decodeStream(stream, [stream.length], mode);
+      const cuts: number[] = [];
+      for (let left = stream.length; left > 0; ) {
+        const n = Math.min(left, rand.chance(0.3) ? 1 : 1 + rand.int(300));
+        cuts.push(n);
+        left -= n;
+      }
+      const cut = decodeStream(stream, cuts, mode);
+      if (JSON.stringify(cut) !== JSON.stringify(whole)) problems.push(`stream ${s} (${mode}): ${whole.frames.length} frames whole, ${cut.frames.length} when cut`);
+      const long = whole.frames.find((f) => Buffer.byteLength(f.text) > 4096 * 3);
+      if (long) problems.push(`stream ${s} (${mode}): a frame of ${Buffer.byteLength(long.text)} bytes passed max_message_size`);
+    }
+  }
+  t.same(problems.slice(0, 10), [], `${streams} streams (seed ${seed}), cut at random points`);
+
+  const path = tempDir('syslog-framer-fuzz');
+  const { daemon, tcpPort } = await startSyslogDaemon(path);
+  t.teardown(() => daemon.stop());
+  // One connection per stream: a length prefix that claims megabytes swallows the rest of its stream.
+  const streamsSent = Array.from({ length: 30 }, () => randomStream(rand, 100));
+  const expected = streamsSent.reduce((n, stream) => n + decodeStream(stream, [stream.length], 'truncate').frames.length, 0);
+  const sendStream = (stream: Buffer) =>
+    new Promise<void>((resolve, reject) => {
+      const socket = connect(tcpPort, '127.0.0.1', () => {
+        socket.setNoDelay(true);
+        for (let at = 0; at < stream.length; ) {
+          const n = 1 + rand.int(2000);
+          socket.write(stream.subarray(at, at + n));
+          at += n;
+        }
+        socket.end();
+      });
+      socket.on('close', () => resolve());
+      socket.on('error', reject);
+    });
+  await Promise.all(streamsSent.map(sendStream));
+  const client = embeddedClient(path);
+  t.teardown(() => client.close());
+  t.ok(await waitFor(async () => (await queryRows<{ n: string }>(client, 'SELECT toString(count()) AS n FROM otel.otel_logs'))[0]!.n === String(expected), 60_000), `the ${expected} frames of 30 hostile streams are stored`);
+  await run('logger', ['--server', '127.0.0.1', '--port', String(tcpPort), '--tcp', '--rfc5424', '-t', 'after', 'still listening']);
+  t.ok(await waitFor(async () => (await queryRows<{ n: string }>(client, "SELECT toString(count()) AS n FROM otel.otel_logs WHERE Body = 'still listening'"))[0]!.n === '1'), 'the receiver still takes new connections');
 });

@@ -25,6 +25,8 @@ export interface PipelineConfig {
 }
 
 export interface ServiceConfig {
+  /** The extensions listed in service.extensions, in that order (declared but unlisted ones are not run). */
+  extensions: Map<string, ResolvedComponent>;
   receivers: Map<string, ResolvedComponent>;
   processors: Map<string, ResolvedComponent>;
   exporters: Map<string, ResolvedComponent>;
@@ -52,11 +54,13 @@ const pipelineSchema = z.strictObject({ receivers: idList, processors: idList, e
 const componentMap = z.record(z.string(), z.unknown(), { error: 'expected a map of component id to config' }).nullish();
 
 const topSchema = z.strictObject({
+  extensions: componentMap,
   receivers: componentMap,
   processors: componentMap,
   exporters: componentMap,
   service: z.strictObject(
     {
+      extensions: idList,
       pipelines: z.record(z.string(), z.unknown(), { error: 'expected a map of pipeline id to pipeline' }),
       telemetry: telemetrySchema,
       shutdown_timeout: duration('30s'),
@@ -117,7 +121,10 @@ export function parseConfig(text: string, registry: ComponentRegistry, env: Node
     issues.push(...zodIssues(top.error, ''));
     throw new ConfigError(issues, source);
   }
+  const declaredExtensions = resolveComponents('extension', top.data.extensions ?? {}, registry, issues);
+  const extensions = enabledExtensions(top.data.service.extensions, declaredExtensions, top.data.extensions ?? {}, issues);
   const receivers = resolveComponents('receiver', top.data.receivers ?? {}, registry, issues);
+  for (const [id, raw] of Object.entries(top.data.receivers ?? {})) checkAuthenticatorRefs(raw, `receivers.${id}`, extensions, issues);
   const processors = resolveComponents('processor', top.data.processors ?? {}, registry, issues);
   const exporters = resolveComponents('exporter', top.data.exporters ?? {}, registry, issues);
   const declared = {
@@ -127,7 +134,7 @@ export function parseConfig(text: string, registry: ComponentRegistry, env: Node
   };
   const pipelines = resolvePipelines(top.data.service.pipelines, declared, issues);
   if (issues.length > 0) throw new ConfigError(issues, source);
-  return { receivers, processors, exporters, pipelines, telemetry: top.data.service.telemetry, shutdownTimeoutMs: top.data.service.shutdown_timeout };
+  return { extensions, receivers, processors, exporters, pipelines, telemetry: top.data.service.telemetry, shutdownTimeoutMs: top.data.service.shutdown_timeout };
 }
 
 function resolveComponents(kind: ComponentKind, section: Record<string, unknown>, registry: ComponentRegistry, issues: ConfigIssue[]): Map<string, ResolvedComponent> {
@@ -153,6 +160,41 @@ function resolveComponents(kind: ComponentKind, section: Record<string, unknown>
     out.set(id, { id, type, kind, factory, config: parsed.data });
   }
   return out;
+}
+
+function enabledExtensions(
+  listed: string[],
+  resolved: Map<string, ResolvedComponent>,
+  declared: Record<string, unknown>,
+  issues: ConfigIssue[],
+): Map<string, ResolvedComponent> {
+  const out = new Map<string, ResolvedComponent>();
+  listed.forEach((id, i) => {
+    const path = `service.extensions[${i}]`;
+    if (!(id in declared)) issues.push({ path, message: `"${id}" is not defined under extensions` });
+    else if (out.has(id)) issues.push({ path, message: `"${id}" is listed twice` });
+    const r = resolved.get(id);
+    if (r) out.set(id, r);
+  });
+  return out;
+}
+
+/**
+ * `auth: { authenticator: ID }`, wherever it appears in a component's config (as in the OTel
+ * Collector's confighttp and configgrpc), must name an extension listed in service.extensions.
+ */
+function checkAuthenticatorRefs(config: unknown, path: string, enabled: Map<string, ResolvedComponent>, issues: ConfigIssue[]): void {
+  if (typeof config !== 'object' || config === null) return;
+  for (const [key, value] of Object.entries(config)) {
+    if (key === 'auth' && typeof value === 'object' && value !== null && typeof (value as { authenticator?: unknown }).authenticator === 'string') {
+      const id = (value as { authenticator: string }).authenticator;
+      if (!enabled.has(id)) {
+        issues.push({ path: `${path}.auth.authenticator`, message: `"${id}" is not an extension listed in service.extensions (define it under extensions and list it there)` });
+      }
+    } else {
+      checkAuthenticatorRefs(value, `${path}.${key}`, enabled, issues);
+    }
+  }
 }
 
 function resolvePipelines(

@@ -1,9 +1,10 @@
 import type { Logger } from 'pino';
 import type { z } from 'zod';
 import type { LogsConsumer } from './consumer.js';
+import type { TemplateRef, TemplateSource } from './model.js';
 import type { ComponentTelemetry } from '../telemetry/metrics.js';
 
-export type ComponentKind = 'receiver' | 'processor' | 'exporter';
+export type ComponentKind = 'receiver' | 'processor' | 'exporter' | 'extension';
 
 /** What a component reports on /health. */
 export interface ComponentHealth {
@@ -29,6 +30,8 @@ export interface Exporter extends Component, LogsConsumer {
    */
   prepareShutdown?(): void;
 }
+/** A component outside the pipelines that others use by id (an authenticator), as in the OTel Collector. */
+export interface Extension extends Component {}
 
 /** A template as stored by an exporter and loaded by the templates processor at start-up. */
 export interface StoredTemplate {
@@ -37,16 +40,26 @@ export interface StoredTemplate {
   /** service.name values it was seen with. */
   services: string[];
   count: number;
+  source: TemplateSource;
+}
+
+/** A template that no record carried yet (an LLM's), to store with its lineage. */
+export interface NewTemplate {
+  template: TemplateRef;
+  sample: string;
+  services: string[];
 }
 
 /** Offered by exporters that store templates (clickhouse), to processors of their pipelines. */
 export interface TemplateStore {
   /** The current templates (not the ones replaced by a generalisation), most recently seen first. */
   loadTemplates(limit: number): Promise<StoredTemplate[]>;
+  /** Stores templates made outside the record flow, so they and the ids they replaced persist at once. */
+  saveTemplates(templates: NewTemplate[]): Promise<void>;
 }
 
 export function isTemplateStore(x: object): x is TemplateStore {
-  return typeof (x as Partial<TemplateStore>).loadTemplates === 'function';
+  return typeof (x as Partial<TemplateStore>).loadTemplates === 'function' && typeof (x as Partial<TemplateStore>).saveTemplates === 'function';
 }
 
 export interface ComponentContext {
@@ -57,6 +70,8 @@ export interface ComponentContext {
   telemetry: ComponentTelemetry;
   /** For processors: the exporters of their pipeline that store templates. */
   templateStores?: TemplateStore[];
+  /** For receivers: the extensions listed in service.extensions, by id (started before them). */
+  extensions?: ReadonlyMap<string, Extension>;
 }
 
 interface FactoryBase<S extends z.ZodType> {
@@ -80,4 +95,9 @@ export interface ExporterFactory<S extends z.ZodType = z.ZodType> extends Factor
   create(config: z.output<S>, context: ComponentContext): Exporter;
 }
 
-export type AnyFactory = ReceiverFactory | ProcessorFactory | ExporterFactory;
+export interface ExtensionFactory<S extends z.ZodType = z.ZodType> extends FactoryBase<S> {
+  kind: 'extension';
+  create(config: z.output<S>, context: ComponentContext): Extension;
+}
+
+export type AnyFactory = ReceiverFactory | ProcessorFactory | ExporterFactory | ExtensionFactory;

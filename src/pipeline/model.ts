@@ -56,9 +56,13 @@ export interface LogRecord {
 export interface TemplateRef {
   readonly id: bigint;
   readonly text: string;
-  /** Ids of the templates this one replaced as it generalised. */
+  /** Ids of the templates this one replaced as it generalised (or as an LLM proposal covered them). */
   readonly replaced: readonly bigint[];
+  /** Who made it: the online miner, or an LLM proposal that passed validation. */
+  readonly source: TemplateSource;
 }
+
+export type TemplateSource = 'miner' | 'llm';
 
 export interface ScopeLogs {
   scope: InstrumentationScope;
@@ -102,6 +106,33 @@ export function newLogRecord(): LogRecord {
     spanId: '',
     eventName: '',
   };
+}
+
+/**
+ * A parsed JSON (or YAML) value as a log value: safe whole numbers become int (bigint) and other
+ * numbers double, arrays lists, objects kvlists.
+ */
+export function anyValueFromJson(v: unknown): AnyValue {
+  if (v === null || v === undefined) return null;
+  switch (typeof v) {
+    case 'string':
+    case 'boolean':
+    case 'bigint':
+      return v;
+    case 'number':
+      return Number.isSafeInteger(v) ? BigInt(v) : v;
+    case 'object':
+      if (Array.isArray(v)) return v.map(anyValueFromJson);
+      return attributesFromJson(v as Record<string, unknown>);
+    default:
+      return String(v);
+  }
+}
+
+export function attributesFromJson(o: Record<string, unknown>): Attributes {
+  const out = newAttributes();
+  for (const k of Object.keys(o)) out[k] = anyValueFromJson(o[k]);
+  return out;
 }
 
 export function countRecords(batch: LogBatch): number {

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { PipelineConfig, ResolvedComponent, ServiceConfig } from '../config/loader.js';
 import type { Telemetry } from '../telemetry/metrics.js';
-import { isTemplateStore, type Component, type TemplateStore, type ComponentContext, type ComponentHealth, type Exporter, type Processor, type Receiver } from './component.js';
+import { isTemplateStore, type Component, type TemplateStore, type ComponentContext, type ComponentHealth, type Exporter, type Extension, type Processor, type Receiver } from './component.js';
 import type { LogsConsumer } from './consumer.js';
 import { errorMessage } from './errors.js';
 import { fanOut } from './fanout.js';
@@ -18,9 +18,11 @@ interface Built<T extends Component> {
  * pipelines that name them, processors are created per pipeline, and a receiver named by several
  * pipelines fans out to all of them. Starts exporters → processors → receivers and shuts down the
  * other way round, so everything a receiver acknowledged flows out before the exporters stop.
+ * Extensions (authenticators) start before everything and stop after.
  */
 export class Service {
   state: ServiceState = 'created';
+  readonly extensions: Built<Extension>[] = [];
   readonly receivers: Built<Receiver>[] = [];
   readonly processors: Built<Processor>[] = [];
   readonly exporters: Built<Exporter>[] = [];
@@ -32,6 +34,13 @@ export class Service {
     private readonly logger: Logger,
     readonly telemetry: Telemetry,
   ) {
+    const extensionById = new Map<string, Extension>();
+    for (const [id, r] of config.extensions) {
+      if (r.factory.kind !== 'extension') continue;
+      const extension = r.factory.create(r.config, this.context(r));
+      extensionById.set(id, extension);
+      this.extensions.push({ id, component: extension });
+    }
     const exporterById = new Map<string, Exporter>();
     for (const p of config.pipelines) {
       for (const id of p.exporters) {
@@ -51,7 +60,7 @@ export class Service {
     for (const [id, consumers] of entries) {
       const r = config.receivers.get(id)!;
       if (r.factory.kind !== 'receiver') continue;
-      this.receivers.push({ id, component: r.factory.create(r.config, this.context(r), fanOut(consumers)) });
+      this.receivers.push({ id, component: r.factory.create(r.config, { ...this.context(r), extensions: extensionById }, fanOut(consumers)) });
     }
   }
 
@@ -78,7 +87,7 @@ export class Service {
   async start(): Promise<void> {
     this.state = 'starting';
     try {
-      for (const group of [this.exporters, this.processors, this.receivers]) {
+      for (const group of [this.extensions, this.exporters, this.processors, this.receivers]) {
         for (const { id, component } of group) {
           try {
             await component.start();
@@ -106,7 +115,7 @@ export class Service {
   }
 
   private async stopStarted(deadline: number): Promise<void> {
-    for (const group of [this.receivers, this.processors, this.exporters]) {
+    for (const group of [this.receivers, this.processors, this.exporters, this.extensions]) {
       for (const { id, component } of group) {
         if (!this.started.includes(component)) continue;
         try {

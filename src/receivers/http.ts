@@ -1,15 +1,120 @@
-import type { IncomingMessage, Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer as createHttpServer, type IncomingMessage, type RequestListener, type Server, type ServerOptions } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import type { AddressInfo, Server as NetServer } from 'node:net';
 import { promisify } from 'node:util';
 import * as zlib from 'node:zlib';
 import { decompress as zstdDecompress } from 'fzstd';
-import { parseHostPort } from '../config/types.js';
+import { z } from 'zod';
+import { duration, hostPort, parseHostPort, positiveInt } from '../config/types.js';
+import type { ServerAuthenticator } from '../pipeline/auth.js';
+import type { ComponentContext } from '../pipeline/component.js';
 import { errorMessage } from '../pipeline/errors.js';
+import { authSchema, httpHeaders, resolveAuthenticator } from './auth.js';
+import { ServerTlsCredentials, tlsServerSchema } from './tls.js';
 
 /**
- * What the HTTP receivers share. Reading request bodies: a size limit on what is sent and on what it
- * decompresses to (a small gzip body can expand to gigabytes), and gzip, deflate or zstd.
+ * What the HTTP receivers share: the server settings (TLS, auth, limits, timeouts, in the OTel
+ * Collector's confighttp shape), and reading request bodies with a size limit on what is sent and
+ * on what it decompresses to (a small gzip body can expand to gigabytes), gzip, deflate or zstd.
  */
+
+/** Settings of an HTTP receiver's server; spread into its config schema with its own endpoint default. */
+export function httpServerSettings(defaultEndpoint: string) {
+  return {
+    endpoint: hostPort(defaultEndpoint),
+    tls: tlsServerSchema.optional(),
+    auth: authSchema.optional(),
+    /** Largest request body, in bytes, both as sent and after decompression; larger → 413. */
+    max_request_body_size: positiveInt(20 * 1024 * 1024),
+    /** Connections open at once; more are closed as soon as they are accepted. */
+    max_connections: positiveInt(4096),
+    /** Time from a connection's first byte (or the end of the previous request) to the request's last header: the slowloris guard; also bounds the TLS handshake. */
+    read_header_timeout: duration('10s').refine((ms) => ms > 0, { message: 'must be greater than 0 (it guards against clients that send headers slowly)' }),
+    /** Time to receive a whole request, headers and body; 0: no limit. */
+    read_timeout: duration('1m'),
+    /** How long a keep-alive connection may wait for its next request; 0: no limit. */
+    idle_timeout: duration('1m'),
+  };
+}
+
+export type HttpServerSettings = z.output<z.ZodObject<ReturnType<typeof httpServerSettings>>>;
+
+/** read_timeout covers the headers too, so it cannot be shorter than read_header_timeout. */
+export function checkHttpTimeouts(c: { read_timeout: number; read_header_timeout: number }): boolean {
+  return c.read_timeout === 0 || c.read_timeout >= c.read_header_timeout;
+}
+export const HTTP_TIMEOUTS_MESSAGE = { message: 'read_timeout must be 0 or at least read_header_timeout', path: ['read_timeout'] };
+
+/**
+ * An HTTP or HTTPS server with a receiver's settings: TLS with certificate reloading, a connection
+ * limit, header, request and idle timeouts, and the authenticator its `auth` names.
+ */
+export class HttpReceiverServer {
+  private server: Server | undefined;
+  private tls: ServerTlsCredentials | undefined;
+  private readonly authenticator: ServerAuthenticator | undefined;
+  port = 0;
+
+  constructor(
+    private readonly settings: HttpServerSettings,
+    private readonly context: ComponentContext,
+    private readonly what: string,
+    private readonly handler: RequestListener,
+    authenticator?: ServerAuthenticator,
+  ) {
+    this.authenticator = authenticator ?? resolveAuthenticator(settings.auth, context);
+  }
+
+  async start(): Promise<number> {
+    const s = this.settings;
+    const options: ServerOptions = {
+      headersTimeout: s.read_header_timeout,
+      requestTimeout: s.read_timeout,
+      keepAliveTimeout: s.idle_timeout,
+      // Node checks the header and request timeouts at this interval (30 s by default).
+      connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(s.read_header_timeout / 4))),
+    };
+    let server: Server;
+    if (s.tls) {
+      const tls = new ServerTlsCredentials(s.tls, this.context.logger);
+      await tls.start();
+      const https = createHttpsServer({ ...options, ...tls.serverOptions(s.read_header_timeout) }, this.handler);
+      tls.attach(https, () => this.context.telemetry.refusedRequest('http', 'tls_handshake_failed'));
+      server = https;
+      this.tls = tls;
+    } else {
+      server = createHttpServer(options, this.handler);
+    }
+    server.maxConnections = s.max_connections;
+    server.on('drop', () => this.context.telemetry.refusedRequest('http', 'too_many_connections'));
+    try {
+      this.port = await listen(server, s.endpoint, this.what);
+    } catch (err) {
+      this.tls?.stop();
+      throw err;
+    }
+    this.server = server;
+    if (this.authenticator && !s.tls) this.context.logger.warn({ endpoint: s.endpoint }, 'auth without tls: tokens cross the network in clear text');
+    return this.port;
+  }
+
+  /** undefined when the request may pass (or no auth is configured), else the reason to answer 401 with. */
+  authenticate(req: IncomingMessage): string | undefined {
+    if (!this.authenticator) return undefined;
+    const refusal = this.authenticator.authenticate(httpHeaders(req));
+    if (refusal !== undefined) this.context.telemetry.refusedRequest('http', 'unauthenticated');
+    return refusal;
+  }
+
+  get tlsEnabled(): boolean {
+    return this.settings.tls !== undefined;
+  }
+
+  async shutdown(deadline: number): Promise<void> {
+    this.tls?.stop();
+    if (this.server) await closeGracefully(this.server, deadline);
+  }
+}
 
 /** A request the receiver refuses, with the HTTP status to answer. */
 export class HttpRequestError extends Error {
@@ -68,7 +173,7 @@ async function decompress(raw: Buffer, contentEncoding: string, limit: number, l
 }
 
 /** Listens on host:port; resolves with the bound port (port 0 picks a free one). */
-export async function listen(server: Server, address: string, what: string): Promise<number> {
+export async function listen(server: NetServer, address: string, what: string): Promise<number> {
   const { host, port } = parseHostPort(address)!;
   await new Promise<void>((resolve, reject) => {
     server.once('error', (err) => reject(new Error(`${what} cannot listen on ${address}: ${err.message}`)));

@@ -22,6 +22,12 @@ export class Telemetry {
     labelNames: ['receiver', 'transport', 'reason'],
     registers: [this.registry],
   });
+  readonly receiverRefusedRequests = new Counter({
+    name: 'otelhouse_receiver_refused_requests_total',
+    help: 'Requests or connections a receiver refused before reading any record: unauthenticated, too many connections, failed TLS handshakes.',
+    labelNames: ['receiver', 'transport', 'reason'],
+    registers: [this.registry],
+  });
   readonly processorBatchSize = new Histogram({
     name: 'otelhouse_processor_batch_batch_send_size',
     help: 'Number of log records in each batch the batch processor sent on.',
@@ -87,6 +93,84 @@ export class Telemetry {
     name: 'otelhouse_processor_memory_limiter_rss_bytes',
     help: 'Resident memory at the memory limiter\'s last check.',
     labelNames: ['processor'],
+    registers: [this.registry],
+  });
+  readonly llmQueueSize = new Gauge({
+    name: 'otelhouse_processor_templates_llm_queue_size',
+    help: 'Templates waiting for an LLM review.',
+    labelNames: ['processor'],
+    registers: [this.registry],
+  });
+  readonly llmDropped = new Counter({
+    name: 'otelhouse_processor_templates_llm_dropped_total',
+    help: 'Templates not sent for LLM review because the queue was full.',
+    labelNames: ['processor', 'reason'],
+    registers: [this.registry],
+  });
+  readonly llmRequests = new Counter({
+    name: 'otelhouse_processor_templates_llm_requests_total',
+    help: 'Requests sent to the LLM, by outcome (success: an answer came back, whatever it said).',
+    labelNames: ['processor', 'outcome'],
+    registers: [this.registry],
+  });
+  readonly llmRetries = new Counter({
+    name: 'otelhouse_processor_templates_llm_retries_total',
+    help: 'LLM requests retried after a retryable failure (timeout, 429, 5xx, network, malformed answer).',
+    labelNames: ['processor'],
+    registers: [this.registry],
+  });
+  readonly llmFailures = new Counter({
+    name: 'otelhouse_processor_templates_llm_failures_total',
+    help: 'Template reviews given up, by reason; each covers a batch of templates.',
+    labelNames: ['processor', 'reason'],
+    registers: [this.registry],
+  });
+  readonly llmProposals = new Counter({
+    name: 'otelhouse_processor_templates_llm_proposals_total',
+    help: 'Templates the LLM proposed, by result (accepted, rejected, unchanged) and rejection reason.',
+    labelNames: ['processor', 'result', 'reason'],
+    registers: [this.registry],
+  });
+  readonly llmTokens = new Counter({
+    name: 'otelhouse_processor_templates_llm_tokens_total',
+    help: 'Tokens the LLM provider reported using, by type (prompt, completion).',
+    labelNames: ['processor', 'type'],
+    registers: [this.registry],
+  });
+  readonly processorConvertFailed = new Counter({
+    name: 'otelhouse_processor_convert_failed_total',
+    help: 'Values a convert action (attributes, resource processors) could not convert; the record was kept with the value unchanged.',
+    labelNames: ['processor', 'key'],
+    registers: [this.registry],
+  });
+  readonly filterDropped = new Counter({
+    name: 'otelhouse_processor_filter_dropped_log_records_total',
+    help: 'Log records the filter processor dropped, by the rule that dropped them.',
+    labelNames: ['processor', 'rule'],
+    registers: [this.registry],
+  });
+  readonly filterErrors = new Counter({
+    name: 'otelhouse_processor_filter_errors_total',
+    help: 'Filter conditions that failed to evaluate on a record (handled by error_mode).',
+    labelNames: ['processor'],
+    registers: [this.registry],
+  });
+  readonly redactionMasked = new Counter({
+    name: 'otelhouse_processor_redaction_masked_total',
+    help: 'Values the redaction processor masked, by the detector that found them (never the values).',
+    labelNames: ['processor', 'detector'],
+    registers: [this.registry],
+  });
+  readonly redactionDeleted = new Counter({
+    name: 'otelhouse_processor_redaction_deleted_attributes_total',
+    help: 'Attributes the redaction processor removed because they are not in allowed_keys.',
+    labelNames: ['processor'],
+    registers: [this.registry],
+  });
+  readonly parseRecords = new Counter({
+    name: 'otelhouse_processor_parse_log_records_total',
+    help: 'What the parse processor did, by result: json, logfmt, severity, timestamp (parsed); invalid_json, too_large, too_deep, timestamp_invalid (left as they were).',
+    labelNames: ['processor', 'result'],
     registers: [this.registry],
   });
   readonly exporterSent = new Counter({
@@ -161,7 +245,7 @@ export class Telemetry {
   /** Counts per component for /stats. */
   stats(): Record<string, Record<string, Record<string, number>>> {
     const out: Record<string, Record<string, Record<string, number>>> = { receivers: {}, processors: {}, exporters: {} };
-    for (const t of this.components.values()) out[`${t.kind}s`]![t.id] = { ...t.counts };
+    for (const t of this.components.values()) (out[`${t.kind}s`] ??= {})[t.id] = { ...t.counts };
     return out;
   }
 }
@@ -188,6 +272,12 @@ export class ComponentTelemetry {
   refused(n: number, transport: string, reason: string): void {
     this.telemetry.receiverRefused.inc({ receiver: this.id, transport, reason }, n);
     this.add('refused', n);
+  }
+
+  /** A request or connection refused before any record was read; /stats counts it under the reason. */
+  refusedRequest(transport: string, reason: 'unauthenticated' | 'too_many_connections' | 'tls_handshake_failed'): void {
+    this.telemetry.receiverRefusedRequests.inc({ receiver: this.id, transport, reason });
+    this.add(reason, 1);
   }
 
   batchSent(n: number, trigger: 'size' | 'timeout' | 'shutdown'): void {
@@ -268,6 +358,74 @@ export class ComponentTelemetry {
     this.counts['templates_loaded'] = state.loaded;
     this.counts['parallel_threshold'] = state.parallelThreshold;
     this.counts['pool_size'] = state.poolSize;
+  }
+
+  llmQueue(depth: number): void {
+    this.telemetry.llmQueueSize.set({ processor: this.id }, depth);
+    this.counts['llm_queue_size'] = depth;
+  }
+
+  llmDropped(reason: string): void {
+    this.telemetry.llmDropped.inc({ processor: this.id, reason });
+    this.add('llm_dropped', 1);
+  }
+
+  llmRequest(outcome: 'success' | 'failure', promptTokens: number, completionTokens: number): void {
+    const t = this.telemetry;
+    t.llmRequests.inc({ processor: this.id, outcome });
+    if (promptTokens) t.llmTokens.inc({ processor: this.id, type: 'prompt' }, promptTokens);
+    if (completionTokens) t.llmTokens.inc({ processor: this.id, type: 'completion' }, completionTokens);
+    this.add('llm_requests', 1);
+    this.add('llm_tokens', promptTokens + completionTokens);
+  }
+
+  llmRetry(): void {
+    this.telemetry.llmRetries.inc({ processor: this.id });
+    this.add('llm_retries', 1);
+  }
+
+  llmFailure(reason: string): void {
+    this.telemetry.llmFailures.inc({ processor: this.id, reason });
+    this.add('llm_failures', 1);
+  }
+
+  llmProposal(result: 'accepted' | 'rejected' | 'unchanged', reason = ''): void {
+    this.telemetry.llmProposals.inc({ processor: this.id, result, reason });
+    this.add(`llm_${result}`, 1);
+  }
+
+  /** A convert action's failures on one attribute key (the record is kept, the value unchanged). */
+  convertFailed(key: string, n: number): void {
+    this.telemetry.processorConvertFailed.inc({ processor: this.id, key }, n);
+    this.add('convert_failed', n);
+  }
+
+  /** Records the filter processor dropped, by rule (min_severity, log_record, include, exclude). */
+  filterDropped(rule: string, n: number): void {
+    this.telemetry.filterDropped.inc({ processor: this.id, rule }, n);
+    this.add('dropped', n);
+  }
+
+  filterErrors(n: number): void {
+    this.telemetry.filterErrors.inc({ processor: this.id }, n);
+    this.add('errors', n);
+  }
+
+  /** Values masked by one redaction detector. */
+  masked(detector: string, n: number): void {
+    this.telemetry.redactionMasked.inc({ processor: this.id, detector }, n);
+    this.add(`masked_${detector}`, n);
+  }
+
+  redactionDeleted(n: number): void {
+    this.telemetry.redactionDeleted.inc({ processor: this.id }, n);
+    this.add('deleted_attributes', n);
+  }
+
+  /** One kind of parse processor outcome. */
+  parsed(result: string, n: number): void {
+    this.telemetry.parseRecords.inc({ processor: this.id, result }, n);
+    this.add(result, n);
   }
 
   /** A count that only /stats shows (e.g. a debug exporter's total). */

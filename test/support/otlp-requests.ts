@@ -1,3 +1,4 @@
+import * as grpc from '@grpc/grpc-js';
 import { newAttributes, newLogRecord, type LogBatch } from '../../src/pipeline/model.js';
 
 /**
@@ -33,4 +34,28 @@ export function numberedBatch(first: number, count: number, service = 'loadgen',
       },
     ],
   };
+}
+
+const EXPORT_PATH = '/opentelemetry.proto.collector.logs.v1.LogsService/Export';
+const identity = (b: Buffer) => b;
+
+/**
+ * One OTLP/gRPC Export call with grpc-js, body as given (valid or not); resolves with the status,
+ * never rejects. Plain text unless credentials are given.
+ */
+export function grpcExport(
+  port: number,
+  body: Uint8Array,
+  options: { credentials?: grpc.ChannelCredentials; metadata?: Record<string, string> } = {},
+): Promise<{ code: grpc.status; details: string }> {
+  const Client = grpc.makeGenericClientConstructor({}, 'LogsService');
+  const client = new Client(`127.0.0.1:${port}`, options.credentials ?? grpc.credentials.createInsecure(), { 'grpc.max_send_message_length': 64 * 1024 * 1024 });
+  const metadata = new grpc.Metadata();
+  for (const [k, v] of Object.entries(options.metadata ?? {})) metadata.set(k, v);
+  return new Promise((resolve) => {
+    client.makeUnaryRequest(EXPORT_PATH, identity, identity, Buffer.from(body), metadata, { deadline: Date.now() + 30_000 }, (err: grpc.ServiceError | null) => {
+      client.close();
+      resolve(err ? { code: err.code, details: err.details } : { code: grpc.status.OK, details: '' });
+    });
+  });
 }

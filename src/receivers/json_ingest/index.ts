@@ -1,10 +1,11 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { timingSafeEqual } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { TokenSet, type HeaderReader, type ServerAuthenticator } from '../../pipeline/auth.js';
 import type { ComponentContext, Receiver, ReceiverFactory } from '../../pipeline/component.js';
 import type { LogsConsumer } from '../../pipeline/consumer.js';
-import { BackPressureError, ShuttingDownError, errorMessage } from '../../pipeline/errors.js';
+import { ShuttingDownError, errorMessage } from '../../pipeline/errors.js';
 import type { LogBatch } from '../../pipeline/model.js';
-import { HttpRequestError, closeGracefully, listen, readRequestBody } from '../http.js';
+import { HttpReceiverServer, HttpRequestError, readRequestBody } from '../http.js';
+import { refusalFor, retryAfterHeader } from '../refusal.js';
 import { jsonIngestConfigSchema, type JsonIngestConfig } from './config.js';
 import { mapEntries, type EntryError } from './log-entry-mapper.js';
 
@@ -50,14 +51,29 @@ function parseEntries(body: Buffer, kind: 'json' | 'ndjson'): { entries: unknown
   return { entries: [parsed], failures: [] };
 }
 
+/** `api_keys`: the seed service's keys, as `Authorization: Bearer KEY` or `X-API-Key: KEY`. */
+class ApiKeyAuthenticator implements ServerAuthenticator {
+  private readonly keys: TokenSet;
+
+  constructor(keys: string[]) {
+    this.keys = new TokenSet(keys);
+  }
+
+  authenticate(header: HeaderReader): string | undefined {
+    const auth = header('authorization');
+    const presented = auth?.toLowerCase().startsWith('bearer ') ? auth.slice(7).trim() : (header('x-api-key') ?? '');
+    if (presented === '') return 'missing API key: send Authorization: Bearer KEY or X-API-Key: KEY';
+    return this.keys.has(presented) ? undefined : 'unknown API key';
+  }
+}
+
 /**
  * A plain JSON API for scripts and services without an OTel SDK (compatible with the seed
  * service's POST /logs/ingest). Answers {"accepted", "matched", "failed", "errors"}.
  */
 export class JsonIngestReceiver implements Receiver {
-  private server: Server | undefined;
+  private readonly server: HttpReceiverServer;
   private closing = false;
-  private readonly apiKeys: Buffer[];
   port = 0;
 
   constructor(
@@ -65,22 +81,13 @@ export class JsonIngestReceiver implements Receiver {
     private readonly context: ComponentContext,
     private readonly next: LogsConsumer,
   ) {
-    this.apiKeys = config.api_keys.map((k) => Buffer.from(k));
+    const apiKeys = config.api_keys.length > 0 ? new ApiKeyAuthenticator(config.api_keys) : undefined;
+    this.server = new HttpReceiverServer(config, context, 'json_ingest', (req, res) => void this.handle(req, res), apiKeys);
   }
 
   async start(): Promise<void> {
-    const server = createServer({ requestTimeout: 60_000, headersTimeout: 30_000, keepAliveTimeout: 30_000 }, (req, res) => void this.handle(req, res));
-    this.port = await listen(server, this.config.endpoint, 'json_ingest');
-    this.server = server;
-    this.context.logger.info({ endpoint: this.config.endpoint, port: this.port }, 'JSON ingest receiver listening');
-  }
-
-  private authorised(req: IncomingMessage): boolean {
-    if (this.apiKeys.length === 0) return true;
-    const auth = req.headers.authorization;
-    const presented = auth?.toLowerCase().startsWith('bearer ') ? auth.slice(7).trim() : String(req.headers['x-api-key'] ?? '');
-    const candidate = Buffer.from(presented);
-    return this.apiKeys.some((key) => key.length === candidate.length && timingSafeEqual(key, candidate));
+    this.port = await this.server.start();
+    this.context.logger.info({ endpoint: this.config.endpoint, port: this.port, tls: this.server.tlsEnabled }, 'JSON ingest receiver listening');
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -90,9 +97,10 @@ export class JsonIngestReceiver implements Receiver {
         res.setHeader('Allow', 'POST');
         throw new HttpRequestError(405, `method ${req.method} not allowed; use POST`);
       }
-      if (!this.authorised(req)) {
+      const unauthenticated = this.server.authenticate(req);
+      if (unauthenticated !== undefined) {
         res.setHeader('WWW-Authenticate', 'Bearer');
-        throw new HttpRequestError(401, 'missing or unknown API key: send Authorization: Bearer KEY or X-API-Key: KEY');
+        throw new HttpRequestError(401, `unauthenticated: ${unauthenticated}`);
       }
       const kind = contentKind(req.headers['content-type']);
       if (!kind) throw new HttpRequestError(415, `unsupported content type "${req.headers['content-type']}": use application/json or application/x-ndjson`);
@@ -123,22 +131,24 @@ export class JsonIngestReceiver implements Receiver {
   }
 
   private fail(req: IncomingMessage, res: ServerResponse, err: unknown): void {
-    let status = 500;
+    let status: number;
+    let message = errorMessage(err);
     if (err instanceof HttpRequestError) status = err.status;
-    else if (err instanceof BackPressureError) {
-      status = err instanceof ShuttingDownError ? 503 : 429;
-      res.setHeader('Retry-After', String(Math.max(1, Math.ceil(err.retryAfterMs / 1000))));
-    } else this.context.logger.error({ err: errorMessage(err) }, 'JSON ingest request failed');
+    else {
+      const refusal = refusalFor(err);
+      status = refusal.httpStatus;
+      message = refusal.message;
+      if (refusal.retryAfterMs !== undefined) res.setHeader('Retry-After', retryAfterHeader(refusal.retryAfterMs));
+      if (refusal.unexpected) this.context.logger.error({ err: errorMessage(err) }, 'JSON ingest request failed');
+    }
     if (!req.complete) res.setHeader('Connection', 'close');
-    res.writeHead(status, { 'Content-Type': 'application/json' }).end(JSON.stringify({ error: errorMessage(err) }));
+    res.writeHead(status, { 'Content-Type': 'application/json' }).end(JSON.stringify({ error: message }));
     if (!req.complete) req.resume();
   }
 
   async shutdown(deadline: number): Promise<void> {
-    const server = this.server;
-    if (!server) return;
     this.closing = true;
-    await closeGracefully(server, deadline);
+    await this.server.shutdown(deadline);
   }
 }
 

@@ -1,4 +1,4 @@
-import { newAttributes, newLogRecord, type AnyValue, type Attributes, type LogBatch, type LogRecord, type ResourceLogs } from '../../pipeline/model.js';
+import { attributesFromJson, newAttributes, newLogRecord, type Attributes, type LogBatch, type LogRecord, type ResourceLogs } from '../../pipeline/model.js';
 
 /** One entry the API refused, by its position in the request. */
 export interface EntryError {
@@ -51,28 +51,6 @@ function optionalString(entry: Record<string, unknown>, key: string): string {
   return v;
 }
 
-function toAnyValue(v: unknown): AnyValue {
-  if (v === null || v === undefined) return null;
-  switch (typeof v) {
-    case 'string':
-    case 'boolean':
-      return v;
-    case 'number':
-      return Number.isSafeInteger(v) ? BigInt(v) : v;
-    case 'object':
-      if (Array.isArray(v)) return v.map(toAnyValue);
-      return toAttributes(v as Record<string, unknown>);
-    default:
-      return String(v);
-  }
-}
-
-function toAttributes(o: Record<string, unknown>): Attributes {
-  const out = newAttributes();
-  for (const k of Object.keys(o)) out[k] = toAnyValue(o[k]);
-  return out;
-}
-
 function hexId(entry: Record<string, unknown>, key: string, length: number): string {
   const v = optionalString(entry, key);
   if (v === '') return '';
@@ -110,7 +88,7 @@ function mapEntry(entry: unknown, nowUnixNano: bigint): Mapped {
   record.body = e.message;
   if (e.metadata !== undefined && e.metadata !== null) {
     if (typeof e.metadata !== 'object' || Array.isArray(e.metadata)) throw new InvalidEntry('metadata: expected an object');
-    record.attributes = toAttributes(e.metadata as Record<string, unknown>);
+    record.attributes = attributesFromJson(e.metadata as Record<string, unknown>);
   }
   record.traceId = hexId(e, 'trace_id', 32);
   record.spanId = hexId(e, 'span_id', 16);

@@ -1,19 +1,47 @@
 import { z } from 'zod';
-import { hostPort, positiveInt, section } from '../../config/types.js';
+import { duration, hostPort, positiveInt, section } from '../../config/types.js';
+import { authSchema } from '../auth.js';
+import { HTTP_TIMEOUTS_MESSAGE, checkHttpTimeouts, httpServerSettings } from '../http.js';
+import { tlsServerSchema } from '../tls.js';
+
+/** configgrpc's keepalive.server_parameters; 0 (the default) means no limit, as there. */
+const keepaliveSchema = z.strictObject({
+  server_parameters: z
+    .strictObject({
+      /** Close a connection that had no call for this long (with a GOAWAY the client handles). */
+      max_connection_idle: duration('0'),
+      /** Close connections after this long, so clients rebalance across replicas. */
+      max_connection_age: duration('0'),
+      /** Time calls in flight get to finish once max_connection_age is reached. */
+      max_connection_age_grace: duration('0'),
+      /** Ping a connection after this long without activity… */
+      time: duration('0'),
+      /** …and close it when the ping is not answered within this. */
+      timeout: duration('0'),
+    })
+    .prefault({} as never),
+});
 
 const grpcSchema = z.strictObject({
   endpoint: hostPort('0.0.0.0:4317'),
+  tls: tlsServerSchema.optional(),
+  auth: authSchema.optional(),
   /** Largest request message accepted, in MiB (after decompression); larger → RESOURCE_EXHAUSTED. */
   max_recv_msg_size_mib: positiveInt(4),
+  /** Calls one connection may have in flight (HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS). */
+  max_concurrent_streams: positiveInt(100),
+  /** Connections open at once; more are closed as soon as they are accepted. */
+  max_connections: positiveInt(4096),
+  keepalive: keepaliveSchema.prefault({} as never),
 });
 
-const httpSchema = z.strictObject({
-  endpoint: hostPort('0.0.0.0:4318'),
-  /** Path of the logs endpoint. */
-  logs_url_path: z.string().startsWith('/', 'must start with /').default('/v1/logs'),
-  /** Largest request body accepted, in bytes, both as sent and after decompression; larger → 413. */
-  max_request_body_size: positiveInt(20 * 1024 * 1024),
-});
+const httpSchema = z
+  .strictObject({
+    ...httpServerSettings('0.0.0.0:4318'),
+    /** Path of the logs endpoint. */
+    logs_url_path: z.string().startsWith('/', 'must start with /').default('/v1/logs'),
+  })
+  .refine(checkHttpTimeouts, HTTP_TIMEOUTS_MESSAGE);
 
 function enabledByName<S extends z.ZodType>(schema: S) {
   return z.preprocess((v) => (v === null ? {} : v), schema.optional());

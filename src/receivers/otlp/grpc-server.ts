@@ -1,10 +1,15 @@
+import { createServer, type Server as NetServer, type Socket } from 'node:net';
 import * as grpc from '@grpc/grpc-js';
 import protobuf from 'protobufjs';
-import { parseHostPort } from '../../config/types.js';
+import type { ServerAuthenticator } from '../../pipeline/auth.js';
 import type { ComponentContext } from '../../pipeline/component.js';
 import type { LogsConsumer } from '../../pipeline/consumer.js';
-import { BackPressureError, errorMessage } from '../../pipeline/errors.js';
+import { errorMessage } from '../../pipeline/errors.js';
 import { OtlpDecodeError, decodeLogsRequest, encodeLogsResponse } from '../../otlp/index.js';
+import { grpcMetadataHeaders, resolveAuthenticator } from '../auth.js';
+import { listen } from '../http.js';
+import { refusalFor } from '../refusal.js';
+import { DEFAULT_HANDSHAKE_TIMEOUT_MS, ServerTlsCredentials } from '../tls.js';
 import type { OtlpGrpcConfig } from './config.js';
 
 const EXPORT_PATH = '/opentelemetry.proto.collector.logs.v1.LogsService/Export';
@@ -39,27 +44,89 @@ function retryInfoStatusDetails(code: number, message: string, retryAfterMs: num
   return Buffer.from(status);
 }
 
+/**
+ * OTLP/gRPC for logs. grpc-js has no connection limit, so connections are accepted by our own TCP
+ * listener (max_connections) and handed to grpc-js, which runs TLS and HTTP/2 on them.
+ */
 export class OtlpGrpcServer {
   private server: grpc.Server | undefined;
+  private listener: NetServer | undefined;
+  private tls: ServerTlsCredentials | undefined;
+  private readonly sockets = new Set<Socket>();
+  private readonly authenticator: ServerAuthenticator | undefined;
   port = 0;
 
   constructor(
     private readonly config: OtlpGrpcConfig,
     private readonly context: ComponentContext,
     private readonly next: LogsConsumer,
-  ) {}
+  ) {
+    this.authenticator = resolveAuthenticator(config.auth, context);
+  }
+
+  private serverOptions(): grpc.ServerOptions {
+    const c = this.config;
+    const ka = c.keepalive.server_parameters;
+    const options: grpc.ServerOptions = {
+      'grpc.max_receive_message_length': c.max_recv_msg_size_mib * 1024 * 1024,
+      'grpc.max_send_message_length': 4 * 1024 * 1024,
+      'grpc.max_concurrent_streams': c.max_concurrent_streams,
+      interceptors: this.authenticator ? [this.authInterceptor(this.authenticator)] : [],
+    };
+    if (ka.max_connection_idle > 0) options['grpc.max_connection_idle_ms'] = ka.max_connection_idle;
+    if (ka.max_connection_age > 0) options['grpc.max_connection_age_ms'] = ka.max_connection_age;
+    if (ka.max_connection_age_grace > 0) options['grpc.max_connection_age_grace_ms'] = ka.max_connection_age_grace;
+    if (ka.time > 0) options['grpc.keepalive_time_ms'] = ka.time;
+    if (ka.timeout > 0) options['grpc.keepalive_timeout_ms'] = ka.timeout;
+    return options;
+  }
+
+  /** Checks the call's metadata before its message is handed to the service: a refused call stores nothing. */
+  private authInterceptor(authenticator: ServerAuthenticator): grpc.ServerInterceptor {
+    return (_method, call) =>
+      new grpc.ServerInterceptingCall(call, {
+        start: (next) =>
+          next({
+            onReceiveMetadata: (metadata, passOn) => {
+              const refusal = authenticator.authenticate(grpcMetadataHeaders(metadata));
+              if (refusal === undefined) {
+                passOn(metadata);
+                return;
+              }
+              this.context.telemetry.refusedRequest('grpc', 'unauthenticated');
+              call.sendStatus({ code: grpc.status.UNAUTHENTICATED, details: `unauthenticated: ${refusal}` });
+            },
+          }),
+      });
+  }
 
   async start(): Promise<void> {
-    const maxBytes = this.config.max_recv_msg_size_mib * 1024 * 1024;
-    const server = new grpc.Server({ 'grpc.max_receive_message_length': maxBytes, 'grpc.max_send_message_length': 4 * 1024 * 1024 });
+    const server = new grpc.Server(this.serverOptions());
     server.addService(logsServiceDefinition, { Export: (call: grpc.ServerUnaryCall<Buffer, Uint8Array>, callback: grpc.sendUnaryData<Uint8Array>) => void this.export(call.request, callback) });
-    const { host, port } = parseHostPort(this.config.endpoint)!;
-    const address = host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
-    this.port = await new Promise<number>((resolve, reject) =>
-      server.bindAsync(address, grpc.ServerCredentials.createInsecure(), (err, bound) => (err ? reject(new Error(`otlp grpc cannot listen on ${address}: ${err.message}`)) : resolve(bound))),
-    );
+    let credentials = grpc.ServerCredentials.createInsecure();
+    if (this.config.tls) {
+      this.tls = new ServerTlsCredentials(this.config.tls, this.context.logger);
+      await this.tls.start();
+      credentials = this.tls.grpcCredentials(DEFAULT_HANDSHAKE_TIMEOUT_MS);
+    }
+    const injector = server.createConnectionInjector(credentials);
+    const listener = createServer((socket) => {
+      this.sockets.add(socket);
+      socket.once('close', () => this.sockets.delete(socket));
+      injector.injectConnection(socket);
+    });
+    listener.maxConnections = this.config.max_connections;
+    listener.on('drop', () => this.context.telemetry.refusedRequest('grpc', 'too_many_connections'));
+    try {
+      this.port = await listen(listener, this.config.endpoint, 'otlp grpc');
+    } catch (err) {
+      this.tls?.stop();
+      throw err;
+    }
     this.server = server;
-    this.context.logger.info({ endpoint: `${host}:${this.port}` }, 'OTLP/gRPC receiver listening');
+    this.listener = listener;
+    if (this.authenticator && !this.tls) this.context.logger.warn({ endpoint: this.config.endpoint }, 'auth without tls: tokens cross the network in clear text');
+    this.context.logger.info({ endpoint: this.config.endpoint, port: this.port, tls: Boolean(this.config.tls) }, 'OTLP/gRPC receiver listening');
   }
 
   private async export(request: Buffer, callback: grpc.sendUnaryData<Uint8Array>): Promise<void> {
@@ -79,11 +146,11 @@ export class OtlpGrpcServer {
         await this.next.consume(decoded.batch);
       } catch (err) {
         telemetry.refused(decoded.records, 'grpc', 'back_pressure');
-        const retryAfterMs = err instanceof BackPressureError ? err.retryAfterMs : 1000;
+        const refusal = refusalFor(err);
+        if (refusal.unexpected) this.context.logger.error({ err: errorMessage(err) }, 'OTLP/gRPC request failed');
         const metadata = new grpc.Metadata();
-        const message = `log records not accepted, retry later: ${errorMessage(err)}`;
-        metadata.set('grpc-status-details-bin', retryInfoStatusDetails(grpc.status.RESOURCE_EXHAUSTED, message, retryAfterMs));
-        callback({ code: grpc.status.RESOURCE_EXHAUSTED, details: message, metadata });
+        if (refusal.retryAfterMs !== undefined) metadata.set('grpc-status-details-bin', retryInfoStatusDetails(refusal.grpcCode, refusal.message, refusal.retryAfterMs));
+        callback({ code: refusal.grpcCode, details: refusal.message, metadata });
         return;
       }
       telemetry.accepted(decoded.records, 'grpc');
@@ -93,8 +160,10 @@ export class OtlpGrpcServer {
 
   /** Lets in-flight calls finish (they are acknowledged only once the pipeline took them). */
   async shutdown(deadline: number): Promise<void> {
+    this.tls?.stop();
     const server = this.server;
     if (!server) return;
+    const listening = new Promise<void>((resolve) => this.listener!.close(() => resolve()));
     await new Promise<void>((resolve) => {
       const force = setTimeout(() => {
         server.forceShutdown();
@@ -105,5 +174,8 @@ export class OtlpGrpcServer {
         resolve();
       });
     });
+    // Connections that never became HTTP/2 sessions (a handshake in progress) are not grpc-js's to close.
+    for (const socket of this.sockets) socket.destroy();
+    await listening;
   }
 }

@@ -1,7 +1,8 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { status as GrpcStatus } from '@grpc/grpc-js';
 import type { ComponentContext } from '../../pipeline/component.js';
 import type { LogsConsumer } from '../../pipeline/consumer.js';
-import { BackPressureError, ShuttingDownError, errorMessage } from '../../pipeline/errors.js';
+import { errorMessage } from '../../pipeline/errors.js';
 import {
   OtlpDecodeError,
   decodeLogsRequest,
@@ -12,24 +13,19 @@ import {
   encodeStatusJson,
   type DecodeResult,
 } from '../../otlp/index.js';
-import { HttpRequestError, closeGracefully, listen, readRequestBody } from '../http.js';
+import { HttpReceiverServer, HttpRequestError, readRequestBody } from '../http.js';
+import { refusalFor, retryAfterHeader } from '../refusal.js';
 import type { OtlpHttpConfig } from './config.js';
 
 type Encoding = 'protobuf' | 'json';
 
-
-/** google.rpc.Code values used in HTTP error bodies. */
-const RPC_INVALID_ARGUMENT = 3;
-const RPC_RESOURCE_EXHAUSTED = 8;
-const RPC_UNAVAILABLE = 14;
-const RPC_UNIMPLEMENTED = 12;
-
 /** The google.rpc.Code that goes with each refusal's HTTP status. */
 function rpcCodeFor(status: number): number {
-  if (status === 413) return RPC_RESOURCE_EXHAUSTED;
-  if (status === 404 || status === 405) return RPC_UNIMPLEMENTED;
-  if (status === 503) return RPC_UNAVAILABLE;
-  return RPC_INVALID_ARGUMENT;
+  if (status === 401) return GrpcStatus.UNAUTHENTICATED;
+  if (status === 413) return GrpcStatus.RESOURCE_EXHAUSTED;
+  if (status === 404 || status === 405) return GrpcStatus.UNIMPLEMENTED;
+  if (status === 503) return GrpcStatus.UNAVAILABLE;
+  return GrpcStatus.INVALID_ARGUMENT;
 }
 
 function requestEncoding(contentType: string | undefined): Encoding | undefined {
@@ -45,7 +41,7 @@ function requestEncoding(contentType: string | undefined): Encoding | undefined 
  * with Retry-After, which OTel SDKs retry.
  */
 export class OtlpHttpServer {
-  private server: Server | undefined;
+  private readonly server: HttpReceiverServer;
   private closing = false;
   port = 0;
 
@@ -53,13 +49,13 @@ export class OtlpHttpServer {
     private readonly config: OtlpHttpConfig,
     private readonly context: ComponentContext,
     private readonly next: LogsConsumer,
-  ) {}
+  ) {
+    this.server = new HttpReceiverServer(config, context, 'otlp http', (req, res) => void this.handle(req, res));
+  }
 
   async start(): Promise<void> {
-    const server = createServer({ requestTimeout: 60_000, headersTimeout: 30_000, keepAliveTimeout: 30_000 }, (req, res) => void this.handle(req, res));
-    this.port = await listen(server, this.config.endpoint, 'otlp http');
-    this.server = server;
-    this.context.logger.info({ endpoint: this.config.endpoint, port: this.port }, 'OTLP/HTTP receiver listening');
+    this.port = await this.server.start();
+    this.context.logger.info({ endpoint: this.config.endpoint, port: this.port, tls: this.server.tlsEnabled }, 'OTLP/HTTP receiver listening');
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -69,6 +65,11 @@ export class OtlpHttpServer {
       if (req.method !== 'POST') {
         res.setHeader('Allow', 'POST');
         throw new HttpRequestError(405, `method ${req.method} not allowed; use POST`);
+      }
+      const unauthenticated = this.server.authenticate(req);
+      if (unauthenticated !== undefined) {
+        res.setHeader('WWW-Authenticate', 'Bearer');
+        throw new HttpRequestError(401, `unauthenticated: ${unauthenticated}`);
       }
       if (!requestEncoding(req.headers['content-type'])) {
         throw new HttpRequestError(415, `unsupported content type "${req.headers['content-type'] ?? ''}": use application/x-protobuf or application/json`);
@@ -112,20 +113,21 @@ export class OtlpHttpServer {
   }
 
   private fail(req: IncomingMessage, res: ServerResponse, encoding: Encoding, err: unknown): void {
-    let status = 500;
-    let rpcCode = 13;
-    let message = errorMessage(err);
+    let status: number;
+    let rpcCode: number;
+    let message: string;
     if (err instanceof HttpRequestError) {
       status = err.status;
       rpcCode = rpcCodeFor(status);
+      message = err.message;
       if (status === 413 || status === 415 || status === 400) this.context.telemetry.refused(0, 'http', status === 413 ? 'too_large' : 'undecodable');
-    } else if (err instanceof BackPressureError) {
-      status = err instanceof ShuttingDownError ? 503 : 429;
-      rpcCode = status === 503 ? RPC_UNAVAILABLE : RPC_RESOURCE_EXHAUSTED;
-      message = `log records not accepted, retry later: ${message}`;
-      res.setHeader('Retry-After', String(Math.max(1, Math.ceil(err.retryAfterMs / 1000))));
     } else {
-      this.context.logger.error({ err: message }, 'OTLP/HTTP request failed');
+      const refusal = refusalFor(err);
+      status = refusal.httpStatus;
+      rpcCode = refusal.grpcCode;
+      message = refusal.message;
+      if (refusal.retryAfterMs !== undefined) res.setHeader('Retry-After', retryAfterHeader(refusal.retryAfterMs));
+      if (refusal.unexpected) this.context.logger.error({ err: errorMessage(err) }, 'OTLP/HTTP request failed');
     }
     if (status === 413 || !req.complete) res.setHeader('Connection', 'close');
     this.reply(res, status, encoding, encoding === 'json' ? encodeStatusJson(rpcCode, message) : encodeStatus(rpcCode, message));
@@ -140,9 +142,7 @@ export class OtlpHttpServer {
 
   /** Refuses new requests with 503 and waits for the ones in flight, up to the deadline. */
   async shutdown(deadline: number): Promise<void> {
-    const server = this.server;
-    if (!server) return;
     this.closing = true;
-    await closeGracefully(server, deadline);
+    await this.server.shutdown(deadline);
   }
 }

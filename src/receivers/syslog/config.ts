@@ -1,18 +1,12 @@
 import { z } from 'zod';
 import { hostPort, positiveInt, section } from '../../config/types.js';
-import { isValidTimeZone } from './timestamps.js';
-
-const tlsSchema = z.strictObject({
-  cert_file: z.string().min(1),
-  key_file: z.string().min(1),
-  /** Client certificates signed by this CA are required when set (mutual TLS). */
-  client_ca_file: z.string().optional(),
-});
+import { tlsServerSchema } from '../tls.js';
+import { isValidTimeZone } from '../../pipeline/time-zones.js';
 
 const tcpSchema = z.strictObject({
   listen_address: hostPort('0.0.0.0:5514'),
-  /** RFC 5425 syslog over TLS. */
-  tls: tlsSchema.optional(),
+  /** RFC 5425 syslog over TLS; client_ca_file requires client certificates (mutual TLS). */
+  tls: tlsServerSchema.optional(),
   max_connections: positiveInt(1024),
 });
 

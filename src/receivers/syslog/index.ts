@@ -1,12 +1,13 @@
 import { createSocket, type Socket as UdpSocket } from 'node:dgram';
-import { readFileSync } from 'node:fs';
-import { createServer as createTcpServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import { createServer as createTcpServer, type Server, type Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createServer as createTlsServer } from 'node:tls';
 import { parseHostPort } from '../../config/types.js';
 import type { ComponentContext, Receiver, ReceiverFactory } from '../../pipeline/component.js';
 import type { LogsConsumer } from '../../pipeline/consumer.js';
 import { BackPressureError, ShuttingDownError, errorMessage } from '../../pipeline/errors.js';
+import { listen } from '../http.js';
+import { DEFAULT_HANDSHAKE_TIMEOUT_MS, ServerTlsCredentials } from '../tls.js';
 import { syslogConfigSchema, type SyslogConfig } from './config.js';
 import { SyslogFrameDecoder, type SyslogFrame } from './frame-decoder.js';
 import { SyslogParser } from './parser.js';
@@ -21,6 +22,7 @@ export class SyslogReceiver implements Receiver {
   private readonly parser: SyslogParser;
   private tcpServer: Server | undefined;
   private udpSocket: UdpSocket | undefined;
+  private tls: ServerTlsCredentials | undefined;
   private readonly connections = new Set<Socket>();
   private readonly inFlight = new Set<Promise<void>>();
   private closing = false;
@@ -42,25 +44,22 @@ export class SyslogReceiver implements Receiver {
 
   private async startTcp(tcp: NonNullable<SyslogConfig['tcp']>): Promise<void> {
     const onConnection = (socket: Socket) => this.serveConnection(socket);
-    const server = tcp.tls
-      ? createTlsServer(
-          {
-            cert: readFileSync(tcp.tls.cert_file),
-            key: readFileSync(tcp.tls.key_file),
-            ...(tcp.tls.client_ca_file ? { ca: readFileSync(tcp.tls.client_ca_file), requestCert: true, rejectUnauthorized: true } : {}),
-          },
-          onConnection,
-        )
-      : createTcpServer(onConnection);
+    let server: Server;
+    if (tcp.tls) {
+      const tls = new ServerTlsCredentials(tcp.tls, this.context.logger);
+      await tls.start();
+      const tlsServer = createTlsServer(tls.serverOptions(DEFAULT_HANDSHAKE_TIMEOUT_MS), onConnection);
+      tls.attach(tlsServer, () => this.context.telemetry.refusedRequest('tcp', 'tls_handshake_failed'));
+      server = tlsServer;
+      this.tls = tls;
+    } else {
+      server = createTcpServer(onConnection);
+    }
     server.maxConnections = tcp.max_connections;
-    const { host, port } = parseHostPort(tcp.listen_address)!;
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', (err) => reject(new Error(`syslog tcp cannot listen on ${tcp.listen_address}: ${err.message}`)));
-      server.listen(port, host, () => resolve());
-    });
-    this.tcpPort = (server.address() as AddressInfo).port;
+    server.on('drop', () => this.context.telemetry.refusedRequest('tcp', 'too_many_connections'));
+    this.tcpPort = await listen(server, tcp.listen_address, 'syslog tcp');
     this.tcpServer = server;
-    this.context.logger.info({ endpoint: `${host}:${this.tcpPort}`, tls: Boolean(tcp.tls) }, 'syslog TCP receiver listening');
+    this.context.logger.info({ endpoint: tcp.listen_address, port: this.tcpPort, tls: Boolean(tcp.tls) }, 'syslog TCP receiver listening');
   }
 
   private async startUdp(address: string): Promise<void> {
@@ -169,6 +168,7 @@ export class SyslogReceiver implements Receiver {
   /** Stops listening, lets batches in hand reach the pipeline, then closes the connections. */
   async shutdown(deadline: number): Promise<void> {
     this.closing = true;
+    this.tls?.stop();
     const closed = this.tcpServer ? new Promise<void>((resolve) => this.tcpServer!.close(() => resolve())) : Promise.resolve();
     for (const s of this.connections) s.pause();
     this.udpSocket?.close();

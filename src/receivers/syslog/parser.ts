@@ -1,5 +1,6 @@
 import { newAttributes, type Attributes } from '../../pipeline/model.js';
-import { parseRfc3339, zonedToUtcMs } from './timestamps.js';
+import { zonedToUtcMs } from '../../pipeline/time-zones.js';
+import { parseRfc3339 } from './timestamps.js';
 
 export type SyslogProtocol = 'rfc5424' | 'rfc3164' | 'auto';
 

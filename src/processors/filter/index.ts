@@ -1,0 +1,181 @@
+import { z } from 'zod';
+import { section } from '../../config/types.js';
+import type { ComponentContext, Processor, ProcessorFactory } from '../../pipeline/component.js';
+import type { LogsConsumer } from '../../pipeline/consumer.js';
+import { errorMessage } from '../../pipeline/errors.js';
+import type { LogBatch, LogRecord, ScopeLogs } from '../../pipeline/model.js';
+import { filterMatchSchema, type RecordMatcher } from '../shared/match.js';
+import { severitySchema } from '../shared/severity.js';
+import { OttlEvaluationError, compileCondition, type OttlCondition, type OttlContext } from './ottl.js';
+
+const ERROR_MODES = ['ignore', 'silent', 'propagate'] as const;
+
+const conditionSchema = z.string({ error: 'expected an OTTL condition (a string)' }).transform((text, ctx) => {
+  try {
+    return { text, test: compileCondition(text) };
+  } catch (err) {
+    ctx.addIssue({ code: 'custom', message: errorMessage(err) });
+    return z.NEVER;
+  }
+});
+
+export const filterConfigSchema = section({
+  /**
+   * What a condition that fails to evaluate on a record does: `ignore` keeps the record and logs
+   * the error, `silent` keeps it without logging, `propagate` refuses the whole batch with the
+   * error. (The OTel Collector defaults to propagate; here one bad record must not cost its
+   * neighbours, see docs/decisions.md.)
+   */
+  error_mode: z.enum(ERROR_MODES, { error: `expected one of ${ERROR_MODES.join(', ')}` }).default('ignore'),
+  /** Drop records below this severity (records with no severity are kept). */
+  min_severity: severitySchema().optional(),
+  logs: section({
+    /** Keep only records that match (legacy MatchProperties). */
+    include: filterMatchSchema().optional(),
+    /** Drop records that match (legacy MatchProperties). */
+    exclude: filterMatchSchema().optional(),
+    /** OTTL conditions; a record matching any of them is dropped. */
+    log_record: z.array(conditionSchema, { error: 'expected a list of OTTL conditions' }).default([]),
+  }),
+});
+
+type FilterConfig = z.output<typeof filterConfigSchema>;
+
+const MIN_SEVERITY = 0;
+const INCLUDE = 1;
+const EXCLUDE = 2;
+const CONDITION = 3;
+const RULES = ['min_severity', 'include', 'exclude', 'log_record'];
+const WARNING_INTERVAL_MS = 60_000;
+
+/**
+ * The OTel Collector's filter processor for logs: drops records below a severity, outside an
+ * include match, inside an exclude match, or matching an OTTL condition. Batches are compacted in
+ * place; an empty batch goes no further.
+ */
+class FilterProcessor implements Processor {
+  private readonly minSeverity: number;
+  private readonly include: RecordMatcher | undefined;
+  private readonly exclude: RecordMatcher | undefined;
+  private readonly conditions: OttlCondition[];
+  private readonly conditionTexts: string[];
+  private readonly errorMode: FilterConfig['error_mode'];
+  private readonly dropped = new Int32Array(RULES.length);
+  private readonly ctx: OttlContext;
+  private errors = 0;
+  private firstError: unknown;
+  /** ignore mode logs at most one warning a minute, with the errors counted since the last one. */
+  private lastWarning = 0;
+  private errorsSinceWarning = 0;
+
+  constructor(
+    config: FilterConfig,
+    private readonly context: ComponentContext,
+    private readonly next: LogsConsumer,
+  ) {
+    this.minSeverity = config.min_severity ?? 0;
+    this.include = config.logs.include;
+    this.exclude = config.logs.exclude;
+    this.conditions = config.logs.log_record.map((c) => c.test);
+    this.conditionTexts = config.logs.log_record.map((c) => c.text);
+    this.errorMode = config.error_mode;
+    this.ctx = { record: undefined as unknown as LogRecord, scope: undefined as unknown as OttlContext['scope'], resource: undefined as unknown as OttlContext['resource'] };
+  }
+
+  async start(): Promise<void> {}
+  async shutdown(): Promise<void> {}
+
+  async consume(batch: LogBatch): Promise<void> {
+    this.dropped.fill(0);
+    this.errors = 0;
+    this.firstError = undefined;
+    let kept = 0;
+    try {
+      let w = 0;
+      const resourceLogs = batch.resourceLogs;
+      for (let i = 0; i < resourceLogs.length; i++) {
+        const rl = resourceLogs[i]!;
+        const includeResource = !this.include || this.include.resource(rl.resource);
+        const excludeResource = !!this.exclude && this.exclude.resource(rl.resource);
+        this.ctx.resource = rl.resource;
+        let sw = 0;
+        for (let j = 0; j < rl.scopeLogs.length; j++) {
+          const sl = rl.scopeLogs[j]!;
+          this.ctx.scope = sl.scope;
+          const n = this.filterScope(sl, includeResource, excludeResource);
+          if (n > 0) rl.scopeLogs[sw++] = sl;
+          kept += n;
+        }
+        rl.scopeLogs.length = sw;
+        if (sw > 0) resourceLogs[w++] = rl;
+      }
+      resourceLogs.length = w;
+    } catch (err) {
+      // The batch is refused as a whole: nothing of it was dropped by a rule, only the errors count.
+      this.context.telemetry.filterErrors(this.errors);
+      throw err;
+    }
+    this.report();
+    if (kept > 0) return this.next.consume(batch);
+  }
+
+  /** Compacts one scope's records in place; returns how many are kept. */
+  private filterScope(sl: ScopeLogs, includeResource: boolean, excludeResource: boolean): number {
+    const records = sl.logRecords;
+    const include = this.include;
+    const exclude = this.exclude;
+    const includeOuter = !include || (includeResource && include.scope(sl.scope));
+    const excludeOuter = !!exclude && excludeResource && exclude.scope(sl.scope);
+    let w = 0;
+    for (let k = 0; k < records.length; k++) {
+      const rec = records[k]!;
+      const rule = this.dropRule(rec, includeOuter, excludeOuter);
+      if (rule < 0) records[w++] = rec;
+      else this.dropped[rule]!++;
+    }
+    records.length = w;
+    return w;
+  }
+
+  /** The rule that drops this record, or -1 to keep it. */
+  private dropRule(rec: LogRecord, includeOuter: boolean, excludeOuter: boolean): number {
+    if (rec.severityNumber > 0 && rec.severityNumber < this.minSeverity) return MIN_SEVERITY;
+    if (this.include && (!includeOuter || (this.include.recordLevel && !this.include.record(rec)))) return INCLUDE;
+    if (excludeOuter && (!this.exclude!.recordLevel || this.exclude!.record(rec))) return EXCLUDE;
+    const conditions = this.conditions;
+    if (conditions.length === 0) return -1;
+    this.ctx.record = rec;
+    for (let c = 0; c < conditions.length; c++) {
+      try {
+        if (conditions[c]!(this.ctx)) return CONDITION;
+      } catch (err) {
+        if (!(err instanceof OttlEvaluationError)) throw err;
+        this.errors++;
+        if (this.errorMode === 'propagate') throw new Error(`${this.context.id}: condition ${JSON.stringify(this.conditionTexts[c])} failed: ${err.message}`, { cause: err });
+        this.firstError ??= { condition: this.conditionTexts[c], err: err.message };
+      }
+    }
+    return -1;
+  }
+
+  private report(): void {
+    const telemetry = this.context.telemetry;
+    for (let r = 0; r < RULES.length; r++) if (this.dropped[r]! > 0) telemetry.filterDropped(RULES[r]!, this.dropped[r]!);
+    if (this.errors === 0) return;
+    telemetry.filterErrors(this.errors);
+    this.errorsSinceWarning += this.errors;
+    const now = Date.now();
+    if (this.errorMode === 'ignore' && this.firstError && now - this.lastWarning >= WARNING_INTERVAL_MS) {
+      this.context.logger.warn({ errors: this.errorsSinceWarning, example: this.firstError }, 'filter conditions failed to evaluate; those records were kept');
+      this.lastWarning = now;
+      this.errorsSinceWarning = 0;
+    }
+  }
+}
+
+export const filterProcessorFactory: ProcessorFactory<typeof filterConfigSchema> = {
+  kind: 'processor',
+  type: 'filter',
+  configSchema: filterConfigSchema,
+  create: (config, context, next) => new FilterProcessor(config, context, next),
+};

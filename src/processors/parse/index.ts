@@ -1,0 +1,223 @@
+import { z } from 'zod';
+import { positiveInt, section } from '../../config/types.js';
+import type { ComponentContext, Processor, ProcessorFactory } from '../../pipeline/component.js';
+import type { LogsConsumer } from '../../pipeline/consumer.js';
+import type { AnyValue, LogBatch, LogRecord } from '../../pipeline/model.js';
+import { isValidTimeZone } from '../../pipeline/time-zones.js';
+import { flattenJson, parseLogfmt, type Put } from './body-parsers.js';
+import { inferSeverity } from './severity-inference.js';
+import { TimestampLayout, goLayoutToStrptime, isEpochLayout, parseEpoch, type EpochLayout } from './timestamp-layout.js';
+
+const LAYOUT_TYPES = ['strptime', 'gotime', 'epoch'] as const;
+
+export const parseConfigSchema = section({
+  json: section({
+    /** Parse bodies that are a JSON object into attributes. */
+    enabled: z.boolean().default(true),
+    /** Nesting levels flattened into dotted keys; deeper objects are kept as JSON text. */
+    max_depth: z.number().int().min(1).max(32).default(3),
+    /** Longer bodies (in characters) are not parsed, and counted as too_large. */
+    max_size: positiveInt(65_536),
+  }),
+  logfmt: section({
+    /** Parse `key=value` (logfmt) bodies into attributes. */
+    enabled: z.boolean().default(true),
+    /** true: only bodies made entirely of pairs; false: also take the pairs out of free text. */
+    strict: z.boolean().default(true),
+  }),
+  /** A parsed field that becomes the body (e.g. `msg`, `message`), instead of an attribute. */
+  body_field: z.string().default(''),
+  /** Parsed fields replace attributes of the same key already on the record. */
+  overwrite: z.boolean().default(false),
+  severity: section({
+    /** Infer the severity of records without one from their text or a level field. */
+    enabled: z.boolean().default(true),
+  }),
+  timestamp: section({
+    /** Layout of the timestamp to find; unset: no timestamp extraction. */
+    layout: z.string().min(1).optional(),
+    /** strptime (`%Y-%m-%d %H:%M:%S`), gotime (`2006-01-02 15:04:05`) or epoch (`s`, `ms`, `us`, `ns`, `s.ms` …). */
+    layout_type: z.enum(LAYOUT_TYPES, { error: `expected one of ${LAYOUT_TYPES.join(', ')}` }).default('strptime'),
+    /** IANA time zone of timestamps that carry no offset. */
+    location: z.string().default('UTC').refine(isValidTimeZone, { message: 'not an IANA time zone (e.g. Europe/Paris)' }),
+    /** Read the timestamp from this attribute (after JSON / logfmt parsing) instead of the body text. */
+    field: z.string().default(''),
+  })
+    .transform((t, ctx) => {
+      if (t.layout === undefined) return { ...t, compiled: undefined, epoch: undefined };
+      if (t.layout_type === 'epoch') {
+        if (!isEpochLayout(t.layout)) {
+          ctx.addIssue({ code: 'custom', path: ['layout'], message: 'an epoch layout is one of s, ms, us, ns, s.ms, s.us, s.ns' });
+          return z.NEVER;
+        }
+        if (!t.field) {
+          ctx.addIssue({ code: 'custom', path: ['field'], message: 'an epoch layout reads a number: name the attribute holding it' });
+          return z.NEVER;
+        }
+        return { ...t, compiled: undefined, epoch: t.layout };
+      }
+      try {
+        const strptime = t.layout_type === 'gotime' ? goLayoutToStrptime(t.layout) : t.layout;
+        return { ...t, compiled: new TimestampLayout(strptime, t.location), epoch: undefined };
+      } catch (err) {
+        ctx.addIssue({ code: 'custom', path: ['layout'], message: (err as Error).message });
+        return z.NEVER;
+      }
+    }),
+});
+
+type ParseConfig = z.output<typeof parseConfigSchema>;
+
+const JSON_PARSED = 0;
+const LOGFMT_PARSED = 1;
+const INVALID_JSON = 2;
+const TOO_LARGE = 3;
+const TOO_DEEP = 4;
+const SEVERITY = 5;
+const TIMESTAMP = 6;
+const TIMESTAMP_INVALID = 7;
+const RESULTS = ['json', 'logfmt', 'invalid_json', 'too_large', 'too_deep', 'severity', 'timestamp', 'timestamp_invalid'];
+
+const insert: Put = (attrs, key, value) => {
+  if (attrs[key] === undefined) attrs[key] = value;
+};
+const upsert: Put = (attrs, key, value) => {
+  attrs[key] = value;
+};
+
+function isJsonObjectText(s: string): boolean {
+  let i = 0;
+  while (i < s.length && s.charCodeAt(i) <= 32) i++;
+  if (s.charCodeAt(i) !== 123) return false;
+  let j = s.length - 1;
+  while (j > i && s.charCodeAt(j) <= 32) j--;
+  return s.charCodeAt(j) === 125;
+}
+
+/**
+ * Turns text bodies into structure: JSON objects and logfmt into attributes, the timestamp out of
+ * the text with a layout, and a severity for records that have none. A body that does not parse
+ * is left as it is and counted; nothing is dropped.
+ */
+class ParseProcessor implements Processor {
+  private readonly put: Put;
+  private readonly counts = new Int32Array(RESULTS.length);
+  private readonly timestampField: string;
+  private readonly layout: TimestampLayout | undefined;
+  private readonly epoch: EpochLayout | undefined;
+  private now = new Date();
+
+  constructor(
+    private readonly config: ParseConfig,
+    private readonly context: ComponentContext,
+    private readonly next: LogsConsumer,
+  ) {
+    this.put = config.overwrite ? upsert : insert;
+    this.timestampField = config.timestamp.field;
+    this.layout = config.timestamp.compiled;
+    this.epoch = config.timestamp.epoch;
+  }
+
+  async start(): Promise<void> {}
+  async shutdown(): Promise<void> {}
+
+  async consume(batch: LogBatch): Promise<void> {
+    this.now = new Date();
+    for (const rl of batch.resourceLogs) {
+      for (const sl of rl.scopeLogs) {
+        const records = sl.logRecords;
+        for (let i = 0; i < records.length; i++) this.parse(records[i]!);
+      }
+    }
+    this.report();
+    return this.next.consume(batch);
+  }
+
+  private parse(rec: LogRecord): void {
+    const c = this.config;
+    const body = rec.body;
+    if (typeof body === 'string') {
+      if (c.json.enabled && isJsonObjectText(body)) this.parseJson(rec, body);
+      else if (c.logfmt.enabled) this.parseLogfmt(rec, body);
+    }
+    if (this.layout || this.epoch) this.extractTimestamp(rec);
+    if (c.severity.enabled && rec.severityNumber === 0) {
+      const found = inferSeverity(rec.severityText, rec.attributes, typeof rec.body === 'string' ? rec.body : undefined);
+      if (found) {
+        rec.severityNumber = found.number;
+        if (!rec.severityText) rec.severityText = found.text;
+        this.counts[SEVERITY]!++;
+      }
+    }
+  }
+
+  private parseJson(rec: LogRecord, body: string): void {
+    const c = this.config;
+    if (body.length > c.json.max_size) {
+      this.counts[TOO_LARGE]!++;
+      return;
+    }
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(body);
+    } catch {
+      this.counts[INVALID_JSON]!++;
+      return;
+    }
+    const obj = parsed as Record<string, unknown>;
+    if (!flattenJson(obj, rec.attributes, this.put, c.json.max_depth, c.body_field)) this.counts[TOO_DEEP]!++;
+    const newBody = c.body_field ? obj[c.body_field] : undefined;
+    if (typeof newBody === 'string') rec.body = newBody;
+    this.counts[JSON_PARSED]!++;
+  }
+
+  private parseLogfmt(rec: LogRecord, body: string): void {
+    // Strict logfmt starts with a pair: a quick look at the first word rejects prose for free.
+    if (this.config.logfmt.strict && !firstWordHasEquals(body)) return;
+    const result = parseLogfmt(body, rec.attributes, this.put, this.config.logfmt.strict, this.config.body_field);
+    if (!result) return;
+    if (result.body !== undefined) rec.body = result.body;
+    this.counts[LOGFMT_PARSED]!++;
+  }
+
+  private extractTimestamp(rec: LogRecord): void {
+    const source: AnyValue | undefined = this.timestampField ? rec.attributes[this.timestampField] : rec.body;
+    if (source === undefined || source === null) return;
+    let ns: bigint | 'invalid' | undefined;
+    if (this.epoch) ns = parseEpoch(source, this.epoch) ?? 'invalid';
+    else if (typeof source === 'string') ns = this.layout!.find(source, this.now);
+    if (ns === undefined) return;
+    if (ns === 'invalid') {
+      this.counts[TIMESTAMP_INVALID]!++;
+      return;
+    }
+    rec.timeUnixNano = ns;
+    this.counts[TIMESTAMP]!++;
+  }
+
+  private report(): void {
+    for (let r = 0; r < RESULTS.length; r++) {
+      if (this.counts[r] === 0) continue;
+      this.context.telemetry.parsed(RESULTS[r]!, this.counts[r]!);
+      this.counts[r] = 0;
+    }
+  }
+}
+
+function firstWordHasEquals(s: string): boolean {
+  let i = 0;
+  while (i < s.length && (s.charCodeAt(i) === 32 || s.charCodeAt(i) === 9)) i++;
+  for (; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c === 61) return i > 0;
+    if (c === 32 || c === 9 || c === 34) return false;
+  }
+  return false;
+}
+
+export const parseProcessorFactory: ProcessorFactory<typeof parseConfigSchema> = {
+  kind: 'processor',
+  type: 'parse',
+  configSchema: parseConfigSchema,
+  create: (config, context, next) => new ParseProcessor(config, context, next),
+};

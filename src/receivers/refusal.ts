@@ -1,0 +1,39 @@
+import { status as GrpcStatus } from '@grpc/grpc-js';
+import { BackPressureError, PermanentExportError, ShuttingDownError, errorMessage } from '../pipeline/errors.js';
+
+/** How every receiver answers when the pipeline does not take a request's records. */
+export interface Refusal {
+  httpStatus: number;
+  /** Also the google.rpc.Code of OTLP/HTTP error bodies. */
+  grpcCode: GrpcStatus;
+  /** Present when the client should retry: sent as Retry-After or a RetryInfo detail. */
+  retryAfterMs: number | undefined;
+  message: string;
+  /** An error no receiver expects: worth an error log line. */
+  unexpected: boolean;
+}
+
+/**
+ * The OTel Collector's mapping, with back-pressure made explicit: a full queue or a memory limit
+ * (BackPressureError) → 429 / RESOURCE_EXHAUSTED with the time to wait, shutting down → 503 /
+ * UNAVAILABLE, a permanent error → 400 / INVALID_ARGUMENT (retrying cannot help), anything else
+ * → 503 / UNAVAILABLE, so clients keep the data and retry.
+ */
+export function refusalFor(err: unknown): Refusal {
+  const reason = errorMessage(err);
+  if (err instanceof ShuttingDownError) {
+    return { httpStatus: 503, grpcCode: GrpcStatus.UNAVAILABLE, retryAfterMs: err.retryAfterMs, message: `log records not accepted, retry later: ${reason}`, unexpected: false };
+  }
+  if (err instanceof BackPressureError) {
+    return { httpStatus: 429, grpcCode: GrpcStatus.RESOURCE_EXHAUSTED, retryAfterMs: err.retryAfterMs, message: `log records not accepted, retry later: ${reason}`, unexpected: false };
+  }
+  if (err instanceof PermanentExportError) {
+    return { httpStatus: 400, grpcCode: GrpcStatus.INVALID_ARGUMENT, retryAfterMs: undefined, message: `log records rejected: ${reason}`, unexpected: false };
+  }
+  return { httpStatus: 503, grpcCode: GrpcStatus.UNAVAILABLE, retryAfterMs: 1000, message: `log records not accepted, retry later: ${reason}`, unexpected: true };
+}
+
+/** Retry-After in whole seconds, at least 1. */
+export function retryAfterHeader(ms: number): string {
+  return String(Math.max(1, Math.ceil(ms / 1000)));
+}
