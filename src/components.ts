@@ -1,5 +1,6 @@
 import { clickhouseExporterFactory } from './exporters/clickhouse/index.js';
 import { debugExporterFactory } from './exporters/debug/index.js';
+import { otlpExporterFactory, otlpHttpExporterFactory } from './exporters/otlp/index.js';
 import { ComponentRegistry } from './pipeline/registry.js';
 import { batchProcessorFactory } from './processors/batch/index.js';
 import { templatesProcessorFactory } from './processors/templates/index.js';
@@ -16,5 +17,7 @@ export function builtinComponents(): ComponentRegistry {
     .register(batchProcessorFactory)
     .register(templatesProcessorFactory)
     .register(clickhouseExporterFactory)
+    .register(otlpExporterFactory)
+    .register(otlpHttpExporterFactory)
     .register(debugExporterFactory);
 }

@@ -167,7 +167,7 @@ export class ComponentTelemetry {
     this.add('exported', n);
   }
 
-  failed(n: number, reason: 'permanent' | 'retries_exhausted' | 'shutdown'): void {
+  failed(n: number, reason: 'permanent' | 'retries_exhausted' | 'shutdown' | 'rejected'): void {
     this.telemetry.exporterFailed.inc({ exporter: this.id, reason }, n);
     this.add('failed', n);
   }
