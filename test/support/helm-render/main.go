@@ -9,7 +9,7 @@
 //
 //	GO111MODULE=off GOPATH=/usr/share/gocode go build -o helm-render ./test/support/helm-render
 //
-// Usage: helm-render [-f values.yaml]... [--release NAME] [--namespace NS] [--format yaml|json] CHART_DIR
+// Usage: helm-render [-f values.yaml]... [--release NAME] [--namespace NS] [--format yaml|json|values] CHART_DIR
 package main
 
 import (
@@ -238,6 +238,23 @@ type document struct {
 	rank           int
 }
 
+// loadValues coalesces the chart's values.yaml with the given files: what Helm checks against
+// values.schema.json before it renders anything.
+func loadValues(chartDir string, files valueFiles) (map[string]interface{}, error) {
+	values, err := readYAMLMap(filepath.Join(chartDir, "values.yaml"))
+	if err != nil {
+		return nil, err
+	}
+	for _, f := range files {
+		user, err := readYAMLMap(f)
+		if err != nil {
+			return nil, err
+		}
+		values = coalesce(values, user)
+	}
+	return values, nil
+}
+
 func render(chartDir string, files valueFiles, release, namespace string) ([]Manifest, string, map[string]interface{}, error) {
 	var meta chartMeta
 	chartYAML, err := os.ReadFile(filepath.Join(chartDir, "Chart.yaml"))
@@ -247,16 +264,9 @@ func render(chartDir string, files valueFiles, release, namespace string) ([]Man
 	if err := yaml.Unmarshal(chartYAML, &meta); err != nil {
 		return nil, "", nil, fmt.Errorf("Chart.yaml: %w", err)
 	}
-	values, err := readYAMLMap(filepath.Join(chartDir, "values.yaml"))
+	values, err := loadValues(chartDir, files)
 	if err != nil {
 		return nil, "", nil, err
-	}
-	for _, f := range files {
-		user, err := readYAMLMap(f)
-		if err != nil {
-			return nil, "", nil, err
-		}
-		values = coalesce(values, user)
 	}
 
 	t := template.New("gotpl").Option("missingkey=zero").Funcs(funcMap())
@@ -337,11 +347,21 @@ func main() {
 	flag.Var(&files, "f", "a values file (repeatable; later files win)")
 	release := flag.String("release", "otelhouse", "release name")
 	namespace := flag.String("namespace", "default", "release namespace")
-	format := flag.String("format", "yaml", "yaml: like `helm template`; json: {manifests, notes, values}")
+	format := flag.String("format", "yaml", "yaml: like `helm template`; json: {manifests, notes, values}; values: the coalesced values only")
 	flag.Parse()
 	if flag.NArg() != 1 {
-		fmt.Fprintln(os.Stderr, "usage: helm-render [-f values.yaml]... [--release NAME] [--namespace NS] [--format yaml|json] CHART_DIR")
+		fmt.Fprintln(os.Stderr, "usage: helm-render [-f values.yaml]... [--release NAME] [--namespace NS] [--format yaml|json|values] CHART_DIR")
 		os.Exit(2)
+	}
+	if *format == "values" {
+		values, err := loadValues(flag.Arg(0), files)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "Error: %v\n", err)
+			os.Exit(1)
+		}
+		out, _ := json.Marshal(values)
+		os.Stdout.Write(out)
+		return
 	}
 	manifests, notes, values, err := render(flag.Arg(0), files, *release, *namespace)
 	if err != nil {
