@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { z } from 'zod';
 import type { LogsConsumer } from './consumer.js';
+import type { TemplateRef, TemplateSource } from './model.js';
 import type { ComponentTelemetry } from '../telemetry/metrics.js';
 
 export type ComponentKind = 'receiver' | 'processor' | 'exporter';
@@ -31,16 +32,26 @@ export interface StoredTemplate {
   /** service.name values it was seen with. */
   services: string[];
   count: number;
+  source: TemplateSource;
+}
+
+/** A template that no record carried yet (an LLM's), to store with its lineage. */
+export interface NewTemplate {
+  template: TemplateRef;
+  sample: string;
+  services: string[];
 }
 
 /** Offered by exporters that store templates (clickhouse), to processors of their pipelines. */
 export interface TemplateStore {
   /** The current templates (not the ones replaced by a generalisation), most recently seen first. */
   loadTemplates(limit: number): Promise<StoredTemplate[]>;
+  /** Stores templates made outside the record flow, so they and the ids they replaced persist at once. */
+  saveTemplates(templates: NewTemplate[]): Promise<void>;
 }
 
 export function isTemplateStore(x: object): x is TemplateStore {
-  return typeof (x as Partial<TemplateStore>).loadTemplates === 'function';
+  return typeof (x as Partial<TemplateStore>).loadTemplates === 'function' && typeof (x as Partial<TemplateStore>).saveTemplates === 'function';
 }
 
 export interface ComponentContext {

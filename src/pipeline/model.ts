@@ -56,9 +56,13 @@ export interface LogRecord {
 export interface TemplateRef {
   readonly id: bigint;
   readonly text: string;
-  /** Ids of the templates this one replaced as it generalised. */
+  /** Ids of the templates this one replaced as it generalised (or as an LLM proposal covered them). */
   readonly replaced: readonly bigint[];
+  /** Who made it: the online miner, or an LLM proposal that passed validation. */
+  readonly source: TemplateSource;
 }
+
+export type TemplateSource = 'miner' | 'llm';
 
 export interface ScopeLogs {
   scope: InstrumentationScope;

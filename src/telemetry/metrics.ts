@@ -71,6 +71,48 @@ export class Telemetry {
     labelNames: ['processor'],
     registers: [this.registry],
   });
+  readonly llmQueueSize = new Gauge({
+    name: 'otelhouse_processor_templates_llm_queue_size',
+    help: 'Templates waiting for an LLM review.',
+    labelNames: ['processor'],
+    registers: [this.registry],
+  });
+  readonly llmDropped = new Counter({
+    name: 'otelhouse_processor_templates_llm_dropped_total',
+    help: 'Templates not sent for LLM review because the queue was full.',
+    labelNames: ['processor', 'reason'],
+    registers: [this.registry],
+  });
+  readonly llmRequests = new Counter({
+    name: 'otelhouse_processor_templates_llm_requests_total',
+    help: 'Requests sent to the LLM, by outcome (success: an answer came back, whatever it said).',
+    labelNames: ['processor', 'outcome'],
+    registers: [this.registry],
+  });
+  readonly llmRetries = new Counter({
+    name: 'otelhouse_processor_templates_llm_retries_total',
+    help: 'LLM requests retried after a retryable failure (timeout, 429, 5xx, network, malformed answer).',
+    labelNames: ['processor'],
+    registers: [this.registry],
+  });
+  readonly llmFailures = new Counter({
+    name: 'otelhouse_processor_templates_llm_failures_total',
+    help: 'Template reviews given up, by reason; each covers a batch of templates.',
+    labelNames: ['processor', 'reason'],
+    registers: [this.registry],
+  });
+  readonly llmProposals = new Counter({
+    name: 'otelhouse_processor_templates_llm_proposals_total',
+    help: 'Templates the LLM proposed, by result (accepted, rejected, unchanged) and rejection reason.',
+    labelNames: ['processor', 'result', 'reason'],
+    registers: [this.registry],
+  });
+  readonly llmTokens = new Counter({
+    name: 'otelhouse_processor_templates_llm_tokens_total',
+    help: 'Tokens the LLM provider reported using, by type (prompt, completion).',
+    labelNames: ['processor', 'type'],
+    registers: [this.registry],
+  });
   readonly exporterSent = new Counter({
     name: 'otelhouse_exporter_sent_log_records_total',
     help: 'Log records the exporter stored or forwarded successfully.',
@@ -205,6 +247,40 @@ export class ComponentTelemetry {
     this.counts['templates_loaded'] = state.loaded;
     this.counts['parallel_threshold'] = state.parallelThreshold;
     this.counts['pool_size'] = state.poolSize;
+  }
+
+  llmQueue(depth: number): void {
+    this.telemetry.llmQueueSize.set({ processor: this.id }, depth);
+    this.counts['llm_queue_size'] = depth;
+  }
+
+  llmDropped(reason: string): void {
+    this.telemetry.llmDropped.inc({ processor: this.id, reason });
+    this.add('llm_dropped', 1);
+  }
+
+  llmRequest(outcome: 'success' | 'failure', promptTokens: number, completionTokens: number): void {
+    const t = this.telemetry;
+    t.llmRequests.inc({ processor: this.id, outcome });
+    if (promptTokens) t.llmTokens.inc({ processor: this.id, type: 'prompt' }, promptTokens);
+    if (completionTokens) t.llmTokens.inc({ processor: this.id, type: 'completion' }, completionTokens);
+    this.add('llm_requests', 1);
+    this.add('llm_tokens', promptTokens + completionTokens);
+  }
+
+  llmRetry(): void {
+    this.telemetry.llmRetries.inc({ processor: this.id });
+    this.add('llm_retries', 1);
+  }
+
+  llmFailure(reason: string): void {
+    this.telemetry.llmFailures.inc({ processor: this.id, reason });
+    this.add('llm_failures', 1);
+  }
+
+  llmProposal(result: 'accepted' | 'rejected' | 'unchanged', reason = ''): void {
+    this.telemetry.llmProposals.inc({ processor: this.id, result, reason });
+    this.add(`llm_${result}`, 1);
   }
 
   /** A count that only /stats shows (e.g. a debug exporter's total). */

@@ -1,7 +1,7 @@
 import { CompiledTemplateSet, encodeMessages, matchMessages, type EncodedMessages, type MatchResult, type SnapshotData } from './matcher.js';
 import { Template, TemplateMiner, type MinerOptions } from './miner.js';
 import { MatcherPool } from './pool.js';
-import type { TemplateRef } from '../pipeline/model.js';
+import type { TemplateRef, TemplateSource } from '../pipeline/model.js';
 import { TokenScan, WILDCARD, compileMaskingRules } from './token-scanner.js';
 
 /** The template a message got and the values of its `<*>`s; no template: undefined. */
@@ -18,6 +18,18 @@ export interface EngineOptions {
   poolSize: number;
   /** User masking rules, regex sources matched against whole tokens. */
   masking: string[];
+  /** Told of messages the miner handled poorly, e.g. to have an LLM review their templates. */
+  candidates?: CandidateSink;
+}
+
+/**
+ * Receives messages that made or changed a template (nothing matched them), and one message per
+ * batch of each low-confidence template that matched. `wants` is asked first, so a sink that has
+ * seen a template already costs no string.
+ */
+export interface CandidateSink {
+  wants(templateId: bigint): boolean;
+  offer(set: string, template: TemplateRef, message: string): void;
 }
 
 /** One template set's matcher state: templates in snapshot order and their texts at that time. */
@@ -84,12 +96,43 @@ export class TemplateEngine {
     return out;
   }
 
-  /** Adds a stored template to a set, as loaded at start-up or on refresh. */
-  seed(set: string, text: string, count: number): void {
+  /**
+   * Adds a stored template to a set, as loaded at start-up or on refresh. An LLM's template is
+   * adopted, so it takes over the mined templates it covers here too.
+   */
+  seed(set: string, text: string, count: number, source: TemplateSource = 'miner'): void {
+    if (source === 'llm') {
+      this.adopt(set, text.split(' '), source, count);
+      return;
+    }
     const s = this.setOf(set);
     const before = s.miner.templateCount;
     s.miner.seed(text.split(' '), count);
     if (s.miner.templateCount !== before) this.dirty.add(set);
+  }
+
+  /**
+   * Adds a template made outside the miner; the templates it covers are folded into it. The new
+   * snapshot is built at once, so a batch being matched on the pool right now sees its results
+   * as stale and re-checks them against it.
+   */
+  adopt(set: string, tokens: string[], source: TemplateSource, count = 0): { template: TemplateRef; replaced: bigint[] } {
+    const s = this.setOf(set);
+    const { template, removed } = s.miner.adopt(tokens, source, count);
+    this.dirty.add(set);
+    this.refresh();
+    return { template: template.ref(), replaced: removed.map((t) => t.id) };
+  }
+
+  /** The template the current snapshot gives a message, without learning; undefined: none. */
+  lookup(set: string, message: string): TemplateRef | undefined {
+    const s = this.sets.get(set);
+    if (!s) return undefined;
+    this.refresh();
+    const buf = Buffer.from(message, 'utf8');
+    this.scan.scan(buf, 0, buf.length);
+    const index = s.snapshot.compiled.match(this.scan);
+    return index >= 0 ? s.snapshot.templates[index]!.ref() : undefined;
   }
 
   /** Assigns a template to each message, learning new ones. */
@@ -178,6 +221,8 @@ export class TemplateEngine {
     const n = result.templates.length;
     const stale = result.version !== this.version || snapshot !== s.snapshot;
     const uses = new Uint32Array(snapshot.templates.length);
+    const sink = this.options.candidates;
+    const firstUse = sink ? new Int32Array(snapshot.templates.length) : undefined;
     for (let i = 0; i < n; i++) {
       let index = result.templates[i]!;
       if (index >= 0) {
@@ -186,6 +231,7 @@ export class TemplateEngine {
         if (t.gone || t.text !== snapshot.texts[index]) index = -1;
       }
       if (index >= 0) {
+        if (firstUse !== undefined && uses[index] === 0) firstUse[index] = i;
         uses[index]!++;
         const from = result.spanIndex[i]!;
         const to = result.spanIndex[i + 1]!;
@@ -200,7 +246,15 @@ export class TemplateEngine {
       }
       out[first + i] = this.learnOne(s, buf as Buffer, encoded.offsets[i]!, encoded.offsets[i + 1]!, stale);
     }
-    for (let k = 0; k < uses.length; k++) if (uses[k]) s.miner.touch(snapshot.templates[k]!, uses[k]!);
+    for (let k = 0; k < uses.length; k++) {
+      if (!uses[k]) continue;
+      const t = snapshot.templates[k]!;
+      s.miner.touch(t, uses[k]!);
+      if (firstUse !== undefined && t.lowConfidence && sink!.wants(t.id)) {
+        const i = firstUse[k]!;
+        sink!.offer(s.key, t.ref(), Buffer.prototype.utf8Slice.call(buf, encoded.offsets[i]!, encoded.offsets[i + 1]!) as string);
+      }
+    }
   }
 
   private learnOne(s: TemplateSet, buf: Buffer, from: number, to: number, recheck: boolean): Assignment {
@@ -226,6 +280,8 @@ export class TemplateEngine {
     if (learned.changed || learned.removed.length > 0) {
       this.dirty.add(s.key);
       if (s.miner.templateCount > before) this.counters.newTemplates++;
+      const sink = this.options.candidates;
+      if (sink?.wants(learned.template.id)) sink.offer(s.key, learned.template.ref(), Buffer.prototype.utf8Slice.call(buf, from, to) as string);
     }
     return { template: learned.template.ref(), params: paramsOf(scan, learned.template.tokens) };
   }

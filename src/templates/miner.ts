@@ -1,4 +1,4 @@
-import type { TemplateRef } from '../pipeline/model.js';
+import type { TemplateRef, TemplateSource } from '../pipeline/model.js';
 import { templateId } from './identity.js';
 import { WILDCARD } from './token-scanner.js';
 
@@ -33,6 +33,7 @@ export class Template {
   constructor(
     readonly tokens: string[],
     readonly leaf: string,
+    readonly source: TemplateSource = 'miner',
   ) {
     this.text = tokens.join(' ');
     this.id = templateId(this.text);
@@ -44,7 +45,19 @@ export class Template {
   ref(): TemplateRef {
     const c = this.current;
     if (c && c.text === this.text && c.replaced.length === this.replaced.length) return c;
-    return (this.current = { id: this.id, text: this.text, replaced: this.replaced.slice() });
+    return (this.current = { id: this.id, text: this.text, replaced: this.replaced.slice(), source: this.source });
+  }
+
+  /**
+   * The miner is unsure of it: a literal position has met other words but not enough to become
+   * `<*>` (is it a variable, or are these different events?), or most of it is `<*>` (does it
+   * lump different events together?). These are the templates an LLM is asked to review.
+   */
+  get lowConfidence(): boolean {
+    if (this.conflicts !== undefined && this.conflicts.size > 0) return true;
+    let wild = 0;
+    for (const token of this.tokens) if (token === WILDCARD) wild++;
+    return this.tokens.length >= 3 && wild * 2 > this.tokens.length;
   }
 
   rename(): void {
@@ -106,6 +119,31 @@ export class TemplateMiner {
     template.lastUsed = ++this.clock;
     this.add(leaf, template);
     return template;
+  }
+
+  /**
+   * Adds a template proposed from outside the miner (an LLM) and folds into it every template of
+   * the same length it covers, wherever their leading words put them: those messages are its
+   * messages now, and their ids become its lineage. Returns the folded templates.
+   */
+  adopt(tokens: string[], source: TemplateSource, count = 0): { template: Template; removed: Template[] } {
+    const key = this.leafKey(tokens);
+    const leaf = this.leafOf(key);
+    const text = tokens.join(' ');
+    let template = leaf.find((t) => t.text === text);
+    if (!template) {
+      template = new Template(tokens.slice(), key, source);
+      template.count = count;
+      this.add(leaf, template);
+    }
+    template.lastUsed = ++this.clock;
+    const removed: Template[] = [];
+    const prefix = `${tokens.length}\u0000`;
+    for (const [k, other] of this.leaves) {
+      if (k === String(tokens.length) || k.startsWith(prefix)) this.foldCovered(other, template, removed);
+    }
+    for (const [k, other] of this.leaves) if (other.length === 0) this.leaves.delete(k);
+    return { template, removed };
   }
 
   /** Counts a use of a template the matcher found, for least-recently-used eviction. */

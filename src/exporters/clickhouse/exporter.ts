@@ -1,12 +1,12 @@
 import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { ClickHouseLogLevel, createClient, type ClickHouseClient } from '@clickhouse/client';
-import type { ComponentContext, StoredTemplate } from '../../pipeline/component.js';
+import type { ComponentContext, NewTemplate, StoredTemplate } from '../../pipeline/component.js';
 import { QueuedExporter } from '../../pipeline/exporter-helper.js';
 import type { LogBatch } from '../../pipeline/model.js';
 import { parseEndpoint, type ClickHouseExporterConfig } from './config.js';
 import { classifyClickHouseError } from './error-classifier.js';
-import { encodeInsert, encodeTemplatesInsert } from './row-encoder.js';
+import { encodeInsert, encodeNewTemplatesInsert, encodeTemplatesInsert } from './row-encoder.js';
 import { schemaStatements } from './schema.js';
 
 export async function openClient(config: ClickHouseExporterConfig): Promise<ClickHouseClient> {
@@ -105,13 +105,20 @@ export class ClickHouseLogsExporter {
     const t = this.templatesTable;
     const result = await this.client!.query({
       query:
-        `SELECT toString(TemplateId) AS id, anyLast(Text) AS text, groupUniqArrayArray(Services) AS services, toString(sum(Count)) AS count, max(LastSeen) AS last ` +
+        `SELECT toString(TemplateId) AS id, anyLast(Text) AS text, groupUniqArrayArray(Services) AS services, toString(sum(Count)) AS count, max(LastSeen) AS last, anyLast(Source) AS source ` +
         `FROM ${t} WHERE TemplateId NOT IN (SELECT arrayJoin(ReplacedIds) FROM ${t}) GROUP BY TemplateId ORDER BY last DESC LIMIT {limit:UInt32}`,
       query_params: { limit },
       format: 'JSONEachRow',
     });
-    const rows = await result.json<{ id: string; text: string; services: string[]; count: string }>();
-    return rows.map((r) => ({ id: BigInt(r.id), text: r.text, services: r.services, count: Number(r.count) }));
+    const rows = await result.json<{ id: string; text: string; services: string[]; count: string; source: string }>();
+    return rows.map((r) => ({ id: BigInt(r.id), text: r.text, services: r.services, count: Number(r.count), source: r.source === 'llm' ? 'llm' : 'miner' }));
+  }
+
+  /** Stores templates no record carried yet; its token makes a repeated call store them once. */
+  async saveTemplates(templates: NewTemplate[]): Promise<void> {
+    if (templates.length === 0) return;
+    const query = encodeNewTemplatesInsert(templates, this.templatesTable, BigInt(Date.now()) * 1_000_000n);
+    await this.insert(query, `storing ${templates.length} new templates`, `templates:${templates.map((t) => t.template.id).join(',')}`);
   }
 
   private async insert(query: string, what: string, token: string): Promise<void> {

@@ -1,4 +1,4 @@
-import type { ExporterFactory } from '../../pipeline/component.js';
+import type { ExporterFactory, NewTemplate } from '../../pipeline/component.js';
 import { clickhouseConfigSchema } from './config.js';
 import { ClickHouseLogsExporter } from './exporter.js';
 
@@ -9,6 +9,9 @@ export const clickhouseExporterFactory: ExporterFactory<typeof clickhouseConfigS
   create: (config, context) => {
     const exporter = new ClickHouseLogsExporter(config, context);
     // The queue is the component; it also offers the stored templates to the pipeline's processors.
-    return Object.assign(exporter.queue, { loadTemplates: (limit: number) => exporter.loadTemplates(limit) });
+    return Object.assign(exporter.queue, {
+      loadTemplates: (limit: number) => exporter.loadTemplates(limit),
+      saveTemplates: (templates: NewTemplate[]) => exporter.saveTemplates(templates),
+    });
   },
 };

@@ -1,4 +1,5 @@
 import { ByteWriter } from './byte-writer.js';
+import type { NewTemplate } from '../../pipeline/component.js';
 import { anyValueToString, type AnyValue, type Attributes, type LogBatch } from '../../pipeline/model.js';
 
 /** The otel_logs columns an insert writes, in the order of the SELECT list. */
@@ -176,6 +177,7 @@ interface TemplateAggregate {
   id: bigint;
   text: string;
   replaced: readonly bigint[];
+  source: string;
   first: bigint;
   last: bigint;
   count: number;
@@ -185,10 +187,10 @@ interface TemplateAggregate {
   sample: string;
 }
 
-const TEMPLATE_COLUMNS = 'TemplateId, Text, FirstSeen, LastSeen, Count, Services, MaxSeverityNumber, MaxSeverityText, Sample, ReplacedIds';
+const TEMPLATE_COLUMNS = 'TemplateId, Text, FirstSeen, LastSeen, Count, Services, MaxSeverityNumber, MaxSeverityText, Sample, ReplacedIds, Source';
 const TEMPLATE_STRUCTURE =
   'TemplateId UInt64, Text String, FirstSeen DateTime64(9), LastSeen DateTime64(9), Count UInt64, Services Array(String), ' +
-  'MaxSeverityNumber UInt8, MaxSeverityText Tuple(UInt8, String), Sample String, ReplacedIds Array(UInt64)';
+  'MaxSeverityNumber UInt8, MaxSeverityText Tuple(UInt8, String), Sample String, ReplacedIds Array(UInt64), Source String';
 
 /**
  * One row per template seen in the batch, for the log_templates table: its first and last
@@ -212,6 +214,7 @@ export function encodeTemplatesInsert(batch: LogBatch, table: string, nowUnixNan
             id: ref.id,
             text: ref.text,
             replaced: ref.replaced,
+            source: ref.source,
             first: time,
             last: time,
             count: 0,
@@ -234,8 +237,35 @@ export function encodeTemplatesInsert(batch: LogBatch, table: string, nowUnixNan
     }
   }
   if (templates.size === 0) return undefined;
+  return encodeTemplateRows(templates.values(), table);
+}
+
+/**
+ * Rows for templates no record carried yet (an LLM's, when accepted): seen now, counted 0, so
+ * the template and the ids it replaced are stored before a record uses it.
+ */
+export function encodeNewTemplatesInsert(templates: readonly NewTemplate[], table: string, nowUnixNano: bigint): string {
+  return encodeTemplateRows(
+    templates.map(({ template, sample, services }) => ({
+      id: template.id,
+      text: template.text,
+      replaced: template.replaced,
+      source: template.source,
+      first: nowUnixNano,
+      last: nowUnixNano,
+      count: 0,
+      services: new Set(services),
+      severityNumber: 0,
+      severityText: '',
+      sample,
+    })),
+    table,
+  );
+}
+
+function encodeTemplateRows(templates: Iterable<TemplateAggregate>, table: string): string {
   const out = new ByteWriter();
-  for (const t of templates.values()) {
+  for (const t of templates) {
     out.raw(`[${t.id},`);
     out.jsonString(t.text);
     out.raw(`,${t.first},${t.last},${t.count},`);
@@ -244,7 +274,9 @@ export function encodeTemplatesInsert(batch: LogBatch, table: string, nowUnixNan
     out.jsonString(t.severityText);
     out.raw('],');
     out.jsonString(t.sample.length > 1024 ? t.sample.slice(0, 1024) : t.sample);
-    out.raw(`,[${t.replaced.join(',')}]]\n`);
+    out.raw(`,[${t.replaced.join(',')}],`);
+    out.jsonString(t.source);
+    out.raw(']\n');
   }
   return `INSERT INTO ${table} (${TEMPLATE_COLUMNS}) SELECT ${TEMPLATE_COLUMNS} FROM format(JSONCompactEachRow, '${TEMPLATE_STRUCTURE}', $$${out.toString()}$$)`;
 }

@@ -42,5 +42,5 @@ export function schemaStatements(config: ClickHouseExporterConfig): string[] {
     ttl_hourly: hourlyTtlClause(config.ttl),
     on_cluster: '',
   };
-  return ['database.sql', 'otel_logs.sql', 'log_templates.sql', 'templates_hourly.sql', 'templates_hourly_mv.sql'].map((f) => render(f, values));
+  return ['database.sql', 'otel_logs.sql', 'log_templates.sql', 'log_templates_source.sql', 'templates_hourly.sql', 'templates_hourly_mv.sql'].map((f) => render(f, values));
 }

@@ -6,6 +6,29 @@ import type { LogsConsumer } from '../../pipeline/consumer.js';
 import { errorMessage } from '../../pipeline/errors.js';
 import type { LogBatch, LogRecord } from '../../pipeline/model.js';
 import { TemplateEngine } from '../../templates/engine.js';
+import { DEFAULT_ENDPOINTS } from '../../templates/llm/providers.js';
+import { LlmRefiner, type AcceptedTemplate } from '../../templates/llm/refiner.js';
+
+const llmConfigSchema = z
+  .strictObject({
+    provider: z.enum(['openai', 'ollama'], { error: 'must be openai or ollama' }),
+    /** Base URL; defaults to OpenAI's API or Ollama on localhost. */
+    endpoint: z.url({ protocol: /^https?$/, error: 'not an http(s) URL' }).optional(),
+    model: z.string({ error: 'required: the model name' }).min(1, 'required: the model name'),
+    api_key: z.string().default(''),
+    batch_size: z.number().int().min(1).max(100).default(10),
+    batch_timeout: duration('2s'),
+    max_concurrent_batches: z.number().int().min(1).max(100).default(5),
+    max_retries: z.number().int().min(0).max(20).default(3),
+    initial_backoff: duration('1s'),
+    timeout: duration('30s'),
+    max_queue: positiveInt(10000),
+    /** Requests a UTC day at most, retries included; 0: no limit. */
+    daily_request_budget: nonNegativeInt(0),
+    /** Share of a proposed template's tokens that may be `<*>`. */
+    max_wildcard_ratio: z.number().min(0).max(1).default(0.6),
+  })
+  .refine((c) => c.timeout > 0, { message: 'timeout must be greater than 0', path: ['timeout'] });
 
 const maskingRule = z.strictObject({
   /** Shown in logs and docs only. */
@@ -47,6 +70,8 @@ export const templatesConfigSchema = section({
   add_template_attribute: z.boolean().default(false),
   /** How often templates are reloaded from storage (other pods' templates); 0 loads only at start. */
   refresh_interval: duration('1m'),
+  /** Optional: have an LLM propose templates for what the miner handles poorly. Off when absent. */
+  llm: llmConfigSchema.optional(),
 });
 
 type TemplatesConfig = z.output<typeof templatesConfigSchema>;
@@ -60,6 +85,7 @@ const TEMPLATE_ATTRIBUTE = 'log.record.template';
  */
 class TemplatesProcessor implements Processor {
   private readonly engine: TemplateEngine;
+  private readonly refiner: LlmRefiner | undefined;
   private refreshTimer: NodeJS.Timeout | undefined;
   private readonly recent: Array<{ at: number; matched: number; total: number; created: number }> = [];
 
@@ -68,12 +94,56 @@ class TemplatesProcessor implements Processor {
     private readonly context: ComponentContext,
     private readonly next: LogsConsumer,
   ) {
+    const masking = config.masking.map((m) => m.regex);
+    this.refiner = config.llm && this.createRefiner(config.llm, masking);
     this.engine = new TemplateEngine({
       miner: { similarity: config.similarity, depth: config.depth, generalizeAfter: config.generalize_after, maxTemplates: config.max_templates },
       parallelThreshold: config.parallel_threshold,
       poolSize: config.pool_size ?? availableParallelism(),
-      masking: config.masking.map((m) => m.regex),
+      masking,
+      ...(this.refiner && { candidates: this.refiner }),
     });
+  }
+
+  private createRefiner(llm: NonNullable<TemplatesConfig['llm']>, masking: string[]): LlmRefiner {
+    const telemetry = this.context.telemetry;
+    return new LlmRefiner(
+      {
+        provider: { provider: llm.provider, endpoint: llm.endpoint ?? DEFAULT_ENDPOINTS[llm.provider], model: llm.model, apiKey: llm.api_key, timeoutMs: llm.timeout },
+        batchSize: llm.batch_size,
+        batchTimeoutMs: llm.batch_timeout,
+        maxConcurrentBatches: llm.max_concurrent_batches,
+        maxRetries: llm.max_retries,
+        initialBackoffMs: llm.initial_backoff,
+        maxQueue: llm.max_queue,
+        dailyRequestBudget: llm.daily_request_budget,
+        maxWildcardRatio: llm.max_wildcard_ratio,
+        masking,
+      },
+      {
+        adopt: (set, tokens) => this.engine.adopt(set, tokens, 'llm'),
+        accepted: (accepted) => void this.store(accepted),
+        queueDepth: (depth) => telemetry.llmQueue(depth),
+        dropped: (reason) => telemetry.llmDropped(reason),
+        request: (outcome, promptTokens, completionTokens) => telemetry.llmRequest(outcome, promptTokens, completionTokens),
+        retry: () => telemetry.llmRetry(),
+        failure: (reason) => telemetry.llmFailure(reason),
+        proposal: (result, reason) => telemetry.llmProposal(result, reason),
+      },
+      this.context.logger.child({ llm: llm.provider }),
+    );
+  }
+
+  /** Writes an accepted template to storage now; records matching it later write it again. */
+  private async store(accepted: AcceptedTemplate): Promise<void> {
+    const services = this.config.per_service && accepted.set ? [accepted.set] : [];
+    for (const store of this.context.templateStores ?? []) {
+      try {
+        await store.saveTemplates([{ template: accepted.template, sample: accepted.sample, services }]);
+      } catch (err) {
+        this.context.logger.warn({ err: errorMessage(err), template: accepted.template.text }, 'could not store an LLM template yet; records that match it will store it');
+      }
+    }
   }
 
   async start(): Promise<void> {
@@ -87,11 +157,12 @@ class TemplatesProcessor implements Processor {
 
   async shutdown(): Promise<void> {
     clearInterval(this.refreshTimer);
+    await this.refiner?.close();
     await this.engine.close();
   }
 
   health(): ComponentHealth {
-    return { status: 'ok', templates_loaded: this.engine.templateCount };
+    return { status: 'ok', templates_loaded: this.engine.templateCount, ...(this.refiner && { llm_queue_size: this.refiner.queueDepth }) };
   }
 
   async consume(batch: LogBatch): Promise<void> {
@@ -146,8 +217,8 @@ class TemplatesProcessor implements Processor {
       try {
         const stored = await store.loadTemplates(this.config.max_templates);
         for (const t of stored.reverse()) {
-          if (this.config.per_service) for (const service of t.services) this.engine.seed(service, t.text, t.count);
-          else this.engine.seed('', t.text, t.count);
+          if (this.config.per_service) for (const service of t.services) this.engine.seed(service, t.text, t.count, t.source);
+          else this.engine.seed('', t.text, t.count, t.source);
         }
         this.context.logger.info({ templates: stored.length, loaded: this.engine.templateCount }, 'templates loaded from storage');
       } catch (err) {

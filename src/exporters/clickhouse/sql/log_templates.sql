@@ -2,7 +2,9 @@
 -- Each export adds one row per template seen in its batch; the SimpleAggregateFunction columns
 -- combine those rows in the background (query with GROUP BY TemplateId, or FINAL, for exact values).
 --   MaxSeverityText  (highest SeverityNumber, its SeverityText)
---   ReplacedIds      templates this one replaced when it generalised (follow them to older rows)
+--   ReplacedIds      templates this one replaced when it generalised or an LLM's template covered
+--                    them (records stored earlier keep those ids: follow them to older rows)
+--   Source           'miner' (mined online) or 'llm' (proposed by an LLM and validated)
 CREATE TABLE IF NOT EXISTS {database}.{templates_table}{on_cluster}
 (
     `TemplateId` UInt64,
@@ -14,7 +16,8 @@ CREATE TABLE IF NOT EXISTS {database}.{templates_table}{on_cluster}
     `MaxSeverityNumber` SimpleAggregateFunction(max, UInt8),
     `MaxSeverityText` SimpleAggregateFunction(max, Tuple(UInt8, String)),
     `Sample` SimpleAggregateFunction(any, String),
-    `ReplacedIds` SimpleAggregateFunction(groupUniqArrayArray, Array(UInt64))
+    `ReplacedIds` SimpleAggregateFunction(groupUniqArrayArray, Array(UInt64)),
+    `Source` SimpleAggregateFunction(anyLast, LowCardinality(String))
 )
 ENGINE = AggregatingMergeTree
 ORDER BY TemplateId

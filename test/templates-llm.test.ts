@@ -1,0 +1,225 @@
+import { pino } from 'pino';
+import t from 'tap';
+import type { TemplateRef } from '../src/pipeline/model.js';
+import { TemplateEngine } from '../src/templates/engine.js';
+import { LlmRefiner, type AcceptedTemplate, type RefinerOptions } from '../src/templates/llm/refiner.js';
+import { ScriptedLlmServer, templater, type Step } from './support/scripted-llm-server.js';
+
+type Provider = 'openai' | 'ollama';
+
+/** What the refiner reported to its host, as the processor turns it into metrics. */
+class Recorder {
+  retries: Array<{ attempt: number; delayMs: number; reason: string }> = [];
+  failures: string[] = [];
+  proposals: string[] = [];
+  accepted: AcceptedTemplate[] = [];
+  dropped = 0;
+  requests = { success: 0, failure: 0, promptTokens: 0, completionTokens: 0 };
+}
+
+interface Rig {
+  engine: TemplateEngine;
+  refiner: LlmRefiner;
+  server: ScriptedLlmServer;
+  seen: Recorder;
+  close(): Promise<void>;
+}
+
+async function rig(provider: Provider, script: Step[], options: Partial<RefinerOptions> & { timeoutMs?: number } = {}, fallback?: Step): Promise<Rig> {
+  const server = await new ScriptedLlmServer(script, fallback).start();
+  const seen = new Recorder();
+  let engine!: TemplateEngine;
+  const refiner = new LlmRefiner(
+    {
+      provider: { provider, endpoint: server.endpoint(provider), model: 'test-model', apiKey: 'sk-test', timeoutMs: options.timeoutMs ?? 5000 },
+      batchSize: 10,
+      batchTimeoutMs: 100,
+      maxConcurrentBatches: 5,
+      maxRetries: 3,
+      initialBackoffMs: 50,
+      maxQueue: 10_000,
+      dailyRequestBudget: 0,
+      maxWildcardRatio: 0.6,
+      masking: [],
+      ...options,
+    },
+    {
+      adopt: (set, tokens) => engine.adopt(set, tokens, 'llm'),
+      accepted: (a) => seen.accepted.push(a),
+      dropped: () => seen.dropped++,
+      request: (outcome, p, c) => {
+        seen.requests[outcome]++;
+        seen.requests.promptTokens += p;
+        seen.requests.completionTokens += c;
+      },
+      retry: (attempt, delayMs, reason) => seen.retries.push({ attempt, delayMs, reason }),
+      failure: (reason) => seen.failures.push(reason),
+      proposal: (result, reason) => seen.proposals.push(reason ? `${result}:${reason}` : result),
+    },
+    pino({ level: 'silent' }),
+  );
+  engine = new TemplateEngine({ miner: {}, parallelThreshold: 1000, poolSize: 0, masking: [], candidates: refiner });
+  return {
+    engine,
+    refiner,
+    server,
+    seen,
+    close: async () => {
+      await refiner.close();
+      await engine.close();
+      await server.close();
+    },
+  };
+}
+
+/** Distinct one-template messages: each is mined as a new template and offered once. */
+function distinct(n: number, tag = 'event'): string[] {
+  const words = ['alpha', 'bravo', 'charlie', 'delta', 'echo', 'foxtrot', 'golf', 'hotel', 'india', 'juliet', 'kilo', 'lima'];
+  return Array.from({ length: n }, (_, i) => `${tag} ${words[i % words.length]} ${'happened '.repeat(1 + Math.floor(i / words.length)).trim()}`);
+}
+
+async function until(check: () => boolean, timeoutMs = 10_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > end) throw new Error('condition not reached');
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+for (const provider of ['openai', 'ollama'] as const) {
+  t.test(`${provider}: batches by size, and by time for a partial batch`, async (t) => {
+    const r = await rig(provider, [], { batchSize: 3, batchTimeoutMs: 60_000 });
+    t.teardown(() => r.close());
+    await r.engine.assign('', distinct(6));
+    await r.refiner.idle();
+    t.same(r.server.requests.map((q) => q.messages.length), [3, 3], 'six candidates went as two requests of three, without waiting for the timeout');
+    t.same(r.server.requests.map((q) => q.path), provider === 'openai' ? ['/v1/chat/completions', '/v1/chat/completions'] : ['/api/generate', '/api/generate']);
+    t.equal(r.server.requests[0]!.model, 'test-model');
+    if (provider === 'openai') t.equal(r.server.requests[0]!.authorization, 'Bearer sk-test', 'the API key is sent as a bearer token');
+    t.same(r.seen.requests, { success: 2, failure: 0, promptTokens: 240, completionTokens: 60 }, 'tokens the provider reported are counted');
+
+    const timed = await rig(provider, [], { batchSize: 10, batchTimeoutMs: 250 });
+    t.teardown(() => timed.close());
+    const offered = Date.now();
+    await timed.engine.assign('', distinct(2, 'late'));
+    await timed.refiner.idle();
+    t.equal(timed.server.requests.length, 1, 'a partial batch is sent once');
+    t.equal(timed.server.requests[0]!.messages.length, 2);
+    t.ok(timed.server.requests[0]!.at - offered >= 245, `sent after the batch timeout (${timed.server.requests[0]!.at - offered} ms)`);
+  });
+
+  t.test(`${provider}: at most max_concurrent_batches requests at once; a full queue drops, never blocks`, async (t) => {
+    const answer: Step = { held: { text: '{"templates":[]}' } };
+    const r = await rig(provider, [], { batchSize: 1, batchTimeoutMs: 0, maxConcurrentBatches: 2, maxQueue: 3 }, answer);
+    t.teardown(() => r.close());
+    await r.engine.assign('', distinct(7));
+    await until(() => r.server.requests.length === 2);
+    t.equal(r.refiner.inFlight, 2, 'two batches in flight');
+    t.equal(r.refiner.queueDepth, 3, 'the queue holds max_queue candidates');
+    t.equal(r.seen.dropped, 2, 'the two candidates beyond the queue were dropped and counted');
+    t.equal(r.server.requests.length, 2, 'no third request while two are held');
+    const idle = r.refiner.idle();
+    let settled = false;
+    void idle.then(() => (settled = true));
+    while (!settled) {
+      r.server.release();
+      await new Promise((res) => setTimeout(res, 5));
+    }
+    t.equal(r.server.requests.length, 5, 'every queued candidate was reviewed');
+    t.equal(r.server.maxConcurrent, 2, 'the server never saw more than two requests at once');
+  });
+
+  t.test(`${provider}: retries 5xx and 429 with exponential back-off and ±10 % jitter, honours Retry-After`, async (t) => {
+    const r = await rig(provider, [{ status: 500 }, { status: 503 }, { status: 429, headers: { 'retry-after': '1' } }], { initialBackoffMs: 100, maxRetries: 3 }, { answer: templater([]) });
+    t.teardown(() => r.close());
+    await r.engine.assign('', distinct(1));
+    await r.refiner.idle();
+    const at = r.server.requests.map((q) => q.at);
+    t.equal(at.length, 4, 'three failures, then the answer');
+    t.same(r.seen.retries.map((x) => x.attempt), [1, 2, 3]);
+    const [d1, d2, d3] = r.seen.retries.map((x) => x.delayMs) as [number, number, number];
+    t.ok(d1 >= 90 && d1 <= 110, `first back-off ${d1.toFixed(1)} ms is 100 ms ± 10 %`);
+    t.ok(d2 >= 180 && d2 <= 220, `second back-off ${d2.toFixed(1)} ms is 200 ms ± 10 %`);
+    t.equal(d3, 1000, 'a 429 waits what Retry-After says');
+    t.ok(at[1]! - at[0]! >= d1 - 2 && at[2]! - at[1]! >= d2 - 2 && at[3]! - at[2]! >= d3 - 2, 'no attempt came before its back-off ended');
+    t.same(r.seen.failures, [], 'no give-up');
+    t.equal(r.seen.requests.failure, 3);
+  });
+
+  t.test(`${provider}: gives up after max_retries with the reason; jitter varies the back-off`, async (t) => {
+    const r = await rig(provider, [], { initialBackoffMs: 10, maxRetries: 6 }, { status: 500 });
+    t.teardown(() => r.close());
+    await r.engine.assign('', distinct(1));
+    await r.refiner.idle();
+    t.equal(r.server.requests.length, 7, 'the first attempt and six retries, then no more');
+    t.same(r.seen.failures, ['http_500'], 'the give-up is counted with its reason');
+    const ratios = r.seen.retries.map((x, k) => x.delayMs / (10 * 2 ** k));
+    t.ok(ratios.every((q) => q >= 0.9 && q <= 1.1), `each back-off is 10 ms × 2^k ± 10 % (${ratios.map((q) => q.toFixed(3)).join(', ')})`);
+    t.ok(new Set(ratios.map((q) => q.toFixed(6))).size > 1, 'the jitter is random');
+    await r.engine.assign('', distinct(1));
+    await r.refiner.idle();
+    t.equal(r.server.requests.length, 7, 'a template given up on is not sent again');
+  });
+
+  t.test(`${provider}: timeouts and malformed answers are retried; client errors are not`, async (t) => {
+    const hanging = await rig(provider, [], { timeoutMs: 150, initialBackoffMs: 10, maxRetries: 1 }, { hang: true });
+    t.teardown(() => hanging.close());
+    await hanging.engine.assign('', distinct(1));
+    await hanging.refiner.idle();
+    t.equal(hanging.server.requests.length, 2, 'a timed-out request is retried');
+    t.same(hanging.seen.failures, ['timeout']);
+
+    const malformed = await rig(provider, [{ text: 'Sure! Here are the templates: {"templates": [' }, { text: '{"templates": "none"}' }], { initialBackoffMs: 10 }, { answer: templater(['bravo']) });
+    t.teardown(() => malformed.close());
+    await malformed.engine.assign('', ['event alpha happened', 'event bravo happened']);
+    await malformed.refiner.idle();
+    t.equal(malformed.server.requests.length, 3, 'two malformed answers, then a good one');
+    t.same(malformed.seen.retries.map((x) => x.reason.startsWith('malformed answer')), [true, true]);
+    t.same(malformed.seen.failures, []);
+
+    const refused = await rig(provider, [{ status: 401 }], { initialBackoffMs: 10 });
+    t.teardown(() => refused.close());
+    await refused.engine.assign('', distinct(1));
+    await refused.refiner.idle();
+    t.equal(refused.server.requests.length, 1, 'a 401 is not retried');
+    t.same(refused.seen.failures, ['http_401']);
+  });
+
+  t.test(`${provider}: only valid proposals enter the template set; records keep their ids, lineage links them`, async (t) => {
+    const find = (messages: string[], text: string) => messages.indexOf(text);
+    const answer = (m: string[]) => [
+      { template: 'User <*> logged in', logs: [find(m, 'User alice logged in'), find(m, 'User bob logged in')] },
+      { template: 'Disk <*> <*>', logs: [find(m, 'Disk sda1 full'), find(m, 'Disk quota exceeded')] },
+      { template: 'Connection closed by <*>', logs: [find(m, 'Connection timeout after 30s')] },
+      { template: '<*> <*> <*>', logs: [find(m, 'Disk sda1 full')] },
+      { template: 'User {name} logged in', logs: [find(m, 'User alice logged in')] },
+      { template: 'Connection timeout after <*>s', logs: [find(m, 'Connection timeout after 30s')] },
+    ];
+    const r = await rig(provider, [{ answer }]);
+    t.teardown(() => r.close());
+    const first = await r.engine.assign('', ['User alice logged in', 'User bob logged in', 'Disk sda1 full', 'Disk quota exceeded', 'Connection timeout after 30s']);
+    const ids = first.map((a) => a.template!.id);
+    t.equal(new Set(ids).size, 5, 'the miner keeps five templates (it cannot tell a user name from a word yet)');
+    await r.refiner.idle();
+    t.equal(r.server.requests.length, 1, 'one request for the five candidates');
+    t.same(
+      r.seen.proposals.sort(),
+      ['accepted', 'rejected:all_wildcards', 'rejected:no_match', 'rejected:no_match', 'rejected:too_broad', 'unchanged'],
+      'one accepted; too broad, all-wildcard and non-matching proposals rejected; a proposal equal to the mined template changes nothing',
+    );
+    t.equal(r.seen.accepted.length, 1);
+    const accepted = r.seen.accepted[0]!.template;
+    t.equal(accepted.text, 'User <*> logged in');
+    t.equal(accepted.source, 'llm');
+    t.same([...accepted.replaced].sort(), [ids[0]!, ids[1]!].sort(), 'the lineage links the templates it replaced');
+
+    const later = await r.engine.assign('', ['User carol logged in', 'User alice logged in', 'Disk sda1 full', 'Disk quota exceeded']);
+    const ref = (k: number): TemplateRef => later[k]!.template!;
+    t.equal(ref(0).id, accepted.id, 'a new user matches the LLM template');
+    t.equal(ref(1).id, accepted.id, 'so does a user the miner had a template for');
+    t.same(later[0]!.params, ['carol']);
+    t.equal(ref(2).id, ids[2], '"Disk sda1 full" keeps its own template');
+    t.equal(ref(3).id, ids[3], '"Disk quota exceeded" keeps its own template');
+    t.equal(first[0]!.template!.id, ids[0], 'what was assigned before keeps its id');
+  });
+}
