@@ -12,15 +12,6 @@ import { validateFragment, validateObject } from './support/k8s-validate.js';
  * values.schema.json (ajv), and the ConfigMap's config by the daemon's own config loader.
  */
 
-const unavailable = rendererUnavailable();
-if (unavailable) {
-  t.comment(`skipping the chart tests: ${unavailable}`);
-  t.pass('skipped: no Go toolchain to render the chart');
-  t.end();
-} else {
-  runChartTests();
-}
-
 type Values = Record<string, unknown>;
 
 interface Pod {
@@ -54,7 +45,7 @@ interface Probe {
   httpGet: { path: string; port: number };
 }
 
-const ENV = { OTELHOUSE_CLICKHOUSE_USERNAME: 'default', OTELHOUSE_CLICKHOUSE_PASSWORD: 'secret' };
+const ENV = { OTELHOUSE_CLICKHOUSE_USERNAME: 'default', OTELHOUSE_CLICKHOUSE_PASSWORD: 'secret', GATEWAY_TOKEN: 't0ken' };
 
 function find(r: Rendered, kind: string, name?: string): K8sObject | undefined {
   return r.objects.find((o) => o.kind === kind && (name === undefined || o.metadata.name === name));
@@ -304,6 +295,20 @@ function runChartTests(): void {
     }
   });
 
+  t.test('the object check catches what the API server would drop or refuse', async (t) => {
+    const dep = find(renderChart({ mode: 'deployment' }), 'Deployment')!;
+    const pod = podOf(dep);
+    const c = pod.spec.containers[0]! as unknown as Record<string, unknown>;
+    c['readinesProbe'] = c['readinessProbe'];
+    t.match(validateObject(dep), [/\/spec\/template\/spec\/containers\/0\/readinesProbe: unknown field/], 'a misspelt field');
+    delete c['readinesProbe'];
+    c['ports'] = [{ name: 'otlp-grpc', containerPort: '4317' }];
+    t.match(validateObject(dep).join('\n'), /containerPort must be integer/, 'a wrong type');
+    delete c['name'];
+    t.match(validateObject(dep).join('\n'), /containers\/0 must have required property name/, 'a missing field');
+    t.same(validateObject(pod.metadata.labels as never), ['no schema for undefined/undefined']);
+  });
+
   t.test('a config change changes the checksum annotation (the pods roll)', async (t) => {
     const checksum = (values: Values) => podOf(find(renderChart(values), 'Deployment')!).metadata.annotations['checksum/config'];
     const base = checksum({ mode: 'deployment' });
@@ -347,4 +352,13 @@ function runChartTests(): void {
       t.throws(() => renderChart(values), expected, name);
     }
   });
+}
+
+const unavailable = rendererUnavailable();
+if (unavailable) {
+  t.comment(`skipping the chart tests: ${unavailable}`);
+  t.pass('skipped: no Go toolchain to render the chart');
+  t.end();
+} else {
+  runChartTests();
 }

@@ -27,6 +27,8 @@ export class OtlpLogsExporter {
     const sender = {
       prepare: (batch: LogBatch): Uint8Array => encodeLogsRequest(batch),
       attempt: (payload: Uint8Array, records: number) => this.attempt(payload, records),
+      // The payload already is bytes: a disk queue (sending_queue.storage) stores it as it is.
+      codec: { encode: (p: Uint8Array) => p, decode: (b: Uint8Array) => b, byteLength: (p: Uint8Array) => p.byteLength },
     };
     this.queue = new QueuedExporter(context, config.sending_queue, config.retry_on_failure, sender, {
       start: async () => this.start(),
