@@ -1,8 +1,10 @@
 import { createHash } from 'node:crypto';
+import { readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
 import t, { type Test } from 'tap';
 import { parse as parseYaml } from 'yaml';
 import { loadConfig } from '../src/daemon.js';
-import { coalescedValues, renderChart, rendererUnavailable, valuesSchemaErrors, type K8sObject, type Rendered } from './support/helm.js';
+import { CHART_DIR, coalescedValues, renderChart, rendererUnavailable, valuesSchemaErrors, type K8sObject, type Rendered } from './support/helm.js';
 import { validateFragment, validateObject } from './support/k8s-validate.js';
 
 /*
@@ -307,6 +309,17 @@ function runChartTests(): void {
     delete c['name'];
     t.match(validateObject(dep).join('\n'), /containers\/0 must have required property name/, 'a missing field');
     t.same(validateObject(pod.metadata.labels as never), ['no schema for undefined/undefined']);
+  });
+
+  t.test('the example values files in helm/otelhouse/examples render', async (t) => {
+    const dir = join(CHART_DIR, 'examples');
+    const files = readdirSync(dir).filter((f) => f.endsWith('.yaml'));
+    t.same(files.sort(), ['agent.yaml', 'gateway.yaml', 'sidecar.yaml', 'standalone.yaml']);
+    for (const file of files) {
+      await t.test(file, async (t) => {
+        render(t, parseYaml(readFileSync(join(dir, file), 'utf8')) as Values, { release: `otelhouse-${file.replace('.yaml', '')}` });
+      });
+    }
   });
 
   t.test('a config change changes the checksum annotation (the pods roll)', async (t) => {
