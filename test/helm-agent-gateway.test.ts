@@ -7,7 +7,7 @@ import { BatchLogRecordProcessor, LoggerProvider } from '@opentelemetry/sdk-logs
 import t from 'tap';
 import { startDaemonProcess } from './support/cli.js';
 import { embeddedClient, queryRows, tempDir, waitFor } from './support/daemon.js';
-import { renderChart, rendererUnavailable } from './support/helm.js';
+import { DISK_QUEUE, renderChart, rendererUnavailable, withoutDiskQueue } from './support/helm.js';
 import { freePort } from './support/ports.js';
 import { sdkExporter } from './support/sdk.js';
 
@@ -41,7 +41,10 @@ async function run(): Promise<void> {
   const store = join(dir, 'clickhouse');
   const agentFile = join(dir, 'agent.yaml');
   const gatewayFile = join(dir, 'gateway.yaml');
-  writeFileSync(agentFile, configMapText({ mode: 'daemonset', preset: 'agent' }, 'otelhouse-agent'));
+  const agentConfig = configMapText({ mode: 'daemonset', preset: 'agent' }, 'otelhouse-agent');
+  t.match(agentConfig, /storage: \$\{env:OTELHOUSE_QUEUE_DIR/, 'the agent preset keeps its queue on disk');
+  if (!DISK_QUEUE) t.comment('this build has no disk queue (sending_queue.storage): the agent runs with its queue in memory');
+  writeFileSync(agentFile, DISK_QUEUE ? agentConfig : withoutDiskQueue(agentConfig));
   writeFileSync(gatewayFile, configMapText({ mode: 'deployment', preset: 'gateway' }, 'otelhouse-gateway'));
 
   const [agentGrpc, agentHttp, agentTelemetry, gatewayGrpc, gatewayHttp, gatewayTelemetry] = [await freePort(), await freePort(), await freePort(), await freePort(), await freePort(), await freePort()];
