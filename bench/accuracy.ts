@@ -1,7 +1,12 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
 import { parse } from 'csv-parse/sync';
+import { pino } from 'pino';
+import { TemplateEngine } from '../src/templates/engine.js';
+import { LlmRefiner, type RefinerOptions } from '../src/templates/llm/refiner.js';
+import { DEFAULT_ENDPOINTS, type ProviderKind } from '../src/templates/llm/providers.js';
 import { Template, TemplateMiner, type MinerOptions } from '../src/templates/miner.js';
 import { maskedTokens, TokenScan } from '../src/templates/token-scanner.js';
 
@@ -93,12 +98,26 @@ export function mineMessages(messages: string[], options: Partial<MinerOptions> 
   return assigned.map((t) => final(t).text);
 }
 
-export function evaluateDataset(dataDir: string, name: string, spec: DatasetSpec, options: Partial<MinerOptions> = {}): DatasetAccuracy {
+interface Dataset {
+  name: string;
+  messages: string[];
+  truth: string[];
+}
+
+function readDataset(dataDir: string, name: string, spec: DatasetSpec): Dataset {
   const messages = readMessages(path.join(dataDir, spec.log), spec.log_format);
   const rows = parse(readFileSync(path.join(dataDir, spec.truth)), { columns: true, skip_empty_lines: true }) as Array<Record<string, string>>;
   if (rows.length !== messages.length) throw new Error(`${name}: ${messages.length} log lines but ${rows.length} truth rows`);
-  const truth = rows.map((r) => normaliseTemplate(r.EventTemplate!));
-  const predicted = mineMessages(messages, options).map(normaliseTemplate);
+  return { name, messages, truth: rows.map((r) => normaliseTemplate(r.EventTemplate!)) };
+}
+
+export function evaluateDataset(dataDir: string, name: string, spec: DatasetSpec, options: Partial<MinerOptions> = {}): DatasetAccuracy {
+  const { messages, truth } = readDataset(dataDir, name, spec);
+  return score(name, mineMessages(messages, options), truth);
+}
+
+function score(name: string, templates: string[], truth: string[]): DatasetAccuracy {
+  const predicted = templates.map(normaliseTemplate);
   let parsed = 0;
   for (let i = 0; i < truth.length; i++) if (predicted[i] === truth[i]) parsed++;
   return {
@@ -111,9 +130,82 @@ export function evaluateDataset(dataDir: string, name: string, spec: DatasetSpec
   };
 }
 
-export function evaluateAll(dataDir = DEFAULT_DATA_DIR, options: Partial<MinerOptions> = {}): DatasetAccuracy[] {
-  const specs = JSON.parse(readFileSync(path.join(dataDir, 'datasets.json'), 'utf8')) as Record<string, DatasetSpec>;
-  return Object.entries(specs).map(([name, spec]) => evaluateDataset(dataDir, name, spec, options));
+function datasetSpecs(dataDir: string, only?: string[]): Array<[string, DatasetSpec]> {
+  const specs = Object.entries(JSON.parse(readFileSync(path.join(dataDir, 'datasets.json'), 'utf8')) as Record<string, DatasetSpec>);
+  return only ? specs.filter(([name]) => only.includes(name)) : specs;
+}
+
+export function evaluateAll(dataDir = DEFAULT_DATA_DIR, options: Partial<MinerOptions> = {}, only?: string[]): DatasetAccuracy[] {
+  return datasetSpecs(dataDir, only).map(([name, spec]) => evaluateDataset(dataDir, name, spec, options));
+}
+
+export interface LlmRun {
+  provider: ProviderKind;
+  endpoint: string;
+  model: string;
+  apiKey: string;
+}
+
+export interface LlmCounts {
+  requests: number;
+  failures: number;
+  accepted: number;
+  rejected: number;
+  tokens: number;
+}
+
+/**
+ * The same datasets with LLM refinement on: the messages go through the templates engine in
+ * batches of 100 as a daemon would see them, the LLM reviews what the miner offers, and once it
+ * is done every message is matched again, so a line's group is the template it ends up in.
+ */
+export async function evaluateAllWithLlm(llm: LlmRun, dataDir = DEFAULT_DATA_DIR, only?: string[]): Promise<{ results: DatasetAccuracy[]; counts: LlmCounts }> {
+  const counts: LlmCounts = { requests: 0, failures: 0, accepted: 0, rejected: 0, tokens: 0 };
+  const results: DatasetAccuracy[] = [];
+  // The refiner's batch timer does not hold the process open (a daemon has its servers for that).
+  const keepAlive = setInterval(() => undefined, 1000);
+  try {
+    for (const [name, spec] of datasetSpecs(dataDir, only)) results.push(await evaluateDatasetWithLlm(llm, counts, name, readDataset(dataDir, name, spec)));
+  } finally {
+    clearInterval(keepAlive);
+  }
+  return { results, counts };
+}
+
+async function evaluateDatasetWithLlm(llm: LlmRun, counts: LlmCounts, name: string, { messages, truth }: Dataset): Promise<DatasetAccuracy> {
+  let engine!: TemplateEngine;
+  const options: RefinerOptions = {
+    provider: { provider: llm.provider, endpoint: llm.endpoint, model: llm.model, apiKey: llm.apiKey, timeoutMs: 120_000 },
+    batchSize: 10,
+    batchTimeoutMs: 2000,
+    maxConcurrentBatches: 5,
+    maxRetries: 3,
+    initialBackoffMs: 1000,
+    maxQueue: 10_000,
+    dailyRequestBudget: 0,
+    maxWildcardRatio: 0.6,
+    masking: [],
+  };
+  const refiner = new LlmRefiner(
+    options,
+    {
+      adopt: (set, tokens) => engine.adopt(set, tokens, 'llm'),
+      request: (outcome, p, c) => {
+        counts.requests++;
+        counts.tokens += p + c;
+        if (outcome === 'failure') counts.failures++;
+      },
+      proposal: (result) => (result === 'accepted' ? counts.accepted++ : result === 'rejected' ? counts.rejected++ : undefined),
+    },
+    pino({ level: process.env.OTELHOUSE_LOG_LEVEL ?? 'warn' }),
+  );
+  engine = new TemplateEngine({ miner: {}, parallelThreshold: 1_000_000, poolSize: 0, masking: [], candidates: refiner });
+  for (let i = 0; i < messages.length; i += 100) await engine.assign('', messages.slice(i, i + 100));
+  await refiner.idle();
+  await refiner.close();
+  const final = await engine.assign('', messages);
+  await engine.close();
+  return score(name, final.map((a) => a.template?.text ?? ''), truth);
 }
 
 export function accuracyTable(results: DatasetAccuracy[]): string {
@@ -127,12 +219,51 @@ export function accuracyTable(results: DatasetAccuracy[]): string {
   ].join('\n');
 }
 
-if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  const dataDir = process.argv[2] ?? DEFAULT_DATA_DIR;
+const USAGE = `usage: npm run accuracy -- [--data DIR] [--only NAME,NAME] [--llm URL [--llm-provider openai|ollama] [--llm-model NAME]]
+  --llm URL         also measure with LLM refinement: an OpenAI-compatible base URL (…/v1) or an Ollama server
+  --llm-provider    openai (default) or ollama
+  --llm-model       model name (default gpt-4o-mini for openai, llama3.1 for ollama)
+  The API key, if the endpoint needs one, is read from OTELHOUSE_LLM_API_KEY.`;
+
+async function main(): Promise<number> {
+  let args;
+  try {
+    args = parseArgs({
+      allowPositionals: true,
+      options: { data: { type: 'string' }, only: { type: 'string' }, llm: { type: 'string' }, 'llm-provider': { type: 'string' }, 'llm-model': { type: 'string' }, help: { type: 'boolean' } },
+    });
+  } catch (err) {
+    console.error(`accuracy: ${(err as Error).message}\n${USAGE}`);
+    return 2;
+  }
+  const { values, positionals } = args;
+  if (values.help) {
+    console.log(USAGE);
+    return 0;
+  }
+  const dataDir = values.data ?? positionals[0] ?? DEFAULT_DATA_DIR;
   if (!existsSync(path.join(dataDir, 'datasets.json'))) {
     console.error(`accuracy: no labelled datasets at ${dataDir} (expected ../shared/data/loghub-2k beside the checkout)`);
-    process.exit(1);
+    return 1;
   }
+  const only = values.only?.split(',');
   console.log(`\naccuracy — online mining, default configuration, ${dataDir}`);
-  console.log(accuracyTable(evaluateAll(dataDir)));
+  console.log(accuracyTable(evaluateAll(dataDir, {}, only)));
+  if (!values.llm) {
+    console.log('\nwith LLM refinement: skipped (no --llm URL given; e.g. --llm http://localhost:11434 --llm-provider ollama)');
+    return 0;
+  }
+  const provider = (values['llm-provider'] ?? 'openai') as ProviderKind;
+  if (!(provider in DEFAULT_ENDPOINTS)) {
+    console.error(`accuracy: --llm-provider must be openai or ollama, not ${provider}`);
+    return 2;
+  }
+  const model = values['llm-model'] ?? (provider === 'openai' ? 'gpt-4o-mini' : 'llama3.1');
+  const { results, counts } = await evaluateAllWithLlm({ provider, endpoint: values.llm, model, apiKey: process.env.OTELHOUSE_LLM_API_KEY ?? '' }, dataDir, only);
+  console.log(`\naccuracy — with LLM refinement (${provider}, ${model} at ${values.llm})`);
+  console.log(accuracyTable(results));
+  console.log(`\nLLM: ${counts.requests} requests (${counts.failures} failed), ${counts.accepted} templates accepted, ${counts.rejected} rejected, ${counts.tokens} tokens`);
+  return 0;
 }
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) process.exitCode = await main();

@@ -3,12 +3,12 @@ import type { JsonIngestReceiver } from '../src/receivers/json_ingest/index.js';
 import { embeddedClient, queryRows, startTestDaemon, tempDir, waitFor, type RunningDaemon } from './support/daemon.js';
 import { ScriptedLlmServer, templater } from './support/scripted-llm-server.js';
 
-function daemonYaml(path: string, llm = ''): string {
+function daemonYaml(path: string, llm = '', pool = 'pool_size: 0'): string {
   return `
 receivers:
   json_ingest: { endpoint: 127.0.0.1:0 }
 processors:
-  templates: { pool_size: 0${llm ? `, llm: { ${llm} }` : ''} }
+  templates: { ${pool}${llm ? `, llm: { ${llm} }` : ''} }
   batch: { send_batch_size: 500, timeout: 50ms }
 exporters:
   clickhouse: { endpoint: "embedded://${path}" }
@@ -95,7 +95,9 @@ t.test('an accepted LLM template is stored with source llm and its lineage; earl
   t.teardown(() => llm.close());
   const path = tempDir('llm-accept');
   const llmConfig = `provider: ollama, endpoint: "${llm.endpoint('ollama')}", model: m, batch_timeout: 100ms`;
-  let daemon = await startTestDaemon(daemonYaml(path, llmConfig));
+  // Matched on the worker pool: the accepted template must reach the workers' snapshot.
+  const pooled = 'pool_size: 2, parallel_threshold: 1';
+  let daemon = await startTestDaemon(daemonYaml(path, llmConfig, pooled));
   await post(daemon, ['User alice logged in', 'User bob logged in', 'Disk sda1 full', 'Disk quota exceeded'], 'before');
   t.ok(await waitFor(async () => (await stats(daemon)).llm_accepted >= 1), 'the LLM template was accepted');
   await post(daemon, ['User carol logged in', 'User alice logged in'], 'after');
@@ -119,11 +121,11 @@ t.test('an accepted LLM template is stored with source llm and its lineage; earl
   t.ok(templates.filter((x) => x.id !== llmTemplate!.id).every((x) => x.source === 'miner'), 'the other templates are the miner\'s');
   t.not(idOf('before', 'Disk sda1 full'), idOf('before', 'Disk quota exceeded'), 'different events keep different templates');
 
-  daemon = await startTestDaemon(daemonYaml(path));
-  await post(daemon, ['User dave logged in'], 'restart');
+  daemon = await startTestDaemon(daemonYaml(path, '', pooled));
+  await post(daemon, ['User dave logged in', 'User erin logged in'], 'restart');
   await daemon.stop();
   client = embeddedClient(path);
   const restarted = await queryRows<{ id: string }>(client, `SELECT toString(TemplateId) AS id FROM otel.otel_logs WHERE ServiceName = 'restart'`);
   await client.close();
-  t.equal(restarted[0]!.id, llmTemplate!.id, 'a restarted daemon without the LLM loads and uses the LLM template');
+  t.same(restarted.map((r) => r.id), [llmTemplate!.id, llmTemplate!.id], 'a restarted daemon without the LLM loads and uses the LLM template');
 });

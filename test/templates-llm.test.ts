@@ -1,5 +1,12 @@
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
 import t from 'tap';
+import { DEFAULT_DATA_DIR } from '../bench/accuracy.js';
+import { loadConfig } from '../src/daemon.js';
+import { ConfigError } from '../src/pipeline/errors.js';
 import type { TemplateRef } from '../src/pipeline/model.js';
 import { TemplateEngine } from '../src/templates/engine.js';
 import { LlmRefiner, type AcceptedTemplate, type RefinerOptions } from '../src/templates/llm/refiner.js';
@@ -223,3 +230,64 @@ for (const provider of ['openai', 'ollama'] as const) {
     t.equal(first[0]!.template!.id, ids[0], 'what was assigned before keeps its id');
   });
 }
+
+const ACCURACY = fileURLToPath(new URL('../bench/accuracy.js', import.meta.url));
+
+function runAccuracy(args: string[]): Promise<{ code: number | null; out: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [ACCURACY, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+    child.on('close', (code) => resolve({ code, out }));
+  });
+}
+
+const HAVE_DATA = existsSync(path.join(DEFAULT_DATA_DIR, 'datasets.json'));
+
+t.test('the accuracy harness runs with the LLM on when given a URL, and says it skipped it otherwise', { skip: HAVE_DATA ? false : `no labelled datasets at ${DEFAULT_DATA_DIR}` }, async (t) => {
+  const without = await runAccuracy(['--only', 'Apache']);
+  t.equal(without.code, 0, without.out);
+  t.match(without.out, /with LLM refinement: skipped \(no --llm URL given/);
+
+  // The stand-in "model" makes every token with a digit a variable.
+  const digits = (messages: string[]) => templater([])(messages.map((m) => m.split(' ').map((w) => (/\d/.test(w) ? '0' : w)).join(' ')));
+  const server = await new ScriptedLlmServer([], { answer: digits }).start();
+  t.teardown(() => server.close());
+  const withLlm = await runAccuracy(['--only', 'Apache', '--llm', server.endpoint('ollama'), '--llm-provider', 'ollama', '--llm-model', 'stand-in']);
+  t.equal(withLlm.code, 0, withLlm.out);
+  t.match(withLlm.out, /accuracy — with LLM refinement \(ollama, stand-in at http:\/\/127\.0\.0\.1:\d+\)/);
+  t.match(withLlm.out, /\| Apache \| 2000 \| 6 \| \d+ \| [01]\.\d{4} \| [01]\.\d{4} \|/);
+  t.ok(server.requests.length > 0, `the harness asked the LLM (${server.requests.length} requests)`);
+  t.match(withLlm.out, new RegExp(`LLM: ${server.requests.length} requests \\(0 failed\\), \\d+ templates accepted`));
+});
+
+t.test('templates.llm config: defaults, and errors that name the key', async (t) => {
+  const yaml = (llm: string) => `
+receivers: { json_ingest: {} }
+processors: { templates: { llm: ${llm} } }
+exporters: { debug: {} }
+service: { pipelines: { logs: { receivers: [json_ingest], processors: [templates], exporters: [debug] } } }
+`;
+  const config = loadConfig({ text: yaml('{ provider: ollama, model: llama3.1, api_key: "${env:LLM_KEY}" }') }, { LLM_KEY: 'secret' });
+  t.match(config.processors.get('templates')!.config, {
+    llm: { provider: 'ollama', model: 'llama3.1', api_key: 'secret', batch_size: 10, batch_timeout: 2000, max_concurrent_batches: 5, max_retries: 3, initial_backoff: 1000, timeout: 30_000, max_queue: 10_000, daily_request_budget: 0 },
+  });
+  t.equal((config.processors.get('templates')!.config as { llm: { endpoint?: string } }).llm.endpoint, undefined, 'the endpoint defaults per provider');
+  let issues: string[] = [];
+  try {
+    loadConfig({ text: yaml('{ provider: gemini, endpoint: "ftp://x", batch_size: 0, timeout: soon, temperature: 1 }') }, {});
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    issues = err.issues.map((i) => `${i.path}: ${i.message}`);
+  }
+  t.match(issues.sort(), [
+    /^processors\.templates\.llm\.batch_size: /,
+    /^processors\.templates\.llm\.endpoint: not an http\(s\) URL/,
+    /^processors\.templates\.llm\.model: required: the model name/,
+    /^processors\.templates\.llm\.provider: must be openai or ollama/,
+    /^processors\.templates\.llm\.temperature: unknown key/,
+    /^processors\.templates\.llm\.timeout: not a duration/,
+  ]);
+  t.equal(issues.length, 6, issues.join('\n'));
+});

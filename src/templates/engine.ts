@@ -124,17 +124,6 @@ export class TemplateEngine {
     return { template: template.ref(), replaced: removed.map((t) => t.id) };
   }
 
-  /** The template the current snapshot gives a message, without learning; undefined: none. */
-  lookup(set: string, message: string): TemplateRef | undefined {
-    const s = this.sets.get(set);
-    if (!s) return undefined;
-    this.refresh();
-    const buf = Buffer.from(message, 'utf8');
-    this.scan.scan(buf, 0, buf.length);
-    const index = s.snapshot.compiled.match(this.scan);
-    return index >= 0 ? s.snapshot.templates[index]!.ref() : undefined;
-  }
-
   /** Assigns a template to each message, learning new ones. */
   async assign(set: string, messages: string[]): Promise<Assignment[]> {
     const s = this.setOf(set);
