@@ -1,6 +1,7 @@
 import { clickhouseExporterFactory } from './exporters/clickhouse/index.js';
 import { debugExporterFactory } from './exporters/debug/index.js';
 import { bearerTokenAuthExtensionFactory } from './extensions/bearertokenauth/index.js';
+import { otlpExporterFactory, otlpHttpExporterFactory } from './exporters/otlp/index.js';
 import { ComponentRegistry } from './pipeline/registry.js';
 import { attributesProcessorFactory } from './processors/attributes/index.js';
 import { batchProcessorFactory } from './processors/batch/index.js';
@@ -31,6 +32,8 @@ export function builtinComponents(): ComponentRegistry {
     .register(parseProcessorFactory)
     .register(resourceDetectionProcessorFactory)
     .register(clickhouseExporterFactory)
+    .register(otlpExporterFactory)
+    .register(otlpHttpExporterFactory)
     .register(debugExporterFactory)
     .register(bearerTokenAuthExtensionFactory);
 }

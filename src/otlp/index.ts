@@ -10,3 +10,4 @@ export {
   encodeStatusJson,
   type PartialSuccess,
 } from './encode.js';
+export { decodeLogsResponse, decodeStatus, type ServerStatus } from './decode-response.js';

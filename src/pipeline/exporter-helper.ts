@@ -71,9 +71,15 @@ export const bytesCodec: PayloadCodec<Uint8Array> = {
  */
 export interface ExportSender<P> {
   prepare(batch: LogBatch): P;
-  attempt(payload: P, records: number, token: string): Promise<void>;
+  attempt(payload: P, records: number, token: string): Promise<void | ExportOutcome>;
   codec?: PayloadCodec<P>;
   deadLetterFiles?(payload: P): DeadLetterFile[];
+}
+
+/** A sink that took the batch but refused some of its records (OTLP partial_success). */
+export interface ExportOutcome {
+  /** Records the sink will never store: counted as failed, not retried. */
+  rejected: number;
 }
 
 interface QueueItem<P> {
@@ -287,8 +293,10 @@ export class QueuedExporter<P> implements Exporter {
     for (let attempt = 1; ; attempt++) {
       const t0 = performance.now();
       try {
-        await this.sender.attempt(payload, item.records, item.token);
-        telemetry.sent(item.records, (performance.now() - t0) / 1000);
+        const outcome = await this.sender.attempt(payload, item.records, item.token);
+        const rejected = outcome ? Math.min(outcome.rejected, item.records) : 0;
+        telemetry.sent(item.records - rejected, (performance.now() - t0) / 1000);
+        if (rejected > 0) telemetry.failed(rejected, 'rejected');
         this.consecutiveFailures = 0;
         return 'sent';
       } catch (err) {

@@ -234,10 +234,12 @@ export class Telemetry {
   }
 
   forComponent(kind: ComponentKind, id: string): ComponentTelemetry {
-    let t = this.components.get(id);
+    // Ids are unique per kind only: `otlp` may be a receiver and an exporter of the same config.
+    const key = `${kind}/${id}`;
+    let t = this.components.get(key);
     if (!t) {
       t = new ComponentTelemetry(this, kind, id);
-      this.components.set(id, t);
+      this.components.set(key, t);
     }
     return t;
   }
@@ -308,7 +310,7 @@ export class ComponentTelemetry {
     this.add('exported', n);
   }
 
-  failed(n: number, reason: 'permanent' | 'retries_exhausted' | 'shutdown' | 'queue_damaged'): void {
+  failed(n: number, reason: 'permanent' | 'retries_exhausted' | 'shutdown' | 'queue_damaged' | 'rejected'): void {
     this.telemetry.exporterFailed.inc({ exporter: this.id, reason }, n);
     this.add('failed', n);
   }
