@@ -1,7 +1,14 @@
 import { createSocket } from 'node:dgram';
 import { connect } from 'node:net';
 import t from 'tap';
-import { SyslogReceiver } from '../src/receivers/syslog/index.js';
+import { createHash } from 'node:crypto';
+import { pino } from 'pino';
+import { attributesConfigSchema, attributesProcessorFactory } from '../src/processors/attributes/index.js';
+import { BackPressureError } from '../src/pipeline/errors.js';
+import type { LogRecord } from '../src/pipeline/model.js';
+import { SyslogReceiver, syslogReceiverFactory } from '../src/receivers/syslog/index.js';
+import { syslogConfigSchema } from '../src/receivers/syslog/config.js';
+import { Telemetry } from '../src/telemetry/metrics.js';
 import { ClickHouseHttpFront } from './support/clickhouse-http-front.js';
 import { oneReceiverYaml, startTestDaemon, tempDir, waitFor } from './support/daemon.js';
 
@@ -53,4 +60,39 @@ t.test('syslog under back-pressure: TCP is held (nothing lost), UDP refusals are
   t.match(metrics, /otelhouse_receiver_refused_log_records_total\{receiver="syslog",transport="udp",reason="back_pressure"\} [1-9]/);
   t.equal(udpResult.accepted, MESSAGES + udpResult.stored, '/stats counts what was accepted');
   udp.close();
+});
+
+t.test('a chunk refused for back-pressure is offered again as a new batch, not the one processors already changed', async (t) => {
+  const logger = pino({ level: 'silent' });
+  const telemetry = new Telemetry();
+  // What reached the stage after the processor, per attempt; the first two attempts are refused.
+  const attempts: LogRecord[][] = [];
+  const refusing = {
+    consume: async (batch: { resourceLogs: Array<{ scopeLogs: Array<{ logRecords: LogRecord[] }> }> }) => {
+      attempts.push(batch.resourceLogs.flatMap((rl) => rl.scopeLogs.flatMap((sl) => sl.logRecords)).map((r) => structuredClone(r)));
+      if (attempts.length <= 2) throw new BackPressureError('queue full', 10);
+    },
+  };
+  // A hash action changes records in place: hashing an already hashed value stores a hash of the hash.
+  const attributes = attributesProcessorFactory.create(
+    attributesConfigSchema.parse({ actions: [{ action: 'insert', key: 'tag', value: 'x' }, { action: 'hash', key: 'tag' }] }),
+    { id: 'attributes', kind: 'processor', logger, telemetry: telemetry.forComponent('processor', 'attributes') },
+    refusing,
+  );
+  const receiverTelemetry = telemetry.forComponent('receiver', 'syslog');
+  const receiver = syslogReceiverFactory.create(syslogConfigSchema.parse({ tcp: { listen_address: '127.0.0.1:0' } }), { id: 'syslog', kind: 'receiver', logger, telemetry: receiverTelemetry }, attributes);
+  await receiver.start();
+  t.teardown(() => receiver.shutdown(Date.now() + 1000));
+
+  const socket = connect((receiver as SyslogReceiver).tcpPort, '127.0.0.1');
+  socket.end('<13>1 2024-01-01T00:00:00Z host app - - - hello\nno priority here\n');
+  t.ok(await waitFor(async () => (receiverTelemetry.counts['accepted'] ?? 0) === 2, 10_000, 5), 'the chunk is accepted on the third attempt');
+  t.equal(attempts.length, 3, 'offered three times');
+  const hashOfX = createHash('sha256').update('x').digest('hex');
+  for (const [i, records] of attempts.entries()) {
+    t.same(records.map((r) => r.attributes['tag']), [hashOfX, hashOfX], `attempt ${i + 1}: the tag is hashed once`);
+    t.same(records.map((r) => r.body), ['hello', 'no priority here'], `attempt ${i + 1}: both records`);
+  }
+  t.equal(receiverTelemetry.counts['unparsed'], 1, 'a message without PRI is counted once, not once per attempt');
+  t.equal(receiverTelemetry.counts['flow_control_waits'], 2);
 });

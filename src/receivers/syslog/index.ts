@@ -6,6 +6,7 @@ import { parseHostPort } from '../../config/types.js';
 import type { ComponentContext, Receiver, ReceiverFactory } from '../../pipeline/component.js';
 import type { LogsConsumer } from '../../pipeline/consumer.js';
 import { BackPressureError, ShuttingDownError, errorMessage } from '../../pipeline/errors.js';
+import type { LogBatch } from '../../pipeline/model.js';
 import { listen } from '../http.js';
 import { DEFAULT_HANDSHAKE_TIMEOUT_MS, ServerTlsCredentials } from '../tls.js';
 import { syslogConfigSchema, type SyslogConfig } from './config.js';
@@ -97,10 +98,8 @@ export class SyslogReceiver implements Receiver {
       end = this.config.max_message_size;
       truncated = true;
     }
-    const builder = new SyslogBatchBuilder(this.config.keep_raw);
-    this.addFrame(builder, { text: datagram.toString('utf8', 0, end), truncated }, peer, Date.now());
     try {
-      await this.next.consume(builder.take());
+      await this.next.consume(this.buildBatch([{ text: datagram.toString('utf8', 0, end), truncated }], peer, Date.now(), true));
       this.context.telemetry.accepted(1, 'udp');
     } catch (err) {
       this.context.telemetry.refused(1, 'udp', 'back_pressure');
@@ -108,12 +107,23 @@ export class SyslogReceiver implements Receiver {
     }
   }
 
-  /** `now` is read once per chunk of frames: one clock read and one BigInt instead of one per message. */
-  private addFrame(builder: SyslogBatchBuilder, frame: SyslogFrame, peer: Peer, now: number): void {
-    const msg = this.parser.parse(frame.text, now);
-    if (frame.truncated) this.context.telemetry.count('truncated');
-    if (msg.error) this.context.telemetry.count('unparsed');
-    builder.add(msg, frame.text, peer, builder.receivedAt(now), frame.truncated);
+  /**
+   * A new batch of the frames, parsed afresh: processors change records in place (a hash action,
+   * redaction, templates counting), so a batch the pipeline has seen is never offered to it again.
+   * `now` is read once per chunk of frames: one clock read and one BigInt instead of one per message.
+   */
+  private buildBatch(frames: SyslogFrame[], peer: Peer, now: number, countProblems: boolean): LogBatch {
+    const builder = new SyslogBatchBuilder(this.config.keep_raw);
+    const receivedNs = builder.receivedAt(now);
+    for (const frame of frames) {
+      const msg = this.parser.parse(frame.text, now);
+      if (countProblems) {
+        if (frame.truncated) this.context.telemetry.count('truncated');
+        if (msg.error) this.context.telemetry.count('unparsed');
+      }
+      builder.add(msg, frame.text, peer, receivedNs, frame.truncated);
+    }
+    return builder.take();
   }
 
   private serveConnection(socket: Socket): void {
@@ -127,15 +137,13 @@ export class SyslogReceiver implements Receiver {
         decoder.dropped = 0;
       }
       if (frames.length === 0) return;
-      const builder = new SyslogBatchBuilder(this.config.keep_raw);
+      const chunk = frames.splice(0);
+      const n = chunk.length;
       const now = Date.now();
-      for (const f of frames.splice(0)) this.addFrame(builder, f, peer, now);
-      const n = builder.count;
-      const batch = builder.take();
-      // Hold the connection (not reading) until the pipeline takes the batch.
-      for (let wait = 50; ; wait = Math.min(wait * 2, 2000)) {
+      // Hold the connection (not reading) until the pipeline takes the chunk.
+      for (let wait = 50, attempt = 0; ; wait = Math.min(wait * 2, 2000), attempt++) {
         try {
-          await this.next.consume(batch);
+          await this.next.consume(this.buildBatch(chunk, peer, now, attempt === 0));
           this.context.telemetry.accepted(n, 'tcp');
           return;
         } catch (err) {
