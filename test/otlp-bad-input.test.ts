@@ -2,12 +2,13 @@ import { gzipSync } from 'node:zlib';
 import * as grpc from '@grpc/grpc-js';
 import protobuf from 'protobufjs';
 import t from 'tap';
+import zstdNapi from 'zstd-napi';
 import { OtlpDecodeError, decodeLogsRequest, decodeLogsRequestJson, encodeLogsRequest, encodeLogsRequestJson } from '../src/otlp/index.js';
 import { MAX_VALUE_DEPTH } from '../src/otlp/decode-proto.js';
 import { benchmarkBatch } from '../bench/workload.js';
 import { PROJECT_ROOT } from './support/cli.js';
 import { embeddedClient, queryRows, startTestDaemon, tempDir, waitFor } from './support/daemon.js';
-import { concat, concatAll, fuzzCases, fuzzSeed, lenField, mutateJsonText, mutateJsonTree, mutateProtobuf, nestedBodyRequest, nestedJsonValue, seededRandom } from './support/fuzz.js';
+import { concat, concatAll, fuzzCases, fuzzSeed, lenField, mutateJsonText, mutateJsonTree, mutateProtobuf, nestedBodyRequest, nestedJsonValue, seededRandom, zstdRleBomb } from './support/fuzz.js';
 import { grpcExport, numberedBatch } from './support/otlp-requests.js';
 
 const statusType = protobuf.loadSync(`${PROJECT_ROOT}/proto/google/rpc/status.proto`).lookupType('google.rpc.Status');
@@ -58,6 +59,7 @@ t.test('bad requests get the right status and message; valid ones alongside are 
     () => post(encodeLogsRequestJson(numberedBatch(100, 100)), json),
     () => post(gzipSync(encodeLogsRequest(numberedBatch(200, 100))), { ...proto, 'Content-Encoding': 'gzip' }),
     () => post(gzipSync(encodeLogsRequestJson(numberedBatch(300, 100))), { ...json, 'Content-Encoding': 'gzip' }),
+    () => post(zstdNapi.compress(encodeLogsRequest(numberedBatch(500, 100))), { ...proto, 'Content-Encoding': 'zstd' }),
   ];
   const gzipped = gzipSync(encodeLogsRequest(numberedBatch(1000, 50)));
   const bomb = gzipSync(Buffer.alloc(8 * 1024 * 1024, 0x41));
@@ -67,6 +69,7 @@ t.test('bad requests get the right status and message; valid ones alongside are 
     ['wrong content type', () => post('hello', { 'Content-Type': 'text/plain' }), 415, /unsupported content type "text\/plain"/, 'json'],
     ['oversize body', () => post(Buffer.alloc(2 * 1024 * 1024, 1), proto), 413, /exceeds max_request_body_size/, 'proto'],
     ['gzip bomb', () => post(bomb, { ...proto, 'Content-Encoding': 'gzip' }), 413, /decompressed body exceeds max_request_body_size/, 'proto'],
+    ['zstd bomb', () => post(zstdRleBomb(12_288), { ...proto, 'Content-Encoding': 'zstd' }), 413, /decompressed body exceeds max_request_body_size/, 'proto'],
     ['invalid JSON', () => post('{"resourceLogs": [', json), 400, /JSON/, 'json'],
     ['JSON of the wrong shape', () => post('{"resourceLogs": 7}', json), 400, /resourceLogs/, 'json'],
     ['unknown content encoding', () => post('x', { ...proto, 'Content-Encoding': 'br' }), 415, /unsupported Content-Encoding "br"/, 'proto'],
@@ -127,7 +130,7 @@ t.test('bad requests get the right status and message; valid ones alongside are 
   const ok = await grpcExport(daemon.grpcPort, Buffer.from(encodeLogsRequest(numberedBatch(400, 100))));
   t.equal(ok.code, grpc.status.OK, 'gRPC: a valid request after them works');
 
-  const expectedCount = 500 + 2;
+  const expectedCount = 600 + 2;
   t.ok(await waitFor(async () => (await countRows()) >= expectedCount), 'valid records arrive');
   const [summary] = await queryRows<{ n: string; distinct_seq: string; min_seq: string; max_seq: string; bodies_ok: string }>(
     client,
@@ -136,7 +139,7 @@ t.test('bad requests get the right status and message; valid ones alongside are 
             toString(countIf(Body = concat('request ', LogAttributes['seq'], ' served in ', toString(toUInt64(LogAttributes['seq']) % 97), 'ms from 10.0.', toString(toUInt64(LogAttributes['seq']) % 255), '.', toString(toUInt64(LogAttributes['seq']) % 7)))) AS bodies_ok
      FROM otel.otel_logs`,
   );
-  t.same(summary, { n: String(expectedCount), distinct_seq: String(expectedCount), min_seq: '0', max_seq: '499', bodies_ok: '500' }, 'exactly the valid records, intact');
+  t.same(summary, { n: String(expectedCount), distinct_seq: String(expectedCount), min_seq: '0', max_seq: '599', bodies_ok: '600' }, 'exactly the valid records, intact');
   const [snake] = await queryRows<{ Body: string; ts: string }>(client, "SELECT Body, toString(toUnixTimestamp64Nano(Timestamp)) AS ts FROM otel.otel_logs WHERE LogAttributes['seq'] = '5001'");
   t.same(snake, { Body: 'snake case', ts: '1700000000000000003' }, 'snake_case JSON with a 64-bit number timestamp is exact');
 });

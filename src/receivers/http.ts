@@ -3,7 +3,7 @@ import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo, Server as NetServer } from 'node:net';
 import { promisify } from 'node:util';
 import * as zlib from 'node:zlib';
-import { decompress as zstdDecompress } from 'fzstd';
+import zstd from 'zstd-napi/binding.js';
 import { z } from 'zod';
 import { duration, hostPort, parseHostPort, positiveInt } from '../config/types.js';
 import type { ServerAuthenticator } from '../pipeline/auth.js';
@@ -14,8 +14,9 @@ import { ServerTlsCredentials, tlsServerSchema } from './tls.js';
 
 /**
  * What the HTTP receivers share: the server settings (TLS, auth, limits, timeouts, in the OTel
- * Collector's confighttp shape), and reading request bodies with a size limit on what is sent and
- * on what it decompresses to (a small gzip body can expand to gigabytes), gzip, deflate or zstd.
+ * Collector's confighttp shape), reading request bodies with a size limit on what is sent and on
+ * what it decompresses to (a small gzip or zstd body can expand to gigabytes), gzip, deflate or
+ * zstd, and answering a refused request.
  */
 
 /** Settings of an HTTP receiver's server; spread into its config schema with its own endpoint default. */
@@ -155,11 +156,8 @@ async function decompress(raw: Buffer, contentEncoding: string, limit: number, l
         return await gunzip(raw, { maxOutputLength: limit });
       case 'deflate':
         return await inflate(raw, { maxOutputLength: limit });
-      case 'zstd': {
-        const out = zstdDecompress(raw);
-        if (out.length > limit) throw new RangeError('Cannot create a Buffer larger than maxOutputLength');
-        return Buffer.from(out.buffer, out.byteOffset, out.byteLength);
-      }
+      case 'zstd':
+        return await zstdDecompress(raw, limit, limitName);
       default:
         throw new HttpRequestError(415, `unsupported Content-Encoding "${contentEncoding}": use gzip, deflate, zstd or none`);
     }
@@ -169,6 +167,62 @@ async function decompress(raw: Buffer, contentEncoding: string, limit: number, l
       throw new HttpRequestError(413, `decompressed body exceeds ${limitName} ${limit} bytes`);
     }
     throw new HttpRequestError(400, `cannot decompress ${contentEncoding} body: ${errorMessage(err)}`);
+  }
+}
+
+/**
+ * Largest zstd window accepted: 2^23 = 8 MiB, what zstd's levels 1–19 and Go's klauspost encoder
+ * (the OTel Collector's) use, and what the format asks every decoder to support. The decoder
+ * allocates the window a frame declares, so a 10-byte frame could otherwise claim 2 GiB.
+ */
+export const ZSTD_WINDOW_LOG_MAX = 23;
+const ZSTD_OUTPUT_CHUNK = 128 * 1024;
+/** Output decoded between two turns of the event loop. */
+const ZSTD_YIELD_BYTES = 2 * 1024 * 1024;
+
+/**
+ * Streams through libzstd in 128 KiB steps and stops as soon as the output passes the limit, so a
+ * bomb costs at most `limit` bytes of work and memory; it lets the event loop turn every 2 MiB.
+ */
+async function zstdDecompress(raw: Buffer, limit: number, limitName: string): Promise<Buffer> {
+  if (raw.length === 0) return raw;
+  const dctx = new zstd.DCtx();
+  dctx.setParameter(zstd.DParameter.windowLogMax, ZSTD_WINDOW_LOG_MAX);
+  const chunks: Buffer[] = [];
+  let size = 0;
+  let sinceYield = 0;
+  let input: Buffer = raw;
+  // Whether the last call that made progress left a frame unfinished (a call after a frame's end, with no input, says nothing about it).
+  let frameOpen = false;
+  for (;;) {
+    // One byte more than the limit allows is enough to know it was passed.
+    const out = Buffer.allocUnsafe(Math.min(ZSTD_OUTPUT_CHUNK, limit - size + 1));
+    let left: number;
+    let produced: number;
+    let consumed: number;
+    try {
+      [left, produced, consumed] = dctx.decompressStream(out, input);
+    } catch (err) {
+      if (/too much memory/i.test(errorMessage(err))) {
+        throw new HttpRequestError(413, `zstd frame needs a window larger than ${2 ** ZSTD_WINDOW_LOG_MAX / 1048576} MiB; compress with a smaller window (levels 1–19)`);
+      }
+      throw err;
+    }
+    if (produced > 0 || consumed > 0) frameOpen = left !== 0;
+    size += produced;
+    if (size > limit) throw new HttpRequestError(413, `decompressed body exceeds ${limitName} ${limit} bytes`);
+    if (produced > 0) chunks.push(out.subarray(0, produced));
+    input = input.subarray(consumed);
+    // Output not full: libzstd has flushed all it can from the input it has.
+    if (input.length === 0 && produced < out.length) {
+      if (frameOpen) throw new Error('truncated zstd frame');
+      return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size);
+    }
+    sinceYield += produced;
+    if (sinceYield >= ZSTD_YIELD_BYTES) {
+      sinceYield = 0;
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    }
   }
 }
 

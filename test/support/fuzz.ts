@@ -242,3 +242,27 @@ export function mutateJsonText(rand: Rand, text: string): Uint8Array {
   }
   return bytes;
 }
+
+const ZSTD_MAGIC = [0x28, 0xb5, 0x2f, 0xfd];
+
+/**
+ * A hand-made zstd bomb: one frame with an 8 MiB window and no content size, then `blocks` RLE
+ * blocks of 128 KiB each (4 bytes each): 4 bytes in, 128 KiB out per block.
+ */
+export function zstdRleBomb(blocks: number, byte = 0x41): Uint8Array {
+  const out = new Uint8Array(6 + blocks * 4);
+  out.set(ZSTD_MAGIC);
+  out[4] = 0x00; // no single segment, no checksum, no dictionary, no content size
+  out[5] = 13 << 3; // window descriptor: 2^(10+13) = 8 MiB
+  for (let i = 0; i < blocks; i++) {
+    const header = ((128 * 1024) << 3) | (1 << 1) | (i === blocks - 1 ? 1 : 0);
+    out.set([header & 0xff, (header >> 8) & 0xff, (header >> 16) & 0xff, byte], 6 + i * 4);
+  }
+  return out;
+}
+
+/** A 10-byte zstd frame that declares a window of nearly 2 GiB and holds one byte ("A"). */
+export function zstdHugeWindowFrame(): Uint8Array {
+  const lastRawBlockOfOne = (1 << 3) | 1;
+  return Uint8Array.from([...ZSTD_MAGIC, 0x00, (20 << 3) | 7, lastRawBlockOfOne, 0, 0, 0x41]);
+}
