@@ -78,7 +78,12 @@ interface ScriptCase {
   failed: number;
   /** The server's asked-for wait: the retry must not come sooner. */
   minGapMs?: number;
+  /** Answers the exporter could not read (counted in /stats). */
+  unreadable?: number;
 }
+
+/** A length-delimited field whose length runs past the end: no protobuf decoder can read it. */
+const UNREADABLE = Uint8Array.from([0x0a, 0xff, 0xff, 0xff, 0x0f, 0x01]);
 
 const GRPC_CASES: ScriptCase[] = [
   { name: 'accepted', answers: [], requests: 1, exported: 10, failed: 0 },
@@ -90,6 +95,9 @@ const GRPC_CASES: ScriptCase[] = [
   { name: 'RESOURCE_EXHAUSTED without RetryInfo: permanent', answers: [{ kind: 'grpc-error', code: grpc.status.RESOURCE_EXHAUSTED, message: 'message too large' }], requests: 1, exported: 0, failed: 10 },
   { name: 'INVALID_ARGUMENT: permanent', answers: [{ kind: 'grpc-error', code: grpc.status.INVALID_ARGUMENT, message: 'cannot decode' }], requests: 1, exported: 0, failed: 10 },
   { name: 'UNAUTHENTICATED: permanent', answers: [{ kind: 'grpc-error', code: grpc.status.UNAUTHENTICATED, message: 'no token' }], requests: 1, exported: 0, failed: 10 },
+  { name: 'OK with an unreadable answer: accepted, not resent, not failed, and the agent lives', answers: [{ kind: 'unreadable', body: UNREADABLE }], requests: 1, exported: 10, failed: 0, unreadable: 1 },
+  { name: 'partial_success with a negative count: accepted', answers: [{ kind: 'partial', rejected: -5, message: 'confused' }], requests: 1, exported: 10, failed: 0 },
+  { name: 'partial_success rejecting more than was sent: all rejected', answers: [{ kind: 'partial', rejected: 50, message: 'confused' }], requests: 1, exported: 0, failed: 10 },
 ];
 
 const HTTP_CASES: ScriptCase[] = [
@@ -100,6 +108,8 @@ const HTTP_CASES: ScriptCase[] = [
   { name: '502 and 504: retried', answers: [{ kind: 'http-error', status: 502, message: 'bad gateway' }, { kind: 'http-error', status: 504, message: 'timeout' }], requests: 3, exported: 10, failed: 0 },
   { name: '400: permanent', answers: [{ kind: 'http-error', status: 400, message: 'cannot decode' }], requests: 1, exported: 0, failed: 10 },
   { name: '401: permanent', answers: [{ kind: 'http-error', status: 401, message: 'no token' }], requests: 1, exported: 0, failed: 10 },
+  { name: '200 with an unreadable protobuf body: accepted, not failed', answers: [{ kind: 'unreadable', body: UNREADABLE }], requests: 1, exported: 10, failed: 0, unreadable: 1 },
+  { name: '200 with a proxy\'s HTML page: accepted, not failed', answers: [{ kind: 'unreadable', body: Buffer.from('<html><body>OK</body></html>'), contentType: 'text/html' }], requests: 1, exported: 10, failed: 0, unreadable: 1 },
 ];
 
 for (const protocol of ['grpc', 'http/protobuf'] as const) {
@@ -119,6 +129,7 @@ for (const protocol of ['grpc', 'http/protobuf'] as const) {
       t.equal(server.requests.length, c.requests, `${c.name}: requests`);
       t.equal(counts['exported'] ?? 0, c.exported, `${c.name}: exported`);
       t.equal(counts['failed'] ?? 0, c.failed, `${c.name}: failed`);
+      t.equal(counts['unreadable_responses'] ?? 0, c.unreadable ?? 0, `${c.name}: unreadable answers counted`);
       t.same(server.requests[0]!.seqs, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10], `${c.name}: the records`);
       t.equal(server.requests[0]!.headers['authorization'], 'Bearer s3cret', `${c.name}: headers sent`);
       t.equal(server.requests[0]!.headers['x-tenant'], 'acme');

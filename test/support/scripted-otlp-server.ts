@@ -15,7 +15,9 @@ export type ScriptedAnswer =
   | { kind: 'ok' }
   | { kind: 'partial'; rejected: number; message: string }
   | { kind: 'grpc-error'; code: grpc.status; message: string; retryDelayMs?: number }
-  | { kind: 'http-error'; status: number; message: string; retryAfter?: string };
+  | { kind: 'http-error'; status: number; message: string; retryAfter?: string }
+  /** OK (gRPC) or 200 (HTTP) with this body in place of an ExportLogsServiceResponse. */
+  | { kind: 'unreadable'; body: Uint8Array; contentType?: string };
 
 export interface ReceivedRequest {
   at: number;
@@ -71,6 +73,7 @@ export class ScriptedOtlpServer {
         const answer = this.answers.shift() ?? { kind: 'ok' };
         if (answer.kind === 'ok') callback(null, encodeLogsResponse());
         else if (answer.kind === 'partial') callback(null, encodeLogsResponse({ rejectedLogRecords: answer.rejected, errorMessage: answer.message }));
+        else if (answer.kind === 'unreadable') callback(null, answer.body);
         else if (answer.kind === 'grpc-error') {
           const metadata = new grpc.Metadata();
           if (answer.retryDelayMs !== undefined) metadata.set('grpc-status-details-bin', statusDetails(answer.code, answer.message, answer.retryDelayMs));
@@ -94,7 +97,10 @@ export class ScriptedOtlpServer {
         res.setHeader('Content-Type', 'application/x-protobuf');
         if (answer.kind === 'ok') res.end(encodeLogsResponse());
         else if (answer.kind === 'partial') res.end(encodeLogsResponse({ rejectedLogRecords: answer.rejected, errorMessage: answer.message }));
-        else if (answer.kind === 'http-error') {
+        else if (answer.kind === 'unreadable') {
+          if (answer.contentType) res.setHeader('Content-Type', answer.contentType);
+          res.end(answer.body);
+        } else if (answer.kind === 'http-error') {
           if (answer.retryAfter !== undefined) res.setHeader('Retry-After', answer.retryAfter);
           res.statusCode = answer.status;
           res.end(encodeStatus(answer.status === 429 ? grpc.status.RESOURCE_EXHAUSTED : grpc.status.UNAVAILABLE, answer.message));

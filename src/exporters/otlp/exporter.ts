@@ -1,8 +1,8 @@
 import type { ComponentContext } from '../../pipeline/component.js';
 import { QueuedExporter, bytesCodec, type ExportOutcome } from '../../pipeline/exporter-helper.js';
-import { RetryableExportError } from '../../pipeline/errors.js';
+import { RetryableExportError, errorMessage } from '../../pipeline/errors.js';
 import type { LogBatch } from '../../pipeline/model.js';
-import { encodeLogsRequest } from '../../otlp/index.js';
+import { decodeLogsResponse, encodeLogsRequest } from '../../otlp/index.js';
 import type { OtlpExporterConfig } from './config.js';
 import { GrpcLogsTransport } from './grpc-transport.js';
 import { HttpLogsTransport } from './http-transport.js';
@@ -46,20 +46,31 @@ export class OtlpLogsExporter {
   }
 
   private async attempt(payload: Uint8Array, records: number): Promise<ExportOutcome | undefined> {
-    let partial;
+    let response: Uint8Array;
     try {
-      partial = await this.transport!.send(payload);
+      response = await this.transport!.send(payload);
     } catch (err) {
       this.connected = !(err instanceof RetryableExportError);
       throw err;
     }
     this.connected = true;
-    if (!partial) return undefined;
-    if (partial.rejectedLogRecords > 0) {
-      this.context.logger.warn({ rejected: partial.rejectedLogRecords, records, reason: partial.errorMessage }, 'the OTLP server rejected some log records; they are not retried');
-    } else {
-      this.context.logger.warn({ records, message: partial.errorMessage }, 'the OTLP server accepted the log records with a warning');
+    let partial;
+    try {
+      partial = decodeLogsResponse(response);
+    } catch (err) {
+      // The server said OK: resending would store the records twice, dead-lettering would call them lost.
+      this.context.telemetry.count('unreadable_responses');
+      this.context.logger.warn({ endpoint: this.transport!.target, records, bytes: response.length, err: errorMessage(err) }, 'the OTLP server accepted the export but its answer is not an ExportLogsServiceResponse; the records count as accepted');
+      return undefined;
     }
-    return { rejected: partial.rejectedLogRecords };
+    if (!partial) return undefined;
+    // A count outside 0..records is the server's mistake: it cannot have rejected fewer than none or more than it got.
+    const rejected = Math.min(records, Math.max(0, partial.rejectedLogRecords));
+    if (rejected > 0) {
+      this.context.logger.warn({ rejected, records, reason: partial.errorMessage }, 'the OTLP server rejected some log records; they are not retried');
+    } else {
+      this.context.logger.warn({ records, reported_rejected: partial.rejectedLogRecords, message: partial.errorMessage }, 'the OTLP server accepted the log records with a warning');
+    }
+    return { rejected };
   }
 }

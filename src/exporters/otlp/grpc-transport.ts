@@ -1,6 +1,6 @@
 import * as grpc from '@grpc/grpc-js';
 import { PermanentExportError, RetryableExportError, errorMessage } from '../../pipeline/errors.js';
-import { decodeLogsResponse, decodeStatus, type PartialSuccess } from '../../otlp/index.js';
+import { decodeStatus } from '../../otlp/index.js';
 import { parseGrpcEndpoint, type OtlpExporterConfig } from './config.js';
 import type { LogsTransport, TlsMaterial } from './transport.js';
 
@@ -42,6 +42,8 @@ function identity(body: Buffer): Buffer {
   return body;
 }
 
+const EMPTY = new Uint8Array(0);
+
 /** OTLP/gRPC unary Export calls over one grpc-js channel. */
 export class GrpcLogsTransport implements LogsTransport {
   private readonly client: grpc.Client;
@@ -73,11 +75,12 @@ export class GrpcLogsTransport implements LogsTransport {
     this.client = new grpc.Client(this.target, credentials, options);
   }
 
-  send(body: Uint8Array): Promise<PartialSuccess | undefined> {
+  send(body: Uint8Array): Promise<Uint8Array> {
     return new Promise((resolve, reject) => {
+      // Nothing here may throw: an exception in grpc-js's callback would be uncaught and end the process.
       this.client.makeUnaryRequest(EXPORT_PATH, serialize, identity, body, this.metadata, { deadline: Date.now() + this.config.timeout }, (err, response) => {
         if (err) reject(classifyGrpcError(err, this.target));
-        else resolve(decodeLogsResponse(response ?? Buffer.alloc(0)));
+        else resolve(response ?? EMPTY);
       });
     });
   }

@@ -3,7 +3,7 @@ import * as https from 'node:https';
 import { promisify } from 'node:util';
 import * as zlib from 'node:zlib';
 import { PermanentExportError, RetryableExportError, errorMessage } from '../../pipeline/errors.js';
-import { decodeLogsResponse, decodeStatus, type PartialSuccess } from '../../otlp/index.js';
+import { decodeStatus } from '../../otlp/index.js';
 import { httpLogsUrl, type OtlpExporterConfig } from './config.js';
 import type { LogsTransport, TlsMaterial } from './transport.js';
 
@@ -71,7 +71,7 @@ export class HttpLogsTransport implements LogsTransport {
     if (config.compression !== 'none') this.headers['content-encoding'] = config.compression;
   }
 
-  async send(body: Uint8Array): Promise<PartialSuccess | undefined> {
+  async send(body: Uint8Array): Promise<Uint8Array> {
     const payload = this.config.compression === 'none' ? body : await COMPRESSORS[this.config.compression](body);
     let answer: HttpAnswer;
     try {
@@ -79,7 +79,7 @@ export class HttpLogsTransport implements LogsTransport {
     } catch (err) {
       throw new RetryableExportError(`OTLP/HTTP export to ${this.target} failed: ${errorMessage(err)}`, { cause: err });
     }
-    if (answer.status >= 200 && answer.status < 300) return decodeLogsResponse(answer.body);
+    if (answer.status >= 200 && answer.status < 300) return answer.body;
     const reason = describeErrorBody(answer.body);
     const message = `OTLP/HTTP export to ${this.target} answered ${answer.status}${reason ? `: ${reason}` : ''}`;
     if (RETRYABLE_STATUSES.has(answer.status)) {

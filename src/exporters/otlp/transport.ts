@@ -1,5 +1,4 @@
 import { readFileSync } from 'node:fs';
-import type { PartialSuccess } from '../../otlp/index.js';
 import type { OtlpTlsConfig } from './config.js';
 
 /** One protocol's way of sending an encoded ExportLogsServiceRequest. */
@@ -7,10 +6,11 @@ export interface LogsTransport {
   /** Where requests go, for logs and /health. */
   readonly target: string;
   /**
-   * Sends once. Resolves with the server's partial_success (undefined: all accepted); rejects with
-   * RetryableExportError or PermanentExportError.
+   * Sends once. Resolves, once the server has accepted the request, with the body of its answer
+   * (an ExportLogsServiceResponse as the server sent it, undecoded: the exporter decides what an
+   * answer it cannot read means); rejects with RetryableExportError or PermanentExportError.
    */
-  send(body: Uint8Array): Promise<PartialSuccess | undefined>;
+  send(body: Uint8Array): Promise<Uint8Array>;
   close(): Promise<void>;
 }
 
