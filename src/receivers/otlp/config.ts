@@ -4,12 +4,15 @@ import { authSchema } from '../auth.js';
 import { HTTP_TIMEOUTS_MESSAGE, checkHttpTimeouts, httpServerSettings } from '../http.js';
 import { tlsServerSchema } from '../tls.js';
 
-/** configgrpc's keepalive.server_parameters; 0 (the default) means no limit, as there. */
+/**
+ * configgrpc's keepalive.server_parameters; 0 means no limit, as there. max_connection_idle is
+ * finite by default (unlike configgrpc's) so that idle connections cannot hold max_connections slots.
+ */
 const keepaliveSchema = z.strictObject({
   server_parameters: z
     .strictObject({
-      /** Close a connection that had no call for this long (with a GOAWAY the client handles). */
-      max_connection_idle: duration('0'),
+      /** Close a connection that had no call for this long (with a GOAWAY the client handles: it reconnects when it next sends). */
+      max_connection_idle: duration('5m'),
       /** Close connections after this long, so clients rebalance across replicas. */
       max_connection_age: duration('0'),
       /** Time calls in flight get to finish once max_connection_age is reached. */
@@ -32,6 +35,12 @@ const grpcSchema = z.strictObject({
   max_concurrent_streams: positiveInt(100),
   /** Connections open at once; more are closed as soon as they are accepted. */
   max_connections: positiveInt(4096),
+  /**
+   * A new connection must send its first bytes within this, and a client must close its side
+   * within this once the server has closed a connection; otherwise the connection is cut (as
+   * grpc-go's ConnectionTimeout bounds connection set-up). Frees max_connections slots.
+   */
+  connection_timeout: duration('10s').refine((ms) => ms > 0, { message: 'must be greater than 0 (it frees connections that never send anything)' }),
   keepalive: keepaliveSchema.prefault({} as never),
 });
 

@@ -52,7 +52,9 @@ export class OtlpGrpcServer {
   private server: grpc.Server | undefined;
   private listener: NetServer | undefined;
   private tls: ServerTlsCredentials | undefined;
-  private readonly sockets = new Set<Socket>();
+  /** Each accepted connection, with its byte count when last seen to change, and when. */
+  private readonly sockets = new Map<Socket, { bytesRead: number; since: number }>();
+  private sweep: NodeJS.Timeout | undefined;
   private readonly authenticator: ServerAuthenticator | undefined;
   port = 0;
 
@@ -111,7 +113,7 @@ export class OtlpGrpcServer {
     }
     const injector = server.createConnectionInjector(credentials);
     const listener = createServer((socket) => {
-      this.sockets.add(socket);
+      this.sockets.set(socket, { bytesRead: 0, since: Date.now() });
       socket.once('close', () => this.sockets.delete(socket));
       injector.injectConnection(socket);
     });
@@ -125,8 +127,37 @@ export class OtlpGrpcServer {
     }
     this.server = server;
     this.listener = listener;
+    this.sweep = setInterval(() => this.cutSilentConnections(), Math.max(25, this.config.connection_timeout / 2));
+    this.sweep.unref();
     if (this.authenticator && !this.tls) this.context.logger.warn({ endpoint: this.config.endpoint }, 'auth without tls: tokens cross the network in clear text');
     this.context.logger.info({ endpoint: this.config.endpoint, port: this.port, tls: Boolean(this.config.tls) }, 'OTLP/gRPC receiver listening');
+  }
+
+  /**
+   * grpc-js bounds neither a connection that never sends a byte (its idle timer does not close a
+   * session whose client preface never came) nor one whose client ignores the close (a client that
+   * does not read never sees the FIN, and the half-closed socket keeps its max_connections slot;
+   * under TLS the close is not even visible on the socket we hold). Both look like a connection
+   * that sends nothing, which is what this cuts: silent since it opened for connection_timeout, or
+   * silent for max_connection_idle + connection_timeout (grpc-js has closed it by then).
+   */
+  private cutSilentConnections(): void {
+    const now = Date.now();
+    const timeout = this.config.connection_timeout;
+    const idle = this.config.keepalive.server_parameters.max_connection_idle;
+    for (const [socket, seen] of this.sockets) {
+      // The handle's count: it includes what a TLS layer on top of this socket has read.
+      const bytesRead = socket.bytesRead;
+      if (bytesRead !== seen.bytesRead) {
+        seen.bytesRead = bytesRead;
+        seen.since = now;
+        continue;
+      }
+      const limit = bytesRead === 0 ? timeout : idle > 0 ? idle + timeout : Infinity;
+      if (now - seen.since < limit) continue;
+      this.context.telemetry.count(bytesRead === 0 ? 'silent_connections_cut' : 'idle_connections_cut');
+      socket.destroy();
+    }
   }
 
   private async export(request: Buffer, callback: grpc.sendUnaryData<Uint8Array>): Promise<void> {
@@ -161,6 +192,7 @@ export class OtlpGrpcServer {
   /** Lets in-flight calls finish (they are acknowledged only once the pipeline took them). */
   async shutdown(deadline: number): Promise<void> {
     this.tls?.stop();
+    clearInterval(this.sweep);
     const server = this.server;
     if (!server) return;
     const listening = new Promise<void>((resolve) => this.listener!.close(() => resolve()));
@@ -175,7 +207,7 @@ export class OtlpGrpcServer {
       });
     });
     // Connections that never became HTTP/2 sessions (a handshake in progress) are not grpc-js's to close.
-    for (const socket of this.sockets) socket.destroy();
+    for (const socket of this.sockets.keys()) socket.destroy();
     await listening;
   }
 }

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { hostPort, positiveInt, section } from '../../config/types.js';
+import { duration, hostPort, positiveInt, section } from '../../config/types.js';
 import { tlsServerSchema } from '../tls.js';
 import { isValidTimeZone } from '../../pipeline/time-zones.js';
 
@@ -8,6 +8,12 @@ const tcpSchema = z.strictObject({
   /** RFC 5425 syslog over TLS; client_ca_file requires client certificates (mutual TLS). */
   tls: tlsServerSchema.optional(),
   max_connections: positiveInt(1024),
+  /**
+   * Close a connection that sent nothing for this long (not counting time the receiver itself
+   * holds it under back-pressure), so idle senders cannot hold max_connections slots; 0: never.
+   * rsyslog and syslog-ng notice the close and reconnect before their next message.
+   */
+  idle_timeout: duration('5m'),
 });
 
 const udpSchema = z.strictObject({

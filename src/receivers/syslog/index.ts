@@ -44,7 +44,7 @@ export class SyslogReceiver implements Receiver {
   }
 
   private async startTcp(tcp: NonNullable<SyslogConfig['tcp']>): Promise<void> {
-    const onConnection = (socket: Socket) => this.serveConnection(socket);
+    const onConnection = (socket: Socket) => this.serveConnection(socket, tcp.idle_timeout);
     let server: Server;
     if (tcp.tls) {
       const tls = new ServerTlsCredentials(tcp.tls, this.context.logger);
@@ -126,7 +126,7 @@ export class SyslogReceiver implements Receiver {
     return builder.take();
   }
 
-  private serveConnection(socket: Socket): void {
+  private serveConnection(socket: Socket, idleTimeout: number): void {
     this.connections.add(socket);
     const peer: Peer = { address: socket.remoteAddress ?? '', port: BigInt(socket.remotePort ?? 0), transport: 'tcp' };
     const decoder = new SyslogFrameDecoder(this.config.max_message_size, this.config.on_oversize);
@@ -156,12 +156,21 @@ export class SyslogReceiver implements Receiver {
         }
       }
     };
+    socket.setTimeout(idleTimeout);
+    socket.on('timeout', () => {
+      this.context.telemetry.count('idle_connections_closed');
+      socket.destroy();
+    });
     socket.on('data', (chunk: Buffer) => {
       decoder.push(chunk, frames);
       if (frames.length === 0 && decoder.dropped === 0) return;
       socket.pause();
+      // Time held under back-pressure is the receiver's, not the sender's idleness.
+      socket.setTimeout(0);
       const work = deliver().finally(() => {
-        if (!socket.destroyed && !this.closing) socket.resume();
+        if (socket.destroyed || this.closing) return;
+        socket.setTimeout(idleTimeout);
+        socket.resume();
       });
       this.track(work);
     });
