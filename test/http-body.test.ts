@@ -1,8 +1,10 @@
-import type { IncomingMessage } from 'node:http';
+import { createServer, request as httpRequest, type IncomingMessage } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { Readable } from 'node:stream';
 import t from 'tap';
 import zstdNapi from 'zstd-napi';
-import { HttpRequestError, readRequestBody } from '../src/receivers/http.js';
+import { BackPressureError, ShuttingDownError } from '../src/pipeline/errors.js';
+import { HttpRequestError, answerRefusal, readRequestBody } from '../src/receivers/http.js';
 import { zstdHugeWindowFrame, zstdRleBomb } from './support/fuzz.js';
 
 /** A request as readRequestBody sees it: a body stream and its headers. */
@@ -87,4 +89,48 @@ t.test('zstd: truncated and corrupt bodies get 400 with the reason', async (t) =
   const garbage = await refusal(Buffer.from('not zstd at all'), 'zstd', 1 << 20);
   t.equal(garbage.status, 400);
   t.match(garbage.message, /cannot decompress zstd body: Unknown frame descriptor/);
+});
+
+t.test('answerRefusal: one answer for every HTTP receiver', async (t) => {
+  const errors: Record<string, unknown> = {
+    '/too-large': new HttpRequestError(413, 'request body exceeds max_request_body_size 10 bytes'),
+    '/unsupported': new HttpRequestError(415, 'unsupported content type'),
+    '/queue-full': new BackPressureError('queue full', 2500),
+    '/shutting-down': new ShuttingDownError('otlp'),
+    '/bug': new TypeError('x is undefined'),
+  };
+  const logged: string[] = [];
+  const context = { id: 'test', kind: 'receiver' as const, logger: { error: (_: unknown, msg: string) => logged.push(msg) }, telemetry: undefined } as never;
+  const server = createServer((req, res) => {
+    answerRefusal(req, res, errors[req.url!], context, (r) => ({ contentType: 'application/json', body: JSON.stringify(r) }));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => server.close());
+  const port = (server.address() as AddressInfo).port;
+  /** Sends `body` and, unless `complete`, leaves it unfinished: the answer comes before the body is read. */
+  const send = (path: string, complete = true) =>
+    new Promise<{ status: number; headers: Record<string, unknown>; body: { status: number; grpcCode: number; message: string } }>((resolve, reject) => {
+      const req = httpRequest({ host: '127.0.0.1', port, path, method: 'POST', agent: false, headers: { 'Content-Length': complete ? '2' : '1000' } }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => {
+          resolve({ status: res.statusCode!, headers: res.headers, body: JSON.parse(Buffer.concat(chunks).toString()) });
+          req.destroy();
+        });
+      });
+      req.on('error', reject);
+      req.write(complete ? '{}' : '{"partial":');
+    });
+
+  const tooLarge = await send('/too-large');
+  t.match(tooLarge, { status: 413, headers: { connection: 'close' }, body: { status: 413, grpcCode: 8, message: /exceeds max_request_body_size/ } }, '413: RESOURCE_EXHAUSTED, and the connection closes');
+  t.match(await send('/unsupported'), { status: 415, body: { grpcCode: 3 } }, '415: INVALID_ARGUMENT');
+  t.notOk((await send('/unsupported')).headers['retry-after'], 'no Retry-After for a request that cannot succeed');
+  t.match(await send('/queue-full'), { status: 429, headers: { 'retry-after': '3' }, body: { grpcCode: 8, message: /retry later: queue full/ } }, 'back-pressure: 429 with Retry-After in whole seconds');
+  t.match(await send('/shutting-down'), { status: 503, headers: { 'retry-after': '5' }, body: { grpcCode: 14 } }, 'shutting down: 503 UNAVAILABLE with Retry-After');
+  t.equal(logged.length, 0, 'expected refusals are not logged as errors');
+  t.match(await send('/bug'), { status: 503, headers: { 'retry-after': '1' }, body: { grpcCode: 14 } }, 'an unexpected error: 503, so the client keeps its data');
+  t.same(logged, ['request failed'], 'and it is logged');
+  const unfinished = await send('/queue-full', false);
+  t.match(unfinished, { status: 429, headers: { connection: 'close' } }, 'a body still arriving: answered, then the connection closes');
 });

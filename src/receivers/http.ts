@@ -1,4 +1,4 @@
-import { createServer as createHttpServer, type IncomingMessage, type RequestListener, type Server, type ServerOptions } from 'node:http';
+import { createServer as createHttpServer, type IncomingMessage, type RequestListener, type Server, type ServerOptions, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo, Server as NetServer } from 'node:net';
 import { promisify } from 'node:util';
@@ -10,6 +10,7 @@ import type { ServerAuthenticator } from '../pipeline/auth.js';
 import type { ComponentContext } from '../pipeline/component.js';
 import { errorMessage } from '../pipeline/errors.js';
 import { authSchema, httpHeaders, resolveAuthenticator } from './auth.js';
+import { grpcCodeForHttpStatus, refusalFor, retryAfterHeader } from './refusal.js';
 import { ServerTlsCredentials, tlsServerSchema } from './tls.js';
 
 /**
@@ -126,6 +127,44 @@ export class HttpRequestError extends Error {
     super(message);
     this.name = 'HttpRequestError';
   }
+}
+
+/** What a refused request is answered: the HTTP status, the google.rpc.Code that goes with it, and why. */
+export interface HttpRefusal {
+  status: number;
+  grpcCode: number;
+  message: string;
+}
+
+/**
+ * Answers a request a receiver refuses, with `encode`'s body: an HttpRequestError's own status, or
+ * for a pipeline error its refusal (with Retry-After when the client should retry). A body not
+ * read to the end may still be arriving: the connection closes after the answer, and what is left
+ * is drained meanwhile so the client reads the answer rather than a reset.
+ */
+export function answerRefusal(
+  req: IncomingMessage,
+  res: ServerResponse,
+  err: unknown,
+  context: ComponentContext,
+  encode: (refusal: HttpRefusal) => { contentType: string; body: string | Uint8Array },
+): HttpRefusal {
+  let refusal: HttpRefusal;
+  if (err instanceof HttpRequestError) {
+    refusal = { status: err.status, grpcCode: grpcCodeForHttpStatus(err.status), message: err.message };
+  } else {
+    const pipelineRefusal = refusalFor(err);
+    refusal = { status: pipelineRefusal.httpStatus, grpcCode: pipelineRefusal.grpcCode, message: pipelineRefusal.message };
+    if (pipelineRefusal.retryAfterMs !== undefined) res.setHeader('Retry-After', retryAfterHeader(pipelineRefusal.retryAfterMs));
+    if (pipelineRefusal.unexpected) context.logger.error({ err: errorMessage(err) }, 'request failed');
+  }
+  if (refusal.status === 413 || !req.complete) res.setHeader('Connection', 'close');
+  const { contentType, body } = encode(refusal);
+  res.statusCode = refusal.status;
+  res.setHeader('Content-Type', contentType);
+  res.end(body);
+  if (!req.complete) req.resume();
+  return refusal;
 }
 
 const gunzip = promisify(zlib.gunzip);

@@ -37,3 +37,12 @@ export function refusalFor(err: unknown): Refusal {
 export function retryAfterHeader(ms: number): string {
   return String(Math.max(1, Math.ceil(ms / 1000)));
 }
+
+/** The google.rpc.Code that goes with an HTTP status a receiver answers with (OTLP/HTTP's Status bodies). */
+export function grpcCodeForHttpStatus(status: number): GrpcStatus {
+  if (status === 401) return GrpcStatus.UNAUTHENTICATED;
+  if (status === 413) return GrpcStatus.RESOURCE_EXHAUSTED;
+  if (status === 404 || status === 405) return GrpcStatus.UNIMPLEMENTED;
+  if (status === 503) return GrpcStatus.UNAVAILABLE;
+  return GrpcStatus.INVALID_ARGUMENT;
+}

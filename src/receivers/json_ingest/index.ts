@@ -4,8 +4,7 @@ import type { ComponentContext, Receiver, ReceiverFactory } from '../../pipeline
 import type { LogsConsumer } from '../../pipeline/consumer.js';
 import { ShuttingDownError, errorMessage } from '../../pipeline/errors.js';
 import type { LogBatch } from '../../pipeline/model.js';
-import { HttpReceiverServer, HttpRequestError, readRequestBody } from '../http.js';
-import { refusalFor, retryAfterHeader } from '../refusal.js';
+import { HttpReceiverServer, HttpRequestError, answerRefusal, readRequestBody } from '../http.js';
 import { jsonIngestConfigSchema, type JsonIngestConfig } from './config.js';
 import { mapEntries, type EntryError } from './log-entry-mapper.js';
 
@@ -131,19 +130,7 @@ export class JsonIngestReceiver implements Receiver {
   }
 
   private fail(req: IncomingMessage, res: ServerResponse, err: unknown): void {
-    let status: number;
-    let message = errorMessage(err);
-    if (err instanceof HttpRequestError) status = err.status;
-    else {
-      const refusal = refusalFor(err);
-      status = refusal.httpStatus;
-      message = refusal.message;
-      if (refusal.retryAfterMs !== undefined) res.setHeader('Retry-After', retryAfterHeader(refusal.retryAfterMs));
-      if (refusal.unexpected) this.context.logger.error({ err: errorMessage(err) }, 'JSON ingest request failed');
-    }
-    if (!req.complete) res.setHeader('Connection', 'close');
-    res.writeHead(status, { 'Content-Type': 'application/json' }).end(JSON.stringify({ error: message }));
-    if (!req.complete) req.resume();
+    answerRefusal(req, res, err, this.context, (r) => ({ contentType: 'application/json', body: JSON.stringify({ error: r.message }) }));
   }
 
   async shutdown(deadline: number): Promise<void> {

@@ -1,8 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { status as GrpcStatus } from '@grpc/grpc-js';
 import type { ComponentContext } from '../../pipeline/component.js';
 import type { LogsConsumer } from '../../pipeline/consumer.js';
-import { errorMessage } from '../../pipeline/errors.js';
+import { ShuttingDownError, errorMessage } from '../../pipeline/errors.js';
 import {
   OtlpDecodeError,
   decodeLogsRequest,
@@ -13,20 +12,10 @@ import {
   encodeStatusJson,
   type DecodeResult,
 } from '../../otlp/index.js';
-import { HttpReceiverServer, HttpRequestError, readRequestBody } from '../http.js';
-import { refusalFor, retryAfterHeader } from '../refusal.js';
+import { HttpReceiverServer, HttpRequestError, answerRefusal, readRequestBody } from '../http.js';
 import type { OtlpHttpConfig } from './config.js';
 
 type Encoding = 'protobuf' | 'json';
-
-/** The google.rpc.Code that goes with each refusal's HTTP status. */
-function rpcCodeFor(status: number): number {
-  if (status === 401) return GrpcStatus.UNAUTHENTICATED;
-  if (status === 413) return GrpcStatus.RESOURCE_EXHAUSTED;
-  if (status === 404 || status === 405) return GrpcStatus.UNIMPLEMENTED;
-  if (status === 503) return GrpcStatus.UNAVAILABLE;
-  return GrpcStatus.INVALID_ARGUMENT;
-}
 
 function requestEncoding(contentType: string | undefined): Encoding | undefined {
   const type = (contentType ?? '').split(';')[0]!.trim().toLowerCase();
@@ -77,8 +66,7 @@ export class OtlpHttpServer {
       if (this.closing) {
         // Keep-alive clients would otherwise hold the drain open until the deadline.
         res.setHeader('Connection', 'close');
-        res.setHeader('Retry-After', '5');
-        throw new HttpRequestError(503, 'the collector is shutting down');
+        throw new ShuttingDownError(this.context.id);
       }
       const body = await readRequestBody(req, this.config.max_request_body_size, 'max_request_body_size');
       const decoded = this.decode(body, encoding);
@@ -113,25 +101,10 @@ export class OtlpHttpServer {
   }
 
   private fail(req: IncomingMessage, res: ServerResponse, encoding: Encoding, err: unknown): void {
-    let status: number;
-    let rpcCode: number;
-    let message: string;
-    if (err instanceof HttpRequestError) {
-      status = err.status;
-      rpcCode = rpcCodeFor(status);
-      message = err.message;
-      if (status === 413 || status === 415 || status === 400) this.context.telemetry.refused(0, 'http', status === 413 ? 'too_large' : 'undecodable');
-    } else {
-      const refusal = refusalFor(err);
-      status = refusal.httpStatus;
-      rpcCode = refusal.grpcCode;
-      message = refusal.message;
-      if (refusal.retryAfterMs !== undefined) res.setHeader('Retry-After', retryAfterHeader(refusal.retryAfterMs));
-      if (refusal.unexpected) this.context.logger.error({ err: errorMessage(err) }, 'OTLP/HTTP request failed');
-    }
-    if (status === 413 || !req.complete) res.setHeader('Connection', 'close');
-    this.reply(res, status, encoding, encoding === 'json' ? encodeStatusJson(rpcCode, message) : encodeStatus(rpcCode, message));
-    if (!req.complete) req.resume();
+    const { status } = answerRefusal(req, res, err, this.context, (r) =>
+      encoding === 'json' ? { contentType: 'application/json', body: encodeStatusJson(r.grpcCode, r.message) } : { contentType: 'application/x-protobuf', body: encodeStatus(r.grpcCode, r.message) },
+    );
+    if (err instanceof HttpRequestError && (status === 413 || status === 415 || status === 400)) this.context.telemetry.refused(0, 'http', status === 413 ? 'too_large' : 'undecodable');
   }
 
   private reply(res: ServerResponse, status: number, encoding: Encoding, body: Uint8Array | string): void {
