@@ -174,8 +174,17 @@ service:
   const timeouts = issuesOf(VALID.replace('        endpoint: 127.0.0.1:4318\n', '        endpoint: 127.0.0.1:4318\n        read_header_timeout: 5s\n        read_timeout: 2s\n'));
   t.same(timeouts, ['receivers.otlp.protocols.http.read_timeout: read_timeout must be 0 or at least read_header_timeout']);
   const defaults = loadConfig({ text: VALID }, {}).receivers.get('otlp')!.config as { protocols: { grpc: Record<string, unknown>; http: Record<string, unknown> } };
-  t.match(defaults.protocols.grpc, { max_concurrent_streams: 100, max_connections: 4096, keepalive: { server_parameters: { max_connection_idle: 0 } } }, 'gRPC limit defaults');
+  t.match(defaults.protocols.grpc, { max_concurrent_streams: 100, max_connections: 4096, connection_timeout: 10_000, keepalive: { server_parameters: { max_connection_idle: 300_000 } } }, 'gRPC limit defaults');
   t.match(defaults.protocols.http, { max_connections: 4096, read_header_timeout: 10_000, read_timeout: 60_000, idle_timeout: 60_000 }, 'HTTP limit defaults');
+  const connectionLimits = issuesOf(
+    VALID.replace('      grpc:\n', '      grpc: { connection_timeout: 0 }\n').replace('  otlp:\n', '  syslog: { tcp: { idle_timeout: soon } }\n  otlp:\n').replace('receivers: [otlp]', 'receivers: [otlp, syslog]'),
+  );
+  t.same(connectionLimits.sort(), [
+    'receivers.otlp.protocols.grpc.connection_timeout: must be greater than 0 (it frees connections that never send anything)',
+    'receivers.syslog.tcp.idle_timeout: not a duration: "soon" (use e.g. 200ms, 5s, 1m)',
+  ]);
+  const syslog = loadConfig({ text: VALID.replace('  otlp:\n', '  syslog: { tcp: }\n  otlp:\n').replace('receivers: [otlp]', 'receivers: [otlp, syslog]') }, {}).receivers.get('syslog')!.config as { tcp: Record<string, unknown> };
+  t.match(syslog.tcp, { max_connections: 1024, idle_timeout: 300_000 }, 'syslog TCP limit defaults');
 });
 
 t.test('otelhouse validate exits 2 and names the path for each kind of mistake', async (t) => {
