@@ -390,6 +390,45 @@ t.test('parse processor: JSON, logfmt, severity and timestamps', async (t) => {
   ]);
 });
 
+t.test('parse processor: deeply nested JSON costs no neighbour; deep parts are kept as JSON text', async (t) => {
+  const h = await processorHarness('parse', '{}');
+  const n = 20_000;
+  const lists = `{"a":${'['.repeat(n)}${']'.repeat(n)},"k":"v"}`;
+  t.ok(lists.length < 65_536, 'under the default max_size, so it is parsed');
+  const objects = `{"a":${'{"b":'.repeat(5000)}1${'}'.repeat(5000)}}`;
+  const out = recordsOf(await h.run(batchOf({ records: [{ body: 'level=info msg=before' }, { body: lists }, { body: objects }, { body: 'level=warn msg=after' }] })));
+  t.equal(out.length, 4, 'the batch went on whole');
+  t.same([out[0]!.attributes.msg, out[3]!.attributes.msg, out[3]!.severityNumber], ['before', 'after', 13], 'the neighbours were parsed');
+
+  let a = out[1]!.attributes.a as AnyValue;
+  let levels = 0;
+  while (Array.isArray(a)) {
+    t.equal(a.length, 1);
+    a = a[0]!;
+    levels++;
+  }
+  t.equal(levels, 31, 'lists are built down to 32 levels of nesting');
+  const rest = n - levels;
+  t.equal(a, `${'['.repeat(rest)}${']'.repeat(rest)}`, 'the deeper lists are kept as their JSON text, whole');
+  t.equal(out[1]!.attributes.k, 'v', 'the rest of the object is parsed');
+
+  const deep = out[2]!.attributes['a.b.b'];
+  t.equal(deep, objects.slice('{"a":{"b":{"b":'.length, -3), 'objects past max_depth are kept as their JSON text, however deep');
+  t.same(h.stats(), { logfmt: 2, json: 2, too_deep: 1, severity: 2 }, 'counted as parsed (and too_deep), no error');
+});
+
+t.test('parse processor: a record the parser throws on is passed on and counted; its neighbours are parsed', async (t) => {
+  const h = await processorHarness('parse', '{}');
+  const batch = batchOf({ records: [{ body: 'level=info msg=one' }, { body: 'hello' }, { body: 'level=error msg=three' }] });
+  const odd = recordsOf(batch)[1]!;
+  Object.defineProperty(odd.attributes, 'level', { enumerable: true, get: () => { throw new Error('unreadable attribute'); } });
+  const out = recordsOf(await h.run(batch));
+  t.equal(out.length, 3);
+  t.same(out.map((r) => r.severityNumber), [9, 0, 17]);
+  t.equal(h.stats().error, 1, 'counted under result="error"');
+  t.match(await h.metrics(), /otelhouse_processor_parse_log_records_total\{processor="parse",result="error"\} 1/);
+});
+
 t.test('severity words: names of Object.prototype members are not levels', async (t) => {
   const h = await processorHarness('parse', '{}');
   const out = await h.run(
