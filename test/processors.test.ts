@@ -1,7 +1,12 @@
 import { createHash } from 'node:crypto';
 import { hostname } from 'node:os';
 import t, { type Test } from 'tap';
+import { status as GrpcStatus } from '@grpc/grpc-js';
+import type { LogsConsumer } from '../src/pipeline/consumer.js';
+import { RejectedBatchError } from '../src/pipeline/errors.js';
 import type { AnyValue } from '../src/pipeline/model.js';
+import { refusalFor } from '../src/receivers/refusal.js';
+import { startTestDaemon, waitFor } from './support/daemon.js';
 import { batchOf, configIssues, processorHarness, recordsOf, view, type RecordSpec, type ResourceSpec } from './support/processors.js';
 
 const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
@@ -248,16 +253,74 @@ t.test('filter processor: every rule', async (t) => {
   ]);
 });
 
-t.test('filter processor: error_mode propagate refuses the batch; a batch filtered empty goes no further', async (t) => {
-  const h = await processorHarness('filter', 'error_mode: propagate\nlogs:\n  log_record:\n    - body["level"] == "debug"');
-  await t.rejects(h.run(batchOf({ records: [{ body: { level: 'info' } as unknown as AnyValue }, { body: 'plain' }] })), /condition "body\[\\"level\\"\] == \\"debug\\"" failed: body\["level"\]: a string cannot be indexed by a string key/);
+t.test('filter processor: error_mode propagate refuses the batch unchanged, as invalid data; a batch filtered empty goes no further', async (t) => {
+  const h = await processorHarness('filter', 'error_mode: propagate\nmin_severity: INFO\nlogs:\n  log_record:\n    - body["level"] == "debug"');
+  const batch = batchOf(
+    { resource: { 'service.name': 'a' }, records: [{ body: { level: 'info' } as unknown as AnyValue, severityNumber: 5 }, { body: { level: 'debug' } as unknown as AnyValue, severityNumber: 9 }] },
+    { resource: { 'service.name': 'b' }, records: [{ body: 'plain', severityNumber: 9 }, { body: { level: 'info' } as unknown as AnyValue, severityNumber: 9 }] },
+  );
+  const before = recordsOf(batch).map(view);
+  const refusal = await h.run(batch).then(
+    () => undefined,
+    (err: unknown) => err,
+  );
+  t.type(refusal, RejectedBatchError, 'a typed error: the same batch would fail again');
+  t.match((refusal as Error).message, /condition "body\[\\"level\\"\] == \\"debug\\"" failed: body\["level"\]: a string cannot be indexed by a string key/);
   t.equal(h.out.length, 0, 'nothing went on');
   t.equal(h.stats().errors, 1);
+  t.same(recordsOf(batch).map(view), before, 'the refused batch is left whole and in order (min_severity and the condition dropped nothing)');
+  t.same(batch.resourceLogs.map((rl) => rl.resource.attributes['service.name']), ['a', 'b']);
+  t.notOk(h.stats().dropped, 'no drops counted for a refused batch');
+  t.match(refusalFor(refusal), { httpStatus: 400, grpcCode: GrpcStatus.INVALID_ARGUMENT, retryAfterMs: undefined }, 'receivers answer it as a client error, not back-pressure');
 
   const all = await processorHarness('filter', 'min_severity: ERROR');
   t.equal(await all.run(batchOf({ records: SEVERITIES.slice(0, 4) })), undefined, 'an all-dropped batch is not passed on');
   t.equal(all.out.length, 0);
   t.match(await all.metrics(), /otelhouse_processor_filter_dropped_log_records_total\{processor="filter",rule="min_severity"\} 4/);
+});
+
+t.test('batch processor: a batch the next stage rejects as invalid is dropped and counted, not retried for ever', async (t) => {
+  const sent: string[] = [];
+  const next: LogsConsumer = {
+    consume: async (b) => {
+      const bodies = recordsOf(b).map((r) => r.body as string);
+      sent.push(bodies.join(','));
+      if (bodies.includes('bad')) throw new RejectedBatchError('filter: condition failed');
+    },
+  };
+  const h = await processorHarness('batch', 'send_batch_size: 2\ntimeout: 10ms', {}, next);
+  await h.run(batchOf({ records: [{ body: 'bad' }, { body: 'x' }] }));
+  await h.run(batchOf({ records: [{ body: 'good' }, { body: 'y' }] }));
+  t.ok(await waitFor(async () => sent.includes('good,y'), 20_000, 10), 'the batch behind the rejected one is delivered');
+  await h.processor.shutdown(Date.now() + 5000);
+  t.same(sent, ['bad,x', 'good,y'], 'the rejected batch was sent once');
+  t.equal(h.stats().rejected, 2, 'its records are counted as rejected');
+});
+
+t.test('OTLP/HTTP receiver answers a batch the filter refuses (error_mode: propagate) with 400, no retry', async (t) => {
+  const daemon = await startTestDaemon(`
+receivers:
+  otlp: { protocols: { http: { endpoint: "127.0.0.1:0" } } }
+processors:
+  filter:
+    error_mode: propagate
+    logs: { log_record: ['body["level"] == "debug"'] }
+exporters:
+  debug: { verbosity: basic }
+service:
+  pipelines:
+    logs: { receivers: [otlp], processors: [filter], exporters: [debug] }
+  telemetry: { metrics: { address: "127.0.0.1:0" } }
+`);
+  t.teardown(() => daemon.stop());
+  const res = await fetch(`http://127.0.0.1:${daemon.httpPort}/v1/logs`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ resourceLogs: [{ resource: {}, scopeLogs: [{ scope: {}, logRecords: [{ body: { stringValue: 'plain' } }] }] }] }),
+  });
+  t.equal(res.status, 400, 'a client error: resending the same data cannot succeed');
+  t.equal(res.headers.get('retry-after'), null, 'no Retry-After');
+  t.match(await res.text(), /log records rejected: filter: condition/);
 });
 
 t.test('filter processor: config errors name the key', async (t) => {
