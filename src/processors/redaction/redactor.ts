@@ -76,15 +76,15 @@ export class Redactor {
       for (let i = 0; i < detectors.length; i++) {
         const d = detectors[i]!;
         if (out.length < d.minLength || (d.pretest !== undefined && !d.pretest(out))) continue;
-        out = this.replaceMatches(out, d.regex, i, d.secretGroups ?? 0, d.validate);
+        out = this.replaceMatches(out, d.regex, i, d.secretGroups ?? 0, d.validate, d.locate);
       }
     }
     const custom = this.options.custom;
-    for (let c = 0; c < custom.length; c++) out = this.replaceMatches(out, custom[c]!.regex, this.customBase + c, 0, undefined);
+    for (let c = 0; c < custom.length; c++) out = this.replaceMatches(out, custom[c]!.regex, this.customBase + c, 0, undefined, undefined);
     return out;
   }
 
-  private replaceMatches(s: string, re: RegExp, counter: number, secretGroups: number, validate: ((secret: string) => boolean) | undefined): string {
+  private replaceMatches(s: string, re: RegExp, counter: number, secretGroups: number, validate: Detector['validate'], locate: Detector['locate']): string {
     re.lastIndex = 0;
     let m = re.exec(s);
     if (m === null) return s;
@@ -93,17 +93,28 @@ export class Redactor {
     do {
       let start = m.index;
       let end = start + m[0].length;
+      let group = 0;
       if (secretGroups > 0) {
         for (let g = 1; g <= secretGroups; g++) {
           if (m[g] !== undefined) {
             [start, end] = m.indices![g]!;
+            group = g;
             break;
           }
         }
       }
-      if (end > start) {
+      if (locate !== undefined) {
+        const candidate = s.slice(start, end);
+        for (let span = locate(candidate, 0); span !== undefined; span = locate(candidate, span[1])) {
+          const secret = candidate.slice(span[0], span[1]);
+          if (this.allowedValue(secret)) continue;
+          result += s.slice(last, start + span[0]) + this.replacement(counter, secret);
+          last = start + span[1];
+          this.masked[counter]!++;
+        }
+      } else if (end > start) {
         const secret = s.slice(start, end);
-        if (!this.replacementTexts.has(secret) && (!validate || validate(secret)) && !this.allowedValue(secret)) {
+        if (!this.replacementTexts.has(secret) && (!validate || validate(secret, group)) && !this.allowedValue(secret)) {
           result += s.slice(last, start) + this.replacement(counter, secret);
           last = end;
           this.masked[counter]!++;
