@@ -23,7 +23,10 @@ export interface Detector {
   pretest?: (s: string) => boolean;
   /** The shortest text the detector can match. */
   minLength: number;
-  /** A further check of a candidate secret (not a loopback address), given the group holding it (0: the whole match). */
+  /**
+   * A further check of a candidate secret (not a loopback address; a `key:` value that looks like
+   * a secret), given the group holding it (0: the whole match).
+   */
   validate?: (secret: string, group: number) => boolean;
   /**
    * Where the secrets lie in a candidate, for detectors whose regex finds a wider run: the next
