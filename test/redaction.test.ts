@@ -2,7 +2,7 @@ import { createHash, createHmac } from 'node:crypto';
 import t from 'tap';
 import type { AnyValue } from '../src/pipeline/model.js';
 import { cleanLines, plantedLines } from './fixtures/redaction-corpus.js';
-import { batchOf, configIssues, processorHarness, recordsOf, view, type RecordSpec } from './support/processors.js';
+import { batchOf, configIssues, hasFastProperties, processorHarness, recordsOf, view, type RecordSpec } from './support/processors.js';
 
 async function redact(config: string, records: RecordSpec[]) {
   const h = await processorHarness('redaction', config);
@@ -105,6 +105,7 @@ t.test('redaction: keys, user regexes, allowed values, hashing, deletion, struct
   r = await redact('allowed_keys: [http.route, user.email]', [{ body: 'x', attributes: { 'http.route': '/a', 'user.email': 'ann@example.com', secret_sauce: 'x', other: 1n } }]);
   t.same(r.records[0]!.attributes, { 'http.route': '/a', 'user.email': '****' }, 'allowed_keys removes the rest and still masks the allowed');
   t.equal(r.h.stats().deleted_attributes, 2);
+  t.ok(hasFastProperties(recordsOf(r.h.out[0])[0]!.attributes), 'the attribute map stays in fast mode (a copy, not delete)');
 
   r = await redact('body: false', [{ body: 'ann@example.com', attributes: { e: 'ann@example.com' } }]);
   t.same([r.records[0]!.body, r.records[0]!.attributes.e], ['ann@example.com', '****'], 'body: false leaves the body alone');

@@ -1,3 +1,4 @@
+import { setFlagsFromString } from 'node:v8';
 import { pino } from 'pino';
 import { loadConfig } from '../../src/daemon.js';
 import type { Processor } from '../../src/pipeline/component.js';
@@ -138,4 +139,15 @@ function plain(v: AnyValue): AnyValue {
 /** Every record of a batch, in order. */
 export function recordsOf(batch: LogBatch | undefined): LogRecord[] {
   return batch ? batch.resourceLogs.flatMap((rl) => rl.scopeLogs.flatMap((sl) => sl.logRecords)) : [];
+}
+
+setFlagsFromString('--allow-natives-syntax');
+const fastProperties = new Function('o', 'return %HasFastProperties(o)') as (o: object) => boolean;
+
+/**
+ * Whether V8 keeps an object in fast (hidden-class) mode. `delete` turns an attribute map into a
+ * dictionary that every later stage reads several times slower (docs/decisions.md).
+ */
+export function hasFastProperties(o: object): boolean {
+  return fastProperties(o);
 }

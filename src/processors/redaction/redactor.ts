@@ -1,5 +1,6 @@
 import { createHash, createHmac } from 'node:crypto';
 import { isKeyValueList, type AnyValue, type Attributes } from '../../pipeline/model.js';
+import { attributesWithin } from '../shared/values.js';
 import { HEX_ID, SECRET_KEY, type Detector } from './detectors.js';
 
 export interface RedactorOptions {
@@ -54,6 +55,8 @@ export class Redactor {
   private readonly keyKinds = new Map<string, number>();
   private maskedKeys: string[] | undefined;
   private readonly cardDetector: boolean;
+  /** With allowed_keys: the attribute keys kept (allowed_keys and allow_keys); the rest are removed. */
+  private readonly keptKeys: ReadonlySet<string> | undefined;
 
   constructor(private readonly options: RedactorOptions) {
     this.detectors = options.detectors;
@@ -65,6 +68,7 @@ export class Redactor {
     this.masked = new Int32Array(this.counterNames.length);
     this.replacements = this.counterNames.map((name) => options.replacement.replaceAll('{detector}', name));
     this.replacementTexts = new Set(this.replacements);
+    this.keptKeys = options.allowedKeys && new Set([...options.allowedKeys, ...options.allowKeys]);
   }
 
   /** Masks every secret found in one string; returns the same string when there was none. */
@@ -186,17 +190,24 @@ export class Redactor {
     return v;
   }
 
-  /** Masks a map by key (allowed, blocked, secret keys) and value; at the top level also removes keys not allowed. */
-  maskMap(attrs: Attributes, topLevel: boolean): void {
-    const allowedKeys = this.options.allowedKeys;
+  /**
+   * Masks a map by key (allowed, blocked, secret keys) and value, in place; at the top level also
+   * removes the keys not allowed, by returning a copy without them.
+   */
+  maskMap(input: Attributes, topLevel: boolean): Attributes {
+    let attrs = input;
+    const keptKeys = this.keptKeys;
+    if (topLevel && keptKeys !== undefined) {
+      let removed = 0;
+      for (const k in attrs) if (!keptKeys.has(k)) removed++;
+      if (removed > 0) {
+        attrs = attributesWithin(attrs, keptKeys);
+        this.deleted += removed;
+      }
+    }
     for (const k in attrs) {
       const kind = this.keyKind(k);
       if (kind === KEY_ALLOWED) continue;
-      if (topLevel && allowedKeys && !allowedKeys.has(k)) {
-        delete attrs[k];
-        this.deleted++;
-        continue;
-      }
       const v = attrs[k]!;
       if (kind === KEY_BLOCKED || kind === KEY_SECRET) {
         const masked = this.maskWhole(v, kind === KEY_BLOCKED ? this.blockKeysIndex : this.secretKeyIndex);
@@ -214,6 +225,7 @@ export class Redactor {
         attrs[k] = this.maskValue(v, k);
       }
     }
+    return attrs;
   }
 
   /** Starts collecting the keys masked in one record (summary: debug). */
