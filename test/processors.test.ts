@@ -104,10 +104,19 @@ t.test('attributes processor: every action', async (t) => {
       expect: [{ attributes: { hit: true } }, { attributes: {} }, { attributes: {} }],
     },
     {
-      name: 'exclude (regexp) on attribute values and bodies',
-      config: 'exclude:\n  match_type: regexp\n  attributes: [{ key: http.route, value: "^/health" }]\nactions:\n  - { key: hit, value: 1, action: insert }',
-      input: [{ records: [{ body: 'x', attributes: { 'http.route': '/healthz' } }, { body: 'y', attributes: { 'http.route': '/api' } }, { body: 'z' }] }],
-      expect: [{ attributes: { 'http.route': '/healthz' } }, { attributes: { 'http.route': '/api', hit: 1n } }, { attributes: { hit: 1n } }],
+      name: 'exclude (regexp) on attribute values and bodies: both must match',
+      config: 'exclude:\n  match_type: regexp\n  attributes: [{ key: http.route, value: "^/health" }]\n  log_bodies: ["^probe"]\nactions:\n  - { key: hit, value: 1, action: insert }',
+      input: [
+        {
+          records: [
+            { body: 'probe ok', attributes: { 'http.route': '/healthz' } },
+            { body: 'x', attributes: { 'http.route': '/healthz' } },
+            { body: 'probe ok', attributes: { 'http.route': '/api' } },
+            { body: 'z' },
+          ],
+        },
+      ],
+      expect: [{ attributes: { 'http.route': '/healthz' } }, { attributes: { 'http.route': '/healthz', hit: 1n } }, { attributes: { 'http.route': '/api', hit: 1n } }, { attributes: { hit: 1n } }],
     },
     {
       name: 'include on log_bodies, severity texts and libraries',
@@ -222,10 +231,17 @@ t.test('filter processor: every rule', async (t) => {
       expect: bodies('q1'),
     },
     {
-      name: 'legacy include with severity_number and severity_texts',
+      name: 'legacy include with severity_number (match_undefined keeps unset severities)',
       config: 'logs:\n  include:\n    severity_number: { min: WARN, match_undefined: true }',
       input: [{ records: SEVERITIES }],
       expect: bodies('slow query', 'payment failed', 'no level'),
+    },
+    {
+      name: 'legacy include with severity_number and severity_texts: both must match',
+      config: 'logs:\n  include:\n    severity_number: { min: INFO, match_undefined: true }\n    severity_texts: [WARN, DEBUG]',
+      input: [{ records: SEVERITIES }],
+      expect: bodies('slow query'),
+      stats: { dropped: 5 },
     },
     {
       name: 'OTTL: severity, IsMatch on body, attribute and resource comparisons',
