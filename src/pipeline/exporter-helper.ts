@@ -171,37 +171,36 @@ export class QueuedExporter<P> implements Exporter {
     const payload = this.sender.prepare(batch);
     const token = randomUUID();
     if (!this.disk) {
-      this.enqueue({ payload, records, bytes: this.sender.codec?.byteLength(payload) ?? 0, token, stored: undefined });
+      const bytes = this.sender.codec?.byteLength(payload) ?? 0;
+      this.reserve(records, bytes);
+      this.push({ payload, records, bytes, token, stored: undefined });
       return;
     }
     const encoded = this.sender.codec!.encode(payload);
     // Counted before the write: batches arriving while it is under way see the queue as it will be.
-    this.queuedRecords += records;
-    this.queuedBytes += encoded.length;
+    this.reserve(records, encoded.length);
     let stored: StoredRecord;
     try {
       stored = await this.disk.append(records, token, encoded);
     } catch (err) {
-      if (!this.stopped) {
-        this.queuedRecords -= records;
-        this.queuedBytes -= encoded.length;
-        this.reportQueue();
-      }
+      if (!this.stopped) this.reserve(-records, -encoded.length);
       throw err;
     }
-    if (this.stopped) return;
+    if (this.stopped) return; // on disk; sent after the next start
     const cache = this.cachedBytes + encoded.length <= DISK_QUEUE_MEMORY_CACHE_BYTES;
     if (cache) this.cachedBytes += encoded.length;
-    this.items.push({ payload: cache ? payload : undefined, records, bytes: encoded.length, token, stored });
-    this.reportQueue();
-    this.wakeups.shift()?.();
+    this.push({ payload: cache ? payload : undefined, records, bytes: encoded.length, token, stored });
   }
 
-  private enqueue(item: QueueItem<P>): void {
-    this.items.push(item);
-    this.queuedRecords += item.records;
-    this.queuedBytes += item.bytes;
+  private reserve(records: number, bytes: number): void {
+    this.queuedRecords += records;
+    this.queuedBytes += bytes;
     this.reportQueue();
+  }
+
+  /** Hands a batch whose room was reserved to the consumers. */
+  private push(item: QueueItem<P>): void {
+    this.items.push(item);
     this.wakeups.shift()?.();
   }
 
