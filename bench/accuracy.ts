@@ -190,6 +190,7 @@ async function evaluateDatasetWithLlm(llm: LlmRun, counts: LlmCounts, name: stri
     options,
     {
       adopt: (set, tokens) => engine.adopt(set, tokens, 'llm'),
+      publish: () => engine.publish(),
       request: (outcome, p, c) => {
         counts.requests++;
         counts.tokens += p + c;
@@ -254,7 +255,7 @@ async function main(): Promise<number> {
     return 0;
   }
   const provider = (values['llm-provider'] ?? 'openai') as ProviderKind;
-  if (!(provider in DEFAULT_ENDPOINTS)) {
+  if (!Object.hasOwn(DEFAULT_ENDPOINTS, provider)) {
     console.error(`accuracy: --llm-provider must be openai or ollama, not ${provider}`);
     return 2;
   }

@@ -121,3 +121,32 @@ t.test('a batch whose retries run out (max_elapsed_time) is dead-lettered as ret
   const metrics = await (await fetch(`http://127.0.0.1:${daemon.telemetryPort}/metrics`)).text();
   t.match(metrics, /otelhouse_exporter_dead_letter_log_records_total\{exporter="clickhouse",reason="retries_exhausted"\} 20\b/);
 });
+
+t.test('bad credentials and a dropped table or database are retried, not dead-lettered; the schema is created again', async (t) => {
+  const front = await ClickHouseHttpFront.start({ path: tempDir('dl-recover') });
+  t.teardown(() => front.close());
+  const deadLetterDir = tempDir('dl-recover-dir');
+  const daemon = await startTestDaemon(pipelineYaml({ endpoint: front.url, batch: BATCH, exporterExtra: `    dead_letter: { path: ${deadLetterDir} }` }));
+  t.teardown(() => daemon.stop());
+  await send(daemon, 0, 10);
+  t.ok(await waitFor(async () => (await exporterStats(daemon)).exported === 10));
+
+  // A Secret rotated on the server before it reached this pod, then a missing grant.
+  front.inject({ kind: 'exception', code: 516, name: 'AUTHENTICATION_FAILED', count: 2, match: /INSERT INTO otel\.otel_logs/ });
+  front.inject({ kind: 'exception', code: 497, name: 'ACCESS_DENIED', count: 1, match: /INSERT INTO otel\.otel_logs/ });
+  await send(daemon, 100, 10);
+  t.ok(await waitFor(async () => (await exporterStats(daemon)).exported === 20), 'stored once the credentials work');
+  t.equal((await exporterStats(daemon)).retries, 3, 'after three retries');
+
+  await front.query('DROP TABLE otel.otel_logs');
+  await send(daemon, 200, 10);
+  t.ok(await waitFor(async () => (await exporterStats(daemon)).exported === 30), 'a dropped table is created again and the batch stored');
+  t.equal((await front.query('SELECT count() FROM otel.otel_logs')).trim(), '10');
+
+  await front.query('DROP DATABASE otel');
+  await send(daemon, 300, 10);
+  t.ok(await waitFor(async () => (await exporterStats(daemon)).exported === 40), 'so is a dropped database');
+  t.equal((await front.query("SELECT count(), min(LogAttributes['seq']) FROM otel.otel_logs")).trim(), '10\t300');
+  t.equal((await exporterStats(daemon)).dead_lettered ?? 0, 0, 'nothing was dead-lettered');
+  t.same(readdirSync(deadLetterDir), [], 'the dead-letter directory is empty');
+});

@@ -1,10 +1,13 @@
-import { spawn } from 'node:child_process';
-import { readdirSync, readFileSync, statSync, truncateSync, writeFileSync } from 'node:fs';
+import { execFile, spawn } from 'node:child_process';
+import { mkdirSync, readdirSync, readFileSync, readlinkSync, rmdirSync, statSync, truncateSync, utimesSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { pino } from 'pino';
 import t from 'tap';
 import { DiskQueue, type FsyncPolicy, type StoredRecord } from '../src/pipeline/disk-queue.js';
-import { tempDir } from './support/daemon.js';
+import type { QueueLockTiming } from '../src/pipeline/queue-lock.js';
+import { tempDir, waitFor } from './support/daemon.js';
 
 /** A logger that keeps what it was told, to check what the queue reports. */
 function recordingLogger(): { logger: pino.Logger; lines: Array<Record<string, unknown>> } {
@@ -13,9 +16,11 @@ function recordingLogger(): { logger: pino.Logger; lines: Array<Record<string, u
   return { logger, lines };
 }
 
-function open(dir: string, o: { fsync?: FsyncPolicy; segmentBytes?: number; logger?: pino.Logger } = {}) {
-  return DiskQueue.open({ dir, fsync: o.fsync ?? 'interval', fsyncIntervalMs: 50, segmentBytes: o.segmentBytes ?? 1 << 20, logger: o.logger ?? pino({ level: 'silent' }) });
+function open(dir: string, o: { fsync?: FsyncPolicy; segmentBytes?: number; logger?: pino.Logger; lock?: QueueLockTiming } = {}) {
+  return DiskQueue.open({ dir, fsync: o.fsync ?? 'interval', fsyncIntervalMs: 50, segmentBytes: o.segmentBytes ?? 1 << 20, logger: o.logger ?? pino({ level: 'silent' }), lock: o.lock });
 }
+
+const committedOf = (dir: string) => (JSON.parse(readFileSync(join(dir, 'offset'), 'utf8')) as { committed: number }).committed;
 
 const payloadOf = (i: number) => Buffer.from(`payload ${i} `.repeat(1 + (i % 7)));
 
@@ -135,20 +140,136 @@ t.test('fsync: always and never both store and replay', async (t) => {
   }
 });
 
+t.test('a damaged record leaves no hole: once the records around it are acknowledged the offset moves on', async (t) => {
+  const dir = tempDir('dq-hole-damaged');
+  const { queue } = await open(dir);
+  const written = await fill(queue, 0, 5);
+  await queue.close();
+  const path = join(dir, segments(dir)[0]!);
+  const bytes = readFileSync(path);
+  bytes[written[1]!.offset + written[1]!.length - 3]! ^= 0x40;
+  writeFileSync(path, bytes);
+
+  const { queue: again, replay } = await open(dir);
+  t.same(replay.records.map((r) => r.seq), [1, 3, 4, 5], 'record 2 is skipped');
+  for (const r of replay.records) again.ack(r.seq);
+  for (let i = 0; i < 3; i++) again.ack((await again.append(1, `new-${i}`, Buffer.from('n'))).seq);
+  await again.close();
+  t.equal(committedOf(dir), 9, 'the offset passed the damaged record\'s number');
+  t.equal(segments(dir).length, 1, 'the segment holding it was deleted');
+  const { queue: third, replay: after } = await open(dir);
+  t.teardown(() => third.close());
+  t.same(after.records, [], 'nothing exported replays after the next restart');
+});
+
+t.test('a write the disk refuses leaves no hole: its number is passed over', async (t) => {
+  // A real refused write: the kernel's file size limit gives a short write, then EFBIG.
+  const dir = tempDir('dq-hole-write');
+  const child = new URL('./support/disk-queue-fsize-child.js', import.meta.url).pathname;
+  const { stdout } = await promisify(execFile)('prlimit', ['--fsize=8192', process.execPath, child, dir]);
+  const result = JSON.parse(stdout) as { stored: number[]; refused: string[] };
+  t.same(result.stored, [1, 3, 4, 5], 'the record too large for the limit got number 2 and was refused');
+  t.match(result.refused, [/^BackPressureError: the disk queue cannot write: short write/]);
+  t.equal(committedOf(dir), 6, 'the offset passed number 2 once 3, 4 and 5 were acknowledged');
+  const { queue, replay } = await open(dir);
+  t.teardown(() => queue.close());
+  t.same(replay.records, [], 'nothing replays: every stored record was acknowledged');
+  t.equal((await queue.append(1, 'next', Buffer.from('x'))).seq, 6);
+});
+
+t.test('an unreadable offset file with older segments gone: the offset restarts at the oldest stored record', async (t) => {
+  const dir = tempDir('dq-hole-offset');
+  const { queue } = await open(dir, { segmentBytes: 4096 });
+  const written: StoredRecord[] = [];
+  for (let i = 0; i < 12; i++) written.push(await queue.append(1, `t${i}`, Buffer.alloc(700, i)));
+  for (const r of written.slice(0, 7)) queue.ack(r.seq);
+  await queue.close();
+  t.ok(written[0]!.segment !== written[11]!.segment && !segments(dir).includes('0000000001.seg'), 'the first segment was deleted');
+  writeFileSync(join(dir, 'offset'), 'not json');
+
+  const { logger, lines } = recordingLogger();
+  const { queue: again, replay } = await open(dir, { segmentBytes: 4096, logger });
+  t.ok(lines.some((l) => /offset file is unreadable/.test(String(l.msg))), 'the unreadable offset is logged');
+  const first = replay.records[0]!.seq;
+  t.ok(first > 1 && first <= 8, `replay starts at the oldest stored record (${first}), not at 1`);
+  t.same(replay.records.map((r) => r.seq), Array.from({ length: 13 - first }, (_, i) => first + i), 'everything stored from there replays');
+  for (const r of replay.records) again.ack(r.seq);
+  await again.close();
+  t.equal(committedOf(dir), 13, 'the offset moves again once the replay is acknowledged');
+  const { queue: third, replay: after } = await open(dir, { segmentBytes: 4096 });
+  t.teardown(() => third.close());
+  t.same(after.records, [], 'and the next restart replays nothing');
+});
+
+t.test('an offset file that cannot be written is logged and retried, never thrown', async (t) => {
+  const dir = tempDir('dq-offset-fail');
+  const { logger, lines } = recordingLogger();
+  const { queue } = await open(dir, { logger });
+  const written = await fill(queue, 0, 3);
+  // A directory where the offset's temporary file goes: writing it fails (as on a full or failing disk).
+  mkdirSync(join(dir, 'offset.tmp'));
+  t.doesNotThrow(() => queue.ack(written[0]!.seq), 'an acknowledgement does not throw');
+  t.doesNotThrow(() => queue.ack(written[1]!.seq));
+  t.equal(lines.filter((l) => /cannot write the disk queue offset/.test(String(l.msg))).length, 1, 'logged once, not per acknowledgement');
+  rmdirSync(join(dir, 'offset.tmp'));
+  t.notOk(readdirSync(dir).includes('offset'), 'no offset file was written');
+  t.ok(await waitFor(async () => readdirSync(dir).includes('offset') && committedOf(dir) === 3, 5000, 20), 'the next sync writes the offset');
+  t.ok(lines.some((l) => /offset is written again/.test(String(l.msg))));
+  mkdirSync(join(dir, 'offset.tmp'));
+  await t.resolves(queue.close(), 'closing with an unwritable offset file does not throw');
+  t.notOk(readdirSync(dir).includes('lock'), 'and releases the lock');
+});
+
+function lockOf(dir: string): Record<string, unknown> {
+  return JSON.parse(readFileSync(join(dir, 'lock'), 'utf8')) as Record<string, unknown>;
+}
+
+/** A lock as this version writes it, for a holder in this pid namespace unless told otherwise. */
+function writeLock(dir: string, holder: { pid: number; host?: string; boot_id?: string; pid_ns?: string }): void {
+  const here = { host: hostname(), boot_id: readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim(), pid_ns: readlinkSync('/proc/self/ns/pid') };
+  writeFileSync(join(dir, 'lock'), `${JSON.stringify({ ...here, nonce: 'someone-else', ...holder })}\n`);
+}
+
 t.test('one process per queue directory; a dead owner\'s lock is taken over', async (t) => {
   const dir = tempDir('dq-lock');
   const sleeper = spawn('sleep', ['30']);
   t.teardown(() => sleeper.kill());
+  writeLock(dir, { pid: sleeper.pid! });
+  await t.rejects(open(dir), /in use by process \d+ .*is running/, 'a live process holds it');
   writeFileSync(join(dir, 'lock'), `${sleeper.pid}\n`);
-  await t.rejects(open(dir), /in use by process \d+/, 'a live process holds it');
+  await t.rejects(open(dir), /in use by process \d+/, 'also when an earlier version wrote the lock (the pid alone)');
 
   const dead = spawn('true');
   await new Promise((r) => dead.once('close', r));
-  writeFileSync(join(dir, 'lock'), `${dead.pid}\n`);
+  writeLock(dir, { pid: dead.pid! });
   const { queue } = await open(dir);
-  t.equal(readFileSync(join(dir, 'lock'), 'utf8').trim(), String(process.pid), 'the lock now names this process');
+  t.equal(lockOf(dir).pid, process.pid, 'the lock now names this process');
+  await t.rejects(open(dir), /already open in this process/, 'a second open in this process is refused too');
   await queue.close();
   t.notOk(readdirSync(dir).includes('lock'), 'closing releases it');
+
+  writeLock(dir, { pid: sleeper.pid!, boot_id: 'an-earlier-boot' });
+  const { queue: afterReboot } = await open(dir);
+  t.equal(lockOf(dir).pid, process.pid, 'a lock taken before this host last booted is taken over at once');
+  await afterReboot.close();
+});
+
+t.test('a lock from another container is refused while its holder keeps it fresh, and taken over once it is stale', async (t) => {
+  const lock: QueueLockTiming = { refreshMs: 40, staleMs: 400 };
+  const dir = tempDir('dq-lock-container');
+  // Pid 1 in another pid namespace: nothing here can tell whether it runs, and our own pid 1 is someone else.
+  writeLock(dir, { pid: 1, pid_ns: 'pid:[1]' });
+  const keepFresh = setInterval(() => utimesSync(join(dir, 'lock'), new Date(), new Date()), 40);
+  await t.rejects(open(dir, { lock }), /in use by process 1 .*keeps its lock fresh/, 'a holder that refreshes the lock is alive');
+  clearInterval(keepFresh);
+
+  const { logger, lines } = recordingLogger();
+  const { queue } = await open(dir, { lock, logger });
+  t.equal(lockOf(dir).pid, process.pid, 'once it stopped refreshing, the lock is taken over');
+  t.ok(lines.some((l) => /cannot check/.test(String(l.msg))) && lines.some((l) => /took over/.test(String(l.msg))), 'after waiting, logged');
+  const before = statSync(join(dir, 'lock')).mtimeMs;
+  t.ok(await waitFor(async () => statSync(join(dir, 'lock')).mtimeMs > before, 2000, 20), 'the new holder refreshes it');
+  await queue.close();
 });
 
 t.test('a closed queue refuses appends with back-pressure', async (t) => {

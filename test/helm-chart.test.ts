@@ -219,11 +219,13 @@ function runChartTests(): void {
         t.same(podOf(dep).spec.volumes.find((v) => v.name === 'otelhouse-data')!['persistentVolumeClaim'], { claimName: 'otelhouse' });
         t.equal(config(r).exporters.clickhouse.sending_queue.storage, '${env:OTELHOUSE_QUEUE_DIR:-/var/lib/otelhouse/queue}/clickhouse');
       }],
-      ['deployment with an existing claim', { mode: 'deployment', replicaCount: 1, persistence: { enabled: true, existingClaim: 'queue' } }, (t, r) => {
+      ['deployment with an existing claim, rolled without surge', { mode: 'deployment', replicaCount: 1, persistence: { enabled: true, existingClaim: 'queue' }, strategy: { type: 'RollingUpdate', rollingUpdate: { maxSurge: 0, maxUnavailable: 1 } } }, (t, r) => {
+        t.same((find(r, 'Deployment')!['spec'] as any).strategy, { type: 'RollingUpdate', rollingUpdate: { maxSurge: 0, maxUnavailable: 1 } }, 'maxSurge: 0 keeps one process on the queue');
         t.notOk(find(r, 'PersistentVolumeClaim'));
         t.same(podOf(find(r, 'Deployment')!).spec.volumes.find((v) => v.name === 'otelhouse-data')!['persistentVolumeClaim'], { claimName: 'queue' });
       }],
-      ['daemonset without persistence', { mode: 'daemonset', persistence: { enabled: false } }, (t, r) => {
+      ['daemonset without persistence, surging', { mode: 'daemonset', persistence: { enabled: false }, updateStrategy: { type: 'RollingUpdate', rollingUpdate: { maxSurge: 1, maxUnavailable: 0 } } }, (t, r) => {
+        t.match((find(r, 'DaemonSet')!['spec'] as any).updateStrategy, { rollingUpdate: { maxSurge: 1 } }, 'maxSurge is fine without a disk queue');
         const pod = podOf(find(r, 'DaemonSet')!);
         t.notOk(pod.spec.initContainers, 'no init container');
         t.notOk(pod.spec.volumes.some((v) => v.name === 'otelhouse-data'));
@@ -357,6 +359,8 @@ function runChartTests(): void {
       ['no mode', {}, /mode is required: set mode to daemonset, deployment or sidecar/],
       ['a PVC shared by several pods', { mode: 'deployment', persistence: { enabled: true } }, /a disk queue belongs to one process: set replicaCount to 1/],
       ['a PVC with an HPA', { mode: 'deployment', replicaCount: 1, persistence: { enabled: true }, autoscaling: { enabled: true } }, /a disk queue belongs to one process/],
+      ['agents surging onto one hostPath queue', { mode: 'daemonset', updateStrategy: { type: 'RollingUpdate', rollingUpdate: { maxSurge: 1, maxUnavailable: 0 } } }, /maxSurge would start a node's new agent while the old one runs/],
+      ['a rolling update of the PVC gateway', { mode: 'deployment', replicaCount: 1, persistence: { enabled: true }, strategy: { type: 'RollingUpdate' } }, /both would use the PVC's disk queue/],
       ['no receiving port', { mode: 'daemonset', ports: { 'otlp-grpc': { enabled: false }, 'otlp-http': { enabled: false } } }, /no receiving port is enabled/],
       ['an HPA without a target', { mode: 'deployment', autoscaling: { enabled: true, targetCPUUtilizationPercentage: null } }, /autoscaling needs a target/],
       ['a ServiceMonitor without the metrics port', { mode: 'deployment', serviceMonitor: { enabled: true }, ports: { metrics: { enabled: false } } }, /serviceMonitor needs ports\.metrics\.enabled/],

@@ -1,9 +1,13 @@
+import { PerformanceObserver, constants } from 'node:perf_hooks';
+import { setTimeout as sleep } from 'node:timers/promises';
 import * as grpc from '@grpc/grpc-js';
+import { pino } from 'pino';
 import t from 'tap';
 import { loadConfig } from '../src/daemon.js';
 import { encodeLogsRequest } from '../src/otlp/index.js';
 import { ConfigError } from '../src/pipeline/errors.js';
-import { availableMemoryBytes, memoryLimits } from '../src/processors/memory_limiter/index.js';
+import { availableMemoryBytes, memoryLimiterConfigSchema, memoryLimiterProcessorFactory, memoryLimits } from '../src/processors/memory_limiter/index.js';
+import { Telemetry } from '../src/telemetry/metrics.js';
 import { startTestDaemon, waitFor } from './support/daemon.js';
 import { numberedBatch } from './support/otlp-requests.js';
 import { freePort } from './support/ports.js';
@@ -98,4 +102,37 @@ t.test('above the soft limit receivers get back-pressure; below it again they ar
   const metrics = await (await fetch(`http://127.0.0.1:${daemon.telemetryPort}/metrics`)).text();
   t.match(metrics, /otelhouse_processor_refused_log_records_total\{processor="memory_limiter"\} 20\b/, 'the refused records are counted');
   t.match(metrics, /otelhouse_receiver_refused_log_records_total\{receiver="otlp",transport="http",reason="back_pressure"\} 10\b/);
+});
+
+t.test('forced garbage collections: at most one per min_gc_interval_when_soft_limited, every check above the hard limit', async (t) => {
+  // Forced full collections in this process, as V8 reports them.
+  let forced = 0;
+  const observer = new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) if (((e as unknown as { detail?: { flags?: number } }).detail?.flags ?? 0) & constants.NODE_PERFORMANCE_GC_FLAGS_FORCED) forced++;
+  });
+  observer.observe({ entryTypes: ['gc'] });
+  t.teardown(() => observer.disconnect());
+
+  const run = async (config: Record<string, unknown>, until: (count: number) => boolean) => {
+    const telemetry = new Telemetry();
+    const limiter = memoryLimiterProcessorFactory.create(memoryLimiterConfigSchema.parse({ check_interval: '10ms', ...config }), { id: 'memory_limiter', kind: 'processor', logger: pino({ level: 'silent' }), telemetry: telemetry.forComponent('processor', 'memory_limiter') }, { consume: async () => undefined });
+    const before = forced;
+    await limiter.start();
+    const counted = () => telemetry.stats().processors!['memory_limiter']!['forced_gc'] ?? 0;
+    await waitFor(async () => until(counted()), 10_000, 10);
+    await limiter.shutdown(Date.now());
+    await sleep(20); // GC entries are delivered asynchronously
+    return { counted: counted(), observed: forced - before };
+  };
+
+  // Between the limits (soft 1 MiB, hard about 1 TiB): refusing, soft-limited.
+  const soft = { limit_mib: 1_000_000, spike_limit_mib: 999_999 };
+  let polls = 0;
+  const once = await run({ ...soft, min_gc_interval_when_soft_limited: '1h' }, () => ++polls > 30);
+  t.equal(once.counted, 1, 'over some 30 checks (10 ms apart) within an hour of the first collection, one forced collection');
+  t.equal(once.observed, 1, 'and V8 saw exactly one');
+  const again = await run({ ...soft, min_gc_interval_when_soft_limited: '50ms' }, (n) => n >= 3);
+  t.ok(again.counted >= 3 && again.observed >= 3, `with 50ms, collections recur (${again.counted})`);
+  const hard = await run({ limit_mib: 2, spike_limit_mib: 1, min_gc_interval_when_soft_limited: '1h' }, (n) => n >= 5);
+  t.ok(hard.counted >= 5, `above the hard limit, a collection at every check (min_gc_interval_when_hard_limited: 0), whatever the soft interval (${hard.counted})`);
 });

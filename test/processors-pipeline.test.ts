@@ -81,7 +81,7 @@ t.test('SDK → resourcedetection → resource → parse → filter → attribut
     body: 'login failed for ann@example.com from 203.0.113.9 password=hunter2',
     severityNumber: SeverityNumber.WARN,
     severityText: 'WARN',
-    attributes: { seq: 4, 'user.id': 'u-1', 'http.status': '401', 'internal.debug': 'x' },
+    attributes: { seq: 4, 'user.id': 'u-1', 'http.status': '0401', 'internal.debug': 'x' },
   });
   logger.emit({ body: 'level=error msg="db down" host=db-1', attributes: { seq: 5 } });
   await provider.forceFlush();
@@ -111,7 +111,7 @@ t.test('SDK → resourcedetection → resource → parse → filter → attribut
   t.same(json.LogAttributes, { seq: '1', level: 'info', ts: '2024-03-05T14:22:01.250Z', 'order.id': '42', card: '****', pipeline: 'otelhouse' }, 'parse flattened the JSON; redaction masked the card');
 
   t.equal(login.Body, 'login failed for **** from **** password=****', 'redaction: e-mail, IP and password masked in the body');
-  t.same(login.LogAttributes, { seq: '4', 'user.id': createHash('sha256').update('u-1').digest('hex'), 'http.status': '401', pipeline: 'otelhouse' }, 'attributes: hashed, deleted, converted, inserted');
+  t.same(login.LogAttributes, { seq: '4', 'user.id': createHash('sha256').update('u-1').digest('hex'), 'http.status': '401', pipeline: 'otelhouse' }, 'attributes: hashed, deleted, converted ("0401" → 401), inserted');
 
   t.same([logfmt.Body, logfmt.SeverityNumber, logfmt.SeverityText], ['db down', 17, 'error'], 'parse: logfmt with msg as the body, severity inferred');
   t.equal(logfmt.LogAttributes.host, 'db-1');
@@ -124,6 +124,7 @@ t.test('SDK → resourcedetection → resource → parse → filter → attribut
   }
   t.match(metrics, /otelhouse_processor_parse_log_records_total\{processor="parse",result="json"\} 1/);
   t.match(metrics, /otelhouse_processor_parse_log_records_total\{processor="parse",result="logfmt"\} 1/);
+  t.notMatch(metrics, /otelhouse_processor_convert_failed_total\{[^}]*\} [1-9]/, 'no convert failed');
   t.notMatch(metrics, /hunter2|ann@example|4111 1111/, 'no masked value reaches /metrics');
   const stats = (await (await fetch(`http://127.0.0.1:${daemon.telemetryPort}/stats`)).json()) as { processors: Record<string, Record<string, number>> };
   t.equal(stats.processors.filter!.dropped, 2, '/stats counts the drops');

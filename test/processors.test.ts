@@ -1,7 +1,13 @@
 import { createHash } from 'node:crypto';
 import { hostname } from 'node:os';
 import t, { type Test } from 'tap';
+import { status as GrpcStatus } from '@grpc/grpc-js';
+import type { LogsConsumer } from '../src/pipeline/consumer.js';
+import { RejectedBatchError } from '../src/pipeline/errors.js';
 import type { AnyValue } from '../src/pipeline/model.js';
+import { Sha256Cache } from '../src/processors/shared/sha256-cache.js';
+import { refusalFor } from '../src/receivers/refusal.js';
+import { startTestDaemon, waitFor } from './support/daemon.js';
 import { batchOf, configIssues, processorHarness, recordsOf, view, type RecordSpec, type ResourceSpec } from './support/processors.js';
 
 const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
@@ -98,10 +104,19 @@ t.test('attributes processor: every action', async (t) => {
       expect: [{ attributes: { hit: true } }, { attributes: {} }, { attributes: {} }],
     },
     {
-      name: 'exclude (regexp) on attribute values and bodies',
-      config: 'exclude:\n  match_type: regexp\n  attributes: [{ key: http.route, value: "^/health" }]\nactions:\n  - { key: hit, value: 1, action: insert }',
-      input: [{ records: [{ body: 'x', attributes: { 'http.route': '/healthz' } }, { body: 'y', attributes: { 'http.route': '/api' } }, { body: 'z' }] }],
-      expect: [{ attributes: { 'http.route': '/healthz' } }, { attributes: { 'http.route': '/api', hit: 1n } }, { attributes: { hit: 1n } }],
+      name: 'exclude (regexp) on attribute values and bodies: both must match',
+      config: 'exclude:\n  match_type: regexp\n  attributes: [{ key: http.route, value: "^/health" }]\n  log_bodies: ["^probe"]\nactions:\n  - { key: hit, value: 1, action: insert }',
+      input: [
+        {
+          records: [
+            { body: 'probe ok', attributes: { 'http.route': '/healthz' } },
+            { body: 'x', attributes: { 'http.route': '/healthz' } },
+            { body: 'probe ok', attributes: { 'http.route': '/api' } },
+            { body: 'z' },
+          ],
+        },
+      ],
+      expect: [{ attributes: { 'http.route': '/healthz' } }, { attributes: { 'http.route': '/healthz', hit: 1n } }, { attributes: { 'http.route': '/api', hit: 1n } }, { attributes: { hit: 1n } }],
     },
     {
       name: 'include on log_bodies, severity texts and libraries',
@@ -113,6 +128,20 @@ t.test('attributes processor: every action', async (t) => {
       expect: [{ attributes: { hit: 'yes' } }, { attributes: {} }, { attributes: {} }, { attributes: {} }],
     },
   ]);
+});
+
+t.test('hash action: digests of values over 256 characters are not cached, so large values are not pinned', async (t) => {
+  const cache = new Sha256Cache();
+  const long = 'x'.repeat(Sha256Cache.MAX_CACHED_LENGTH + 1);
+  t.equal(cache.digest(long), sha256(long));
+  t.equal(cache.size, 0, 'a long value is hashed but not kept');
+  const short = 'y'.repeat(Sha256Cache.MAX_CACHED_LENGTH);
+  t.equal(cache.digest(short), sha256(short));
+  t.equal(cache.digest(short), sha256(short), 'a cached digest is the same');
+  t.equal(cache.size, 1, 'a short value is kept');
+  for (let i = 0; i < Sha256Cache.GENERATION_SIZE * 2 + 10; i++) cache.digest(`user-${i}`);
+  t.ok(cache.size <= Sha256Cache.GENERATION_SIZE * 2, 'at most two generations are kept');
+  t.equal(cache.digest('user-5'), sha256('user-5'));
 });
 
 t.test('resource processor: actions on resource attributes, include by service', async (t) => {
@@ -202,10 +231,17 @@ t.test('filter processor: every rule', async (t) => {
       expect: bodies('q1'),
     },
     {
-      name: 'legacy include with severity_number and severity_texts',
+      name: 'legacy include with severity_number (match_undefined keeps unset severities)',
       config: 'logs:\n  include:\n    severity_number: { min: WARN, match_undefined: true }',
       input: [{ records: SEVERITIES }],
       expect: bodies('slow query', 'payment failed', 'no level'),
+    },
+    {
+      name: 'legacy include with severity_number and severity_texts: both must match',
+      config: 'logs:\n  include:\n    severity_number: { min: INFO, match_undefined: true }\n    severity_texts: [WARN, DEBUG]',
+      input: [{ records: SEVERITIES }],
+      expect: bodies('slow query'),
+      stats: { dropped: 5 },
     },
     {
       name: 'OTTL: severity, IsMatch on body, attribute and resource comparisons',
@@ -248,16 +284,74 @@ t.test('filter processor: every rule', async (t) => {
   ]);
 });
 
-t.test('filter processor: error_mode propagate refuses the batch; a batch filtered empty goes no further', async (t) => {
-  const h = await processorHarness('filter', 'error_mode: propagate\nlogs:\n  log_record:\n    - body["level"] == "debug"');
-  await t.rejects(h.run(batchOf({ records: [{ body: { level: 'info' } as unknown as AnyValue }, { body: 'plain' }] })), /condition "body\[\\"level\\"\] == \\"debug\\"" failed: body\["level"\]: a string cannot be indexed by a string key/);
+t.test('filter processor: error_mode propagate refuses the batch unchanged, as invalid data; a batch filtered empty goes no further', async (t) => {
+  const h = await processorHarness('filter', 'error_mode: propagate\nmin_severity: INFO\nlogs:\n  log_record:\n    - body["level"] == "debug"');
+  const batch = batchOf(
+    { resource: { 'service.name': 'a' }, records: [{ body: { level: 'info' } as unknown as AnyValue, severityNumber: 5 }, { body: { level: 'debug' } as unknown as AnyValue, severityNumber: 9 }] },
+    { resource: { 'service.name': 'b' }, records: [{ body: 'plain', severityNumber: 9 }, { body: { level: 'info' } as unknown as AnyValue, severityNumber: 9 }] },
+  );
+  const before = recordsOf(batch).map(view);
+  const refusal = await h.run(batch).then(
+    () => undefined,
+    (err: unknown) => err,
+  );
+  t.type(refusal, RejectedBatchError, 'a typed error: the same batch would fail again');
+  t.match((refusal as Error).message, /condition "body\[\\"level\\"\] == \\"debug\\"" failed: body\["level"\]: a string cannot be indexed by a string key/);
   t.equal(h.out.length, 0, 'nothing went on');
   t.equal(h.stats().errors, 1);
+  t.same(recordsOf(batch).map(view), before, 'the refused batch is left whole and in order (min_severity and the condition dropped nothing)');
+  t.same(batch.resourceLogs.map((rl) => rl.resource.attributes['service.name']), ['a', 'b']);
+  t.notOk(h.stats().dropped, 'no drops counted for a refused batch');
+  t.match(refusalFor(refusal), { httpStatus: 400, grpcCode: GrpcStatus.INVALID_ARGUMENT, retryAfterMs: undefined }, 'receivers answer it as a client error, not back-pressure');
 
   const all = await processorHarness('filter', 'min_severity: ERROR');
   t.equal(await all.run(batchOf({ records: SEVERITIES.slice(0, 4) })), undefined, 'an all-dropped batch is not passed on');
   t.equal(all.out.length, 0);
   t.match(await all.metrics(), /otelhouse_processor_filter_dropped_log_records_total\{processor="filter",rule="min_severity"\} 4/);
+});
+
+t.test('batch processor: a batch the next stage rejects as invalid is dropped and counted, not retried for ever', async (t) => {
+  const sent: string[] = [];
+  const next: LogsConsumer = {
+    consume: async (b) => {
+      const bodies = recordsOf(b).map((r) => r.body as string);
+      sent.push(bodies.join(','));
+      if (bodies.includes('bad')) throw new RejectedBatchError('filter: condition failed');
+    },
+  };
+  const h = await processorHarness('batch', 'send_batch_size: 2\ntimeout: 10ms', {}, next);
+  await h.run(batchOf({ records: [{ body: 'bad' }, { body: 'x' }] }));
+  await h.run(batchOf({ records: [{ body: 'good' }, { body: 'y' }] }));
+  t.ok(await waitFor(async () => sent.includes('good,y'), 20_000, 10), 'the batch behind the rejected one is delivered');
+  await h.processor.shutdown(Date.now() + 5000);
+  t.same(sent, ['bad,x', 'good,y'], 'the rejected batch was sent once');
+  t.equal(h.stats().rejected, 2, 'its records are counted as rejected');
+});
+
+t.test('OTLP/HTTP receiver answers a batch the filter refuses (error_mode: propagate) with 400, no retry', async (t) => {
+  const daemon = await startTestDaemon(`
+receivers:
+  otlp: { protocols: { http: { endpoint: "127.0.0.1:0" } } }
+processors:
+  filter:
+    error_mode: propagate
+    logs: { log_record: ['body["level"] == "debug"'] }
+exporters:
+  debug: { verbosity: basic }
+service:
+  pipelines:
+    logs: { receivers: [otlp], processors: [filter], exporters: [debug] }
+  telemetry: { metrics: { address: "127.0.0.1:0" } }
+`);
+  t.teardown(() => daemon.stop());
+  const res = await fetch(`http://127.0.0.1:${daemon.httpPort}/v1/logs`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ resourceLogs: [{ resource: {}, scopeLogs: [{ scope: {}, logRecords: [{ body: { stringValue: 'plain' } }] }] }] }),
+  });
+  t.equal(res.status, 400, 'a client error: resending the same data cannot succeed');
+  t.equal(res.headers.get('retry-after'), null, 'no Retry-After');
+  t.match(await res.text(), /log records rejected: filter: condition/);
 });
 
 t.test('filter processor: config errors name the key', async (t) => {
@@ -388,6 +482,70 @@ t.test('parse processor: JSON, logfmt, severity and timestamps', async (t) => {
       expect: [{ timeUnixNano: 1_700_000_000_250_000_000n }],
     },
   ]);
+});
+
+t.test('parse processor: deeply nested JSON costs no neighbour; deep parts are kept as JSON text', async (t) => {
+  const h = await processorHarness('parse', '{}');
+  const n = 20_000;
+  const lists = `{"a":${'['.repeat(n)}${']'.repeat(n)},"k":"v"}`;
+  t.ok(lists.length < 65_536, 'under the default max_size, so it is parsed');
+  const objects = `{"a":${'{"b":'.repeat(5000)}1${'}'.repeat(5000)}}`;
+  const out = recordsOf(await h.run(batchOf({ records: [{ body: 'level=info msg=before' }, { body: lists }, { body: objects }, { body: 'level=warn msg=after' }] })));
+  t.equal(out.length, 4, 'the batch went on whole');
+  t.same([out[0]!.attributes.msg, out[3]!.attributes.msg, out[3]!.severityNumber], ['before', 'after', 13], 'the neighbours were parsed');
+
+  let a = out[1]!.attributes.a as AnyValue;
+  let levels = 0;
+  while (Array.isArray(a)) {
+    t.equal(a.length, 1);
+    a = a[0]!;
+    levels++;
+  }
+  t.equal(levels, 31, 'lists are built down to 32 levels of nesting');
+  const rest = n - levels;
+  t.equal(a, `${'['.repeat(rest)}${']'.repeat(rest)}`, 'the deeper lists are kept as their JSON text, whole');
+  t.equal(out[1]!.attributes.k, 'v', 'the rest of the object is parsed');
+
+  const deep = out[2]!.attributes['a.b.b'];
+  t.equal(deep, objects.slice('{"a":{"b":{"b":'.length, -3), 'objects past max_depth are kept as their JSON text, however deep');
+  t.same(h.stats(), { logfmt: 2, json: 2, too_deep: 1, severity: 2 }, 'counted as parsed (and too_deep), no error');
+});
+
+t.test('parse processor: a record the parser throws on is passed on and counted; its neighbours are parsed', async (t) => {
+  const h = await processorHarness('parse', '{}');
+  const batch = batchOf({ records: [{ body: 'level=info msg=one' }, { body: 'hello' }, { body: 'level=error msg=three' }] });
+  const odd = recordsOf(batch)[1]!;
+  Object.defineProperty(odd.attributes, 'level', { enumerable: true, get: () => { throw new Error('unreadable attribute'); } });
+  const out = recordsOf(await h.run(batch));
+  t.equal(out.length, 3);
+  t.same(out.map((r) => r.severityNumber), [9, 0, 17]);
+  t.equal(h.stats().error, 1, 'counted under result="error"');
+  t.match(await h.metrics(), /otelhouse_processor_parse_log_records_total\{processor="parse",result="error"\} 1/);
+});
+
+t.test('severity words: names of Object.prototype members are not levels', async (t) => {
+  const h = await processorHarness('parse', '{}');
+  const out = await h.run(
+    batchOf({
+      records: [
+        { body: 'level=toString msg=x' },
+        { body: 'level=constructor msg=y' },
+        { body: '{"level":"__proto__","msg":"z"}' },
+        { body: 'hello', severityText: 'hasOwnProperty' },
+        { body: 'level=warn msg=ok' },
+      ],
+    }),
+  );
+  t.same(
+    recordsOf(out).map((r) => [r.severityNumber, r.severityText]),
+    [[0, ''], [0, ''], [0, ''], [0, 'hasOwnProperty'], [13, 'warn']],
+    'only the real level word sets a severity',
+  );
+  t.equal(h.stats().severity, 1, 'only the real level is counted as inferred');
+  for (const word of ['constructor', 'toString', '__proto__']) {
+    t.match(configIssues('filter', `min_severity: ${word}`).join('\n'), /processors\.filter\.min_severity: not a severity/, `min_severity: ${word} is a config error`);
+    t.match(configIssues('filter', `logs:\n  log_record:\n    - severity_number < ${word}`).join('\n'), new RegExp(`unknown path "${word}"`), `OTTL ${word} is not a severity enum`);
+  }
 });
 
 t.test('parse processor: config errors name the key', async (t) => {

@@ -1,5 +1,6 @@
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import t from 'tap';
 import { loadConfig } from '../src/daemon.js';
 import { encodeLogsRequest } from '../src/otlp/index.js';
@@ -7,6 +8,7 @@ import { ConfigError } from '../src/pipeline/errors.js';
 import { ClickHouseHttpFront } from './support/clickhouse-http-front.js';
 import { startTestDaemon, tempDir, waitFor, type RunningDaemon } from './support/daemon.js';
 import { numberedBatch } from './support/otlp-requests.js';
+import { freePort } from './support/ports.js';
 
 function yaml(o: { endpoint: string; queue: string; batch?: string; shutdown?: string }): string {
   return `
@@ -139,4 +141,31 @@ service:
     await waitFor(async () => (await front.query('SELECT (SELECT count() FROM otel.otel_logs), (SELECT count() FROM otel.otel_logs_copy)')).trim() === '25\t25'),
     'each exporter stores the records from its own queue',
   );
+});
+
+t.test('sending_queue disabled, ClickHouse unreachable, retries unlimited: shutdown still ends at its deadline', async (t) => {
+  for (const waitForFlush of [false, true]) {
+    const daemon = await startTestDaemon(
+      yaml({
+        endpoint: `http://127.0.0.1:${await freePort()}`,
+        queue: 'enabled: false',
+        batch: `send_batch_size: 100, timeout: 20ms, wait_for_flush: ${waitForFlush}`,
+        shutdown: '1s',
+      }).replace('max_interval: 200ms }', 'max_interval: 30s, max_elapsed_time: 0 }'),
+    );
+    const request = post(daemon, 0, 10).then(
+      (res) => `answered ${res.status}`,
+      () => 'connection failed',
+    );
+    // Let the export start failing and back off.
+    await new Promise((r) => setTimeout(r, 300));
+    const guard = new AbortController();
+    const stopped = await Promise.race([daemon.stop().then(() => 'stopped'), sleep(20_000, 'still stopping', { signal: guard.signal }).catch(() => '')]);
+    guard.abort();
+    t.equal(stopped, 'stopped', `wait_for_flush: ${waitForFlush}: the daemon stops (deadline 1 s)`);
+    const answer = await request;
+    const stats = daemon.service.telemetry.stats() as { processors: { batch: { dropped?: number } } };
+    if (waitForFlush) t.not(answer, 'answered 200', `the request was not acknowledged (${answer}): its client sends it again`);
+    else t.equal(stats.processors.batch.dropped, 10, 'the acknowledged records the exporter could not send are counted as dropped');
+  }
 });

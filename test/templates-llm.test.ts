@@ -10,6 +10,7 @@ import { ConfigError } from '../src/pipeline/errors.js';
 import type { TemplateRef } from '../src/pipeline/model.js';
 import { TemplateEngine } from '../src/templates/engine.js';
 import { LlmRefiner, type AcceptedTemplate, type RefinerOptions } from '../src/templates/llm/refiner.js';
+import { ProposalValidator } from '../src/templates/llm/validator.js';
 import { ScriptedLlmServer, templater, type Step } from './support/scripted-llm-server.js';
 
 type Provider = 'openai' | 'ollama';
@@ -52,6 +53,7 @@ async function rig(provider: Provider, script: Step[], options: Partial<RefinerO
     },
     {
       adopt: (set, tokens) => engine.adopt(set, tokens, 'llm'),
+      publish: () => engine.publish(),
       accepted: (a) => seen.accepted.push(a),
       dropped: () => seen.dropped++,
       request: (outcome, p, c) => {
@@ -153,28 +155,38 @@ for (const provider of ['openai', 'ollama'] as const) {
     t.equal(r.seen.requests.failure, 3);
   });
 
-  t.test(`${provider}: gives up after max_retries with the reason; jitter varies the back-off`, async (t) => {
+  t.test(`${provider}: gives up after max_retries with the reason, puts the batch back once after a cool-down; jitter varies the back-off`, async (t) => {
     const r = await rig(provider, [], { initialBackoffMs: 10, maxRetries: 6 }, { status: 500 });
     t.teardown(() => r.close());
     await r.engine.assign('', distinct(1));
     await r.refiner.idle();
-    t.equal(r.server.requests.length, 7, 'the first attempt and six retries, then no more');
-    t.same(r.seen.failures, ['http_500'], 'the give-up is counted with its reason');
-    const ratios = r.seen.retries.map((x, k) => x.delayMs / (10 * 2 ** k));
+    t.equal(r.server.requests.length, 14, 'the first attempt and six retries, twice (put back once), then no more');
+    t.same(r.seen.failures, ['http_500', 'http_500'], 'each give-up is counted with its reason');
+    const first = r.server.requests[6]!.at;
+    const second = r.server.requests[7]!.at;
+    t.ok(second - first >= 10 * 2 ** 7 - 2, `the put-back batch waited for the cool-down (${second - first} ms)`);
+    const ratios = r.seen.retries.slice(0, 6).map((x, k) => x.delayMs / (10 * 2 ** k));
     t.ok(ratios.every((q) => q >= 0.9 && q <= 1.1), `each back-off is 10 ms × 2^k ± 10 % (${ratios.map((q) => q.toFixed(3)).join(', ')})`);
     t.ok(new Set(ratios.map((q) => q.toFixed(6))).size > 1, 'the jitter is random');
     await r.engine.assign('', distinct(1));
     await r.refiner.idle();
-    t.equal(r.server.requests.length, 7, 'a template given up on is not sent again');
+    t.equal(r.server.requests.length, 14, 'a template given up on twice is not sent again');
   });
 
-  t.test(`${provider}: timeouts and malformed answers are retried; client errors are not`, async (t) => {
+  t.test(`${provider}: timeouts, non-JSON replies and malformed answers are retried; client errors are not`, async (t) => {
     const hanging = await rig(provider, [], { timeoutMs: 150, initialBackoffMs: 10, maxRetries: 1 }, { hang: true });
     t.teardown(() => hanging.close());
     await hanging.engine.assign('', distinct(1));
     await hanging.refiner.idle();
-    t.equal(hanging.server.requests.length, 2, 'a timed-out request is retried');
-    t.same(hanging.seen.failures, ['timeout']);
+    t.equal(hanging.server.requests.length, 4, 'a timed-out request is retried, and the batch is tried once more later');
+    t.same(hanging.seen.failures, ['timeout', 'timeout']);
+
+    const odd = await rig(provider, [{ body: 'null' }, { body: '[1,2]' }], { initialBackoffMs: 10 }, { answer: templater([]) });
+    t.teardown(() => odd.close());
+    await odd.engine.assign('', distinct(1));
+    await odd.refiner.idle();
+    t.equal(odd.server.requests.length, 3, 'replies that are not the provider\'s JSON object are retried, and nothing crashes');
+    t.same(odd.seen.failures, []);
 
     const malformed = await rig(provider, [{ text: 'Sure! Here are the templates: {"templates": [' }, { text: '{"templates": "none"}' }], { initialBackoffMs: 10 }, { answer: templater(['bravo']) });
     t.teardown(() => malformed.close());
@@ -188,8 +200,25 @@ for (const provider of ['openai', 'ollama'] as const) {
     t.teardown(() => refused.close());
     await refused.engine.assign('', distinct(1));
     await refused.refiner.idle();
-    t.equal(refused.server.requests.length, 1, 'a 401 is not retried');
+    t.equal(refused.server.requests.length, 1, 'a 401 is not retried, nor put back');
     t.same(refused.seen.failures, ['http_401']);
+  });
+
+  t.test(`${provider}: the daily request budget caps requests; over-long messages are not sent`, async (t) => {
+    const r = await rig(provider, [], { batchSize: 1, batchTimeoutMs: 0, dailyRequestBudget: 2 });
+    t.teardown(() => r.close());
+    await r.engine.assign('', distinct(4));
+    await until(() => r.refiner.inFlight === 0 && r.server.requests.length === 2);
+    t.equal(r.refiner.queueDepth, 2, 'past the budget, candidates wait in the queue');
+    await new Promise((res) => setTimeout(res, 50));
+    t.equal(r.server.requests.length, 2, 'no third request today');
+
+    const long = await rig(provider, []);
+    t.teardown(() => long.close());
+    await long.engine.assign('', [`event ${'x'.repeat(3000)} happened`]);
+    await long.refiner.idle();
+    t.equal(long.seen.dropped, 1, 'a message over 2,048 characters is dropped and counted');
+    t.equal(long.server.requests.length, 0);
   });
 
   t.test(`${provider}: only valid proposals enter the template set; records keep their ids, lineage links them`, async (t) => {
@@ -290,4 +319,28 @@ service: { pipelines: { logs: { receivers: [json_ingest], processors: [templates
     /^processors\.templates\.llm\.timeout: not a duration/,
   ]);
   t.equal(issues.length, 6, issues.join('\n'));
+});
+
+t.test('validation matches <*> inside a token in linear time, and re-spells proposals in our masking', async (t) => {
+  const validator = new ProposalValidator([], 0.6);
+  const word = 'a'.repeat(80);
+  const hostile = `user ${'a<*>'.repeat(40)}b logged in`;
+  t.match(validator.check(hostile, [`user ${word} logged in`]), { ok: false, reason: 'no_match' }, 'a backtracking-prone glob is refused (and returns)');
+  t.match(validator.check('Connection timeout after <*>s', ['Connection timeout after 30s', 'Connection timeout after 5s']), { ok: true, text: 'Connection timeout after <*>' }, '<*>s over differing values becomes a whole <*>');
+  t.match(validator.check('connect to 10.0.0.1', ['connect to 10.0.0.1']), { ok: true, text: 'connect to <*>' }, 'a literal we mask is spelled masked');
+  t.match(validator.check('block blk_<*> done', ['block blk_-42 done', 'block blk_7 done']), { ok: true, text: 'block blk_<*> done' });
+});
+
+t.test('reloading stored LLM templates does not re-adopt the ones held', async (t) => {
+  const engine = new TemplateEngine({ miner: {}, parallelThreshold: 1000, poolSize: 0, masking: [] });
+  t.teardown(() => engine.close());
+  const [alice] = await engine.assign('', ['User alice logged in']);
+  engine.seed('', 'User <*> logged in', 3, 'llm');
+  engine.publish();
+  const [carol] = await engine.assign('', ['User carol logged in']);
+  t.equal(carol!.template!.source, 'llm');
+  t.ok(carol!.template!.replaced.includes(alice!.template!.id), 'seeding an LLM template folds the mined one it covers');
+  const dirty = (engine as unknown as { dirty: Set<string> }).dirty;
+  engine.seed('', 'User <*> logged in', 3, 'llm');
+  t.equal(dirty.size, 0, 'a template already held is left alone: no new snapshot on every refresh');
 });

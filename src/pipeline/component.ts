@@ -26,9 +26,10 @@ export interface Processor extends Component, LogsConsumer {}
 export interface Exporter extends Component, LogsConsumer {
   /**
    * Called when the service begins to shut down, before the receivers and processors stop: what
-   * the processors flush from then on should be accepted (persisted or exported), not refused.
+   * the processors flush from then on should be accepted (persisted or exported), not refused,
+   * and nothing should be waited for past the deadline (epoch ms).
    */
-  prepareShutdown?(): void;
+  prepareShutdown?(deadline: number): void;
 }
 /** A component outside the pipelines that others use by id (an authenticator), as in the OTel Collector. */
 export interface Extension extends Component {}

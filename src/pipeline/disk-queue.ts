@@ -1,9 +1,10 @@
-import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import type { Logger } from 'pino';
 import { BackPressureError, errorMessage } from './errors.js';
+import { QueueLock, type QueueLockTiming } from './queue-lock.js';
 
 export type FsyncPolicy = 'always' | 'interval' | 'never';
 
@@ -15,6 +16,8 @@ export interface DiskQueueOptions {
   /** A segment is closed and a new one started once it holds this many bytes. */
   segmentBytes: number;
   logger: Logger;
+  /** How the directory's lock is kept fresh and when an unchecked holder's lock is stale (defaults: 3 s, 15 s). */
+  lock?: QueueLockTiming;
 }
 
 /** One queued batch as stored: enough to send it again with the same deduplication token. */
@@ -131,12 +134,17 @@ interface PendingAppend {
 export class DiskQueue {
   private readonly segments = new Map<number, Segment>();
   private readonly acked = new Set<number>();
-  private active!: { segment: Segment; fh: FileHandle; size: number };
+  private active!: { segment: Segment; fh: FileHandle; size: number; open: boolean };
   private pending: PendingAppend[] = [];
   private flushScheduled = false;
   private io: Promise<void> = Promise.resolve();
   private dirty = false;
+  /** The offset advanced since the offset file was last synced. */
   private offsetDirty = false;
+  /** The offset file could not be written; it is retried at the next acknowledgement and sync. */
+  private offsetFailing = false;
+  /** A failed write may have left bytes that could not be cut off: the next write starts a new segment. */
+  private rotateBeforeWrite = false;
   /** A periodic sync in progress; it runs beside the writes, and the segment is not closed under it. */
   private syncing: Promise<void> | undefined;
   private rotating = false;
@@ -147,6 +155,7 @@ export class DiskQueue {
 
   private constructor(
     private readonly options: DiskQueueOptions,
+    private readonly lock: QueueLock,
     /** Lowest sequence number not yet acknowledged. */
     private committed: number,
     private nextSeq: number,
@@ -156,15 +165,26 @@ export class DiskQueue {
     return this.options.dir;
   }
 
-  /** Opens (or creates) a queue directory, takes its lock, and reports what is to be replayed. */
+  /**
+   * Opens (or creates) a queue directory, takes its lock, and reports what is to be replayed.
+   * Sequence numbers no intact record carries (a damaged record, a deleted segment, an offset
+   * file lost with the segments before it) count as acknowledged: nothing will ever acknowledge
+   * them, and the offset must move past them.
+   */
   static async open(options: DiskQueueOptions): Promise<{ queue: DiskQueue; replay: ReplayReport }> {
     mkdirSync(options.dir, { recursive: true });
-    takeLock(options.dir);
+    const lock = await QueueLock.take(options.dir, options.logger, options.lock);
     try {
-      const committed = readOffset(options.dir, options.logger);
-      const scan = scanSegments(options.dir, committed, options.logger);
-      const queue = new DiskQueue(options, committed, Math.max(committed, scan.maxSeq + 1));
+      const stored = readOffset(options.dir, options.logger);
+      const scan = scanSegments(options.dir, stored, options.logger);
+      const nextSeq = Math.max(stored, scan.maxSeq + 1);
+      const records = scan.report.records;
+      const queue = new DiskQueue(options, lock, Math.max(stored, records[0]?.seq ?? nextSeq), nextSeq);
+      for (let i = 1; i < records.length; i++) {
+        for (let seq = records[i - 1]!.seq + 1; seq < records[i]!.seq; seq++) queue.acked.add(seq);
+      }
       for (const s of scan.segments) queue.segments.set(s.n, s);
+      if (queue.committed !== stored) queue.recordOffset(false);
       queue.deleteAcknowledgedSegments();
       await queue.openSegment(scan.lastSegment + 1);
       if (options.fsync === 'interval') {
@@ -173,7 +193,7 @@ export class DiskQueue {
       }
       return { queue, replay: scan.report };
     } catch (err) {
-      releaseLock(options.dir);
+      lock.release();
       throw err;
     }
   }
@@ -214,10 +234,13 @@ export class DiskQueue {
   ack(seq: number): void {
     if (this.closed || seq < this.committed) return;
     this.acked.add(seq);
-    if (seq !== this.committed) return;
+    if (seq !== this.committed) {
+      if (this.offsetFailing) this.recordOffset(false);
+      return;
+    }
     while (this.acked.delete(this.committed)) this.committed++;
     this.offsetDirty = true;
-    writeOffset(this.options.dir, this.committed, false);
+    this.recordOffset(false);
     this.deleteAcknowledgedSegments();
   }
 
@@ -226,15 +249,36 @@ export class DiskQueue {
     if (this.closing) return;
     this.closing = true;
     clearInterval(this.timer);
-    await this.schedule(async () => {
-      await this.flushPending();
-      await this.syncing;
-      if (this.options.fsync !== 'never') await this.active.fh.datasync();
-      await this.active.fh.close();
-    });
-    this.closed = true;
-    writeOffset(this.options.dir, this.committed, this.options.fsync !== 'never');
-    releaseLock(this.options.dir);
+    try {
+      await this.schedule(async () => {
+        await this.flushPending();
+        await this.syncing;
+        if (this.options.fsync !== 'never') await this.active.fh.datasync();
+        await this.active.fh.close();
+      });
+    } catch (err) {
+      this.options.logger.error({ err: errorMessage(err), dir: this.options.dir }, 'closing the disk queue failed; what was not synced may replay or be lost in a power failure');
+    } finally {
+      this.closed = true;
+      this.recordOffset(this.options.fsync !== 'never');
+      this.lock.release();
+    }
+  }
+
+  /**
+   * Writes the offset file. A failure (a full or failing disk) is logged once and retried later;
+   * until it succeeds a crash replays more than needed, which the deduplication tokens absorb.
+   */
+  private recordOffset(sync: boolean): void {
+    try {
+      writeOffset(this.options.dir, this.committed, sync);
+    } catch (err) {
+      if (!this.offsetFailing) this.options.logger.warn({ err: errorMessage(err), dir: this.options.dir }, 'cannot write the disk queue offset; retrying (after a crash, exported batches would be sent again and deduplicated)');
+      this.offsetFailing = true;
+      return;
+    }
+    if (this.offsetFailing) this.options.logger.info({ dir: this.options.dir }, 'the disk queue offset is written again');
+    this.offsetFailing = false;
   }
 
   /** File operations on the active segment run one at a time, in order. */
@@ -249,31 +293,39 @@ export class DiskQueue {
     const group = this.pending;
     if (group.length === 0) return;
     this.pending = [];
-    if (this.active.size >= this.options.segmentBytes) await this.rotate();
-    const { segment, fh } = this.active;
-    const buffers: Uint8Array[] = [];
-    let offset = this.active.size;
-    for (const p of group) {
-      p.record.segment = segment.n;
-      p.record.offset = offset;
-      offset += p.record.length;
-      buffers.push(p.head, p.payload);
-    }
-    const total = offset - this.active.size;
+    let written = false;
     try {
-      const { bytesWritten } = await fh.writev(buffers);
-      if (bytesWritten !== total) throw new Error(`short write (${bytesWritten} of ${total} bytes)`);
-      if (this.options.fsync === 'always') await fh.datasync();
+      if (this.rotateBeforeWrite || this.active.size >= this.options.segmentBytes) await this.rotate();
+      const { fh } = this.active;
+      const buffers: Uint8Array[] = [];
+      let offset = this.active.size;
+      for (const p of group) {
+        p.record.segment = this.active.segment.n;
+        p.record.offset = offset;
+        offset += p.record.length;
+        buffers.push(p.head, p.payload);
+      }
+      const total = offset - this.active.size;
+      try {
+        const { bytesWritten } = await fh.writev(buffers);
+        written = bytesWritten > 0;
+        if (bytesWritten !== total) throw new Error(`short write (${bytesWritten} of ${total} bytes)`);
+        if (this.options.fsync === 'always') await fh.datasync();
+      } catch (err) {
+        // Cut off what may have been half written, so later frames follow an intact one.
+        await fh.truncate(this.active.size).catch(() => (this.rotateBeforeWrite = true));
+        throw err;
+      }
+      this.active.size = offset;
     } catch (err) {
-      // Cut off what may have been half written, so later frames follow an intact one.
-      await fh.truncate(this.active.size).catch(() => undefined);
-      this.options.logger.error({ err: errorMessage(err), dir: this.options.dir }, 'writing to the disk queue failed');
+      this.options.logger.error({ err: errorMessage(err), dir: this.options.dir, batches: group.length, partly_written: written }, 'writing to the disk queue failed');
       const refusal = new BackPressureError(`the disk queue cannot write: ${errorMessage(err)}`);
       for (const p of group) p.reject(refusal);
+      // Their sequence numbers will never be acknowledged: the offset must not wait for them.
+      for (const p of group) this.ack(p.record.seq);
       return;
     }
-    this.active.size = offset;
-    segment.lastSeq = group[group.length - 1]!.record.seq;
+    this.active.segment.lastSeq = group[group.length - 1]!.record.seq;
     this.dirty = true;
     for (const p of group) p.resolve(p.record);
   }
@@ -283,6 +335,7 @@ export class DiskQueue {
    * the event loop and without holding up appends.
    */
   private syncInBackground(): void {
+    if (this.offsetFailing) this.recordOffset(false);
     if (this.syncing || this.closing || this.rotating || (!this.dirty && !this.offsetDirty)) return;
     const fh = this.active.fh;
     const data = this.dirty;
@@ -298,14 +351,23 @@ export class DiskQueue {
       .finally(() => (this.syncing = undefined));
   }
 
+  /** Closes the active segment and opens the next; if opening fails, the next write tries again. */
   private async rotate(): Promise<void> {
     this.rotating = true;
     try {
       await this.syncing;
-      if (this.options.fsync !== 'never') await this.active.fh.datasync();
-      this.dirty = false;
-      await this.active.fh.close();
+      if (this.active.open) {
+        this.active.open = false;
+        try {
+          if (this.options.fsync !== 'never') await this.active.fh.datasync();
+          this.dirty = false;
+        } finally {
+          await this.active.fh.close();
+        }
+      }
+      this.rotateBeforeWrite = true;
       await this.openSegment(this.active.segment.n + 1);
+      this.rotateBeforeWrite = false;
     } finally {
       this.rotating = false;
     }
@@ -317,7 +379,7 @@ export class DiskQueue {
     const fh = await open(join(this.options.dir, segmentName(n)), 'a');
     const { size } = await fh.stat();
     this.segments.set(n, segment);
-    this.active = { segment, fh, size };
+    this.active = { segment, fh, size, open: true };
     if (this.options.fsync !== 'never') await fsyncPath(this.options.dir);
   }
 
@@ -418,40 +480,5 @@ async function fsyncPath(path: string): Promise<void> {
     await fh.sync();
   } finally {
     await fh.close();
-  }
-}
-
-/**
- * One process per queue directory. A lock left by a process that died (kill -9) is taken over;
- * so is one naming this process's own pid (a restarted container is often pid 1 again).
- */
-function takeLock(dir: string): void {
-  const path = join(dir, 'lock');
-  try {
-    const text = readFileSync(path, 'utf8');
-    const pid = Number(text.trim());
-    if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && isAlive(pid)) {
-      throw new Error(`the queue directory ${dir} is in use by process ${pid} (remove ${path} if that process is not otelhouse)`);
-    }
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-  }
-  writeFileSync(path, `${process.pid}\n`);
-}
-
-function releaseLock(dir: string): void {
-  try {
-    unlinkSync(join(dir, 'lock'));
-  } catch {
-    // Already gone.
-  }
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
 }

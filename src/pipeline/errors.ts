@@ -55,6 +55,23 @@ export class PermanentExportError extends Error {
   }
 }
 
+/**
+ * A processor refuses a batch because of what is in it (filter with `error_mode: propagate`): the
+ * same data would be refused again, so it must not be retried. Receivers answer it as a client
+ * error (HTTP 400 / gRPC INVALID_ARGUMENT); the batch processor does not hold it for a retry.
+ */
+export class RejectedBatchError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'RejectedBatchError';
+  }
+}
+
+/** Errors that sending the same data again cannot fix. */
+export function isPermanentError(err: unknown): boolean {
+  return err instanceof PermanentExportError || err instanceof RejectedBatchError;
+}
+
 export function errorMessage(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }

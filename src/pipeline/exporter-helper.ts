@@ -91,7 +91,12 @@ interface QueueItem<P> {
   stored: StoredRecord | undefined;
 }
 
-type Outcome = 'sent' | 'given_up' | 'deferred';
+/**
+ * sent: delivered. given_up: dead-lettered (or dropped, without a dead-letter directory).
+ * deferred: the shutdown deadline came first. refused: not exported and not kept (sending_queue
+ * disabled, and the dead-letter directory cannot be written): the caller is told to send it again.
+ */
+type Outcome = 'sent' | 'given_up' | 'deferred' | 'refused';
 
 /** Payloads of a persistent queue also kept in memory, so consumers that keep up never read the disk. */
 const DISK_QUEUE_MEMORY_CACHE_BYTES = 64 * 1024 * 1024;
@@ -115,7 +120,14 @@ export class QueuedExporter<P> implements Exporter {
   private consecutiveFailures = 0;
   private readonly wakeups: Array<() => void> = [];
   private workers: Promise<void>[] = [];
+  /** The shutdown deadline, known from prepareShutdown on; retries and back-offs end there. */
   private deadline = Infinity;
+  /** Aborted when the deadline is set, to cut back-offs that were sized without it. */
+  private deadlineSet = new AbortController();
+  private deadlineTimer: NodeJS.Timeout | undefined;
+  private deadlinePassed = false;
+  /** Callers of an export without a queue, answered at the deadline if their export is not done. */
+  private readonly atDeadline = new Set<() => void>();
   /** Set once shutdown stopped waiting for the workers: a late finisher changes no counts. */
   private stopped = false;
   private disk: DiskQueue | undefined;
@@ -140,15 +152,16 @@ export class QueuedExporter<P> implements Exporter {
     if (this.queueConfig.storage !== undefined) await this.openDiskQueue(this.queueConfig.storage);
     this.reportQueue();
     const consumers = this.queueConfig.enabled ? this.queueConfig.num_consumers : 0;
-    for (let i = 0; i < consumers; i++) this.workers.push(this.work());
+    for (let i = 0; i < consumers; i++) this.workers.push(this.runConsumer());
   }
 
   async consume(batch: LogBatch): Promise<void> {
     if (this.closing) throw new ShuttingDownError(this.context.id);
     const records = countRecords(batch);
     if (records === 0) return;
+    if (!this.queueConfig.enabled) return this.exportNow(batch, records);
     // Refuse before encoding: a refused batch comes back, and would be encoded again.
-    if (this.queueConfig.enabled && !this.draining && this.queuedRecords > 0) {
+    if (!this.draining && this.queuedRecords > 0) {
       const { queue_size, max_bytes } = this.queueConfig;
       if (this.queuedRecords + records > queue_size || (max_bytes > 0 && this.queuedBytes >= max_bytes)) {
         const held = max_bytes > 0 ? `${this.queuedRecords} log records, ${this.queuedBytes} bytes` : `${this.queuedRecords} of ${queue_size} log records`;
@@ -157,26 +170,60 @@ export class QueuedExporter<P> implements Exporter {
     }
     const payload = this.sender.prepare(batch);
     const token = randomUUID();
-    if (!this.queueConfig.enabled) {
-      const outcome = await this.deliver({ payload, records, bytes: 0, token, stored: undefined }, payload);
-      if (outcome === 'deferred') this.context.telemetry.failed(records, 'shutdown');
+    if (!this.disk) {
+      const bytes = this.sender.codec?.byteLength(payload) ?? 0;
+      this.reserve(records, bytes);
+      this.push({ payload, records, bytes, token, stored: undefined });
       return;
     }
-    let item: QueueItem<P>;
-    if (this.disk) {
-      const encoded = this.sender.codec!.encode(payload);
-      const stored = await this.disk.append(records, token, encoded);
-      const cache = this.cachedBytes + encoded.length <= DISK_QUEUE_MEMORY_CACHE_BYTES;
-      if (cache) this.cachedBytes += encoded.length;
-      item = { payload: cache ? payload : undefined, records, bytes: encoded.length, token, stored };
-    } else {
-      item = { payload, records, bytes: this.sender.codec?.byteLength(payload) ?? 0, token, stored: undefined };
+    const encoded = this.sender.codec!.encode(payload);
+    // Counted before the write: batches arriving while it is under way see the queue as it will be.
+    this.reserve(records, encoded.length);
+    let stored: StoredRecord;
+    try {
+      stored = await this.disk.append(records, token, encoded);
+    } catch (err) {
+      if (!this.stopped) this.reserve(-records, -encoded.length);
+      throw err;
     }
-    this.items.push(item);
+    if (this.stopped) return; // on disk; sent after the next start
+    const cache = this.cachedBytes + encoded.length <= DISK_QUEUE_MEMORY_CACHE_BYTES;
+    if (cache) this.cachedBytes += encoded.length;
+    this.push({ payload: cache ? payload : undefined, records, bytes: encoded.length, token, stored });
+  }
+
+  private reserve(records: number, bytes: number): void {
     this.queuedRecords += records;
-    this.queuedBytes += item.bytes;
+    this.queuedBytes += bytes;
     this.reportQueue();
+  }
+
+  /** Hands a batch whose room was reserved to the consumers. */
+  private push(item: QueueItem<P>): void {
+    this.items.push(item);
     this.wakeups.shift()?.();
+  }
+
+  /**
+   * sending_queue.enabled: false: the batch is exported in the caller's path, and accepted only
+   * once it is (or was dead-lettered). At the shutdown deadline the caller is answered at once
+   * with a refusal, even if an attempt is still under way.
+   */
+  private async exportNow(batch: LogBatch, records: number): Promise<void> {
+    const payload = this.sender.prepare(batch);
+    const item: QueueItem<P> = { payload, records, bytes: 0, token: randomUUID(), stored: undefined };
+    const outcome = await new Promise<Outcome>((resolve) => {
+      if (this.deadlinePassed) return resolve('deferred');
+      const answer = (o: Outcome) => {
+        this.atDeadline.delete(onDeadline);
+        resolve(o);
+      };
+      const onDeadline = () => answer('deferred');
+      this.atDeadline.add(onDeadline);
+      void this.deliver(item, payload).then(answer);
+    });
+    if (outcome === 'deferred') throw new ShuttingDownError(this.context.id);
+    if (outcome === 'refused') throw new BackPressureError(`${this.context.id}: the batch cannot be exported (${this.lastError})`, this.retryConfig.initial_interval);
   }
 
   health(): ComponentHealth {
@@ -190,10 +237,25 @@ export class QueuedExporter<P> implements Exporter {
 
   /**
    * The service is shutting down: what the processors flush from now on is accepted whatever
-   * the queue's limits, so it is exported or (with storage) persisted rather than dropped.
+   * the queue's limits, so it is exported or (with storage) persisted rather than dropped; and
+   * retries end at the deadline, so the processors' final flush cannot outlast it.
    */
-  prepareShutdown(): void {
+  prepareShutdown(deadline: number): void {
     this.draining = true;
+    this.setDeadline(deadline);
+  }
+
+  private setDeadline(deadline: number): void {
+    if (deadline >= this.deadline) return;
+    this.deadline = deadline;
+    clearTimeout(this.deadlineTimer);
+    this.deadlineTimer = setTimeout(() => {
+      this.deadlinePassed = true;
+      for (const answer of [...this.atDeadline]) answer();
+    }, Math.max(0, deadline - Date.now()));
+    this.deadlineTimer.unref();
+    this.deadlineSet.abort();
+    this.deadlineSet = new AbortController();
   }
 
   /**
@@ -203,7 +265,7 @@ export class QueuedExporter<P> implements Exporter {
    */
   async shutdown(deadline: number): Promise<void> {
     this.closing = true;
-    this.deadline = deadline;
+    this.setDeadline(deadline);
     for (const wake of this.wakeups.splice(0)) wake();
     const timer = new AbortController();
     await Promise.race([Promise.all(this.workers), sleep(Math.max(0, deadline - Date.now()) + 100, undefined, { signal: timer.signal }).catch(() => undefined)]);
@@ -220,6 +282,7 @@ export class QueuedExporter<P> implements Exporter {
     this.queuedRecords = 0;
     this.queuedBytes = 0;
     this.reportQueue();
+    clearTimeout(this.deadlineTimer);
     await this.disk?.close();
     await this.hooks.stop?.();
   }
@@ -251,6 +314,19 @@ export class QueuedExporter<P> implements Exporter {
     if (replay.records.length > 0) logger.info({ dir, batches: replay.records.length, records: this.queuedRecords }, 'replaying the disk queue');
   }
 
+  /** One consumer; if it fails on something unexpected, it is logged and another takes its place. */
+  private async runConsumer(): Promise<void> {
+    for (;;) {
+      try {
+        await this.work();
+        return;
+      } catch (err) {
+        this.context.logger.error({ err: errorMessage(err) }, 'a sending queue consumer failed; starting another (a batch it held is sent again after a restart if the queue is on disk)');
+        if (this.closing) return;
+      }
+    }
+  }
+
   private async work(): Promise<void> {
     for (;;) {
       if (this.closing && Date.now() >= this.deadline) return;
@@ -265,6 +341,7 @@ export class QueuedExporter<P> implements Exporter {
       const outcome = payload === undefined ? 'given_up' : await this.deliver(item, payload);
       if (this.stopped) return;
       if (cached) this.cachedBytes -= item.bytes;
+      // Deferred at the deadline, a batch on disk stays there (unacknowledged) for the next start.
       if (outcome !== 'deferred' && item.stored) this.disk?.ack(item.stored.seq);
       if (outcome === 'deferred' && !this.disk) this.context.telemetry.failed(item.records, 'shutdown');
       this.queuedRecords -= item.records;
@@ -303,39 +380,49 @@ export class QueuedExporter<P> implements Exporter {
         this.lastError = errorMessage(err);
         this.consecutiveFailures++;
         if (err instanceof PermanentExportError || !(err instanceof RetryableExportError) || !this.retryConfig.enabled) {
-          this.giveUp(item, payload, 'permanent', attempt, started);
-          return 'given_up';
+          return this.giveUp(item, payload, 'permanent', attempt, started);
         }
         if (Date.now() >= this.deadline) return 'deferred';
         const elapsed = Date.now() - started;
         const limit = this.retryConfig.max_elapsed_time;
-        if (limit > 0 && elapsed >= limit) {
-          this.giveUp(item, payload, 'retries_exhausted', attempt, started);
-          return 'given_up';
-        }
+        if (limit > 0 && elapsed >= limit) return this.giveUp(item, payload, 'retries_exhausted', attempt, started);
         const jitter = interval * this.retryConfig.randomization_factor;
         let wait = interval - jitter + Math.random() * 2 * jitter;
         if (err.retryAfterMs !== undefined) wait = Math.max(wait, err.retryAfterMs);
-        wait = Math.min(wait, this.deadline - Date.now());
         if (limit > 0) wait = Math.min(wait, Math.max(0, limit - elapsed));
         telemetry.retried();
         logger.warn({ err: this.lastError, records: item.records, attempt, retry_in_ms: Math.round(wait) }, 'export failed; retrying');
-        await sleep(Math.max(0, wait));
+        await this.pause(wait);
+        if (Date.now() >= this.deadline) return 'deferred';
         interval = Math.min(interval * this.retryConfig.multiplier, this.retryConfig.max_interval);
       }
     }
   }
 
-  /** A batch that will not be delivered: into the dead-letter directory if there is one, else dropped. */
-  private giveUp(item: QueueItem<P>, payload: P, reason: DeadLetterEntry['reason'], attempts: number, started: number): void {
+  /** Waits ms, or until the shutdown deadline if that comes first (also if it is set meanwhile). */
+  private async pause(ms: number): Promise<void> {
+    const until = Date.now() + ms;
+    for (;;) {
+      const left = Math.min(until, this.deadline) - Date.now();
+      if (left <= 0) return;
+      await sleep(left, undefined, { signal: this.deadlineSet.signal }).catch(() => undefined);
+    }
+  }
+
+  /**
+   * A batch that will not be delivered goes to the dead-letter directory (or, without one, is
+   * dropped). It leaves the queue only once written there: while the directory cannot be written
+   * the batch is kept and the write retried with the retry back-off, until the shutdown deadline
+   * (a disk queue keeps it for the next start). Without a queue the caller is refused instead.
+   */
+  private async giveUp(item: QueueItem<P>, payload: P, reason: DeadLetterEntry['reason'], attempts: number, started: number): Promise<Outcome> {
     const { logger, telemetry } = this.context;
-    telemetry.failed(item.records, reason);
     const context = { err: this.lastError, records: item.records, attempts, token: item.token };
     if (!this.deadLetter) {
+      telemetry.failed(item.records, reason);
       logger.error(context, reason === 'permanent' ? 'export failed permanently; dropping the batch (no dead_letter directory configured)' : 'export retries exhausted; dropping the batch (no dead_letter directory configured)');
-      return;
+      return 'given_up';
     }
-    const files = this.sender.deadLetterFiles?.(payload) ?? (this.sender.codec ? [{ suffix: '.bin', data: this.sender.codec.encode(payload) }] : []);
     const entry: DeadLetterEntry = {
       exporter: this.context.id,
       reason,
@@ -345,12 +432,30 @@ export class QueuedExporter<P> implements Exporter {
       attempts,
       first_attempt_at: new Date(started).toISOString(),
     };
-    try {
-      const file = this.deadLetter.write(entry, files);
-      telemetry.deadLettered(item.records, reason);
-      logger.error({ ...context, file }, reason === 'permanent' ? 'export failed permanently; the batch was written to the dead-letter directory' : 'export retries exhausted; the batch was written to the dead-letter directory');
-    } catch (err) {
-      logger.error({ ...context, dead_letter_error: errorMessage(err) }, 'export gave up and the dead-letter directory cannot be written; the batch is dropped');
+    let interval = this.retryConfig.initial_interval;
+    for (let tries = 1; ; tries++) {
+      try {
+        const files = this.sender.deadLetterFiles?.(payload) ?? (this.sender.codec ? [{ suffix: '.bin', data: this.sender.codec.encode(payload) }] : []);
+        const file = this.deadLetter.write(entry, files);
+        telemetry.failed(item.records, reason);
+        telemetry.deadLettered(item.records, reason);
+        logger.error({ ...context, file }, reason === 'permanent' ? 'export failed permanently; the batch was written to the dead-letter directory' : 'export retries exhausted; the batch was written to the dead-letter directory');
+        return 'given_up';
+      } catch (err) {
+        this.lastError = `${entry.error}; and the dead-letter directory cannot be written: ${errorMessage(err)}`;
+        this.consecutiveFailures++;
+        if (!this.queueConfig.enabled) {
+          logger.error({ ...context, dead_letter_error: errorMessage(err) }, 'export gave up and the dead-letter directory cannot be written; refusing the batch');
+          return 'refused';
+        }
+        if (Date.now() >= this.deadline) {
+          logger.error({ ...context, dead_letter_error: errorMessage(err) }, this.disk ? 'the dead-letter directory cannot be written at the shutdown deadline; the batch stays in the disk queue' : 'the dead-letter directory cannot be written at the shutdown deadline; the batch is lost');
+          return 'deferred';
+        }
+        if (tries === 1) logger.error({ ...context, dead_letter_error: errorMessage(err) }, 'export gave up and the dead-letter directory cannot be written; keeping the batch and trying again');
+        await this.pause(interval);
+        interval = Math.min(interval * this.retryConfig.multiplier, this.retryConfig.max_interval);
+      }
     }
   }
 

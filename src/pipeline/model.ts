@@ -109,10 +109,19 @@ export function newLogRecord(): LogRecord {
 }
 
 /**
- * A parsed JSON (or YAML) value as a log value: safe whole numbers become int (bigint) and other
- * numbers double, arrays lists, objects kvlists.
+ * Levels of lists and maps anyValueFromJson builds; arrays and objects nested deeper are kept as
+ * their JSON text. JSON.parse takes any nesting, but everything that walks a value afterwards
+ * (conversion, redaction, rendering for ClickHouse) recurses: one 40 KB body of nested brackets
+ * would overflow the stack. No real log nests this deep.
  */
-export function anyValueFromJson(v: unknown): AnyValue {
+export const JSON_VALUE_MAX_DEPTH = 32;
+
+/**
+ * A parsed JSON (or YAML) value as a log value: safe whole numbers become int (bigint) and other
+ * numbers double, arrays lists, objects kvlists; `depth` is the nesting of `v` in the document
+ * it came from, and containers at JSON_VALUE_MAX_DEPTH become JSON text.
+ */
+export function anyValueFromJson(v: unknown, depth = 0): AnyValue {
   if (v === null || v === undefined) return null;
   switch (typeof v) {
     case 'string':
@@ -121,18 +130,79 @@ export function anyValueFromJson(v: unknown): AnyValue {
       return v;
     case 'number':
       return Number.isSafeInteger(v) ? BigInt(v) : v;
-    case 'object':
-      if (Array.isArray(v)) return v.map(anyValueFromJson);
-      return attributesFromJson(v as Record<string, unknown>);
+    case 'object': {
+      if (depth >= JSON_VALUE_MAX_DEPTH) return jsonText(v);
+      if (!Array.isArray(v)) return attributesFromJson(v as Record<string, unknown>, depth);
+      const list: AnyValue[] = new Array<AnyValue>(v.length);
+      for (let i = 0; i < v.length; i++) list[i] = anyValueFromJson(v[i], depth + 1);
+      return list;
+    }
     default:
       return String(v);
   }
 }
 
-export function attributesFromJson(o: Record<string, unknown>): Attributes {
+export function attributesFromJson(o: Record<string, unknown>, depth = 0): Attributes {
   const out = newAttributes();
-  for (const k of Object.keys(o)) out[k] = anyValueFromJson(o[k]);
+  for (const k of Object.keys(o)) out[k] = anyValueFromJson(o[k], depth + 1);
   return out;
+}
+
+/**
+ * The JSON text of a parsed JSON value, at any nesting: JSON.stringify recurses and throws a
+ * RangeError past a few thousand levels (less on a deeper stack), which a body under the default
+ * 64 KB size limit can reach; such values are written out by an explicit-stack walk instead.
+ */
+export function jsonText(v: unknown): string {
+  try {
+    return JSON.stringify(v) ?? 'null';
+  } catch (err) {
+    if (!(err instanceof RangeError)) throw err;
+    return deepJsonText(v);
+  }
+}
+
+interface OpenContainer {
+  value: unknown[] | Record<string, unknown>;
+  /** An object's keys; undefined for an array. */
+  keys: string[] | undefined;
+  next: number;
+}
+
+function deepJsonText(root: unknown): string {
+  let out = '';
+  const open: OpenContainer[] = [];
+  let v = root;
+  for (;;) {
+    if (v !== null && typeof v === 'object') {
+      const array = Array.isArray(v);
+      out += array ? '[' : '{';
+      open.push({ value: v as unknown[] | Record<string, unknown>, keys: array ? undefined : Object.keys(v), next: 0 });
+    } else {
+      out += JSON.stringify(v) ?? 'null';
+    }
+    for (;;) {
+      const top = open[open.length - 1];
+      if (top === undefined) return out;
+      const keys = top.keys;
+      const size = keys ? keys.length : (top.value as unknown[]).length;
+      if (top.next >= size) {
+        out += keys ? '}' : ']';
+        open.pop();
+        continue;
+      }
+      if (top.next > 0) out += ',';
+      if (keys) {
+        const k = keys[top.next]!;
+        out += `${JSON.stringify(k)}:`;
+        v = (top.value as Record<string, unknown>)[k];
+      } else {
+        v = (top.value as unknown[])[top.next];
+      }
+      top.next++;
+      break;
+    }
+  }
 }
 
 export function countRecords(batch: LogBatch): number {

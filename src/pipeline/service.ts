@@ -109,7 +109,7 @@ export class Service {
   async shutdown(deadline: number): Promise<void> {
     if (this.state === 'stopping' || this.state === 'stopped') return;
     this.state = 'stopping';
-    for (const { component } of this.exporters) component.prepareShutdown?.();
+    for (const { component } of this.exporters) component.prepareShutdown?.(deadline);
     await this.stopStarted(deadline);
     this.state = 'stopped';
   }

@@ -1,5 +1,5 @@
 import { status as GrpcStatus } from '@grpc/grpc-js';
-import { BackPressureError, PermanentExportError, ShuttingDownError, errorMessage } from '../pipeline/errors.js';
+import { BackPressureError, ShuttingDownError, errorMessage, isPermanentError } from '../pipeline/errors.js';
 
 /** How every receiver answers when the pipeline does not take a request's records. */
 export interface Refusal {
@@ -16,8 +16,9 @@ export interface Refusal {
 /**
  * The OTel Collector's mapping, with back-pressure made explicit: a full queue or a memory limit
  * (BackPressureError) → 429 / RESOURCE_EXHAUSTED with the time to wait, shutting down → 503 /
- * UNAVAILABLE, a permanent error → 400 / INVALID_ARGUMENT (retrying cannot help), anything else
- * → 503 / UNAVAILABLE, so clients keep the data and retry.
+ * UNAVAILABLE, a permanent error (an exporter's, or a processor refusing the data) → 400 /
+ * INVALID_ARGUMENT (retrying cannot help), anything else → 503 / UNAVAILABLE, so clients keep
+ * the data and retry.
  */
 export function refusalFor(err: unknown): Refusal {
   const reason = errorMessage(err);
@@ -27,7 +28,7 @@ export function refusalFor(err: unknown): Refusal {
   if (err instanceof BackPressureError) {
     return { httpStatus: 429, grpcCode: GrpcStatus.RESOURCE_EXHAUSTED, retryAfterMs: err.retryAfterMs, message: `log records not accepted, retry later: ${reason}`, unexpected: false };
   }
-  if (err instanceof PermanentExportError) {
+  if (isPermanentError(err)) {
     return { httpStatus: 400, grpcCode: GrpcStatus.INVALID_ARGUMENT, retryAfterMs: undefined, message: `log records rejected: ${reason}`, unexpected: false };
   }
   return { httpStatus: 503, grpcCode: GrpcStatus.UNAVAILABLE, retryAfterMs: 1000, message: `log records not accepted, retry later: ${reason}`, unexpected: true };

@@ -89,6 +89,12 @@ export class Telemetry {
     labelNames: ['processor'],
     registers: [this.registry],
   });
+  readonly memoryLimiterForcedGc = new Counter({
+    name: 'otelhouse_processor_memory_limiter_forced_gc_total',
+    help: 'Full garbage collections the memory limiter forced while above its soft limit.',
+    labelNames: ['processor'],
+    registers: [this.registry],
+  });
   readonly memoryLimiterRss = new Gauge({
     name: 'otelhouse_processor_memory_limiter_rss_bytes',
     help: 'Resident memory at the memory limiter\'s last check.',
@@ -302,6 +308,11 @@ export class ComponentTelemetry {
     this.counts['soft_limit_mib'] = Math.round(softLimitBytes / 1048576);
     this.counts['limit_mib'] = Math.round(hardLimitBytes / 1048576);
     this.counts['refusing'] = refusing ? 1 : 0;
+  }
+
+  forcedGc(): void {
+    this.telemetry.memoryLimiterForcedGc.inc({ processor: this.id });
+    this.add('forced_gc', 1);
   }
 
   sent(n: number, seconds: number): void {

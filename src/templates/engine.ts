@@ -97,31 +97,37 @@ export class TemplateEngine {
   }
 
   /**
-   * Adds a stored template to a set, as loaded at start-up or on refresh. An LLM's template is
-   * adopted, so it takes over the mined templates it covers here too.
+   * Adds a stored template to a set, as loaded at start-up or on refresh; one already held is left
+   * as it is. An LLM's template is adopted, so it takes over the mined templates it covers here
+   * too. Matchers see the result after `publish()` (or at the next batch).
    */
   seed(set: string, text: string, count: number, source: TemplateSource = 'miner'): void {
+    const s = this.setOf(set);
+    const tokens = text.split(' ');
     if (source === 'llm') {
-      this.adopt(set, text.split(' '), source, count);
+      if (!s.miner.has(tokens)) this.adopt(set, tokens, source, count);
       return;
     }
-    const s = this.setOf(set);
     const before = s.miner.templateCount;
-    s.miner.seed(text.split(' '), count);
+    s.miner.seed(tokens, count);
     if (s.miner.templateCount !== before) this.dirty.add(set);
   }
 
   /**
-   * Adds a template made outside the miner; the templates it covers are folded into it. The new
-   * snapshot is built at once, so a batch being matched on the pool right now sees its results
-   * as stale and re-checks them against it.
+   * Adds a template made outside the miner; the templates it covers are folded into it. Call
+   * `publish()` before the next await, so a batch being matched on the pool sees its results as
+   * stale and re-checks them against the new snapshot.
    */
   adopt(set: string, tokens: string[], source: TemplateSource, count = 0): { template: TemplateRef; replaced: bigint[] } {
     const s = this.setOf(set);
     const { template, removed } = s.miner.adopt(tokens, source, count);
     this.dirty.add(set);
-    this.refresh();
     return { template: template.ref(), replaced: removed.map((t) => t.id) };
+  }
+
+  /** Builds the snapshots of the sets that changed now, and gives them to the pool. */
+  publish(): void {
+    this.refresh();
   }
 
   /** Assigns a template to each message, learning new ones. */

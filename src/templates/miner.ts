@@ -107,6 +107,11 @@ export class TemplateMiner {
     return out;
   }
 
+  has(tokens: string[]): boolean {
+    const text = tokens.join(' ');
+    return this.leaves.get(this.leafKey(tokens))?.some((t) => t.text === text) ?? false;
+  }
+
   /** Adds a known template (loaded from storage) as it is, unless it exists already. */
   seed(tokens: string[], count = 0): Template {
     const key = this.leafKey(tokens);

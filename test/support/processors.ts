@@ -1,6 +1,8 @@
+import { setFlagsFromString } from 'node:v8';
 import { pino } from 'pino';
 import { loadConfig } from '../../src/daemon.js';
 import type { Processor } from '../../src/pipeline/component.js';
+import type { LogsConsumer } from '../../src/pipeline/consumer.js';
 import { ConfigError } from '../../src/pipeline/errors.js';
 import { newAttributes, newLogRecord, type AnyValue, type LogBatch, type LogRecord } from '../../src/pipeline/model.js';
 import { Telemetry } from '../../src/telemetry/metrics.js';
@@ -42,8 +44,11 @@ export interface Harness {
   stats(): Record<string, number>;
 }
 
-/** Builds and starts one processor from YAML through the real config loader, in front of a capturing consumer. */
-export async function processorHarness(id: string, processorYaml: string, env: NodeJS.ProcessEnv = {}): Promise<Harness> {
+/**
+ * Builds and starts one processor from YAML through the real config loader, in front of a
+ * capturing consumer (or `next`, when given: then `out` stays empty).
+ */
+export async function processorHarness(id: string, processorYaml: string, env: NodeJS.ProcessEnv = {}, next?: LogsConsumer): Promise<Harness> {
   const config = loadConfig({ text: configAround(id, processorYaml) }, env);
   const resolved = config.processors.get(id)!;
   if (resolved.factory.kind !== 'processor') throw new Error(`${id} is not a processor`);
@@ -52,7 +57,7 @@ export async function processorHarness(id: string, processorYaml: string, env: N
   const processor = resolved.factory.create(
     resolved.config,
     { id, kind: 'processor', logger: pino({ level: 'silent' }), telemetry: telemetry.forComponent('processor', id) },
-    { consume: async (b) => void out.push(b) },
+    next ?? { consume: async (b) => void out.push(b) },
   );
   await processor.start();
   return {
@@ -134,4 +139,15 @@ function plain(v: AnyValue): AnyValue {
 /** Every record of a batch, in order. */
 export function recordsOf(batch: LogBatch | undefined): LogRecord[] {
   return batch ? batch.resourceLogs.flatMap((rl) => rl.scopeLogs.flatMap((sl) => sl.logRecords)) : [];
+}
+
+setFlagsFromString('--allow-natives-syntax');
+const fastProperties = new Function('o', 'return %HasFastProperties(o)') as (o: object) => boolean;
+
+/**
+ * Whether V8 keeps an object in fast (hidden-class) mode. `delete` turns an attribute map into a
+ * dictionary that every later stage reads several times slower (docs/decisions.md).
+ */
+export function hasFastProperties(o: object): boolean {
+  return fastProperties(o);
 }

@@ -13,6 +13,8 @@ export type Step =
   | { answer: (messages: string[]) => Array<{ template: string; logs: number[] }> }
   /** The model's reply text as is (e.g. malformed JSON). */
   | { text: string }
+  /** A 200 whose body is this text as is (e.g. not the provider's JSON shape). */
+  | { body: string }
   /** An HTTP error status, with headers (e.g. Retry-After). */
   | { status: number; headers?: Record<string, string> }
   /** Never answers (until the server closes). */
@@ -96,6 +98,10 @@ export class ScriptedLlmServer {
       step = step.held;
     }
     if ('hang' in step) return;
+    if ('body' in step) {
+      res.writeHead(200, { 'content-type': 'application/json' }).end(step.body);
+      return;
+    }
     if ('status' in step) {
       res.writeHead(step.status, { 'content-type': 'text/plain', ...step.headers }).end(`scripted ${step.status}`);
       return;

@@ -3,8 +3,10 @@ import { PermanentExportError, RetryableExportError, errorMessage } from '../../
 
 /**
  * ClickHouse error codes worth retrying: the server is overloaded, out of memory, merging too
- * slowly, restarting or unreachable. Anything else ClickHouse reports about a statement (unknown
- * table or column, type mismatch, parse error, bad credentials) will fail the same way again.
+ * slowly, restarting or unreachable; credentials or grants that are wrong for now (a rotated
+ * Secret reaches the pod late, a grant is being fixed); a table or database that is gone (dropped
+ * by hand: create_schema recreates it before the retry). Anything else ClickHouse reports about a
+ * statement (unknown column, type mismatch, parse error) will fail the same way again.
  */
 const RETRYABLE_CODES = new Set([
   159, // TIMEOUT_EXCEEDED
@@ -25,12 +27,29 @@ const RETRYABLE_CODES = new Set([
   425, // SYSTEM_ERROR
   999, // KEEPER_EXCEPTION
   1000, // POCO_EXCEPTION
+  // An operator fixes these without touching the data.
+  192, // UNKNOWN_USER
+  193, // WRONG_PASSWORD
+  194, // REQUIRED_PASSWORD
+  195, // IP_ADDRESS_NOT_ALLOWED
+  497, // ACCESS_DENIED
+  516, // AUTHENTICATION_FAILED
+  60, // UNKNOWN_TABLE
+  81, // UNKNOWN_DATABASE
 ]);
+
+const MISSING_SCHEMA_CODES = new Set([60, 81]);
 
 function clickhouseCode(err: unknown): number | undefined {
   if (err instanceof ClickHouseError) return Number(err.code);
   const code = (err as { clickhouseCode?: unknown } | null)?.clickhouseCode;
   return typeof code === 'number' ? code : undefined;
+}
+
+/** The table or database the statement uses does not exist (any more). */
+export function isMissingSchemaError(err: unknown): boolean {
+  const code = clickhouseCode(err);
+  return code !== undefined && MISSING_SCHEMA_CODES.has(code);
 }
 
 /** Sorts a failed ClickHouse call into retryable or permanent, keeping the cause. */

@@ -5,7 +5,7 @@ import type { ComponentContext, NewTemplate, StoredTemplate } from '../../pipeli
 import { QueuedExporter, type ExportSender, type PayloadCodec } from '../../pipeline/exporter-helper.js';
 import type { LogBatch } from '../../pipeline/model.js';
 import { parseEndpoint, type ClickHouseExporterConfig } from './config.js';
-import { classifyClickHouseError } from './error-classifier.js';
+import { classifyClickHouseError, isMissingSchemaError } from './error-classifier.js';
 import { encodeInsert, encodeNewTemplatesInsert, encodeTemplatesInsert } from './row-encoder.js';
 import { schemaStatements } from './schema.js';
 
@@ -143,6 +143,11 @@ export class ClickHouseLogsExporter {
     } catch (err) {
       const classified = classifyClickHouseError(err, what);
       this.connected = classified.name === 'PermanentExportError';
+      if (isMissingSchemaError(err)) {
+        // Dropped since it was created: the retry creates it again (create_schema) or waits for it.
+        this.schemaReady = false;
+        this.context.logger.warn({ err: classified.message }, this.config.create_schema ? 'a table is missing; it is created again before the retry' : 'a table is missing (create_schema: false); retrying until it exists');
+      }
       throw classified;
     }
   }

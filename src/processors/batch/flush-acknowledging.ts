@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { ComponentContext, Processor } from '../../pipeline/component.js';
 import type { LogsConsumer } from '../../pipeline/consumer.js';
 import { BackPressureError, ShuttingDownError } from '../../pipeline/errors.js';
@@ -25,7 +26,8 @@ export class FlushAcknowledgingBatchProcessor implements Processor {
   private readonly maxSend: number;
   private readonly maxPending: number;
   private timer: NodeJS.Timeout | undefined;
-  private readonly sends = new Set<Promise<void>>();
+  /** Batches handed to the next stage and not yet answered, with the requests they hold. */
+  private readonly sends = new Map<Promise<void>, Waiting[]>();
   private closing = false;
 
   constructor(
@@ -53,10 +55,22 @@ export class FlushAcknowledgingBatchProcessor implements Processor {
     return accepted;
   }
 
-  async shutdown(): Promise<void> {
+  /**
+   * Sends what is waiting and waits for the answers until the deadline; requests whose batch is
+   * still unanswered then are refused (their clients send them again), not left hanging.
+   */
+  async shutdown(deadline: number): Promise<void> {
     this.closing = true;
     while (this.waiting.length > 0) this.flush('shutdown');
-    await Promise.all(this.sends);
+    const timer = new AbortController();
+    await Promise.race([Promise.all(this.sends.keys()), sleep(Math.max(0, deadline - Date.now()), undefined, { signal: timer.signal }).catch(() => undefined)]);
+    timer.abort();
+    if (this.sends.size === 0) return;
+    const unanswered = [...this.sends.values()].flat();
+    this.sends.clear();
+    const refusal = new ShuttingDownError(this.context.id);
+    for (const w of unanswered) w.reject(refusal);
+    this.context.logger.warn({ requests: unanswered.length, records: unanswered.reduce((n, w) => n + w.records, 0) }, 'shutdown deadline reached before the next stage accepted these requests; they were refused');
   }
 
   /** Sends full batches (or, on timeout and shutdown, what is waiting) without waiting for earlier sends. */
@@ -89,7 +103,7 @@ export class FlushAcknowledgingBatchProcessor implements Processor {
         for (const w of group) w.reject(err);
       },
     );
-    this.sends.add(sent);
+    this.sends.set(sent, group);
     void sent.finally(() => this.sends.delete(sent));
   }
 }

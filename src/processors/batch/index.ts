@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { duration, nonNegativeInt, positiveInt, section } from '../../config/types.js';
 import type { ComponentContext, Processor, ProcessorFactory } from '../../pipeline/component.js';
 import type { LogsConsumer } from '../../pipeline/consumer.js';
-import { BackPressureError, ShuttingDownError, errorMessage } from '../../pipeline/errors.js';
+import { BackPressureError, ShuttingDownError, errorMessage, isPermanentError } from '../../pipeline/errors.js';
 import { countRecords, type LogBatch } from '../../pipeline/model.js';
 import { BatchBuffer } from './batch-buffer.js';
 import { FlushAcknowledgingBatchProcessor } from './flush-acknowledging.js';
@@ -36,8 +36,9 @@ export type BatchConfig = z.output<typeof batchConfigSchema>;
 /**
  * Groups records into batches by size or time, as the OTel Collector's batch processor does, with
  * one difference that matters for not losing data: accepted records stay here until the next stage
- * accepts them (a refused send is retried, never dropped), and when too many are waiting the
- * processor refuses new data instead of growing without bound.
+ * accepts them (a refused send is retried; only a batch rejected as permanently invalid is
+ * dropped, counted and logged), and when too many are waiting the processor refuses new data
+ * instead of growing without bound.
  */
 class BatchProcessor implements Processor {
   private readonly buffer = new BatchBuffer();
@@ -101,6 +102,12 @@ class BatchProcessor implements Processor {
         this.context.telemetry.batchSent(records, this.closing ? 'shutdown' : full ? 'size' : trigger);
         backoff = 50;
       } catch (err) {
+        if (isPermanentError(err)) {
+          // Held for a retry it would be refused again, for ever, with everything behind it waiting.
+          this.context.telemetry.count('rejected', records);
+          this.context.logger.error({ err: errorMessage(err), records }, 'the next stage rejected a batch as invalid; it cannot be retried and is dropped');
+          continue;
+        }
         if (Date.now() >= this.deadline) {
           this.context.telemetry.count('dropped', records);
           this.context.logger.error({ err: errorMessage(err), records }, 'shutdown deadline reached; the next stage still refuses these records');

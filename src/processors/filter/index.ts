@@ -2,8 +2,8 @@ import { z } from 'zod';
 import { section } from '../../config/types.js';
 import type { ComponentContext, Processor, ProcessorFactory } from '../../pipeline/component.js';
 import type { LogsConsumer } from '../../pipeline/consumer.js';
-import { errorMessage } from '../../pipeline/errors.js';
-import type { LogBatch, LogRecord, ScopeLogs } from '../../pipeline/model.js';
+import { RejectedBatchError, errorMessage } from '../../pipeline/errors.js';
+import { countRecords, type LogBatch, type LogRecord } from '../../pipeline/model.js';
 import { filterMatchSchema, type RecordMatcher } from '../shared/match.js';
 import { severitySchema } from '../shared/severity.js';
 import { OttlEvaluationError, compileCondition, type OttlCondition, type OttlContext } from './ottl.js';
@@ -22,9 +22,9 @@ const conditionSchema = z.string({ error: 'expected an OTTL condition (a string)
 export const filterConfigSchema = section({
   /**
    * What a condition that fails to evaluate on a record does: `ignore` keeps the record and logs
-   * the error, `silent` keeps it without logging, `propagate` refuses the whole batch with the
-   * error. (The OTel Collector defaults to propagate; here one bad record must not cost its
-   * neighbours, see docs/decisions.md.)
+   * the error, `silent` keeps it without logging, `propagate` refuses the whole batch, unchanged,
+   * as invalid data (a client error to the sender, never retried). (The OTel Collector defaults
+   * to propagate; here one bad record must not cost its neighbours, see docs/decisions.md.)
    */
   error_mode: z.enum(ERROR_MODES, { error: `expected one of ${ERROR_MODES.join(', ')}` }).default('ignore'),
   /** Drop records below this severity (records with no severity are kept). */
@@ -50,8 +50,8 @@ const WARNING_INTERVAL_MS = 60_000;
 
 /**
  * The OTel Collector's filter processor for logs: drops records below a severity, outside an
- * include match, inside an exclude match, or matching an OTTL condition. Batches are compacted in
- * place; an empty batch goes no further.
+ * include match, inside an exclude match, or matching an OTTL condition. Every record is judged
+ * before any is removed, then the batch is compacted in place; an empty batch goes no further.
  */
 class FilterProcessor implements Processor {
   private readonly minSeverity: number;
@@ -62,6 +62,8 @@ class FilterProcessor implements Processor {
   private readonly errorMode: FilterConfig['error_mode'];
   private readonly dropped = new Int32Array(RULES.length);
   private readonly ctx: OttlContext;
+  /** Per record of the batch in hand, in order: 1 to keep it. */
+  private keep = new Uint8Array(1024);
   private errors = 0;
   private firstError: unknown;
   /** ignore mode logs at most one warning a minute, with the errors counted since the last one. */
@@ -89,52 +91,79 @@ class FilterProcessor implements Processor {
     this.dropped.fill(0);
     this.errors = 0;
     this.firstError = undefined;
-    let kept = 0;
+    const total = countRecords(batch);
+    if (this.keep.length < total) this.keep = new Uint8Array(Math.max(total, this.keep.length * 2));
+    let kept: number;
     try {
-      let w = 0;
-      const resourceLogs = batch.resourceLogs;
-      for (let i = 0; i < resourceLogs.length; i++) {
-        const rl = resourceLogs[i]!;
-        const includeResource = !this.include || this.include.resource(rl.resource);
-        const excludeResource = !!this.exclude && this.exclude.resource(rl.resource);
-        this.ctx.resource = rl.resource;
-        let sw = 0;
-        for (let j = 0; j < rl.scopeLogs.length; j++) {
-          const sl = rl.scopeLogs[j]!;
-          this.ctx.scope = sl.scope;
-          const n = this.filterScope(sl, includeResource, excludeResource);
-          if (n > 0) rl.scopeLogs[sw++] = sl;
-          kept += n;
-        }
-        rl.scopeLogs.length = sw;
-        if (sw > 0) resourceLogs[w++] = rl;
-      }
-      resourceLogs.length = w;
+      kept = this.decide(batch);
     } catch (err) {
-      // The batch is refused as a whole: nothing of it was dropped by a rule, only the errors count.
+      // The batch is refused as a whole and left as it came: nothing was dropped by a rule, only the errors count.
       this.context.telemetry.filterErrors(this.errors);
       throw err;
     }
+    if (kept < total) this.compact(batch);
     this.report();
     if (kept > 0) return this.next.consume(batch);
   }
 
-  /** Compacts one scope's records in place; returns how many are kept. */
-  private filterScope(sl: ScopeLogs, includeResource: boolean, excludeResource: boolean): number {
-    const records = sl.logRecords;
+  /**
+   * Runs the rules on every record and notes in `keep` which stay, without changing the batch: a
+   * condition that throws (error_mode: propagate) leaves the batch whole for whoever holds it.
+   */
+  private decide(batch: LogBatch): number {
+    const keep = this.keep;
     const include = this.include;
     const exclude = this.exclude;
-    const includeOuter = !include || (includeResource && include.scope(sl.scope));
-    const excludeOuter = !!exclude && excludeResource && exclude.scope(sl.scope);
-    let w = 0;
-    for (let k = 0; k < records.length; k++) {
-      const rec = records[k]!;
-      const rule = this.dropRule(rec, includeOuter, excludeOuter);
-      if (rule < 0) records[w++] = rec;
-      else this.dropped[rule]!++;
+    let n = 0;
+    let kept = 0;
+    const resourceLogs = batch.resourceLogs;
+    for (let i = 0; i < resourceLogs.length; i++) {
+      const rl = resourceLogs[i]!;
+      const includeResource = !include || include.resource(rl.resource);
+      const excludeResource = !!exclude && exclude.resource(rl.resource);
+      this.ctx.resource = rl.resource;
+      for (let j = 0; j < rl.scopeLogs.length; j++) {
+        const sl = rl.scopeLogs[j]!;
+        this.ctx.scope = sl.scope;
+        const includeOuter = !include || (includeResource && include.scope(sl.scope));
+        const excludeOuter = !!exclude && excludeResource && exclude.scope(sl.scope);
+        const records = sl.logRecords;
+        for (let k = 0; k < records.length; k++) {
+          const rule = this.dropRule(records[k]!, includeOuter, excludeOuter);
+          if (rule < 0) {
+            keep[n++] = 1;
+            kept++;
+          } else {
+            keep[n++] = 0;
+            this.dropped[rule]!++;
+          }
+        }
+      }
     }
-    records.length = w;
-    return w;
+    return kept;
+  }
+
+  /** Removes the records `decide` dropped, in place, and the scopes and resources left empty. */
+  private compact(batch: LogBatch): void {
+    const keep = this.keep;
+    let n = 0;
+    let w = 0;
+    const resourceLogs = batch.resourceLogs;
+    for (let i = 0; i < resourceLogs.length; i++) {
+      const rl = resourceLogs[i]!;
+      let sw = 0;
+      for (let j = 0; j < rl.scopeLogs.length; j++) {
+        const sl = rl.scopeLogs[j]!;
+        const records = sl.logRecords;
+        let rw = 0;
+        for (let k = 0; k < records.length; k++) if (keep[n++] === 1) records[rw++] = records[k]!;
+        records.length = rw;
+        if (rw > 0) rl.scopeLogs[sw++] = sl;
+      }
+      rl.scopeLogs.length = sw;
+      if (sw > 0) resourceLogs[w++] = rl;
+    }
+    resourceLogs.length = w;
   }
 
   /** The rule that drops this record, or -1 to keep it. */
@@ -151,7 +180,7 @@ class FilterProcessor implements Processor {
       } catch (err) {
         if (!(err instanceof OttlEvaluationError)) throw err;
         this.errors++;
-        if (this.errorMode === 'propagate') throw new Error(`${this.context.id}: condition ${JSON.stringify(this.conditionTexts[c])} failed: ${err.message}`, { cause: err });
+        if (this.errorMode === 'propagate') throw new RejectedBatchError(`${this.context.id}: condition ${JSON.stringify(this.conditionTexts[c])} failed: ${err.message}`, { cause: err });
         this.firstError ??= { condition: this.conditionTexts[c], err: err.message };
       }
     }

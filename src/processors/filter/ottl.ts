@@ -56,10 +56,11 @@ type Value = AnyValue | undefined;
 type Getter = (ctx: OttlContext) => Value;
 export type OttlCondition = (ctx: OttlContext) => boolean;
 
-const SEVERITY_ENUMS: Record<string, bigint> = { SEVERITY_NUMBER_UNSPECIFIED: 0n };
+/** A Map, so an identifier such as `constructor` or `toString` is not taken for an enum. */
+const SEVERITY_ENUMS = new Map<string, bigint>([['SEVERITY_NUMBER_UNSPECIFIED', 0n]]);
 ['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR', 'FATAL'].forEach((name, i) => {
-  SEVERITY_ENUMS[`SEVERITY_NUMBER_${name}`] = BigInt(i * 4 + 1);
-  for (let k = 2; k <= 4; k++) SEVERITY_ENUMS[`SEVERITY_NUMBER_${name}${k}`] = BigInt(i * 4 + k);
+  SEVERITY_ENUMS.set(`SEVERITY_NUMBER_${name}`, BigInt(i * 4 + 1));
+  for (let k = 2; k <= 4; k++) SEVERITY_ENUMS.set(`SEVERITY_NUMBER_${name}${k}`, BigInt(i * 4 + k));
 });
 
 /** Small ints as bigints made once, so reading severity_number or flags allocates nothing. */
@@ -262,10 +263,8 @@ class Parser {
       return () => b;
     }
     if (t.text === 'nil') return () => undefined;
-    if (t.text in SEVERITY_ENUMS) {
-      const n = SEVERITY_ENUMS[t.text]!;
-      return () => n;
-    }
+    const severity = SEVERITY_ENUMS.get(t.text);
+    if (severity !== undefined) return () => severity;
     if (this.peek().kind === '(') return this.call(t);
     return this.path(t);
   }

@@ -19,6 +19,10 @@ export const memoryLimiterConfigSchema = section({
   /** The hard limit as a share of the memory available (the container's limit, else the machine's). */
   limit_percentage: z.number().min(0).max(100, 'must be between 0 and 100').default(0),
   spike_limit_percentage: z.number().min(0).max(100, 'must be between 0 and 100').default(0),
+  /** Forced garbage collections at most this often while above the soft limit (0: at every check). */
+  min_gc_interval_when_soft_limited: duration('10s'),
+  /** The same above the hard limit. */
+  min_gc_interval_when_hard_limited: duration('0s'),
 })
   .refine((c) => c.check_interval > 0, { message: 'must be greater than 0', path: ['check_interval'] })
   .refine((c) => (c.limit_mib > 0) !== (c.limit_percentage > 0), { message: 'set exactly one of limit_mib and limit_percentage', path: ['limit_mib'] })
@@ -79,14 +83,17 @@ function fullGc(): void {
  * the receivers answer with their back-pressure signal (HTTP 429 with Retry-After, gRPC
  * RESOURCE_EXHAUSTED with RetryInfo, syslog TCP stops reading) instead of the process growing
  * until it is killed; takes data again once a check finds it below. Memory is measured every
- * check_interval; above the soft limit a full garbage collection runs (at most once a check), and
- * its result is what decides.
+ * check_interval; above the soft limit a full garbage collection runs, and its result is what
+ * decides. A full collection stops everything, so it runs at most once per
+ * min_gc_interval_when_soft_limited (10 s) between the limits, as in the OTel Collector, and
+ * once per min_gc_interval_when_hard_limited (every check) above the hard limit.
  */
 class MemoryLimiterProcessor implements Processor {
   private readonly hard: number;
   private readonly soft: number;
   private refusing = false;
   private rss = 0;
+  private lastGc = -Infinity;
   private timer: NodeJS.Timeout | undefined;
   private closing = false;
 
@@ -132,8 +139,14 @@ class MemoryLimiterProcessor implements Processor {
   private check(): void {
     let rss = process.memoryUsage.rss();
     if (rss >= this.soft) {
-      fullGc();
-      rss = process.memoryUsage.rss();
+      const minInterval = rss >= this.hard ? this.config.min_gc_interval_when_hard_limited : this.config.min_gc_interval_when_soft_limited;
+      const now = performance.now();
+      if (now - this.lastGc >= minInterval) {
+        fullGc();
+        this.lastGc = now;
+        this.context.telemetry.forcedGc();
+        rss = process.memoryUsage.rss();
+      }
     }
     this.rss = rss;
     const refusing = rss >= this.soft;

@@ -1,4 +1,4 @@
-import { anyValueFromJson, type AnyValue, type Attributes } from '../../pipeline/model.js';
+import { anyValueFromJson, jsonText, type AnyValue, type Attributes } from '../../pipeline/model.js';
 
 /**
  * Body parsers: JSON objects flattened into attributes with dotted keys, and logfmt. Each writes
@@ -10,7 +10,8 @@ export type Put = (attrs: Attributes, key: string, value: AnyValue) => void;
 /**
  * Flattens a parsed JSON object into attributes: nested objects become dotted keys down to
  * `maxDepth` levels; deeper objects are kept as their JSON text, so a hostile body cannot create
- * unbounded keys. Returns false when the nesting went deeper than allowed.
+ * unbounded keys (lists nested past JSON_VALUE_MAX_DEPTH likewise, see anyValueFromJson). Returns
+ * false when the nesting went deeper than allowed.
  */
 export function flattenJson(obj: Record<string, unknown>, attrs: Attributes, put: Put, maxDepth: number, skipKey: string, prefix = '', depth = 1): boolean {
   let withinLimit = true;
@@ -22,11 +23,11 @@ export function flattenJson(obj: Record<string, unknown>, attrs: Attributes, put
       if (depth < maxDepth) {
         if (!flattenJson(v as Record<string, unknown>, attrs, put, maxDepth, skipKey, key, depth + 1)) withinLimit = false;
       } else {
-        put(attrs, key, JSON.stringify(v));
+        put(attrs, key, jsonText(v));
         withinLimit = false;
       }
     } else {
-      put(attrs, key, anyValueFromJson(v));
+      put(attrs, key, anyValueFromJson(v, depth));
     }
   }
   return withinLimit;

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { positiveInt, section } from '../../config/types.js';
 import type { ComponentContext, Processor, ProcessorFactory } from '../../pipeline/component.js';
 import type { LogsConsumer } from '../../pipeline/consumer.js';
+import { errorMessage } from '../../pipeline/errors.js';
 import type { AnyValue, LogBatch, LogRecord } from '../../pipeline/model.js';
 import { isValidTimeZone } from '../../pipeline/time-zones.js';
 import { flattenJson, parseLogfmt, type Put } from './body-parsers.js';
@@ -76,7 +77,8 @@ const TOO_DEEP = 4;
 const SEVERITY = 5;
 const TIMESTAMP = 6;
 const TIMESTAMP_INVALID = 7;
-const RESULTS = ['json', 'logfmt', 'invalid_json', 'too_large', 'too_deep', 'severity', 'timestamp', 'timestamp_invalid'];
+const FAILED = 8;
+const RESULTS = ['json', 'logfmt', 'invalid_json', 'too_large', 'too_deep', 'severity', 'timestamp', 'timestamp_invalid', 'error'];
 
 const insert: Put = (attrs, key, value) => {
   if (attrs[key] === undefined) attrs[key] = value;
@@ -123,12 +125,22 @@ class ParseProcessor implements Processor {
 
   async consume(batch: LogBatch): Promise<void> {
     this.now = new Date();
+    let firstError: unknown;
     for (const rl of batch.resourceLogs) {
       for (const sl of rl.scopeLogs) {
         const records = sl.logRecords;
-        for (let i = 0; i < records.length; i++) this.parse(records[i]!);
+        for (let i = 0; i < records.length; i++) {
+          // A record the parser fails on goes on as far as it got; it never refuses its neighbours.
+          try {
+            this.parse(records[i]!);
+          } catch (err) {
+            this.counts[FAILED]!++;
+            firstError ??= err;
+          }
+        }
       }
     }
+    if (firstError !== undefined) this.context.logger.warn({ err: errorMessage(firstError), records: this.counts[FAILED] }, 'parse failed on some records; they were passed on without (all of) their parsing');
     this.report();
     return this.next.consume(batch);
   }

@@ -23,8 +23,16 @@ export interface Detector {
   pretest?: (s: string) => boolean;
   /** The shortest text the detector can match. */
   minLength: number;
-  /** A further check of a candidate secret (the Luhn checksum of card numbers). */
-  validate?: (secret: string) => boolean;
+  /**
+   * A further check of a candidate secret (not a loopback address; a `key:` value that looks like
+   * a secret), given the group holding it (0: the whole match).
+   */
+  validate?: (secret: string, group: number) => boolean;
+  /**
+   * Where the secrets lie in a candidate, for detectors whose regex finds a wider run: the next
+   * [start, end) at or after `from`, or undefined when there is none left.
+   */
+  locate?: (candidate: string, from: number) => [number, number] | undefined;
 }
 
 /** Key names whose values are secrets, as the last part of a key (`db.password`, `X-Api-Key`, `client_secret`). */
@@ -60,12 +68,56 @@ export function luhnValid(text: string): boolean {
  */
 const CARD_PREFIX = /^(?:4|5[1-5]|2(?:2[2-9][1-9]|2[3-9]\d|[3-6]\d\d|7[01]\d|720)|3[47]|3(?:0[0-5]|[68])|6(?:011|4[4-9]|5|2)|35(?:2[89]|[3-8]\d)|5[06-8]|6\d)/;
 
+/**
+ * How card numbers are written: unbroken, or in groups as printed on cards (4-4-4-4, 4-4-4-4-3,
+ * American Express 4-6-5, Diners 4-6-4) with one kind of separator. Runs of short counters
+ * (`512 730 148 903 221`) are not taken for cards.
+ */
+const CARD_GROUPING = /^(?:\d+|\d{4}([ -])\d{3,6}(?:\1\d{3,6})*)$/;
+
 function cardValid(text: string): boolean {
+  if (!CARD_GROUPING.test(text)) return false;
   const digits = text.replace(/[ -]/g, '');
-  if (!CARD_PREFIX.test(digits)) return false;
-  const sep = /[ -]/.exec(text)?.[0];
-  if (sep !== undefined && text.split(sep).some((g) => g.length < 3 || /[ -]/.test(g))) return false;
-  return luhnValid(digits);
+  return CARD_PREFIX.test(digits) && luhnValid(digits);
+}
+
+const CARD_MIN_DIGITS = 13;
+const CARD_MAX_DIGITS = 19;
+
+/**
+ * The next card number in a run of digit groups (separated by single spaces or dashes) at or
+ * after `from`: the whole run, or else the leftmost-longest span of whole groups that is one, so
+ * a card next to another number is still found (`paid 4111111111111111 12/25`,
+ * `charge 100 4111 1111 1111 1111`). Spans longer than 19 digits are never tried, so a long run
+ * costs a bounded number of checks per group.
+ */
+export function locateCard(run: string, from: number): [number, number] | undefined {
+  if (from === 0 && cardValid(run)) return [0, run.length];
+  const starts: number[] = [];
+  const ends: number[] = [];
+  let groupStart = from;
+  for (let i = from; i <= run.length; i++) {
+    const c = i < run.length ? run.charCodeAt(i) : 32;
+    if (c !== 32 && c !== 45) continue;
+    if (i > groupStart) {
+      starts.push(groupStart);
+      ends.push(i);
+    }
+    groupStart = i + 1;
+  }
+  for (let a = 0; a < starts.length; a++) {
+    let b = a;
+    let digits = ends[a]! - starts[a]!;
+    while (b + 1 < ends.length && digits + ends[b + 1]! - starts[b + 1]! <= CARD_MAX_DIGITS) {
+      b++;
+      digits += ends[b]! - starts[b]!;
+    }
+    for (; b >= a && digits >= CARD_MIN_DIGITS; b--) {
+      if ((a > 0 || b < ends.length - 1 || from > 0) && cardValid(run.slice(starts[a], ends[b]))) return [starts[a]!, ends[b]!];
+      digits -= ends[b]! - starts[b]!;
+    }
+  }
+  return undefined;
 }
 
 const OCTET = '(?:25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]?\\d)';
@@ -93,6 +145,13 @@ function notSpecialAddress(ip: string): boolean {
 
 const IPV6_PRETEST = /[0-9a-fA-F]:[0-9a-fA-F]{0,4}:/;
 
+/** A character of an unquoted `key=value` value. */
+const VALUE = `[^\\s"',;&})\\]]`;
+/** The password regex's group of an unquoted value after a bare `:`. */
+const COLON_VALUE_GROUP = 5;
+/** A digit or symbol, or a capital after a small letter (`aB`): what prose words do not have. */
+const SECRET_LIKE = /[^A-Za-z]|[a-z][A-Z]/;
+
 export function builtinDetectors(): Detector[] {
   return [
     {
@@ -106,12 +165,15 @@ export function builtinDetectors(): Detector[] {
       // key=value, key: value, "key": "value" (quoted values whole; after an auth scheme such as
       // `Authorization: Bearer`), the key ending in a secret word. The regex finds `=` or `:`
       // first and looks back for the key: measured 7x faster than scanning for the key words.
+      // After a bare `:` an unquoted value must look like a secret (a digit, a symbol, or a
+      // capital after a small letter): "Invalid password: authentication failed" is prose.
       regex: new RegExp(
-        `[=:](?<=(?:${SECRET_KEY_WORDS})["']?\\s{0,2}[=:])\\s*(?:(?:bearer|basic|digest|token)\\s+)?` +
-          `(?:"((?:[^"\\\\\\n]|\\\\.)*)"|'([^'\\n]*)'|([^\\s"',;&})\\]]+))`,
+        `[=:](?<=(?:${SECRET_KEY_WORDS})["']?\\s{0,2}[=:])\\s*` +
+          `(?:(?:bearer|basic|digest|token)\\s+(${VALUE}+)|"((?:[^"\\\\\\n]|\\\\.)*)"|'([^'\\n]*)'|(?<==\\s*)(${VALUE}+)|(${VALUE}+))`,
         'dgi',
       ),
-      secretGroups: 3,
+      secretGroups: 5,
+      validate: (secret, group) => group !== COLON_VALUE_GROUP || SECRET_LIKE.test(secret),
       pretest: (s) => s.indexOf('=') >= 0 || s.indexOf(':') >= 0,
       minLength: 5,
     },
@@ -143,8 +205,12 @@ export function builtinDetectors(): Detector[] {
     },
     {
       name: 'credit_card',
-      regex: /(?<![\w.-])\d(?:[ -]?\d){12,18}(?![\w]|[.-]\d)/g,
-      validate: cardValid,
+      // A whole run of digit groups (at least 13 digits), taken at once: the lookahead and
+      // backreference make it atomic and the lookbehind keeps it from starting inside a run, so a
+      // long run of numbers is read once, not once per group. locateCard finds the cards in it.
+      // Led by `\d` so V8 scans for a digit before trying the rest (2x faster than lookbehind first).
+      regex: /\d(?<![\w.-]\d|\d[ -]\d)(?=((?:[ -]?\d){12,}))\1(?![\w]|[.-]\d)/g,
+      locate: locateCard,
       minLength: 13,
     },
     {

@@ -126,7 +126,7 @@ class RedactionProcessor implements Processor {
 
   private redact(rec: LogRecord): void {
     const redactor = this.redactor;
-    redactor.maskMap(rec.attributes, true);
+    rec.attributes = redactor.maskMap(rec.attributes, true);
     if (this.redactBody && rec.body !== null) rec.body = redactor.maskValue(rec.body, 'body');
   }
 

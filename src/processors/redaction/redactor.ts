@@ -1,5 +1,6 @@
 import { createHash, createHmac } from 'node:crypto';
 import { isKeyValueList, type AnyValue, type Attributes } from '../../pipeline/model.js';
+import { attributesWithin } from '../shared/values.js';
 import { HEX_ID, SECRET_KEY, type Detector } from './detectors.js';
 
 export interface RedactorOptions {
@@ -54,6 +55,8 @@ export class Redactor {
   private readonly keyKinds = new Map<string, number>();
   private maskedKeys: string[] | undefined;
   private readonly cardDetector: boolean;
+  /** With allowed_keys: the attribute keys kept (allowed_keys and allow_keys); the rest are removed. */
+  private readonly keptKeys: ReadonlySet<string> | undefined;
 
   constructor(private readonly options: RedactorOptions) {
     this.detectors = options.detectors;
@@ -65,6 +68,7 @@ export class Redactor {
     this.masked = new Int32Array(this.counterNames.length);
     this.replacements = this.counterNames.map((name) => options.replacement.replaceAll('{detector}', name));
     this.replacementTexts = new Set(this.replacements);
+    this.keptKeys = options.allowedKeys && new Set([...options.allowedKeys, ...options.allowKeys]);
   }
 
   /** Masks every secret found in one string; returns the same string when there was none. */
@@ -76,15 +80,15 @@ export class Redactor {
       for (let i = 0; i < detectors.length; i++) {
         const d = detectors[i]!;
         if (out.length < d.minLength || (d.pretest !== undefined && !d.pretest(out))) continue;
-        out = this.replaceMatches(out, d.regex, i, d.secretGroups ?? 0, d.validate);
+        out = this.replaceMatches(out, d.regex, i, d.secretGroups ?? 0, d.validate, d.locate);
       }
     }
     const custom = this.options.custom;
-    for (let c = 0; c < custom.length; c++) out = this.replaceMatches(out, custom[c]!.regex, this.customBase + c, 0, undefined);
+    for (let c = 0; c < custom.length; c++) out = this.replaceMatches(out, custom[c]!.regex, this.customBase + c, 0, undefined, undefined);
     return out;
   }
 
-  private replaceMatches(s: string, re: RegExp, counter: number, secretGroups: number, validate: ((secret: string) => boolean) | undefined): string {
+  private replaceMatches(s: string, re: RegExp, counter: number, secretGroups: number, validate: Detector['validate'], locate: Detector['locate']): string {
     re.lastIndex = 0;
     let m = re.exec(s);
     if (m === null) return s;
@@ -93,17 +97,28 @@ export class Redactor {
     do {
       let start = m.index;
       let end = start + m[0].length;
+      let group = 0;
       if (secretGroups > 0) {
         for (let g = 1; g <= secretGroups; g++) {
           if (m[g] !== undefined) {
             [start, end] = m.indices![g]!;
+            group = g;
             break;
           }
         }
       }
-      if (end > start) {
+      if (locate !== undefined) {
+        const candidate = s.slice(start, end);
+        for (let span = locate(candidate, 0); span !== undefined; span = locate(candidate, span[1])) {
+          const secret = candidate.slice(span[0], span[1]);
+          if (this.allowedValue(secret)) continue;
+          result += s.slice(last, start + span[0]) + this.replacement(counter, secret);
+          last = start + span[1];
+          this.masked[counter]!++;
+        }
+      } else if (end > start) {
         const secret = s.slice(start, end);
-        if (!this.replacementTexts.has(secret) && (!validate || validate(secret)) && !this.allowedValue(secret)) {
+        if (!this.replacementTexts.has(secret) && (!validate || validate(secret, group)) && !this.allowedValue(secret)) {
           result += s.slice(last, start) + this.replacement(counter, secret);
           last = end;
           this.masked[counter]!++;
@@ -175,17 +190,24 @@ export class Redactor {
     return v;
   }
 
-  /** Masks a map by key (allowed, blocked, secret keys) and value; at the top level also removes keys not allowed. */
-  maskMap(attrs: Attributes, topLevel: boolean): void {
-    const allowedKeys = this.options.allowedKeys;
+  /**
+   * Masks a map by key (allowed, blocked, secret keys) and value, in place; at the top level also
+   * removes the keys not allowed, by returning a copy without them.
+   */
+  maskMap(input: Attributes, topLevel: boolean): Attributes {
+    let attrs = input;
+    const keptKeys = this.keptKeys;
+    if (topLevel && keptKeys !== undefined) {
+      let removed = 0;
+      for (const k in attrs) if (!keptKeys.has(k)) removed++;
+      if (removed > 0) {
+        attrs = attributesWithin(attrs, keptKeys);
+        this.deleted += removed;
+      }
+    }
     for (const k in attrs) {
       const kind = this.keyKind(k);
       if (kind === KEY_ALLOWED) continue;
-      if (topLevel && allowedKeys && !allowedKeys.has(k)) {
-        delete attrs[k];
-        this.deleted++;
-        continue;
-      }
       const v = attrs[k]!;
       if (kind === KEY_BLOCKED || kind === KEY_SECRET) {
         const masked = this.maskWhole(v, kind === KEY_BLOCKED ? this.blockKeysIndex : this.secretKeyIndex);
@@ -203,6 +225,7 @@ export class Redactor {
         attrs[k] = this.maskValue(v, k);
       }
     }
+    return attrs;
   }
 
   /** Starts collecting the keys masked in one record (summary: debug). */

@@ -1,7 +1,7 @@
-import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { anyValueFromJson, anyValueToString, type AnyValue, type Attributes } from '../../pipeline/model.js';
 import { namedGroups, regexSchema } from './regex.js';
+import { Sha256Cache } from './sha256-cache.js';
 import { attributesWithout } from './values.js';
 
 /**
@@ -96,12 +96,6 @@ const FALSE_TEXT = new Set(['0', 'f', 'F', 'FALSE', 'false', 'False']);
 const INT64_MIN = -(2n ** 63n);
 const INT64_MAX = 2n ** 63n - 1n;
 
-/**
- * Recent SHA-256 digests: log values repeat (user ids, routes), and a digest costs ~1 µs. Two
- * generations, so a full cache keeps the recent half instead of starting empty.
- */
-const HASH_GENERATION_SIZE = 16_384;
-
 /** Converts a value; undefined when it cannot be (Go's strconv rules, as the OTel Collector's convert action). */
 function convertValue(v: AnyValue, to: number): AnyValue | undefined {
   switch (to) {
@@ -140,8 +134,7 @@ function convertValue(v: AnyValue, to: number): AnyValue | undefined {
 
 export class AttributeActions {
   private readonly actions: CompiledAction[];
-  private hashes = new Map<string, string>();
-  private olderHashes = new Map<string, string>();
+  private readonly digests = new Sha256Cache();
   /** Convert failures per action since the last takeConvertFailures(), by the action's key. */
   private readonly convertFailures: Int32Array;
 
@@ -228,16 +221,7 @@ export class AttributeActions {
 
   /** SHA-256 hex of the value's text (strings as they are, other kinds as the exporter renders them). */
   private hash(v: AnyValue): string {
-    const text = typeof v === 'string' ? v : anyValueToString(v);
-    let digest = this.hashes.get(text);
-    if (digest !== undefined) return digest;
-    digest = this.olderHashes.get(text) ?? createHash('sha256').update(text).digest('hex');
-    if (this.hashes.size >= HASH_GENERATION_SIZE) {
-      this.olderHashes = this.hashes;
-      this.hashes = new Map();
-    }
-    this.hashes.set(text, digest);
-    return digest;
+    return this.digests.digest(typeof v === 'string' ? v : anyValueToString(v));
   }
 
   /** Convert failures by attribute key since the last call, then resets the counts. */

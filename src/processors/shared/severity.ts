@@ -6,29 +6,30 @@ const RANGE_NAMES = ['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR', 'FATAL'] as cons
 /**
  * Words that name a level in log text and level fields, mapped to OTel severity numbers the way
  * the syslog receiver maps syslog severities (crit → ERROR2, emerg → FATAL2), so a level means the
- * same number whichever way it arrived.
+ * same number whichever way it arrived. A Map, because the words looked up come from log data:
+ * `constructor` or `__proto__` must find nothing, not Object.prototype's members.
  */
-const LEVEL_WORDS: Record<string, number> = {
-  trace: 1,
-  debug: 5,
-  dbg: 5,
-  info: 9,
-  information: 9,
-  informational: 9,
-  notice: 10,
-  warn: 13,
-  warning: 13,
-  error: 17,
-  err: 17,
-  severe: 17,
-  crit: 18,
-  critical: 18,
-  fatal: 21,
-  alert: 21,
-  panic: 21,
-  emerg: 22,
-  emergency: 22,
-};
+const LEVEL_WORDS = new Map<string, number>([
+  ['trace', 1],
+  ['debug', 5],
+  ['dbg', 5],
+  ['info', 9],
+  ['information', 9],
+  ['informational', 9],
+  ['notice', 10],
+  ['warn', 13],
+  ['warning', 13],
+  ['error', 17],
+  ['err', 17],
+  ['severe', 17],
+  ['crit', 18],
+  ['critical', 18],
+  ['fatal', 21],
+  ['alert', 21],
+  ['panic', 21],
+  ['emerg', 22],
+  ['emergency', 22],
+]);
 
 /**
  * A severity as written in configs: a number 1–24, an OTel name (`INFO`, `WARN3`, any case) or a
@@ -47,17 +48,7 @@ export function severityFromName(text: string): number | undefined {
 
 /** The OTel severity number of a level word as it appears in logs (`warn`, `ERR`, `Critical`), or undefined. */
 export function levelWordSeverity(word: string): number | undefined {
-  const exact = LEVEL_WORDS[word];
-  if (exact !== undefined) return exact;
-  return LEVEL_WORDS[word.toLowerCase()];
-}
-
-/** OTel's short name of a severity number: 9 → INFO, 14 → WARN2; 0 → UNSPECIFIED. */
-export function severityName(n: number): string {
-  if (n < 1 || n > 24) return 'UNSPECIFIED';
-  const base = RANGE_NAMES[Math.floor((n - 1) / 4)]!;
-  const step = (n - 1) % 4;
-  return step === 0 ? base : `${base}${step + 1}`;
+  return LEVEL_WORDS.get(word) ?? LEVEL_WORDS.get(word.toLowerCase());
 }
 
 /** A severity config value (name or number), parsed to its number; errors name the accepted forms. */

@@ -31,3 +31,10 @@ export function attributesWithout(attrs: Attributes, key: string, pattern?: RegE
   for (const k in attrs) if (k !== key && !(pattern && pattern.test(k))) out[k] = attrs[k]!;
   return out;
 }
+
+/** A copy of an attribute map with only the keys in `keep` (a copy, not `delete`: see attributesWithout). */
+export function attributesWithin(attrs: Attributes, keep: ReadonlySet<string>): Attributes {
+  const out = newAttributes();
+  for (const k in attrs) if (keep.has(k)) out[k] = attrs[k]!;
+  return out;
+}

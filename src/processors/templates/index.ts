@@ -122,6 +122,7 @@ class TemplatesProcessor implements Processor {
       },
       {
         adopt: (set, tokens) => this.engine.adopt(set, tokens, 'llm'),
+        publish: () => this.engine.publish(),
         accepted: (accepted) => void this.store(accepted),
         queueDepth: (depth) => telemetry.llmQueue(depth),
         dropped: (reason) => telemetry.llmDropped(reason),
@@ -220,6 +221,7 @@ class TemplatesProcessor implements Processor {
           if (this.config.per_service) for (const service of t.services) this.engine.seed(service, t.text, t.count, t.source);
           else this.engine.seed('', t.text, t.count, t.source);
         }
+        this.engine.publish();
         this.context.logger.info({ templates: stored.length, loaded: this.engine.templateCount }, 'templates loaded from storage');
       } catch (err) {
         this.context.logger.warn({ err: errorMessage(err) }, 'could not load templates from storage; mining from scratch');

@@ -73,6 +73,7 @@ export class LlmProvider {
       if (e instanceof SyntaxError) throw new LlmRequestError(`the response is not JSON (${e.message})`, true);
       throw new LlmRequestError(`request failed: ${(e.cause as Error | undefined)?.message ?? e.message}`, true);
     }
+    if (typeof reply !== 'object' || reply === null) throw new LlmRequestError('the response is not a JSON object', true);
     return o.provider === 'openai' ? openAiCompletion(reply) : ollamaCompletion(reply);
   }
 }

@@ -38,9 +38,11 @@ export interface AcceptedTemplate {
 export interface RefinerHost {
   /** Puts an accepted template into the set; returns it as stored and the ids it replaced. */
   adopt(set: string, tokens: string[]): { template: TemplateRef; replaced: bigint[] };
+  /** Makes what adopt changed visible to matching; called once after a reply's adoptions. */
+  publish?(): void;
   accepted?(accepted: AcceptedTemplate): void;
   queueDepth?(depth: number): void;
-  dropped?(reason: 'queue_full'): void;
+  dropped?(reason: 'queue_full' | 'too_long'): void;
   request?(outcome: 'success' | 'failure', promptTokens: number, completionTokens: number): void;
   retry?(attempt: number, delayMs: number, reason: string): void;
   failure?(reason: string, templates: number): void;
@@ -53,12 +55,18 @@ interface Candidate {
   templateText: string;
   messages: string[];
   since: number;
+  /** Reviews given up on an unavailable endpoint; a candidate is put back once. */
+  givenUp: number;
 }
 
 /** Messages kept per candidate template: a few, so the LLM sees what varies. */
 const SAMPLES_PER_TEMPLATE = 3;
 /** Template ids remembered as reviewed, so a template costs one request in its life. */
 const REVIEWED_MEMORY = 200_000;
+/** Longer messages are not sent: they bloat the prompt (a model may refuse it) and the queue. */
+const MAX_MESSAGE_LENGTH = 2048;
+/** The longest wait between attempts, whatever the back-off or Retry-After say. */
+const MAX_WAIT_MS = 60_000;
 const JITTER = 0.1;
 
 /**
@@ -82,6 +90,8 @@ export class LlmRefiner implements CandidateSink {
   private budgetLogged = false;
   private idleWaiters: Array<() => void> = [];
   private closed = false;
+  /** After a review was given up on an unavailable endpoint, nothing is sent before this time. */
+  private pausedUntil = 0;
 
   constructor(
     private readonly options: RefinerOptions,
@@ -108,6 +118,10 @@ export class LlmRefiner implements CandidateSink {
 
   offer(set: string, template: TemplateRef, message: string): void {
     if (!this.wants(template.id)) return;
+    if (message.length > MAX_MESSAGE_LENGTH) {
+      this.host.dropped?.('too_long');
+      return;
+    }
     const queued = this.queued.get(template.id);
     if (queued) {
       if (!queued.messages.includes(message)) queued.messages.push(message);
@@ -117,7 +131,7 @@ export class LlmRefiner implements CandidateSink {
       this.host.dropped?.('queue_full');
       return;
     }
-    this.queued.set(template.id, { set, templateId: template.id, templateText: template.text, messages: [message], since: Date.now() });
+    this.queued.set(template.id, { set, templateId: template.id, templateText: template.text, messages: [message], since: Date.now(), givenUp: 0 });
     this.host.queueDepth?.(this.queued.size);
     this.schedule();
   }
@@ -141,6 +155,10 @@ export class LlmRefiner implements CandidateSink {
   private schedule(): void {
     while (!this.closed && this.queued.size > 0 && this.running.size < this.options.maxConcurrentBatches) {
       const now = Date.now();
+      if (now < this.pausedUntil) {
+        this.wakeAt(this.pausedUntil);
+        return;
+      }
       if (!this.withinBudget(now)) return;
       const oldest = this.queued.values().next().value!;
       const due = oldest.since + this.options.batchTimeoutMs;
@@ -192,11 +210,17 @@ export class LlmRefiner implements CandidateSink {
       this.remember(c.templateId);
     }
     this.host.queueDepth?.(this.queued.size);
-    const run = this.review(batch).finally(() => {
-      this.running.delete(run);
-      this.schedule();
-      this.wake();
-    });
+    const run = this.review(batch)
+      .catch((err: unknown) => {
+        // A bug here must not take ingestion down with it: the batch is dropped, loudly.
+        this.host.failure?.('internal', batch.length);
+        this.logger.error({ err, templates: batch.length }, 'LLM template review failed');
+      })
+      .finally(() => {
+        this.running.delete(run);
+        this.schedule();
+        this.wake();
+      });
     this.running.add(run);
   }
 
@@ -222,7 +246,12 @@ export class LlmRefiner implements CandidateSink {
       }
     }
     const reply = await this.ask(messages, batch.length);
+    if (reply === 'unavailable') {
+      this.putBack(batch);
+      return;
+    }
     if (reply === undefined) return;
+    let adopted = false;
     for (const proposal of reply) {
       const covered = proposal.logs.map((i) => messages[i]!);
       const verdict = this.validator.check(proposal.template, covered);
@@ -238,16 +267,38 @@ export class LlmRefiner implements CandidateSink {
       }
       for (const set of new Set([...candidates].map((c) => c.set))) {
         const { template, replaced } = this.host.adopt(set, verdict.tokens);
+        adopted = true;
         this.remember(template.id);
         this.host.proposal?.('accepted');
         this.host.accepted?.({ set, template, replaced, sample: covered[0]! });
         this.logger.info({ template: template.text, replaced: replaced.length, set: set || undefined }, 'LLM template accepted');
       }
     }
+    if (adopted) this.host.publish?.();
   }
 
-  /** The parsed proposals for a batch, or undefined after giving up (logged and counted). */
-  private async ask(messages: string[], templates: number): Promise<ReturnType<typeof parseAnswer> | undefined> {
+  /**
+   * After a review was given up on an unavailable endpoint (timeouts, 5xx, 429, network), its
+   * templates go back in the queue once, and nothing is sent for a cool-down, so an outage
+   * neither loses the reviews nor turns into a stream of doomed requests.
+   */
+  private putBack(batch: Candidate[]): void {
+    const cooldown = Math.min(MAX_WAIT_MS, this.options.initialBackoffMs * 2 ** (this.options.maxRetries + 1));
+    this.pausedUntil = Date.now() + cooldown;
+    for (const c of batch) {
+      if (c.givenUp++ > 0 || this.queued.size >= this.options.maxQueue) continue;
+      this.reviewed.delete(c.templateId);
+      c.since = Date.now();
+      this.queued.set(c.templateId, c);
+    }
+    this.host.queueDepth?.(this.queued.size);
+  }
+
+  /**
+   * The parsed proposals for a batch; after giving up (logged and counted), 'unavailable' when the
+   * endpoint could not answer (worth another try later) and undefined otherwise.
+   */
+  private async ask(messages: string[], templates: number): Promise<ReturnType<typeof parseAnswer> | 'unavailable' | undefined> {
     const user = userPrompt(messages);
     for (let attempt = 0; ; attempt++) {
       let failure: { reason: string; retryable: boolean; retryAfterMs?: number | undefined };
@@ -271,12 +322,13 @@ export class LlmRefiner implements CandidateSink {
       const overBudget = !exhausted && failure.retryable && !this.withinBudget(Date.now());
       if (!failure.retryable || exhausted || overBudget) {
         const suffix = !failure.retryable ? '' : exhausted ? ` (after ${attempt + 1} attempts)` : ' (daily request budget used up)';
-        this.host.failure?.(overBudget ? 'budget' : failureKind(failure.reason), templates);
+        const kind = overBudget ? 'budget' : failureKind(failure.reason);
+        this.host.failure?.(kind, templates);
         this.logger.warn({ templates, attempts: attempt + 1, reason: failure.reason + suffix }, 'gave up on an LLM template review');
-        return undefined;
+        return failure.retryable && kind !== 'malformed_answer' && kind !== 'budget' ? 'unavailable' : undefined;
       }
       const backoff = this.options.initialBackoffMs * 2 ** attempt * (1 + JITTER * (2 * Math.random() - 1));
-      const delay = failure.retryAfterMs ?? backoff;
+      const delay = Math.min(MAX_WAIT_MS, failure.retryAfterMs ?? backoff);
       this.host.retry?.(attempt + 1, delay, failure.reason);
       if (!(await sleep(delay, this.abort.signal))) return undefined;
     }
