@@ -6,6 +6,7 @@ import { PermanentExportError, RetryableExportError, errorMessage } from '../../
 import { decodeStatus } from '../../otlp/index.js';
 import { httpLogsUrl, type OtlpExporterConfig } from './config.js';
 import type { LogsTransport, TlsMaterial } from './transport.js';
+import { parseRetryAfter } from '../../pipeline/retry-after.js';
 
 // zlib's async calls run on libuv's thread pool, off the event loop.
 const COMPRESSORS = { gzip: promisify(zlib.gzip), deflate: promisify(zlib.deflate) } as const;
@@ -15,15 +16,6 @@ const RETRYABLE_STATUSES = new Set([429, 502, 503, 504]);
 
 /** Error bodies are short google.rpc.Status messages; a server that sends more is cut off here. */
 const MAX_RESPONSE_BYTES = 1024 * 1024;
-
-/** Retry-After as seconds or an HTTP date, in milliseconds from now. */
-export function parseRetryAfter(value: string | undefined, now = Date.now()): number | undefined {
-  if (!value) return undefined;
-  const text = value.trim();
-  if (/^\d+$/.test(text)) return Number(text) * 1000;
-  const at = Date.parse(text);
-  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
-}
 
 interface HttpAnswer {
   status: number;

@@ -1,3 +1,5 @@
+import { parseRetryAfter } from '../../pipeline/retry-after.js';
+
 /**
  * Clients for the two API shapes otelhouse talks to: OpenAI-compatible chat completions (OpenAI,
  * vLLM, LM Studio, llama.cpp server, …) and Ollama's generate API. Both use Node's fetch; a
@@ -62,7 +64,7 @@ export class LlmProvider {
       if (!response.ok) {
         const detail = (await response.text()).slice(0, 200);
         const status = response.status;
-        throw new LlmRequestError(`HTTP ${status}${detail ? `: ${detail}` : ''}`, status === 408 || status === 429 || status >= 500, retryAfter(response.headers.get('retry-after')));
+        throw new LlmRequestError(`HTTP ${status}${detail ? `: ${detail}` : ''}`, status === 408 || status === 429 || status >= 500, parseRetryAfter(response.headers.get('retry-after')));
       }
       reply = await response.json();
     } catch (err) {
@@ -93,13 +95,4 @@ function ollamaCompletion(reply: unknown): Completion {
 
 function count(n: unknown): number {
   return typeof n === 'number' && Number.isFinite(n) && n > 0 ? n : 0;
-}
-
-/** Retry-After as seconds or an HTTP date, in ms; undefined when absent or unreadable. */
-export function retryAfter(header: string | null): number | undefined {
-  if (!header) return undefined;
-  const seconds = Number(header);
-  if (Number.isFinite(seconds) && seconds >= 0) return seconds * 1000;
-  const at = Date.parse(header);
-  return Number.isNaN(at) ? undefined : Math.max(0, at - Date.now());
 }
