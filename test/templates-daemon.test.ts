@@ -3,24 +3,11 @@ import type { JsonIngestReceiver } from '../src/receivers/json_ingest/index.js';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { runCli, startDaemonProcess } from './support/cli.js';
-import { embeddedClient, queryRows, startTestDaemon, tempDir, type RunningDaemon } from './support/daemon.js';
+import { embeddedClient, queryRows, startTestDaemon, tempDir, templatesPipelineYaml, type RunningDaemon } from './support/daemon.js';
 import { freePort } from './support/ports.js';
 
 function daemonYaml(path: string): string {
-  return `
-receivers:
-  json_ingest: { endpoint: 127.0.0.1:0 }
-processors:
-  templates: { parallel_threshold: 50, pool_size: 2, add_template_attribute: true }
-  batch: { send_batch_size: 500, timeout: 50ms }
-exporters:
-  clickhouse: { endpoint: "embedded://${path}" }
-service:
-  pipelines:
-    logs: { receivers: [json_ingest], processors: [templates, batch], exporters: [clickhouse] }
-  telemetry:
-    metrics: { address: 127.0.0.1:0 }
-`;
+  return templatesPipelineYaml(path, 'parallel_threshold: 50, pool_size: 2, add_template_attribute: true');
 }
 
 const LINES = [

@@ -1,23 +1,10 @@
 import t from 'tap';
 import type { JsonIngestReceiver } from '../src/receivers/json_ingest/index.js';
-import { embeddedClient, queryRows, startTestDaemon, tempDir, waitFor, type RunningDaemon } from './support/daemon.js';
+import { embeddedClient, queryRows, startTestDaemon, tempDir, templatesPipelineYaml, waitFor, type RunningDaemon } from './support/daemon.js';
 import { ScriptedLlmServer, templater } from './support/scripted-llm-server.js';
 
 function daemonYaml(path: string, llm = '', pool = 'pool_size: 0'): string {
-  return `
-receivers:
-  json_ingest: { endpoint: 127.0.0.1:0 }
-processors:
-  templates: { ${pool}${llm ? `, llm: { ${llm} }` : ''} }
-  batch: { send_batch_size: 500, timeout: 50ms }
-exporters:
-  clickhouse: { endpoint: "embedded://${path}" }
-service:
-  pipelines:
-    logs: { receivers: [json_ingest], processors: [templates, batch], exporters: [clickhouse] }
-  telemetry:
-    metrics: { address: 127.0.0.1:0 }
-`;
+  return templatesPipelineYaml(path, `${pool}${llm ? `, llm: { ${llm} }` : ''}`);
 }
 
 const KINDS = [

@@ -97,3 +97,21 @@ service:
     metrics: { address: 127.0.0.1:0 }
 `;
 }
+
+/** json_ingest → templates (the inside of its flow map) → batch → embedded ClickHouse at `path`. */
+export function templatesPipelineYaml(path: string, templates: string): string {
+  return `
+receivers:
+  json_ingest: { endpoint: 127.0.0.1:0 }
+processors:
+  templates: { ${templates} }
+  batch: { send_batch_size: 500, timeout: 50ms }
+exporters:
+  clickhouse: { endpoint: "embedded://${path}" }
+service:
+  pipelines:
+    logs: { receivers: [json_ingest], processors: [templates, batch], exporters: [clickhouse] }
+  telemetry:
+    metrics: { address: 127.0.0.1:0 }
+`;
+}
