@@ -2,7 +2,7 @@ import t from 'tap';
 import { newAttributes, newLogRecord, type LogBatch } from '../src/pipeline/model.js';
 import { embeddedClient, pipelineYaml, queryRows, startTestDaemon, tempDir, waitFor } from './support/daemon.js';
 import { encodeLogsRequest } from '../src/otlp/index.js';
-import { encodeInsert } from '../src/exporters/clickhouse/row-encoder.js';
+import { encodeLogs, logsInsertStatement } from '../src/exporters/clickhouse/row-encoder.js';
 
 const TRICKY = [
   'dollar $$ heredoc $$) end',
@@ -70,7 +70,8 @@ t.test('any text survives the insert: SQL literals, the $$ heredoc, JSON escapes
 t.test('a lone surrogate becomes U+FFFD, so the insert is valid UTF-8', async (t) => {
   const batch = trickyBatch();
   batch.resourceLogs[0]!.scopeLogs[0]!.logRecords[0]!.body = 'x\ud800y';
-  const sql = encodeInsert(batch, 'otel.otel_logs', 0n);
+  const logs = encodeLogs(batch, 0n);
+  const sql = logsInsertStatement('otel.otel_logs', logs, logs.parts[0]!);
   t.ok(sql.includes('"x\ufffdy"'));
   t.notOk(sql.includes('\\ud800'));
 });

@@ -66,8 +66,8 @@ t.test('a schema error from ClickHouse is permanent: the batch goes to the dead-
   const [entry, ...more] = deadLetters(deadLetterDir);
   t.equal(more.length, 0, 'one entry for the one batch');
   t.match(entry!.meta, { exporter: 'clickhouse', reason: 'permanent', records: 30, attempts: 1 });
-  t.match(String(entry!.meta.error), /^inserting 30 log records: .*Cannot parse UInt64.*\([A-Z_]+, code \d+\)$/s, 'the error says why');
-  t.match(entry!.sql, /^INSERT INTO otel\.otel_logs /, 'the batch is kept as the INSERT that failed');
+  t.match(String(entry!.meta.error), /^ClickHouse refused 30 of 30 log records \(the others were stored\): inserting \d+ log records: .*Cannot parse UInt64.*\([A-Z_]+, code \d+\)/s, 'the error says why');
+  t.match(entry!.sql, /^-- 30 log records refused: [^\n]*Cannot parse UInt64[^\n]*\nINSERT INTO otel\.otel_logs \([^)]*\) SETTINGS insert_deduplication_token = /, 'the rows are kept as one INSERT, with a deduplication token of its own');
   const metrics = await (await fetch(`http://127.0.0.1:${daemon.telemetryPort}/metrics`)).text();
   t.match(metrics, /otelhouse_exporter_dead_letter_log_records_total\{exporter="clickhouse",reason="permanent"\} 30\b/, '/metrics counts them');
 
@@ -88,18 +88,22 @@ t.test('TOO_MANY_PARTS and MEMORY_LIMIT_EXCEEDED are retried; a type error is no
   const deadLetterDir = tempDir('dl-classify-dir');
   const daemon = await startTestDaemon(pipelineYaml({ endpoint: front.url, batch: BATCH, exporterExtra: `    dead_letter: { path: ${deadLetterDir} }` }));
   t.teardown(() => daemon.stop());
-  front.inject({ kind: 'exception', code: 252, name: 'TOO_MANY_PARTS', count: 2, match: /INSERT INTO otel\.otel_logs/ });
+  // Memory first: from the third attempt on, an insert refused for its size is cut in halves instead.
   front.inject({ kind: 'exception', code: 241, name: 'MEMORY_LIMIT_EXCEEDED', count: 2, match: /INSERT INTO otel\.otel_logs/ });
+  front.inject({ kind: 'exception', code: 252, name: 'TOO_MANY_PARTS', count: 2, match: /INSERT INTO otel\.otel_logs/ });
   await send(daemon, 0, 40);
   t.ok(await waitFor(async () => (await exporterStats(daemon)).exported === 40), 'stored after the retryable errors');
   t.equal((await exporterStats(daemon)).retries, 4, 'four retries: two of each');
   t.equal((await front.query('SELECT count() FROM otel.otel_logs')).trim(), '40', 'once');
 
-  front.inject({ kind: 'exception', code: 53, name: 'TYPE_MISMATCH', count: 1, match: /INSERT INTO otel\.otel_logs/ });
+  // Refused whenever the insert holds record 105: the batch is cut until that record is alone.
+  front.inject({ kind: 'exception', code: 53, name: 'TYPE_MISMATCH', count: 1_000, match: /INSERT INTO otel\.otel_logs[\s\S]*"request 105 served/ });
   await send(daemon, 100, 10);
-  t.ok(await waitFor(async () => (await exporterStats(daemon)).dead_lettered === 10), 'a TYPE_MISMATCH batch is dead-lettered');
+  t.ok(await waitFor(async () => (await exporterStats(daemon)).dead_lettered === 1), 'the record ClickHouse refuses is dead-lettered');
   t.equal((await exporterStats(daemon)).retries, 4, 'not retried');
-  t.match(deadLetters(deadLetterDir)[0]!.meta, { reason: 'permanent', error: /TYPE_MISMATCH/ });
+  t.equal((await exporterStats(daemon)).exported, 49, 'its 9 neighbours are stored');
+  t.equal((await front.query("SELECT groupArray(LogAttributes['seq']) FROM (SELECT LogAttributes FROM otel.otel_logs WHERE toUInt32(LogAttributes['seq']) >= 100 ORDER BY toUInt32(LogAttributes['seq']))")).trim(), "['100','101','102','103','104','106','107','108','109']");
+  t.match(deadLetters(deadLetterDir)[0]!.meta, { reason: 'permanent', records: 1, error: /^ClickHouse refused 1 of 10 log records .*TYPE_MISMATCH/ });
 });
 
 t.test('a batch whose retries run out (max_elapsed_time) is dead-lettered as retries_exhausted', async (t) => {

@@ -32,9 +32,9 @@ function scriptedSender(attempt: ExportSender<Uint8Array>['attempt']): ExportSen
     calls: 0,
     codec: bytesCodec,
     prepare: () => new Uint8Array(1000),
-    attempt: (payload: Uint8Array, records: number, token: string) => {
+    attempt: (payload: Uint8Array, records: number, token: string, n: number) => {
       sender.calls++;
-      return attempt(payload, records, token);
+      return attempt(payload, records, token, n);
     },
   };
   return sender;

@@ -71,15 +71,18 @@ export const bytesCodec: PayloadCodec<Uint8Array> = {
  */
 export interface ExportSender<P> {
   prepare(batch: LogBatch): P;
-  attempt(payload: P, records: number, token: string): Promise<void | ExportOutcome>;
+  /** `attempt` counts this batch's attempts from 1. */
+  attempt(payload: P, records: number, token: string, attempt: number): Promise<void | ExportOutcome>;
   codec?: PayloadCodec<P>;
-  deadLetterFiles?(payload: P): DeadLetterFile[];
+  deadLetterFiles?(payload: P, token: string): DeadLetterFile[];
 }
 
-/** A sink that took the batch but refused some of its records (OTLP partial_success). */
+/** A sink that took the batch but refused some of its records (OTLP partial_success, rows ClickHouse refused). */
 export interface ExportOutcome {
   /** Records the sink will never store: counted as failed, not retried. */
   rejected: number;
+  /** The refused records as files for the dead-letter directory, and why they were refused. */
+  deadLetter?: { error: string; files: DeadLetterFile[] };
 }
 
 interface QueueItem<P> {
@@ -370,12 +373,18 @@ export class QueuedExporter<P> implements Exporter {
     for (let attempt = 1; ; attempt++) {
       const t0 = performance.now();
       try {
-        const outcome = await this.sender.attempt(payload, item.records, item.token);
+        const outcome = await this.sender.attempt(payload, item.records, item.token, attempt);
         const rejected = outcome ? Math.min(outcome.rejected, item.records) : 0;
         telemetry.sent(item.records - rejected, (performance.now() - t0) / 1000);
-        if (rejected > 0) telemetry.failed(rejected, 'rejected');
         this.consecutiveFailures = 0;
-        return 'sent';
+        if (rejected === 0) return 'sent';
+        if (!outcome?.deadLetter) {
+          telemetry.failed(rejected, 'rejected');
+          return 'sent';
+        }
+        this.lastError = outcome.deadLetter.error;
+        const kept = await this.keepInDeadLetter(item, rejected, outcome.deadLetter.files, 'permanent', attempt, started);
+        return kept === 'given_up' ? 'sent' : kept;
       } catch (err) {
         this.lastError = errorMessage(err);
         this.consecutiveFailures++;
@@ -409,25 +418,41 @@ export class QueuedExporter<P> implements Exporter {
     }
   }
 
+  /** A batch that will not be delivered goes to the dead-letter directory (or, without one, is dropped). */
+  private giveUp(item: QueueItem<P>, payload: P, reason: DeadLetterEntry['reason'], attempts: number, started: number): Promise<Outcome> {
+    const files = () => this.sender.deadLetterFiles?.(payload, item.token) ?? (this.sender.codec ? [{ suffix: '.bin', data: this.sender.codec.encode(payload) }] : []);
+    return this.keepInDeadLetter(item, item.records, files, reason, attempts, started);
+  }
+
   /**
-   * A batch that will not be delivered goes to the dead-letter directory (or, without one, is
-   * dropped). It leaves the queue only once written there: while the directory cannot be written
-   * the batch is kept and the write retried with the retry back-off, until the shutdown deadline
-   * (a disk queue keeps it for the next start). Without a queue the caller is refused instead.
+   * Writes `records` of a batch (all of it, or the records the sink refused) to the dead-letter
+   * directory, or without one drops them, counted. The batch leaves the queue only once written
+   * there: while the directory cannot be written the batch is kept and the write retried with the
+   * retry back-off, until the shutdown deadline (a disk queue keeps it for the next start).
+   * Without a queue the caller is refused instead.
    */
-  private async giveUp(item: QueueItem<P>, payload: P, reason: DeadLetterEntry['reason'], attempts: number, started: number): Promise<Outcome> {
+  private async keepInDeadLetter(
+    item: QueueItem<P>,
+    records: number,
+    files: DeadLetterFile[] | (() => DeadLetterFile[]),
+    reason: DeadLetterEntry['reason'],
+    attempts: number,
+    started: number,
+  ): Promise<Outcome> {
     const { logger, telemetry } = this.context;
-    const context = { err: this.lastError, records: item.records, attempts, token: item.token };
+    const part = records < item.records;
+    const context = { err: this.lastError, records, batch_records: item.records, attempts, token: item.token };
+    const what = part ? 'the sink refused some records of a batch' : reason === 'permanent' ? 'export failed permanently' : 'export retries exhausted';
     if (!this.deadLetter) {
-      telemetry.failed(item.records, reason);
-      logger.error(context, reason === 'permanent' ? 'export failed permanently; dropping the batch (no dead_letter directory configured)' : 'export retries exhausted; dropping the batch (no dead_letter directory configured)');
+      telemetry.failed(records, reason);
+      logger.error(context, `${what}; dropping ${part ? 'them' : 'the batch'} (no dead_letter directory configured)`);
       return 'given_up';
     }
     const entry: DeadLetterEntry = {
       exporter: this.context.id,
       reason,
       error: this.lastError,
-      records: item.records,
+      records,
       token: item.token,
       attempts,
       first_attempt_at: new Date(started).toISOString(),
@@ -435,24 +460,23 @@ export class QueuedExporter<P> implements Exporter {
     let interval = this.retryConfig.initial_interval;
     for (let tries = 1; ; tries++) {
       try {
-        const files = this.sender.deadLetterFiles?.(payload) ?? (this.sender.codec ? [{ suffix: '.bin', data: this.sender.codec.encode(payload) }] : []);
-        const file = this.deadLetter.write(entry, files);
-        telemetry.failed(item.records, reason);
-        telemetry.deadLettered(item.records, reason);
-        logger.error({ ...context, file }, reason === 'permanent' ? 'export failed permanently; the batch was written to the dead-letter directory' : 'export retries exhausted; the batch was written to the dead-letter directory');
+        const file = this.deadLetter.write(entry, typeof files === 'function' ? files() : files);
+        telemetry.failed(records, reason);
+        telemetry.deadLettered(records, reason);
+        logger.error({ ...context, file }, `${what}; ${part ? 'they were' : 'the batch was'} written to the dead-letter directory`);
         return 'given_up';
       } catch (err) {
         this.lastError = `${entry.error}; and the dead-letter directory cannot be written: ${errorMessage(err)}`;
         this.consecutiveFailures++;
         if (!this.queueConfig.enabled) {
-          logger.error({ ...context, dead_letter_error: errorMessage(err) }, 'export gave up and the dead-letter directory cannot be written; refusing the batch');
+          logger.error({ ...context, dead_letter_error: errorMessage(err) }, `${what} and the dead-letter directory cannot be written; refusing the batch`);
           return 'refused';
         }
         if (Date.now() >= this.deadline) {
           logger.error({ ...context, dead_letter_error: errorMessage(err) }, this.disk ? 'the dead-letter directory cannot be written at the shutdown deadline; the batch stays in the disk queue' : 'the dead-letter directory cannot be written at the shutdown deadline; the batch is lost');
           return 'deferred';
         }
-        if (tries === 1) logger.error({ ...context, dead_letter_error: errorMessage(err) }, 'export gave up and the dead-letter directory cannot be written; keeping the batch and trying again');
+        if (tries === 1) logger.error({ ...context, dead_letter_error: errorMessage(err) }, `${what} and the dead-letter directory cannot be written; keeping the batch and trying again`);
         await this.pause(interval);
         interval = Math.min(interval * this.retryConfig.multiplier, this.retryConfig.max_interval);
       }

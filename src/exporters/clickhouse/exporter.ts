@@ -2,11 +2,12 @@ import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { ClickHouseLogLevel, createClient, type ClickHouseClient } from '@clickhouse/client';
 import type { ComponentContext, NewTemplate, StoredTemplate } from '../../pipeline/component.js';
-import { QueuedExporter, type ExportSender, type PayloadCodec } from '../../pipeline/exporter-helper.js';
+import { QueuedExporter, type ExportOutcome, type ExportSender, type PayloadCodec } from '../../pipeline/exporter-helper.js';
+import { PermanentExportError } from '../../pipeline/errors.js';
 import type { LogBatch } from '../../pipeline/model.js';
 import { parseEndpoint, type ClickHouseExporterConfig } from './config.js';
-import { classifyClickHouseError, isMissingSchemaError } from './error-classifier.js';
-import { encodeInsert, encodeNewTemplatesInsert, encodeTemplatesInsert } from './row-encoder.js';
+import { classifyClickHouseError, isMissingSchemaError, isRowDependent } from './error-classifier.js';
+import { encodeLogs, encodeNewTemplatesInsert, encodeTemplatesInsert, logsInsertStatement, withInsertSettings, type LogsInsert } from './row-encoder.js';
 import { schemaStatements } from './schema.js';
 
 export async function openClient(config: ClickHouseExporterConfig): Promise<ClickHouseClient> {
@@ -30,11 +31,40 @@ export async function openClient(config: ClickHouseExporterConfig): Promise<Clic
   return createClient({ connection: createChdbConnection({ path }), log: { level: ClickHouseLogLevel.OFF } } as Parameters<typeof createClient>[0]);
 }
 
+/** Attempts after which an insert refused for its size (memory, time) is cut in halves. */
+const SPLIT_AFTER_ATTEMPTS = 3;
+/**
+ * Failed inserts one part may spend on isolating refused rows: about 15 refused rows among 20,000
+ * (each costs log2(rows) failures). Past it the ranges still refused go to the dead-letter
+ * directory whole, so a batch whose every row is refused costs a bounded number of inserts.
+ */
+const CUT_FAILURE_BUDGET = 256;
+
+/** Rows of one part that ClickHouse refused for good: [start, end) in the part's text. */
+interface RefusedRange {
+  start: number;
+  end: number;
+  records: number;
+  errors: string[];
+}
+
+/** Cutting one part of a batch in halves to find the rows ClickHouse refuses. */
+interface PartCut {
+  logs: LogsInsert;
+  rows: string;
+  token: string;
+  splitOnSize: boolean;
+  failuresLeft: number;
+  refused: RefusedRange[];
+}
+
 /**
  * Writes batches into otel_logs, through @clickhouse/client for both a server and embedded chDB.
- * Each batch is one INSERT carrying the queue's stable token as insert_deduplication_token, so a
- * batch retried after an ambiguous failure (the server stored it but the answer was lost) is
- * stored once.
+ * Each part of a batch (at most MAX_DAYS_PER_PART days) is one INSERT carrying a token derived
+ * from the queue's stable token as insert_deduplication_token, so a batch retried after an
+ * ambiguous failure (the server stored it but the answer was lost) is stored once. An insert
+ * ClickHouse refuses because of some rows is cut in halves until those rows are isolated: they go
+ * to the dead-letter directory with ClickHouse's reason, and the others are stored.
  */
 export class ClickHouseLogsExporter {
   private client: ClickHouseClient | undefined;
@@ -52,23 +82,106 @@ export class ClickHouseLogsExporter {
     this.templatesTable = `${config.database}.${config.templates_table_name}`;
     const sender: ExportSender<InsertPayload> = {
       codec: insertPayloadCodec,
-      // The statements as run, to apply by hand once the cause is fixed.
-      deadLetterFiles: (payload) => [{ suffix: '.sql', data: `${payload.logs};\n${payload.templates ? `${payload.templates};\n` : ''}` }],
+      deadLetterFiles: (payload, token) => [{ suffix: '.sql', data: this.deadLetterSql(payload, token) }],
       prepare: (batch: LogBatch): InsertPayload => {
         const now = BigInt(Date.now()) * 1_000_000n;
-        return { logs: encodeInsert(batch, this.table, now), templates: encodeTemplatesInsert(batch, this.templatesTable, now) };
+        return { logs: encodeLogs(batch, now), templates: encodeTemplatesInsert(batch, this.templatesTable, now) };
       },
-      attempt: async (payload: InsertPayload, records: number, token: string) => {
-        await this.insert(payload.logs, `inserting ${records} log records`, token);
-        // Its own token: a retry after the logs were stored stores the template counts once too.
-        if (payload.templates) await this.insert(payload.templates, `updating the templates of ${records} log records`, `${token}:templates`);
-      },
+      attempt: (payload, records, token, attempt) => this.send(payload, records, token, attempt),
     };
     this.queue = new QueuedExporter(context, config.sending_queue, config.retry_on_failure, sender, {
       start: () => this.start(),
       stop: () => this.stop(),
       health: () => ({ clickhouse_connected: this.connected, endpoint: redact(config.endpoint) }),
     }, config.dead_letter);
+  }
+
+  private async send(payload: InsertPayload, records: number, token: string, attempt: number): Promise<ExportOutcome | undefined> {
+    const cuts: PartCut[] = [];
+    if (payload.logs) {
+      const { parts } = payload.logs;
+      for (let i = 0; i < parts.length; i++) {
+        const rows = parts[i]!;
+        const cut: PartCut = { logs: payload.logs, rows, token: parts.length === 1 ? token : `${token}:${i}`, splitOnSize: attempt >= SPLIT_AFTER_ATTEMPTS, failuresLeft: CUT_FAILURE_BUDGET, refused: [] };
+        await this.insertRows(cut, 0, rows.length, countLines(rows));
+        if (cut.refused.length > 0) cuts.push(cut);
+      }
+    } else {
+      await this.insert(payload.legacyLogs!, `inserting ${records} log records`, token);
+    }
+    // Its own token: a retry after the logs were stored stores the template counts once too.
+    if (payload.templates) await this.insert(payload.templates, `updating the templates of ${records} log records`, `${token}:templates`);
+    if (cuts.length === 0) return undefined;
+    return this.refusedOutcome(cuts, records);
+  }
+
+  /**
+   * Inserts rows [start, end) of a part; if ClickHouse refuses them because of what some rows
+   * hold, cuts them in halves and inserts each, down to single rows, which are then kept as
+   * refused. With splitOnSize, an insert refused for its size (memory, time) is cut too. A half's
+   * token follows from the rows it holds, so a retry of the batch stores each half once.
+   */
+  private async insertRows(cut: PartCut, start: number, end: number, lines: number): Promise<void> {
+    const rows = cut.rows.slice(start, end);
+    const token = start === 0 && end === cut.rows.length ? cut.token : `${cut.token}:${start}-${end}`;
+    try {
+      await this.insert(logsInsertStatement(this.table, cut.logs, rows), `inserting ${lines} log records`, token);
+    } catch (err) {
+      const permanent = err instanceof PermanentExportError;
+      if (!isRowDependent(err, !permanent) || (!permanent && !cut.splitOnSize)) throw err;
+      cut.failuresLeft--;
+      if (lines === 1 || cut.failuresLeft <= 0) {
+        if (!permanent) throw err;
+        refuse(cut.refused, { start, end, records: lines, errors: [(err as Error).message] });
+        return;
+      }
+      const half = lines >>> 1;
+      const middle = lineStart(cut.rows, start, half);
+      await this.insertRows(cut, start, middle, half);
+      await this.insertRows(cut, middle, end, lines - half);
+    }
+  }
+
+  /** What ClickHouse refused, as one dead-letter entry: a statement per run of refused rows. */
+  private refusedOutcome(cuts: PartCut[], records: number): ExportOutcome {
+    let rejected = 0;
+    const reasons = new Set<string>();
+    let sql = '';
+    for (const cut of cuts) {
+      for (const r of cut.refused) {
+        rejected += r.records;
+        for (const e of r.errors) reasons.add(e);
+        // A token of its own: these rows were never stored under any token the exporter used.
+        const statement = this.keptStatement(logsInsertStatement(this.table, cut.logs, cut.rows.slice(r.start, r.end)), `${cut.token}:refused:${r.start}-${r.end}`);
+        sql += `-- ${r.records} log records refused: ${r.errors.slice(0, 3).join(' | ').replace(/\s+/g, ' ')}\n${statement};\n`;
+      }
+    }
+    const list = [...reasons];
+    return {
+      rejected,
+      deadLetter: {
+        error: `ClickHouse refused ${rejected} of ${records} log records (the others were stored): ${list.slice(0, 3).join('; ')}${list.length > 3 ? `; and ${list.length - 3} other reasons` : ''}`,
+        files: [{ suffix: '.sql', data: sql }],
+      },
+    };
+  }
+
+  /** A whole batch's statements, for the dead-letter directory, each with the token it was sent with. */
+  private deadLetterSql(payload: InsertPayload, token: string): string {
+    const statements: string[] = [];
+    if (payload.logs) {
+      const { parts } = payload.logs;
+      parts.forEach((rows, i) => statements.push(this.keptStatement(logsInsertStatement(this.table, payload.logs!, rows), parts.length === 1 ? token : `${token}:${i}`)));
+    } else {
+      statements.push(this.keptStatement(payload.legacyLogs!, token));
+    }
+    if (payload.templates) statements.push(this.keptStatement(payload.templates, `${token}:templates`));
+    return statements.map((q) => `${q};\n`).join('');
+  }
+
+  /** A statement to run by hand: with its deduplication token, running it twice stores it once. */
+  private keptStatement(statement: string, token: string): string {
+    return withInsertSettings(statement, { insert_deduplication_token: token, deduplicate_blocks_in_dependent_materialized_views: 1 });
   }
 
   private async start(): Promise<void> {
@@ -153,27 +266,77 @@ export class ClickHouseLogsExporter {
   }
 }
 
+function countLines(rows: string): number {
+  let n = 0;
+  for (let at = rows.indexOf('\n'); at >= 0; at = rows.indexOf('\n', at + 1)) n++;
+  return n;
+}
+
+/** Where the line `n` lines after offset `from` starts. */
+function lineStart(rows: string, from: number, n: number): number {
+  let at = from;
+  for (let i = 0; i < n; i++) at = rows.indexOf('\n', at) + 1;
+  return at;
+}
+
+/** Adds a refused range, joined to the previous one when they touch: one statement per run. */
+function refuse(refused: RefusedRange[], range: RefusedRange): void {
+  const last = refused.at(-1);
+  if (last && last.end === range.start) {
+    last.end = range.end;
+    last.records += range.records;
+    if (last.errors.length < 3 && !last.errors.includes(range.errors[0]!)) last.errors.push(range.errors[0]!);
+    return;
+  }
+  refused.push(range);
+}
+
 interface InsertPayload {
-  logs: string;
+  logs: LogsInsert | undefined;
+  /** A logs statement queued on disk by a version before parts: sent as it is. */
+  legacyLogs?: string;
   templates: string | undefined;
 }
 
-/** u32 byte length of the logs statement, the logs statement, then the templates statement (if any), as UTF-8. */
+/**
+ * On disk: 0xFFFFFFFF, the number of strings, then each string as a u32 byte length and UTF-8:
+ * resources, scopes, templates ('' when none), then the parts. A queue written by a version
+ * before parts starts with the byte length of one logs statement instead, then the templates
+ * statement: it still decodes.
+ */
+const PARTS_FORMAT = 0xffffffff;
+
 const insertPayloadCodec: PayloadCodec<InsertPayload> = {
   encode(p) {
-    const logsBytes = Buffer.byteLength(p.logs);
-    const out = Buffer.allocUnsafe(4 + logsBytes + (p.templates ? Buffer.byteLength(p.templates) : 0));
-    out.writeUInt32LE(logsBytes, 0);
-    out.write(p.logs, 4);
-    if (p.templates) out.write(p.templates, 4 + logsBytes);
+    const strings = [p.logs!.resources, p.logs!.scopes, p.templates ?? '', ...p.logs!.parts];
+    const lengths = strings.map((x) => Buffer.byteLength(x));
+    const out = Buffer.allocUnsafe(8 + 4 * strings.length + lengths.reduce((a, b) => a + b, 0));
+    out.writeUInt32LE(PARTS_FORMAT, 0);
+    out.writeUInt32LE(strings.length, 4);
+    let at = 8;
+    strings.forEach((x, i) => {
+      out.writeUInt32LE(lengths[i]!, at);
+      at += 4 + out.write(x, at + 4);
+    });
     return out;
   },
   decode(bytes) {
     const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-    const end = 4 + buf.readUInt32LE(0);
-    return { logs: buf.toString('utf8', 4, end), templates: end < buf.length ? buf.toString('utf8', end) : undefined };
+    if (buf.readUInt32LE(0) !== PARTS_FORMAT) {
+      const end = 4 + buf.readUInt32LE(0);
+      return { logs: undefined, legacyLogs: buf.toString('utf8', 4, end), templates: end < buf.length ? buf.toString('utf8', end) : undefined };
+    }
+    const strings: string[] = [];
+    let at = 8;
+    for (let i = buf.readUInt32LE(4); i > 0; i--) {
+      const length = buf.readUInt32LE(at);
+      strings.push(buf.toString('utf8', at + 4, at + 4 + length));
+      at += 4 + length;
+    }
+    const [resources = '[]', scopes = '[]', templates = '', ...parts] = strings;
+    return { logs: { resources, scopes, parts }, templates: templates || undefined };
   },
-  byteLength: (p) => p.logs.length + (p.templates?.length ?? 0),
+  byteLength: (p) => (p.logs ? p.logs.resources.length + p.logs.scopes.length + p.logs.parts.reduce((n, x) => n + x.length, 0) : (p.legacyLogs?.length ?? 0)) + (p.templates?.length ?? 0),
 };
 
 function redact(endpoint: string): string {

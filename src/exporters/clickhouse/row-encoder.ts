@@ -31,20 +31,48 @@ const ROW_STRUCTURE =
   'SeverityNumber UInt8, Body String, LogAttributes Map(LowCardinality(String), String), EventName String, TemplateId UInt64, ' +
   'TemplateParams Array(String), r UInt32, s UInt32';
 
-/** A ClickHouse SQL string literal. */
-function sqlString(s: string): string {
-  return `'${s.replace(/[\\']/g, '\\$&')}'`;
+/** Inside a $$…$$ literal: JSON text written by ByteWriter has `$` only as \u0024, so it cannot end it. */
+const RESOURCE_TABLE_TYPE = 'Array(Tuple(String, String, Map(String, String)))';
+const SCOPE_TABLE_TYPE = 'Array(Tuple(String, String, String, Map(String, String)))';
+
+/**
+ * An insert must never hold more partitions (days, PARTITION BY toDate(Timestamp)) than
+ * ClickHouse's max_partitions_per_insert_block (100 by default) allows, or it is refused with
+ * TOO_MANY_PARTS whatever the retries. Rows are grouped by UTC day; the server's time zone may
+ * move a UTC day across two of its days, so a part holds at most half the limit.
+ */
+export const MAX_DAYS_PER_PART = 50;
+const NANOS_PER_DAY = 86_400_000_000_000n;
+/** DateTime64(9) ends at 2262-04-11T23:47:16.854775807Z (2^63 − 1 ns); later times would wrap to the past. */
+const MAX_TIME = (1n << 63n) - 1n;
+
+/**
+ * A batch as the logs insert sends it: the resource and scope tables once (JSON texts, one
+ * literal each, so the statement's AST stays a few dozen nodes whatever the number of resources)
+ * and the rows, grouped in parts of at most MAX_DAYS_PER_PART days. Rows are JSONCompactEachRow
+ * lines, each ending in a newline, so a part can be cut at any line (bisection).
+ */
+export interface LogsInsert {
+  resources: string;
+  scopes: string;
+  parts: string[];
 }
 
-function sqlMap(attrs: Attributes): string {
+/** A JSON string literal that can sit inside a $$…$$ literal; a lone surrogate becomes U+FFFD. */
+function jsonText(s: string): string {
+  const json = JSON.stringify(s.toWellFormed());
+  return json.includes('$') ? json.replaceAll('$', '\\u0024') : json;
+}
+
+function jsonMap(attrs: Attributes): string {
   const keys = Object.keys(attrs).sort();
-  let out = 'map(';
+  let out = '{';
   for (let i = 0; i < keys.length; i++) {
     const k = keys[i]!;
     if (i > 0) out += ',';
-    out += `${sqlString(k)},${sqlString(anyValueToString(attrs[k] as AnyValue))}`;
+    out += `${jsonText(k)}:${jsonText(anyValueToString(attrs[k] as AnyValue))}`;
   }
-  return `${out})`;
+  return `${out}}`;
 }
 
 /**
@@ -95,58 +123,66 @@ function sameKeys(a: string[], b: string[]): boolean {
   return true;
 }
 
-/** Distinct values of a few columns, referenced from the rows by a 1-based index. */
-class ColumnTable {
+/** Distinct resources (or scopes), sent once as a JSON array and referenced from the rows by a 1-based index. */
+class JsonTable {
   private readonly index = new Map<string, number>();
-  readonly columns: string[][];
 
-  constructor(width: number) {
-    this.columns = Array.from({ length: width }, () => []);
-  }
-
-  add(values: string[]): number {
-    const key = values.join('\u0000');
-    let i = this.index.get(key);
+  /** One tuple: [s1, s2, …, {attrs}]. */
+  add(strings: string[], attrs: Attributes): number {
+    let entry = '[';
+    for (const s of strings) entry += `${jsonText(s)},`;
+    entry += `${jsonMap(attrs)}]`;
+    let i = this.index.get(entry);
     if (i === undefined) {
       i = this.index.size + 1;
-      this.index.set(key, i);
-      for (let c = 0; c < values.length; c++) this.columns[c]!.push(values[c]!);
+      this.index.set(entry, i);
     }
     return i;
   }
 
-  select(column: number, indexColumn: string): string {
-    return `[${this.columns[column]!.join(',')}][${indexColumn}]`;
+  toString(): string {
+    return `[${[...this.index.keys()].join(',')}]`;
   }
 }
 
 /**
- * Builds one INSERT for a batch. ClickHouse spends most of an insert parsing Map columns, and a
- * resource's attributes are the same for all its records: so resource and scope columns are
- * written once per insert as SQL literals and each row carries only their index, and the rows are
- * read with the format() table function (the input() function inserts nothing in chDB). Measured
- * on chDB: half the insert CPU of a plain INSERT … FORMAT JSONCompactEachRow.
- *
- * Rows are JSONCompactEachRow inside a $$…$$ literal; a JSON text has `$` only inside strings,
- * where it is written as \u0024, so the data cannot end the literal. Timestamps and TemplateId are
- * bare integers so 64-bit values arrive exactly. Map keys are sorted: unsorted keys hurt
- * compression and made equal maps differ upstream.
+ * Encodes a batch for the logs insert. ClickHouse spends most of an insert parsing Map columns,
+ * and a resource's attributes are the same for all its records: so resource and scope columns
+ * are sent once per insert, as tables each row points into, and each row carries only their
+ * index. Measured on chDB: half the insert CPU of a plain INSERT … FORMAT JSONCompactEachRow.
+ * Timestamps and TemplateId are bare integers so 64-bit values arrive exactly. Map keys are
+ * sorted: unsorted keys hurt compression and made equal maps differ upstream.
  */
-export function encodeInsert(batch: LogBatch, table: string, nowUnixNano: bigint): string {
-  const resources = new ColumnTable(3);
-  const scopes = new ColumnTable(4);
-  const out = new ByteWriter();
+export function encodeLogs(batch: LogBatch, nowUnixNano: bigint): LogsInsert {
+  const resources = new JsonTable();
+  const scopes = new JsonTable();
+  let minDay = Infinity;
+  let maxDay = -Infinity;
+  for (const rl of batch.resourceLogs) {
+    for (const sl of rl.scopeLogs) {
+      for (const rec of sl.logRecords) {
+        const day = Number(recordTime(rec.timeUnixNano, rec.observedTimeUnixNano, nowUnixNano) / NANOS_PER_DAY);
+        if (day < minDay) minDay = day;
+        if (day > maxDay) maxDay = day;
+      }
+    }
+  }
+  // Most batches span a day or two: one part, and no day is looked up per record.
+  const partOfDay = maxDay - minDay < MAX_DAYS_PER_PART ? undefined : daysToParts(batch, nowUnixNano);
+  const writers: ByteWriter[] = [];
   const logAttributes = new JsonMapEncoder();
   for (const rl of batch.resourceLogs) {
     const attrs = rl.resource.attributes;
     const service = attrs['service.name'];
-    const r = resources.add([sqlString(service === undefined ? '' : anyValueToString(service)), sqlString(rl.schemaUrl), sqlMap(attrs)]);
+    const r = resources.add([service === undefined ? '' : anyValueToString(service), rl.schemaUrl], attrs);
     for (const sl of rl.scopeLogs) {
-      const s = scopes.add([sqlString(sl.schemaUrl), sqlString(sl.scope.name), sqlString(sl.scope.version), sqlMap(sl.scope.attributes)]);
+      const s = scopes.add([sl.schemaUrl, sl.scope.name, sl.scope.version], sl.scope.attributes);
       const tail = `,${r},${s}]\n`;
       for (const rec of sl.logRecords) {
-        const observed = rec.observedTimeUnixNano !== 0n ? rec.observedTimeUnixNano : nowUnixNano;
-        const time = rec.timeUnixNano !== 0n ? rec.timeUnixNano : observed;
+        const observed = rec.observedTimeUnixNano !== 0n && rec.observedTimeUnixNano <= MAX_TIME ? rec.observedTimeUnixNano : nowUnixNano;
+        const time = recordTime(rec.timeUnixNano, rec.observedTimeUnixNano, nowUnixNano);
+        const part = partOfDay === undefined ? 0 : partOfDay.get(Number(time / NANOS_PER_DAY))!;
+        const out = (writers[part] ??= new ByteWriter());
         out.raw(`[${time},${observed},"${rec.traceId}","${rec.spanId}",${rec.flags & 0xff},`);
         out.jsonString(rec.severityText);
         out.raw(`,${rec.severityNumber & 0xff},`);
@@ -161,17 +197,59 @@ export function encodeInsert(batch: LogBatch, table: string, nowUnixNano: bigint
       }
     }
   }
+  return { resources: resources.toString(), scopes: scopes.toString(), parts: writers.filter((w) => w !== undefined).map((w) => w.toString()) };
+}
+
+function recordTime(time: bigint, observed: bigint, now: bigint): bigint {
+  if (time !== 0n && time <= MAX_TIME) return time;
+  return observed !== 0n && observed <= MAX_TIME ? observed : now;
+}
+
+/** The part each day goes to: consecutive days in groups of MAX_DAYS_PER_PART. */
+function daysToParts(batch: LogBatch, nowUnixNano: bigint): Map<number, number> {
+  const days = new Set<number>();
+  for (const rl of batch.resourceLogs) {
+    for (const sl of rl.scopeLogs) {
+      for (const rec of sl.logRecords) days.add(Number(recordTime(rec.timeUnixNano, rec.observedTimeUnixNano, nowUnixNano) / NANOS_PER_DAY));
+    }
+  }
+  const parts = new Map<number, number>();
+  [...days].sort((a, b) => a - b).forEach((day, i) => parts.set(day, Math.floor(i / MAX_DAYS_PER_PART)));
+  return parts;
+}
+
+/** A ClickHouse SQL string literal. */
+function sqlString(s: string): string {
+  return `'${s.replace(/[\\']/g, '\\$&')}'`;
+}
+
+/**
+ * An INSERT of ours with its settings written in, for a statement kept to be run by hand: its
+ * deduplication token comes with it, so running it twice stores it once.
+ */
+export function withInsertSettings(statement: string, settings: Record<string, string | number>): string {
+  const at = statement.indexOf(') ') + 1;
+  const clause = Object.entries(settings).map(([k, v]) => `${k} = ${typeof v === 'number' ? v : sqlString(v)}`).join(', ');
+  return `${statement.slice(0, at)} SETTINGS ${clause}${statement.slice(at)}`;
+}
+
+/** The INSERT for some rows of a LogsInsert. */
+export function logsInsertStatement(table: string, insert: LogsInsert, rows: string): string {
   const fromTables: Partial<Record<(typeof LOG_COLUMNS)[number], string>> = {
-    ServiceName: resources.select(0, 'r'),
-    ResourceSchemaUrl: resources.select(1, 'r'),
-    ResourceAttributes: resources.select(2, 'r'),
-    ScopeSchemaUrl: scopes.select(0, 's'),
-    ScopeName: scopes.select(1, 's'),
-    ScopeVersion: scopes.select(2, 's'),
-    ScopeAttributes: scopes.select(3, 's'),
+    ServiceName: 'R[r].1',
+    ResourceSchemaUrl: 'R[r].2',
+    ResourceAttributes: 'R[r].3',
+    ScopeSchemaUrl: 'S[s].1',
+    ScopeName: 'S[s].2',
+    ScopeVersion: 'S[s].3',
+    ScopeAttributes: 'S[s].4',
   };
   const select = LOG_COLUMNS.map((c) => fromTables[c] ?? c);
-  return `INSERT INTO ${table} (${LOG_COLUMNS.join(', ')}) SELECT ${select.join(', ')} FROM format(JSONCompactEachRow, '${ROW_STRUCTURE}', $$${out.toString()}$$)`;
+  return (
+    `INSERT INTO ${table} (${LOG_COLUMNS.join(', ')}) ` +
+    `WITH JSONExtract($$${insert.resources}$$, '${RESOURCE_TABLE_TYPE}') AS R, JSONExtract($$${insert.scopes}$$, '${SCOPE_TABLE_TYPE}') AS S ` +
+    `SELECT ${select.join(', ')} FROM format(JSONCompactEachRow, '${ROW_STRUCTURE}', $$${rows}$$)`
+  );
 }
 
 interface TemplateAggregate {
