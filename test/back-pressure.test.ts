@@ -25,7 +25,7 @@ function decodeRetryInfo(status: Buffer): { seconds: number; nanos: number } | u
   return { seconds: info.retry_delay?.seconds ?? 0, nanos: info.retry_delay?.nanos ?? 0 };
 }
 
-t.test('a stalled ClickHouse fills the queue; receivers answer 429 / RESOURCE_EXHAUSTED; nothing acknowledged is lost', async (t) => {
+t.test('with wait_for_room: 0, a stalled ClickHouse fills the queue; receivers answer 429 / RESOURCE_EXHAUSTED at once; nothing acknowledged is lost', async (t) => {
   const front = await ClickHouseHttpFront.start({ path: tempDir('bp-front') });
   t.teardown(() => front.close());
   front.inject({ kind: 'delay', count: 3, delayMs: 1500, match: /INSERT/ });
@@ -33,9 +33,9 @@ t.test('a stalled ClickHouse fills the queue; receivers answer 429 / RESOURCE_EX
 receivers:
   otlp:
     protocols:
-      grpc: { endpoint: 127.0.0.1:0 }
-      http: { endpoint: 127.0.0.1:0 }
-  json_ingest: { endpoint: 127.0.0.1:0 }
+      grpc: { endpoint: 127.0.0.1:0, wait_for_room: 0s }
+      http: { endpoint: 127.0.0.1:0, wait_for_room: 0s }
+  json_ingest: { endpoint: 127.0.0.1:0, wait_for_room: 0s }
 processors:
   batch: { send_batch_size: 100, timeout: 20ms, max_pending_records: 200 }
 exporters:

@@ -8,6 +8,7 @@ import { DeadLetterDirectory, safeDirName, type DeadLetterConfig, type DeadLette
 import { DiskQueue, type StoredRecord } from './disk-queue.js';
 import { BackPressureError, PermanentExportError, RetryableExportError, ShuttingDownError, errorMessage } from './errors.js';
 import { countRecords, type LogBatch } from './model.js';
+import { RoomWaiters } from './room-wait.js';
 
 export { deadLetterSchema, type DeadLetterConfig } from './dead-letter.js';
 
@@ -122,6 +123,8 @@ export class QueuedExporter<P> implements Exporter {
   private lastError = '';
   private consecutiveFailures = 0;
   private readonly wakeups: Array<() => void> = [];
+  /** Requests waiting for room in a full queue. */
+  private readonly room = new RoomWaiters();
   private workers: Promise<void>[] = [];
   /** The shutdown deadline, known from prepareShutdown on; retries and back-offs end there. */
   private deadline = Infinity;
@@ -164,13 +167,12 @@ export class QueuedExporter<P> implements Exporter {
     if (records === 0) return;
     if (!this.queueConfig.enabled) return this.exportNow(batch, records);
     // Refuse before encoding: a refused batch comes back, and would be encoded again.
-    if (!this.draining && this.queuedRecords > 0) {
+    if (!this.hasRoom(records) && !(await this.room.wait(() => this.hasRoom(records)))) {
       const { queue_size, max_bytes } = this.queueConfig;
-      if (this.queuedRecords + records > queue_size || (max_bytes > 0 && this.queuedBytes >= max_bytes)) {
-        const held = max_bytes > 0 ? `${this.queuedRecords} log records, ${this.queuedBytes} bytes` : `${this.queuedRecords} of ${queue_size} log records`;
-        throw new BackPressureError(`${this.context.id}: sending queue is full (${held})`);
-      }
+      const held = max_bytes > 0 ? `${this.queuedRecords} log records, ${this.queuedBytes} bytes` : `${this.queuedRecords} of ${queue_size} log records`;
+      throw new BackPressureError(`${this.context.id}: sending queue is full (${held})`);
     }
+    if (this.closing) throw new ShuttingDownError(this.context.id);
     const payload = this.sender.prepare(batch);
     const token = randomUUID();
     if (!this.disk) {
@@ -193,6 +195,13 @@ export class QueuedExporter<P> implements Exporter {
     const cache = this.cachedBytes + encoded.length <= DISK_QUEUE_MEMORY_CACHE_BYTES;
     if (cache) this.cachedBytes += encoded.length;
     this.push({ payload: cache ? payload : undefined, records, bytes: encoded.length, token, stored });
+  }
+
+  /** Room for `records` more; a batch larger than the whole queue is taken when the queue is empty. */
+  private hasRoom(records: number): boolean {
+    if (this.draining || this.closing || this.queuedRecords === 0) return true;
+    const { queue_size, max_bytes } = this.queueConfig;
+    return this.queuedRecords + records <= queue_size && (max_bytes === 0 || this.queuedBytes < max_bytes);
   }
 
   private reserve(records: number, bytes: number): void {
@@ -246,6 +255,7 @@ export class QueuedExporter<P> implements Exporter {
   prepareShutdown(deadline: number): void {
     this.draining = true;
     this.setDeadline(deadline);
+    this.room.wake();
   }
 
   private setDeadline(deadline: number): void {
@@ -270,6 +280,7 @@ export class QueuedExporter<P> implements Exporter {
     this.closing = true;
     this.setDeadline(deadline);
     for (const wake of this.wakeups.splice(0)) wake();
+    this.room.wake();
     const timer = new AbortController();
     await Promise.race([Promise.all(this.workers), sleep(Math.max(0, deadline - Date.now()) + 100, undefined, { signal: timer.signal }).catch(() => undefined)]);
     timer.abort();
@@ -350,6 +361,7 @@ export class QueuedExporter<P> implements Exporter {
       this.queuedRecords -= item.records;
       this.queuedBytes -= item.bytes;
       this.reportQueue();
+      this.room.wake();
     }
   }
 

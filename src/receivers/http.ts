@@ -36,6 +36,8 @@ export function httpServerSettings(defaultEndpoint: string) {
     read_timeout: duration('1m'),
     /** How long a keep-alive connection may wait for its next request; 0: no limit. */
     idle_timeout: duration('1m'),
+    /** A request that finds the pipeline full waits this long for room before it is refused (429); 0 refuses at once. Keep it below the clients' export timeout (10 s in the OTel SDKs). */
+    wait_for_room: duration('5s'),
   };
 }
 

@@ -3,6 +3,7 @@ import type { ComponentContext, Processor } from '../../pipeline/component.js';
 import type { LogsConsumer } from '../../pipeline/consumer.js';
 import { BackPressureError, ShuttingDownError } from '../../pipeline/errors.js';
 import { countRecords, type LogBatch } from '../../pipeline/model.js';
+import { RoomWaiters } from '../../pipeline/room-wait.js';
 import type { BatchConfig } from './index.js';
 
 interface Waiting {
@@ -29,6 +30,8 @@ export class FlushAcknowledgingBatchProcessor implements Processor {
   /** Batches handed to the next stage and not yet answered, with the requests they hold. */
   private readonly sends = new Map<Promise<void>, Waiting[]>();
   private closing = false;
+  /** Requests waiting for room while too many records wait to be flushed. */
+  private readonly room = new RoomWaiters();
 
   constructor(
     private readonly config: BatchConfig,
@@ -41,18 +44,23 @@ export class FlushAcknowledgingBatchProcessor implements Processor {
 
   async start(): Promise<void> {}
 
-  consume(batch: LogBatch): Promise<void> {
-    if (this.closing) return Promise.reject(new ShuttingDownError(this.context.id));
+  async consume(batch: LogBatch): Promise<void> {
+    if (this.closing) throw new ShuttingDownError(this.context.id);
     const records = countRecords(batch);
-    if (records === 0) return Promise.resolve();
-    if (this.waitingRecords > 0 && this.waitingRecords + records > this.maxPending) {
-      return Promise.reject(new BackPressureError(`${this.context.id}: ${this.waitingRecords} log records are waiting to be flushed`));
+    if (records === 0) return;
+    if (!this.hasRoom(records) && !(await this.room.wait(() => this.hasRoom(records)))) {
+      throw new BackPressureError(`${this.context.id}: ${this.waitingRecords} log records are waiting to be flushed`);
     }
+    if (this.closing) throw new ShuttingDownError(this.context.id);
     const accepted = new Promise<void>((resolve, reject) => this.waiting.push({ batch, records, resolve, reject }));
     this.waitingRecords += records;
     if (this.waitingRecords >= this.config.send_batch_size) this.flush('size');
     else this.timer ??= setTimeout(() => this.flush('timeout'), this.config.timeout);
     return accepted;
+  }
+
+  private hasRoom(records: number): boolean {
+    return this.closing || this.waitingRecords === 0 || this.waitingRecords + records <= this.maxPending;
   }
 
   /**
@@ -61,6 +69,7 @@ export class FlushAcknowledgingBatchProcessor implements Processor {
    */
   async shutdown(deadline: number): Promise<void> {
     this.closing = true;
+    this.room.wake();
     while (this.waiting.length > 0) this.flush('shutdown');
     const timer = new AbortController();
     await Promise.race([Promise.all(this.sends.keys()), sleep(Math.max(0, deadline - Date.now()), undefined, { signal: timer.signal }).catch(() => undefined)]);
@@ -87,6 +96,7 @@ export class FlushAcknowledgingBatchProcessor implements Processor {
       }
       this.waitingRecords -= records;
       this.send(group, records, trigger);
+      this.room.wake();
       if (trigger === 'size' && records < this.config.send_batch_size) break;
     }
     if (this.waiting.length > 0) this.timer = setTimeout(() => this.flush('timeout'), this.config.timeout);

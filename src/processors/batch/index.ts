@@ -5,6 +5,7 @@ import type { ComponentContext, Processor, ProcessorFactory } from '../../pipeli
 import type { LogsConsumer } from '../../pipeline/consumer.js';
 import { BackPressureError, ShuttingDownError, errorMessage, isPermanentError } from '../../pipeline/errors.js';
 import { countRecords, type LogBatch } from '../../pipeline/model.js';
+import { RoomWaiters } from '../../pipeline/room-wait.js';
 import { BatchBuffer } from './batch-buffer.js';
 import { FlushAcknowledgingBatchProcessor } from './flush-acknowledging.js';
 
@@ -48,6 +49,8 @@ class BatchProcessor implements Processor {
   private sending: Promise<void> | undefined;
   private closing = false;
   private deadline = Infinity;
+  /** Requests waiting for room while too many records wait for the exporters. */
+  private readonly room = new RoomWaiters();
 
   constructor(
     private readonly config: BatchConfig,
@@ -64,17 +67,23 @@ class BatchProcessor implements Processor {
     if (this.closing) throw new ShuttingDownError(this.context.id);
     const records = countRecords(batch);
     if (records === 0) return;
-    if (this.buffer.size > 0 && this.buffer.size + records > this.maxPending) {
+    if (!this.hasRoom(records) && !(await this.room.wait(() => this.hasRoom(records)))) {
       throw new BackPressureError(`${this.context.id}: ${this.buffer.size} log records are waiting for the exporters`);
     }
+    if (this.closing) throw new ShuttingDownError(this.context.id);
     this.buffer.add(batch, records);
     if (this.buffer.size >= this.config.send_batch_size) this.send('size');
     else if (!this.timer) this.timer = setTimeout(() => this.send('timeout'), this.config.timeout);
   }
 
+  private hasRoom(records: number): boolean {
+    return this.closing || this.buffer.size === 0 || this.buffer.size + records <= this.maxPending;
+  }
+
   /** Sends everything waiting before returning, so nothing accepted is left behind. */
   async shutdown(deadline: number): Promise<void> {
     this.closing = true;
+    this.room.wake();
     this.deadline = deadline;
     while (this.buffer.size > 0 || this.sending) await this.send('shutdown');
   }
@@ -100,12 +109,14 @@ class BatchProcessor implements Processor {
       try {
         await this.next.consume(batch);
         this.context.telemetry.batchSent(records, this.closing ? 'shutdown' : full ? 'size' : trigger);
+        this.room.wake();
         backoff = 50;
       } catch (err) {
         if (isPermanentError(err)) {
           // Held for a retry it would be refused again, for ever, with everything behind it waiting.
           this.context.telemetry.count('rejected', records);
           this.context.logger.error({ err: errorMessage(err), records }, 'the next stage rejected a batch as invalid; it cannot be retried and is dropped');
+          this.room.wake();
           continue;
         }
         if (Date.now() >= this.deadline) {

@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { TokenSet, type HeaderReader, type ServerAuthenticator } from '../../pipeline/auth.js';
 import type { ComponentContext, Receiver, ReceiverFactory } from '../../pipeline/component.js';
 import type { LogsConsumer } from '../../pipeline/consumer.js';
+import { consumeWaitingForRoom } from '../../pipeline/room-wait.js';
 import { ShuttingDownError, errorMessage } from '../../pipeline/errors.js';
 import type { LogBatch } from '../../pipeline/model.js';
 import { HttpReceiverServer, HttpRequestError, answerRefusal, readRequestBody } from '../http.js';
@@ -113,7 +114,7 @@ export class JsonIngestReceiver implements Receiver {
       if (mapped.errors.length > 0) this.context.telemetry.refused(mapped.errors.length, 'http', 'invalid');
       if (mapped.records > 0) {
         try {
-          await this.next.consume(mapped.batch);
+          await consumeWaitingForRoom(this.config.wait_for_room, () => this.next.consume(mapped.batch));
         } catch (err) {
           this.context.telemetry.refused(mapped.records, 'http', 'back_pressure');
           throw err;

@@ -42,6 +42,12 @@ const grpcSchema = z.strictObject({
    */
   connection_timeout: duration('10s').refine((ms) => ms > 0, { message: 'must be greater than 0 (it frees connections that never send anything)' }),
   keepalive: keepaliveSchema.prefault({} as never),
+  /**
+   * A call that finds the pipeline full waits this long for room (never past the client's deadline
+   * less 1 s) before it is refused with RESOURCE_EXHAUSTED; 0 refuses at once. The OTel JS SDK's
+   * gRPC exporter does not retry a refusal: waiting is what keeps its logs through an overload.
+   */
+  wait_for_room: duration('5s'),
 });
 
 const httpSchema = z

@@ -4,6 +4,7 @@ import protobuf from 'protobufjs';
 import type { ServerAuthenticator } from '../../pipeline/auth.js';
 import type { ComponentContext } from '../../pipeline/component.js';
 import type { LogsConsumer } from '../../pipeline/consumer.js';
+import { consumeWaitingForRoom } from '../../pipeline/room-wait.js';
 import { errorMessage } from '../../pipeline/errors.js';
 import { OtlpDecodeError, decodeLogsRequest, encodeLogsResponse } from '../../otlp/index.js';
 import { grpcMetadataHeaders, resolveAuthenticator } from '../auth.js';
@@ -104,7 +105,7 @@ export class OtlpGrpcServer {
 
   async start(): Promise<void> {
     const server = new grpc.Server(this.serverOptions());
-    server.addService(logsServiceDefinition, { Export: (call: grpc.ServerUnaryCall<Buffer, Uint8Array>, callback: grpc.sendUnaryData<Uint8Array>) => void this.export(call.request, callback) });
+    server.addService(logsServiceDefinition, { Export: (call: grpc.ServerUnaryCall<Buffer, Uint8Array>, callback: grpc.sendUnaryData<Uint8Array>) => void this.export(call.request, callback, call.getDeadline()) });
     let credentials = grpc.ServerCredentials.createInsecure();
     if (this.config.tls) {
       this.tls = new ServerTlsCredentials(this.config.tls, this.context.logger);
@@ -160,7 +161,7 @@ export class OtlpGrpcServer {
     }
   }
 
-  private async export(request: Buffer, callback: grpc.sendUnaryData<Uint8Array>): Promise<void> {
+  private async export(request: Buffer, callback: grpc.sendUnaryData<Uint8Array>, clientDeadline: grpc.Deadline): Promise<void> {
     const { telemetry } = this.context;
     let decoded;
     try {
@@ -174,7 +175,7 @@ export class OtlpGrpcServer {
     if (decoded.rejected > 0) telemetry.refused(decoded.rejected, 'grpc', 'invalid');
     if (decoded.records > 0) {
       try {
-        await this.next.consume(decoded.batch);
+        await consumeWaitingForRoom(this.roomWait(clientDeadline), () => this.next.consume(decoded.batch));
       } catch (err) {
         telemetry.refused(decoded.records, 'grpc', 'back_pressure');
         const refusal = refusalFor(err);
@@ -187,6 +188,15 @@ export class OtlpGrpcServer {
       telemetry.accepted(decoded.records, 'grpc');
     }
     callback(null, encodeLogsResponse(decoded.rejected > 0 ? { rejectedLogRecords: decoded.rejected, errorMessage: decoded.rejectReason } : undefined));
+  }
+
+  /**
+   * wait_for_room, but never past the client's own deadline less a second: an answer the client
+   * no longer waits for would be lost, and it would send the data again.
+   */
+  private roomWait(clientDeadline: grpc.Deadline): number {
+    const deadline = clientDeadline instanceof Date ? clientDeadline.getTime() : clientDeadline;
+    return Math.max(0, Math.min(this.config.wait_for_room, deadline - Date.now() - 1000));
   }
 
   /** Lets in-flight calls finish (they are acknowledged only once the pipeline took them). */

@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ComponentContext } from '../../pipeline/component.js';
 import type { LogsConsumer } from '../../pipeline/consumer.js';
+import { consumeWaitingForRoom } from '../../pipeline/room-wait.js';
 import { ShuttingDownError, errorMessage } from '../../pipeline/errors.js';
 import {
   OtlpDecodeError,
@@ -92,7 +93,7 @@ export class OtlpHttpServer {
     if (decoded.rejected > 0) telemetry.refused(decoded.rejected, 'http', 'invalid');
     if (decoded.records === 0) return;
     try {
-      await this.next.consume(decoded.batch);
+      await consumeWaitingForRoom(this.config.wait_for_room, () => this.next.consume(decoded.batch));
     } catch (err) {
       telemetry.refused(decoded.records, 'http', 'back_pressure');
       throw err;
