@@ -180,3 +180,36 @@ t.test('wait_for_flush: at the shutdown deadline requests whose batch is unanswe
   t.equal(await settled(processor.shutdown(Date.now() + 100)), 'resolved', 'shutdown returns at its deadline');
   t.equal(await settled(request), 'rejected: ShuttingDownError', 'the request is refused (its client sends it again)');
 });
+
+t.test('a batch that keeps failing retryably does not hold a consumer: the batches behind it are exported', async (t) => {
+  for (const { consumers, mayBeThisBatch } of [
+    { consumers: 1, mayBeThisBatch: true },
+    { consumers: 2, mayBeThisBatch: false },
+    { consumers: 2, mayBeThisBatch: true },
+  ]) {
+    const what = `${consumers} consumer(s), ${mayBeThisBatch ? 'an error that may be the batch' : 'an error that says nothing of the batch'}`;
+    const ctx = context();
+    let delivered = 0;
+    let poisonAttempts = 0;
+    // Batches of 2 records always fail; two of them come first, and with max_elapsed_time 0 would
+    // hold both consumers for ever.
+    const sender = scriptedSender(async (_p, records) => {
+      await sleep(1);
+      if (records === 2) {
+        poisonAttempts++;
+        throw new RetryableExportError('refused for now', { mayBeThisBatch });
+      }
+      delivered++;
+    });
+    const exporter = new QueuedExporter(ctx, sendingQueueSchema.parse({ num_consumers: consumers }), quickRetries, sender);
+    await exporter.start();
+    await exporter.consume(batchOf(2));
+    await exporter.consume(batchOf(2));
+    await sleep(30);
+    for (let i = 0; i < 20; i++) await exporter.consume(batchOf(1));
+    t.ok(await waitFor(async () => delivered === 20, 10_000), `${what}: the 20 batches behind are exported`);
+    t.ok(poisonAttempts >= 4, `${what}: the failing ones are still retried (${poisonAttempts} attempts)`);
+    t.equal(exporter.health().queue_size, 4, `${what}: and still queued`);
+    await exporter.shutdown(Date.now());
+  }
+});

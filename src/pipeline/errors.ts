@@ -40,10 +40,13 @@ export class ShuttingDownError extends BackPressureError {
 /** An export attempt failed in a way that may succeed later (network, 5xx, overload). */
 export class RetryableExportError extends Error {
   readonly retryAfterMs: number | undefined;
-  constructor(message: string, options?: { cause?: unknown; retryAfterMs?: number }) {
+  /** The failure may come from this batch (its size), not from the sink's state: others may pass meanwhile. */
+  readonly mayBeThisBatch: boolean;
+  constructor(message: string, options?: { cause?: unknown; retryAfterMs?: number; mayBeThisBatch?: boolean }) {
     super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'RetryableExportError';
     this.retryAfterMs = options?.retryAfterMs;
+    this.mayBeThisBatch = options?.mayBeThisBatch ?? false;
   }
 }
 

@@ -93,6 +93,18 @@ interface QueueItem<P> {
   bytes: number;
   token: string;
   stored: StoredRecord | undefined;
+  /** Set when it was put back behind the batches waiting after it, to be retried from here. */
+  retry?: RetryState;
+}
+
+interface RetryState {
+  /** Attempts made so far, when the first was made, the next back-off, and when it may be tried again. */
+  attempts: number;
+  started: number;
+  interval: number;
+  readyAt: number;
+  /** Put back once already to see whether the sink takes other batches. */
+  probed: boolean;
 }
 
 /**
@@ -100,7 +112,7 @@ interface QueueItem<P> {
  * deferred: the shutdown deadline came first. refused: not exported and not kept (sending_queue
  * disabled, and the dead-letter directory cannot be written): the caller is told to send it again.
  */
-type Outcome = 'sent' | 'given_up' | 'deferred' | 'refused';
+type Outcome = 'sent' | 'given_up' | 'deferred' | 'refused' | 'requeued';
 
 /** Payloads of a persistent queue also kept in memory, so consumers that keep up never read the disk. */
 const DISK_QUEUE_MEMORY_CACHE_BYTES = 64 * 1024 * 1024;
@@ -122,6 +134,8 @@ export class QueuedExporter<P> implements Exporter {
   private draining = false;
   private lastError = '';
   private consecutiveFailures = 0;
+  /** When the sink last took a batch (ms): a batch failing since before then fails on its own. */
+  private lastSuccessAt = 0;
   private readonly wakeups: Array<() => void> = [];
   /** Requests waiting for room in a full queue. */
   private readonly room = new RoomWaiters();
@@ -344,16 +358,21 @@ export class QueuedExporter<P> implements Exporter {
   private async work(): Promise<void> {
     for (;;) {
       if (this.closing && Date.now() >= this.deadline) return;
-      const item = this.items.shift();
+      const item = this.takeReady();
       if (!item) {
-        if (this.closing) return;
-        await new Promise<void>((resolve) => this.wakeups.push(resolve));
+        if (this.closing && this.items.length === 0) return;
+        await this.nextReady();
         continue;
       }
       const cached = item.payload !== undefined;
       const payload = item.payload ?? (await this.readStored(item));
       const outcome = payload === undefined ? 'given_up' : await this.deliver(item, payload);
       if (this.stopped) return;
+      if (outcome === 'requeued') {
+        this.items.push(item);
+        this.wakeOne();
+        continue;
+      }
       if (cached) this.cachedBytes -= item.bytes;
       // Deferred at the deadline, a batch on disk stays there (unacknowledged) for the next start.
       if (outcome !== 'deferred' && item.stored) this.disk?.ack(item.stored.seq);
@@ -363,6 +382,30 @@ export class QueuedExporter<P> implements Exporter {
       this.reportQueue();
       this.room.wake();
     }
+  }
+
+  /** The first batch that may be tried now: batches put back after a failure wait for their back-off. */
+  private takeReady(): QueueItem<P> | undefined {
+    const now = Date.now();
+    const i = this.items.findIndex((item) => item.retry === undefined || item.retry.readyAt <= now);
+    return i < 0 ? undefined : this.items.splice(i, 1)[0];
+  }
+
+  /** Waits for a new batch, or until the earliest put-back batch may be tried again. */
+  private async nextReady(): Promise<void> {
+    let earliest = Infinity;
+    for (const item of this.items) earliest = Math.min(earliest, item.retry?.readyAt ?? 0);
+    let wake!: () => void;
+    const woken = new Promise<void>((resolve) => this.wakeups.push((wake = resolve)));
+    if (earliest === Infinity) return woken;
+    await Promise.race([woken, this.pause(earliest - Date.now())]);
+    // Woken by the time, not by a batch: a later wake-up must reach a consumer that is waiting.
+    const i = this.wakeups.indexOf(wake);
+    if (i >= 0) this.wakeups.splice(i, 1);
+  }
+
+  private wakeOne(): void {
+    this.wakeups.shift()?.();
   }
 
   /** A payload that is only on disk; undefined (counted, logged) if it no longer reads back. */
@@ -380,15 +423,16 @@ export class QueuedExporter<P> implements Exporter {
   /** Exports one batch, retrying what is retryable; never throws. */
   private async deliver(item: QueueItem<P>, payload: P): Promise<Outcome> {
     const { logger, telemetry } = this.context;
-    const started = Date.now();
-    let interval = this.retryConfig.initial_interval;
-    for (let attempt = 1; ; attempt++) {
+    const started = item.retry?.started ?? Date.now();
+    let interval = item.retry?.interval ?? this.retryConfig.initial_interval;
+    for (let attempt = (item.retry?.attempts ?? 0) + 1; ; attempt++) {
       const t0 = performance.now();
       try {
         const outcome = await this.sender.attempt(payload, item.records, item.token, attempt);
         const rejected = outcome ? Math.min(outcome.rejected, item.records) : 0;
         telemetry.sent(item.records - rejected, (performance.now() - t0) / 1000);
         this.consecutiveFailures = 0;
+        this.lastSuccessAt = Date.now();
         if (rejected === 0) return 'sent';
         if (!outcome?.deadLetter) {
           telemetry.failed(rejected, 'rejected');
@@ -412,6 +456,17 @@ export class QueuedExporter<P> implements Exporter {
         if (err.retryAfterMs !== undefined) wait = Math.max(wait, err.retryAfterMs);
         if (limit > 0) wait = Math.min(wait, Math.max(0, limit - elapsed));
         telemetry.retried();
+        // Batches wait behind this one. It goes behind them when the sink took others since it
+        // first failed, when the failure may be its own, and once after three attempts to see
+        // whether the sink takes the others (it may be down for all): so no batch holds a
+        // consumer for ever, and a sink that is down is not tried once per queued batch.
+        const probe = attempt >= 3 && !item.retry?.probed;
+        if (this.items.length > 0 && (this.lastSuccessAt > started || err.mayBeThisBatch || probe)) {
+          const probed = probe || item.retry?.probed === true;
+          item.retry = { attempts: attempt, started, interval: Math.min(interval * this.retryConfig.multiplier, this.retryConfig.max_interval), readyAt: Date.now() + wait, probed };
+          logger.warn({ err: this.lastError, records: item.records, attempt, retry_in_ms: Math.round(wait) }, 'export failed; retrying after the batches waiting behind it');
+          return 'requeued';
+        }
         logger.warn({ err: this.lastError, records: item.records, attempt, retry_in_ms: Math.round(wait) }, 'export failed; retrying');
         await this.pause(wait);
         if (Date.now() >= this.deadline) return 'deferred';
