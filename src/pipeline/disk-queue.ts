@@ -172,6 +172,10 @@ export class DiskQueue {
   private diskBytes = 0;
   /** Bytes that moves under way will free. */
   private movingFree = 0;
+  /** A move failed: no more are tried until the next append tries the disk again. */
+  private movesHeld = false;
+  /** Moves have failed since one last succeeded (logged once). */
+  private movesFailing = false;
   private active!: { segment: Segment; fh: FileHandle; open: boolean };
   private pending: PendingAppend[] = [];
   private flushScheduled = false;
@@ -437,6 +441,11 @@ export class DiskQueue {
     const group = this.pending;
     if (group.length === 0) return;
     this.pending = [];
+    if (this.movesHeld) {
+      // Moved after this write: on a full disk, a small move may fit where this group does not.
+      this.movesHeld = false;
+      this.moveAsideIfOverBound();
+    }
     const buffers: Uint8Array[] = [];
     let total = 0;
     for (const p of group) {
@@ -549,8 +558,7 @@ export class DiskQueue {
   private moveAsideIfOverBound(): void {
     const limit = 2 * this.liveBytes + this.options.segmentBytes;
     let projected = this.diskBytes - this.movingFree;
-    // While writes fail a move would fail too; the next successful append lets them resume.
-    if (this.closing || this.lastWriteError !== undefined || projected <= limit) return;
+    if (this.closing || this.movesHeld || projected <= limit) return;
     const sparse = [...this.segments.values()]
       .filter((s) => s !== this.active.segment && !s.moving && s.liveBytes * 2 <= s.bytes)
       .sort((a, b) => a.liveBytes / a.bytes - b.liveBytes / b.bytes);
@@ -566,7 +574,14 @@ export class DiskQueue {
     s.moving = true;
     this.movingFree += frees;
     void this.schedule(() => this.move(s))
-      .catch((err: unknown) => this.options.logger.warn({ err: errorMessage(err), segment: segmentName(s.n), live_bytes: s.liveBytes }, 'cannot move the live records of a queue segment aside; trying again later'))
+      .then(
+        () => (this.movesFailing = false),
+        (err: unknown) => {
+          if (!this.movesFailing) this.options.logger.warn({ err: errorMessage(err), segment: segmentName(s.n), live_bytes: s.liveBytes }, 'cannot move the live records of a queue segment aside; trying again after the next append');
+          this.movesFailing = true;
+          this.movesHeld = true;
+        },
+      )
       .finally(() => {
         s.moving = false;
         this.movingFree -= frees;
@@ -576,8 +591,8 @@ export class DiskQueue {
 
   /**
    * Copies a segment's live frames, byte for byte, to the active segment. The copy is synced
-   * before the records point at it and the old file is deleted: a crash in between leaves two
-   * copies of a record, and replay keeps the later one.
+   * (unless fsync: never) before the records point at it and the old file is deleted: a crash in
+   * between leaves two copies of a record, and replay keeps the later one.
    */
   private async move(s: Segment): Promise<void> {
     if (this.closing || !this.segments.has(s.n)) return;
