@@ -36,10 +36,14 @@ function mountTmpfs(dir: string, size: string): string | undefined {
   }
 }
 
-const volume = tempDir('qe-full-volume');
-const cannotMount = mountTmpfs(volume, '1m');
+// Probed here, to skip with the reason; each test mounts its own and unmounts it in teardown.
+const probe = tempDir('tmpfs-probe');
+const cannotMount = mountTmpfs(probe, '1m');
+if (!cannotMount) execFileSync('umount', [probe]);
 
 t.test('/health: a disk queue that cannot write makes its exporter degraded, with the error, until a write succeeds', { skip: cannotMount ?? false }, async (t) => {
+  const volume = tempDir('qe-full-volume');
+  t.equal(mountTmpfs(volume, '1m'), undefined, 'a 1 MiB tmpfs is mounted');
   t.teardown(() => execFileSync('umount', [volume]));
   // The sink holds every export until released: nothing leaves the queue while the volume fills.
   let release!: () => void;

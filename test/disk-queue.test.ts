@@ -378,10 +378,14 @@ function mountTmpfs(dir: string, size: string): string | undefined {
   }
 }
 
-const volume = tempDir('dq-enospc');
-const cannotMount = mountTmpfs(volume, '2m');
+// Probed here, to skip with the reason; each test mounts its own and unmounts it in teardown.
+const probe = tempDir('tmpfs-probe');
+const cannotMount = mountTmpfs(probe, '2m');
+if (!cannotMount) execFileSync('umount', [probe]);
 
 t.test('a full volume: writes are refused, and once the exported records are reclaimed the queue writes again without reopening', { skip: cannotMount ?? false }, async (t) => {
+  const volume = tempDir('dq-enospc');
+  t.equal(mountTmpfs(volume, '2m'), undefined, 'a 2 MiB tmpfs is mounted');
   t.teardown(() => execFileSync('umount', [volume]));
   const dir = join(volume, 'queue');
   // The default segment size, far larger than the volume: the active segment is what fills it.
