@@ -1,4 +1,4 @@
-import { execFile, spawn } from 'node:child_process';
+import { execFile, execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, readlinkSync, rmdirSync, statSync, truncateSync, utimesSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
@@ -49,16 +49,17 @@ t.test('appended records replay after reopening, in order, with their tokens and
   t.equal(next.seq, 51, 'numbering continues after the replayed records');
 });
 
-t.test('acknowledged records do not replay; out-of-order acknowledgements replay until the prefix is done', async (t) => {
+t.test('acknowledged records do not replay, in order or not', async (t) => {
   const dir = tempDir('dq-ack');
   const { queue } = await open(dir);
   const written = await fill(queue, 0, 10);
   for (const seq of [1, 2, 3, 5, 6]) queue.ack(seq);
   await queue.close();
+  t.equal(committedOf(dir), 4, 'the offset stops at the first record not acknowledged');
 
   const { queue: again, replay } = await open(dir);
-  t.same(replay.records.map((r) => r.seq), [4, 5, 6, 7, 8, 9, 10], 'the offset stops at the first record not acknowledged');
-  for (const seq of [4, 5, 6, 7, 8, 9, 10]) again.ack(seq);
+  t.same(replay.records.map((r) => r.seq), [4, 7, 8, 9, 10], 'those acknowledged above it do not replay either');
+  for (const seq of [4, 7, 8, 9, 10]) again.ack(seq);
   await again.close();
   const { queue: third, replay: none } = await open(dir);
   t.teardown(() => third.close());
@@ -281,4 +282,136 @@ t.test('a closed queue refuses appends with back-pressure', async (t) => {
   const { queue: again, replay } = await open(dir);
   t.teardown(() => again.close());
   t.equal(replay.records.length, 3, 'what it had stays');
+});
+
+t.test('acknowledgements above a held record survive reopening: only the held record replays', async (t) => {
+  const dir = tempDir('dq-held-acks');
+  const { queue } = await open(dir);
+  // More than a compaction's worth: the acks file is both appended to and rewritten on the way.
+  const written = await fill(queue, 0, 1000);
+  for (const r of written.slice(1)) queue.ack(r.seq);
+  await queue.close();
+  t.equal(committedOf(dir), 1, 'the offset is held by record 1');
+
+  const { queue: again, replay } = await open(dir);
+  t.same(replay.records.map((r) => r.seq), [1], 'only the held record replays');
+  t.equal(replay.missingSeqs, 0, 'the acknowledged numbers are not counted missing');
+  t.same(await again.read(replay.records[0]!), payloadOf(0));
+  again.ack(1);
+  await again.close();
+  t.equal(committedOf(dir), 1001);
+  const { queue: third, replay: none } = await open(dir);
+  t.teardown(() => third.close());
+  t.same(none.records, [], 'nothing replays once the held record is acknowledged too');
+  t.equal((await third.append(1, 'next', Buffer.from('x'))).seq, 1001);
+});
+
+const diskBytesOf = (dir: string) => segments(dir).reduce((n, f) => n + statSync(join(dir, f)).size, 0);
+
+t.test('a held head record keeps the disk bounded: fully acknowledged segments go, the held record is moved aside', async (t) => {
+  const dir = tempDir('dq-bounded');
+  const segmentBytes = 4096;
+  const { queue } = await open(dir, { segmentBytes });
+  const head = await queue.append(1, 'token-head', payloadOf(3));
+  const firstSegment = head.segment;
+  let maxFrame = head.length;
+  let worst = 0;
+  // Readers of the held record all along, racing with its moves: none may count it as damaged.
+  let writing = true;
+  const readers = Array.from({ length: 8 }, async () => {
+    const payloads: Buffer[] = [];
+    while (writing) payloads.push(await queue.read(head));
+    return payloads;
+  });
+  for (let i = 1; i < 200; i++) {
+    const r = await queue.append(1, `token-${i}`, Buffer.alloc(700, i));
+    maxFrame = Math.max(maxFrame, r.length);
+    const bound = 2 * (head.length + r.length) + segmentBytes + maxFrame;
+    const used = diskBytesOf(dir);
+    worst = Math.max(worst, used - bound);
+    queue.ack(r.seq);
+  }
+  writing = false;
+  const payloads = (await Promise.all(readers)).flat();
+  t.ok(worst <= 0, `the segment files stayed within 2 × live bytes + segment_size + one write (worst margin ${worst} bytes)`);
+  t.not(head.segment, firstSegment, 'the held record was moved out of its first segment');
+  t.notOk(segments(dir).includes(segmentName(firstSegment)), 'and that segment is deleted');
+  t.ok(payloads.length > 0 && payloads.every((p) => p.equals(payloadOf(3))), `all ${payloads.length} reads of the held record, moved or not, got its payload`);
+  t.same(queue.usage.liveBytes, head.length, 'only the held record is live');
+  await queue.close();
+
+  const { queue: again, replay } = await open(dir, { segmentBytes });
+  t.teardown(() => again.close());
+  t.same(replay.records.map((r) => [r.seq, r.token]), [[1, 'token-head']], 'after reopening, the moved record replays with its number and token');
+  t.same(await again.read(replay.records[0]!), payloadOf(3), 'and its payload intact');
+  t.equal(replay.damagedRegions, 0);
+});
+
+t.test('a crash between copying a record aside and deleting the original replays it once', async (t) => {
+  const dir = tempDir('dq-move-crash');
+  const { queue } = await open(dir, { segmentBytes: 4096 });
+  const written: StoredRecord[] = [];
+  for (let i = 0; i < 12; i++) written.push(await queue.append(1, `t${i}`, Buffer.alloc(700, i)));
+  await queue.close();
+  // The original segment, with a copy of record 1 appended to a later one, as a move leaves them.
+  const original = readFileSync(join(dir, segmentName(written[0]!.segment)));
+  const frame = original.subarray(written[0]!.offset, written[0]!.offset + written[0]!.length);
+  writeFileSync(join(dir, segmentName(99)), frame);
+  const { queue: again, replay } = await open(dir, { segmentBytes: 4096 });
+  t.teardown(() => again.close());
+  t.same(replay.records.map((r) => r.seq), written.map((r) => r.seq), 'each number replays once');
+  t.equal(replay.records[0]!.segment, 99, 'record 1 from its copy');
+  t.same(await again.read(replay.records[0]!), Buffer.alloc(700, 0));
+});
+
+function segmentName(n: number): string {
+  return `${String(n).padStart(10, '0')}.seg`;
+}
+
+/** A real small filesystem, if this process may mount one. */
+function mountTmpfs(dir: string, size: string): string | undefined {
+  try {
+    execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${size}`, 'tmpfs', dir], { stdio: 'pipe' });
+    return undefined;
+  } catch (err) {
+    return `cannot mount a tmpfs here (needs root and CAP_SYS_ADMIN): ${String((err as { stderr?: Buffer }).stderr ?? err).trim()}`;
+  }
+}
+
+// Probed here, to skip with the reason; each test mounts its own and unmounts it in teardown.
+const probe = tempDir('tmpfs-probe');
+const cannotMount = mountTmpfs(probe, '2m');
+if (!cannotMount) execFileSync('umount', [probe]);
+
+t.test('a full volume: writes are refused, and once the exported records are reclaimed the queue writes again without reopening', { skip: cannotMount ?? false }, async (t) => {
+  const volume = tempDir('dq-enospc');
+  t.equal(mountTmpfs(volume, '2m'), undefined, 'a 2 MiB tmpfs is mounted');
+  t.teardown(() => execFileSync('umount', [volume]));
+  const dir = join(volume, 'queue');
+  // The default segment size, far larger than the volume: the active segment is what fills it.
+  const { queue } = await open(dir, { segmentBytes: 64 << 20 });
+  const stored: StoredRecord[] = [];
+  let refusal: unknown;
+  for (let i = 0; i < 1000 && !refusal; i++) {
+    try {
+      stored.push(await queue.append(1, `t${i}`, Buffer.alloc(16 * 1024, i)));
+    } catch (err) {
+      refusal = err;
+    }
+  }
+  t.ok(stored.length > 50, `${stored.length} records of 16 KiB fit`);
+  t.match(refusal, { name: 'BackPressureError', message: /cannot write: .*ENOSPC|short write/ }, 'the next write is refused with back-pressure');
+  t.match(queue.writeError, /ENOSPC|short write/, 'the queue says why it cannot write');
+
+  for (const r of stored) queue.ack(r.seq);
+  t.same(segments(dir), [], 'once its records are exported, the full segment is deleted at once, although it was the active one');
+  const after = await queue.append(1, 'after', Buffer.alloc(16 * 1024, 1));
+  t.ok(after.segment > stored[0]!.segment, 'once the records are exported, the next write goes to a fresh segment');
+  t.equal(queue.writeError, undefined, 'and the write error is cleared');
+  t.same(segments(dir), [segmentName(after.segment)]);
+  t.same(await queue.read(after), Buffer.alloc(16 * 1024, 1));
+  await queue.close();
+  const { queue: again, replay } = await open(dir);
+  t.same(replay.records.map((r) => r.token), ['after'], 'only the record written after recovering replays');
+  await again.close();
 });

@@ -71,6 +71,8 @@ export interface ComponentContext {
   telemetry: ComponentTelemetry;
   /** For processors: the exporters of their pipeline that store templates. */
   templateStores?: TemplateStore[];
+  /** For exporters: the ids of every exporter the pipelines use (whose disk queue directories are in use). */
+  exporterIds?: readonly string[];
   /** For receivers: the extensions listed in service.extensions, by id (started before them). */
   extensions?: ReadonlyMap<string, Extension>;
 }

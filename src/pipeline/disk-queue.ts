@@ -25,8 +25,8 @@ export interface StoredRecord {
   seq: number;
   records: number;
   token: string;
+  /** Where its frame is: a segment, the frame's start in it, and its length. Moving a record aside updates these in place. */
   segment: number;
-  /** Where its frame starts in the segment, and the frame's length. */
   offset: number;
   length: number;
 }
@@ -38,15 +38,23 @@ export interface ReplayReport {
   /** Damaged stretches skipped (torn tails, bad checksums), each usually one record. */
   damagedRegions: number;
   damagedBytes: number;
-  /** Sequence numbers at or above the consumer offset that no intact record carries. */
+  /** Sequence numbers at or above the consumer offset that neither an intact record carries nor an acknowledgement names. */
   missingSeqs: number;
 }
 
 /** A stored record that no longer reads back intact. */
 export class CorruptRecordError extends Error {
-  constructor(message: string) {
-    super(message);
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
     this.name = 'CorruptRecordError';
+  }
+}
+
+/** A write to the disk queue that did not complete (a full or failing disk). */
+export class DiskQueueWriteError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'DiskQueueWriteError';
   }
 }
 
@@ -109,8 +117,13 @@ function segmentName(n: number): string {
 
 interface Segment {
   n: number;
-  /** Highest sequence number written into it (0 if none). */
-  lastSeq: number;
+  /** Bytes in its file. */
+  bytes: number;
+  /** Its records not yet acknowledged. */
+  live: Set<StoredRecord>;
+  liveBytes: number;
+  /** Its live records are being copied to the active segment; it is deleted once they are. */
+  moving: boolean;
 }
 
 interface PendingAppend {
@@ -121,30 +134,61 @@ interface PendingAppend {
   reject: (err: Error) => void;
 }
 
+/** A compaction rewrites the acks file once it holds this many entries more than twice the live records. */
+const ACK_COMPACTION_SLACK = 256;
+
 /**
- * A persistent FIFO of export batches: append-only segment files of checksummed frames and a
- * consumer offset (the lowest sequence number not yet acknowledged). Appends are written in
- * groups (one writev, and with `fsync: always` one fdatasync, for all the appends waiting), a
- * segment is deleted once every record in it is acknowledged, and opening the directory replays
- * what was not acknowledged, skipping damaged frames and resuming at the next intact one.
- * Acknowledgements may arrive out of order (several consumers); the offset advances over the
- * acknowledged prefix, so a crash replays at most what was in flight, which the deduplication
- * token makes harmless.
+ * A persistent FIFO of export batches: append-only segment files of checksummed frames, a
+ * consumer offset (the lowest sequence number not yet acknowledged) and an acks file for what is
+ * acknowledged above it. Appends are written in groups (one writev, and with `fsync: always` one
+ * fdatasync, for all the appends waiting); opening the directory replays what was not
+ * acknowledged, skipping damaged frames and resuming at the next intact one.
+ *
+ * Acknowledgements arrive out of order (several consumers, a batch retried for minutes while
+ * later ones are exported). In order, they only move the offset; above it, each is appended to
+ * the acks file, so a restart replays only what was not exported, however long the head batch
+ * is held. The acks file is compacted into one snapshot line ("below W, only these sequence
+ * numbers are live") when it outgrows the live records, so it stays proportional to the queue.
+ *
+ * Disk bound: a segment is deleted as soon as none of its records is live, wherever it is; and
+ * when the segment files hold more than 2 × the live bytes + segment_size, the closed segments
+ * that are at most half live have their live records moved aside (copied, same sequence number
+ * and token, to the active segment; the StoredRecord updated in place; the old file deleted).
+ * Every closed segment left is then more than half live, so the files hold at most
+ * 2 × live bytes + one active segment (segment_size plus the last write group). Live bytes are
+ * bounded by the exporter's max_bytes / queue_size.
+ *
+ * A failed write (ENOSPC, EIO, a file size limit) retires the active segment: the next write
+ * starts a fresh one, and the retired one is deleted once its records are exported, so a full
+ * volume recovers by itself as the queue drains.
  */
 export class DiskQueue {
   private readonly segments = new Map<number, Segment>();
-  private readonly acked = new Set<number>();
-  private active!: { segment: Segment; fh: FileHandle; size: number; open: boolean };
+  /** Records written and not acknowledged, in sequence order (the first is the lowest). */
+  private readonly live = new Map<number, StoredRecord>();
+  /** Sequence numbers handed out whose write has not finished, in order. */
+  private readonly unwritten = new Set<number>();
+  private liveBytes = 0;
+  private diskBytes = 0;
+  /** Bytes that moves under way will free. */
+  private movingFree = 0;
+  /** A move failed: no more are tried until the next append tries the disk again. */
+  private movesHeld = false;
+  /** Moves have failed since one last succeeded (logged once). */
+  private movesFailing = false;
+  private active!: { segment: Segment; fh: FileHandle; open: boolean };
   private pending: PendingAppend[] = [];
   private flushScheduled = false;
   private io: Promise<void> = Promise.resolve();
   private dirty = false;
-  /** The offset advanced since the offset file was last synced. */
+  /** The offset advanced (or the acks file was replaced) since the directory was last synced. */
   private offsetDirty = false;
   /** The offset file could not be written; it is retried at the next acknowledgement and sync. */
   private offsetFailing = false;
-  /** A failed write may have left bytes that could not be cut off: the next write starts a new segment. */
+  /** The active segment took a failed write (or is being replaced): the next write starts a new segment. */
   private rotateBeforeWrite = false;
+  /** Why the last write failed, until a write succeeds. */
+  private lastWriteError: string | undefined;
   /** A periodic sync in progress; it runs beside the writes, and the segment is not closed under it. */
   private syncing: Promise<void> | undefined;
   private rotating = false;
@@ -156,6 +200,7 @@ export class DiskQueue {
   private constructor(
     private readonly options: DiskQueueOptions,
     private readonly lock: QueueLock,
+    private readonly acks: AckLog,
     /** Lowest sequence number not yet acknowledged. */
     private committed: number,
     private nextSeq: number,
@@ -163,6 +208,16 @@ export class DiskQueue {
 
   get dir(): string {
     return this.options.dir;
+  }
+
+  /** Why the queue cannot write, while it cannot (cleared by the next successful write). */
+  get writeError(): string | undefined {
+    return this.lastWriteError;
+  }
+
+  /** Bytes in the segment files, and of the records in them not yet acknowledged. */
+  get usage(): { diskBytes: number; liveBytes: number } {
+    return { diskBytes: this.diskBytes, liveBytes: this.liveBytes };
   }
 
   /**
@@ -176,17 +231,22 @@ export class DiskQueue {
     const lock = await QueueLock.take(options.dir, options.logger, options.lock);
     try {
       const stored = readOffset(options.dir, options.logger);
-      const scan = scanSegments(options.dir, stored, options.logger);
-      const nextSeq = Math.max(stored, scan.maxSeq + 1);
+      const acked = readAcks(options.dir, options.logger);
+      const scan = scanSegments(options.dir, stored, acked, options.logger);
+      const nextSeq = Math.max(stored, scan.maxSeq + 1, acked.below, acked.maxAcked + 1);
       const records = scan.report.records;
-      const queue = new DiskQueue(options, lock, Math.max(stored, records[0]?.seq ?? nextSeq), nextSeq);
-      for (let i = 1; i < records.length; i++) {
-        for (let seq = records[i - 1]!.seq + 1; seq < records[i]!.seq; seq++) queue.acked.add(seq);
+      const acks = new AckLog(options.dir, options.logger);
+      const queue = new DiskQueue(options, lock, acks, Math.max(stored, records[0]?.seq ?? nextSeq), nextSeq);
+      for (const r of records) queue.live.set(r.seq, r);
+      for (const s of scan.segments) {
+        queue.segments.set(s.n, s);
+        queue.diskBytes += s.bytes;
+        queue.liveBytes += s.liveBytes;
       }
-      for (const s of scan.segments) queue.segments.set(s.n, s);
       if (queue.committed !== stored) queue.recordOffset(false);
-      queue.deleteAcknowledgedSegments();
+      if (acked.present) queue.compactAcks();
       await queue.openSegment(scan.lastSegment + 1);
+      queue.reclaim();
       if (options.fsync === 'interval') {
         queue.timer = setInterval(() => queue.syncInBackground(), options.fsyncIntervalMs);
         queue.timer.unref();
@@ -199,12 +259,24 @@ export class DiskQueue {
   }
 
   /**
+   * What a queue directory holds that was not exported, read without taking its lock (for a
+   * directory no exporter uses any more).
+   */
+  static inspect(dir: string, logger: Logger): { batches: number; records: number } {
+    const quiet = logger.child({}, { level: 'silent' });
+    const stored = readOffset(dir, quiet);
+    const { report } = scanSegments(dir, stored, readAcks(dir, quiet), quiet);
+    return { batches: report.records.length, records: report.records.reduce((n, r) => n + r.records, 0) };
+  }
+
+  /**
    * Writes one batch; resolves once the write reached the OS (and the disk, with fsync: always).
    * A failed write refuses with BackPressureError: the caller keeps the data and tries later.
    */
   append(records: number, token: string, payload: Uint8Array): Promise<StoredRecord> {
     if (this.closing) return Promise.reject(new BackPressureError('the disk queue is closed'));
     const seq = this.nextSeq++;
+    this.unwritten.add(seq);
     const head = frameHead(seq, records, token, payload);
     const record: StoredRecord = { seq, records, token, segment: 0, offset: 0, length: head.length + payload.length };
     return new Promise((resolve, reject) => {
@@ -216,32 +288,53 @@ export class DiskQueue {
     });
   }
 
-  /** The payload of a stored record, checked against its checksum. */
+  /**
+   * The payload of a stored record, checked against its checksum. A record moved aside while it
+   * is read is read again where it went: the old file may be gone by the time it is opened.
+   */
   async read(record: StoredRecord): Promise<Buffer> {
-    const fh = await open(join(this.options.dir, segmentName(record.segment)), 'r');
-    try {
-      const buf = Buffer.allocUnsafe(record.length);
-      const { bytesRead } = await fh.read(buf, 0, record.length, record.offset);
-      const frame = bytesRead === record.length ? parseFrame(buf, 0) : undefined;
-      if (!frame || frame.seq !== record.seq) throw new CorruptRecordError(`queued batch ${record.seq} in segment ${segmentName(record.segment)} no longer reads back intact`);
-      return buf.subarray(frame.payloadStart);
-    } finally {
-      await fh.close();
+    for (;;) {
+      const { segment, offset, length } = record;
+      let fh: FileHandle;
+      try {
+        fh = await open(join(this.options.dir, segmentName(segment)), 'r');
+      } catch (err) {
+        if (record.segment !== segment) continue;
+        throw new CorruptRecordError(`queued batch ${record.seq}: segment ${segmentName(segment)} cannot be read (${errorMessage(err)})`, { cause: err });
+      }
+      try {
+        const buf = Buffer.allocUnsafe(length);
+        const { bytesRead } = await fh.read(buf, 0, length, offset);
+        const frame = bytesRead === length ? parseFrame(buf, 0) : undefined;
+        if (frame && frame.seq === record.seq) return buf.subarray(frame.payloadStart);
+        if (record.segment !== segment) continue;
+        throw new CorruptRecordError(`queued batch ${record.seq} in segment ${segmentName(segment)} no longer reads back intact`);
+      } finally {
+        await fh.close();
+      }
     }
   }
 
   /** Marks a record exported (or dead-lettered); it will not be replayed. */
   ack(seq: number): void {
-    if (this.closed || seq < this.committed) return;
-    this.acked.add(seq);
-    if (seq !== this.committed) {
-      if (this.offsetFailing) this.recordOffset(false);
+    if (this.closed) return;
+    const record = this.live.get(seq);
+    if (record) {
+      this.live.delete(seq);
+      this.liveBytes -= record.length;
+      const segment = this.segments.get(record.segment);
+      if (segment) {
+        segment.live.delete(record);
+        segment.liveBytes -= record.length;
+        // Before the offset and acks files: on a full disk, those writes need the space.
+        this.deleteIfEmpty(segment);
+      }
+    } else if (!this.unwritten.delete(seq)) {
       return;
     }
-    while (this.acked.delete(this.committed)) this.committed++;
-    this.offsetDirty = true;
-    this.recordOffset(false);
-    this.deleteAcknowledgedSegments();
+    this.advanceOffset();
+    if (seq >= this.committed) this.recordAck(seq);
+    this.moveAsideIfOverBound();
   }
 
   /** Writes what is pending, syncs (unless fsync: never), records the offset and releases the lock. */
@@ -260,9 +353,34 @@ export class DiskQueue {
       this.options.logger.error({ err: errorMessage(err), dir: this.options.dir }, 'closing the disk queue failed; what was not synced may replay or be lost in a power failure');
     } finally {
       this.closed = true;
-      this.recordOffset(this.options.fsync !== 'never');
+      const sync = this.options.fsync !== 'never';
+      this.recordOffset(sync);
+      if (this.acks.failing) this.compactAcks();
+      this.acks.close(sync);
       this.lock.release();
     }
+  }
+
+  private advanceOffset(): void {
+    const floor = Math.min(first(this.live.keys()) ?? Infinity, first(this.unwritten.values()) ?? Infinity, this.nextSeq);
+    if (floor > this.committed) {
+      this.committed = floor;
+      this.offsetDirty = true;
+      this.recordOffset(false);
+    } else if (this.offsetFailing) {
+      this.recordOffset(false);
+    }
+  }
+
+  /** An acknowledgement above the offset: appended, or folded into a snapshot when the file has grown (or failed). */
+  private recordAck(seq: number): void {
+    if (this.acks.failing || this.acks.entries >= ACK_COMPACTION_SLACK + 2 * (this.live.size + this.unwritten.size)) this.compactAcks();
+    else this.acks.append(seq);
+  }
+
+  /** Replaces the acks file by one line: below nextSeq, only the live (and unwritten) numbers are not acknowledged. */
+  private compactAcks(): void {
+    if (this.acks.rewrite(this.nextSeq, [...this.live.keys(), ...this.unwritten], this.options.fsync !== 'never')) this.offsetDirty = true;
   }
 
   /**
@@ -288,62 +406,96 @@ export class DiskQueue {
     return next;
   }
 
+  /**
+   * Appends frames to the active segment (a fresh one if it is full or retired) and returns where
+   * they start. A failed write cuts off what it may have half written and retires the segment.
+   */
+  private async writeFrames(buffers: Uint8Array[], total: number): Promise<{ segment: Segment; at: number }> {
+    try {
+      if (this.rotateBeforeWrite || this.active.segment.bytes >= this.options.segmentBytes) await this.rotate();
+    } catch (err) {
+      this.lastWriteError = errorMessage(err);
+      throw err;
+    }
+    const { fh, segment } = this.active;
+    const at = segment.bytes;
+    try {
+      const { bytesWritten } = await fh.writev(buffers);
+      if (bytesWritten !== total) throw new DiskQueueWriteError(`short write (${bytesWritten} of ${total} bytes)`);
+      if (this.options.fsync === 'always') await fh.datasync();
+    } catch (err) {
+      await fh.truncate(at).catch(() => undefined);
+      this.rotateBeforeWrite = true;
+      this.lastWriteError = errorMessage(err);
+      throw err;
+    }
+    segment.bytes += total;
+    this.diskBytes += total;
+    this.dirty = true;
+    this.lastWriteError = undefined;
+    return { segment, at };
+  }
+
   private async flushPending(): Promise<void> {
     this.flushScheduled = false;
     const group = this.pending;
     if (group.length === 0) return;
     this.pending = [];
-    let written = false;
+    if (this.movesHeld) {
+      // Moved after this write: on a full disk, a small move may fit where this group does not.
+      this.movesHeld = false;
+      this.moveAsideIfOverBound();
+    }
+    const buffers: Uint8Array[] = [];
+    let total = 0;
+    for (const p of group) {
+      buffers.push(p.head, p.payload);
+      total += p.record.length;
+    }
+    let placed: { segment: Segment; at: number };
     try {
-      if (this.rotateBeforeWrite || this.active.size >= this.options.segmentBytes) await this.rotate();
-      const { fh } = this.active;
-      const buffers: Uint8Array[] = [];
-      let offset = this.active.size;
-      for (const p of group) {
-        p.record.segment = this.active.segment.n;
-        p.record.offset = offset;
-        offset += p.record.length;
-        buffers.push(p.head, p.payload);
-      }
-      const total = offset - this.active.size;
-      try {
-        const { bytesWritten } = await fh.writev(buffers);
-        written = bytesWritten > 0;
-        if (bytesWritten !== total) throw new Error(`short write (${bytesWritten} of ${total} bytes)`);
-        if (this.options.fsync === 'always') await fh.datasync();
-      } catch (err) {
-        // Cut off what may have been half written, so later frames follow an intact one.
-        await fh.truncate(this.active.size).catch(() => (this.rotateBeforeWrite = true));
-        throw err;
-      }
-      this.active.size = offset;
+      placed = await this.writeFrames(buffers, total);
     } catch (err) {
-      this.options.logger.error({ err: errorMessage(err), dir: this.options.dir, batches: group.length, partly_written: written }, 'writing to the disk queue failed');
+      this.options.logger.error({ err: errorMessage(err), dir: this.options.dir, batches: group.length }, 'writing to the disk queue failed');
       const refusal = new BackPressureError(`the disk queue cannot write: ${errorMessage(err)}`);
       for (const p of group) p.reject(refusal);
       // Their sequence numbers will never be acknowledged: the offset must not wait for them.
       for (const p of group) this.ack(p.record.seq);
+      this.reclaim();
       return;
     }
-    this.active.segment.lastSeq = group[group.length - 1]!.record.seq;
-    this.dirty = true;
+    let offset = placed.at;
+    for (const { record } of group) {
+      record.segment = placed.segment.n;
+      record.offset = offset;
+      offset += record.length;
+      this.unwritten.delete(record.seq);
+      this.live.set(record.seq, record);
+      placed.segment.live.add(record);
+      placed.segment.liveBytes += record.length;
+      this.liveBytes += record.length;
+    }
     for (const p of group) p.resolve(p.record);
   }
 
   /**
-   * fsync: interval. The segment's data, then the offset file and the directory (renames), off
-   * the event loop and without holding up appends.
+   * fsync: interval. The segment's data, the acks file, then the offset file and the directory
+   * (renames), off the event loop and without holding up appends.
    */
   private syncInBackground(): void {
     if (this.offsetFailing) this.recordOffset(false);
-    if (this.syncing || this.closing || this.rotating || (!this.dirty && !this.offsetDirty)) return;
+    if (this.acks.failing) this.compactAcks();
+    if (this.syncing || this.closing || this.rotating || (!this.dirty && !this.offsetDirty && !this.acks.dirty)) return;
     const fh = this.active.fh;
     const data = this.dirty;
     const offset = this.offsetDirty;
+    const acks = this.acks.dirty;
     this.dirty = false;
     this.offsetDirty = false;
+    this.acks.dirty = false;
     this.syncing = (async () => {
       if (data) await fh.datasync();
+      if (acks) await fsyncPath(join(this.options.dir, ACKS_FILE));
       if (offset) await fsyncPath(join(this.options.dir, 'offset'));
       if (offset) await fsyncPath(this.options.dir);
     })()
@@ -356,6 +508,7 @@ export class DiskQueue {
     this.rotating = true;
     try {
       await this.syncing;
+      this.rotateBeforeWrite = true;
       if (this.active.open) {
         this.active.open = false;
         try {
@@ -365,56 +518,280 @@ export class DiskQueue {
           await this.active.fh.close();
         }
       }
-      this.rotateBeforeWrite = true;
       await this.openSegment(this.active.segment.n + 1);
       this.rotateBeforeWrite = false;
     } finally {
       this.rotating = false;
     }
-    this.deleteAcknowledgedSegments();
+    this.reclaim();
   }
 
   private async openSegment(n: number): Promise<void> {
-    const segment: Segment = { n, lastSeq: 0 };
     const fh = await open(join(this.options.dir, segmentName(n)), 'a');
     const { size } = await fh.stat();
+    const segment: Segment = { n, bytes: size, live: new Set(), liveBytes: 0, moving: false };
     this.segments.set(n, segment);
-    this.active = { segment, fh, size, open: true };
+    this.diskBytes += size;
+    this.active = { segment, fh, open: true };
     if (this.options.fsync !== 'never') await fsyncPath(this.options.dir);
   }
 
-  private deleteAcknowledgedSegments(): void {
-    for (const s of this.segments.values()) {
-      if (s === this.active?.segment || s.lastSeq >= this.committed) continue;
-      this.segments.delete(s.n);
-      try {
-        unlinkSync(join(this.options.dir, segmentName(s.n)));
-      } catch (err) {
-        this.options.logger.warn({ err: errorMessage(err), segment: segmentName(s.n) }, 'cannot delete an exported queue segment');
+  /** Deletes every segment without live records, then moves records aside if the files outgrow the bound. */
+  private reclaim(): void {
+    for (const s of [...this.segments.values()]) this.deleteIfEmpty(s);
+    this.moveAsideIfOverBound();
+  }
+
+  /** The active segment only once retired: until then the next write goes there. */
+  private deleteIfEmpty(s: Segment): void {
+    if (s.live.size > 0 || s.moving || (s === this.active?.segment && !this.rotateBeforeWrite)) return;
+    this.segments.delete(s.n);
+    this.diskBytes -= s.bytes;
+    try {
+      unlinkSync(join(this.options.dir, segmentName(s.n)));
+    } catch (err) {
+      this.options.logger.warn({ err: errorMessage(err), segment: segmentName(s.n) }, 'cannot delete an exported queue segment');
+    }
+  }
+
+  /** Sparsest first, until what the moves will free brings the files within 2 × live bytes + segment_size. */
+  private moveAsideIfOverBound(): void {
+    const limit = 2 * this.liveBytes + this.options.segmentBytes;
+    let projected = this.diskBytes - this.movingFree;
+    if (this.closing || this.movesHeld || projected <= limit) return;
+    const sparse = [...this.segments.values()]
+      .filter((s) => s !== this.active.segment && !s.moving && s.liveBytes * 2 <= s.bytes)
+      .sort((a, b) => a.liveBytes / a.bytes - b.liveBytes / b.bytes);
+    for (const s of sparse) {
+      if (projected <= limit) return;
+      projected -= s.bytes - s.liveBytes;
+      this.moveAside(s);
+    }
+  }
+
+  private moveAside(s: Segment): void {
+    const frees = s.bytes - s.liveBytes;
+    s.moving = true;
+    this.movingFree += frees;
+    void this.schedule(() => this.move(s))
+      .then(
+        () => (this.movesFailing = false),
+        (err: unknown) => {
+          if (!this.movesFailing) this.options.logger.warn({ err: errorMessage(err), segment: segmentName(s.n), live_bytes: s.liveBytes }, 'cannot move the live records of a queue segment aside; trying again after the next append');
+          this.movesFailing = true;
+          this.movesHeld = true;
+        },
+      )
+      .finally(() => {
+        s.moving = false;
+        this.movingFree -= frees;
+        if (this.segments.has(s.n)) this.deleteIfEmpty(s);
+      });
+  }
+
+  /**
+   * Copies a segment's live frames, byte for byte, to the active segment. The copy is synced
+   * (unless fsync: never) before the records point at it and the old file is deleted: a crash in
+   * between leaves two copies of a record, and replay keeps the later one.
+   */
+  private async move(s: Segment): Promise<void> {
+    if (this.closing || !this.segments.has(s.n)) return;
+    const records = [...s.live].sort((a, b) => a.offset - b.offset);
+    if (records.length === 0) return;
+    const frames: Buffer[] = [];
+    let total = 0;
+    const fh = await open(join(this.options.dir, segmentName(s.n)), 'r');
+    try {
+      for (const r of records) {
+        const buf = Buffer.allocUnsafe(r.length);
+        const { bytesRead } = await fh.read(buf, 0, r.length, r.offset);
+        if (bytesRead !== r.length) throw new CorruptRecordError(`queued batch ${r.seq} in segment ${segmentName(s.n)} is cut short`);
+        frames.push(buf);
+        total += r.length;
       }
+    } finally {
+      await fh.close();
+    }
+    const placed = await this.writeFrames(frames, total);
+    if (this.options.fsync === 'interval') await this.active.fh.datasync();
+    let offset = placed.at;
+    for (const r of records) {
+      // One acknowledged meanwhile stays acknowledged; its copy is dead bytes in the new segment.
+      if (s.live.delete(r)) {
+        s.liveBytes -= r.length;
+        r.segment = placed.segment.n;
+        r.offset = offset;
+        placed.segment.live.add(r);
+        placed.segment.liveBytes += r.length;
+      }
+      offset += r.length;
     }
   }
 }
 
-/** Reads every segment, keeping the intact frames at or after the offset and skipping damaged stretches. */
-function scanSegments(dir: string, committed: number, logger: Logger): { segments: Segment[]; lastSegment: number; maxSeq: number; report: ReplayReport } {
+function first<T>(it: Iterator<T>): T | undefined {
+  const r = it.next();
+  return r.done ? undefined : r.value;
+}
+
+const ACKS_FILE = 'acks';
+
+/**
+ * What the acks file says: below `below`, every number not in `liveBelow` is acknowledged (the
+ * last compaction's snapshot); and each number in `acked` is (appended since).
+ */
+interface AckState {
+  present: boolean;
+  below: number;
+  liveBelow: Set<number>;
+  acked: Set<number>;
+  maxAcked: number;
+}
+
+function isAcked(state: AckState, seq: number): boolean {
+  return (seq < state.below && !state.liveBelow.has(seq)) || state.acked.has(seq);
+}
+
+/** One line of the acks file: the entry, a space, its CRC-32 in hex (a torn or damaged line is skipped, never misread). */
+function ackLine(entry: string): string {
+  return `${entry} ${crc32(entry).toString(16)}\n`;
+}
+
+function readAcks(dir: string, logger: Logger): AckState {
+  const state: AckState = { present: false, below: 0, liveBelow: new Set(), acked: new Set(), maxAcked: 0 };
+  let text: string;
+  try {
+    text = readFileSync(join(dir, ACKS_FILE), 'latin1');
+  } catch {
+    return state;
+  }
+  state.present = true;
+  let damaged = 0;
+  const lines = text.split('\n');
+  for (const [i, line] of lines.entries()) {
+    if (line === '') continue;
+    const space = line.lastIndexOf(' ');
+    const entry = line.slice(0, space);
+    if (space < 0 || crc32(entry).toString(16) !== line.slice(space + 1)) {
+      damaged++;
+      continue;
+    }
+    const [kind, n, list] = entry.split(' ');
+    const seq = Number(n);
+    if (!Number.isSafeInteger(seq) || seq < 1) {
+      damaged++;
+    } else if (kind === 's' && i === 0) {
+      state.below = seq;
+      for (const s of list ? list.split(',') : []) state.liveBelow.add(Number(s));
+    } else if (kind === 'a') {
+      state.acked.add(seq);
+      state.maxAcked = Math.max(state.maxAcked, seq);
+    } else {
+      damaged++;
+    }
+  }
+  if (damaged > 0) logger.warn({ dir, entries: damaged }, 'skipping damaged entries of the disk queue acks file; the batches they acknowledged replay (deduplicated by their tokens)');
+  return state;
+}
+
+/** The acks file: acknowledgements above the offset, appended; replaced by a snapshot when compacted. */
+class AckLog {
+  private fd: number | undefined;
+  /** Lines appended since the last snapshot. */
+  entries = 0;
+  /** Appended or replaced since the last sync. */
+  dirty = false;
+  /** The last write failed: the next acknowledgement writes a snapshot, which holds every earlier one. */
+  failing = false;
+
+  constructor(
+    private readonly dir: string,
+    private readonly logger: Logger,
+  ) {}
+
+  append(seq: number): void {
+    try {
+      this.fd ??= openSync(join(this.dir, ACKS_FILE), 'a');
+      writeSync(this.fd, ackLine(`a ${seq}`));
+      this.entries++;
+      this.dirty = true;
+    } catch (err) {
+      this.fail(err);
+    }
+  }
+
+  /** Writes the snapshot to a temporary file and renames it over the acks file; false if that failed. */
+  rewrite(below: number, live: number[], sync: boolean): boolean {
+    const path = join(this.dir, ACKS_FILE);
+    const tmp = `${path}.tmp`;
+    try {
+      const fd = openSync(tmp, 'w');
+      try {
+        writeSync(fd, ackLine(live.length > 0 ? `s ${below} ${live.join(',')}` : `s ${below}`));
+        if (sync) fsyncSync(fd);
+      } finally {
+        closeSync(fd);
+      }
+      renameSync(tmp, path);
+    } catch (err) {
+      this.fail(err);
+      return false;
+    }
+    if (this.fd !== undefined) closeSync(this.fd);
+    this.fd = undefined;
+    this.entries = 0;
+    this.dirty = !sync;
+    if (this.failing) this.logger.info({ dir: this.dir }, 'the disk queue acks file is written again');
+    this.failing = false;
+    return true;
+  }
+
+  close(sync: boolean): void {
+    if (this.fd === undefined) return;
+    try {
+      if (sync && this.dirty) fsyncSync(this.fd);
+    } catch (err) {
+      this.logger.warn({ err: errorMessage(err), dir: this.dir }, 'syncing the disk queue acks file failed; exported batches may replay after a power failure (deduplicated)');
+    } finally {
+      closeSync(this.fd);
+      this.fd = undefined;
+    }
+  }
+
+  private fail(err: unknown): void {
+    if (!this.failing) this.logger.warn({ err: errorMessage(err), dir: this.dir }, 'cannot write the disk queue acks file; retrying (after a crash, batches exported out of order would be sent again and deduplicated)');
+    this.failing = true;
+  }
+}
+
+/**
+ * Reads every segment, keeping the intact frames at or after the offset that no acknowledgement
+ * names, and skipping damaged stretches. A number found twice (a crash while a record was being
+ * moved aside) is taken from the later segment.
+ */
+function scanSegments(dir: string, committed: number, acked: AckState, logger: Logger): { segments: Segment[]; lastSegment: number; maxSeq: number; report: ReplayReport } {
   const numbers = readdirSync(dir)
     .map((f) => SEGMENT_NAME.exec(f)?.[1])
     .filter((n): n is string => n !== undefined)
     .map(Number)
     .sort((a, b) => a - b);
   const report: ReplayReport = { records: [], damagedRegions: 0, damagedBytes: 0, missingSeqs: 0 };
-  const segments: Segment[] = [];
+  const segments = new Map<number, Segment>();
+  const found = new Map<number, StoredRecord>();
+  const intact = new Set<number>();
   let maxSeq = 0;
   for (const n of numbers) {
     const buf = readFileSync(join(dir, segmentName(n)));
-    const segment: Segment = { n, lastSeq: 0 };
+    segments.set(n, { n, bytes: buf.length, live: new Set(), liveBytes: 0, moving: false });
     let off = 0;
     while (off < buf.length) {
       const frame = parseFrame(buf, off);
       if (frame) {
-        segment.lastSeq = Math.max(segment.lastSeq, frame.seq);
-        if (frame.seq >= committed) report.records.push({ seq: frame.seq, records: frame.records, token: frame.token, segment: n, offset: off, length: frame.length });
+        maxSeq = Math.max(maxSeq, frame.seq);
+        if (frame.seq >= committed) {
+          intact.add(frame.seq);
+          if (!isAcked(acked, frame.seq)) found.set(frame.seq, { seq: frame.seq, records: frame.records, token: frame.token, segment: n, offset: off, length: frame.length });
+        }
         off += frame.length;
         continue;
       }
@@ -424,16 +801,17 @@ function scanSegments(dir: string, committed: number, logger: Logger): { segment
       logger.warn({ segment: segmentName(n), offset: off, bytes: resume - off }, 'skipping a damaged stretch of the disk queue (torn or corrupted record)');
       off = resume;
     }
-    maxSeq = Math.max(maxSeq, segment.lastSeq);
-    segments.push(segment);
   }
-  report.records.sort((a, b) => a.seq - b.seq);
-  let expected = committed;
+  report.records = [...found.values()].sort((a, b) => a.seq - b.seq);
   for (const r of report.records) {
-    if (r.seq > expected) report.missingSeqs += r.seq - expected;
-    expected = r.seq + 1;
+    const s = segments.get(r.segment)!;
+    s.live.add(r);
+    s.liveBytes += r.length;
   }
-  return { segments, lastSegment: numbers.at(-1) ?? 0, maxSeq, report };
+  const unaccounted = (seq: number) => seq >= committed && !intact.has(seq) && !acked.acked.has(seq);
+  for (const seq of acked.liveBelow) if (unaccounted(seq)) report.missingSeqs++;
+  for (let seq = Math.max(committed, acked.below); seq <= maxSeq; seq++) if (unaccounted(seq)) report.missingSeqs++;
+  return { segments: [...segments.values()], lastSegment: numbers.at(-1) ?? 0, maxSeq, report };
 }
 
 function nextIntactFrame(buf: Buffer, from: number): number {

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { readdirSync } from 'node:fs';
 import { resolve as resolvePath, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { z } from 'zod';
@@ -254,10 +255,16 @@ export class QueuedExporter<P> implements Exporter {
 
   health(): ComponentHealth {
     const extra = this.hooks.health?.() ?? {};
-    const status = this.consecutiveFailures > 0 ? 'degraded' : 'ok';
+    // A queue that cannot write refuses every batch, yet degraded rather than down: down answers
+    // 503, a liveness probe would restart the process, and that frees no disk space while it stops
+    // the exports that do.
+    const writeError = this.disk?.writeError;
+    const status = this.consecutiveFailures > 0 || writeError !== undefined ? 'degraded' : 'ok';
     const h: ComponentHealth = { status, queue_size: this.queuedRecords, ...extra };
     if (this.disk) h.queue_bytes = this.queuedBytes;
+    if (writeError !== undefined) h.queue_write_error = writeError;
     if (this.lastError && this.consecutiveFailures > 0) h.detail = this.lastError;
+    else if (writeError !== undefined) h.detail = `the disk queue cannot write: ${writeError}`;
     return h;
   }
 
@@ -340,6 +347,28 @@ export class QueuedExporter<P> implements Exporter {
       );
     }
     if (replay.records.length > 0) logger.info({ dir, batches: replay.records.length, records: this.queuedRecords }, 'replaying the disk queue');
+    this.warnOfOrphanQueues(resolvePath(storage));
+  }
+
+  /** A queue directory no configured exporter uses (an exporter renamed) holds records that are never sent. */
+  private warnOfOrphanQueues(storage: string): void {
+    const used = new Set((this.context.exporterIds ?? [this.context.id]).map(safeDirName));
+    for (const entry of readdirSync(storage, { withFileTypes: true })) {
+      if (!entry.isDirectory() || used.has(entry.name)) continue;
+      const dir = join(storage, entry.name);
+      let held: { batches: number; records: number };
+      try {
+        held = DiskQueue.inspect(dir, this.context.logger);
+      } catch {
+        continue;
+      }
+      if (held.records > 0) {
+        this.context.logger.warn(
+          { dir, batches: held.batches, records: held.records },
+          `a disk queue directory that no configured exporter uses holds log records not yet exported; they will not be sent. Name the exporter ${entry.name} again (with _ for /), or remove the directory`,
+        );
+      }
+    }
   }
 
   /** One consumer; if it fails on something unexpected, it is logged and another takes its place. */

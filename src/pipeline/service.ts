@@ -81,7 +81,9 @@ export class Service {
 
   private context(r: ResolvedComponent, pipeline?: string): ComponentContext {
     const logger = this.logger.child(pipeline ? { component: r.id, kind: r.kind, pipeline } : { component: r.id, kind: r.kind });
-    return { id: r.id, kind: r.kind, logger, telemetry: this.telemetry.forComponent(r.kind, r.id) };
+    const context: ComponentContext = { id: r.id, kind: r.kind, logger, telemetry: this.telemetry.forComponent(r.kind, r.id) };
+    if (r.kind === 'exporter') context.exporterIds = [...new Set(this.config.pipelines.flatMap((p) => p.exporters))];
+    return context;
   }
 
   async start(): Promise<void> {

@@ -68,7 +68,8 @@ export class ClickHouseHttpFront {
   }
 
   private async listen(port: number): Promise<Server> {
-    const server = createServer((req, res) => void this.handle(req, res));
+    // A client that goes away mid-request (a daemon killed while it sends) ends that request only.
+    const server = createServer((req, res) => void this.handle(req, res).catch(() => res.destroy()));
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(port, '127.0.0.1', () => resolve());
