@@ -111,6 +111,7 @@ export class JsonIngestReceiver implements Receiver {
       const { entries, failures } = parseEntries(body, kind);
       const mapped = mapEntries(entries, BigInt(Date.now()) * 1_000_000n, failures);
       if (mapped.errors.length > 0) this.context.telemetry.refused(mapped.errors.length, 'http', 'invalid');
+      if (mapped.unrepresentableTimes > 0) this.context.telemetry.unrepresentableTimes(mapped.unrepresentableTimes, 'http');
       if (mapped.records > 0) {
         try {
           await this.next.consume(mapped.batch);

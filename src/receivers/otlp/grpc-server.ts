@@ -172,6 +172,7 @@ export class OtlpGrpcServer {
       return;
     }
     if (decoded.rejected > 0) telemetry.refused(decoded.rejected, 'grpc', 'invalid');
+    if (decoded.unrepresentableTimes > 0) telemetry.unrepresentableTimes(decoded.unrepresentableTimes, 'grpc');
     if (decoded.records > 0) {
       try {
         await this.next.consume(decoded.batch);

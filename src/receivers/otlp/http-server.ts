@@ -90,6 +90,7 @@ export class OtlpHttpServer {
   private async accept(decoded: DecodeResult): Promise<void> {
     const { telemetry } = this.context;
     if (decoded.rejected > 0) telemetry.refused(decoded.rejected, 'http', 'invalid');
+    if (decoded.unrepresentableTimes > 0) telemetry.unrepresentableTimes(decoded.unrepresentableTimes, 'http');
     if (decoded.records === 0) return;
     try {
       await this.next.consume(decoded.batch);

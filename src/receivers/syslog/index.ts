@@ -123,6 +123,7 @@ export class SyslogReceiver implements Receiver {
       }
       builder.add(msg, frame.text, peer, receivedNs, frame.truncated);
     }
+    if (countProblems && builder.unrepresentableTimes > 0) this.context.telemetry.unrepresentableTimes(builder.unrepresentableTimes, peer.transport);
     return builder.take();
   }
 
