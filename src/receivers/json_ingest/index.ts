@@ -4,7 +4,7 @@ import type { ComponentContext, Receiver, ReceiverFactory } from '../../pipeline
 import type { LogsConsumer } from '../../pipeline/consumer.js';
 import { ShuttingDownError, errorMessage } from '../../pipeline/errors.js';
 import type { LogBatch } from '../../pipeline/model.js';
-import { HttpReceiverServer, HttpRequestError, answerRefusal, readRequestBody } from '../http.js';
+import { HttpReceiverServer, HttpRequestError, readRequestBody } from '../http.js';
 import { jsonIngestConfigSchema, type JsonIngestConfig } from './config.js';
 import { mapEntries, type EntryError } from './log-entry-mapper.js';
 
@@ -124,6 +124,7 @@ export class JsonIngestReceiver implements Receiver {
       const answer: Record<string, unknown> = { accepted: mapped.records, matched: countTemplated(mapped.batch), failed: mapped.errors.length };
       if (mapped.errors.length > 0) answer.errors = mapped.errors;
       const status = mapped.records === 0 && mapped.errors.length > 0 ? 400 : 200;
+      if (status === 400) this.server.noteRefusal('invalid', status, `every entry is invalid; the first: ${mapped.errors[0]!.reason}`);
       res.writeHead(status, { 'Content-Type': 'application/json' }).end(JSON.stringify(answer));
     } catch (err) {
       this.fail(req, res, err);
@@ -131,7 +132,7 @@ export class JsonIngestReceiver implements Receiver {
   }
 
   private fail(req: IncomingMessage, res: ServerResponse, err: unknown): void {
-    answerRefusal(req, res, err, this.context, (r) => ({ contentType: 'application/json', body: JSON.stringify({ error: r.message }) }));
+    this.server.refuse(req, res, err, (r) => ({ contentType: 'application/json', body: JSON.stringify({ error: r.message }) }));
   }
 
   async shutdown(deadline: number): Promise<void> {

@@ -166,7 +166,7 @@ export class OtlpGrpcServer {
     try {
       decoded = decodeLogsRequest(request);
     } catch (err) {
-      telemetry.refused(0, 'grpc', 'undecodable');
+      telemetry.refusedRequest('grpc', 'undecodable');
       const message = err instanceof OtlpDecodeError ? err.message : `cannot decode request: ${errorMessage(err)}`;
       callback({ code: grpc.status.INVALID_ARGUMENT, details: message });
       return;
