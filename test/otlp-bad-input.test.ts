@@ -4,7 +4,7 @@ import protobuf from 'protobufjs';
 import t from 'tap';
 import zstdNapi from 'zstd-napi';
 import { OtlpDecodeError, decodeLogsRequest, decodeLogsRequestJson, encodeLogsRequest, encodeLogsRequestJson } from '../src/otlp/index.js';
-import { MAX_VALUE_DEPTH } from '../src/otlp/decode-proto.js';
+import { MAX_VALUE_DEPTH } from '../src/pipeline/limits.js';
 import { benchmarkBatch } from '../bench/workload.js';
 import { PROJECT_ROOT } from './support/cli.js';
 import { embeddedClient, queryRows, startTestDaemon, tempDir, waitFor } from './support/daemon.js';

@@ -11,7 +11,7 @@ import {
   encodeStatus,
   encodeStatusJson,
 } from '../src/otlp/index.js';
-import { MAX_VALUE_DEPTH } from '../src/otlp/decode-proto.js';
+import { MAX_UNIX_NANO, MAX_VALUE_DEPTH } from '../src/pipeline/limits.js';
 import { newAttributes, newLogRecord, type AnyValue, type LogBatch, type LogRecord } from '../src/pipeline/model.js';
 import { benchmarkBatch } from '../bench/workload.js';
 import { PROJECT_ROOT } from './support/cli.js';
@@ -50,7 +50,7 @@ function onlyRecord(batch: LogBatch): LogRecord {
 function everyKindBatch(): LogBatch {
   const r = newLogRecord();
   r.timeUnixNano = 1_700_000_000_123_456_789n;
-  r.observedTimeUnixNano = 18_446_744_073_709_551_615n;
+  r.observedTimeUnixNano = MAX_UNIX_NANO;
   r.severityNumber = 17;
   r.severityText = 'ERROR';
   r.body = attrs({ nested: [1n, 'two', attrs({ three: 3.5, deeper: [[null, -1n]] })], empty: null });
@@ -101,7 +101,7 @@ t.test('protobuf round trip keeps every value kind exactly', async (t) => {
   t.same(decoded.batch, batch);
   const rec = onlyRecord(decoded.batch);
   t.equal(rec.timeUnixNano, 1_700_000_000_123_456_789n, 'nanoseconds are exact');
-  t.equal(rec.observedTimeUnixNano, 18_446_744_073_709_551_615n, 'the largest fixed64 is exact');
+  t.equal(rec.observedTimeUnixNano, 9_223_372_036_854_775_807n, 'the latest representable time is exact');
   t.equal(rec.attributes.imax, 9_223_372_036_854_775_807n, 'the largest int64 is exact');
   t.equal(rec.attributes.imin, -9_223_372_036_854_775_808n, 'the smallest int64 is exact');
   t.ok(Number.isNaN(rec.attributes.nan as number));
@@ -115,11 +115,27 @@ t.test('protobuf round trip keeps every value kind exactly', async (t) => {
 t.test('int64 values survive at every boundary', async (t) => {
   const r = newLogRecord();
   r.body = INT64_EDGES;
-  r.timeUnixNano = 2n ** 63n;
+  r.timeUnixNano = 2n ** 63n - 1n;
   const decoded = onlyRecord(decodeLogsRequest(encodeLogsRequest(batchOf([r]))).batch);
   t.same(decoded.body, INT64_EDGES);
-  t.equal(decoded.timeUnixNano, 2n ** 63n);
+  t.equal(decoded.timeUnixNano, 2n ** 63n - 1n);
   t.same(onlyRecord(decodeLogsRequestJson(encodeLogsRequestJson(batchOf([r]))).batch).body, INT64_EDGES, 'and through OTLP/JSON');
+});
+
+t.test('times after 2262-04-11T23:47:16.854775807Z (int64 nanoseconds) read as unknown, and are counted', async (t) => {
+  for (const late of [2n ** 63n, 2n ** 64n - 1n]) {
+    const r = newLogRecord();
+    r.timeUnixNano = late;
+    r.observedTimeUnixNano = late;
+    r.body = 'late';
+    const proto = decodeLogsRequest(encodeLogsRequest(batchOf([r])));
+    const json = decodeLogsRequestJson(encodeLogsRequestJson(batchOf([r])));
+    for (const [name, decoded] of [['protobuf', proto], ['JSON', json]] as const) {
+      const rec = onlyRecord(decoded.batch);
+      t.same([rec.timeUnixNano, rec.observedTimeUnixNano, rec.body], [0n, 0n, 'late'], `${name}, ${late}: the record is kept with both times unknown`);
+      t.equal(decoded.unrepresentableTimes, 2, `${name}: both times are counted`);
+    }
+  }
 });
 
 t.test('64-bit values do not depend on protobufjs finding the long package', async (t) => {
@@ -186,7 +202,7 @@ t.test('unknown fields are skipped and wrong-length ids reject only their record
   const zeroIds = decodeLogsRequest(RequestType.encode({ resourceLogs: [{ scopeLogs: [{ logRecords: [{ traceId: Buffer.alloc(16), spanId: Buffer.alloc(8) }] }] }] }).finish());
   const rec = onlyRecord(zeroIds.batch);
   t.same([rec.traceId, rec.spanId], ['', ''], 'all-zero ids mean no id');
-  t.same(decodeLogsRequest(new Uint8Array(0)), { batch: { resourceLogs: [] }, records: 0, rejected: 0, rejectReason: '' }, 'an empty body is an empty request');
+  t.same(decodeLogsRequest(new Uint8Array(0)), { batch: { resourceLogs: [] }, records: 0, rejected: 0, rejectReason: '', unrepresentableTimes: 0 }, 'an empty body is an empty request');
 });
 
 t.test('undecodable protobuf throws OtlpDecodeError', async (t) => {
@@ -220,7 +236,7 @@ function nestedMaps(depth: number): AnyValue {
   return v;
 }
 
-t.test('values nested deeper than the limit are refused without exhausting the stack', async (t) => {
+t.test('a record with values nested deeper than the limit is rejected alone, without exhausting the stack', async (t) => {
   const atLimit = newLogRecord();
   atLimit.attributes = attrs({ deep: nestedMaps(MAX_VALUE_DEPTH) });
   atLimit.body = nestedArrays(MAX_VALUE_DEPTH);
@@ -228,13 +244,22 @@ t.test('values nested deeper than the limit are refused without exhausting the s
   t.same(onlyRecord(decodeLogsRequestJson(encodeLogsRequestJson(batchOf([atLimit]))).batch), atLimit, 'also in JSON');
   const tooDeep = newLogRecord();
   tooDeep.body = nestedArrays(MAX_VALUE_DEPTH + 1);
-  t.throws(() => decodeLogsRequest(encodeLogsRequest(batchOf([tooDeep]))), { name: 'OtlpDecodeError', message: /nested deeper than/ });
-  const json = decodeLogsRequestJson(encodeLogsRequestJson(batchOf([tooDeep, atLimit])));
-  t.same([json.records, json.rejected], [1, 1], 'in JSON only the record is rejected');
+  const tooDeepAttribute = newLogRecord();
+  tooDeepAttribute.attributes = attrs({ deep: nestedMaps(MAX_VALUE_DEPTH + 1) });
+  const proto = decodeLogsRequest(encodeLogsRequest(batchOf([tooDeep, atLimit, tooDeepAttribute])));
+  t.same([proto.records, proto.rejected], [1, 2], 'in protobuf only the records are rejected');
+  t.same(onlyRecord(proto.batch), atLimit, 'their neighbour is kept intact');
+  t.equal(proto.rejectReason, `resourceLogs[0].scopeLogs[0].logRecords[0].body: values nested deeper than ${MAX_VALUE_DEPTH} levels`);
+  const json = decodeLogsRequestJson(encodeLogsRequestJson(batchOf([tooDeep, atLimit, tooDeepAttribute])));
+  t.same([json.records, json.rejected], [1, 2], 'in JSON likewise');
   t.match(json.rejectReason, /^resourceLogs\[0\]\.scopeLogs\[0\]\.logRecords\[0\]\.body(\.arrayValue\.values\[0\])+: values nested deeper than/);
+  const deepResource = batchOf([atLimit]);
+  deepResource.resourceLogs[0]!.resource.attributes = attrs({ deep: nestedMaps(MAX_VALUE_DEPTH + 1) });
+  t.throws(() => decodeLogsRequest(encodeLogsRequest(deepResource)), { name: 'OtlpDecodeError', message: /nested deeper than/ }, 'outside a record (a resource attribute) the request is refused, in protobuf');
+  t.throws(() => decodeLogsRequestJson(encodeLogsRequestJson(deepResource)), { name: 'OtlpDecodeError', message: /nested deeper than/ }, 'and in JSON');
 
   const depth = 20_000;
-  t.throws(() => decodeLogsRequest(deepProtoBody(depth)), OtlpDecodeError, `${depth} levels of protobuf`);
+  t.equal(decodeLogsRequest(deepProtoBody(depth)).rejected, 1, `${depth} levels of protobuf`);
   const hostileJson = `{"resourceLogs":[{"scopeLogs":[{"logRecords":[{"body":${'{"arrayValue":{"values":['.repeat(depth)}${']}}'.repeat(depth)}}]}]}]}`;
   t.equal(decodeLogsRequestJson(hostileJson).rejected, 1, `${depth} levels of JSON`);
 });

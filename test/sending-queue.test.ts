@@ -82,7 +82,8 @@ t.test('shutdown deadline: what is not exported stays in the disk queue and is s
   const config = yaml({
     endpoint: front.url,
     queue: `storage: ${queueDir}, queue_size: 300, num_consumers: 1`,
-    batch: 'send_batch_size: 100, timeout: 20ms, max_pending_records: 5000',
+    // Acknowledged from memory (not the default with a disk queue): what the batch processor holds must reach the disk queue at shutdown.
+    batch: 'send_batch_size: 100, timeout: 20ms, max_pending_records: 5000, wait_for_flush: false',
     shutdown: '1s',
   });
   const first = await startTestDaemon(config);

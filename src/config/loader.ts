@@ -15,6 +15,8 @@ export interface ResolvedComponent {
   factory: AnyFactory;
   /** The instance's config after defaults were filled in. */
   config: unknown;
+  /** The instance's config as written (after ${env:…} expansion), to tell a default from a key set explicitly. */
+  raw: Record<string, unknown>;
 }
 
 export interface PipelineConfig {
@@ -157,7 +159,8 @@ function resolveComponents(kind: ComponentKind, section: Record<string, unknown>
       issues.push(...zodIssues(parsed.error, path));
       continue;
     }
-    out.set(id, { id, type, kind, factory, config: parsed.data });
+    const raw = typeof rawConfig === 'object' && rawConfig !== null ? (rawConfig as Record<string, unknown>) : {};
+    out.set(id, { id, type, kind, factory, config: parsed.data, raw });
   }
   return out;
 }

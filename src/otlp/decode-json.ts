@@ -1,5 +1,6 @@
 import { newAttributes, type AnyValue, type Attributes, type LogRecord, type ResourceLogs, type ScopeLogs } from '../pipeline/model.js';
-import { MAX_VALUE_DEPTH, type DecodeResult } from './decode-proto.js';
+import { MAX_UNIX_NANO, MAX_VALUE_DEPTH } from '../pipeline/limits.js';
+import type { DecodeResult } from './decode-proto.js';
 import { OtlpDecodeError } from './errors.js';
 import { SeverityNumberEnum } from './proto-types.js';
 
@@ -168,11 +169,21 @@ function attributes(v: unknown, path: string, depth: number): Attributes {
   return out;
 }
 
-function logRecord(r: unknown, path: string): LogRecord {
+type Counts = { records: number; rejected: number; rejectReason: string; unrepresentableTimes: number };
+
+/** A uint64 timestamp, or 0 (unknown, counted) when it is later than MAX_UNIX_NANO. */
+function timestamp(v: unknown, path: string, counts: Counts): bigint {
+  const t = int64(v, path, true);
+  if (t <= MAX_UNIX_NANO) return t;
+  counts.unrepresentableTimes++;
+  return 0n;
+}
+
+function logRecord(r: unknown, path: string, counts: Counts): LogRecord {
   if (!isObject(r)) throw new RecordError(`${path}: expected an object`);
   return {
-    timeUnixNano: int64(field(r, 'timeUnixNano', 'time_unix_nano'), `${path}.timeUnixNano`, true),
-    observedTimeUnixNano: int64(field(r, 'observedTimeUnixNano', 'observed_time_unix_nano'), `${path}.observedTimeUnixNano`, true),
+    timeUnixNano: timestamp(field(r, 'timeUnixNano', 'time_unix_nano'), `${path}.timeUnixNano`, counts),
+    observedTimeUnixNano: timestamp(field(r, 'observedTimeUnixNano', 'observed_time_unix_nano'), `${path}.observedTimeUnixNano`, counts),
     severityNumber: severity(field(r, 'severityNumber', 'severity_number'), `${path}.severityNumber`),
     severityText: str(field(r, 'severityText', 'severity_text'), `${path}.severityText`),
     body: anyValue(r.body, `${path}.body`, 0),
@@ -195,13 +206,13 @@ function requestLevel<T>(read: () => T): T {
   }
 }
 
-function scopeLogs(raw: unknown, path: string, counts: { records: number; rejected: number; rejectReason: string }): ScopeLogs {
+function scopeLogs(raw: unknown, path: string, counts: Counts): ScopeLogs {
   const sl = requestObject(raw, path);
   const logRecords: LogRecord[] = [];
   const rawRecords = requestList(field(sl, 'logRecords', 'log_records'), `${path}.logRecords`);
   for (let i = 0; i < rawRecords.length; i++) {
     try {
-      logRecords.push(logRecord(rawRecords[i], `${path}.logRecords[${i}]`));
+      logRecords.push(logRecord(rawRecords[i], `${path}.logRecords[${i}]`, counts));
     } catch (err) {
       if (!(err instanceof RecordError)) throw err;
       counts.rejected++;
@@ -225,13 +236,13 @@ function scopeLogs(raw: unknown, path: string, counts: { records: number; reject
 /**
  * Decodes an OTLP/JSON ExportLogsServiceRequest. A record with a malformed field is rejected
  * alone; text that is not JSON, or a request whose structure around the records is wrong, throws
- * OtlpDecodeError.
+ * OtlpDecodeError. A time after MAX_UNIX_NANO reads as 0.
  */
 export function decodeLogsRequestJson(body: string | Uint8Array): DecodeResult {
   const text = typeof body === 'string' ? body : Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('utf8');
   const root = parseJsonExact(text);
   if (!isObject(root)) throw new OtlpDecodeError('expected an ExportLogsServiceRequest object');
-  const counts = { records: 0, rejected: 0, rejectReason: '' };
+  const counts: Counts = { records: 0, rejected: 0, rejectReason: '', unrepresentableTimes: 0 };
   const resourceLogs: ResourceLogs[] = [];
   const rawResourceLogs = requestList(field(root, 'resourceLogs', 'resource_logs'), 'resourceLogs');
   for (let ri = 0; ri < rawResourceLogs.length; ri++) {
@@ -252,5 +263,5 @@ export function decodeLogsRequestJson(body: string | Uint8Array): DecodeResult {
       })),
     );
   }
-  return { batch: { resourceLogs }, records: counts.records, rejected: counts.rejected, rejectReason: counts.rejectReason };
+  return { batch: { resourceLogs }, records: counts.records, rejected: counts.rejected, rejectReason: counts.rejectReason, unrepresentableTimes: counts.unrepresentableTimes };
 }

@@ -1,5 +1,6 @@
 import protobuf from 'protobufjs';
 import { newAttributes, newLogRecord, type AnyValue, type Attributes, type LogBatch, type LogRecord, type ResourceLogs, type ScopeLogs } from '../pipeline/model.js';
+import { MAX_UNIX_NANO, MAX_VALUE_DEPTH } from '../pipeline/limits.js';
 import { OtlpDecodeError } from './errors.js';
 
 /** What decoding a request produced: the batch of valid records and the count of rejected ones. */
@@ -10,6 +11,8 @@ export interface DecodeResult {
   rejected: number;
   /** Why the first rejected record was rejected; "" when none was. */
   rejectReason: string;
+  /** Timestamps after MAX_UNIX_NANO in the request's records, read as unknown (0). */
+  unrepresentableTimes: number;
 }
 
 /*
@@ -34,14 +37,6 @@ const TAG_2_LEN = (2 << 3) | WIRE_LEN;
 const TAG_3_LEN = (3 << 3) | WIRE_LEN;
 const TAG_2_VARINT = (2 << 3) | WIRE_VARINT;
 const TAG_4_VARINT = (4 << 3) | WIRE_VARINT;
-
-/**
- * How many arrays and maps deep values may nest. Real logs nest a few levels; the limit keeps a
- * hostile body from exhausting the stack. It is low enough that whatever is accepted can be
- * encoded again: protobufjs's encoder refuses messages nested over 100 deep, and each map level is
- * three messages (AnyValue, KeyValueList, KeyValue) below the five of request → attribute.
- */
-export const MAX_VALUE_DEPTH = 30;
 
 type Reader = protobuf.Reader;
 
@@ -104,8 +99,11 @@ function idToHex(buf: Buffer, start: number, end: number): string {
   return '';
 }
 
+/** A value nested deeper than MAX_VALUE_DEPTH: its record is rejected, or outside a record the request. */
+class NestingError extends RangeError {}
+
 function anyValue(r: Reader, end: number, depth: number): AnyValue {
-  if (depth > MAX_VALUE_DEPTH) throw new RangeError(`values nested deeper than ${MAX_VALUE_DEPTH} levels`);
+  if (depth > MAX_VALUE_DEPTH) throw new NestingError(`values nested deeper than ${MAX_VALUE_DEPTH} levels`);
   let value: AnyValue = null;
   while (r.pos < end) {
     const tag = r.uint32();
@@ -190,6 +188,32 @@ function keyValue(r: Reader, end: number, into: Attributes, depth: number): void
  */
 interface RecordVerdict {
   reason: string;
+  /** Timestamps after MAX_UNIX_NANO read so far in the request, records rejected or not. */
+  unrepresentableTimes: number;
+}
+
+/** A timestamp the log model can hold, or 0 (unknown, counted) when it is later than MAX_UNIX_NANO. */
+function timestamp(r: Reader, verdict: RecordVerdict): bigint {
+  const t = fixed64(r);
+  if (t <= MAX_UNIX_NANO) return t;
+  verdict.unrepresentableTimes++;
+  return 0n;
+}
+
+/**
+ * A body or attribute of a record: a value nested too deep rejects the record alone, as in
+ * OTLP/JSON; the rest of the field is skipped.
+ */
+function recordValue(r: Reader, verdict: RecordVerdict, field: string, read: (end: number) => AnyValue): AnyValue {
+  const end = fieldEnd(r);
+  try {
+    return read(end);
+  } catch (err) {
+    if (!(err instanceof NestingError)) throw err;
+    verdict.reason ||= `${field}: ${err.message}`;
+    r.pos = end;
+    return null;
+  }
 }
 
 function logRecord(r: Reader, buf: Buffer, end: number, verdict: RecordVerdict): LogRecord {
@@ -201,7 +225,7 @@ function logRecord(r: Reader, buf: Buffer, end: number, verdict: RecordVerdict):
     switch (tag >>> 3) {
       case 1:
         if (wire !== WIRE_FIXED64) break;
-        rec.timeUnixNano = fixed64(r);
+        rec.timeUnixNano = timestamp(r, verdict);
         continue;
       case 2:
         if (wire !== WIRE_VARINT) break;
@@ -213,11 +237,14 @@ function logRecord(r: Reader, buf: Buffer, end: number, verdict: RecordVerdict):
         continue;
       case 5:
         if (wire !== WIRE_LEN) break;
-        rec.body = anyValue(r, fieldEnd(r), 0);
+        rec.body = recordValue(r, verdict, 'body', (e) => anyValue(r, e, 0));
         continue;
       case 6:
         if (wire !== WIRE_LEN) break;
-        keyValue(r, fieldEnd(r), rec.attributes, 0);
+        recordValue(r, verdict, 'attributes', (e) => {
+          keyValue(r, e, rec.attributes, 0);
+          return null;
+        });
         continue;
       case 7:
         if (wire !== WIRE_VARINT) break;
@@ -247,7 +274,7 @@ function logRecord(r: Reader, buf: Buffer, end: number, verdict: RecordVerdict):
       }
       case 11:
         if (wire !== WIRE_FIXED64) break;
-        rec.observedTimeUnixNano = fixed64(r);
+        rec.observedTimeUnixNano = timestamp(r, verdict);
         continue;
       case 12:
         if (wire !== WIRE_LEN) break;
@@ -330,14 +357,15 @@ function resourceLogs(r: Reader, buf: Buffer, end: number, path: string, counts:
 
 /**
  * Decodes a protobuf ExportLogsServiceRequest. A record with a trace id that is neither empty nor
- * 16 bytes, or a span id neither empty nor 8, is rejected alone; bytes that are not a valid
- * message throw OtlpDecodeError.
+ * 16 bytes, a span id neither empty nor 8, or a value nested deeper than MAX_VALUE_DEPTH is
+ * rejected alone; bytes that are not a valid message throw OtlpDecodeError (as does a value nested
+ * too deep outside the records, in a resource or scope). A time after MAX_UNIX_NANO reads as 0.
  */
 export function decodeLogsRequest(bytes: Uint8Array): DecodeResult {
   const buf = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const r = protobuf.Reader.create(buf);
   const counts: Counts = { records: 0, rejected: 0, rejectReason: '' };
-  const verdict: RecordVerdict = { reason: '' };
+  const verdict: RecordVerdict = { reason: '', unrepresentableTimes: 0 };
   const out: ResourceLogs[] = [];
   try {
     while (r.pos < r.len) {
@@ -348,5 +376,5 @@ export function decodeLogsRequest(bytes: Uint8Array): DecodeResult {
   } catch (err) {
     throw new OtlpDecodeError(`invalid protobuf: ${err instanceof Error ? err.message : String(err)}`);
   }
-  return { batch: { resourceLogs: out }, records: counts.records, rejected: counts.rejected, rejectReason: counts.rejectReason };
+  return { batch: { resourceLogs: out }, records: counts.records, rejected: counts.rejected, rejectReason: counts.rejectReason, unrepresentableTimes: verdict.unrepresentableTimes };
 }

@@ -6,6 +6,12 @@ import type { LogsConsumer } from './consumer.js';
 import { errorMessage } from './errors.js';
 import { fanOut } from './fanout.js';
 
+/** `sending_queue.storage`, as the OTel Collector's exporterhelper spells a persistent queue. */
+function hasPersistentQueue(exporterConfig: unknown): boolean {
+  const queue = (exporterConfig as { sending_queue?: { enabled?: boolean; storage?: unknown } } | undefined)?.sending_queue;
+  return queue !== undefined && queue.enabled !== false && typeof queue.storage === 'string';
+}
+
 export type ServiceState = 'created' | 'starting' | 'running' | 'stopping' | 'stopped' | 'failed';
 
 interface Built<T extends Component> {
@@ -28,6 +34,8 @@ export class Service {
   readonly exporters: Built<Exporter>[] = [];
   private readonly started: Component[] = [];
   private readonly startedAt = Date.now();
+  /** Configurations that can lose acknowledged data, logged when the service starts. */
+  private readonly startWarnings: Array<{ fields: Record<string, unknown>; message: string }> = [];
 
   constructor(
     readonly config: ServiceConfig,
@@ -71,12 +79,34 @@ export class Service {
       const r = this.config.processors.get(id)!;
       if (r.factory.kind !== 'processor') continue;
       const stores = p.exporters.map((e) => exporters.get(e)!).filter((e): e is Exporter & TemplateStore => isTemplateStore(e));
-      const processor = r.factory.create(r.config, { ...this.context(r, p.id), templateStores: stores }, next);
+      const processor = r.factory.create(this.processorConfig(r, p), { ...this.context(r, p.id), templateStores: stores }, next);
       built.unshift({ id: `${p.id}/${id}`, component: processor });
       next = processor;
     }
     this.processors.push(...built);
     return next;
+  }
+
+  /**
+   * A processor's config in one pipeline. A batch processor in front of a persistent sending
+   * queue waits for the queue write before it answers (wait_for_flush: true) unless its config
+   * says otherwise: whoever configures a disk queue expects an acknowledged record to survive a
+   * crash, and with the batch processor's own default (false) it sits in memory for up to
+   * `timeout` after the client was told it was accepted. The same processor id in a pipeline
+   * without a disk queue keeps the default.
+   */
+  private processorConfig(r: ResolvedComponent, p: PipelineConfig): unknown {
+    if (r.type !== 'batch') return r.config;
+    const persistent = p.exporters.filter((id) => hasPersistentQueue(this.config.exporters.get(id)?.config));
+    if (persistent.length === 0) return r.config;
+    if (!('wait_for_flush' in r.raw)) return r.factory.configSchema.parse({ ...r.raw, wait_for_flush: true });
+    if (r.raw.wait_for_flush === false) {
+      this.startWarnings.push({
+        fields: { component: r.id, pipeline: p.id, exporters: persistent },
+        message: 'batch processor with wait_for_flush: false in front of a persistent sending queue: requests are acknowledged before their records reach the disk queue, and acknowledged records may be lost on a crash',
+      });
+    }
+    return r.config;
   }
 
   private context(r: ResolvedComponent, pipeline?: string): ComponentContext {
@@ -88,6 +118,7 @@ export class Service {
 
   async start(): Promise<void> {
     this.state = 'starting';
+    for (const w of this.startWarnings) this.logger.warn(w.fields, w.message);
     try {
       for (const group of [this.extensions, this.exporters, this.processors, this.receivers]) {
         for (const { id, component } of group) {

@@ -10,7 +10,9 @@ import type { ServerAuthenticator } from '../pipeline/auth.js';
 import type { ComponentContext } from '../pipeline/component.js';
 import { errorMessage } from '../pipeline/errors.js';
 import { authSchema, httpHeaders, resolveAuthenticator } from './auth.js';
-import { grpcCodeForHttpStatus, refusalFor, retryAfterHeader } from './refusal.js';
+import { RateLimitedLog } from '../telemetry/rate-limited-log.js';
+import type { RequestRefusalReason } from '../telemetry/metrics.js';
+import { grpcCodeForHttpStatus, refusalFor, refusalReasonForHttpStatus, retryAfterHeader } from './refusal.js';
 import { ServerTlsCredentials, tlsServerSchema } from './tls.js';
 
 /**
@@ -57,6 +59,7 @@ export class HttpReceiverServer {
   private server: Server | undefined;
   private tls: ServerTlsCredentials | undefined;
   private readonly authenticator: ServerAuthenticator | undefined;
+  private readonly refusalLog: RateLimitedLog;
   port = 0;
 
   constructor(
@@ -67,6 +70,7 @@ export class HttpReceiverServer {
     authenticator?: ServerAuthenticator,
   ) {
     this.authenticator = authenticator ?? resolveAuthenticator(settings.auth, context);
+    this.refusalLog = new RateLimitedLog(context.logger);
   }
 
   async start(): Promise<number> {
@@ -105,9 +109,20 @@ export class HttpReceiverServer {
   /** undefined when the request may pass (or no auth is configured), else the reason to answer 401 with. */
   authenticate(req: IncomingMessage): string | undefined {
     if (!this.authenticator) return undefined;
-    const refusal = this.authenticator.authenticate(httpHeaders(req));
-    if (refusal !== undefined) this.context.telemetry.refusedRequest('http', 'unauthenticated');
+    return this.authenticator.authenticate(httpHeaders(req));
+  }
+
+  /** Answers a refused request (see answerRefusal), counts it under its reason and logs it, rate-limited. */
+  refuse(req: IncomingMessage, res: ServerResponse, err: unknown, encode: (refusal: HttpRefusal) => { contentType: string; body: string | Uint8Array }): HttpRefusal {
+    const refusal = answerRefusal(req, res, err, this.context, encode);
+    this.noteRefusal(refusal.reason, refusal.status, refusal.message);
     return refusal;
+  }
+
+  /** Counts and logs a request refused with an answer of the receiver's own (a body with every record invalid). */
+  noteRefusal(reason: RequestRefusalReason, status: number, message: string): void {
+    this.context.telemetry.refusedRequest('http', reason);
+    this.refusalLog.warn(reason, { reason, status, err: message }, 'request refused');
   }
 
   get tlsEnabled(): boolean {
@@ -136,6 +151,7 @@ export interface HttpRefusal {
   status: number;
   grpcCode: number;
   message: string;
+  reason: RequestRefusalReason;
 }
 
 /**
@@ -153,10 +169,10 @@ export function answerRefusal(
 ): HttpRefusal {
   let refusal: HttpRefusal;
   if (err instanceof HttpRequestError) {
-    refusal = { status: err.status, grpcCode: grpcCodeForHttpStatus(err.status), message: err.message };
+    refusal = { status: err.status, grpcCode: grpcCodeForHttpStatus(err.status), message: err.message, reason: refusalReasonForHttpStatus(err.status) };
   } else {
     const pipelineRefusal = refusalFor(err);
-    refusal = { status: pipelineRefusal.httpStatus, grpcCode: pipelineRefusal.grpcCode, message: pipelineRefusal.message };
+    refusal = { status: pipelineRefusal.httpStatus, grpcCode: pipelineRefusal.grpcCode, message: pipelineRefusal.message, reason: pipelineRefusal.reason };
     if (pipelineRefusal.retryAfterMs !== undefined) res.setHeader('Retry-After', retryAfterHeader(pipelineRefusal.retryAfterMs));
     if (pipelineRefusal.unexpected) context.logger.error({ err: errorMessage(err) }, 'request failed');
   }

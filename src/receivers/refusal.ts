@@ -1,5 +1,6 @@
 import { status as GrpcStatus } from '@grpc/grpc-js';
 import { BackPressureError, ShuttingDownError, errorMessage, isPermanentError } from '../pipeline/errors.js';
+import type { RequestRefusalReason } from '../telemetry/metrics.js';
 
 /** How every receiver answers when the pipeline does not take a request's records. */
 export interface Refusal {
@@ -11,6 +12,8 @@ export interface Refusal {
   message: string;
   /** An error no receiver expects: worth an error log line. */
   unexpected: boolean;
+  /** The reason label the refused request is counted under. */
+  reason: RequestRefusalReason;
 }
 
 /**
@@ -23,20 +26,40 @@ export interface Refusal {
 export function refusalFor(err: unknown): Refusal {
   const reason = errorMessage(err);
   if (err instanceof ShuttingDownError) {
-    return { httpStatus: 503, grpcCode: GrpcStatus.UNAVAILABLE, retryAfterMs: err.retryAfterMs, message: `log records not accepted, retry later: ${reason}`, unexpected: false };
+    return { httpStatus: 503, grpcCode: GrpcStatus.UNAVAILABLE, retryAfterMs: err.retryAfterMs, message: `log records not accepted, retry later: ${reason}`, unexpected: false, reason: 'shutting_down' };
   }
   if (err instanceof BackPressureError) {
-    return { httpStatus: 429, grpcCode: GrpcStatus.RESOURCE_EXHAUSTED, retryAfterMs: err.retryAfterMs, message: `log records not accepted, retry later: ${reason}`, unexpected: false };
+    return { httpStatus: 429, grpcCode: GrpcStatus.RESOURCE_EXHAUSTED, retryAfterMs: err.retryAfterMs, message: `log records not accepted, retry later: ${reason}`, unexpected: false, reason: 'back_pressure' };
   }
   if (isPermanentError(err)) {
-    return { httpStatus: 400, grpcCode: GrpcStatus.INVALID_ARGUMENT, retryAfterMs: undefined, message: `log records rejected: ${reason}`, unexpected: false };
+    return { httpStatus: 400, grpcCode: GrpcStatus.INVALID_ARGUMENT, retryAfterMs: undefined, message: `log records rejected: ${reason}`, unexpected: false, reason: 'rejected' };
   }
-  return { httpStatus: 503, grpcCode: GrpcStatus.UNAVAILABLE, retryAfterMs: 1000, message: `log records not accepted, retry later: ${reason}`, unexpected: true };
+  return { httpStatus: 503, grpcCode: GrpcStatus.UNAVAILABLE, retryAfterMs: 1000, message: `log records not accepted, retry later: ${reason}`, unexpected: true, reason: 'unavailable' };
 }
 
 /** Retry-After in whole seconds, at least 1. */
 export function retryAfterHeader(ms: number): string {
   return String(Math.max(1, Math.ceil(ms / 1000)));
+}
+
+/** The reason label of a request an HTTP receiver refuses with this status before its records reach the pipeline. */
+export function refusalReasonForHttpStatus(status: number): RequestRefusalReason {
+  switch (status) {
+    case 400:
+      return 'undecodable';
+    case 401:
+      return 'unauthenticated';
+    case 404:
+      return 'not_found';
+    case 405:
+      return 'method_not_allowed';
+    case 413:
+      return 'too_large';
+    case 415:
+      return 'unsupported_media_type';
+    default:
+      return 'invalid';
+  }
 }
 
 /** The google.rpc.Code that goes with an HTTP status a receiver answers with (OTLP/HTTP's Status bodies). */

@@ -24,9 +24,24 @@ export class Telemetry {
   });
   readonly receiverRefusedRequests = new Counter({
     name: 'otelhouse_receiver_refused_requests_total',
-    help: 'Requests or connections a receiver refused before reading any record: unauthenticated, too many connections, failed TLS handshakes.',
+    help: 'Requests or connections a receiver refused, by reason: unauthenticated, too_many_connections, tls_handshake_failed, not_found, method_not_allowed, unsupported_media_type, too_large, undecodable, invalid, back_pressure, shutting_down, rejected, unavailable.',
     labelNames: ['receiver', 'transport', 'reason'],
     registers: [this.registry],
+  });
+  readonly receiverUnrepresentableTimes = new Counter({
+    name: 'otelhouse_receiver_unrepresentable_timestamps_total',
+    help: 'Record timestamps after 2262-04-11T23:47:16.854775807Z (beyond int64 nanoseconds and ClickHouse DateTime64(9)) that the receiver read as unset; the record takes its observed time.',
+    labelNames: ['receiver', 'transport'],
+    registers: [this.registry],
+  });
+  /** Kernel counters read when scraped, by receiver id. */
+  private readonly udpDropSources = new Map<string, UdpDropSource>();
+  readonly receiverUdpKernelDrops = new Counter({
+    name: 'otelhouse_receiver_udp_kernel_drops_total',
+    help: 'Datagrams the kernel dropped on the receiver\'s UDP socket (receive buffer full: the receiver did not read fast enough), from the drops column of /proc/net/udp and /proc/net/udp6. Absent where those files are not available.',
+    labelNames: ['receiver'],
+    registers: [this.registry],
+    collect: () => this.collectUdpDrops(),
   });
   readonly processorBatchSize = new Histogram({
     name: 'otelhouse_processor_batch_batch_send_size',
@@ -250,6 +265,28 @@ export class Telemetry {
     return t;
   }
 
+  /** Registers the reader of a receiver's kernel UDP drop count; returns the function that removes it. */
+  addUdpDropSource(receiver: ComponentTelemetry, read: () => Promise<number | undefined>): () => void {
+    const source: UdpDropSource = { receiver, read, reported: 0 };
+    this.udpDropSources.set(receiver.id, source);
+    return () => {
+      if (this.udpDropSources.get(receiver.id) === source) this.udpDropSources.delete(receiver.id);
+    };
+  }
+
+  private async collectUdpDrops(): Promise<void> {
+    await Promise.all(
+      [...this.udpDropSources.values()].map(async (source) => {
+        const drops = await source.read();
+        if (drops === undefined) return;
+        // A socket opened again (a restarted receiver) starts counting from 0.
+        if (drops < source.reported) source.reported = 0;
+        this.receiverUdpKernelDrops.inc({ receiver: source.receiver.id }, drops - source.reported);
+        source.reported = drops;
+      }),
+    );
+  }
+
   /** Counts per component for /stats. */
   stats(): Record<string, Record<string, Record<string, number>>> {
     const out: Record<string, Record<string, Record<string, number>>> = { receivers: {}, processors: {}, exporters: {} };
@@ -257,6 +294,29 @@ export class Telemetry {
     return out;
   }
 }
+
+interface UdpDropSource {
+  receiver: ComponentTelemetry;
+  read: () => Promise<number | undefined>;
+  /** The kernel's count when last added to the counter. */
+  reported: number;
+}
+
+/** Why a receiver refused a whole request or connection (otelhouse_receiver_refused_requests_total). */
+export type RequestRefusalReason =
+  | 'unauthenticated'
+  | 'too_many_connections'
+  | 'tls_handshake_failed'
+  | 'not_found'
+  | 'method_not_allowed'
+  | 'unsupported_media_type'
+  | 'too_large'
+  | 'undecodable'
+  | 'invalid'
+  | 'back_pressure'
+  | 'shutting_down'
+  | 'rejected'
+  | 'unavailable';
 
 /** The metrics one component instance records, labelled with its id. */
 export class ComponentTelemetry {
@@ -282,10 +342,21 @@ export class ComponentTelemetry {
     this.add('refused', n);
   }
 
-  /** A request or connection refused before any record was read; /stats counts it under the reason. */
-  refusedRequest(transport: string, reason: 'unauthenticated' | 'too_many_connections' | 'tls_handshake_failed'): void {
+  /** A request or connection refused; /stats counts it under the reason. */
+  refusedRequest(transport: string, reason: RequestRefusalReason): void {
     this.telemetry.receiverRefusedRequests.inc({ receiver: this.id, transport, reason });
     this.add(reason, 1);
+  }
+
+  /** Timestamps of accepted records read as unset because they are later than int64 nanoseconds hold. */
+  unrepresentableTimes(n: number, transport: string): void {
+    this.telemetry.receiverUnrepresentableTimes.inc({ receiver: this.id, transport }, n);
+    this.add('unrepresentable_timestamps', n);
+  }
+
+  /** Reports the kernel's drop count of this receiver's UDP socket when metrics are scraped, until the returned function is called. */
+  udpDropSource(read: () => Promise<number | undefined>): () => void {
+    return this.telemetry.addUdpDropSource(this, read);
   }
 
   batchSent(n: number, trigger: 'size' | 'timeout' | 'shutdown'): void {

@@ -9,6 +9,17 @@ import { bearerTokenAuthConfigSchema, type BearerTokenAuthConfig } from './confi
 const TOKEN_FILE_CHECK_MS = 1000;
 
 /**
+ * The tokens of a token file: one a line, surrounding blanks trimmed. Lines starting with `#` are
+ * comments, so a file annotated for its operators does not make the annotation a valid token.
+ */
+function tokenLines(text: string): string[] {
+  return text
+    .split('\n')
+    .map((line) => line.trim())
+    .filter((line) => line !== '' && !line.startsWith('#'));
+}
+
+/**
  * Accepts requests whose header (default `Authorization`) is `<scheme> <token>` with a known token.
  * Tokens come from the config (${env:…}) or from a file re-read when it changes, so rotating a
  * Kubernetes Secret needs no restart. The scheme is matched without regard to case (RFC 9110).
@@ -43,7 +54,7 @@ export class BearerTokenAuth implements Extension, ServerAuthenticator {
     } catch (err) {
       throw new Error(`cannot read token file ${file}: ${errorMessage(err)}`);
     }
-    const tokens = new TokenSet(text.split('\n').map((line) => line.trim()));
+    const tokens = new TokenSet(tokenLines(text));
     if (tokens.size === 0) this.context.logger.warn({ filename: file }, 'the token file holds no token: every request is refused');
     return tokens;
   }

@@ -5,7 +5,7 @@ import type { LogsConsumer } from '../../pipeline/consumer.js';
 import { consumeWaitingForRoom } from '../../pipeline/room-wait.js';
 import { ShuttingDownError, errorMessage } from '../../pipeline/errors.js';
 import type { LogBatch } from '../../pipeline/model.js';
-import { HttpReceiverServer, HttpRequestError, answerRefusal, readRequestBody } from '../http.js';
+import { HttpReceiverServer, HttpRequestError, readRequestBody } from '../http.js';
 import { jsonIngestConfigSchema, type JsonIngestConfig } from './config.js';
 import { mapEntries, type EntryError } from './log-entry-mapper.js';
 
@@ -112,6 +112,7 @@ export class JsonIngestReceiver implements Receiver {
       const { entries, failures } = parseEntries(body, kind);
       const mapped = mapEntries(entries, BigInt(Date.now()) * 1_000_000n, failures);
       if (mapped.errors.length > 0) this.context.telemetry.refused(mapped.errors.length, 'http', 'invalid');
+      if (mapped.unrepresentableTimes > 0) this.context.telemetry.unrepresentableTimes(mapped.unrepresentableTimes, 'http');
       if (mapped.records > 0) {
         try {
           await consumeWaitingForRoom(this.config.wait_for_room, () => this.next.consume(mapped.batch));
@@ -124,6 +125,7 @@ export class JsonIngestReceiver implements Receiver {
       const answer: Record<string, unknown> = { accepted: mapped.records, matched: countTemplated(mapped.batch), failed: mapped.errors.length };
       if (mapped.errors.length > 0) answer.errors = mapped.errors;
       const status = mapped.records === 0 && mapped.errors.length > 0 ? 400 : 200;
+      if (status === 400) this.server.noteRefusal('invalid', status, `every entry is invalid; the first: ${mapped.errors[0]!.reason}`);
       res.writeHead(status, { 'Content-Type': 'application/json' }).end(JSON.stringify(answer));
     } catch (err) {
       this.fail(req, res, err);
@@ -131,7 +133,7 @@ export class JsonIngestReceiver implements Receiver {
   }
 
   private fail(req: IncomingMessage, res: ServerResponse, err: unknown): void {
-    answerRefusal(req, res, err, this.context, (r) => ({ contentType: 'application/json', body: JSON.stringify({ error: r.message }) }));
+    this.server.refuse(req, res, err, (r) => ({ contentType: 'application/json', body: JSON.stringify({ error: r.message }) }));
   }
 
   async shutdown(deadline: number): Promise<void> {

@@ -1,3 +1,4 @@
+import { isRepresentableUnixNano } from '../../pipeline/limits.js';
 import { attributesFromJson, newAttributes, newLogRecord, type Attributes, type LogBatch, type LogRecord, type ResourceLogs } from '../../pipeline/model.js';
 
 /** One entry the API refused, by its position in the request. */
@@ -10,6 +11,8 @@ export interface MappedEntries {
   batch: LogBatch;
   records: number;
   errors: EntryError[];
+  /** Entries whose timestamp the model cannot hold (before 1970, after 2262-04-11): they got the time of receipt. */
+  unrepresentableTimes: number;
 }
 
 const SEVERITY: Record<string, number> = {
@@ -62,6 +65,7 @@ interface Mapped {
   resourceKey: string;
   resource: Attributes;
   record: LogRecord;
+  timeUnrepresentable: boolean;
 }
 
 function mapEntry(entry: unknown, nowUnixNano: bigint): Mapped {
@@ -76,12 +80,14 @@ function mapEntry(entry: unknown, nowUnixNano: bigint): Mapped {
   const level = (optionalString(e, 'level') || 'INFO').toUpperCase();
   const record = newLogRecord();
   record.observedTimeUnixNano = nowUnixNano;
+  record.timeUnixNano = nowUnixNano;
+  let timeUnrepresentable = false;
   if (e.timestamp !== undefined && e.timestamp !== null) {
     const ts = typeof e.timestamp === 'string' ? parseIsoTimestamp(e.timestamp) : undefined;
     if (ts === undefined) throw new InvalidEntry('timestamp: expected an ISO 8601 date-time such as 2024-05-01T12:00:00.123Z');
-    record.timeUnixNano = ts;
-  } else {
-    record.timeUnixNano = nowUnixNano;
+    // A valid date the store cannot hold is unknown, as in OTLP: the entry is kept, at its time of receipt.
+    if (isRepresentableUnixNano(ts)) record.timeUnixNano = ts;
+    else timeUnrepresentable = true;
   }
   record.severityText = level;
   record.severityNumber = SEVERITY[level] ?? 0;
@@ -97,7 +103,7 @@ function mapEntry(entry: unknown, nowUnixNano: bigint): Mapped {
   if (dashboard) resource['dashboard'] = dashboard;
   if (service) resource['service.name'] = service;
   if (host) resource['host.name'] = host;
-  return { resourceKey: `${org}\u0000${dashboard}\u0000${service}\u0000${host}`, resource, record };
+  return { resourceKey: `${org}\u0000${dashboard}\u0000${service}\u0000${host}`, resource, record, timeUnrepresentable };
 }
 
 /**
@@ -110,6 +116,7 @@ export function mapEntries(entries: unknown[], nowUnixNano: bigint, parseFailure
   const errors = [...parseFailures];
   const resources = new Map<string, ResourceLogs>();
   let records = 0;
+  let unrepresentableTimes = 0;
   entries.forEach((entry, index) => {
     if (entry === undefined) return;
     try {
@@ -121,11 +128,12 @@ export function mapEntries(entries: unknown[], nowUnixNano: bigint, parseFailure
       }
       rl.scopeLogs[0]!.logRecords.push(m.record);
       records++;
+      if (m.timeUnrepresentable) unrepresentableTimes++;
     } catch (err) {
       if (!(err instanceof InvalidEntry)) throw err;
       errors.push({ index, reason: err.message });
     }
   });
   errors.sort((a, b) => a.index - b.index);
-  return { batch: { resourceLogs: [...resources.values()] }, records, errors };
+  return { batch: { resourceLogs: [...resources.values()] }, records, errors, unrepresentableTimes };
 }

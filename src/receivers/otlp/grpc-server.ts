@@ -167,12 +167,13 @@ export class OtlpGrpcServer {
     try {
       decoded = decodeLogsRequest(request);
     } catch (err) {
-      telemetry.refused(0, 'grpc', 'undecodable');
+      telemetry.refusedRequest('grpc', 'undecodable');
       const message = err instanceof OtlpDecodeError ? err.message : `cannot decode request: ${errorMessage(err)}`;
       callback({ code: grpc.status.INVALID_ARGUMENT, details: message });
       return;
     }
     if (decoded.rejected > 0) telemetry.refused(decoded.rejected, 'grpc', 'invalid');
+    if (decoded.unrepresentableTimes > 0) telemetry.unrepresentableTimes(decoded.unrepresentableTimes, 'grpc');
     if (decoded.records > 0) {
       try {
         await consumeWaitingForRoom(this.roomWait(clientDeadline), () => this.next.consume(decoded.batch));

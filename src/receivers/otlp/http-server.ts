@@ -13,7 +13,7 @@ import {
   encodeStatusJson,
   type DecodeResult,
 } from '../../otlp/index.js';
-import { HttpReceiverServer, HttpRequestError, answerRefusal, readRequestBody } from '../http.js';
+import { HttpReceiverServer, HttpRequestError, readRequestBody } from '../http.js';
 import type { OtlpHttpConfig } from './config.js';
 
 type Encoding = 'protobuf' | 'json';
@@ -91,6 +91,7 @@ export class OtlpHttpServer {
   private async accept(decoded: DecodeResult): Promise<void> {
     const { telemetry } = this.context;
     if (decoded.rejected > 0) telemetry.refused(decoded.rejected, 'http', 'invalid');
+    if (decoded.unrepresentableTimes > 0) telemetry.unrepresentableTimes(decoded.unrepresentableTimes, 'http');
     if (decoded.records === 0) return;
     try {
       await consumeWaitingForRoom(this.config.wait_for_room, () => this.next.consume(decoded.batch));
@@ -102,10 +103,9 @@ export class OtlpHttpServer {
   }
 
   private fail(req: IncomingMessage, res: ServerResponse, encoding: Encoding, err: unknown): void {
-    const { status } = answerRefusal(req, res, err, this.context, (r) =>
+    this.server.refuse(req, res, err, (r) =>
       encoding === 'json' ? { contentType: 'application/json', body: encodeStatusJson(r.grpcCode, r.message) } : { contentType: 'application/x-protobuf', body: encodeStatus(r.grpcCode, r.message) },
     );
-    if (err instanceof HttpRequestError && (status === 413 || status === 415 || status === 400)) this.context.telemetry.refused(0, 'http', status === 413 ? 'too_large' : 'undecodable');
   }
 
   private reply(res: ServerResponse, status: number, encoding: Encoding, body: Uint8Array | string): void {

@@ -13,6 +13,7 @@ import { syslogConfigSchema, type SyslogConfig } from './config.js';
 import { SyslogFrameDecoder, type SyslogFrame } from './frame-decoder.js';
 import { SyslogParser } from './parser.js';
 import { SyslogBatchBuilder, type Peer } from './record-mapper.js';
+import { udpReceiveDrops } from './udp-drops.js';
 
 /**
  * Syslog over UDP (a message per datagram) and TCP or TLS (octet-counted or newline-framed). TCP
@@ -23,6 +24,7 @@ export class SyslogReceiver implements Receiver {
   private readonly parser: SyslogParser;
   private tcpServer: Server | undefined;
   private udpSocket: UdpSocket | undefined;
+  private stopReportingUdpDrops: (() => void) | undefined;
   private tls: ServerTlsCredentials | undefined;
   private readonly connections = new Set<Socket>();
   private readonly inFlight = new Set<Promise<void>>();
@@ -74,6 +76,9 @@ export class SyslogReceiver implements Receiver {
     socket.on('error', (err) => this.context.logger.error({ err: err.message }, 'syslog UDP socket error'));
     this.udpPort = socket.address().port;
     this.udpSocket = socket;
+    // What the kernel drops never reaches the receiver: only its socket table tells.
+    const udpPort = this.udpPort;
+    this.stopReportingUdpDrops = this.context.telemetry.udpDropSource(() => udpReceiveDrops(udpPort));
     this.context.logger.info({ endpoint: `${host}:${this.udpPort}` }, 'syslog UDP receiver listening');
   }
 
@@ -123,6 +128,7 @@ export class SyslogReceiver implements Receiver {
       }
       builder.add(msg, frame.text, peer, receivedNs, frame.truncated);
     }
+    if (countProblems && builder.unrepresentableTimes > 0) this.context.telemetry.unrepresentableTimes(builder.unrepresentableTimes, peer.transport);
     return builder.take();
   }
 
@@ -189,6 +195,7 @@ export class SyslogReceiver implements Receiver {
     const closed = this.tcpServer ? new Promise<void>((resolve) => this.tcpServer!.close(() => resolve())) : Promise.resolve();
     for (const s of this.connections) s.pause();
     this.udpSocket?.close();
+    this.stopReportingUdpDrops?.();
     const timeUp = new AbortController();
     await Promise.race([Promise.all(this.inFlight), sleep(Math.max(0, deadline - Date.now()), undefined, { signal: timeUp.signal }).catch(() => undefined)]);
     timeUp.abort();

@@ -1,3 +1,4 @@
+import { isRepresentableUnixNano } from '../../pipeline/limits.js';
 import { newAttributes, newLogRecord, type LogBatch, type LogRecord, type ResourceLogs } from '../../pipeline/model.js';
 import type { SyslogMessage } from './parser.js';
 
@@ -21,6 +22,8 @@ const SMALL_INTS = Array.from({ length: 192 }, (_, i) => BigInt(i));
 export class SyslogBatchBuilder {
   private resources = new Map<string, ResourceLogs>();
   count = 0;
+  /** Messages whose timestamp the model cannot hold (before 1970, after 2262-04-11): they keep the time of receipt. */
+  unrepresentableTimes = 0;
 
   private lastNow = -1;
   private lastNowNs = 0n;
@@ -52,7 +55,8 @@ export class SyslogBatchBuilder {
   private record(msg: SyslogMessage, raw: string, peer: Peer, receivedNs: bigint, truncated: boolean): LogRecord {
     const r = newLogRecord();
     r.observedTimeUnixNano = receivedNs;
-    r.timeUnixNano = msg.timestampNs;
+    if (isRepresentableUnixNano(msg.timestampNs)) r.timeUnixNano = msg.timestampNs;
+    else this.unrepresentableTimes++;
     r.body = msg.message;
     const a = r.attributes;
     if (msg.priority >= 0) {
