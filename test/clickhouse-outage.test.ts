@@ -36,6 +36,8 @@ service:
   pipelines:
     logs: { receivers: [otlp], processors: [memory_limiter, batch], exporters: [clickhouse] }
 `,
+    // A short wait for room, so the outage outlasts it and refusals show.
+    'wait_for_room: 500ms',
   );
   const daemon = await startDaemonProcess(configFile);
   t.teardown(() => daemon.child.kill('SIGKILL'));

@@ -137,6 +137,8 @@ export class QueuedExporter<P> implements Exporter {
   private consecutiveFailures = 0;
   /** When the sink last took a batch (ms): a batch failing since before then fails on its own. */
   private lastSuccessAt = 0;
+  /** Records whose export the shutdown deadline cut short in a consumer. */
+  private deferredRecords = 0;
   private readonly wakeups: Array<() => void> = [];
   /** Requests waiting for room in a full queue. */
   private readonly room = new RoomWaiters();
@@ -306,11 +308,12 @@ export class QueuedExporter<P> implements Exporter {
     await Promise.race([Promise.all(this.workers), sleep(Math.max(0, deadline - Date.now()) + 100, undefined, { signal: timer.signal }).catch(() => undefined)]);
     timer.abort();
     this.stopped = true;
-    const left = this.queuedRecords;
+    // Queued, and given up by the consumers in flight at the deadline (already counted as failed).
+    const left = this.queuedRecords + this.deferredRecords;
     if (left > 0 && this.disk) {
       this.context.logger.info({ records: left, dir: this.disk.dir }, 'shutdown deadline reached; the log records not yet exported stay in the disk queue and are sent after the next start');
     } else if (left > 0) {
-      this.context.telemetry.failed(left, 'shutdown');
+      this.context.telemetry.failed(this.queuedRecords, 'shutdown');
       this.context.logger.error({ records: left }, 'shutdown deadline reached with log records still queued in memory; they were not exported');
     }
     this.items.length = 0;
@@ -405,7 +408,10 @@ export class QueuedExporter<P> implements Exporter {
       if (cached) this.cachedBytes -= item.bytes;
       // Deferred at the deadline, a batch on disk stays there (unacknowledged) for the next start.
       if (outcome !== 'deferred' && item.stored) this.disk?.ack(item.stored.seq);
-      if (outcome === 'deferred' && !this.disk) this.context.telemetry.failed(item.records, 'shutdown');
+      if (outcome === 'deferred') {
+        this.deferredRecords += item.records;
+        if (!this.disk) this.context.telemetry.failed(item.records, 'shutdown');
+      }
       this.queuedRecords -= item.records;
       this.queuedBytes -= item.bytes;
       this.reportQueue();

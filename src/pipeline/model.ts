@@ -1,3 +1,5 @@
+import { MAX_VALUE_DEPTH } from './limits.js';
+
 /**
  * The internal log model. It keeps OTLP's shape (resource → scope → records) so a batch can be
  * forwarded unchanged and flattened for ClickHouse without a second decode.
@@ -109,17 +111,11 @@ export function newLogRecord(): LogRecord {
 }
 
 /**
- * Levels of lists and maps anyValueFromJson builds; arrays and objects nested deeper are kept as
- * their JSON text. JSON.parse takes any nesting, but everything that walks a value afterwards
- * (conversion, redaction, rendering for ClickHouse) recurses: one 40 KB body of nested brackets
- * would overflow the stack. No real log nests this deep.
- */
-export const JSON_VALUE_MAX_DEPTH = 32;
-
-/**
  * A parsed JSON (or YAML) value as a log value: safe whole numbers become int (bigint) and other
  * numbers double, arrays lists, objects kvlists; `depth` is the nesting of `v` in the document
- * it came from, and containers at JSON_VALUE_MAX_DEPTH become JSON text.
+ * it came from, and containers at MAX_VALUE_DEPTH become JSON text: JSON.parse takes any nesting,
+ * but everything that walks a value afterwards recurses, and the OTLP decoders and encoders take
+ * no deeper value.
  */
 export function anyValueFromJson(v: unknown, depth = 0): AnyValue {
   if (v === null || v === undefined) return null;
@@ -131,7 +127,7 @@ export function anyValueFromJson(v: unknown, depth = 0): AnyValue {
     case 'number':
       return Number.isSafeInteger(v) ? BigInt(v) : v;
     case 'object': {
-      if (depth >= JSON_VALUE_MAX_DEPTH) return jsonText(v);
+      if (depth >= MAX_VALUE_DEPTH) return jsonText(v);
       if (!Array.isArray(v)) return attributesFromJson(v as Record<string, unknown>, depth);
       const list: AnyValue[] = new Array<AnyValue>(v.length);
       for (let i = 0; i < v.length; i++) list[i] = anyValueFromJson(v[i], depth + 1);

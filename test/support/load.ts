@@ -13,9 +13,10 @@ export interface ChildDaemonConfig {
 
 /**
  * Writes a config for a daemon run as a child process: an OTLP/HTTP receiver and the telemetry
- * endpoints on free ports, and `body` (processors, exporters, service.pipelines) as given.
+ * endpoints on free ports, and `body` (processors, exporters, service.pipelines) as given;
+ * `httpReceiver` adds keys to the receiver's http block.
  */
-export async function childDaemonConfig(dir: string, body: string): Promise<ChildDaemonConfig> {
+export async function childDaemonConfig(dir: string, body: string, httpReceiver = ''): Promise<ChildDaemonConfig> {
   const [httpPort, telemetryPort] = [await freePort(), await freePort()];
   const configFile = join(dir, 'otelhouse.yaml');
   writeFileSync(
@@ -23,7 +24,7 @@ export async function childDaemonConfig(dir: string, body: string): Promise<Chil
     `receivers:
   otlp:
     protocols:
-      http: { endpoint: 127.0.0.1:${httpPort} }
+      http: { endpoint: 127.0.0.1:${httpPort}${httpReceiver ? `, ${httpReceiver}` : ''} }
 ${body.trim()}
   telemetry:
     metrics: { address: 127.0.0.1:${telemetryPort} }

@@ -1,4 +1,5 @@
 import { ByteWriter } from './byte-writer.js';
+import { MAX_UNIX_NANO } from '../../pipeline/limits.js';
 import type { NewTemplate } from '../../pipeline/component.js';
 import { anyValueToString, type AnyValue, type Attributes, type LogBatch } from '../../pipeline/model.js';
 
@@ -43,8 +44,6 @@ const SCOPE_TABLE_TYPE = 'Array(Tuple(String, String, String, Map(String, String
  */
 export const MAX_DAYS_PER_PART = 50;
 const NANOS_PER_DAY = 86_400_000_000_000n;
-/** DateTime64(9) ends at 2262-04-11T23:47:16.854775807Z (2^63 − 1 ns); later times would wrap to the past. */
-const MAX_TIME = (1n << 63n) - 1n;
 
 /**
  * A batch as the logs insert sends it: the resource and scope tables once (JSON texts, one
@@ -179,7 +178,7 @@ export function encodeLogs(batch: LogBatch, nowUnixNano: bigint): LogsInsert {
       const s = scopes.add([sl.schemaUrl, sl.scope.name, sl.scope.version], sl.scope.attributes);
       const tail = `,${r},${s}]\n`;
       for (const rec of sl.logRecords) {
-        const observed = rec.observedTimeUnixNano !== 0n && rec.observedTimeUnixNano <= MAX_TIME ? rec.observedTimeUnixNano : nowUnixNano;
+        const observed = rec.observedTimeUnixNano !== 0n && rec.observedTimeUnixNano <= MAX_UNIX_NANO ? rec.observedTimeUnixNano : nowUnixNano;
         const time = recordTime(rec.timeUnixNano, rec.observedTimeUnixNano, nowUnixNano);
         const part = partOfDay === undefined ? 0 : partOfDay.get(Number(time / NANOS_PER_DAY))!;
         const out = (writers[part] ??= new ByteWriter());
@@ -201,8 +200,8 @@ export function encodeLogs(batch: LogBatch, nowUnixNano: bigint): LogsInsert {
 }
 
 function recordTime(time: bigint, observed: bigint, now: bigint): bigint {
-  if (time !== 0n && time <= MAX_TIME) return time;
-  return observed !== 0n && observed <= MAX_TIME ? observed : now;
+  if (time !== 0n && time <= MAX_UNIX_NANO) return time;
+  return observed !== 0n && observed <= MAX_UNIX_NANO ? observed : now;
 }
 
 /** The part each day goes to: consecutive days in groups of MAX_DAYS_PER_PART. */

@@ -10,7 +10,7 @@ export type Put = (attrs: Attributes, key: string, value: AnyValue) => void;
 /**
  * Flattens a parsed JSON object into attributes: nested objects become dotted keys down to
  * `maxDepth` levels; deeper objects are kept as their JSON text, so a hostile body cannot create
- * unbounded keys (lists nested past JSON_VALUE_MAX_DEPTH likewise, see anyValueFromJson). Returns
+ * unbounded keys (lists nested past MAX_VALUE_DEPTH likewise, see anyValueFromJson). Returns
  * false when the nesting went deeper than allowed.
  */
 export function flattenJson(obj: Record<string, unknown>, attrs: Attributes, put: Put, maxDepth: number, skipKey: string, prefix = '', depth = 1): boolean {
