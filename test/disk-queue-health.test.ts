@@ -1,4 +1,3 @@
-import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import t from 'tap';
@@ -8,6 +7,7 @@ import { QueuedExporter, bytesCodec, retryOnFailureSchema, sendingQueueSchema, t
 import { newLogRecord, type LogBatch } from '../src/pipeline/model.js';
 import { Telemetry } from '../src/telemetry/metrics.js';
 import { tempDir, waitFor } from './support/daemon.js';
+import { mountTmpfs, tmpfsUnavailable, unmount } from './support/tmpfs.js';
 
 /*
  * The exporter side of a disk queue's trouble: /health while the queue cannot write, and queue
@@ -26,25 +26,12 @@ function batchOf(records: number): LogBatch {
 
 const quickRetries = retryOnFailureSchema.parse({ initial_interval: '10ms', max_interval: '20ms', max_elapsed_time: 0 });
 
-/** A real small filesystem, if this process may mount one. */
-function mountTmpfs(dir: string, size: string): string | undefined {
-  try {
-    execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${size}`, 'tmpfs', dir], { stdio: 'pipe' });
-    return undefined;
-  } catch (err) {
-    return `cannot mount a tmpfs here (needs root and CAP_SYS_ADMIN): ${String((err as { stderr?: Buffer }).stderr ?? err).trim()}`;
-  }
-}
-
-// Probed here, to skip with the reason; each test mounts its own and unmounts it in teardown.
-const probe = tempDir('tmpfs-probe');
-const cannotMount = mountTmpfs(probe, '1m');
-if (!cannotMount) execFileSync('umount', [probe]);
+const cannotMount = tmpfsUnavailable();
 
 t.test('/health: a disk queue that cannot write makes its exporter degraded, with the error, until a write succeeds', { skip: cannotMount ?? false }, async (t) => {
   const volume = tempDir('qe-full-volume');
   t.equal(mountTmpfs(volume, '1m'), undefined, 'a 1 MiB tmpfs is mounted');
-  t.teardown(() => execFileSync('umount', [volume]));
+  t.teardown(() => unmount(volume));
   // The sink holds every export until released: nothing leaves the queue while the volume fills.
   let release!: () => void;
   const released = new Promise<void>((r) => (release = r));

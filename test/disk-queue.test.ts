@@ -1,4 +1,4 @@
-import { execFile, execFileSync, spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, readlinkSync, rmdirSync, statSync, truncateSync, utimesSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
@@ -8,6 +8,7 @@ import t from 'tap';
 import { DiskQueue, type FsyncPolicy, type StoredRecord } from '../src/pipeline/disk-queue.js';
 import type { QueueLockTiming } from '../src/pipeline/queue-lock.js';
 import { tempDir, waitFor } from './support/daemon.js';
+import { mountTmpfs, tmpfsUnavailable, unmount } from './support/tmpfs.js';
 
 /** A logger that keeps what it was told, to check what the queue reports. */
 function recordingLogger(): { logger: pino.Logger; lines: Array<Record<string, unknown>> } {
@@ -368,25 +369,12 @@ function segmentName(n: number): string {
   return `${String(n).padStart(10, '0')}.seg`;
 }
 
-/** A real small filesystem, if this process may mount one. */
-function mountTmpfs(dir: string, size: string): string | undefined {
-  try {
-    execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${size}`, 'tmpfs', dir], { stdio: 'pipe' });
-    return undefined;
-  } catch (err) {
-    return `cannot mount a tmpfs here (needs root and CAP_SYS_ADMIN): ${String((err as { stderr?: Buffer }).stderr ?? err).trim()}`;
-  }
-}
-
-// Probed here, to skip with the reason; each test mounts its own and unmounts it in teardown.
-const probe = tempDir('tmpfs-probe');
-const cannotMount = mountTmpfs(probe, '2m');
-if (!cannotMount) execFileSync('umount', [probe]);
+const cannotMount = tmpfsUnavailable();
 
 t.test('a full volume: writes are refused, and once the exported records are reclaimed the queue writes again without reopening', { skip: cannotMount ?? false }, async (t) => {
   const volume = tempDir('dq-enospc');
   t.equal(mountTmpfs(volume, '2m'), undefined, 'a 2 MiB tmpfs is mounted');
-  t.teardown(() => execFileSync('umount', [volume]));
+  t.teardown(() => unmount(volume));
   const dir = join(volume, 'queue');
   // The default segment size, far larger than the volume: the active segment is what fills it.
   const { queue } = await open(dir, { segmentBytes: 64 << 20 });

@@ -9,6 +9,7 @@ import { Sha256Cache } from '../src/processors/shared/sha256-cache.js';
 import { refusalFor } from '../src/receivers/refusal.js';
 import { startTestDaemon, waitFor } from './support/daemon.js';
 import { batchOf, configIssues, processorHarness, recordsOf, view, type RecordSpec, type ResourceSpec } from './support/processors.js';
+import { MAX_VALUE_DEPTH } from '../src/pipeline/limits.js';
 
 const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
 
@@ -501,7 +502,7 @@ t.test('parse processor: deeply nested JSON costs no neighbour; deep parts are k
     a = a[0]!;
     levels++;
   }
-  t.equal(levels, 31, 'lists are built down to 32 levels of nesting');
+  t.equal(levels, MAX_VALUE_DEPTH - 1, `lists are built down to the ${MAX_VALUE_DEPTH} levels an OTLP value may nest`);
   const rest = n - levels;
   t.equal(a, `${'['.repeat(rest)}${']'.repeat(rest)}`, 'the deeper lists are kept as their JSON text, whole');
   t.equal(out[1]!.attributes.k, 'v', 'the rest of the object is parsed');

@@ -65,7 +65,8 @@ t.test('times past int64 nanoseconds are stored as the observed time, not wrappe
 
   const rows = async () =>
     queryRows<{ ServiceName: string; Body: string; ns: string }>(store, 'SELECT ServiceName, Body, toString(toUnixTimestamp64Nano(Timestamp)) AS ns FROM otel.otel_logs ORDER BY Body');
-  t.ok(await waitFor(async () => (await rows()).length === 7), 'all 7 records are stored');
+  // The control may already be gone: a TTL merge can drop its part as soon as it is written.
+  t.ok(await waitFor(async () => (await rows()).filter((r) => r.Body !== 'old').length === 6), 'the 6 records with late times are stored');
   await store.command({ query: 'OPTIMIZE TABLE otel.otel_logs FINAL' });
   const stored = await rows();
   t.same(
