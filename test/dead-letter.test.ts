@@ -82,7 +82,7 @@ t.test('a schema error from ClickHouse is permanent: the batch goes to the dead-
   t.equal((await front.query("SELECT count(), uniqExact(LogAttributes['seq']) FROM otel.otel_logs")).trim(), '30\t30', 'applied by hand, the dead-lettered batch is stored');
 });
 
-t.test('TOO_MANY_PARTS and MEMORY_LIMIT_EXCEEDED are retried; a type error is not', async (t) => {
+t.test('TOO_MANY_PARTS, MEMORY_LIMIT_EXCEEDED and NOT_ENOUGH_SPACE are retried; a type error is not', async (t) => {
   const front = await ClickHouseHttpFront.start({ path: tempDir('dl-classify') });
   t.teardown(() => front.close());
   const deadLetterDir = tempDir('dl-classify-dir');
@@ -91,16 +91,18 @@ t.test('TOO_MANY_PARTS and MEMORY_LIMIT_EXCEEDED are retried; a type error is no
   // Memory first: from the third attempt on, an insert refused for its size is cut in halves instead.
   front.inject({ kind: 'exception', code: 241, name: 'MEMORY_LIMIT_EXCEEDED', count: 2, match: /INSERT INTO otel\.otel_logs/ });
   front.inject({ kind: 'exception', code: 252, name: 'TOO_MANY_PARTS', count: 2, match: /INSERT INTO otel\.otel_logs/ });
+  // A server whose disk is full for now: the operator frees space, nothing is wrong with the data.
+  front.inject({ kind: 'exception', code: 243, name: 'NOT_ENOUGH_SPACE', count: 1, match: /INSERT INTO otel\.otel_logs/ });
   await send(daemon, 0, 40);
   t.ok(await waitFor(async () => (await exporterStats(daemon)).exported === 40), 'stored after the retryable errors');
-  t.equal((await exporterStats(daemon)).retries, 4, 'four retries: two of each');
+  t.equal((await exporterStats(daemon)).retries, 5, 'five retries: two of each, and one for NOT_ENOUGH_SPACE');
   t.equal((await front.query('SELECT count() FROM otel.otel_logs')).trim(), '40', 'once');
 
   // Refused whenever the insert holds record 105: the batch is cut until that record is alone.
   front.inject({ kind: 'exception', code: 53, name: 'TYPE_MISMATCH', count: 1_000, match: /INSERT INTO otel\.otel_logs[\s\S]*"request 105 served/ });
   await send(daemon, 100, 10);
   t.ok(await waitFor(async () => (await exporterStats(daemon)).dead_lettered === 1), 'the record ClickHouse refuses is dead-lettered');
-  t.equal((await exporterStats(daemon)).retries, 4, 'not retried');
+  t.equal((await exporterStats(daemon)).retries, 5, 'not retried');
   t.equal((await exporterStats(daemon)).exported, 49, 'its 9 neighbours are stored');
   t.equal((await front.query("SELECT groupArray(LogAttributes['seq']) FROM (SELECT LogAttributes FROM otel.otel_logs WHERE toUInt32(LogAttributes['seq']) >= 100 ORDER BY toUInt32(LogAttributes['seq']))")).trim(), "['100','101','102','103','104','106','107','108','109']");
   t.match(deadLetters(deadLetterDir)[0]!.meta, { reason: 'permanent', records: 1, error: /^ClickHouse refused 1 of 10 log records .*TYPE_MISMATCH/ });
