@@ -23,6 +23,10 @@ function hourlyTtlClause(ttlMs: number): string {
   return `TTL Hour + toIntervalDay(${Math.max(30, Math.ceil(ttlMs / 86_400_000))})`;
 }
 
+function sqlString(s: string): string {
+  return `'${s.replace(/[\\']/g, '\\$&')}'`;
+}
+
 function render(file: string, values: Record<string, string>): string {
   const text = readFileSync(`${SQL_DIR}${file}`, 'utf8')
     .split('\n')
@@ -41,6 +45,22 @@ export function schemaStatements(config: ClickHouseExporterConfig): string[] {
     ttl: ttlClause(config.ttl),
     ttl_hourly: hourlyTtlClause(config.ttl),
     on_cluster: '',
+    // The dictionaries read the tables through the server's own connection, as this user.
+    source_user: sqlString(config.username),
+    source_password: sqlString(config.password),
   };
-  return ['database.sql', 'otel_logs.sql', 'log_templates.sql', 'log_templates_source.sql', 'templates_hourly.sql', 'templates_hourly_mv.sql'].map((f) => render(f, values));
+  return [
+    'database.sql',
+    'otel_logs.sql',
+    'log_templates.sql',
+    'log_templates_source.sql',
+    'templates_hourly.sql',
+    'templates_hourly_mv.sql',
+    'log_templates_lineage.sql',
+    'log_templates_lineage_mv.sql',
+    'log_templates_lineage_dict.sql',
+    'log_templates_text_dict.sql',
+    'otel_logs_current_template.sql',
+    'templates_hourly_current_template.sql',
+  ].map((f) => render(f, values));
 }
