@@ -62,6 +62,12 @@ export interface TemplateRef {
   readonly replaced: readonly bigint[];
   /** Who made it: the online miner, or an LLM proposal that passed validation. */
   readonly source: TemplateSource;
+  /**
+   * Set on a spacing variant: the template with the message's own whitespace between its tokens
+   * (tabs, runs of spaces, leading or trailing blanks), so that the text with its `<*>` filled by
+   * the parameters is the message byte for byte. It belongs to (is replaced by) this template.
+   */
+  readonly variantOf?: TemplateRef;
 }
 
 export type TemplateSource = 'miner' | 'llm';

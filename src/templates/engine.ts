@@ -2,6 +2,7 @@ import { CompiledTemplateSet, encodeMessages, matchMessages, type EncodedMessage
 import { Template, TemplateMiner, type MinerOptions } from './miner.js';
 import { MatcherPool } from './pool.js';
 import type { TemplateRef, TemplateSource } from '../pipeline/model.js';
+import { templateId } from './identity.js';
 import { TokenScan, WILDCARD, compileMaskingRules } from './token-scanner.js';
 
 /** The template a message got and the values of its `<*>`s; no template: undefined. */
@@ -50,6 +51,8 @@ export interface EngineCounters {
   mined: number;
   newTemplates: number;
   rechecked: number;
+  /** Messages whose template and parameters would not give the message back: stored without a template. */
+  unrenderable: number;
 }
 
 const EMPTY_PARAMS: string[] = [];
@@ -69,10 +72,14 @@ export class TemplateEngine {
   private published = -1;
   /** Settles when the previous assign has learned its misses: batches are learned in call order. */
   private turn: Promise<void> = Promise.resolve();
-  readonly counters: EngineCounters = { matched: 0, mined: 0, newTemplates: 0, rechecked: 0 };
+  readonly counters: EngineCounters = { matched: 0, mined: 0, newTemplates: 0, rechecked: 0, unrenderable: 0 };
+  /** Spacing variants by template id and spacing, so each is built once. */
+  private readonly variants = new Map<string, TemplateRef>();
+  private readonly exactScan: TokenScan;
 
   constructor(readonly options: EngineOptions) {
     this.scan = new TokenScan(compileMaskingRules(options.masking));
+    this.exactScan = new TokenScan(compileMaskingRules(options.masking));
     this.pool = options.poolSize > 0 ? new MatcherPool(options.poolSize) : undefined;
   }
 
@@ -235,11 +242,11 @@ export class TemplateEngine {
           params = new Array<string>(to - from);
           for (let k = from; k < to; k++) params[k - from] = Buffer.prototype.utf8Slice.call(buf, result.spans[2 * k]!, result.spans[2 * k + 1]!) as string;
         }
-        out[first + i] = { template: snapshot.templates[index]!.ref(), params };
+        out[first + i] = this.exact({ template: snapshot.templates[index]!.ref(), params }, buf, encoded.offsets[i]!, encoded.offsets[i + 1]!);
         this.counters.matched++;
         continue;
       }
-      out[first + i] = this.learnOne(s, buf as Buffer, encoded.offsets[i]!, encoded.offsets[i + 1]!, stale);
+      out[first + i] = this.exact(this.learnOne(s, buf as Buffer, encoded.offsets[i]!, encoded.offsets[i + 1]!, stale), buf, encoded.offsets[i]!, encoded.offsets[i + 1]!);
     }
     for (let k = 0; k < uses.length; k++) {
       if (!uses[k]) continue;
@@ -280,6 +287,91 @@ export class TemplateEngine {
     }
     return { template: learned.template.ref(), params: paramsOf(scan, learned.template.tokens) };
   }
+
+  /**
+   * Makes the assignment exact: the template's text with its `<*>` filled in order by the
+   * parameters must be the message, byte for byte. Tokens are compared whatever the whitespace
+   * between them, so a message spaced otherwise than by single spaces gets the spacing variant
+   * of its template; a message holding the text `<*>` itself is checked, and stored without a
+   * template (counted) if it would not come back.
+   */
+  private exact(a: Assignment, buf: Uint8Array, from: number, to: number): Assignment {
+    if (!a.template) return a;
+    const shape = messageShape(buf, from, to);
+    const spacing = shape & IRREGULAR_SPACING ? this.spacing(buf, from, to) : undefined;
+    const template = spacing === undefined ? a.template : this.variant(a.template, spacing);
+    if (shape & WILDCARD_TEXT && render(template.text, a.params) !== (Buffer.prototype.utf8Slice.call(buf, from, to) as string)) {
+      this.counters.unrenderable++;
+      return { template: undefined, params: EMPTY_PARAMS };
+    }
+    return template === a.template ? a : { template, params: a.params };
+  }
+
+  /** The whitespace around and between the message's tokens, or undefined if it is single spaces only. */
+  private spacing(buf: Uint8Array, from: number, to: number): string[] | undefined {
+    const scan = this.exactScan;
+    scan.scan(buf, from, to);
+    const gaps: string[] = new Array<string>(scan.count + 1);
+    let irregular = false;
+    for (let t = 0; t <= scan.count; t++) {
+      const gap = Buffer.prototype.utf8Slice.call(buf, t === 0 ? from : scan.end[t - 1]!, t === scan.count ? to : scan.start[t]!) as string;
+      gaps[t] = gap;
+      if (gap !== (t === 0 || t === scan.count ? '' : ' ')) irregular = true;
+    }
+    return irregular ? gaps : undefined;
+  }
+
+  private variant(template: TemplateRef, gaps: string[]): TemplateRef {
+    const key = `${template.id}\u0000${gaps.join('\u0000')}`;
+    let v = this.variants.get(key);
+    if (v) return v;
+    const tokens = template.text.split(' ');
+    // A folded last token may hold whitespace of its own: the scan's token count is then smaller.
+    if (tokens.length !== gaps.length - 1) return template;
+    let text = gaps[0]!;
+    for (let t = 0; t < tokens.length; t++) text += tokens[t]! + gaps[t + 1]!;
+    v = { id: templateId(text), text, replaced: [], source: template.source, variantOf: template };
+    if (this.variants.size >= MAX_VARIANTS) this.variants.clear();
+    this.variants.set(key, v);
+    return v;
+  }
+}
+
+/** Bound on the variant cache: a stream of ever new spacings costs memory only up to it. */
+const MAX_VARIANTS = 10_000;
+const SPACE = 0x20;
+const IRREGULAR_SPACING = 1;
+const WILDCARD_TEXT = 2;
+
+/**
+ * One pass over a message: IRREGULAR_SPACING unless its only whitespace is single spaces between
+ * non-blank text (the template's own spacing); WILDCARD_TEXT if it holds the text `<*>` itself.
+ */
+function messageShape(buf: Uint8Array, from: number, to: number): number {
+  let shape = from < to && (buf[from] === SPACE || buf[to - 1] === SPACE) ? IRREGULAR_SPACING : 0;
+  for (let i = from; i < to; i++) {
+    const c = buf[i]!;
+    if (c === SPACE) {
+      if (buf[i + 1] === SPACE) shape |= IRREGULAR_SPACING;
+    } else if (c <= 0x0d && c >= 0x09) {
+      shape |= IRREGULAR_SPACING;
+    } else if (c === 0x3c && buf[i + 1] === 0x2a && buf[i + 2] === 0x3e && i + 2 < to) {
+      shape |= WILDCARD_TEXT;
+    }
+  }
+  return shape;
+}
+
+/** A template's text with its `<*>` filled in order by params. */
+export function render(text: string, params: readonly string[]): string {
+  let out = '';
+  let at = 0;
+  let k = 0;
+  for (let i = text.indexOf(WILDCARD); i >= 0; i = text.indexOf(WILDCARD, at)) {
+    out += text.slice(at, i) + (params[k++] ?? '');
+    at = i + WILDCARD.length;
+  }
+  return k === params.length ? out + text.slice(at) : '\u0000';
 }
 
 /** The values of a template's `<*>`s in a message it covers. */

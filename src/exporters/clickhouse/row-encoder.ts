@@ -1,7 +1,7 @@
 import { ByteWriter } from './byte-writer.js';
 import { MAX_UNIX_NANO } from '../../pipeline/limits.js';
 import type { NewTemplate } from '../../pipeline/component.js';
-import { anyValueToString, type AnyValue, type Attributes, type LogBatch } from '../../pipeline/model.js';
+import { anyValueToString, type AnyValue, type Attributes, type LogBatch, type TemplateRef } from '../../pipeline/model.js';
 
 /** The otel_logs columns an insert writes, in the order of the SELECT list. */
 export const LOG_COLUMNS = [
@@ -254,7 +254,7 @@ export function logsInsertStatement(table: string, insert: LogsInsert, rows: str
 interface TemplateAggregate {
   id: bigint;
   text: string;
-  replaced: readonly bigint[];
+  replaced: bigint[];
   source: string;
   first: bigint;
   last: bigint;
@@ -286,23 +286,8 @@ export function encodeTemplatesInsert(batch: LogBatch, table: string, nowUnixNan
         const ref = rec.template;
         if (!ref) continue;
         const time = rec.timeUnixNano || rec.observedTimeUnixNano || nowUnixNano;
-        let agg = templates.get(ref.id);
-        if (!agg) {
-          agg = {
-            id: ref.id,
-            text: ref.text,
-            replaced: ref.replaced,
-            source: ref.source,
-            first: time,
-            last: time,
-            count: 0,
-            services: new Set(),
-            severityNumber: rec.severityNumber,
-            severityText: rec.severityText,
-            sample: typeof rec.body === 'string' ? rec.body : anyValueToString(rec.body),
-          };
-          templates.set(ref.id, agg);
-        }
+        const sample = typeof rec.body === 'string' ? rec.body : anyValueToString(rec.body);
+        const agg = aggregateOf(templates, ref, time, rec.severityNumber, rec.severityText, sample);
         agg.count++;
         if (time < agg.first) agg.first = time;
         if (time > agg.last) agg.last = time;
@@ -311,11 +296,26 @@ export function encodeTemplatesInsert(batch: LogBatch, table: string, nowUnixNan
           agg.severityNumber = rec.severityNumber;
           agg.severityText = rec.severityText;
         }
+        // A spacing variant belongs to its template: the template's row lists it as replaced.
+        if (ref.variantOf) {
+          const owner = aggregateOf(templates, ref.variantOf, time, rec.severityNumber, rec.severityText, sample);
+          if (!owner.replaced.includes(ref.id)) owner.replaced.push(ref.id);
+          owner.services.add(service);
+        }
       }
     }
   }
   if (templates.size === 0) return undefined;
   return encodeTemplateRows(templates.values(), table);
+}
+
+function aggregateOf(templates: Map<bigint, TemplateAggregate>, ref: TemplateRef, time: bigint, severityNumber: number, severityText: string, sample: string): TemplateAggregate {
+  let agg = templates.get(ref.id);
+  if (!agg) {
+    agg = { id: ref.id, text: ref.text, replaced: ref.replaced.slice(), source: ref.source, first: time, last: time, count: 0, services: new Set(), severityNumber, severityText, sample };
+    templates.set(ref.id, agg);
+  }
+  return agg;
 }
 
 /**
@@ -327,7 +327,7 @@ export function encodeNewTemplatesInsert(templates: readonly NewTemplate[], tabl
     templates.map(({ template, sample, services }) => ({
       id: template.id,
       text: template.text,
-      replaced: template.replaced,
+      replaced: template.replaced.slice(),
       source: template.source,
       first: nowUnixNano,
       last: nowUnixNano,
