@@ -9,6 +9,7 @@ import { LlmRefiner, type RefinerOptions } from '../src/templates/llm/refiner.js
 import { DEFAULT_ENDPOINTS, type ProviderKind } from '../src/templates/llm/providers.js';
 import { Template, TemplateMiner, type MinerOptions } from '../src/templates/miner.js';
 import { maskedTokens, TokenScan } from '../src/templates/token-scanner.js';
+import { runThroughDaemon } from './accuracy-stored.js';
 
 /**
  * The LogPAI accuracy benchmark over the labelled loghub-2k samples: every line's message (the
@@ -30,6 +31,8 @@ export interface DatasetAccuracy {
   templates: number;
   trueTemplates: number;
   grouping: number;
+  /** F1 over groups. */
+  groupingF1: number;
   parsing: number;
 }
 
@@ -80,6 +83,25 @@ export function groupingAccuracy(predicted: string[], truth: string[]): number {
   return correct / truth.length;
 }
 
+/**
+ * F1 over groups (FGA, as in Loghub-2.0): a predicted group is right when it holds exactly the
+ * messages of one true group; precision over the predicted groups, recall over the true ones.
+ */
+export function groupingF1(predicted: string[], truth: string[]): number {
+  const predictedGroups = new Map<string, number[]>();
+  const trueSize = new Map<string, number>();
+  predicted.forEach((p, i) => (predictedGroups.get(p) ?? predictedGroups.set(p, []).get(p)!).push(i));
+  truth.forEach((t) => trueSize.set(t, (trueSize.get(t) ?? 0) + 1));
+  let right = 0;
+  for (const members of predictedGroups.values()) {
+    const t = truth[members[0]!]!;
+    if (trueSize.get(t) === members.length && members.every((m) => truth[m] === t)) right++;
+  }
+  const precision = right / predictedGroups.size;
+  const recall = right / trueSize.size;
+  return precision + recall === 0 ? 0 : (2 * precision * recall) / (precision + recall);
+}
+
 /** Mines the messages in order and returns each one's final template text. */
 export function mineMessages(messages: string[], options: Partial<MinerOptions> = {}): string[] {
   const miner = new TemplateMiner(options);
@@ -126,8 +148,15 @@ function score(name: string, templates: string[], truth: string[]): DatasetAccur
     templates: new Set(predicted).size,
     trueTemplates: new Set(truth).size,
     grouping: groupingAccuracy(predicted, truth),
+    groupingF1: groupingF1(predicted, truth),
     parsing: parsed / truth.length,
   };
+}
+
+/** Scores groups given apart from template texts (a stored row's group is its CurrentTemplateId). */
+function scoreGroups(name: string, groups: string[], templates: string[], truth: string[]): DatasetAccuracy {
+  const byText = score(name, templates, truth);
+  return { ...byText, templates: new Set(groups).size, grouping: groupingAccuracy(groups, truth), groupingF1: groupingF1(groups, truth) };
 }
 
 function datasetSpecs(dataDir: string, only?: string[]): Array<[string, DatasetSpec]> {
@@ -210,17 +239,33 @@ async function evaluateDatasetWithLlm(llm: LlmRun, counts: LlmCounts, name: stri
 }
 
 export function accuracyTable(results: DatasetAccuracy[]): string {
-  const rows = results.map((r) => `| ${r.dataset} | ${r.lines} | ${r.trueTemplates} | ${r.templates} | ${r.grouping.toFixed(4)} | ${r.parsing.toFixed(4)} |`);
+  const rows = results.map((r) => `| ${r.dataset} | ${r.lines} | ${r.trueTemplates} | ${r.templates} | ${r.grouping.toFixed(4)} | ${r.groupingF1.toFixed(4)} | ${r.parsing.toFixed(4)} |`);
   const mean = (f: (r: DatasetAccuracy) => number) => (results.reduce((n, r) => n + f(r), 0) / results.length).toFixed(4);
   return [
-    '| dataset | lines | true templates | mined templates | grouping accuracy | parsing accuracy |',
-    '|---|---:|---:|---:|---:|---:|',
+    '| dataset | lines | true templates | mined templates | grouping accuracy | grouping F1 | parsing accuracy |',
+    '|---|---:|---:|---:|---:|---:|---:|',
     ...rows,
-    `| **average** | | | | **${mean((r) => r.grouping)}** | **${mean((r) => r.parsing)}** |`,
+    `| **average** | | | | **${mean((r) => r.grouping)}** | **${mean((r) => r.groupingF1)}** | **${mean((r) => r.parsing)}** |`,
   ].join('\n');
 }
 
-const USAGE = `usage: npm run accuracy -- [--data DIR] [--only NAME,NAME] [--llm URL [--llm-provider openai|ollama] [--llm-model NAME]]
+/** The datasets through a running daemon, read back as stored, beside the offline figures. */
+export async function evaluateStored(dataDir: string, offline: DatasetAccuracy[], only?: string[]): Promise<string> {
+  const datasets = datasetSpecs(dataDir, only).map(([name, spec]) => readDataset(dataDir, name, spec));
+  const stored = await runThroughDaemon(datasets.map((d) => ({ name: d.name, messages: d.messages })));
+  const lines = ['| dataset | per request | GA stored | GA offline | FGA stored | FGA offline | PA stored | PA offline | templates stored / true |', '|---|---:|---:|---:|---:|---:|---:|---:|---:|'];
+  for (const d of datasets) {
+    const off = offline.find((o) => o.dataset === d.name)!;
+    for (const run of stored.get(d.name)!) {
+      const r = scoreGroups(d.name, run.groups, run.templates, d.truth);
+      lines.push(`| ${d.name} | ${run.perRequest} | ${r.grouping.toFixed(4)} | ${off.grouping.toFixed(4)} | ${r.groupingF1.toFixed(4)} | ${off.groupingF1.toFixed(4)} | ${r.parsing.toFixed(4)} | ${off.parsing.toFixed(4)} | ${r.templates} / ${r.trueTemplates} |`);
+    }
+  }
+  return lines.join('\n');
+}
+
+const USAGE = `usage: npm run accuracy -- [--data DIR] [--only NAME,NAME] [--offline-only] [--llm URL [--llm-provider openai|ollama] [--llm-model NAME]]
+  --offline-only    only the miner's own view, not the rows a daemon stores (requests of 2,000 and of 1)
   --llm URL         also measure with LLM refinement: an OpenAI-compatible base URL (…/v1) or an Ollama server
   --llm-provider    openai (default) or ollama
   --llm-model       model name (default gpt-4o-mini for openai, llama3.1 for ollama)
@@ -231,7 +276,7 @@ async function main(): Promise<number> {
   try {
     args = parseArgs({
       allowPositionals: true,
-      options: { data: { type: 'string' }, only: { type: 'string' }, llm: { type: 'string' }, 'llm-provider': { type: 'string' }, 'llm-model': { type: 'string' }, help: { type: 'boolean' } },
+      options: { data: { type: 'string' }, only: { type: 'string' }, 'offline-only': { type: 'boolean' }, llm: { type: 'string' }, 'llm-provider': { type: 'string' }, 'llm-model': { type: 'string' }, help: { type: 'boolean' } },
     });
   } catch (err) {
     console.error(`accuracy: ${(err as Error).message}\n${USAGE}`);
@@ -249,7 +294,14 @@ async function main(): Promise<number> {
   }
   const only = values.only?.split(',');
   console.log(`\naccuracy — online mining, default configuration, ${dataDir}`);
-  console.log(accuracyTable(evaluateAll(dataDir, {}, only)));
+  const offline = evaluateAll(dataDir, {}, only);
+  console.log(accuracyTable(offline));
+  if (values['offline-only']) {
+    console.log('\nas stored: skipped (--offline-only)');
+  } else {
+    console.log('\naccuracy as stored — through a daemon (OTLP/JSON, templates per service), rows read back from ClickHouse, grouped by CurrentTemplateId');
+    console.log(await evaluateStored(dataDir, offline, only));
+  }
   if (!values.llm) {
     console.log('\nwith LLM refinement: skipped (no --llm URL given; e.g. --llm http://localhost:11434 --llm-provider ollama)');
     return 0;

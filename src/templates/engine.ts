@@ -242,8 +242,9 @@ export class TemplateEngine {
           params = new Array<string>(to - from);
           for (let k = from; k < to; k++) params[k - from] = Buffer.prototype.utf8Slice.call(buf, result.spans[2 * k]!, result.spans[2 * k + 1]!) as string;
         }
-        out[first + i] = this.exact({ template: snapshot.templates[index]!.ref(), params }, buf, encoded.offsets[i]!, encoded.offsets[i + 1]!);
-        this.counters.matched++;
+        const exact = this.exact({ template: snapshot.templates[index]!.ref(), params }, buf, encoded.offsets[i]!, encoded.offsets[i + 1]!);
+        out[first + i] = exact;
+        if (exact.template) this.counters.matched++;
         continue;
       }
       out[first + i] = this.exact(this.learnOne(s, buf as Buffer, encoded.offsets[i]!, encoded.offsets[i + 1]!, stale), buf, encoded.offsets[i]!, encoded.offsets[i + 1]!);

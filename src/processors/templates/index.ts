@@ -209,6 +209,7 @@ class TemplatesProcessor implements Processor {
       }
     }
     const c = this.engine.counters;
+    if (c.unrenderable > before.unrenderable) this.context.telemetry.count('unrenderable', c.unrenderable - before.unrenderable);
     this.report(c.matched - before.matched, c.mined - before.mined, skipped, c.newTemplates - before.newTemplates);
     await this.next.consume(batch);
   }
