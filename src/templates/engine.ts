@@ -3,7 +3,7 @@ import { Template, TemplateMiner, type MinerOptions } from './miner.js';
 import { MatcherPool } from './pool.js';
 import type { TemplateRef, TemplateSource } from '../pipeline/model.js';
 import { templateId } from './identity.js';
-import { TokenScan, WILDCARD, compileMaskingRules } from './token-scanner.js';
+import { IRREGULAR_SPACING, TokenScan, WILDCARD, WILDCARD_TEXT, compileMaskingRules } from './token-scanner.js';
 
 /** The template a message got and the values of its `<*>`s; no template: undefined. */
 export interface Assignment {
@@ -242,12 +242,12 @@ export class TemplateEngine {
           params = new Array<string>(to - from);
           for (let k = from; k < to; k++) params[k - from] = Buffer.prototype.utf8Slice.call(buf, result.spans[2 * k]!, result.spans[2 * k + 1]!) as string;
         }
-        const exact = this.exact({ template: snapshot.templates[index]!.ref(), params }, buf, encoded.offsets[i]!, encoded.offsets[i + 1]!);
+        const exact = this.exact({ template: snapshot.templates[index]!.ref(), params }, result.shapes[i]!, buf, encoded.offsets[i]!, encoded.offsets[i + 1]!);
         out[first + i] = exact;
         if (exact.template) this.counters.matched++;
         continue;
       }
-      out[first + i] = this.exact(this.learnOne(s, buf as Buffer, encoded.offsets[i]!, encoded.offsets[i + 1]!, stale), buf, encoded.offsets[i]!, encoded.offsets[i + 1]!);
+      out[first + i] = this.exact(this.learnOne(s, buf as Buffer, encoded.offsets[i]!, encoded.offsets[i + 1]!, stale), result.shapes[i]!, buf, encoded.offsets[i]!, encoded.offsets[i + 1]!);
     }
     for (let k = 0; k < uses.length; k++) {
       if (!uses[k]) continue;
@@ -296,9 +296,8 @@ export class TemplateEngine {
    * of its template; a message holding the text `<*>` itself is checked, and stored without a
    * template (counted) if it would not come back.
    */
-  private exact(a: Assignment, buf: Uint8Array, from: number, to: number): Assignment {
-    if (!a.template) return a;
-    const shape = messageShape(buf, from, to);
+  private exact(a: Assignment, shape: number, buf: Uint8Array, from: number, to: number): Assignment {
+    if (!a.template || shape === 0) return a;
     const spacing = shape & IRREGULAR_SPACING ? this.spacing(buf, from, to) : undefined;
     const template = spacing === undefined ? a.template : this.variant(a.template, spacing);
     if (shape & WILDCARD_TEXT && render(template.text, a.params) !== (Buffer.prototype.utf8Slice.call(buf, from, to) as string)) {
@@ -340,29 +339,6 @@ export class TemplateEngine {
 
 /** Bound on the variant cache: a stream of ever new spacings costs memory only up to it. */
 const MAX_VARIANTS = 10_000;
-const SPACE = 0x20;
-const IRREGULAR_SPACING = 1;
-const WILDCARD_TEXT = 2;
-
-/**
- * One pass over a message: IRREGULAR_SPACING unless its only whitespace is single spaces between
- * non-blank text (the template's own spacing); WILDCARD_TEXT if it holds the text `<*>` itself.
- */
-function messageShape(buf: Uint8Array, from: number, to: number): number {
-  let shape = from < to && (buf[from] === SPACE || buf[to - 1] === SPACE) ? IRREGULAR_SPACING : 0;
-  for (let i = from; i < to; i++) {
-    const c = buf[i]!;
-    if (c === SPACE) {
-      if (buf[i + 1] === SPACE) shape |= IRREGULAR_SPACING;
-    } else if (c <= 0x0d && c >= 0x09) {
-      shape |= IRREGULAR_SPACING;
-    } else if (c === 0x3c && buf[i + 1] === 0x2a && buf[i + 2] === 0x3e && i + 2 < to) {
-      shape |= WILDCARD_TEXT;
-    }
-  }
-  return shape;
-}
-
 /** A template's text with its `<*>` filled in order by params. */
 export function render(text: string, params: readonly string[]): string {
   let out = '';

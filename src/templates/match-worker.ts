@@ -18,6 +18,7 @@ export interface MatchTaskResult {
   templates: Int32Array;
   spanIndex: Int32Array;
   spans: Int32Array;
+  shapes: Uint8Array;
   buffer: ArrayBuffer;
   offsets: Int32Array;
 }
@@ -45,7 +46,7 @@ export default function matchTask(task: MatchTask) {
   const result = matchMessages(sets.get(task.set) ?? EMPTY, version, { buffer: new Uint8Array(task.buffer), offsets: task.offsets }, scan);
   const value: MatchTaskResult = { ...result, buffer: task.buffer, offsets: task.offsets };
   return Piscina.move({
-    [Piscina.transferableSymbol]: [value.templates.buffer, value.spanIndex.buffer, value.spans.buffer, value.buffer, value.offsets.buffer],
+    [Piscina.transferableSymbol]: [value.templates.buffer, value.spanIndex.buffer, value.spans.buffer, value.shapes.buffer, value.buffer, value.offsets.buffer],
     [Piscina.valueSymbol]: value,
   } as never);
 }

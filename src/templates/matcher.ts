@@ -106,6 +106,8 @@ export interface MatchResult {
   /** Message i's spans are spans[2 * spanIndex[i] … 2 * spanIndex[i + 1]). */
   spanIndex: Int32Array;
   spans: Int32Array;
+  /** Each message's TokenScan shape flags (its spacing, a literal `<*>`). */
+  shapes: Uint8Array;
 }
 
 /** The messages of a batch as one UTF-8 buffer: message i is bytes [offsets[i], offsets[i + 1]). */
@@ -134,12 +136,14 @@ export function matchMessages(set: CompiledTemplateSet, version: number, message
   const templates = new Int32Array(n);
   const spanIndex = new Int32Array(n + 1);
   const spans = new SpanList();
+  const shapes = new Uint8Array(n);
   for (let i = 0; i < n; i++) {
     scan.scan(messages.buffer, messages.offsets[i]!, messages.offsets[i + 1]!);
+    shapes[i] = scan.shape;
     const template = set.match(scan);
     templates[i] = template;
     if (template >= 0) set.spans(scan, template, spans);
     spanIndex[i + 1] = spans.length >> 1;
   }
-  return { version, templates, spanIndex, spans: spans.data.slice(0, spans.length) };
+  return { version, templates, spanIndex, spans: spans.data.slice(0, spans.length), shapes };
 }

@@ -55,7 +55,7 @@ export class MatcherPool {
     const out = (await this.piscina.run(task, { transferList: [buffer, messages.offsets.buffer as ArrayBuffer] })) as MatchTaskResult;
     const view = Buffer.from(out.buffer, byteOffset, byteLength);
     return {
-      result: { version: out.version, templates: out.templates, spanIndex: out.spanIndex, spans: out.spans },
+      result: { version: out.version, templates: out.templates, spanIndex: out.spanIndex, spans: out.spans, shapes: out.shapes },
       messages: { buffer: view, offsets: out.offsets },
     };
   }

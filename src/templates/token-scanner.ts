@@ -18,6 +18,18 @@
  */
 
 export const WILDCARD = '<*>';
+
+/** A message spaced otherwise than its template's single spaces (tabs, runs, blank ends). */
+export const IRREGULAR_SPACING = 1;
+/** A message holding the text `<*>` itself, which a rendered template cannot tell from a variable. */
+export const WILDCARD_TEXT = 2;
+const SPACE_BYTE = 0x20;
+const LESS_THAN = 0x3c;
+
+function hasWildcardText(buf: Uint8Array, from: number, to: number): boolean {
+  for (let i = from; i + 2 < to; i++) if (buf[i] === LESS_THAN && buf[i + 1] === 0x2a && buf[i + 2] === 0x3e) return true;
+  return false;
+}
 export const MAX_TOKENS = 256;
 export const MAX_TOKEN_BYTES = 256;
 
@@ -86,6 +98,8 @@ export class TokenScan {
   readonly firstSpan = new Int32Array(MAX_TOKENS);
   readonly spanCount = new Int32Array(MAX_TOKENS);
   spans = 0;
+  /** IRREGULAR_SPACING and WILDCARD_TEXT flags of the last message scanned. */
+  shape = 0;
   spanStart = new Int32Array(64);
   spanEnd = new Int32Array(64);
   buf: Uint8Array = new Uint8Array(0);
@@ -101,22 +115,33 @@ export class TokenScan {
     this.buf = buf;
     this.count = 0;
     this.spans = 0;
+    let shape = 0;
+    let lessThan = false;
     let i = from;
     while (i < to) {
+      const gap = i;
       while (i < to && CLASS[buf[i]!]! & SPACE) i++;
+      // Templates join their tokens with single spaces: any other spacing is the message's own.
+      if (i >= to ? i > gap : this.count === 0 ? i > gap : i - gap !== 1 || buf[gap] !== SPACE_BYTE) shape |= IRREGULAR_SPACING;
       if (i >= to) break;
       let e = i;
-      while (e < to && !(CLASS[buf[e]!]! & SPACE)) e++;
+      while (e < to && !(CLASS[buf[e]!]! & SPACE)) {
+        if (buf[e] === LESS_THAN) lessThan = true;
+        e++;
+      }
       if (this.count === MAX_TOKENS - 1) {
         // Fold the rest of the line into one variable token, trailing spaces excluded.
         let last = to;
         while (last > i && CLASS[buf[last - 1]!]! & SPACE) last--;
+        if (last < to) shape |= IRREGULAR_SPACING;
         this.addWhole(i, last);
+        this.shape = shape | (hasWildcardText(buf, i, last) ? WILDCARD_TEXT : 0);
         return;
       }
       this.token(buf, i, e);
       i = e;
     }
+    this.shape = shape | (lessThan && hasWildcardText(buf, from, to) ? WILDCARD_TEXT : 0);
     this.maskDateWords();
   }
 
