@@ -223,30 +223,26 @@ service:
   for (const p of dashboard.panels) for (const q of p.targets) t.equal(q.datasource.uid, 'clickhouse', `${p.title}: the provisioned datasource`);
 });
 
-const unavailable = rendererUnavailable();
-if (unavailable) {
-  t.comment(`skipping the deploy/k8s checks: ${unavailable}`);
-} else {
-  t.test('deploy/k8s/ holds what the chart renders from its defaults, and every object is valid', async (t) => {
-    for (const m of MANIFESTS) {
-      const committed = read(m.file);
-      t.equal(committed, renderManifest(m), `${m.file} is up to date (npm run render:k8s)`);
-      for (const doc of parseAllDocuments(committed)) {
-        const obj = doc.toJS() as { apiVersion: string; kind: string; metadata: { name: string } } | null;
-        if (obj) t.same(validateObject(obj), [], `${m.file}: ${obj.kind} ${obj.metadata.name}`);
-      }
+const unavailable = rendererUnavailable() ?? false;
+t.test('deploy/k8s/ holds what the chart renders from its defaults, and every object is valid', { skip: unavailable }, async (t) => {
+  for (const m of MANIFESTS) {
+    const committed = read(m.file);
+    t.equal(committed, renderManifest(m), `${m.file} is up to date (npm run render:k8s)`);
+    for (const doc of parseAllDocuments(committed)) {
+      const obj = doc.toJS() as { apiVersion: string; kind: string; metadata: { name: string } } | null;
+      if (obj) t.same(validateObject(obj), [], `${m.file}: ${obj.kind} ${obj.metadata.name}`);
     }
-  });
+  }
+});
 
-  t.test('deploy/k8s/sidecar/app.yaml carries the sidecar the chart prints', async (t) => {
-    const app = parseYaml(read('deploy/k8s/sidecar/app.yaml')) as { apiVersion: string; kind: string; spec: { template: { spec: { initContainers: Array<{ name: string }>; containers: Array<{ env: Array<{ name: string; value?: string }> }>; volumes: unknown[] } } } };
-    t.same(validateObject(app), [], 'a valid Deployment');
-    const notes = renderChart(SIDECAR_VALUES, { release: 'otelhouse-sidecar', namespace: 'default' }).notes;
-    const snippet = /initContainers \(or containers\) ---\n([\s\S]*?)# --- paste under spec\.template\.spec\.volumes ---\n([\s\S]*?)# --- end ---/.exec(notes)!;
-    const pod = app.spec.template.spec;
-    t.same(pod.initContainers.find((c) => c.name === 'otelhouse'), (parseYaml(snippet[1]!) as unknown[])[0], 'the otelhouse container is the chart\'s snippet');
-    t.same(pod.volumes, parseYaml(snippet[2]!), 'its volumes are the chart\'s');
-    const grpcPort = CHART_VALUES.ports['otlp-grpc']!.containerPort;
-    t.equal(pod.containers[0]!.env.find((e) => e.name === 'OTEL_EXPORTER_OTLP_ENDPOINT')?.value, `http://localhost:${grpcPort}`, 'the app sends to the sidecar');
-  });
-}
+t.test('deploy/k8s/sidecar/app.yaml carries the sidecar the chart prints', { skip: unavailable }, async (t) => {
+  const app = parseYaml(read('deploy/k8s/sidecar/app.yaml')) as { apiVersion: string; kind: string; spec: { template: { spec: { initContainers: Array<{ name: string }>; containers: Array<{ env: Array<{ name: string; value?: string }> }>; volumes: unknown[] } } } };
+  t.same(validateObject(app), [], 'a valid Deployment');
+  const notes = renderChart(SIDECAR_VALUES, { release: 'otelhouse-sidecar', namespace: 'default' }).notes;
+  const snippet = /initContainers \(or containers\) ---\n([\s\S]*?)# --- paste under spec\.template\.spec\.volumes ---\n([\s\S]*?)# --- end ---/.exec(notes)!;
+  const pod = app.spec.template.spec;
+  t.same(pod.initContainers.find((c) => c.name === 'otelhouse'), (parseYaml(snippet[1]!) as unknown[])[0], 'the otelhouse container is the chart\'s snippet');
+  t.same(pod.volumes, parseYaml(snippet[2]!), 'its volumes are the chart\'s');
+  const grpcPort = CHART_VALUES.ports['otlp-grpc']!.containerPort;
+  t.equal(pod.containers[0]!.env.find((e) => e.name === 'OTEL_EXPORTER_OTLP_ENDPOINT')?.value, `http://localhost:${grpcPort}`, 'the app sends to the sidecar');
+});
