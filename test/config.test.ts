@@ -1,6 +1,6 @@
-import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import t from 'tap';
 import { loadConfig } from '../src/daemon.js';
 import { ConfigError } from '../src/pipeline/errors.js';
@@ -53,7 +53,7 @@ t.test('defaults are filled in per component', async (t) => {
   t.equal(batch.send_batch_size, 8192);
   t.equal(batch.timeout, 200, 'durations are parsed to milliseconds');
   const ch = config.exporters.get('clickhouse')!.config as { endpoint: string; database: string };
-  t.equal(ch.endpoint, 'embedded://./data/clickhouse');
+  t.equal(ch.endpoint, `embedded://${join(process.cwd(), 'data/clickhouse')}`, 'a config given as text: relative to the working directory');
   t.equal(ch.database, 'otel');
   t.equal(config.telemetry.metrics.address, '0.0.0.0:8888');
   t.equal(config.shutdownTimeoutMs, 30_000);
@@ -205,10 +205,79 @@ t.test('otelhouse validate exits 2 and names the path for each kind of mistake',
   t.match(missing.stderr, /cannot read .*nope\.yaml: ENOENT/);
 });
 
+t.test('a misspelt top-level section is reported with a suggestion, and the rest is still checked, as the README shows', async (t) => {
+  const text = VALID.replace('receivers:\n', 'recievers:\n')
+    .replace('  batch:\n', '  batch:\n    send_batch_sise: 10\n')
+    .replace('exporters: [clickhouse]', 'exporters: [clickhouse, debug]')
+    .replace('service:\n', 'extensions:\n  bearertokenauth: { filename: /etc/otelhouse/tokens }\nservice:\n  extensions: [bearertokenauth]\n');
+  const r = await runCli(['validate', '--config', configFile(text)]);
+  t.equal(r.code, 2);
+  const lines = r.stderr.trim().split('\n').slice(1);
+  const readme = readFileSync(join(PROJECT_ROOT, 'README.md'), 'utf8');
+  const example = /\$ otelhouse validate --config bad\.yaml\n[^\n]*\n([\s\S]*?)\n```/.exec(readme)![1]!.split('\n');
+  t.same(lines, example, 'the README\'s first validate example, line for line');
+  const servise = await runCli(['validate', '--config', configFile(`${VALID}servise: {}\n`)]);
+  t.match(servise.stderr, /servise: unknown key \(did you mean service\?\)/);
+});
+
+t.test('validate checks that the files a config names can be read, each under its key', async (t) => {
+  const files = mkdtempSync(join(dir, 'files-'));
+  writeFileSync(join(files, 'tls.crt'), 'stand-in\n');
+  writeFileSync(join(files, 'unreadable.key'), 'stand-in\n', { mode: 0o000 });
+  mkdirSync(join(files, 'a-directory'));
+  const config = join(files, 'otelhouse.yaml');
+  writeFileSync(config, `
+extensions:
+  bearertokenauth:
+    filename: tokens
+receivers:
+  otlp:
+    protocols:
+      grpc:
+        endpoint: 127.0.0.1:4317
+        tls: { cert_file: tls.crt, key_file: missing.key, client_ca_file: a-directory }
+        auth: { authenticator: bearertokenauth }
+  syslog:
+    tcp: { listen_address: 127.0.0.1:5514, tls: { cert_file: ${files}/tls.crt, key_file: ./unreadable.key } }
+exporters:
+  otlp:
+    endpoint: gateway:4317
+    tls: { ca_file: ../${files.split('/').at(-1)}/ca.crt }
+service:
+  extensions: [bearertokenauth]
+  pipelines:
+    logs: { receivers: [otlp, syslog], exporters: [otlp] }
+`);
+  const r = await runCli(['validate', '--config', config]);
+  t.equal(r.code, 2);
+  const lines = r.stderr.trim().split('\n').slice(1).map((l) => l.trim());
+  const expected = [
+    `exporters.otlp.tls.ca_file: cannot read ${files}/ca.crt: ENOENT`,
+    `extensions.bearertokenauth.filename: cannot read ${files}/tokens: ENOENT`,
+    `receivers.otlp.protocols.grpc.tls.client_ca_file: cannot read ${files}/a-directory: not a file`,
+    `receivers.otlp.protocols.grpc.tls.key_file: cannot read ${files}/missing.key: ENOENT`,
+  ];
+  // root reads a file whatever its mode, so the unreadable key is only unreadable to others.
+  if (process.getuid?.() !== 0) expected.push(`receivers.syslog.tcp.tls.key_file: cannot read ${files}/unreadable.key: EACCES`);
+  t.same(lines.sort(), expected.sort(), 'relative names are read from the config file\'s directory; the existing certificate passes');
+});
+
 t.test('the shipped configs validate', async (t) => {
   const files = ['config/otelhouse.yaml', ...readdirSync(join(PROJECT_ROOT, 'config/examples')).map((f) => `config/examples/${f}`)];
   t.ok(files.length >= 2);
-  for (const file of files) {
+  // secure.yaml names certificates and token files under /etc/otelhouse, which validate requires
+  // to be readable: it is checked as a copy pointing at stand-ins for them.
+  const etc = mkdtempSync(join(tmpdir(), 'otelhouse-etc-'));
+  for (const f of ['tokens/tokens', 'tokens/ingest-keys', 'tls/tls.crt', 'tls/tls.key', 'tls/ca.crt']) {
+    mkdirSync(dirname(join(etc, f)), { recursive: true });
+    writeFileSync(join(etc, f), 'stand-in\n');
+  }
+  for (const shipped of files) {
+    let file = shipped;
+    if (shipped.endsWith('/secure.yaml')) {
+      file = join(etc, 'secure.yaml');
+      writeFileSync(file, readFileSync(join(PROJECT_ROOT, shipped), 'utf8').replaceAll('/etc/otelhouse/', `${etc}/`));
+    }
     const r = await runCli(['validate', '--config', file]);
     t.equal(r.code, 0, `${file} is valid: ${r.stderr}`);
     t.match(r.stdout, /valid/);

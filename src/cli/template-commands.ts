@@ -1,7 +1,7 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { ConfigError } from '../pipeline/errors.js';
 import type { ServiceConfig } from '../config/loader.js';
-import type { ClickHouseExporterConfig } from '../exporters/clickhouse/config.js';
+import { parseEndpoint, type ClickHouseExporterConfig } from '../exporters/clickhouse/config.js';
 import { openClient } from '../exporters/clickhouse/exporter.js';
 import { TemplateEngine } from '../templates/engine.js';
 
@@ -21,6 +21,9 @@ export async function listTemplates(config: ServiceConfig, service: string | und
   const exporter = [...config.exporters.values()].find((e) => e.factory.type === 'clickhouse');
   if (!exporter) throw new ConfigError([{ path: 'exporters', message: 'no clickhouse exporter in this config, so no stored templates to list' }]);
   const ch = exporter.config as ClickHouseExporterConfig;
+  const target = parseEndpoint(ch.endpoint)!;
+  // A read-only command: opening an embedded store that is not there would create an empty one.
+  if (target.kind === 'embedded' && !existsSync(target.path)) throw new Error(`no templates stored yet: ${target.path} does not exist (the daemon creates it when it starts)`);
   const client = await openClient(ch);
   try {
     const table = `${ch.database}.${ch.templates_table_name}`;

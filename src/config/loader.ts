@@ -1,4 +1,5 @@
-import { readFileSync } from 'node:fs';
+import { accessSync, constants, readFileSync, statSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import { parseDocument } from 'yaml';
 import { z } from 'zod';
 import type { AnyFactory, ComponentKind } from '../pipeline/component.js';
@@ -55,21 +56,28 @@ const pipelineSchema = z.strictObject({ receivers: idList, processors: idList, e
 
 const componentMap = z.record(z.string(), z.unknown(), { error: 'expected a map of component id to config' }).nullish();
 
-const topSchema = z.strictObject({
+const serviceSchema = z.strictObject(
+  {
+    extensions: idList,
+    pipelines: z.record(z.string(), z.unknown(), { error: 'expected a map of pipeline id to pipeline' }),
+    telemetry: telemetrySchema,
+    shutdown_timeout: duration('30s'),
+  },
+  { error: 'expected a map with pipelines' },
+);
+
+/**
+ * Each top-level section is checked on its own, so that a misspelt or broken one does not hide the
+ * mistakes in the others: every problem is reported at once.
+ */
+const SECTIONS = {
   extensions: componentMap,
   receivers: componentMap,
   processors: componentMap,
   exporters: componentMap,
-  service: z.strictObject(
-    {
-      extensions: idList,
-      pipelines: z.record(z.string(), z.unknown(), { error: 'expected a map of pipeline id to pipeline' }),
-      telemetry: telemetrySchema,
-      shutdown_timeout: duration('30s'),
-    },
-    { error: 'expected a map with pipelines' },
-  ),
-});
+  service: serviceSchema,
+} as const;
+type Sections = { [K in keyof typeof SECTIONS]?: z.output<(typeof SECTIONS)[K]> };
 
 const COMPONENT_ID = /^([a-z][a-z0-9_]*)(?:\/([^\s/]+))?$/;
 const PIPELINE_ID = /^([a-z]+)(?:\/([^\s/]+))?$/;
@@ -104,11 +112,15 @@ export function loadConfigFile(file: string, registry: ComponentRegistry, env: N
   } catch (err) {
     throw new ConfigError([{ path: '', message: `cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}` }], file);
   }
-  return parseConfig(text, registry, env, file);
+  return parseConfig(text, registry, env, file, dirname(resolve(file)));
 }
 
-/** Parses, expands and validates a whole config; throws one ConfigError listing every problem. */
-export function parseConfig(text: string, registry: ComponentRegistry, env: NodeJS.ProcessEnv = process.env, source?: string): ServiceConfig {
+/**
+ * Parses, expands and validates a whole config; throws one ConfigError listing every problem.
+ * Relative paths in it are resolved against baseDir: the directory of the config file (see
+ * docs/decisions.md), or the working directory for a config given as text.
+ */
+export function parseConfig(text: string, registry: ComponentRegistry, env: NodeJS.ProcessEnv = process.env, source?: string, baseDir: string = process.cwd()): ServiceConfig {
   const doc = parseDocument(text, { uniqueKeys: true });
   if (doc.errors.length > 0) {
     throw new ConfigError(
@@ -118,25 +130,95 @@ export function parseConfig(text: string, registry: ComponentRegistry, env: Node
   }
   const issues: ConfigIssue[] = [];
   const raw = expandEnv(doc.toJS() ?? {}, env, issues);
-  const top = topSchema.safeParse(raw);
-  if (!top.success) {
-    issues.push(...zodIssues(top.error, ''));
-    throw new ConfigError(issues, source);
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
+    throw new ConfigError([...issues, { path: '', message: 'expected a map with receivers, processors, exporters and service' }], source);
   }
-  const declaredExtensions = resolveComponents('extension', top.data.extensions ?? {}, registry, issues);
-  const extensions = enabledExtensions(top.data.service.extensions, declaredExtensions, top.data.extensions ?? {}, issues);
-  const receivers = resolveComponents('receiver', top.data.receivers ?? {}, registry, issues);
-  for (const [id, raw] of Object.entries(top.data.receivers ?? {})) checkAuthenticatorRefs(raw, `receivers.${id}`, extensions, issues);
-  const processors = resolveComponents('processor', top.data.processors ?? {}, registry, issues);
-  const exporters = resolveComponents('exporter', top.data.exporters ?? {}, registry, issues);
+  const top = parseSections(raw as Record<string, unknown>, issues);
+  const declaredExtensions = resolveComponents('extension', top.extensions ?? {}, registry, issues);
+  const extensions = top.service ? enabledExtensions(top.service.extensions, declaredExtensions, top.extensions ?? {}, issues) : new Map<string, ResolvedComponent>();
+  const receivers = resolveComponents('receiver', top.receivers ?? {}, registry, issues);
+  if (top.service) for (const [id, raw] of Object.entries(top.receivers ?? {})) checkAuthenticatorRefs(raw, `receivers.${id}`, extensions, issues);
+  const processors = resolveComponents('processor', top.processors ?? {}, registry, issues);
+  const exporters = resolveComponents('exporter', top.exporters ?? {}, registry, issues);
+  for (const components of [declaredExtensions, receivers, processors, exporters]) {
+    for (const c of components.values()) resolvePaths(c.config, `${c.kind}s.${c.id}`, baseDir, issues);
+  }
   const declared = {
-    receivers: new Set(Object.keys(top.data.receivers ?? {})),
-    processors: new Set(Object.keys(top.data.processors ?? {})),
-    exporters: new Set(Object.keys(top.data.exporters ?? {})),
+    receivers: new Set(Object.keys(top.receivers ?? {})),
+    processors: new Set(Object.keys(top.processors ?? {})),
+    exporters: new Set(Object.keys(top.exporters ?? {})),
   };
-  const pipelines = resolvePipelines(top.data.service.pipelines, declared, issues);
-  if (issues.length > 0) throw new ConfigError(issues, source);
-  return { extensions, receivers, processors, exporters, pipelines, telemetry: top.data.service.telemetry, shutdownTimeoutMs: top.data.service.shutdown_timeout };
+  const pipelines = top.service ? resolvePipelines(top.service.pipelines, declared, issues) : [];
+  if (issues.length > 0 || !top.service) throw new ConfigError(issues, source);
+  return { extensions, receivers, processors, exporters, pipelines, telemetry: top.service.telemetry, shutdownTimeoutMs: top.service.shutdown_timeout };
+}
+
+function parseSections(raw: Record<string, unknown>, issues: ConfigIssue[]): Sections {
+  const known = Object.keys(SECTIONS);
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(raw)) {
+    if (!(key in SECTIONS)) {
+      const near = known.find((k) => editDistance(k, key) <= 2);
+      issues.push({ path: key, message: near ? `unknown key (did you mean ${near}?)` : `unknown key (expected ${known.join(', ')})` });
+      continue;
+    }
+    const parsed = SECTIONS[key as keyof typeof SECTIONS].safeParse(value);
+    if (parsed.success) out[key] = parsed.data;
+    else issues.push(...zodIssues(parsed.error, key));
+  }
+  if (!('service' in raw)) issues.push(...zodIssues(serviceSchema.safeParse(undefined).error!, 'service'));
+  return out as Sections;
+}
+
+/** Levenshtein distance, to suggest the key a typo meant. */
+function editDistance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const row = [i];
+    for (let j = 1; j <= b.length; j++) row[j] = Math.min(prev[j]! + 1, row[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    prev = row;
+  }
+  return prev[b.length]!;
+}
+
+/** Keys naming a file the component reads: they must exist and be readable when the config is loaded. */
+const FILE_KEYS = new Set(['cert_file', 'key_file', 'client_ca_file', 'ca_file', 'filename']);
+/** Keys naming a directory the component creates when it starts, keyed by the section holding them. */
+const DIR_KEYS: Record<string, string> = { sending_queue: 'storage', dead_letter: 'path' };
+const EMBEDDED = 'embedded://';
+
+/**
+ * Makes the relative paths of a parsed component config absolute against baseDir, in place, so
+ * that what a command opens does not depend on the working directory; and reports every named
+ * file that cannot be read, with its key path, so that `validate` finds it rather than `run`.
+ */
+function resolvePaths(config: unknown, path: string, baseDir: string, issues: ConfigIssue[], parentKey = ''): void {
+  if (typeof config !== 'object' || config === null) return;
+  const obj = config as Record<string, unknown>;
+  for (const [key, value] of Object.entries(obj)) {
+    const keyPath = Array.isArray(config) ? `${path}[${key}]` : `${path}.${key}`;
+    if (typeof value !== 'string' || value === '') {
+      resolvePaths(value, keyPath, baseDir, issues, key);
+    } else if (FILE_KEYS.has(key)) {
+      obj[key] = resolve(baseDir, value);
+      const problem = unreadableFile(obj[key] as string);
+      if (problem) issues.push({ path: keyPath, message: `cannot read ${obj[key] as string}: ${problem}` });
+    } else if (DIR_KEYS[parentKey] === key) {
+      obj[key] = resolve(baseDir, value);
+    } else if (key === 'endpoint' && value.startsWith(EMBEDDED) && value.length > EMBEDDED.length) {
+      obj[key] = EMBEDDED + resolve(baseDir, value.slice(EMBEDDED.length));
+    }
+  }
+}
+
+function unreadableFile(file: string): string | undefined {
+  try {
+    if (!statSync(file).isFile()) return 'not a file';
+    accessSync(file, constants.R_OK);
+    return undefined;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code ?? String(err);
+  }
 }
 
 function resolveComponents(kind: ComponentKind, section: Record<string, unknown>, registry: ComponentRegistry, issues: ConfigIssue[]): Map<string, ResolvedComponent> {
