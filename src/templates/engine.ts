@@ -8,6 +8,8 @@ import { TokenScan, WILDCARD, compileMaskingRules } from './token-scanner.js';
 export interface Assignment {
   template: TemplateRef | undefined;
   params: string[];
+  /** The miner learned the message: no template as it stood before this batch matched it. */
+  mined: boolean;
 }
 
 export interface EngineOptions {
@@ -235,7 +237,7 @@ export class TemplateEngine {
           params = new Array<string>(to - from);
           for (let k = from; k < to; k++) params[k - from] = Buffer.prototype.utf8Slice.call(buf, result.spans[2 * k]!, result.spans[2 * k + 1]!) as string;
         }
-        out[first + i] = { template: snapshot.templates[index]!.ref(), params };
+        out[first + i] = { template: snapshot.templates[index]!.ref(), params, mined: false };
         this.counters.matched++;
         continue;
       }
@@ -255,7 +257,7 @@ export class TemplateEngine {
   private learnOne(s: TemplateSet, buf: Buffer, from: number, to: number, recheck: boolean): Assignment {
     const scan = this.scan;
     scan.scan(buf, from, to);
-    if (scan.count === 0) return { template: undefined, params: EMPTY_PARAMS };
+    if (scan.count === 0) return { template: undefined, params: EMPTY_PARAMS, mined: false };
     if (recheck) {
       this.counters.rechecked++;
       const current = s.snapshot;
@@ -264,7 +266,7 @@ export class TemplateEngine {
       if (t && !t.gone && t.text === current.texts[index]) {
         s.miner.touch(t, 1);
         this.counters.matched++;
-        return { template: t.ref(), params: paramsOf(scan, t.tokens) };
+        return { template: t.ref(), params: paramsOf(scan, t.tokens), mined: false };
       }
     }
     const tokens = new Array<string>(scan.count);
@@ -278,7 +280,7 @@ export class TemplateEngine {
       const sink = this.options.candidates;
       if (sink?.wants(learned.template.id)) sink.offer(s.key, learned.template.ref(), Buffer.prototype.utf8Slice.call(buf, from, to) as string);
     }
-    return { template: learned.template.ref(), params: paramsOf(scan, learned.template.tokens) };
+    return { template: learned.template.ref(), params: paramsOf(scan, learned.template.tokens), mined: true };
   }
 }
 
