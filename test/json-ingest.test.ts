@@ -56,7 +56,7 @@ service:
     trace_id: '0AF7651916CD43DD8448EB211C80319C',
     span_id: 'b7ad6b7169203331',
   });
-  t.same(single, { status: 200, body: { accepted: 1, matched: 0, failed: 0 } }, 'a single object');
+  t.same(single, { status: 200, body: { accepted: 1, matched: 0, mined: 0, failed: 0 } }, 'a single object');
 
   const batch = await post({
     logs: [
@@ -73,6 +73,7 @@ service:
   t.same(batch.body, {
     accepted: 2,
     matched: 0,
+    mined: 0,
     failed: 5,
     errors: [
       { index: 1, reason: 'org: required' },
@@ -84,19 +85,19 @@ service:
   }, 'invalid entries are reported by index; valid ones are accepted');
 
   const big = await post({ logs: Array.from({ length: 2000 }, (_, i) => ({ org: 'bulk', service: 'loader', message: `line ${i}`, metadata: { i } })) });
-  t.same(big, { status: 200, body: { accepted: 2000, matched: 0, failed: 0 } }, 'a 2,000-log batch');
+  t.same(big, { status: 200, body: { accepted: 2000, matched: 0, mined: 0, failed: 0 } }, 'a 2,000-log batch');
 
   const ndjson = ['{"org":"nd","message":"first"}', '{"org":"nd", broken', '', '{"org":"nd","message":"third"}'].join('\n');
   const nd = await post(gzipSync(ndjson), { 'Content-Type': 'application/x-ndjson', 'Content-Encoding': 'gzip' });
   t.equal(nd.status, 200);
   t.match(nd.body, { accepted: 2, failed: 1, errors: [{ index: 1, reason: /invalid JSON/ }] }, 'gzip NDJSON; a broken line is reported by its index');
 
-  t.same(await post({ logs: [{ message: 'no org' }] }), { status: 400, body: { accepted: 0, matched: 0, failed: 1, errors: [{ index: 0, reason: 'org: required' }] } }, 'all invalid → 400');
+  t.same(await post({ logs: [{ message: 'no org' }] }), { status: 400, body: { accepted: 0, matched: 0, mined: 0, failed: 1, errors: [{ index: 0, reason: 'org: required' }] } }, 'all invalid → 400');
   t.match(await post('{"org": '), { status: 400, body: { error: /invalid JSON/ } });
   t.match(await post('x', { 'Content-Type': 'text/plain' }), { status: 415 });
   t.match(await post({ org: 'a', message: 'b' }, { Authorization: '' }), { status: 401, body: { error: /API key/ } }, 'no key → 401');
   t.match(await post({ org: 'a', message: 'b' }, { Authorization: 'Bearer wrong' }), { status: 401 });
-  t.same(await post({ org: 'k', message: 'via header' }, { Authorization: '', 'X-API-Key': KEY }), { status: 200, body: { accepted: 1, matched: 0, failed: 0 } }, 'X-API-Key works');
+  t.same(await post({ org: 'k', message: 'via header' }, { Authorization: '', 'X-API-Key': KEY }), { status: 200, body: { accepted: 1, matched: 0, mined: 0, failed: 0 } }, 'X-API-Key works');
 
   const client = embeddedClient(path);
   t.teardown(() => client.close());

@@ -125,3 +125,27 @@ t.test('otelhouse mine FILE prints the templates of a plain log file', async (t)
   const missing = await runCli(['mine']);
   t.equal(missing.code, 2, 'mine without a file is a usage error');
 });
+
+t.test('json_ingest: matched counts records of templates known before the request, as /stats does', async (t) => {
+  const daemon = await startTestDaemon(`
+receivers:
+  json_ingest: { endpoint: 127.0.0.1:0 }
+processors:
+  templates: {}
+  batch: { send_batch_size: 500, timeout: 50ms }
+exporters:
+  debug: {}
+service:
+  pipelines:
+    logs: { receivers: [json_ingest], processors: [templates, batch], exporters: [debug] }
+  telemetry:
+    metrics: { address: 127.0.0.1:0 }
+`);
+  t.teardown(() => daemon.stop());
+  const event = { org: 'acme', service: 'checkout', message: 'Payment retried after 3 attempts' };
+  t.same(await post(daemon, event), { accepted: 1, matched: 0, mined: 1, failed: 0 }, 'a new event makes a template: not matched');
+  t.same(await post(daemon, event), { accepted: 1, matched: 1, mined: 0, failed: 0 }, 'the same event again matches it');
+  const stats = (await (await fetch(`http://127.0.0.1:${daemon.telemetryPort}/stats`)).json()) as { processors: Record<string, Record<string, number>> };
+  t.equal(stats.processors['templates']!['matched'], 1, '/stats counts the one matched record');
+  t.equal(stats.processors['templates']!['mined'], 1, 'and the one mined');
+});

@@ -50,6 +50,11 @@ export interface LogRecord {
   /** Set by the templates processor; 0n when no template matched. */
   templateId?: bigint;
   templateParams?: string[];
+  /**
+   * Set by the templates processor: true when its miner learned the record (no template that
+   * existed before the record's batch matched it), false when it matched one.
+   */
+  templateMined?: boolean;
   /** The template itself, shared by the records that matched it, for exporters that store templates. */
   template?: TemplateRef;
 }

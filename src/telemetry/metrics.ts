@@ -237,6 +237,12 @@ export class Telemetry {
     labelNames: ['exporter', 'reason'],
     registers: [this.registry],
   });
+  readonly exporterExpired = new Counter({
+    name: 'otelhouse_exporter_expired_log_records_total',
+    help: 'Log records older than the exporter\'s ttl when they reached it: still sent, and dropped by ClickHouse with their part.',
+    labelNames: ['exporter'],
+    registers: [this.registry],
+  });
   readonly exporterQueueDamaged = new Counter({
     name: 'otelhouse_exporter_queue_damaged_records_total',
     help: 'Damaged records (torn writes, bad checksums) skipped in the persistent sending queue.',
@@ -251,7 +257,8 @@ export class Telemetry {
   });
 
   constructor() {
-    collectDefaultMetrics({ register: this.registry, prefix: 'otelhouse_process_' });
+    // prom-client's default names already begin with process_ or nodejs_.
+    collectDefaultMetrics({ register: this.registry, prefix: 'otelhouse_' });
   }
 
   forComponent(kind: ComponentKind, id: string): ComponentTelemetry {
@@ -413,6 +420,11 @@ export class ComponentTelemetry {
   deadLettered(n: number, reason: 'permanent' | 'retries_exhausted'): void {
     this.telemetry.exporterDeadLetter.inc({ exporter: this.id, reason }, n);
     this.add('dead_lettered', n);
+  }
+
+  expired(n: number): void {
+    this.telemetry.exporterExpired.inc({ exporter: this.id }, n);
+    this.add('expired', n);
   }
 
   queueDamaged(n: number): void {

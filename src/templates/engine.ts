@@ -9,6 +9,8 @@ import { IRREGULAR_SPACING, TokenScan, WILDCARD, WILDCARD_TEXT, compileMaskingRu
 export interface Assignment {
   template: TemplateRef | undefined;
   params: string[];
+  /** The miner learned the message: no template as it stood before this batch matched it. */
+  mined: boolean;
 }
 
 export interface EngineOptions {
@@ -242,7 +244,7 @@ export class TemplateEngine {
           params = new Array<string>(to - from);
           for (let k = from; k < to; k++) params[k - from] = Buffer.prototype.utf8Slice.call(buf, result.spans[2 * k]!, result.spans[2 * k + 1]!) as string;
         }
-        const exact = this.exact({ template: snapshot.templates[index]!.ref(), params }, result.shapes[i]!, buf, encoded.offsets[i]!, encoded.offsets[i + 1]!);
+        const exact = this.exact({ template: snapshot.templates[index]!.ref(), params, mined: false }, result.shapes[i]!, buf, encoded.offsets[i]!, encoded.offsets[i + 1]!);
         out[first + i] = exact;
         if (exact.template) this.counters.matched++;
         continue;
@@ -263,7 +265,7 @@ export class TemplateEngine {
   private learnOne(s: TemplateSet, buf: Buffer, from: number, to: number, recheck: boolean): Assignment {
     const scan = this.scan;
     scan.scan(buf, from, to);
-    if (scan.count === 0) return { template: undefined, params: EMPTY_PARAMS };
+    if (scan.count === 0) return { template: undefined, params: EMPTY_PARAMS, mined: false };
     if (recheck) {
       this.counters.rechecked++;
       const current = s.snapshot;
@@ -272,7 +274,7 @@ export class TemplateEngine {
       if (t && !t.gone && t.text === current.texts[index]) {
         s.miner.touch(t, 1);
         this.counters.matched++;
-        return { template: t.ref(), params: paramsOf(scan, t.tokens) };
+        return { template: t.ref(), params: paramsOf(scan, t.tokens), mined: false };
       }
     }
     const tokens = new Array<string>(scan.count);
@@ -286,7 +288,7 @@ export class TemplateEngine {
       const sink = this.options.candidates;
       if (sink?.wants(learned.template.id)) sink.offer(s.key, learned.template.ref(), Buffer.prototype.utf8Slice.call(buf, from, to) as string);
     }
-    return { template: learned.template.ref(), params: paramsOf(scan, learned.template.tokens) };
+    return { template: learned.template.ref(), params: paramsOf(scan, learned.template.tokens), mined: true };
   }
 
   /**
@@ -302,9 +304,9 @@ export class TemplateEngine {
     const template = spacing === undefined ? a.template : this.variant(a.template, spacing);
     if (shape & WILDCARD_TEXT && render(template.text, a.params) !== (Buffer.prototype.utf8Slice.call(buf, from, to) as string)) {
       this.counters.unrenderable++;
-      return { template: undefined, params: EMPTY_PARAMS };
+      return { template: undefined, params: EMPTY_PARAMS, mined: false };
     }
-    return template === a.template ? a : { template, params: a.params };
+    return template === a.template ? a : { ...a, template };
   }
 
   /** The whitespace around and between the message's tokens, or undefined if it is single spaces only. */

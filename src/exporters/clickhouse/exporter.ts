@@ -7,7 +7,7 @@ import { PermanentExportError } from '../../pipeline/errors.js';
 import type { LogBatch } from '../../pipeline/model.js';
 import { parseEndpoint, type ClickHouseExporterConfig } from './config.js';
 import { classifyClickHouseError, isMissingSchemaError, isRowDependent } from './error-classifier.js';
-import { encodeLogs, encodeNewTemplatesInsert, encodeTemplatesInsert, logsInsertStatement, withInsertSettings, type LogsInsert } from './row-encoder.js';
+import { countOlderThan, encodeLogs, encodeNewTemplatesInsert, encodeTemplatesInsert, logsInsertStatement, withInsertSettings, type LogsInsert } from './row-encoder.js';
 import { schemaStatements } from './schema.js';
 
 export async function openClient(config: ClickHouseExporterConfig): Promise<ClickHouseClient> {
@@ -85,6 +85,12 @@ export class ClickHouseLogsExporter {
       deadLetterFiles: (payload, token) => [{ suffix: '.sql', data: this.deadLetterSql(payload, token) }],
       prepare: (batch: LogBatch): InsertPayload => {
         const now = BigInt(Date.now()) * 1_000_000n;
+        // Still inserted: ClickHouse is the judge of its TTL (its clock, whole parts), and the
+        // rows stay queryable until it drops them. Counted, since the sender was answered 200.
+        if (config.ttl > 0) {
+          const expired = countOlderThan(batch, now - BigInt(config.ttl) * 1_000_000n, now);
+          if (expired > 0) context.telemetry.expired(expired);
+        }
         return { logs: encodeLogs(batch, now), templates: encodeTemplatesInsert(batch, this.templatesTable, now) };
       },
       attempt: (payload, records, token, attempt) => this.send(payload, records, token, attempt),

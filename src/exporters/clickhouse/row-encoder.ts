@@ -199,6 +199,17 @@ export function encodeLogs(batch: LogBatch, nowUnixNano: bigint): LogsInsert {
   return { resources: resources.toString(), scopes: scopes.toString(), parts: writers.filter((w) => w !== undefined).map((w) => w.toString()) };
 }
 
+/** Records whose stored Timestamp will be before `cutoffUnixNano`. */
+export function countOlderThan(batch: LogBatch, cutoffUnixNano: bigint, nowUnixNano: bigint): number {
+  let n = 0;
+  for (const rl of batch.resourceLogs) {
+    for (const sl of rl.scopeLogs) {
+      for (const rec of sl.logRecords) if (recordTime(rec.timeUnixNano, rec.observedTimeUnixNano, nowUnixNano) < cutoffUnixNano) n++;
+    }
+  }
+  return n;
+}
+
 function recordTime(time: bigint, observed: bigint, now: bigint): bigint {
   if (time !== 0n && time <= MAX_UNIX_NANO) return time;
   return observed !== 0n && observed <= MAX_UNIX_NANO ? observed : now;

@@ -182,6 +182,7 @@ class TemplatesProcessor implements Processor {
           const text = this.config.field === 'body' ? rec.body : rec.attributes[this.config.field];
           rec.templateId = 0n;
           rec.templateParams = [];
+          rec.templateMined = false;
           if (typeof text !== 'string' || text.length === 0) {
             skipped++;
             continue;
@@ -196,7 +197,7 @@ class TemplatesProcessor implements Processor {
       if (group.records.length === 0) continue;
       const assignments = await this.engine.assign(set, group.messages);
       for (let i = 0; i < assignments.length; i++) {
-        const { template, params } = assignments[i]!;
+        const { template, params, mined } = assignments[i]!;
         if (!template) {
           skipped++;
           continue;
@@ -204,6 +205,7 @@ class TemplatesProcessor implements Processor {
         const rec = group.records[i]!;
         rec.templateId = template.id;
         rec.templateParams = params;
+        rec.templateMined = mined;
         rec.template = template;
         if (this.config.add_template_attribute) rec.attributes[TEMPLATE_ATTRIBUTE] = template.text;
       }

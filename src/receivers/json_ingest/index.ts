@@ -69,7 +69,7 @@ class ApiKeyAuthenticator implements ServerAuthenticator {
 
 /**
  * A plain JSON API for scripts and services without an OTel SDK (compatible with the seed
- * service's POST /logs/ingest). Answers {"accepted", "matched", "failed", "errors"}.
+ * service's POST /logs/ingest). Answers {"accepted", "matched", "mined", "failed", "errors"}.
  */
 export class JsonIngestReceiver implements Receiver {
   private readonly server: HttpReceiverServer;
@@ -122,7 +122,8 @@ export class JsonIngestReceiver implements Receiver {
         }
         this.context.telemetry.accepted(mapped.records, 'http');
       }
-      const answer: Record<string, unknown> = { accepted: mapped.records, matched: countTemplated(mapped.batch), failed: mapped.errors.length };
+      const templated = countTemplated(mapped.batch);
+      const answer: Record<string, unknown> = { accepted: mapped.records, matched: templated.matched, mined: templated.mined, failed: mapped.errors.length };
       if (mapped.errors.length > 0) answer.errors = mapped.errors;
       const status = mapped.records === 0 && mapped.errors.length > 0 ? 400 : 200;
       if (status === 400) this.server.noteRefusal('invalid', status, `every entry is invalid; the first: ${mapped.errors[0]!.reason}`);
@@ -149,9 +150,21 @@ export const jsonIngestReceiverFactory: ReceiverFactory<typeof jsonIngestConfigS
   create: (config, context, next) => new JsonIngestReceiver(config, context, next),
 };
 
-/** Records a templates processor gave a template to (it sets them before the batch moves on). */
-function countTemplated(batch: LogBatch): number {
-  let n = 0;
-  for (const rl of batch.resourceLogs) for (const sl of rl.scopeLogs) for (const r of sl.logRecords) if (r.templateId) n++;
-  return n;
+/**
+ * Records a templates processor gave a template to (it sets them before the batch moves on), as
+ * its /stats counts them: matched to a template it already had, or mined (learned) from them.
+ */
+function countTemplated(batch: LogBatch): { matched: number; mined: number } {
+  let matched = 0;
+  let mined = 0;
+  for (const rl of batch.resourceLogs) {
+    for (const sl of rl.scopeLogs) {
+      for (const r of sl.logRecords) {
+        if (!r.templateId) continue;
+        if (r.templateMined) mined++;
+        else matched++;
+      }
+    }
+  }
+  return { matched, mined };
 }

@@ -94,6 +94,11 @@ export class SyslogReceiver implements Receiver {
     }
     let end = datagram.length;
     while (end > 0 && (datagram[end - 1] === 0x0a || datagram[end - 1] === 0x00)) end--;
+    if (isBlank(datagram, end)) {
+      // A keep-alive or a sender's empty line: no message, so no record.
+      this.context.telemetry.count('empty');
+      return;
+    }
     let truncated = false;
     if (end > this.config.max_message_size) {
       if (this.config.on_oversize === 'drop') {
@@ -210,3 +215,12 @@ export const syslogReceiverFactory: ReceiverFactory<typeof syslogConfigSchema> =
   configSchema: syslogConfigSchema,
   create: (config, context, next) => new SyslogReceiver(config, context, next),
 };
+
+/** Nothing but spaces, tabs, CR, LF or NUL in the first `end` bytes. */
+function isBlank(datagram: Buffer, end: number): boolean {
+  for (let i = 0; i < end; i++) {
+    const b = datagram[i]!;
+    if (b !== 0x20 && b !== 0x09 && b !== 0x0d && b !== 0x0a && b !== 0x00) return false;
+  }
+  return true;
+}
