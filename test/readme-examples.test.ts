@@ -33,14 +33,6 @@ interface Block {
   expected: string[];
 }
 
-/**
- * Documented answers known to differ from what the daemon answers, with the open issue that makes
- * them agree: reported as todo, not as a pass, until then.
- */
-const OPEN: Record<string, string> = {
-  '"matched":0': 'issue 15 item 5: json_ingest counts a record whose template its own request taught as matched',
-};
-
 const MARK = /^<!-- test: run(, daemon stopped)? -->$/;
 
 function readmeBlocks(text: string): { runnable: Block[]; unmarkedJs: number[] } {
@@ -139,8 +131,7 @@ t.test('the README\'s runnable examples give the documented answers against the 
     const r = await run(block, code);
     t.equal(r.code, 0, `${name} runs`, { stderr: r.stderr });
     const expected = block.expected.join('\n');
-    const todo = Object.entries(OPEN).find(([answer]) => expected.includes(answer))?.[1] ?? false;
-    if (block.expected.length > 0) t.ok(sameAnswer(r.stdout.trim(), expected), `${name} answers ${expected}`, { got: r.stdout, todo });
+    if (block.expected.length > 0) t.ok(sameAnswer(r.stdout.trim(), expected), `${name} answers ${expected}`, { got: r.stdout });
     outputs.set(block, r.stdout);
   };
   for (const block of runnable.filter((b) => !b.daemonStopped)) await runBlock(block);
