@@ -75,8 +75,9 @@ export class TemplateEngine {
   /** Settles when the previous assign has learned its misses: batches are learned in call order. */
   private turn: Promise<void> = Promise.resolve();
   readonly counters: EngineCounters = { matched: 0, mined: 0, newTemplates: 0, rechecked: 0, unrenderable: 0 };
-  /** Spacing variants by template id and spacing, so each is built once. */
-  private readonly variants = new Map<string, TemplateRef>();
+  /** Spacing variants by template id and spacing hash, so each is built once. */
+  private readonly variants = new Map<bigint, Map<number, TemplateRef>>();
+  private variantCount = 0;
   private readonly exactScan: TokenScan;
 
   constructor(readonly options: EngineOptions) {
@@ -300,8 +301,7 @@ export class TemplateEngine {
    */
   private exact(a: Assignment, shape: number, buf: Uint8Array, from: number, to: number): Assignment {
     if (!a.template || shape === 0) return a;
-    const spacing = shape & IRREGULAR_SPACING ? this.spacing(buf, from, to) : undefined;
-    const template = spacing === undefined ? a.template : this.variant(a.template, spacing);
+    const template = shape & IRREGULAR_SPACING ? this.variant(a.template, buf, from, to) : a.template;
     if (shape & WILDCARD_TEXT && render(template.text, a.params) !== (Buffer.prototype.utf8Slice.call(buf, from, to) as string)) {
       this.counters.unrenderable++;
       return { template: undefined, params: EMPTY_PARAMS, mined: false };
@@ -309,38 +309,66 @@ export class TemplateEngine {
     return template === a.template ? a : { ...a, template };
   }
 
-  /** The whitespace around and between the message's tokens, or undefined if it is single spaces only. */
-  private spacing(buf: Uint8Array, from: number, to: number): string[] | undefined {
+  /** The whitespace around and between the message's tokens, in order. */
+  private gaps(buf: Uint8Array, from: number, to: number): string[] {
     const scan = this.exactScan;
     scan.scan(buf, from, to);
     const gaps: string[] = new Array<string>(scan.count + 1);
-    let irregular = false;
-    for (let t = 0; t <= scan.count; t++) {
-      const gap = Buffer.prototype.utf8Slice.call(buf, t === 0 ? from : scan.end[t - 1]!, t === scan.count ? to : scan.start[t]!) as string;
-      gaps[t] = gap;
-      if (gap !== (t === 0 || t === scan.count ? '' : ' ')) irregular = true;
-    }
-    return irregular ? gaps : undefined;
+    for (let t = 0; t <= scan.count; t++) gaps[t] = Buffer.prototype.utf8Slice.call(buf, t === 0 ? from : scan.end[t - 1]!, t === scan.count ? to : scan.start[t]!) as string;
+    return gaps;
   }
 
-  private variant(template: TemplateRef, gaps: string[]): TemplateRef {
-    const key = `${template.id}\u0000${gaps.join('\u0000')}`;
-    let v = this.variants.get(key);
-    if (v) return v;
+  /** The template spelt with the message's own spacing; found by a hash of the spacing, built once. */
+  private variant(template: TemplateRef, buf: Uint8Array, from: number, to: number): TemplateRef {
+    const hash = spacingHash(buf, from, to);
+    let byHash = this.variants.get(template.id);
+    const known = byHash?.get(hash);
+    if (known) return known;
+    const gaps = this.gaps(buf, from, to);
     const tokens = template.text.split(' ');
-    // A folded last token may hold whitespace of its own: the scan's token count is then smaller.
+    // A folded last token holds whitespace of its own: that spacing is in its parameter already.
     if (tokens.length !== gaps.length - 1) return template;
     let text = gaps[0]!;
     for (let t = 0; t < tokens.length; t++) text += tokens[t]! + gaps[t + 1]!;
-    v = { id: templateId(text), text, replaced: [], source: template.source, variantOf: template };
-    if (this.variants.size >= MAX_VARIANTS) this.variants.clear();
-    this.variants.set(key, v);
+    const v: TemplateRef = { id: templateId(text), text, replaced: [], source: template.source, variantOf: template };
+    if (this.variantCount >= MAX_VARIANTS) {
+      this.variants.clear();
+      this.variantCount = 0;
+    }
+    if (!byHash) this.variants.set(template.id, (byHash = new Map()));
+    byHash.set(hash, v);
+    this.variantCount++;
     return v;
   }
 }
 
 /** Bound on the variant cache: a stream of ever new spacings costs memory only up to it. */
 const MAX_VARIANTS = 10_000;
+/**
+ * A hash of a message's whitespace: each run's bytes, the runs' boundaries, and whether the message
+ * starts and ends with one. With the template's token count it determines the variant's text.
+ */
+function spacingHash(buf: Uint8Array, from: number, to: number): number {
+  let a = 0x811c9dc5 | 0;
+  let b = 0x050c5d1f | 0;
+  let inGap = false;
+  for (let i = from; i < to; i++) {
+    const c = buf[i]!;
+    if (c === 0x20 || (c >= 0x09 && c <= 0x0d)) {
+      a = Math.imul(a ^ c, 0x01000193);
+      b = Math.imul(b ^ c, 0x01000197);
+      inGap = true;
+    } else if (inGap) {
+      a = Math.imul(a ^ 0x100, 0x01000193);
+      b = Math.imul(b ^ 0x100, 0x01000197);
+      inGap = false;
+    }
+  }
+  const ends = (from < to && buf[from]! <= 0x20 ? 1 : 0) | (from < to && buf[to - 1]! <= 0x20 ? 2 : 0);
+  a = Math.imul(a ^ ends, 0x01000193);
+  return (a >>> 0) * 2097152 + ((b >>> 0) >>> 11);
+}
+
 /** A template's text with its `<*>` filled in order by params. */
 export function render(text: string, params: readonly string[]): string {
   let out = '';

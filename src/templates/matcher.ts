@@ -1,4 +1,4 @@
-import { TokenScan, WILDCARD, tokenHash } from './token-scanner.js';
+import { TokenScan, WILDCARD, WILDCARD_TEXT, tokenHash } from './token-scanner.js';
 
 /**
  * The template set as matchers see it: plain data, so it can be handed to worker threads. Each
@@ -137,9 +137,15 @@ export function matchMessages(set: CompiledTemplateSet, version: number, message
   const spanIndex = new Int32Array(n + 1);
   const spans = new SpanList();
   const shapes = new Uint8Array(n);
+  // One native search of the whole batch: the text `<*>` in a message is rare.
+  const bytes = Buffer.from(messages.buffer.buffer, messages.buffer.byteOffset, messages.buffer.byteLength);
+  let wildcardText = bytes.indexOf(WILDCARD) >= 0 ? 0 : -1;
   for (let i = 0; i < n; i++) {
-    scan.scan(messages.buffer, messages.offsets[i]!, messages.offsets[i + 1]!);
-    shapes[i] = scan.shape;
+    const from = messages.offsets[i]!;
+    const to = messages.offsets[i + 1]!;
+    scan.scan(messages.buffer, from, to);
+    if (wildcardText >= 0 && wildcardText < to) wildcardText = bytes.indexOf(WILDCARD, from);
+    shapes[i] = scan.shape | (wildcardText >= from && wildcardText + WILDCARD.length <= to ? WILDCARD_TEXT : 0);
     const template = set.match(scan);
     templates[i] = template;
     if (template >= 0) set.spans(scan, template, spans);

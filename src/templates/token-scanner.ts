@@ -24,12 +24,6 @@ export const IRREGULAR_SPACING = 1;
 /** A message holding the text `<*>` itself, which a rendered template cannot tell from a variable. */
 export const WILDCARD_TEXT = 2;
 const SPACE_BYTE = 0x20;
-const LESS_THAN = 0x3c;
-
-function hasWildcardText(buf: Uint8Array, from: number, to: number): boolean {
-  for (let i = from; i + 2 < to; i++) if (buf[i] === LESS_THAN && buf[i + 1] === 0x2a && buf[i + 2] === 0x3e) return true;
-  return false;
-}
 export const MAX_TOKENS = 256;
 export const MAX_TOKEN_BYTES = 256;
 
@@ -98,7 +92,7 @@ export class TokenScan {
   readonly firstSpan = new Int32Array(MAX_TOKENS);
   readonly spanCount = new Int32Array(MAX_TOKENS);
   spans = 0;
-  /** IRREGULAR_SPACING and WILDCARD_TEXT flags of the last message scanned. */
+  /** IRREGULAR_SPACING when the last message scanned is spaced otherwise than by single spaces. */
   shape = 0;
   spanStart = new Int32Array(64);
   spanEnd = new Int32Array(64);
@@ -116,7 +110,6 @@ export class TokenScan {
     this.count = 0;
     this.spans = 0;
     let shape = 0;
-    let lessThan = false;
     let i = from;
     while (i < to) {
       const gap = i;
@@ -125,23 +118,20 @@ export class TokenScan {
       if (i >= to ? i > gap : this.count === 0 ? i > gap : i - gap !== 1 || buf[gap] !== SPACE_BYTE) shape |= IRREGULAR_SPACING;
       if (i >= to) break;
       let e = i;
-      while (e < to && !(CLASS[buf[e]!]! & SPACE)) {
-        if (buf[e] === LESS_THAN) lessThan = true;
-        e++;
-      }
+      while (e < to && !(CLASS[buf[e]!]! & SPACE)) e++;
       if (this.count === MAX_TOKENS - 1) {
         // Fold the rest of the line into one variable token, trailing spaces excluded.
         let last = to;
         while (last > i && CLASS[buf[last - 1]!]! & SPACE) last--;
         if (last < to) shape |= IRREGULAR_SPACING;
         this.addWhole(i, last);
-        this.shape = shape | (hasWildcardText(buf, i, last) ? WILDCARD_TEXT : 0);
+        this.shape = shape;
         return;
       }
       this.token(buf, i, e);
       i = e;
     }
-    this.shape = shape | (lessThan && hasWildcardText(buf, from, to) ? WILDCARD_TEXT : 0);
+    this.shape = shape;
     this.maskDateWords();
   }
 
