@@ -65,12 +65,13 @@ service:
         }
       }
     }
-    // Stored once the queue is empty; the dictionaries then reloaded, as they do every 10 s at most.
+    // Exported once the logs insert and the templates insert that carries their lineage are both done.
+    const total = datasets.reduce((s, d) => s + d.messages.length * sizes.length, 0);
     for (let waited = 0; ; waited += 100) {
-      const rs = await client.query({ query: 'SELECT count() AS n FROM otel.otel_logs', format: 'JSONEachRow' });
-      const [{ n }] = await rs.json<{ n: string }>();
-      if (Number(n) === datasets.reduce((s, d) => s + d.messages.length * sizes.length, 0)) break;
-      if (waited > 120_000) throw new Error(`only ${n} rows stored after 2 minutes`);
+      const stats = (await (await fetch(`http://127.0.0.1:${daemon.telemetryServer.port}/stats`)).json()) as { exporters: { clickhouse: { exported?: number } } };
+      const exported = stats.exporters.clickhouse.exported ?? 0;
+      if (exported >= total) break;
+      if (waited > 120_000) throw new Error(`only ${exported} of ${total} records exported after 2 minutes`);
       await new Promise((r) => setTimeout(r, 100));
     }
     await client.command({ query: 'SYSTEM RELOAD DICTIONARIES' });
