@@ -155,19 +155,19 @@ class JsonTable {
 export function encodeLogs(batch: LogBatch, nowUnixNano: bigint): LogsInsert {
   const resources = new JsonTable();
   const scopes = new JsonTable();
-  let minDay = Infinity;
-  let maxDay = -Infinity;
+  let minTime = MAX_UNIX_NANO;
+  let maxTime = 0n;
   for (const rl of batch.resourceLogs) {
     for (const sl of rl.scopeLogs) {
       for (const rec of sl.logRecords) {
-        const day = Number(recordTime(rec.timeUnixNano, rec.observedTimeUnixNano, nowUnixNano) / NANOS_PER_DAY);
-        if (day < minDay) minDay = day;
-        if (day > maxDay) maxDay = day;
+        const time = recordTime(rec.timeUnixNano, rec.observedTimeUnixNano, nowUnixNano);
+        if (time < minTime) minTime = time;
+        if (time > maxTime) maxTime = time;
       }
     }
   }
   // Most batches span a day or two: one part, and no day is looked up per record.
-  const partOfDay = maxDay - minDay < MAX_DAYS_PER_PART ? undefined : daysToParts(batch, nowUnixNano);
+  const partOfDay = maxTime / NANOS_PER_DAY - minTime / NANOS_PER_DAY < BigInt(MAX_DAYS_PER_PART) ? undefined : daysToParts(batch, nowUnixNano);
   const writers: ByteWriter[] = [];
   const logAttributes = new JsonMapEncoder();
   for (const rl of batch.resourceLogs) {
@@ -229,7 +229,7 @@ function daysToParts(batch: LogBatch, nowUnixNano: bigint): Map<number, number> 
 }
 
 /** A ClickHouse SQL string literal. */
-function sqlString(s: string): string {
+export function sqlString(s: string): string {
   return `'${s.replace(/[\\']/g, '\\$&')}'`;
 }
 

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { ClickHouseExporterConfig } from './config.js';
+import { sqlString } from './row-encoder.js';
 
 /**
  * The DDL lives in .sql files beside the exporter, as in the OTel contrib exporter, so users can
@@ -21,10 +22,6 @@ function hourlyTtlClause(ttlMs: number): string {
   if (ttlMs <= 0) return '';
   // Hourly counts are small: they outlive the logs, for at least 30 days.
   return `TTL Hour + toIntervalDay(${Math.max(30, Math.ceil(ttlMs / 86_400_000))})`;
-}
-
-function sqlString(s: string): string {
-  return `'${s.replace(/[\\']/g, '\\$&')}'`;
 }
 
 function render(file: string, values: Record<string, string>): string {
