@@ -328,7 +328,8 @@ t.test('validation matches <*> inside a token in linear time, and re-spells prop
   t.match(validator.check(hostile, [`user ${word} logged in`]), { ok: false, reason: 'no_match' }, 'a backtracking-prone glob is refused (and returns)');
   t.match(validator.check('Connection timeout after <*>s', ['Connection timeout after 30s', 'Connection timeout after 5s']), { ok: true, text: 'Connection timeout after <*>' }, '<*>s over differing values becomes a whole <*>');
   t.match(validator.check('connect to 10.0.0.1', ['connect to 10.0.0.1']), { ok: true, text: 'connect to <*>' }, 'a literal we mask is spelled masked');
-  t.match(validator.check('block blk_<*> done', ['block blk_-42 done', 'block blk_7 done']), { ok: true, text: 'block blk_<*> done' });
+  t.match(validator.check('block blk_<*> done', ['block blk_-42 done', 'block blk_7 done']), { ok: true, text: 'block <*> done' }, 'an id is masked whole');
+  t.match(validator.check('from <*> (<*>)', ['from 10.0.0.1 (alpha.example)', 'from 10.0.0.2 (beta.example)']), { ok: true, text: 'from <*> (<*>)' }, 'a frame is kept');
 });
 
 t.test('reloading stored LLM templates does not re-adopt the ones held', async (t) => {

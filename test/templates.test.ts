@@ -10,11 +10,31 @@ import { MAX_TOKENS, maskedTokens } from '../src/templates/token-scanner.js';
 const HAVE_DATA = existsSync(path.join(DEFAULT_DATA_DIR, 'datasets.json'));
 const NO_DATA = `no labelled datasets at ${DEFAULT_DATA_DIR} (../shared/data beside the checkout)`;
 
-t.test('masking: numbers, ids, addresses, key=value, dates; words stay', async (t) => {
-  t.same(maskedTokens('PacketResponder 1 for block blk_-6952295868487656571 terminating'), ['PacketResponder', '<*>', 'for', 'block', 'blk_<*>', 'terminating']);
+t.test('masking: numbers, ids, addresses, key=value, paths, dates; words stay', async (t) => {
+  t.same(maskedTokens('PacketResponder 1 for block blk_-6952295868487656571 terminating'), ['PacketResponder', '<*>', 'for', 'block', '<*>', 'terminating']);
   t.same(maskedTokens('connect to 10.251.73.220:50010 uid=0 rhost= (uid=509) [42]'), ['connect', 'to', '<*>', 'uid=<*>', 'rhost=', '(uid=<*>)', '[<*>]']);
-  t.same(maskedTokens('at Mon Jul  4 12:52:44 2005 via SOCKS5 0x1F3a deadbeef01'), ['at', '<*>', '<*>', '<*>', '<*>', '<*>', 'via', 'SOCKS5', '<*>', '<*>']);
+  t.same(maskedTokens('at Mon Jul  4 12:52:44 2005 via SOCKS5 0x1F3a deadbeef01'), ['at', '<*>', 'via', 'SOCKS5', '<*>'], 'a date is one variable, and so are adjacent ones');
   t.same(maskedTokens('May I proceed?'), ['May', 'I', 'proceed?'], 'a month name alone is a word');
+  t.same(maskedTokens('task_1445_0020_m_000005 on msra-sa-41:8030 (10-1-2-3.example.net) ext4 U11'), ['<*>', 'on', '<*>', '(<*>)', 'ext4', 'U11'], 'ids and hosts with numbers are one variable; digits glued to letters stay');
+  t.same(maskedTokens('generating core.1234 vCores:8 jetty-6.1.26 sessionid:0x14f0'), ['generating', 'core.<*>', 'vCores:<*>', 'jetty-<*>', 'sessionid:<*>'], 'a word before a number stays');
+  t.same(maskedTokens("open '/udev/vcs2' and hdfs://nn:9000/x, not /"), ['open', "'<*>'", 'and', '<*>,', 'not', '/'], 'paths and URLs');
+  t.same(maskedTokens('tty=NODEVssh user=root size=12KB'), ['tty=NODEVssh', 'user=root', 'size=<*>'], 'a word value is left to the miner');
+  t.same(maskedTokens('delete blk_1 blk_2\tblk_3  blk_4 done'), ['delete', '<*>', 'done'], 'a list of ids is one variable whatever its length');
+});
+
+t.test('a token generalised keeps its frame: (<*>), user=<*>, and exact parameters', async (t) => {
+  const engine = new TemplateEngine({ miner: {}, parallelThreshold: Infinity, poolSize: 0, masking: [] });
+  const hosts = ['alpha.example', 'beta.example', 'gamma.example', 'delta.example'];
+  const messages = hosts.map((h, i) => `connection from 10.0.0.${i} (${h}) user=${['ann', 'bob', 'cy', 'dee'][i]}`);
+  await engine.assign('', messages);
+  const again = await engine.assign('', ['connection from 10.0.0.9 (omega.example) user=zed', 'connection from 10.0.0.8 () user=x']);
+  t.equal(again[0]!.template?.text, 'connection from <*> (<*>) user=<*>');
+  t.same(again[0]!.params, ['10.0.0.9', 'omega.example', 'zed']);
+  t.equal(again[1]!.template?.text, 'connection from <*> (<*>) user=<*>', 'an empty value between brackets fits the frame');
+  t.same(again[1]!.params, ['10.0.0.8', '', 'x']);
+  const miner = new TemplateMiner();
+  for (const n of ['U11', 'U01']) miner.learn(maskedTokens(`check ${n} node`));
+  t.equal(miner.templates().map((x) => x.text).join(), 'check <*> node', 'words that differ only in their digits are a variable at once');
 });
 
 t.test('grouping accuracy counts a line only when its whole group is right', async (t) => {

@@ -3,7 +3,7 @@ import { Template, TemplateMiner, type MinerOptions } from './miner.js';
 import { MatcherPool } from './pool.js';
 import type { TemplateRef, TemplateSource } from '../pipeline/model.js';
 import { templateId } from './identity.js';
-import { IRREGULAR_SPACING, TokenScan, WILDCARD, WILDCARD_TEXT, compileMaskingRules } from './token-scanner.js';
+import { IRREGULAR_SPACING, MERGED_VARIABLES, NO_FRAME, TokenScan, WILDCARD, WILDCARD_TEXT, compileMaskingRules } from './token-scanner.js';
 
 /** The template a message got and the values of its `<*>`s; no template: undefined. */
 export interface Assignment {
@@ -296,13 +296,15 @@ export class TemplateEngine {
    * Makes the assignment exact: the template's text with its `<*>` filled in order by the
    * parameters must be the message, byte for byte. Tokens are compared whatever the whitespace
    * between them, so a message spaced otherwise than by single spaces gets the spacing variant
-   * of its template; a message holding the text `<*>` itself is checked, and stored without a
-   * template (counted) if it would not come back.
+   * of its template; a message holding the text `<*>` itself, or irregularly spaced with adjacent
+   * variables merged (whose inner spacing a cached variant cannot know), is checked, and stored
+   * without a template (counted) if it would not come back.
    */
   private exact(a: Assignment, shape: number, buf: Uint8Array, from: number, to: number): Assignment {
     if (!a.template || shape === 0) return a;
     const template = shape & IRREGULAR_SPACING ? this.variant(a.template, buf, from, to) : a.template;
-    if (shape & WILDCARD_TEXT && render(template.text, a.params) !== (Buffer.prototype.utf8Slice.call(buf, from, to) as string)) {
+    const check = shape & WILDCARD_TEXT || (shape & IRREGULAR_SPACING && shape & MERGED_VARIABLES);
+    if (check && render(template.text, a.params) !== (Buffer.prototype.utf8Slice.call(buf, from, to) as string)) {
       this.counters.unrenderable++;
       return { template: undefined, params: EMPTY_PARAMS, mined: false };
     }
@@ -385,11 +387,14 @@ export function render(text: string, params: readonly string[]): string {
 export function paramsOf(scan: TokenScan, tokens: string[]): string[] {
   const params: string[] = [];
   for (let t = 0; t < scan.count; t++) {
-    if (tokens[t] === WILDCARD) params.push(scan.rawText(t));
-    else {
+    const token = tokens[t]!;
+    if (token === WILDCARD) params.push(scan.rawText(t));
+    else if (scan.spanCount[t]! > 0) {
       for (let k = scan.firstSpan[t]!, last = k + scan.spanCount[t]!; k < last; k++) {
         params.push(Buffer.prototype.utf8Slice.call(scan.buf, scan.spanStart[k]!, scan.spanEnd[k]!) as string);
       }
+    } else if (scan.frame[t] !== NO_FRAME && token.includes(WILDCARD) && token !== scan.rawText(t)) {
+      params.push(Buffer.prototype.utf8Slice.call(scan.buf, scan.frameStart[t]!, scan.frameEnd[t]!) as string);
     }
   }
   return params;

@@ -1,4 +1,4 @@
-import { TokenScan, WILDCARD, WILDCARD_TEXT, tokenHash } from './token-scanner.js';
+import { NO_FRAME, TokenScan, WILDCARD, WILDCARD_TEXT, tokenHash } from './token-scanner.js';
 
 /**
  * The template set as matchers see it: plain data, so it can be handed to worker threads. Each
@@ -29,55 +29,78 @@ class TrieNode {
   }
 }
 
+const LITERAL = 0;
+const VARIABLE = 1;
+/** A token with a variable inside (`blk_<*>`, `(<*>)`): a masked token, or a literal by its frame. */
+const FRAMED = 2;
+
 /**
  * One template set compiled into a token trie per token count. Lookup walks a message's token
- * hashes; a literal edge is tried before the `<*>` edge, so the most specific template wins.
+ * hashes; a literal edge is tried before a frame's edge (`(<*>)` for `(host)`) and that before
+ * the `<*>` edge, so the most specific template wins.
  */
 export class CompiledTemplateSet {
   private readonly roots = new Map<number, TrieNode>();
-  /** Per template, per token: whether it is `<*>`, for parameter extraction. */
-  private readonly wildcards: Uint8Array[];
+  /** Per template, per token: LITERAL, VARIABLE or FRAMED, for parameter extraction. */
+  private readonly kinds: Uint8Array[];
+  /** Per template, per token: its hash, to tell a frame match from the literal text `x<*>y`. */
+  private readonly hashes: Float64Array[] = [];
 
   constructor(templates: string[][]) {
-    this.wildcards = templates.map((tokens, index) => {
+    this.kinds = templates.map((tokens, index) => {
       let node = this.roots.get(tokens.length);
       if (!node) {
         node = new TrieNode();
         this.roots.set(tokens.length, node);
       }
-      const wild = new Uint8Array(tokens.length);
+      const kinds = new Uint8Array(tokens.length);
+      const hashes = new Float64Array(tokens.length);
       for (let t = 0; t < tokens.length; t++) {
-        wild[t] = tokens[t] === WILDCARD ? 1 : 0;
-        node = node.child(wild[t] ? undefined : tokenHash(tokens[t]!));
+        const token = tokens[t]!;
+        kinds[t] = token === WILDCARD ? VARIABLE : token.includes(WILDCARD) ? FRAMED : LITERAL;
+        hashes[t] = kinds[t] === VARIABLE ? NO_FRAME : tokenHash(token);
+        node = node.child(kinds[t] === VARIABLE ? undefined : hashes[t]);
       }
       if (node.template < 0) node.template = index;
-      return wild;
+      this.hashes.push(hashes);
+      return kinds;
     });
   }
 
   match(scan: TokenScan): number {
     const root = this.roots.get(scan.count);
-    return root ? walk(root, scan.hash, 0, scan.count) : -1;
+    return root ? walk(root, scan.hash, scan.frame, 0, scan.count) : -1;
   }
 
   /** Appends the parameter spans of a message matched to `template`: one per `<*>`, in order. */
   spans(scan: TokenScan, template: number, out: SpanList): void {
-    const wild = this.wildcards[template]!;
+    const kinds = this.kinds[template]!;
+    const hashes = this.hashes[template]!;
     for (let t = 0; t < scan.count; t++) {
-      if (wild[t]) out.push(scan.start[t]!, scan.end[t]!);
-      else for (let k = scan.firstSpan[t]!, last = k + scan.spanCount[t]!; k < last; k++) out.push(scan.spanStart[k]!, scan.spanEnd[k]!);
+      const kind = kinds[t]!;
+      if (kind === VARIABLE) out.push(scan.start[t]!, scan.end[t]!);
+      else if (scan.spanCount[t]! > 0) for (let k = scan.firstSpan[t]!, last = k + scan.spanCount[t]!; k < last; k++) out.push(scan.spanStart[k]!, scan.spanEnd[k]!);
+      else if (kind === FRAMED && hashes[t] !== scan.hash[t]) out.push(scan.frameStart[t]!, scan.frameEnd[t]!);
     }
   }
 }
 
-function walk(node: TrieNode, hashes: Float64Array, t: number, count: number): number {
+function walk(node: TrieNode, hashes: Float64Array, frames: Float64Array, t: number, count: number): number {
   if (t === count) return node.template;
-  const literal = node.literal?.get(hashes[t]!);
-  if (literal) {
-    const found = walk(literal, hashes, t + 1, count);
-    if (found >= 0) return found;
+  if (node.literal) {
+    const literal = node.literal.get(hashes[t]!);
+    if (literal) {
+      const found = walk(literal, hashes, frames, t + 1, count);
+      if (found >= 0) return found;
+    }
+    const frame = frames[t]!;
+    const framed = frame === NO_FRAME ? undefined : node.literal.get(frame);
+    if (framed) {
+      const found = walk(framed, hashes, frames, t + 1, count);
+      if (found >= 0) return found;
+    }
   }
-  return node.wildcard ? walk(node.wildcard, hashes, t + 1, count) : -1;
+  return node.wildcard ? walk(node.wildcard, hashes, frames, t + 1, count) : -1;
 }
 
 /** A growable list of [start, end) byte offsets. */

@@ -1,6 +1,6 @@
 import type { TemplateRef, TemplateSource } from '../pipeline/model.js';
 import { templateId } from './identity.js';
-import { WILDCARD } from './token-scanner.js';
+import { WILDCARD, tokenFrame } from './token-scanner.js';
 
 export interface MinerOptions {
   /** Share of a template's tokens a message must have in common with it to be merged into it. */
@@ -30,6 +30,9 @@ export class Template {
   /** Evicted, or folded into a more general template. */
   gone = false;
 
+  /** Whether a token other than `<*>` holds a variable (`(<*>)`): covering it needs frames. */
+  framed: boolean;
+
   constructor(
     readonly tokens: string[],
     readonly leaf: string,
@@ -37,6 +40,7 @@ export class Template {
   ) {
     this.text = tokens.join(' ');
     this.id = templateId(this.text);
+    this.framed = hasFramedToken(tokens);
   }
 
   private current: TemplateRef | undefined;
@@ -64,6 +68,7 @@ export class Template {
     this.replaced.push(this.id);
     this.text = this.tokens.join(' ');
     this.id = templateId(this.text);
+    this.framed = hasFramedToken(this.tokens);
   }
 }
 
@@ -166,7 +171,7 @@ export class TemplateMiner {
     if (!template) {
       const best = this.mostSimilar(leaf, tokens);
       if (best && this.generalise(best, tokens)) this.foldCovered(leaf, best, removed);
-      if (best && covers(best.tokens, tokens)) {
+      if (best && covers(best, tokens)) {
         template = best;
       } else {
         template = new Template(tokens.slice(), key);
@@ -209,8 +214,8 @@ export class TemplateMiner {
   private covering(leaf: Template[], tokens: string[]): Template | undefined {
     let best: Template | undefined;
     for (const t of leaf) {
-      if (!covers(t.tokens, tokens)) continue;
-      if (!best || morePrecise(t.tokens, best.tokens)) best = t;
+      if (!covers(t, tokens)) continue;
+      if (!best || morePrecise(t.tokens, best.tokens, tokens)) best = t;
     }
     return best;
   }
@@ -240,17 +245,19 @@ export class TemplateMiner {
     let changed = false;
     for (let i = 0; i < tokens.length; i++) {
       const tok = template.tokens[i]!;
-      if (tok === WILDCARD || tok === tokens[i]) continue;
+      const word = tokens[i]!;
+      if (coversToken(tok, word)) continue;
       let seen = template.conflicts.get(i);
       if (!seen) {
         seen = new Set([tok]);
         template.conflicts.set(i, seen);
       }
-      seen.add(tokens[i]!);
-      // A variable the masking found marks the place as variable at once; constant-case words
-      // (NEW, RUNNING, HTTPS) are states and kinds, which tell events apart, so they never merge.
-      if (tokens[i] !== WILDCARD && (seen.size < this.options.generalizeAfter || allConstantCase(seen))) continue;
-      template.tokens[i] = WILDCARD;
+      seen.add(word);
+      // A variable the masking found marks the place as variable at once, and so do words that
+      // differ only in their digits (U11/U01, node7/node12); constant-case words (NEW, RUNNING,
+      // HTTPS) are states and kinds, which tell events apart, so they never merge.
+      if (word !== WILDCARD && !sameDigitShape(tok, word) && (seen.size < this.options.generalizeAfter || allConstantCase(seen))) continue;
+      template.tokens[i] = commonFrame(tok, word) ?? WILDCARD;
       template.conflicts.delete(i);
       changed = true;
     }
@@ -262,7 +269,7 @@ export class TemplateMiner {
   private foldCovered(leaf: Template[], into: Template, removed: Template[]): void {
     for (let k = leaf.length - 1; k >= 0; k--) {
       const t = leaf[k]!;
-      if (t === into || !covers(into.tokens, t.tokens)) continue;
+      if (t === into || !covers(into, t.tokens)) continue;
       leaf.splice(k, 1);
       this.size--;
       into.count += t.count;
@@ -297,16 +304,63 @@ function allConstantCase(words: Set<string>): boolean {
   return true;
 }
 
-function morePrecise(a: string[], b: string[]): boolean {
+/** 0: the token itself, 1: its frame (`(<*>)` for `(host)`), 2: `<*>` — the matcher's order. */
+function rank(templateToken: string, token: string): number {
+  return templateToken === WILDCARD ? 2 : templateToken === token ? 0 : 1;
+}
+
+function morePrecise(a: string[], b: string[], tokens: string[]): boolean {
   for (let i = 0; i < a.length; i++) {
-    const wa = a[i] === WILDCARD;
-    if (wa !== (b[i] === WILDCARD)) return !wa;
+    const ra = rank(a[i]!, tokens[i]!);
+    const rb = rank(b[i]!, tokens[i]!);
+    if (ra !== rb) return ra < rb;
   }
   return false;
 }
 
-function covers(general: string[], specific: string[]): boolean {
-  for (let i = 0; i < general.length; i++) if (general[i] !== WILDCARD && general[i] !== specific[i]) return false;
+const frames = new Map<string, string | null>();
+
+/** tokenFrame, remembered: the miner asks for the same few tokens' frames again and again. */
+function frameOf(token: string): string | undefined {
+  let frame = frames.get(token);
+  if (frame === undefined) {
+    if (frames.size >= 100_000) frames.clear();
+    frame = tokenFrame(token) ?? null;
+    frames.set(token, frame);
+  }
+  return frame ?? undefined;
+}
+
+function coversToken(general: string, token: string): boolean {
+  return general === WILDCARD || general === token || (general.includes(WILDCARD) && frameOf(token) === general);
+}
+
+/** What two different tokens have in common around a variable: `(a)`/`(b)` → `(<*>)`, `(a)`/`(<*>)` → `(<*>)`. */
+function commonFrame(a: string, b: string): string | undefined {
+  const fa = a.includes(WILDCARD) ? a : frameOf(a);
+  const fb = b.includes(WILDCARD) ? b : frameOf(b);
+  return fa !== undefined && fa === fb && fa !== WILDCARD ? fa : undefined;
+}
+
+const DIGIT_RUNS = /\d+/g;
+
+function sameDigitShape(a: string, b: string): boolean {
+  if (a.includes(WILDCARD) || b.includes(WILDCARD) || !/\d/.test(a) || !/\d/.test(b)) return false;
+  return a.replace(DIGIT_RUNS, '0') === b.replace(DIGIT_RUNS, '0');
+}
+
+function hasFramedToken(tokens: string[]): boolean {
+  for (const token of tokens) if (token !== WILDCARD && token.includes(WILDCARD)) return true;
+  return false;
+}
+
+function covers(general: Template, specific: string[]): boolean {
+  const tokens = general.tokens;
+  if (!general.framed) {
+    for (let i = 0; i < tokens.length; i++) if (tokens[i] !== WILDCARD && tokens[i] !== specific[i]) return false;
+    return true;
+  }
+  for (let i = 0; i < tokens.length; i++) if (!coversToken(tokens[i]!, specific[i]!)) return false;
   return true;
 }
 

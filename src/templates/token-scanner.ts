@@ -8,11 +8,17 @@
  *
  * Masking rules (each token on its own; tokens are separated by spaces and tabs):
  * - leading `( [ { < " '` and trailing `) ] } > " ' , ; : . ! ?` stay literal around the core;
- * - `key=value`: the value becomes `<*>` (`uid=0` → `uid=<*>`);
+ * - `key=value`: a value that is not a plain word becomes `<*>` (`uid=0` → `uid=<*>`); a word value
+ *   (`tty=NODEVssh`, `user=root`) is left to the miner, which makes it `<*>` once it varies;
+ * - paths and URLs (`/var/log/x.log`, `hdfs://host:9000/x`) become `<*>`;
  * - hex: cores of 8+ hex digits with a digit in them, or `0x…`, and UUIDs become `<*>`;
- * - numbers: a run of digits (with its sign) not glued to a letter becomes `<*>`
- *   (`blk_-42` → `blk_<*>`, but `SOCKS5` and `ext4` are words);
- * - a core left without letters (IPs, times, dates, `10.0.0.1:80`) becomes one `<*>`;
+ * - a core with a number not glued to a letter is an identifier or a value as a whole and becomes
+ *   `<*>` (`blk_-42`, `task_1445_0020_m_000005`, `host-7:8030`, `1.2.3.4`), as Loghub-2.0 treats a
+ *   word concatenated with a variable; digits glued to letters stay (`SOCKS5`, `ext4`, `U11`), the
+ *   miner decides those;
+ * - month and weekday names next to a variable are part of a date;
+ * - adjacent whole variables are one variable (a date, a list of block ids), so a list's length
+ *   or a date's padding does not make a new template;
  * - a token longer than MAX_TOKEN_BYTES is a variable, and tokens past MAX_TOKENS are folded
  *   into one last variable token, so a pathological line costs bounded memory.
  */
@@ -23,6 +29,8 @@ export const WILDCARD = '<*>';
 export const IRREGULAR_SPACING = 1;
 /** A message holding the text `<*>` itself, which a rendered template cannot tell from a variable. */
 export const WILDCARD_TEXT = 2;
+/** A message with adjacent variables merged into one token: its spacing is checked when irregular. */
+export const MERGED_VARIABLES = 4;
 const SPACE_BYTE = 0x20;
 export const MAX_TOKENS = 256;
 export const MAX_TOKEN_BYTES = 256;
@@ -49,8 +57,11 @@ for (const c of ')]}>"\',;:.!?') CLASS[c.charCodeAt(0)]! |= TRAIL;
 for (const c of '_.-') CLASS[c.charCodeAt(0)]! |= KEY;
 
 const EQUALS = 0x3d;
+const SLASH = 0x2f;
+const COLON = 0x3a;
+const DOT = 0x2e;
 const MINUS = 0x2d;
-const PLUS = 0x2b;
+const UNDERSCORE = 0x5f;
 const ZERO = 0x30;
 const LOWER_X = 0x78;
 const WILDCARD_BYTES = [0x3c, 0x2a, 0x3e];
@@ -91,6 +102,10 @@ export class TokenScan {
   /** The token's masked parts are spans [firstSpan[t], firstSpan[t] + spanCount[t]). */
   readonly firstSpan = new Int32Array(MAX_TOKENS);
   readonly spanCount = new Int32Array(MAX_TOKENS);
+  /** A literal token's hash with its core as `<*>` (NO_FRAME: none), and that core's bounds. */
+  readonly frame = new Float64Array(MAX_TOKENS);
+  readonly frameStart = new Int32Array(MAX_TOKENS);
+  readonly frameEnd = new Int32Array(MAX_TOKENS);
   spans = 0;
   /** IRREGULAR_SPACING when the last message scanned is spaced otherwise than by single spaces. */
   shape = 0;
@@ -131,8 +146,34 @@ export class TokenScan {
       this.token(buf, i, e);
       i = e;
     }
-    this.shape = shape;
     this.maskDateWords();
+    this.shape = shape | this.mergeVariableRuns();
+  }
+
+  /** Joins runs of adjacent whole variables into one variable token; MERGED_VARIABLES if any. */
+  private mergeVariableRuns(): number {
+    const n = this.count;
+    let w = 0;
+    for (let t = 0; t < n; t++) {
+      if (w > 0 && this.whole[t] && this.whole[w - 1]) {
+        this.end[w - 1] = this.end[t]!;
+        continue;
+      }
+      if (w !== t) {
+        this.start[w] = this.start[t]!;
+        this.end[w] = this.end[t]!;
+        this.hash[w] = this.hash[t]!;
+        this.whole[w] = this.whole[t]!;
+        this.firstSpan[w] = this.firstSpan[t]!;
+        this.spanCount[w] = this.spanCount[t]!;
+        this.frame[w] = this.frame[t]!;
+        this.frameStart[w] = this.frameStart[t]!;
+        this.frameEnd[w] = this.frameEnd[t]!;
+      }
+      w++;
+    }
+    this.count = w;
+    return w < n ? MERGED_VARIABLES : 0;
   }
 
   /** Month and weekday names next to a variable are part of a date: "Mon Jul  4 12:52:44 2005". */
@@ -143,6 +184,7 @@ export class TokenScan {
       if ((t > 0 && this.whole[t - 1]) || (t + 1 < n && (this.whole[t + 1] || DATE_WORDS.has(this.hash[t + 1]!)))) {
         this.hash[t] = WILDCARD_HASH;
         this.whole[t] = 1;
+        this.frame[t] = NO_FRAME;
       }
     }
   }
@@ -163,6 +205,13 @@ export class TokenScan {
       at = this.spanEnd[k]!;
     }
     return out + (Buffer.prototype.utf8Slice.call(buf, at, e) as string);
+  }
+
+  /** Token t's frame (`(<*>)`, `user=<*>`), or undefined when it has none. */
+  frameText(t: number): string | undefined {
+    if (this.frame[t] === NO_FRAME) return undefined;
+    const buf = this.buf;
+    return `${Buffer.prototype.utf8Slice.call(buf, this.start[t]!, this.frameStart[t]!) as string}${WILDCARD}${Buffer.prototype.utf8Slice.call(buf, this.frameEnd[t]!, this.end[t]!) as string}`;
   }
 
   rawText(t: number): string {
@@ -195,12 +244,77 @@ export class TokenScan {
         hexOnly = false;
       } else if (c !== MINUS) hexOnly = false;
     }
-    if (equals > i && equals + 1 < j && this.isKey(buf, i, equals)) return this.addSpans(s, e, equals + 1, j);
-    if (!digits) return this.addLiteral(s, e);
-    if (!letters) return i === s && j === e ? this.addWhole(s, e) : this.addSpans(s, e, i, j);
-    const hexPrefix = j - i > 2 && buf[i] === ZERO && buf[i + 1] === LOWER_X && this.allHex(buf, i + 2, j);
-    if ((hexOnly && j - i >= 8) || hexPrefix) return i === s && j === e ? this.addWhole(s, e) : this.addSpans(s, e, i, j);
-    this.numberRuns(buf, s, e, i, j);
+    if (equals > i && equals + 1 < j && this.isKey(buf, i, equals)) {
+      return this.isPlainWord(buf, equals + 1, j) ? this.addLiteral(s, e, equals + 1, j) : this.addSpans(s, e, equals + 1, j);
+    }
+    let variable = this.isPath(buf, i, j);
+    if (!variable && digits) {
+      variable = !letters || (hexOnly && j - i >= 8) || this.isHexNumber(buf, i, j);
+      if (!variable) {
+        const value = this.valueAfterWord(buf, i, j);
+        if (value > 0) return this.addSpans(s, e, value, j);
+        variable = this.hasLooseNumber(buf, i, j);
+      }
+    }
+    // An empty core between brackets, `()`, frames an empty value.
+    const framed = (i < j || (i > s && j < e)) && (i > s || j < e);
+    if (!variable) return framed ? this.addLiteral(s, e, i, j) : this.addLiteral(s, e, -1, -1);
+    return i === s && j === e ? this.addWhole(s, e) : this.addSpans(s, e, i, j);
+  }
+
+  /** Letters only (any script), `_` and `-`: a value the miner, not the masking, should judge. */
+  private isPlainWord(buf: Uint8Array, from: number, to: number): boolean {
+    for (let k = from; k < to; k++) {
+      const c = buf[k]!;
+      if (!(CLASS[c]! & LETTER) && c !== UNDERSCORE && c !== MINUS) return false;
+    }
+    return true;
+  }
+
+  /** `/x…` or `scheme://…`. */
+  private isPath(buf: Uint8Array, from: number, to: number): boolean {
+    if (to - from < 2) return false;
+    if (buf[from] === SLASH) return true;
+    for (let k = from + 1; k + 2 < to; k++) if (buf[k] === COLON && buf[k + 1] === SLASH && buf[k + 2] === SLASH) return true;
+    return false;
+  }
+
+  /** `0x` and hex digits. */
+  private isHexNumber(buf: Uint8Array, from: number, to: number): boolean {
+    return to - from > 2 && buf[from] === ZERO && buf[from + 1] === LOWER_X && this.allHex(buf, from + 2, to);
+  }
+
+  /**
+   * Where the value starts in `word.123`, `word:0x1f`, `word-6.1.26` (a word, one of `. : - =`, a
+   * number): the word is the constant a user searches for (`core.<*>`, `vCores:<*>`). -1 otherwise.
+   */
+  private valueAfterWord(buf: Uint8Array, i: number, j: number): number {
+    let k = i;
+    while (k < j && (CLASS[buf[k]!]! & LETTER || buf[k] === UNDERSCORE)) k++;
+    if (k === i || k + 1 >= j || !(CLASS[buf[k - 1]!]! & LETTER)) return -1;
+    const sep = buf[k];
+    if (sep !== DOT && sep !== COLON && sep !== MINUS && sep !== EQUALS) return -1;
+    const value = k + 1;
+    if (this.isHexNumber(buf, value, j)) return value;
+    if (!(CLASS[buf[value]!]! & DIGIT)) return -1;
+    for (let m = value; m < j; m++) if (CLASS[buf[m]!]! & LETTER) return -1;
+    return value;
+  }
+
+  /** Whether the core's digits make it a value: a run not glued to a letter on either side. */
+  private hasLooseNumber(buf: Uint8Array, i: number, j: number): boolean {
+    let k = i;
+    while (k < j) {
+      if (!(CLASS[buf[k]!]! & DIGIT)) {
+        k++;
+        continue;
+      }
+      const runStart = k;
+      while (k < j && CLASS[buf[k]!]! & DIGIT) k++;
+      const glued = (runStart > i && CLASS[buf[runStart - 1]!]! & LETTER) || (k < j && CLASS[buf[k]!]! & LETTER);
+      if (!glued) return true;
+    }
+    return false;
   }
 
   private isKey(buf: Uint8Array, from: number, to: number): boolean {
@@ -214,43 +328,12 @@ export class TokenScan {
     return true;
   }
 
-  /** Masks the digit runs of a core that also has letters; runs glued to a letter stay. */
-  private numberRuns(buf: Uint8Array, s: number, e: number, i: number, j: number): void {
-    const t = this.count;
-    const first = this.spans;
-    this.a = SEED_A;
-    this.b = SEED_B;
-    let at = s;
-    let k = i;
-    while (k < j) {
-      if (!(CLASS[buf[k]!]! & DIGIT)) {
-        k++;
-        continue;
-      }
-      let runStart = k;
-      while (k < j && CLASS[buf[k]!]! & DIGIT) k++;
-      const before = runStart - 1;
-      if (before >= i && (buf[before] === MINUS || buf[before] === PLUS) && (before === i || !(CLASS[buf[before - 1]!]! & (LETTER | DIGIT)))) {
-        runStart = before;
-      }
-      const glued = (runStart > i && CLASS[buf[runStart - 1]!]! & LETTER) || (k < j && CLASS[buf[k]!]! & LETTER);
-      if (glued) continue;
-      this.feed(buf, at, runStart);
-      this.feedWildcard();
-      this.pushSpan(runStart, k);
-      at = k;
-    }
-    this.feed(buf, at, e);
-    this.start[t] = s;
-    this.end[t] = e;
-    this.hash[t] = combine(this.a, this.b);
-    this.whole[t] = 0;
-    this.firstSpan[t] = first;
-    this.spanCount[t] = this.spans - first;
-    this.count = t + 1;
-  }
-
-  private addLiteral(s: number, e: number): void {
+  /**
+   * A literal token; [frameFrom, frameTo) is its core (or a key's word value): a template that
+   * generalised this token keeps what is around it (`(<*>)`, `user=<*>`), and the frame hash
+   * is how the matcher finds that template for the token.
+   */
+  private addLiteral(s: number, e: number, frameFrom: number, frameTo: number): void {
     const t = this.count;
     this.a = SEED_A;
     this.b = SEED_B;
@@ -261,6 +344,18 @@ export class TokenScan {
     this.whole[t] = 0;
     this.firstSpan[t] = this.spans;
     this.spanCount[t] = 0;
+    this.frameStart[t] = frameFrom;
+    this.frameEnd[t] = frameTo;
+    if (frameFrom < 0) {
+      this.frame[t] = NO_FRAME;
+    } else {
+      this.a = SEED_A;
+      this.b = SEED_B;
+      this.feed(this.buf, s, frameFrom);
+      this.feedWildcard();
+      this.feed(this.buf, frameTo, e);
+      this.frame[t] = combine(this.a, this.b);
+    }
     this.count = t + 1;
   }
 
@@ -272,6 +367,7 @@ export class TokenScan {
     this.whole[t] = 1;
     this.firstSpan[t] = this.spans;
     this.spanCount[t] = 0;
+    this.frame[t] = NO_FRAME;
     this.count = t + 1;
   }
 
@@ -289,6 +385,7 @@ export class TokenScan {
     this.whole[t] = 0;
     this.firstSpan[t] = this.spans;
     this.spanCount[t] = 1;
+    this.frame[t] = NO_FRAME;
     this.pushSpan(ms, me);
     this.count = t + 1;
   }
@@ -332,6 +429,8 @@ export class TokenScan {
 }
 
 export const WILDCARD_HASH = tokenHash(WILDCARD);
+/** Token hashes are never negative. */
+export const NO_FRAME = -1;
 
 const DATE_WORDS = new Set<number>();
 for (const word of [
@@ -357,4 +456,17 @@ export function maskedTokens(text: string, scan = new TokenScan()): string[] {
   const out = new Array<string>(scan.count);
   for (let t = 0; t < scan.count; t++) out[t] = scan.maskedText(t);
   return out;
+}
+
+const frameScan = new TokenScan();
+
+/**
+ * The frame of a literal token as the scanner sees it (`(host)` → `(<*>)`, `user=root` →
+ * `user=<*>`): undefined for a token holding a variable, or one without a frame.
+ */
+export function tokenFrame(token: string): string | undefined {
+  if (token.includes(WILDCARD)) return undefined;
+  const buf = Buffer.from(token, 'utf8');
+  frameScan.scan(buf, 0, buf.length);
+  return frameScan.count === 1 ? frameScan.frameText(0) : undefined;
 }

@@ -51,24 +51,25 @@ export class ProposalValidator {
     return { ok: true, tokens, text: tokens.join(' ') };
   }
 
-  /** A message's tokens as [raw, masked] pairs. */
-  private tokensOf(message: string): Array<[string, string]> {
+  /** A message's tokens as [raw, masked, frame] triples. */
+  private tokensOf(message: string): Array<[string, string, string | undefined]> {
     const buf = Buffer.from(message, 'utf8');
     this.scan.scan(buf, 0, buf.length);
-    const out: Array<[string, string]> = [];
-    for (let t = 0; t < this.scan.count; t++) out.push([this.scan.rawText(t), this.scan.maskedText(t)]);
+    const out: Array<[string, string, string | undefined]> = [];
+    for (let t = 0; t < this.scan.count; t++) out.push([this.scan.rawText(t), this.scan.maskedText(t), this.scan.frameText(t)]);
     return out;
   }
 
   /**
-   * The miner's spelling of proposed token t: kept when every message's masked token is it;
-   * otherwise, when it matches every message's raw token (`<*>` as any text), the messages'
-   * common masked token, or `<*>` where they differ. Undefined when it does not fit.
+   * The miner's spelling of proposed token t: kept when every message's masked token, or its
+   * frame (`(<*>)` for `(host)`), is it; otherwise, when it matches every message's raw token
+   * (`<*>` as any text), the messages' common masked token, or `<*>` where they differ.
+   * Undefined when it does not fit.
    */
-  private spell(token: string, t: number, scans: Array<Array<[string, string]>>, length: number): string | undefined {
+  private spell(token: string, t: number, scans: Array<Array<[string, string, string | undefined]>>, length: number): string | undefined {
     if (scans.some((s) => s.length !== length)) return undefined;
     if (token === WILDCARD) return WILDCARD;
-    if (scans.every((s) => s[t]![1] === token)) return token;
+    if (scans.every((s) => s[t]![1] === token || s[t]![2] === token)) return token;
     const pieces = token.split(WILDCARD);
     if (!scans.every((s) => globMatches(pieces, s[t]![0]))) return undefined;
     const masked = scans[0]![t]![1];
