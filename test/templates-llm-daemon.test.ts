@@ -113,6 +113,14 @@ t.test('an accepted LLM template is stored with source llm and its lineage; earl
   await daemon.stop();
   client = embeddedClient(path);
   const restarted = await queryRows<{ id: string }>(client, `SELECT toString(TemplateId) AS id FROM otel.otel_logs WHERE ServiceName = 'restart'`);
+  await client.command({ query: 'SYSTEM RELOAD DICTIONARIES' });
+  const current = await queryRows<{ current: string; n: string; roots: string }>(
+    client,
+    `SELECT toString(CurrentTemplateId) AS current, toString(count()) AS n,
+            toString(countIf(CurrentTemplateId NOT IN (SELECT Id FROM otel.log_templates_lineage))) AS roots
+     FROM otel.otel_logs WHERE Body LIKE 'User % logged in' GROUP BY CurrentTemplateId`,
+  );
   await client.close();
   t.same(restarted.map((r) => r.id), [llmTemplate!.id, llmTemplate!.id], 'a restarted daemon without the LLM loads and uses the LLM template');
+  t.same(current, [{ current: llmTemplate!.id, n: '6', roots: '6' }], 'every "User … logged in" row, before the adoption, after it and after the restart, resolves to the LLM template, a root');
 });

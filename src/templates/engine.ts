@@ -332,7 +332,8 @@ export class TemplateEngine {
     if (tokens.length !== gaps.length - 1) return template;
     let text = gaps[0]!;
     for (let t = 0; t < tokens.length; t++) text += tokens[t]! + gaps[t + 1]!;
-    const v: TemplateRef = { id: templateId(text), text, replaced: [], source: template.source, variantOf: template };
+    // The irregular spacing can be inside a variable (a date's padding): the template as it is.
+    const v: TemplateRef = text === template.text ? template : { id: templateId(text), text, replaced: [], source: template.source, variantOf: template };
     if (this.variantCount >= MAX_VARIANTS) {
       this.variants.clear();
       this.variantCount = 0;

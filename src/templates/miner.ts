@@ -274,7 +274,9 @@ export class TemplateMiner {
       this.size--;
       into.count += t.count;
       into.lastUsed = Math.max(into.lastUsed, t.lastUsed);
-      into.replaced.push(...t.replaced, t.id);
+      // A generalisation can spell a template exactly as another one (`(<*>)` met `(<*>)`): the
+      // two are one, and its own id is no lineage of its own.
+      for (const id of [...t.replaced, t.id]) if (id !== into.id && !into.replaced.includes(id)) into.replaced.push(id);
       t.gone = true;
       removed.push(t);
     }

@@ -60,6 +60,8 @@ const EQUALS = 0x3d;
 const SLASH = 0x2f;
 const COLON = 0x3a;
 const DOT = 0x2e;
+const OPEN_PAREN = 0x28;
+const CLOSE_PAREN = 0x29;
 const MINUS = 0x2d;
 const UNDERSCORE = 0x5f;
 const ZERO = 0x30;
@@ -106,6 +108,8 @@ export class TokenScan {
   readonly frame = new Float64Array(MAX_TOKENS);
   readonly frameStart = new Int32Array(MAX_TOKENS);
   readonly frameEnd = new Int32Array(MAX_TOKENS);
+  /** 1 for a token joined from a number and its unit. */
+  private readonly quantity = new Uint8Array(MAX_TOKENS);
   spans = 0;
   /** IRREGULAR_SPACING when the last message scanned is spaced otherwise than by single spaces. */
   shape = 0;
@@ -147,7 +151,100 @@ export class TokenScan {
       i = e;
     }
     this.maskDateWords();
+    this.mergeQuantities();
     this.shape = shape | this.mergeVariableRuns();
+  }
+
+  /**
+   * A number and its unit are one value (`1190 bytes`, `(1.16 KB)`, `<1 sec`), and so is a
+   * quantity with its conversion in brackets (`1190 bytes (1.16 KB)`): a unit that changes, or a
+   * conversion printed only past some size, does not make another event.
+   */
+  private mergeQuantities(): void {
+    const n = this.count;
+    let w = 0;
+    for (let t = 0; t < n; t++) {
+      if (w !== t) this.moveToken(t, w);
+      this.quantity[w] = 0;
+      if (w > 0 && this.endsInNumber(w - 1) && this.isUnit(w)) {
+        this.joinValue(w - 1, w);
+        if (w > 1 && this.quantity[w - 2] && this.whole[w - 2] && this.isConversion(w - 1)) {
+          this.joinValue(w - 2, w - 1);
+          w--;
+        }
+        continue;
+      }
+      w++;
+    }
+    this.count = w;
+  }
+
+  /** Token t is a number, or ends in one after leading punctuation (`(1.16`, `<1`). */
+  private endsInNumber(t: number): boolean {
+    const from = this.whole[t] ? this.start[t]! : this.spanCount[t] === 1 && this.spanEnd[this.firstSpan[t]!] === this.end[t] ? this.spanStart[this.firstSpan[t]!]! : -1;
+    return from >= 0 && (CLASS[this.buf[from]!]! & DIGIT) !== 0;
+  }
+
+  /** A literal unit with nothing before it: `KB`, `KB,`, `sec)`. */
+  private isUnit(t: number): boolean {
+    if (this.whole[t] || this.spanCount[t]) return false;
+    const from = this.start[t]!;
+    if (this.frame[t] !== NO_FRAME && this.frameStart[t] !== from) return false;
+    const to = this.frame[t] === NO_FRAME ? this.end[t]! : this.frameEnd[t]!;
+    this.a = SEED_A;
+    this.b = SEED_B;
+    this.feed(this.buf, from, to);
+    return UNITS.has(combine(this.a, this.b));
+  }
+
+  /** A quantity in brackets: `(1.16 KB)`. */
+  private isConversion(t: number): boolean {
+    const s = this.start[t]!;
+    const e = this.end[t]!;
+    return this.quantity[t] === 1 && this.buf[s] === OPEN_PAREN && this.spanStart[this.firstSpan[t]!] === s + 1 && this.buf[this.spanEnd[this.firstSpan[t]!]!] === CLOSE_PAREN && e > s;
+  }
+
+  /** Makes tokens a..b one token whose value runs from a's value to b's core (or b's `)`). */
+  private joinValue(a: number, b: number): void {
+    const buf = this.buf;
+    const s = this.start[a]!;
+    const e = this.end[b]!;
+    const from = this.whole[a] ? s : this.spanStart[this.firstSpan[a]!]!;
+    let to: number;
+    if (this.quantity[b] && this.spanCount[b]) to = this.spanEnd[this.firstSpan[b]!]! + 1;
+    else to = this.frame[b] === NO_FRAME ? e : this.frameEnd[b]!;
+    this.end[a] = e;
+    this.frame[a] = NO_FRAME;
+    this.quantity[a] = 1;
+    if (from === s && to === e) {
+      this.hash[a] = WILDCARD_HASH;
+      this.whole[a] = 1;
+      this.spanCount[a] = 0;
+      return;
+    }
+    this.a = SEED_A;
+    this.b = SEED_B;
+    this.feed(buf, s, from);
+    this.feedWildcard();
+    this.feed(buf, to, e);
+    this.hash[a] = combine(this.a, this.b);
+    this.whole[a] = 0;
+    this.firstSpan[a] = this.spans;
+    this.spanCount[a] = 1;
+    this.pushSpan(from, to);
+  }
+
+  private moveToken(from: number, to: number): void {
+    this.start[to] = this.start[from]!;
+    this.end[to] = this.end[from]!;
+    this.hash[to] = this.hash[from]!;
+    this.whole[to] = this.whole[from]!;
+    this.firstSpan[to] = this.firstSpan[from]!;
+    this.spanCount[to] = this.spanCount[from]!;
+    this.frame[to] = this.frame[from]!;
+    this.frameStart[to] = this.frameStart[from]!;
+    this.frameEnd[to] = this.frameEnd[from]!;
+    this.quantity[to] = this.quantity[from]!;
   }
 
   /** Joins runs of adjacent whole variables into one variable token; MERGED_VARIABLES if any. */
@@ -159,17 +256,7 @@ export class TokenScan {
         this.end[w - 1] = this.end[t]!;
         continue;
       }
-      if (w !== t) {
-        this.start[w] = this.start[t]!;
-        this.end[w] = this.end[t]!;
-        this.hash[w] = this.hash[t]!;
-        this.whole[w] = this.whole[t]!;
-        this.firstSpan[w] = this.firstSpan[t]!;
-        this.spanCount[w] = this.spanCount[t]!;
-        this.frame[w] = this.frame[t]!;
-        this.frameStart[w] = this.frameStart[t]!;
-        this.frameEnd[w] = this.frameEnd[t]!;
-      }
+      if (w !== t) this.moveToken(t, w);
       w++;
     }
     this.count = w;
@@ -431,6 +518,12 @@ export class TokenScan {
 export const WILDCARD_HASH = tokenHash(WILDCARD);
 /** Token hashes are never negative. */
 export const NO_FRAME = -1;
+
+/** Units of size and time that follow a number. */
+const UNITS = new Set<number>();
+for (const unit of ['B', 'KB', 'MB', 'GB', 'TB', 'PB', 'kB', 'KiB', 'MiB', 'GiB', 'TiB', 'byte', 'bytes', 'ns', 'us', 'µs', 'ms', 's', 'sec', 'secs', 'second', 'seconds', 'min', 'mins', 'minutes', 'h', 'hours']) {
+  UNITS.add(tokenHash(unit));
+}
 
 const DATE_WORDS = new Set<number>();
 for (const word of [
