@@ -176,6 +176,9 @@ export class TemplateMiner {
       } else {
         template = new Template(tokens.slice(), key);
         this.add(leaf, template);
+        // Seen in another order, the specific template came first (`()` before `(<*>)`): one
+        // that covers it takes it over, so the result does not depend on the order of arrival.
+        this.foldCovered(leaf, template, removed);
       }
       changed = true;
     }
@@ -253,10 +256,12 @@ export class TemplateMiner {
         template.conflicts.set(i, seen);
       }
       seen.add(word);
-      // A variable the masking found marks the place as variable at once, and so do words that
+      // A variable the masking found marks the place as variable at once (also one in the same
+      // frame: `(<*>)` at the place of `()`), and so do words that
       // differ only in their digits (U11/U01, node7/node12); constant-case words (NEW, RUNNING,
       // HTTPS) are states and kinds, which tell events apart, so they never merge.
-      if (word !== WILDCARD && !sameDigitShape(tok, word) && (seen.size < this.options.generalizeAfter || allConstantCase(seen))) continue;
+      const variable = word === WILDCARD || (word.includes(WILDCARD) && commonFrame(tok, word) !== undefined);
+      if (!variable && !sameDigitShape(tok, word) && (seen.size < this.options.generalizeAfter || allConstantCase(seen))) continue;
       template.tokens[i] = commonFrame(tok, word) ?? WILDCARD;
       template.conflicts.delete(i);
       changed = true;
