@@ -45,6 +45,14 @@ function fuzzLines(n: number, seed: number): string[] {
     () => 'Jul  4 12:52:44',
     () => `-${Math.floor(random() * 99)}`,
     () => 'blk_-4242',
+    () => `${Math.floor(random() * 5000)} ${pick(['bytes', 'KB', 'B', 'ms', 'sec'])}`,
+    () => `${Math.floor(random() * 5000)} bytes (${(random() * 5).toFixed(2)} KB)${pick(['', ',', ')'])}`,
+    () => `<${Math.floor(random() * 9)} sec`,
+    () => `/var/${pick(words)}/${Math.floor(random() * 9)}.log${pick(['', ':', "'"])}`,
+    () => `core.${Math.floor(random() * 9999)}`,
+    () => `tty=${pick(words)}`,
+    () => pick(['()', '[]', '""', "''"]),
+    () => `U${Math.floor(random() * 20)}`,
   ];
   const gaps = [' ', ' ', ' ', ' ', '  ', '\t', ' \t ', '   '];
   const lines: string[] = [];
@@ -90,7 +98,7 @@ t.test('over all the sample data, inline and on the worker pool', { skip: haveDa
   }
 });
 
-t.test('a 100,000-line fuzz of spacing, tabs, quotes, unicode and literal <*>', async (t) => {
+t.test('a 100,000-line fuzz of spacing, tabs, quotes, unicode, units, paths, brackets and literal <*>', async (t) => {
   const lines = fuzzLines(100_000, 20261202);
   t.ok(lines.some((l) => l.includes('\t')) && lines.some((l) => l.includes('  ')) && lines.some((l) => l.includes('<*>')) && lines.some((l) => /^\s|\s$/.test(l)), 'the fuzz has tabs, runs of spaces, literal <*> and blank ends');
   const engine = new TemplateEngine({ miner: {}, parallelThreshold: 1000, poolSize: 2, masking: [] });

@@ -29,6 +29,16 @@ t.test('a restart between, evictions, and two daemons writing one ClickHouse: ev
   const [lineage] = await queryRows<{ edges: string }>(client, 'SELECT toString(count()) AS edges FROM otel.log_templates_lineage FINAL');
   t.ok(Number(lineage!.edges) > 0, `${lineage!.edges} lineage edges`);
   await checkForest(t, client, 'restart, evictions, two daemons');
+  // Daemon b sent the lines in reverse order, numbered from messages.length on.
+  const lines = await queryRows<{ line: number; current: string }>(client, "SELECT toUInt32(LogAttributes['line']) AS line, toString(CurrentTemplateId) AS current FROM otel.otel_logs");
+  const byMessage = new Map<number, Set<string>>();
+  const n = messages.length;
+  for (const r of lines) {
+    const index = r.line < n ? r.line : 2 * n - 1 - r.line;
+    (byMessage.get(index) ?? byMessage.set(index, new Set()).get(index)!).add(r.current);
+  }
+  const split = [...byMessage.values()].filter((s) => s.size > 1).length;
+  t.equal(split, 0, `the two daemons, learning in opposite orders, resolve each line to the same current template (${split} of ${n} lines differ)`);
   const [hourly] = await queryRows<{ rows: string; counted: string }>(
     client,
     'SELECT toString((SELECT count() FROM otel.otel_logs)) AS rows, toString(sum(Count)) AS counted FROM (SELECT CurrentTemplateId, sum(Count) AS Count FROM otel.log_templates_hourly GROUP BY CurrentTemplateId)',

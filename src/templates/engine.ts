@@ -296,15 +296,13 @@ export class TemplateEngine {
    * Makes the assignment exact: the template's text with its `<*>` filled in order by the
    * parameters must be the message, byte for byte. Tokens are compared whatever the whitespace
    * between them, so a message spaced otherwise than by single spaces gets the spacing variant
-   * of its template; a message holding the text `<*>` itself, or irregularly spaced with adjacent
-   * variables merged (whose inner spacing a cached variant cannot know), is checked, and stored
-   * without a template (counted) if it would not come back.
+   * of its template; a message holding the text `<*>` itself is checked, and stored without a
+   * template (counted) if it would not come back.
    */
   private exact(a: Assignment, shape: number, buf: Uint8Array, from: number, to: number): Assignment {
     if (!a.template || shape === 0) return a;
-    const template = shape & IRREGULAR_SPACING ? this.variant(a.template, buf, from, to) : a.template;
-    const check = shape & WILDCARD_TEXT || (shape & IRREGULAR_SPACING && shape & MERGED_VARIABLES);
-    if (check && render(template.text, a.params) !== (Buffer.prototype.utf8Slice.call(buf, from, to) as string)) {
+    const template = shape & IRREGULAR_SPACING ? this.variant(a.template, buf, from, to, (shape & MERGED_VARIABLES) !== 0) : a.template;
+    if (shape & WILDCARD_TEXT && render(template.text, a.params) !== (Buffer.prototype.utf8Slice.call(buf, from, to) as string)) {
       this.counters.unrenderable++;
       return { template: undefined, params: EMPTY_PARAMS, mined: false };
     }
@@ -320,10 +318,15 @@ export class TemplateEngine {
     return gaps;
   }
 
-  /** The template spelt with the message's own spacing; found by a hash of the spacing, built once. */
-  private variant(template: TemplateRef, buf: Uint8Array, from: number, to: number): TemplateRef {
-    const hash = spacingHash(buf, from, to);
-    let byHash = this.variants.get(template.id);
+  /**
+   * The template spelt with the message's own spacing; found by a hash of the spacing, built once.
+   * A message with tokens joined into one variable (a date, `12  KB`) has whitespace inside a
+   * token, which the hash cannot tell from whitespace between tokens: its variant is built from
+   * its own token bounds, uncached.
+   */
+  private variant(template: TemplateRef, buf: Uint8Array, from: number, to: number, joined: boolean): TemplateRef {
+    const hash = joined ? 0 : spacingHash(buf, from, to);
+    let byHash = joined ? undefined : this.variants.get(template.id);
     const known = byHash?.get(hash);
     if (known) return known;
     const gaps = this.gaps(buf, from, to);
@@ -334,6 +337,7 @@ export class TemplateEngine {
     for (let t = 0; t < tokens.length; t++) text += tokens[t]! + gaps[t + 1]!;
     // The irregular spacing can be inside a variable (a date's padding): the template as it is.
     const v: TemplateRef = text === template.text ? template : { id: templateId(text), text, replaced: [], source: template.source, variantOf: template };
+    if (joined) return v;
     if (this.variantCount >= MAX_VARIANTS) {
       this.variants.clear();
       this.variantCount = 0;

@@ -29,7 +29,7 @@ export const WILDCARD = '<*>';
 export const IRREGULAR_SPACING = 1;
 /** A message holding the text `<*>` itself, which a rendered template cannot tell from a variable. */
 export const WILDCARD_TEXT = 2;
-/** A message with adjacent variables merged into one token: its spacing is checked when irregular. */
+/** A message with tokens joined into one variable (a date, `12 KB`): whitespace inside a token. */
 export const MERGED_VARIABLES = 4;
 const SPACE_BYTE = 0x20;
 export const MAX_TOKENS = 256;
@@ -151,8 +151,10 @@ export class TokenScan {
       i = e;
     }
     this.maskDateWords();
+    const before = this.count;
     this.mergeQuantities();
-    this.shape = shape | this.mergeVariableRuns();
+    this.mergeVariableRuns();
+    this.shape = shape | (this.count < before ? MERGED_VARIABLES : 0);
   }
 
   /**
@@ -247,8 +249,8 @@ export class TokenScan {
     this.quantity[to] = this.quantity[from]!;
   }
 
-  /** Joins runs of adjacent whole variables into one variable token; MERGED_VARIABLES if any. */
-  private mergeVariableRuns(): number {
+  /** Joins runs of adjacent whole variables into one variable token. */
+  private mergeVariableRuns(): void {
     const n = this.count;
     let w = 0;
     for (let t = 0; t < n; t++) {
@@ -260,7 +262,6 @@ export class TokenScan {
       w++;
     }
     this.count = w;
-    return w < n ? MERGED_VARIABLES : 0;
   }
 
   /** Month and weekday names next to a variable are part of a date: "Mon Jul  4 12:52:44 2005". */
