@@ -24,7 +24,7 @@ export class Telemetry {
   });
   readonly receiverRefusedRequests = new Counter({
     name: 'otelhouse_receiver_refused_requests_total',
-    help: 'Requests or connections a receiver refused, by reason: unauthenticated, too_many_connections, tls_handshake_failed, not_found, method_not_allowed, unsupported_media_type, too_large, undecodable, invalid, back_pressure, shutting_down, rejected, unavailable.',
+    help: 'Requests or connections a receiver refused, by reason: unauthenticated, too_many_connections, tls_handshake_failed, not_found, method_not_allowed, unsupported_media_type, too_large, undecodable, invalid, back_pressure, shutting_down, rejected, unavailable; for gRPC also ended_before_message (grpc-js ended the call before the receiver saw its message: over max_recv_msg_size_mib, undecompressable, or cancelled).',
     labelNames: ['receiver', 'transport', 'reason'],
     registers: [this.registry],
   });
@@ -323,7 +323,8 @@ export type RequestRefusalReason =
   | 'back_pressure'
   | 'shutting_down'
   | 'rejected'
-  | 'unavailable';
+  | 'unavailable'
+  | 'ended_before_message';
 
 /** The metrics one component instance records, labelled with its id. */
 export class ComponentTelemetry {

@@ -2,10 +2,10 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { TokenSet, type HeaderReader, type ServerAuthenticator } from '../../pipeline/auth.js';
 import type { ComponentContext, Receiver, ReceiverFactory } from '../../pipeline/component.js';
 import type { LogsConsumer } from '../../pipeline/consumer.js';
-import { consumeWaitingForRoom } from '../../pipeline/room-wait.js';
 import { ShuttingDownError, errorMessage } from '../../pipeline/errors.js';
 import type { LogBatch } from '../../pipeline/model.js';
 import { HttpReceiverServer, HttpRequestError, readRequestBody } from '../http.js';
+import { passToPipeline } from '../receive.js';
 import { jsonIngestConfigSchema, type JsonIngestConfig } from './config.js';
 import { mapEntries, type EntryError } from './log-entry-mapper.js';
 
@@ -111,17 +111,7 @@ export class JsonIngestReceiver implements Receiver {
       const body = await readRequestBody(req, this.config.max_request_body_size, 'max_request_body_size');
       const { entries, failures } = parseEntries(body, kind);
       const mapped = mapEntries(entries, BigInt(Date.now()) * 1_000_000n, failures);
-      if (mapped.errors.length > 0) this.context.telemetry.refused(mapped.errors.length, 'http', 'invalid');
-      if (mapped.unrepresentableTimes > 0) this.context.telemetry.unrepresentableTimes(mapped.unrepresentableTimes, 'http');
-      if (mapped.records > 0) {
-        try {
-          await consumeWaitingForRoom(this.config.wait_for_room, () => this.next.consume(mapped.batch));
-        } catch (err) {
-          this.context.telemetry.refused(mapped.records, 'http', 'back_pressure');
-          throw err;
-        }
-        this.context.telemetry.accepted(mapped.records, 'http');
-      }
+      await passToPipeline(this.context.telemetry, 'http', this.next, this.config.wait_for_room, { batch: mapped.batch, records: mapped.records, invalid: mapped.errors.length, unrepresentableTimes: mapped.unrepresentableTimes });
       const templated = countTemplated(mapped.batch);
       const answer: Record<string, unknown> = { accepted: mapped.records, matched: templated.matched, mined: templated.mined, failed: mapped.errors.length };
       if (mapped.errors.length > 0) answer.errors = mapped.errors;
