@@ -5,7 +5,7 @@ import { pino } from 'pino';
 import t from 'tap';
 import { loadConfig } from '../src/daemon.js';
 import { encodeLogsRequest } from '../src/otlp/index.js';
-import { ConfigError } from '../src/pipeline/errors.js';
+import { ConfigError } from '../src/config/errors.js';
 import { availableMemoryBytes, memoryLimiterConfigSchema, memoryLimiterProcessorFactory, memoryLimits } from '../src/processors/memory_limiter/index.js';
 import { Telemetry } from '../src/telemetry/metrics.js';
 import { startTestDaemon, waitFor } from './support/daemon.js';

@@ -1,5 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { ConfigError } from '../pipeline/errors.js';
+import { ConfigError } from '../config/errors.js';
 import type { ServiceConfig } from '../config/loader.js';
 import { parseEndpoint, type ClickHouseExporterConfig } from '../exporters/clickhouse/config.js';
 import { openClient } from '../exporters/clickhouse/exporter.js';

@@ -3,7 +3,7 @@ import { dirname, resolve } from 'node:path';
 import { parseDocument } from 'yaml';
 import { z } from 'zod';
 import type { AnyFactory, ComponentKind } from '../pipeline/component.js';
-import { ConfigError, type ConfigIssue } from '../pipeline/errors.js';
+import { ConfigError, type ConfigIssue } from './errors.js';
 import type { ComponentRegistry } from '../pipeline/registry.js';
 import { expandEnv } from './env.js';
 import { duration, hostPort, section } from './types.js';

@@ -2,7 +2,8 @@ import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { ClickHouseLogLevel, createClient, type ClickHouseClient } from '@clickhouse/client';
 import type { ComponentContext, NewTemplate, StoredTemplate } from '../../pipeline/component.js';
-import { QueuedExporter, type ExportOutcome, type ExportSender, type PayloadCodec } from '../../pipeline/exporter-helper.js';
+import type { DeadLetterFile } from '../../exporterhelper/dead-letter.js';
+import type { ExportOutcome, ExportSender, PayloadCodec } from '../../exporterhelper/queued-exporter.js';
 import { PermanentExportError } from '../../pipeline/errors.js';
 import type { LogBatch } from '../../pipeline/model.js';
 import { parseEndpoint, type ClickHouseExporterConfig } from './config.js';
@@ -66,13 +67,13 @@ interface PartCut {
  * ClickHouse refuses because of some rows is cut in halves until those rows are isolated: they go
  * to the dead-letter directory with ClickHouse's reason, and the others are stored.
  */
-export class ClickHouseLogsExporter {
+export class ClickHouseLogsSender implements ExportSender<InsertPayload> {
   private client: ClickHouseClient | undefined;
   private schemaReady = false;
   private connected = false;
   private readonly table: string;
   private readonly templatesTable: string;
-  readonly queue: QueuedExporter<InsertPayload>;
+  readonly codec = insertPayloadCodec;
 
   constructor(
     private readonly config: ClickHouseExporterConfig,
@@ -80,26 +81,29 @@ export class ClickHouseLogsExporter {
   ) {
     this.table = `${config.database}.${config.logs_table_name}`;
     this.templatesTable = `${config.database}.${config.templates_table_name}`;
-    const sender: ExportSender<InsertPayload> = {
-      codec: insertPayloadCodec,
-      deadLetterFiles: (payload, token) => [{ suffix: '.sql', data: this.deadLetterSql(payload, token) }],
-      prepare: (batch: LogBatch): InsertPayload => {
-        const now = BigInt(Date.now()) * 1_000_000n;
-        // Still inserted: ClickHouse is the judge of its TTL (its clock, whole parts), and the
-        // rows stay queryable until it drops them. Counted, since the sender was answered 200.
-        if (config.ttl > 0) {
-          const expired = countOlderThan(batch, now - BigInt(config.ttl) * 1_000_000n, now);
-          if (expired > 0) context.telemetry.expired(expired);
-        }
-        return { logs: encodeLogs(batch, now), templates: encodeTemplatesInsert(batch, this.templatesTable, now) };
-      },
-      attempt: (payload, records, token, attempt) => this.send(payload, records, token, attempt),
-    };
-    this.queue = new QueuedExporter(context, config.sending_queue, config.retry_on_failure, sender, {
-      start: () => this.start(),
-      stop: () => this.stop(),
-      health: () => ({ clickhouse_connected: this.connected, endpoint: redact(config.endpoint) }),
-    }, config.dead_letter);
+  }
+
+  prepare(batch: LogBatch): InsertPayload {
+    const now = BigInt(Date.now()) * 1_000_000n;
+    // Still inserted: ClickHouse is the judge of its TTL (its clock, whole parts), and the
+    // rows stay queryable until it drops them. Counted, since the sender was answered 200.
+    if (this.config.ttl > 0) {
+      const expired = countOlderThan(batch, now - BigInt(this.config.ttl) * 1_000_000n, now);
+      if (expired > 0) this.context.telemetry.expired(expired);
+    }
+    return { logs: encodeLogs(batch, now), templates: encodeTemplatesInsert(batch, this.templatesTable, now) };
+  }
+
+  attempt(payload: InsertPayload, records: number, token: string, attempt: number): Promise<ExportOutcome | undefined> {
+    return this.send(payload, records, token, attempt);
+  }
+
+  deadLetterFiles(payload: InsertPayload, token: string): DeadLetterFile[] {
+    return [{ suffix: '.sql', data: this.deadLetterSql(payload, token) }];
+  }
+
+  health(): Record<string, unknown> {
+    return { clickhouse_connected: this.connected, endpoint: redact(this.config.endpoint) };
   }
 
   private async send(payload: InsertPayload, records: number, token: string, attempt: number): Promise<ExportOutcome | undefined> {
@@ -190,7 +194,7 @@ export class ClickHouseLogsExporter {
     return withInsertSettings(statement, { insert_deduplication_token: token, deduplicate_blocks_in_dependent_materialized_views: 1 });
   }
 
-  private async start(): Promise<void> {
+  async start(): Promise<void> {
     this.client = await openClient(this.config);
     try {
       await this.ensureSchema();
@@ -200,7 +204,7 @@ export class ClickHouseLogsExporter {
     }
   }
 
-  private async stop(): Promise<void> {
+  async stop(): Promise<void> {
     await this.client?.close();
   }
 

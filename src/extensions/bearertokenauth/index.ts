@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
-import { FileChangeWatcher } from '../../config/file-watch.js';
-import { TokenSet, type HeaderReader, type ServerAuthenticator } from '../../pipeline/auth.js';
+import { FileChangeWatcher } from '../../internal/file-watch.js';
+import type { HeaderReader, ServerAuthenticator } from '../../pipeline/auth.js';
+import { TokenSet } from '../../internal/token-set.js';
 import type { ComponentContext, Extension, ExtensionFactory } from '../../pipeline/component.js';
 import { errorMessage } from '../../pipeline/errors.js';
 import { bearerTokenAuthConfigSchema, type BearerTokenAuthConfig } from './config.js';

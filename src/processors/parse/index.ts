@@ -4,7 +4,7 @@ import type { ComponentContext, Processor, ProcessorFactory } from '../../pipeli
 import type { LogsConsumer } from '../../pipeline/consumer.js';
 import { errorMessage } from '../../pipeline/errors.js';
 import type { AnyValue, LogBatch, LogRecord } from '../../pipeline/model.js';
-import { isValidTimeZone } from '../../pipeline/time-zones.js';
+import { isValidTimeZone } from '../../internal/time-zones.js';
 import { flattenJson, parseLogfmt, type Put } from './body-parsers.js';
 import { inferSeverity } from './severity-inference.js';
 import { TimestampLayout, goLayoutToStrptime, isEpochLayout, parseEpoch, type EpochLayout } from './timestamp-layout.js';

@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { TokenSet, type HeaderReader, type ServerAuthenticator } from '../../pipeline/auth.js';
+import type { HeaderReader, ServerAuthenticator } from '../../pipeline/auth.js';
+import { TokenSet } from '../../internal/token-set.js';
 import type { ComponentContext, Receiver, ReceiverFactory } from '../../pipeline/component.js';
 import type { LogsConsumer } from '../../pipeline/consumer.js';
 import { ShuttingDownError, errorMessage } from '../../pipeline/errors.js';

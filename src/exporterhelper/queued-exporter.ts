@@ -2,51 +2,13 @@ import { randomUUID } from 'node:crypto';
 import { readdirSync } from 'node:fs';
 import { resolve as resolvePath, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { z } from 'zod';
-import { byteSize, duration, positiveInt, section } from '../config/types.js';
-import type { ComponentContext, ComponentHealth, Exporter } from './component.js';
-import { DeadLetterDirectory, safeDirName, type DeadLetterConfig, type DeadLetterEntry, type DeadLetterFile } from './dead-letter.js';
+import type { ComponentContext, ComponentHealth, Exporter } from '../pipeline/component.js';
+import type { ExporterHelperConfig, RetryOnFailureConfig, SendingQueueConfig } from './config.js';
+import { DeadLetterDirectory, safeDirName, type DeadLetterEntry, type DeadLetterFile } from './dead-letter.js';
 import { DiskQueue, type StoredRecord } from './disk-queue.js';
-import { BackPressureError, PermanentExportError, RetryableExportError, ShuttingDownError, errorMessage } from './errors.js';
-import { countRecords, type LogBatch } from './model.js';
-import { RoomWaiters } from './room-wait.js';
-
-export { deadLetterSchema, type DeadLetterConfig } from './dead-letter.js';
-
-/**
- * `sending_queue`, as the OTel Collector's exporterhelper spells it; sizes count log records.
- * With `storage` the queue lives on disk (one directory per exporter instance under it) and
- * survives restarts and crashes.
- */
-export const sendingQueueSchema = section({
-  enabled: z.boolean().default(true),
-  num_consumers: positiveInt(2),
-  queue_size: positiveInt(100_000),
-  /** Bytes of queued payloads at most (in memory, or on disk with storage); 0: no byte limit. */
-  max_bytes: byteSize('0'),
-  /** A directory for a persistent queue; unset keeps the queue in memory. */
-  storage: z.string().min(1, 'must be a directory path').optional(),
-  fsync: z.enum(['always', 'interval', 'never']).default('interval'),
-  fsync_interval: duration('1s'),
-  segment_size: byteSize('64MiB'),
-})
-  .refine((c) => c.enabled || c.storage === undefined, { message: 'a persistent queue needs enabled: true', path: ['storage'] })
-  .refine((c) => c.fsync !== 'interval' || c.fsync_interval > 0, { message: 'must be greater than 0 with fsync: interval', path: ['fsync_interval'] })
-  .refine((c) => c.segment_size >= 4096, { message: 'must be at least 4096 bytes', path: ['segment_size'] });
-
-/** `retry_on_failure`, as the OTel Collector's exporterhelper spells it. */
-export const retryOnFailureSchema = section({
-  enabled: z.boolean().default(true),
-  initial_interval: duration('1s'),
-  max_interval: duration('30s'),
-  /** 0 retries for ever. */
-  max_elapsed_time: duration('5m'),
-  multiplier: z.number().min(1, 'must be at least 1').default(1.5),
-  randomization_factor: z.number().min(0).max(1, 'must be between 0 and 1').default(0.5),
-});
-
-export type SendingQueueConfig = z.output<typeof sendingQueueSchema>;
-export type RetryOnFailureConfig = z.output<typeof retryOnFailureSchema>;
+import { BackPressureError, PermanentExportError, RetryableExportError, ShuttingDownError, errorMessage } from '../pipeline/errors.js';
+import { countRecords, type LogBatch } from '../pipeline/model.js';
+import { RoomWaiters } from '../pipeline/room-wait.js';
 
 /** A payload as bytes and back, for a persistent queue; byteLength may be an estimate (max_bytes). */
 export interface PayloadCodec<P> {
@@ -77,6 +39,12 @@ export interface ExportSender<P> {
   attempt(payload: P, records: number, token: string, attempt: number): Promise<void | ExportOutcome>;
   codec?: PayloadCodec<P>;
   deadLetterFiles?(payload: P, token: string): DeadLetterFile[];
+  /** Connects, before the queue's consumers start (and before a disk queue replays). */
+  start?(): Promise<void>;
+  /** Disconnects, once the queue has stopped sending. */
+  stop?(): Promise<void>;
+  /** What the exporter adds to its /health entry (its connection, its endpoint). */
+  health?(): Record<string, unknown>;
 }
 
 /** A sink that took the batch but refused some of its records (OTLP partial_success, rows ClickHouse refused). */
@@ -156,22 +124,24 @@ export class QueuedExporter<P> implements Exporter {
   private disk: DiskQueue | undefined;
   private readonly deadLetter: DeadLetterDirectory | undefined;
 
+  private readonly queueConfig: SendingQueueConfig;
+  private readonly retryConfig: RetryOnFailureConfig;
+
   constructor(
     private readonly context: ComponentContext,
-    private readonly queueConfig: SendingQueueConfig,
-    private readonly retryConfig: RetryOnFailureConfig,
+    config: ExporterHelperConfig,
     private readonly sender: ExportSender<P>,
-    private readonly hooks: { start?: () => Promise<void>; stop?: () => Promise<void>; health?: () => Record<string, unknown> } = {},
-    deadLetterConfig?: DeadLetterConfig,
   ) {
-    if ((queueConfig.storage !== undefined || queueConfig.max_bytes > 0) && !sender.codec) {
+    this.queueConfig = config.sending_queue;
+    this.retryConfig = config.retry_on_failure;
+    if ((this.queueConfig.storage !== undefined || this.queueConfig.max_bytes > 0) && !sender.codec) {
       throw new Error(`${context.id}: this exporter cannot size or store its payloads (sending_queue.storage and max_bytes are not available)`);
     }
-    if (deadLetterConfig?.path) this.deadLetter = new DeadLetterDirectory(resolvePath(deadLetterConfig.path), context.id);
+    if (config.dead_letter?.path) this.deadLetter = new DeadLetterDirectory(resolvePath(config.dead_letter.path), context.id);
   }
 
   async start(): Promise<void> {
-    await this.hooks.start?.();
+    await this.sender.start?.();
     if (this.queueConfig.storage !== undefined) await this.openDiskQueue(this.queueConfig.storage);
     this.reportQueue();
     const consumers = this.queueConfig.enabled ? this.queueConfig.num_consumers : 0;
@@ -256,7 +226,7 @@ export class QueuedExporter<P> implements Exporter {
   }
 
   health(): ComponentHealth {
-    const extra = this.hooks.health?.() ?? {};
+    const extra = this.sender.health?.() ?? {};
     // A queue that cannot write refuses every batch, yet degraded rather than down: down answers
     // 503, a liveness probe would restart the process, and that frees no disk space while it stops
     // the exports that do.
@@ -322,7 +292,7 @@ export class QueuedExporter<P> implements Exporter {
     this.reportQueue();
     clearTimeout(this.deadlineTimer);
     await this.disk?.close();
-    await this.hooks.stop?.();
+    await this.sender.stop?.();
   }
 
   private async openDiskQueue(storage: string): Promise<void> {
