@@ -9,7 +9,7 @@ import { deadLetterSchema, retryOnFailureSchema, sendingQueueSchema } from '../s
 import { QueuedExporter, bytesCodec, type ExportSender } from '../src/exporterhelper/queued-exporter.js';
 import { newLogRecord, type LogBatch } from '../src/pipeline/model.js';
 import { FlushAcknowledgingBatchProcessor } from '../src/processors/batch/flush-acknowledging.js';
-import { batchConfigSchema } from '../src/processors/batch/index.js';
+import { batchConfigSchema } from '../src/processors/batch/config.js';
 import { Telemetry } from '../src/telemetry/metrics.js';
 import { tempDir, waitFor } from './support/daemon.js';
 

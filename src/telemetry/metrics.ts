@@ -1,5 +1,5 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { ComponentKind } from '../pipeline/component.js';
+import type { ComponentKind } from '../pipeline/component-kind.js';
 
 /**
  * The daemon's own metrics. Names follow the OTel Collector's internal telemetry

@@ -4,7 +4,7 @@ import type { LogsConsumer } from '../../pipeline/consumer.js';
 import { BackPressureError, ShuttingDownError } from '../../pipeline/errors.js';
 import { countRecords, type LogBatch } from '../../pipeline/model.js';
 import { RoomWaiters } from '../../pipeline/room-wait.js';
-import type { BatchConfig } from './index.js';
+import type { BatchConfig } from './config.js';
 
 interface Waiting {
   batch: LogBatch;
