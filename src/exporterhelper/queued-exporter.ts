@@ -9,6 +9,8 @@ import { DiskQueue, type StoredRecord } from './disk-queue.js';
 import { BackPressureError, PermanentExportError, RetryableExportError, ShuttingDownError, errorMessage } from '../pipeline/errors.js';
 import { countRecords, type LogBatch } from '../pipeline/model.js';
 import { RoomWaiters } from '../pipeline/room-wait.js';
+import { ExponentialBackoff, type BackoffSettings } from '../internal/backoff.js';
+import { waitUntilDeadline } from '../internal/deadline.js';
 
 /** A payload as bytes and back, for a persistent queue; byteLength may be an estimate (max_bytes). */
 export interface PayloadCodec<P> {
@@ -67,10 +69,10 @@ interface QueueItem<P> {
 }
 
 interface RetryState {
-  /** Attempts made so far, when the first was made, the next back-off, and when it may be tried again. */
+  /** Attempts made so far, when the first was made, its back-off, and when it may be tried again. */
   attempts: number;
   started: number;
-  interval: number;
+  backoff: ExponentialBackoff;
   readyAt: number;
   /** Put back once already to see whether the sink takes other batches. */
   probed: boolean;
@@ -274,9 +276,7 @@ export class QueuedExporter<P> implements Exporter {
     this.setDeadline(deadline);
     for (const wake of this.wakeups.splice(0)) wake();
     this.room.wake();
-    const timer = new AbortController();
-    await Promise.race([Promise.all(this.workers), sleep(Math.max(0, deadline - Date.now()) + 100, undefined, { signal: timer.signal }).catch(() => undefined)]);
-    timer.abort();
+    await waitUntilDeadline(Promise.all(this.workers), deadline, 100);
     this.stopped = true;
     // Queued, and given up by the consumers in flight at the deadline (already counted as failed).
     const left = this.queuedRecords + this.deferredRecords;
@@ -429,7 +429,7 @@ export class QueuedExporter<P> implements Exporter {
   private async deliver(item: QueueItem<P>, payload: P): Promise<Outcome> {
     const { logger, telemetry } = this.context;
     const started = item.retry?.started ?? Date.now();
-    let interval = item.retry?.interval ?? this.retryConfig.initial_interval;
+    const backoff = item.retry?.backoff ?? new ExponentialBackoff(this.backoffSettings());
     for (let attempt = (item.retry?.attempts ?? 0) + 1; ; attempt++) {
       const t0 = performance.now();
       try {
@@ -456,8 +456,7 @@ export class QueuedExporter<P> implements Exporter {
         const elapsed = Date.now() - started;
         const limit = this.retryConfig.max_elapsed_time;
         if (limit > 0 && elapsed >= limit) return this.giveUp(item, payload, 'retries_exhausted', attempt, started);
-        const jitter = interval * this.retryConfig.randomization_factor;
-        let wait = interval - jitter + Math.random() * 2 * jitter;
+        let wait = backoff.next();
         if (err.retryAfterMs !== undefined) wait = Math.max(wait, err.retryAfterMs);
         if (limit > 0) wait = Math.min(wait, Math.max(0, limit - elapsed));
         telemetry.retried();
@@ -468,14 +467,13 @@ export class QueuedExporter<P> implements Exporter {
         const probe = attempt >= 3 && !item.retry?.probed;
         if (this.items.length > 0 && (this.lastSuccessAt > started || err.mayBeThisBatch || probe)) {
           const probed = probe || item.retry?.probed === true;
-          item.retry = { attempts: attempt, started, interval: Math.min(interval * this.retryConfig.multiplier, this.retryConfig.max_interval), readyAt: Date.now() + wait, probed };
+          item.retry = { attempts: attempt, started, backoff, readyAt: Date.now() + wait, probed };
           logger.warn({ err: this.lastError, records: item.records, attempt, retry_in_ms: Math.round(wait) }, 'export failed; retrying after the batches waiting behind it');
           return 'requeued';
         }
         logger.warn({ err: this.lastError, records: item.records, attempt, retry_in_ms: Math.round(wait) }, 'export failed; retrying');
         await this.pause(wait);
         if (Date.now() >= this.deadline) return 'deferred';
-        interval = Math.min(interval * this.retryConfig.multiplier, this.retryConfig.max_interval);
       }
     }
   }
@@ -529,7 +527,8 @@ export class QueuedExporter<P> implements Exporter {
       attempts,
       first_attempt_at: new Date(started).toISOString(),
     };
-    let interval = this.retryConfig.initial_interval;
+    // One writer and nobody to spread out: the retry back-off's pace, without its jitter.
+    const backoff = new ExponentialBackoff({ ...this.backoffSettings(), randomizationFactor: 0 });
     for (let tries = 1; ; tries++) {
       try {
         const file = this.deadLetter.write(entry, typeof files === 'function' ? files() : files);
@@ -549,10 +548,14 @@ export class QueuedExporter<P> implements Exporter {
           return 'deferred';
         }
         if (tries === 1) logger.error({ ...context, dead_letter_error: errorMessage(err) }, `${what} and the dead-letter directory cannot be written; keeping the batch and trying again`);
-        await this.pause(interval);
-        interval = Math.min(interval * this.retryConfig.multiplier, this.retryConfig.max_interval);
+        await this.pause(backoff.next());
       }
     }
+  }
+
+  private backoffSettings(): BackoffSettings {
+    const r = this.retryConfig;
+    return { initialMs: r.initial_interval, maxMs: r.max_interval, multiplier: r.multiplier, randomizationFactor: r.randomization_factor };
   }
 
   private reportQueue(): void {

@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import { ExponentialBackoff } from '../../internal/backoff.js';
 import type { ComponentContext, Processor } from '../../pipeline/component.js';
 import type { LogsConsumer } from '../../pipeline/consumer.js';
 import { BackPressureError, ShuttingDownError, errorMessage, isPermanentError } from '../../pipeline/errors.js';
@@ -6,6 +7,12 @@ import { countRecords, type LogBatch } from '../../pipeline/model.js';
 import { RoomWaiters } from '../../pipeline/room-wait.js';
 import { BatchBuffer } from './batch-buffer.js';
 import type { BatchConfig } from './config.js';
+
+/**
+ * How soon a batch the next stage refused is offered again: soon, since a full queue frees room
+ * as fast as the sink takes batches, and never slower than once a second. No jitter: one sender.
+ */
+const REFUSED_SEND_BACKOFF = { initialMs: 50, maxMs: 1000, multiplier: 2, randomizationFactor: 0 };
 
 /**
  * Groups records into batches by size or time, as the OTel Collector's batch processor does, with
@@ -74,7 +81,7 @@ export class BatchProcessor implements Processor {
   }
 
   private async sendLoop(trigger: 'size' | 'timeout' | 'shutdown'): Promise<void> {
-    let backoff = 50;
+    const backoff = new ExponentialBackoff(REFUSED_SEND_BACKOFF);
     while (this.buffer.size > 0) {
       const full = this.buffer.size >= this.config.send_batch_size;
       if (!full && trigger === 'size' && !this.closing) return;
@@ -83,7 +90,7 @@ export class BatchProcessor implements Processor {
         await this.next.consume(batch);
         this.context.telemetry.batchSent(records, this.closing ? 'shutdown' : full ? 'size' : trigger);
         this.room.wake();
-        backoff = 50;
+        backoff.reset();
       } catch (err) {
         if (isPermanentError(err)) {
           // Held for a retry it would be refused again, for ever, with everything behind it waiting.
@@ -98,10 +105,10 @@ export class BatchProcessor implements Processor {
           continue;
         }
         this.buffer.unshift(batch, records);
-        const wait = err instanceof BackPressureError ? Math.min(err.retryAfterMs, backoff) : backoff;
+        const next = backoff.next();
+        const wait = err instanceof BackPressureError ? Math.min(err.retryAfterMs, next) : next;
         this.context.logger.debug({ err: errorMessage(err), records, retry_in_ms: wait }, 'next stage refused a batch; holding it');
         await sleep(Math.min(wait, Math.max(0, this.deadline - Date.now())));
-        backoff = Math.min(backoff * 2, 1000);
       }
       if (trigger !== 'shutdown' && !this.closing && this.buffer.size < this.config.send_batch_size) return;
     }

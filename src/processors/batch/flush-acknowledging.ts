@@ -1,4 +1,4 @@
-import { setTimeout as sleep } from 'node:timers/promises';
+import { waitUntilDeadline } from '../../internal/deadline.js';
 import type { ComponentContext, Processor } from '../../pipeline/component.js';
 import type { LogsConsumer } from '../../pipeline/consumer.js';
 import { BackPressureError, ShuttingDownError } from '../../pipeline/errors.js';
@@ -71,9 +71,7 @@ export class FlushAcknowledgingBatchProcessor implements Processor {
     this.closing = true;
     this.room.wake();
     while (this.waiting.length > 0) this.flush('shutdown');
-    const timer = new AbortController();
-    await Promise.race([Promise.all(this.sends.keys()), sleep(Math.max(0, deadline - Date.now()), undefined, { signal: timer.signal }).catch(() => undefined)]);
-    timer.abort();
+    await waitUntilDeadline(Promise.all(this.sends.keys()), deadline);
     if (this.sends.size === 0) return;
     const unanswered = [...this.sends.values()].flat();
     this.sends.clear();

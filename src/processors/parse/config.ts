@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { positiveInt, section } from '../../config/types.js';
+import { MAX_VALUE_DEPTH } from '../../pipeline/limits.js';
 import { isValidTimeZone } from '../../internal/time-zones.js';
 import { TimestampLayout, goLayoutToStrptime, isEpochLayout } from './timestamp-layout.js';
 
@@ -10,7 +11,7 @@ export const parseConfigSchema = section({
     /** Parse bodies that are a JSON object into attributes. */
     enabled: z.boolean().default(true),
     /** Nesting levels flattened into dotted keys; deeper objects are kept as JSON text. */
-    max_depth: z.number().int().min(1).max(32).default(3),
+    max_depth: z.number().int().min(1).max(MAX_VALUE_DEPTH, `must be at most ${MAX_VALUE_DEPTH}, the model's nesting limit`).default(3),
     /** Longer bodies (in characters) are not parsed, and counted as too_large. */
     max_size: positiveInt(65_536),
   }),

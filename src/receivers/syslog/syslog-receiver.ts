@@ -3,6 +3,8 @@ import { createServer as createTcpServer, type Server, type Socket } from 'node:
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createServer as createTlsServer } from 'node:tls';
 import { parseHostPort } from '../../config/types.js';
+import { ExponentialBackoff } from '../../internal/backoff.js';
+import { waitUntilDeadline } from '../../internal/deadline.js';
 import type { ComponentContext, Receiver } from '../../pipeline/component.js';
 import type { LogsConsumer } from '../../pipeline/consumer.js';
 import { BackPressureError, ShuttingDownError, errorMessage } from '../../pipeline/errors.js';
@@ -10,6 +12,9 @@ import type { LogBatch } from '../../pipeline/model.js';
 import { listen } from '../http.js';
 import { DEFAULT_HANDSHAKE_TIMEOUT_MS, ServerTlsCredentials } from '../tls.js';
 import { type SyslogConfig } from './config.js';
+
+/** How often a held TCP connection offers its chunk again while the pipeline refuses it; no jitter: one sender per connection, whose client waits anyway. */
+const FLOW_CONTROL_BACKOFF = { initialMs: 50, maxMs: 2000, multiplier: 2, randomizationFactor: 0 };
 import { SyslogFrameDecoder, type SyslogFrame } from './frame-decoder.js';
 import { SyslogParser } from './parser.js';
 import { SyslogBatchBuilder, type Peer } from './record-mapper.js';
@@ -152,7 +157,8 @@ export class SyslogReceiver implements Receiver {
       const n = chunk.length;
       const now = Date.now();
       // Hold the connection (not reading) until the pipeline takes the chunk.
-      for (let wait = 50, attempt = 0; ; wait = Math.min(wait * 2, 2000), attempt++) {
+      const backoff = new ExponentialBackoff(FLOW_CONTROL_BACKOFF);
+      for (let attempt = 0; ; attempt++) {
         try {
           await this.next.consume(this.buildBatch(chunk, peer, now, attempt === 0));
           this.context.telemetry.accepted(n, 'tcp');
@@ -163,7 +169,7 @@ export class SyslogReceiver implements Receiver {
             return;
           }
           this.context.telemetry.count('flow_control_waits');
-          await sleep(Math.min(wait, err.retryAfterMs));
+          await sleep(Math.min(backoff.next(), err.retryAfterMs));
         }
       }
     };
@@ -201,9 +207,7 @@ export class SyslogReceiver implements Receiver {
     for (const s of this.connections) s.pause();
     this.udpSocket?.close();
     this.stopReportingUdpDrops?.();
-    const timeUp = new AbortController();
-    await Promise.race([Promise.all(this.inFlight), sleep(Math.max(0, deadline - Date.now()), undefined, { signal: timeUp.signal }).catch(() => undefined)]);
-    timeUp.abort();
+    await waitUntilDeadline(Promise.all(this.inFlight), deadline);
     for (const s of this.connections) s.destroy();
     await closed;
   }
