@@ -10,6 +10,7 @@ import { parseEndpoint, type ClickHouseExporterConfig } from './config.js';
 import { classifyClickHouseError, isMissingSchemaError, isRowDependent } from './error-classifier.js';
 import { countOlderThan, encodeLogs, encodeNewTemplatesInsert, encodeTemplatesInsert, logsInsertStatement, withInsertSettings, type LogsInsert } from './row-encoder.js';
 import { schemaStatements } from './schema.js';
+import { currentTemplatesQuery } from './template-queries.js';
 
 export async function openClient(config: ClickHouseExporterConfig): Promise<ClickHouseClient> {
   const target = parseEndpoint(config.endpoint)!;
@@ -228,11 +229,8 @@ export class ClickHouseLogsSender implements ExportSender<InsertPayload> {
   /** The current templates: most recently seen first, without the ones a generalisation replaced. */
   async loadTemplates(limit: number): Promise<StoredTemplate[]> {
     await this.ensureSchema();
-    const t = this.templatesTable;
     const result = await this.client!.query({
-      query:
-        `SELECT toString(TemplateId) AS id, anyLast(Text) AS text, groupUniqArrayArray(Services) AS services, toString(sum(Count)) AS count, max(LastSeen) AS last, anyLast(Source) AS source ` +
-        `FROM ${t} WHERE TemplateId NOT IN (SELECT arrayJoin(ReplacedIds) FROM ${t}) GROUP BY TemplateId ORDER BY last DESC LIMIT {limit:UInt32}`,
+      query: currentTemplatesQuery(this.templatesTable),
       query_params: { limit },
       format: 'JSONEachRow',
     });
