@@ -11,6 +11,7 @@ import { classifyClickHouseError, isMissingSchemaError, isRowDependent } from '.
 import { countOlderThan, encodeLogs, encodeNewTemplatesInsert, encodeTemplatesInsert, logsInsertStatement, withInsertSettings, type LogsInsert } from './row-encoder.js';
 import { schemaStatements } from './schema.js';
 import { currentTemplatesQuery } from './template-queries.js';
+import { ClickHouseMetrics } from './metrics.js';
 
 export async function openClient(config: ClickHouseExporterConfig): Promise<ClickHouseClient> {
   const target = parseEndpoint(config.endpoint)!;
@@ -69,6 +70,7 @@ interface PartCut {
  * to the dead-letter directory with ClickHouse's reason, and the others are stored.
  */
 export class ClickHouseLogsSender implements ExportSender<InsertPayload> {
+  private readonly metrics: ClickHouseMetrics;
   private client: ClickHouseClient | undefined;
   private schemaReady = false;
   private connected = false;
@@ -80,6 +82,7 @@ export class ClickHouseLogsSender implements ExportSender<InsertPayload> {
     private readonly config: ClickHouseExporterConfig,
     private readonly context: ComponentContext,
   ) {
+    this.metrics = new ClickHouseMetrics(context.telemetry);
     this.table = `${config.database}.${config.logs_table_name}`;
     this.templatesTable = `${config.database}.${config.templates_table_name}`;
   }
@@ -90,7 +93,7 @@ export class ClickHouseLogsSender implements ExportSender<InsertPayload> {
     // rows stay queryable until it drops them. Counted, since the sender was answered 200.
     if (this.config.ttl > 0) {
       const expired = countOlderThan(batch, now - BigInt(this.config.ttl) * 1_000_000n, now);
-      if (expired > 0) this.context.telemetry.expired(expired);
+      if (expired > 0) this.metrics.expired(expired);
     }
     return { logs: encodeLogs(batch, now), templates: encodeTemplatesInsert(batch, this.templatesTable, now) };
   }

@@ -4,17 +4,20 @@ import type { LogBatch } from '../../pipeline/model.js';
 import { AttributeActions } from '../shared/attribute-actions.js';
 import { RecordSelector } from '../shared/match.js';
 import type { AttributesConfig } from './config.js';
+import { ConvertMetrics } from '../shared/metrics.js';
 
 /** The OTel Collector's attributes processor for logs: actions on log record attributes. */
 export class AttributesProcessor implements Processor {
+  private readonly metrics: ConvertMetrics;
   private readonly actions: AttributeActions;
   private readonly selector: RecordSelector;
 
   constructor(
     config: AttributesConfig,
-    private readonly context: ComponentContext,
+    context: ComponentContext,
     private readonly next: LogsConsumer,
   ) {
+    this.metrics = new ConvertMetrics(context.telemetry);
     this.actions = new AttributeActions(config.actions);
     this.selector = new RecordSelector(config.include, config.exclude);
   }
@@ -37,7 +40,7 @@ export class AttributesProcessor implements Processor {
       }
     }
     const failures = actions.takeConvertFailures();
-    if (failures) for (const [key, n] of failures) this.context.telemetry.convertFailed(key, n);
+    if (failures) for (const [key, n] of failures) this.metrics.convertFailed(key, n);
     return this.next.consume(batch);
   }
 }

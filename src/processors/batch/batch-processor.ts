@@ -7,6 +7,7 @@ import { countRecords, type LogBatch } from '../../pipeline/model.js';
 import { RoomWaiters } from '../../pipeline/room-wait.js';
 import { BatchBuffer } from './batch-buffer.js';
 import type { BatchConfig } from './config.js';
+import { BatchMetrics } from './metrics.js';
 
 /**
  * How soon a batch the next stage refused is offered again: soon, since a full queue frees room
@@ -22,6 +23,7 @@ const REFUSED_SEND_BACKOFF = { initialMs: 50, maxMs: 1000, multiplier: 2, random
  * instead of growing without bound.
  */
 export class BatchProcessor implements Processor {
+  private readonly metrics: BatchMetrics;
   private readonly buffer = new BatchBuffer();
   private readonly maxSend: number;
   private readonly maxPending: number;
@@ -37,6 +39,7 @@ export class BatchProcessor implements Processor {
     private readonly context: ComponentContext,
     private readonly next: LogsConsumer,
   ) {
+    this.metrics = new BatchMetrics(context.telemetry);
     this.maxSend = config.send_batch_max_size || Infinity;
     this.maxPending = config.max_pending_records || config.send_batch_size * 10;
   }
@@ -88,7 +91,7 @@ export class BatchProcessor implements Processor {
       const { batch, records } = this.buffer.take(Math.min(this.maxSend, this.buffer.size));
       try {
         await this.next.consume(batch);
-        this.context.telemetry.batchSent(records, this.closing ? 'shutdown' : full ? 'size' : trigger);
+        this.metrics.batchSent(records, this.closing ? 'shutdown' : full ? 'size' : trigger);
         this.room.wake();
         backoff.reset();
       } catch (err) {

@@ -5,6 +5,7 @@ import { countRecords, type LogBatch, type LogRecord } from '../../pipeline/mode
 import { type RecordMatcher } from '../shared/match.js';
 import { OttlEvaluationError, type OttlCondition, type OttlContext } from './ottl.js';
 import type { FilterConfig } from './config.js';
+import { FilterMetrics } from './metrics.js';
 
 const MIN_SEVERITY = 0;
 const INCLUDE = 1;
@@ -19,6 +20,7 @@ const WARNING_INTERVAL_MS = 60_000;
  * before any is removed, then the batch is compacted in place; an empty batch goes no further.
  */
 export class FilterProcessor implements Processor {
+  private readonly metrics: FilterMetrics;
   private readonly minSeverity: number;
   private readonly include: RecordMatcher | undefined;
   private readonly exclude: RecordMatcher | undefined;
@@ -40,6 +42,7 @@ export class FilterProcessor implements Processor {
     private readonly context: ComponentContext,
     private readonly next: LogsConsumer,
   ) {
+    this.metrics = new FilterMetrics(context.telemetry);
     this.minSeverity = config.min_severity ?? 0;
     this.include = config.logs.include;
     this.exclude = config.logs.exclude;
@@ -63,7 +66,7 @@ export class FilterProcessor implements Processor {
       kept = this.decide(batch);
     } catch (err) {
       // The batch is refused as a whole and left as it came: nothing was dropped by a rule, only the errors count.
-      this.context.telemetry.filterErrors(this.errors);
+      this.metrics.filterErrors(this.errors);
       throw err;
     }
     if (kept < total) this.compact(batch);
@@ -153,10 +156,9 @@ export class FilterProcessor implements Processor {
   }
 
   private report(): void {
-    const telemetry = this.context.telemetry;
-    for (let r = 0; r < RULES.length; r++) if (this.dropped[r]! > 0) telemetry.filterDropped(RULES[r]!, this.dropped[r]!);
+    for (let r = 0; r < RULES.length; r++) if (this.dropped[r]! > 0) this.metrics.filterDropped(RULES[r]!, this.dropped[r]!);
     if (this.errors === 0) return;
-    telemetry.filterErrors(this.errors);
+    this.metrics.filterErrors(this.errors);
     this.errorsSinceWarning += this.errors;
     const now = Date.now();
     if (this.errorMode === 'ignore' && this.firstError && now - this.lastWarning >= WARNING_INTERVAL_MS) {

@@ -5,6 +5,7 @@ import type { LogsConsumer } from '../../pipeline/consumer.js';
 import { BackPressureError, ShuttingDownError } from '../../pipeline/errors.js';
 import { countRecords, type LogBatch } from '../../pipeline/model.js';
 import { MIB, memoryLimits, type MemoryLimiterConfig } from './config.js';
+import { MemoryLimiterMetrics } from './metrics.js';
 
 let collectGarbage: (() => void) | undefined;
 
@@ -32,6 +33,7 @@ function fullGc(): void {
  * once per min_gc_interval_when_hard_limited (every check) above the hard limit.
  */
 export class MemoryLimiterProcessor implements Processor {
+  private readonly metrics: MemoryLimiterMetrics;
   private readonly hard: number;
   private readonly soft: number;
   private refusing = false;
@@ -45,6 +47,7 @@ export class MemoryLimiterProcessor implements Processor {
     private readonly context: ComponentContext,
     private readonly next: LogsConsumer,
   ) {
+    this.metrics = new MemoryLimiterMetrics(context.telemetry);
     ({ hard: this.hard, soft: this.soft } = memoryLimits(config));
   }
 
@@ -87,7 +90,7 @@ export class MemoryLimiterProcessor implements Processor {
       if (now - this.lastGc >= minInterval) {
         fullGc();
         this.lastGc = now;
-        this.context.telemetry.forcedGc();
+        this.metrics.forcedGc();
         rss = process.memoryUsage.rss();
       }
     }
@@ -99,6 +102,6 @@ export class MemoryLimiterProcessor implements Processor {
       if (refusing) this.context.logger.warn(state, rss >= this.hard ? 'memory usage is above the hard limit; refusing data' : 'memory usage is above the soft limit; refusing data');
       else this.context.logger.info(state, 'memory usage is below the soft limit again; taking data');
     }
-    this.context.telemetry.memoryState(rss, this.soft, this.hard, refusing);
+    this.metrics.memoryState(rss, this.soft, this.hard, refusing);
   }
 }

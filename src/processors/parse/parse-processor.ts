@@ -6,6 +6,7 @@ import { flattenJson, parseLogfmt, type Put } from './body-parsers.js';
 import { inferSeverity } from './severity-inference.js';
 import { TimestampLayout, parseEpoch, type EpochLayout } from './timestamp-layout.js';
 import type { ParseConfig } from './config.js';
+import { ParseMetrics } from './metrics.js';
 
 const JSON_PARSED = 0;
 const LOGFMT_PARSED = 1;
@@ -40,6 +41,7 @@ function isJsonObjectText(s: string): boolean {
  * is left as it is and counted; nothing is dropped.
  */
 export class ParseProcessor implements Processor {
+  private readonly metrics: ParseMetrics;
   private readonly put: Put;
   private readonly counts = new Int32Array(RESULTS.length);
   private readonly timestampField: string;
@@ -52,6 +54,7 @@ export class ParseProcessor implements Processor {
     private readonly context: ComponentContext,
     private readonly next: LogsConsumer,
   ) {
+    this.metrics = new ParseMetrics(context.telemetry);
     this.put = config.overwrite ? upsert : insert;
     this.timestampField = config.timestamp.field;
     this.layout = config.timestamp.compiled;
@@ -148,7 +151,7 @@ export class ParseProcessor implements Processor {
   private report(): void {
     for (let r = 0; r < RESULTS.length; r++) {
       if (this.counts[r] === 0) continue;
-      this.context.telemetry.parsed(RESULTS[r]!, this.counts[r]!);
+      this.metrics.parsed(RESULTS[r]!, this.counts[r]!);
       this.counts[r] = 0;
     }
   }

@@ -5,6 +5,7 @@ import type { LogBatch, LogRecord } from '../../pipeline/model.js';
 import { builtinDetectors } from './detectors.js';
 import { Redactor } from './redactor.js';
 import type { RedactionConfig } from './config.js';
+import { RedactionMetrics } from './metrics.js';
 
 function nodeHashName(f: RedactionConfig['hash_function']): string {
   const name = f.replace(/^hmac-/, '');
@@ -17,15 +18,17 @@ function nodeHashName(f: RedactionConfig['hash_function']): string {
  * counts per detector in /metrics, never the values.
  */
 export class RedactionProcessor implements Processor {
+  private readonly metrics: RedactionMetrics;
   private readonly redactor: Redactor;
   private readonly redactBody: boolean;
   private readonly summary: RedactionConfig['summary'];
 
   constructor(
     config: RedactionConfig,
-    private readonly context: ComponentContext,
+    context: ComponentContext,
     private readonly next: LogsConsumer,
   ) {
+    this.metrics = new RedactionMetrics(context.telemetry);
     const enabled = new Set(config.detectors);
     const allowAll = config.allow_all_keys ?? config.allowed_keys === undefined;
     const hashName = nodeHashName(config.hash_function);
@@ -91,15 +94,14 @@ export class RedactionProcessor implements Processor {
   }
 
   private report(redactor: Redactor): void {
-    const telemetry = this.context.telemetry;
     const masked = redactor.masked;
     for (let i = 0; i < masked.length; i++) {
       if (masked[i] === 0) continue;
-      telemetry.masked(redactor.counterNames[i]!, masked[i]!);
+      this.metrics.masked(redactor.counterNames[i]!, masked[i]!);
       masked[i] = 0;
     }
     if (redactor.deleted > 0) {
-      telemetry.redactionDeleted(redactor.deleted);
+      this.metrics.redactionDeleted(redactor.deleted);
       redactor.deleted = 0;
     }
   }

@@ -7,6 +7,7 @@ import { TemplateEngine } from '../../templates/engine.js';
 import { DEFAULT_ENDPOINTS } from '../../templates/llm/providers.js';
 import { LlmRefiner, type AcceptedTemplate } from '../../templates/llm/refiner.js';
 import type { TemplatesConfig } from './config.js';
+import { TemplatesMetrics } from './metrics.js';
 
 const TEMPLATE_ATTRIBUTE = 'log.record.template';
 
@@ -16,6 +17,7 @@ const TEMPLATE_ATTRIBUTE = 'log.record.template';
  * start and refreshed, so a restarted or new pod matches from the first record.
  */
 export class TemplatesProcessor implements Processor {
+  private readonly metrics: TemplatesMetrics;
   private readonly engine: TemplateEngine;
   private readonly refiner: LlmRefiner | undefined;
   private refreshTimer: NodeJS.Timeout | undefined;
@@ -26,6 +28,7 @@ export class TemplatesProcessor implements Processor {
     private readonly context: ComponentContext,
     private readonly next: LogsConsumer,
   ) {
+    this.metrics = new TemplatesMetrics(context.telemetry);
     const masking = config.masking.map((m) => m.regex);
     this.refiner = config.llm && this.createRefiner(config.llm, masking);
     this.engine = new TemplateEngine({
@@ -38,7 +41,6 @@ export class TemplatesProcessor implements Processor {
   }
 
   private createRefiner(llm: NonNullable<TemplatesConfig['llm']>, masking: string[]): LlmRefiner {
-    const telemetry = this.context.telemetry;
     return new LlmRefiner(
       {
         provider: { provider: llm.provider, endpoint: llm.endpoint ?? DEFAULT_ENDPOINTS[llm.provider], model: llm.model, apiKey: llm.api_key, timeoutMs: llm.timeout },
@@ -56,12 +58,12 @@ export class TemplatesProcessor implements Processor {
         adopt: (set, tokens) => this.engine.adopt(set, tokens, 'llm'),
         publish: () => this.engine.publish(),
         accepted: (accepted) => void this.store(accepted),
-        queueDepth: (depth) => telemetry.llmQueue(depth),
-        dropped: (reason) => telemetry.llmDropped(reason),
-        request: (outcome, promptTokens, completionTokens) => telemetry.llmRequest(outcome, promptTokens, completionTokens),
-        retry: () => telemetry.llmRetry(),
-        failure: (reason) => telemetry.llmFailure(reason),
-        proposal: (result, reason) => telemetry.llmProposal(result, reason),
+        queueDepth: (depth) => this.metrics.llmQueue(depth),
+        dropped: (reason) => this.metrics.llmDropped(reason),
+        request: (outcome, promptTokens, completionTokens) => this.metrics.llmRequest(outcome, promptTokens, completionTokens),
+        retry: () => this.metrics.llmRetry(),
+        failure: (reason) => this.metrics.llmFailure(reason),
+        proposal: (result, reason) => this.metrics.llmProposal(result, reason),
       },
       this.context.logger.child({ llm: llm.provider }),
     );
@@ -165,8 +167,7 @@ export class TemplatesProcessor implements Processor {
   }
 
   private report(matched: number, mined: number, skipped: number, created = 0): void {
-    const telemetry = this.context.telemetry;
-    telemetry.templates(matched, mined, skipped, created);
+    this.metrics.templates(matched, mined, skipped, created);
     const now = Date.now();
     this.recent.push({ at: now, matched, total: matched + mined, created });
     while (this.recent.length > 0 && this.recent[0]!.at < now - 60_000) this.recent.shift();
@@ -178,7 +179,7 @@ export class TemplatesProcessor implements Processor {
       total += r.total;
       createdLastMinute += r.created;
     }
-    telemetry.templateState({
+    this.metrics.templateState({
       loaded: this.engine.templateCount,
       matchRatio: total > 0 ? m / total : 0,
       newPerMinute: createdLastMinute,
