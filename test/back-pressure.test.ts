@@ -6,7 +6,7 @@ import { ClickHouseHttpFront } from './support/clickhouse-http-front.js';
 import { queryRows, startTestDaemon, tempDir, waitFor } from './support/daemon.js';
 import { numberedBatch } from './support/otlp-requests.js';
 import { createClient } from '@clickhouse/client';
-import { JsonIngestReceiver } from '../src/receivers/json_ingest/index.js';
+import { JsonIngestReceiver } from '../src/receivers/json_ingest/json-ingest-receiver.js';
 
 /** The RetryInfo delay inside a google.rpc.Status (grpc-status-details-bin). */
 function decodeRetryInfo(status: Buffer): { seconds: number; nanos: number } | undefined {

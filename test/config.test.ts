@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import t from 'tap';
 import { loadConfig } from '../src/daemon.js';
-import { ConfigError } from '../src/pipeline/errors.js';
+import { ConfigError } from '../src/config/errors.js';
 import { PROJECT_ROOT, runCli } from './support/cli.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'otelhouse-config-'));

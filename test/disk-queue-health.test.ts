@@ -2,8 +2,9 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import t from 'tap';
 import type { ComponentContext } from '../src/pipeline/component.js';
-import { DiskQueue } from '../src/pipeline/disk-queue.js';
-import { QueuedExporter, bytesCodec, retryOnFailureSchema, sendingQueueSchema, type ExportSender } from '../src/pipeline/exporter-helper.js';
+import { DiskQueue } from '../src/exporterhelper/disk-queue.js';
+import { retryOnFailureSchema, sendingQueueSchema } from '../src/exporterhelper/config.js';
+import { QueuedExporter, bytesCodec, type ExportSender } from '../src/exporterhelper/queued-exporter.js';
 import { newLogRecord, type LogBatch } from '../src/pipeline/model.js';
 import { Telemetry } from '../src/telemetry/metrics.js';
 import { tempDir, waitFor } from './support/daemon.js';
@@ -37,7 +38,7 @@ t.test('/health: a disk queue that cannot write makes its exporter degraded, wit
   const released = new Promise<void>((r) => (release = r));
   const sender: ExportSender<Uint8Array> = { codec: bytesCodec, prepare: () => new Uint8Array(16 * 1024).fill(7), attempt: () => released };
   const ctx = context('clickhouse');
-  const exporter = new QueuedExporter(ctx, sendingQueueSchema.parse({ storage: volume, num_consumers: 2 }), quickRetries, sender);
+  const exporter = new QueuedExporter(ctx, { sending_queue: sendingQueueSchema.parse({ storage: volume, num_consumers: 2 }), retry_on_failure: quickRetries }, sender);
   await exporter.start();
   t.teardown(() => exporter.shutdown(Date.now() + 2000));
   t.equal(exporter.health().status, 'ok');
@@ -77,7 +78,7 @@ t.test('a queue directory that no configured exporter uses, holding records, is 
 
   const sender: ExportSender<Uint8Array> = { codec: bytesCodec, prepare: () => new Uint8Array(10), attempt: async () => undefined };
   const ctx = context('clickhouse/main', ['clickhouse/main', 'otlp/other']);
-  const exporter = new QueuedExporter(ctx, sendingQueueSchema.parse({ storage }), quickRetries, sender);
+  const exporter = new QueuedExporter(ctx, { sending_queue: sendingQueueSchema.parse({ storage }), retry_on_failure: quickRetries }, sender);
   await exporter.start();
   t.teardown(() => exporter.shutdown(Date.now() + 2000));
   const warnings = ctx.lines.filter((l) => l.level === 40 && /no configured exporter uses/.test(String(l.msg)));

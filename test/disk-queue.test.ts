@@ -5,8 +5,8 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { pino } from 'pino';
 import t from 'tap';
-import { DiskQueue, type FsyncPolicy, type StoredRecord } from '../src/pipeline/disk-queue.js';
-import type { QueueLockTiming } from '../src/pipeline/queue-lock.js';
+import { DiskQueue, type FsyncPolicy, type StoredRecord } from '../src/exporterhelper/disk-queue.js';
+import type { QueueLockTiming } from '../src/exporterhelper/queue-lock.js';
 import { tempDir, waitFor } from './support/daemon.js';
 import { mountTmpfs, tmpfsUnavailable, unmount } from './support/tmpfs.js';
 

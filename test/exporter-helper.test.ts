@@ -5,10 +5,11 @@ import { pino } from 'pino';
 import t from 'tap';
 import type { ComponentContext } from '../src/pipeline/component.js';
 import { PermanentExportError, RetryableExportError } from '../src/pipeline/errors.js';
-import { QueuedExporter, bytesCodec, deadLetterSchema, retryOnFailureSchema, sendingQueueSchema, type ExportSender } from '../src/pipeline/exporter-helper.js';
+import { deadLetterSchema, retryOnFailureSchema, sendingQueueSchema } from '../src/exporterhelper/config.js';
+import { QueuedExporter, bytesCodec, type ExportSender } from '../src/exporterhelper/queued-exporter.js';
 import { newLogRecord, type LogBatch } from '../src/pipeline/model.js';
 import { FlushAcknowledgingBatchProcessor } from '../src/processors/batch/flush-acknowledging.js';
-import { batchConfigSchema } from '../src/processors/batch/index.js';
+import { batchConfigSchema } from '../src/processors/batch/config.js';
 import { Telemetry } from '../src/telemetry/metrics.js';
 import { tempDir, waitFor } from './support/daemon.js';
 
@@ -60,7 +61,7 @@ async function settled(p: Promise<unknown>, guardMs = 15_000): Promise<string> {
 t.test('concurrent batches cannot overfill a disk queue: queue_size and max_bytes count batches still being written', async (t) => {
   for (const limits of [{ queue_size: 100 }, { queue_size: 1_000_000, max_bytes: 5000 }]) {
     const ctx = context();
-    const exporter = new QueuedExporter(ctx, sendingQueueSchema.parse({ ...limits, storage: tempDir('qe-limits'), num_consumers: 1 }), quickRetries, scriptedSender(never));
+    const exporter = new QueuedExporter(ctx, { sending_queue: sendingQueueSchema.parse({ ...limits, storage: tempDir('qe-limits'), num_consumers: 1 }), retry_on_failure: quickRetries }, scriptedSender(never));
     await exporter.start();
     await exporter.consume(batchOf(10));
     const results = await Promise.allSettled(Array.from({ length: 200 }, () => exporter.consume(batchOf(10))));
@@ -83,7 +84,7 @@ t.test('an offset that cannot be written does not stop the exporter (or the proc
   const storage = tempDir('qe-offset');
   const ctx = context('x');
   const sender = scriptedSender(async () => undefined);
-  const exporter = new QueuedExporter(ctx, sendingQueueSchema.parse({ storage, num_consumers: 1 }), quickRetries, sender);
+  const exporter = new QueuedExporter(ctx, { sending_queue: sendingQueueSchema.parse({ storage, num_consumers: 1 }), retry_on_failure: quickRetries }, sender);
   await exporter.start();
   mkdirSync(join(storage, 'x', 'offset.tmp'));
   await exporter.consume(batchOf(1));
@@ -102,11 +103,8 @@ t.test('a batch given up on stays queued until the dead-letter directory takes i
     const ctx = context();
     const exporter = new QueuedExporter(
       ctx,
-      sendingQueueSchema.parse({ storage, num_consumers: 1 }),
-      quickRetries,
+      { sending_queue: sendingQueueSchema.parse({ storage, num_consumers: 1 }), retry_on_failure: quickRetries, dead_letter: deadLetterSchema.parse({ path: deadLetter }) },
       scriptedSender(() => Promise.reject(new PermanentExportError('type mismatch'))),
-      {},
-      deadLetterSchema.parse({ path: deadLetter }),
     );
     await exporter.start();
     return { exporter, ctx };
@@ -142,11 +140,8 @@ t.test('without a queue, a batch the dead-letter directory cannot take is refuse
   const ctx = context();
   const exporter = new QueuedExporter(
     ctx,
-    sendingQueueSchema.parse({ enabled: false }),
-    quickRetries,
+    { sending_queue: sendingQueueSchema.parse({ enabled: false }), retry_on_failure: quickRetries, dead_letter: deadLetterSchema.parse({ path: deadLetter }) },
     scriptedSender(() => Promise.reject(new PermanentExportError('type mismatch'))),
-    {},
-    deadLetterSchema.parse({ path: deadLetter }),
   );
   await exporter.start();
   await t.rejects(exporter.consume(batchOf(2)), { name: 'BackPressureError', message: /dead-letter directory cannot be written/ }, 'the caller is told to send it again');
@@ -162,7 +157,7 @@ t.test('without a queue, an export retried for ever ends at the shutdown deadlin
     ['never answering', never],
   ] as const) {
     const ctx = context();
-    const exporter = new QueuedExporter(ctx, sendingQueueSchema.parse({ enabled: false }), retryOnFailureSchema.parse({ initial_interval: '1h', max_elapsed_time: 0 }), scriptedSender(attempt));
+    const exporter = new QueuedExporter(ctx, { sending_queue: sendingQueueSchema.parse({ enabled: false }), retry_on_failure: retryOnFailureSchema.parse({ initial_interval: '1h', max_elapsed_time: 0 }) }, scriptedSender(attempt));
     await exporter.start();
     const pending = exporter.consume(batchOf(5));
     await sleep(20);
@@ -201,7 +196,7 @@ t.test('a batch that keeps failing retryably does not hold a consumer: the batch
       }
       delivered++;
     });
-    const exporter = new QueuedExporter(ctx, sendingQueueSchema.parse({ num_consumers: consumers }), quickRetries, sender);
+    const exporter = new QueuedExporter(ctx, { sending_queue: sendingQueueSchema.parse({ num_consumers: consumers }), retry_on_failure: quickRetries }, sender);
     await exporter.start();
     await exporter.consume(batchOf(2));
     await exporter.consume(batchOf(2));

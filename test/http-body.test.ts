@@ -109,7 +109,7 @@ t.test('answerRefusal: one answer for every HTTP receiver', async (t) => {
   const port = (server.address() as AddressInfo).port;
   /** Sends `body` and, unless `complete`, leaves it unfinished: the answer comes before the body is read. */
   const send = (path: string, complete = true) =>
-    new Promise<{ status: number; headers: Record<string, unknown>; body: { status: number; grpcCode: number; message: string } }>((resolve, reject) => {
+    new Promise<{ status: number; headers: Record<string, unknown>; body: { httpStatus: number; grpcCode: number; message: string } }>((resolve, reject) => {
       const req = httpRequest({ host: '127.0.0.1', port, path, method: 'POST', agent: false, headers: { 'Content-Length': complete ? '2' : '1000' } }, (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
@@ -123,7 +123,7 @@ t.test('answerRefusal: one answer for every HTTP receiver', async (t) => {
     });
 
   const tooLarge = await send('/too-large');
-  t.match(tooLarge, { status: 413, headers: { connection: 'close' }, body: { status: 413, grpcCode: 8, message: /exceeds max_request_body_size/ } }, '413: RESOURCE_EXHAUSTED, and the connection closes');
+  t.match(tooLarge, { status: 413, headers: { connection: 'close' }, body: { httpStatus: 413, grpcCode: 8, message: /exceeds max_request_body_size/ } }, '413: RESOURCE_EXHAUSTED, and the connection closes');
   t.match(await send('/unsupported'), { status: 415, body: { grpcCode: 3 } }, '415: INVALID_ARGUMENT');
   t.notOk((await send('/unsupported')).headers['retry-after'], 'no Retry-After for a request that cannot succeed');
   t.match(await send('/queue-full'), { status: 429, headers: { 'retry-after': '3' }, body: { grpcCode: 8, message: /retry later: queue full/ } }, 'back-pressure: 429 with Retry-After in whole seconds');

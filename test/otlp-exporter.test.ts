@@ -6,7 +6,7 @@ import t from 'tap';
 import { loadConfig } from '../src/daemon.js';
 import { otlpExporterFactory, otlpHttpExporterFactory } from '../src/exporters/otlp/index.js';
 import type { Exporter } from '../src/pipeline/component.js';
-import { ConfigError } from '../src/pipeline/errors.js';
+import { ConfigError } from '../src/config/errors.js';
 import { Telemetry } from '../src/telemetry/metrics.js';
 import { makeCertificates } from './support/certs.js';
 import { embeddedClient, queryRows, startTestDaemon, tempDir, waitFor } from './support/daemon.js';

@@ -555,6 +555,7 @@ t.test('parse processor: config errors name the key', async (t) => {
     ['timestamp: { layout: ms, layout_type: epoch }', 'processors.parse.timestamp.field', /name the attribute/],
     ['timestamp: { layout: "%H:%M", location: Mars/Olympus }', 'processors.parse.timestamp.location', /not an IANA time zone/],
     ['json: { max_depth: 0 }', 'processors.parse.json.max_depth', /./],
+    ['json: { max_depth: 31 }', 'processors.parse.json.max_depth', /at most 30, the model's nesting limit/],
   ];
   for (const [yaml, path, message] of cases) {
     const issue = configIssues('parse', yaml).find((i) => i.startsWith(`${path}: `));

@@ -9,7 +9,7 @@ import type { LogBatch } from '../src/pipeline/model.js';
 import { otlpConfigSchema } from '../src/receivers/otlp/config.js';
 import { OtlpGrpcServer } from '../src/receivers/otlp/grpc-server.js';
 import { syslogConfigSchema } from '../src/receivers/syslog/config.js';
-import { SyslogReceiver } from '../src/receivers/syslog/index.js';
+import { SyslogReceiver } from '../src/receivers/syslog/syslog-receiver.js';
 import { Telemetry } from '../src/telemetry/metrics.js';
 import { makeCertificates } from './support/certs.js';
 import { tempDir, waitFor } from './support/daemon.js';

@@ -1,16 +1,17 @@
 import { spawnSync } from 'node:child_process';
+import * as grpc from '@grpc/grpc-js';
 import { Writable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { pino } from 'pino';
 import t from 'tap';
 import { loadConfig, startDaemon } from '../src/daemon.js';
 import { encodeLogsRequest } from '../src/otlp/index.js';
-import { JsonIngestReceiver } from '../src/receivers/json_ingest/index.js';
-import { OtlpReceiver } from '../src/receivers/otlp/index.js';
-import { SyslogReceiver } from '../src/receivers/syslog/index.js';
+import { JsonIngestReceiver } from '../src/receivers/json_ingest/json-ingest-receiver.js';
+import { OtlpReceiver } from '../src/receivers/otlp/otlp-receiver.js';
+import { SyslogReceiver } from '../src/receivers/syslog/syslog-receiver.js';
 import { RATE_LIMITED_LOG_INTERVAL_MS } from '../src/telemetry/rate-limited-log.js';
 import { tempDir } from './support/daemon.js';
-import { numberedBatch } from './support/otlp-requests.js';
+import { grpcExport, numberedBatch } from './support/otlp-requests.js';
 
 const dir = tempDir('refusals');
 const YAML = `
@@ -18,6 +19,7 @@ receivers:
   otlp:
     protocols:
       http: { endpoint: 127.0.0.1:0, max_request_body_size: 4096 }
+      grpc: { endpoint: 127.0.0.1:0, max_recv_msg_size_mib: 1 }
   json_ingest: { endpoint: 127.0.0.1:0, max_request_body_size: 4096 }
   syslog: { udp: { listen_address: 127.0.0.1:0 } }
 processors:
@@ -35,6 +37,7 @@ interface LogLine {
   msg: string;
   component?: string;
   reason?: string;
+  transport?: string;
   suppressed?: number;
 }
 
@@ -53,8 +56,8 @@ t.test('every request the HTTP receivers refuse is counted by reason and logged 
   const ingestPort = receiver<JsonIngestReceiver>('json_ingest').port;
   const syslogPort = receiver<SyslogReceiver>('syslog').udpPort;
   const metrics = async () => (await fetch(`http://127.0.0.1:${daemon.telemetryServer.port}/metrics`)).text();
-  const refused = (text: string, receiverId: string, reason: string) =>
-    Number(new RegExp(`otelhouse_receiver_refused_requests_total\\{receiver="${receiverId}",transport="http",reason="${reason}"\\} (\\d+)`).exec(text)?.[1] ?? 0);
+  const refused = (text: string, receiverId: string, reason: string, transport = 'http') =>
+    Number(new RegExp(`otelhouse_receiver_refused_requests_total\\{receiver="${receiverId}",transport="${transport}",reason="${reason}"\\} (\\d+)`).exec(text)?.[1] ?? 0);
   const post = async (port: number, path: string, contentType: string, body: string | Uint8Array) => {
     const res = await fetch(`http://127.0.0.1:${port}${path}`, { method: 'POST', headers: { 'Content-Type': contentType }, body });
     await res.arrayBuffer();
@@ -76,6 +79,23 @@ t.test('every request the HTTP receivers refuse is counted by reason and logged 
     );
   });
 
+  await t.test('OTLP/gRPC', async (t) => {
+    const grpcPort = receiver<OtlpReceiver>('otlp').grpc!.port;
+    const garbage = await grpcExport(grpcPort, new Uint8Array([0x0a, 0xff, 0xff, 0xff, 0xff, 0x0f]));
+    t.equal(garbage.code, grpc.status.INVALID_ARGUMENT, 'an undecodable request: INVALID_ARGUMENT');
+    const oversize = await grpcExport(grpcPort, encodeLogsRequest(numberedBatch(0, 2, 'loadgen', 2 * 1024 * 1024)));
+    t.equal(oversize.code, grpc.status.RESOURCE_EXHAUSTED, 'a request over max_recv_msg_size_mib: RESOURCE_EXHAUSTED, answered by grpc-js');
+    t.equal((await grpcExport(grpcPort, encodeLogsRequest(numberedBatch(0, 2)))).code, grpc.status.OK, 'a valid request passes');
+    const text = await metrics();
+    t.same(
+      ['undecodable', 'ended_before_message'].map((r) => refused(text, 'otlp', r, 'grpc')),
+      [1, 1],
+      'the undecodable request and the one grpc-js ended before its message are counted under their reasons',
+    );
+    const logged = (reason: string) => lines.some((l) => l.msg === 'request refused' && l.component === 'otlp' && l.reason === reason);
+    t.ok(logged('undecodable') && logged('ended_before_message'), 'and logged');
+  });
+
   await t.test('json_ingest', async (t) => {
     t.equal(await post(ingestPort, '/logs/ingest', 'text/plain', 'hello'), 415);
     t.equal(await post(ingestPort, '/logs/ingest', 'application/json', JSON.stringify({ org: 'o', message: big })), 413);
@@ -93,7 +113,7 @@ t.test('every request the HTTP receivers refuse is counted by reason and logged 
   await t.test('refusals are logged at most once per reason and interval, with the count suppressed', async (t) => {
     const badJson = () => post(otlpPort, '/v1/logs', 'application/json', '{');
     for (let i = 0; i < 5; i++) t.equal(await badJson(), 400);
-    const undecodable = () => lines.filter((l) => l.msg === 'request refused' && l.component === 'otlp' && l.reason === 'undecodable');
+    const undecodable = () => lines.filter((l) => l.msg === 'request refused' && l.component === 'otlp' && l.transport === 'http' && l.reason === 'undecodable');
     // Two were refused above: 7 so far.
     t.ok(undecodable().length < 7, `a burst is not logged line by line (${undecodable().length} lines for 7 refusals)`);
     await sleep(RATE_LIMITED_LOG_INTERVAL_MS + 100);

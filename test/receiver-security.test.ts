@@ -11,7 +11,7 @@ import { BatchLogRecordProcessor, LoggerProvider, type LogRecordExporter } from 
 import protobuf from 'protobufjs';
 import t from 'tap';
 import { encodeLogsRequest } from '../src/otlp/index.js';
-import { JsonIngestReceiver } from '../src/receivers/json_ingest/index.js';
+import { JsonIngestReceiver } from '../src/receivers/json_ingest/json-ingest-receiver.js';
 import { issueCertificate, makeCa, makeCertificates } from './support/certs.js';
 import { PROJECT_ROOT } from './support/cli.js';
 import { embeddedClient, queryRows, startTestDaemon, tempDir, waitFor } from './support/daemon.js';

@@ -4,7 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import t from 'tap';
 import { loadConfig } from '../src/daemon.js';
 import { encodeLogsRequest } from '../src/otlp/index.js';
-import { ConfigError } from '../src/pipeline/errors.js';
+import { ConfigError } from '../src/config/errors.js';
 import { ClickHouseHttpFront } from './support/clickhouse-http-front.js';
 import { startTestDaemon, tempDir, waitFor, type RunningDaemon } from './support/daemon.js';
 import { numberedBatch } from './support/otlp-requests.js';

@@ -4,7 +4,7 @@ import { pino } from 'pino';
 import t from 'tap';
 import { loadConfig, startDaemon } from '../src/daemon.js';
 import { encodeLogsRequest } from '../src/otlp/index.js';
-import { OtlpReceiver } from '../src/receivers/otlp/index.js';
+import { OtlpReceiver } from '../src/receivers/otlp/otlp-receiver.js';
 import { numberedBatch } from './support/otlp-requests.js';
 
 interface LogLine {

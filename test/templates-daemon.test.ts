@@ -1,5 +1,5 @@
 import t from 'tap';
-import type { JsonIngestReceiver } from '../src/receivers/json_ingest/index.js';
+import type { JsonIngestReceiver } from '../src/receivers/json_ingest/json-ingest-receiver.js';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { runCli, startDaemonProcess } from './support/cli.js';

@@ -1,5 +1,5 @@
 import t from 'tap';
-import type { JsonIngestReceiver } from '../src/receivers/json_ingest/index.js';
+import type { JsonIngestReceiver } from '../src/receivers/json_ingest/json-ingest-receiver.js';
 import { embeddedClient, queryRows, startTestDaemon, tempDir, templatesPipelineYaml, waitFor, type RunningDaemon } from './support/daemon.js';
 import { ScriptedLlmServer, templater } from './support/scripted-llm-server.js';
 

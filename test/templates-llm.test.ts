@@ -6,7 +6,7 @@ import { pino } from 'pino';
 import t from 'tap';
 import { DEFAULT_DATA_DIR } from '../bench/accuracy.js';
 import { loadConfig } from '../src/daemon.js';
-import { ConfigError } from '../src/pipeline/errors.js';
+import { ConfigError } from '../src/config/errors.js';
 import type { TemplateRef } from '../src/pipeline/model.js';
 import { TemplateEngine } from '../src/templates/engine.js';
 import { LlmRefiner, type AcceptedTemplate, type RefinerOptions } from '../src/templates/llm/refiner.js';

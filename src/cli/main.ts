@@ -1,7 +1,8 @@
 #!/usr/bin/env -S node --max-semi-space-size=64
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { ConfigError, errorMessage } from '../pipeline/errors.js';
+import { ConfigError } from '../config/errors.js';
+import { errorMessage } from '../pipeline/errors.js';
 import { loadConfig, startDaemon } from '../daemon.js';
 import { createLogger } from '../telemetry/logger.js';
 import { listTemplates, mineFile } from './template-commands.js';

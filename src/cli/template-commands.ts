@@ -1,8 +1,9 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { ConfigError } from '../pipeline/errors.js';
+import { ConfigError } from '../config/errors.js';
 import type { ServiceConfig } from '../config/loader.js';
 import { parseEndpoint, type ClickHouseExporterConfig } from '../exporters/clickhouse/config.js';
 import { openClient } from '../exporters/clickhouse/exporter.js';
+import { templatesByCountQuery } from '../exporters/clickhouse/template-queries.js';
 import { TemplateEngine } from '../templates/engine.js';
 
 /** `otelhouse mine FILE`: mines a plain log file (one message per line) and prints its templates. */
@@ -29,9 +30,7 @@ export async function listTemplates(config: ServiceConfig, service: string | und
     const table = `${ch.database}.${ch.templates_table_name}`;
     const result = await client
       .query({
-        query:
-          `SELECT toString(TemplateId) AS id, anyLast(Text) AS text, toString(sum(Count)) AS count, groupUniqArrayArray(Services) AS services ` +
-          `FROM ${table} GROUP BY TemplateId ${service === undefined ? '' : 'HAVING has(services, {service:String})'} ORDER BY sum(Count) DESC LIMIT {top:UInt32}`,
+        query: templatesByCountQuery(table, service !== undefined),
         query_params: { service: service ?? '', top },
         format: 'JSONEachRow',
       })

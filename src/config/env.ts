@@ -1,5 +1,5 @@
 import { parse as parseYaml } from 'yaml';
-import type { ConfigIssue } from '../pipeline/errors.js';
+import type { ConfigIssue } from './errors.js';
 
 const REFERENCE = /\$\$|\$\{env:([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g;
 const WHOLE_REFERENCE = /^\$\{env:([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}$/;

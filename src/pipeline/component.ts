@@ -3,8 +3,7 @@ import type { z } from 'zod';
 import type { LogsConsumer } from './consumer.js';
 import type { TemplateRef, TemplateSource } from './model.js';
 import type { ComponentTelemetry } from '../telemetry/metrics.js';
-
-export type ComponentKind = 'receiver' | 'processor' | 'exporter' | 'extension';
+import type { ComponentKind } from './component-kind.js';
 
 /** What a component reports on /health. */
 export interface ComponentHealth {

@@ -1,4 +1,5 @@
-import type { AnyFactory, ComponentKind } from './component.js';
+import type { AnyFactory } from './component.js';
+import type { ComponentKind } from './component-kind.js';
 
 /** Factories by kind and type name, as the OTel Collector's component registry keeps them. */
 export class ComponentRegistry {

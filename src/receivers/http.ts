@@ -10,9 +10,8 @@ import type { ServerAuthenticator } from '../pipeline/auth.js';
 import type { ComponentContext } from '../pipeline/component.js';
 import { errorMessage } from '../pipeline/errors.js';
 import { authSchema, httpHeaders, resolveAuthenticator } from './auth.js';
-import { RateLimitedLog } from '../telemetry/rate-limited-log.js';
 import type { RequestRefusalReason } from '../telemetry/metrics.js';
-import { grpcCodeForHttpStatus, refusalFor, refusalReasonForHttpStatus, retryAfterHeader } from './refusal.js';
+import { RefusedRequests, refusalFor, refusalForHttpStatus, retryAfterHeader, type Refusal } from './refusal.js';
 import { ServerTlsCredentials, tlsServerSchema } from './tls.js';
 
 /**
@@ -59,7 +58,7 @@ export class HttpReceiverServer {
   private server: Server | undefined;
   private tls: ServerTlsCredentials | undefined;
   private readonly authenticator: ServerAuthenticator | undefined;
-  private readonly refusalLog: RateLimitedLog;
+  private readonly refusals: RefusedRequests;
   port = 0;
 
   constructor(
@@ -70,7 +69,7 @@ export class HttpReceiverServer {
     authenticator?: ServerAuthenticator,
   ) {
     this.authenticator = authenticator ?? resolveAuthenticator(settings.auth, context);
-    this.refusalLog = new RateLimitedLog(context.logger);
+    this.refusals = new RefusedRequests(context, 'http');
   }
 
   async start(): Promise<number> {
@@ -87,14 +86,14 @@ export class HttpReceiverServer {
       const tls = new ServerTlsCredentials(s.tls, this.context.logger);
       await tls.start();
       const https = createHttpsServer({ ...options, ...tls.serverOptions(s.read_header_timeout) }, this.handler);
-      tls.attach(https, () => this.context.telemetry.refusedRequest('http', 'tls_handshake_failed'));
+      tls.attach(https, () => this.refusals.note('tls_handshake_failed', 'TLS handshake failed'));
       server = https;
       this.tls = tls;
     } else {
       server = createHttpServer(options, this.handler);
     }
     server.maxConnections = s.max_connections;
-    server.on('drop', () => this.context.telemetry.refusedRequest('http', 'too_many_connections'));
+    server.on('drop', () => this.refusals.note('too_many_connections', `more than max_connections ${s.max_connections} connections at once`));
     try {
       this.port = await listen(server, s.endpoint, this.what);
     } catch (err) {
@@ -113,16 +112,15 @@ export class HttpReceiverServer {
   }
 
   /** Answers a refused request (see answerRefusal), counts it under its reason and logs it, rate-limited. */
-  refuse(req: IncomingMessage, res: ServerResponse, err: unknown, encode: (refusal: HttpRefusal) => { contentType: string; body: string | Uint8Array }): HttpRefusal {
+  refuse(req: IncomingMessage, res: ServerResponse, err: unknown, encode: (refusal: Refusal) => { contentType: string; body: string | Uint8Array }): Refusal {
     const refusal = answerRefusal(req, res, err, this.context, encode);
-    this.noteRefusal(refusal.reason, refusal.status, refusal.message);
+    this.noteRefusal(refusal.reason, refusal.httpStatus, refusal.message);
     return refusal;
   }
 
   /** Counts and logs a request refused with an answer of the receiver's own (a body with every record invalid). */
   noteRefusal(reason: RequestRefusalReason, status: number, message: string): void {
-    this.context.telemetry.refusedRequest('http', reason);
-    this.refusalLog.warn(reason, { reason, status, err: message }, 'request refused');
+    this.refusals.note(reason, message, { status });
   }
 
   get tlsEnabled(): boolean {
@@ -146,14 +144,6 @@ export class HttpRequestError extends Error {
   }
 }
 
-/** What a refused request is answered: the HTTP status, the google.rpc.Code that goes with it, and why. */
-export interface HttpRefusal {
-  status: number;
-  grpcCode: number;
-  message: string;
-  reason: RequestRefusalReason;
-}
-
 /**
  * Answers a request a receiver refuses, with `encode`'s body: an HttpRequestError's own status, or
  * for a pipeline error its refusal (with Retry-After when the client should retry). A body not
@@ -165,20 +155,14 @@ export function answerRefusal(
   res: ServerResponse,
   err: unknown,
   context: ComponentContext,
-  encode: (refusal: HttpRefusal) => { contentType: string; body: string | Uint8Array },
-): HttpRefusal {
-  let refusal: HttpRefusal;
-  if (err instanceof HttpRequestError) {
-    refusal = { status: err.status, grpcCode: grpcCodeForHttpStatus(err.status), message: err.message, reason: refusalReasonForHttpStatus(err.status) };
-  } else {
-    const pipelineRefusal = refusalFor(err);
-    refusal = { status: pipelineRefusal.httpStatus, grpcCode: pipelineRefusal.grpcCode, message: pipelineRefusal.message, reason: pipelineRefusal.reason };
-    if (pipelineRefusal.retryAfterMs !== undefined) res.setHeader('Retry-After', retryAfterHeader(pipelineRefusal.retryAfterMs));
-    if (pipelineRefusal.unexpected) context.logger.error({ err: errorMessage(err) }, 'request failed');
-  }
-  if (refusal.status === 413 || !req.complete) res.setHeader('Connection', 'close');
+  encode: (refusal: Refusal) => { contentType: string; body: string | Uint8Array },
+): Refusal {
+  const refusal = err instanceof HttpRequestError ? refusalForHttpStatus(err.status, err.message) : refusalFor(err);
+  if (refusal.retryAfterMs !== undefined) res.setHeader('Retry-After', retryAfterHeader(refusal.retryAfterMs));
+  if (refusal.unexpected) context.logger.error({ err: errorMessage(err) }, 'request failed');
+  if (refusal.httpStatus === 413 || !req.complete) res.setHeader('Connection', 'close');
   const { contentType, body } = encode(refusal);
-  res.statusCode = refusal.status;
+  res.statusCode = refusal.httpStatus;
   res.setHeader('Content-Type', contentType);
   res.end(body);
   if (!req.complete) req.resume();

@@ -1,8 +1,10 @@
 import { status as GrpcStatus } from '@grpc/grpc-js';
+import type { ComponentContext } from '../pipeline/component.js';
 import { BackPressureError, ShuttingDownError, errorMessage, isPermanentError } from '../pipeline/errors.js';
 import type { RequestRefusalReason } from '../telemetry/metrics.js';
+import { RateLimitedLog } from '../telemetry/rate-limited-log.js';
 
-/** How every receiver answers when the pipeline does not take a request's records. */
+/** How every receiver answers a request it refuses, whether the receiver or the pipeline refused it. */
 export interface Refusal {
   httpStatus: number;
   /** Also the google.rpc.Code of OTLP/HTTP error bodies. */
@@ -37,13 +39,17 @@ export function refusalFor(err: unknown): Refusal {
   return { httpStatus: 503, grpcCode: GrpcStatus.UNAVAILABLE, retryAfterMs: 1000, message: `log records not accepted, retry later: ${reason}`, unexpected: true, reason: 'unavailable' };
 }
 
+/** A request refused by the receiver itself, before its records reach the pipeline, with the HTTP status it is answered. */
+export function refusalForHttpStatus(httpStatus: number, message: string): Refusal {
+  return { httpStatus, grpcCode: grpcCodeForHttpStatus(httpStatus), retryAfterMs: undefined, message, unexpected: false, reason: refusalReasonForHttpStatus(httpStatus) };
+}
+
 /** Retry-After in whole seconds, at least 1. */
 export function retryAfterHeader(ms: number): string {
   return String(Math.max(1, Math.ceil(ms / 1000)));
 }
 
-/** The reason label of a request an HTTP receiver refuses with this status before its records reach the pipeline. */
-export function refusalReasonForHttpStatus(status: number): RequestRefusalReason {
+function refusalReasonForHttpStatus(status: number): RequestRefusalReason {
   switch (status) {
     case 400:
       return 'undecodable';
@@ -63,10 +69,31 @@ export function refusalReasonForHttpStatus(status: number): RequestRefusalReason
 }
 
 /** The google.rpc.Code that goes with an HTTP status a receiver answers with (OTLP/HTTP's Status bodies). */
-export function grpcCodeForHttpStatus(status: number): GrpcStatus {
+function grpcCodeForHttpStatus(status: number): GrpcStatus {
   if (status === 401) return GrpcStatus.UNAUTHENTICATED;
   if (status === 413) return GrpcStatus.RESOURCE_EXHAUSTED;
   if (status === 404 || status === 405) return GrpcStatus.UNIMPLEMENTED;
   if (status === 503) return GrpcStatus.UNAVAILABLE;
   return GrpcStatus.INVALID_ARGUMENT;
+}
+
+/**
+ * Where a receiver's refused requests and connections become visible: each is counted under its
+ * reason (otelhouse_receiver_refused_requests_total, /stats) and logged, at most once per reason
+ * per interval so that a flood of bad requests does not flood the log.
+ */
+export class RefusedRequests {
+  private readonly log: RateLimitedLog;
+
+  constructor(
+    private readonly context: ComponentContext,
+    private readonly transport: string,
+  ) {
+    this.log = new RateLimitedLog(context.logger);
+  }
+
+  note(reason: RequestRefusalReason, message: string, fields: Record<string, unknown> = {}): void {
+    this.context.telemetry.refusedRequest(this.transport, reason);
+    this.log.warn(reason, { reason, transport: this.transport, ...fields, err: message }, 'request refused');
+  }
 }

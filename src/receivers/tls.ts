@@ -3,7 +3,7 @@ import { createSecureContext, type SecureContextOptions, type SecureVersion, typ
 import * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import { z } from 'zod';
-import { FileChangeWatcher } from '../config/file-watch.js';
+import { FileChangeWatcher } from '../internal/file-watch.js';
 import { duration } from '../config/types.js';
 import { errorMessage } from '../pipeline/errors.js';
 

@@ -135,11 +135,6 @@ export class TemplateEngine {
     return { template: template.ref(), replaced: removed.map((t) => t.id) };
   }
 
-  /** Builds the snapshots of the sets that changed now, and gives them to the pool. */
-  publish(): void {
-    this.refresh();
-  }
-
   /** Assigns a template to each message, learning new ones. */
   async assign(set: string, messages: string[]): Promise<Assignment[]> {
     const s = this.setOf(set);
@@ -156,7 +151,7 @@ export class TemplateEngine {
   private async assignInTurn(s: TemplateSet, set: string, messages: string[], previous: Promise<void>): Promise<Assignment[]> {
     const out = new Array<Assignment>(messages.length);
     if (this.pool && messages.length > this.options.parallelThreshold) {
-      this.refresh();
+      this.publish();
       const snapshot = s.snapshot;
       const chunks = this.split(messages, this.pool.threads);
       const results = chunks.map((chunk) => this.pool!.match(set, encodeMessages(chunk)));
@@ -170,7 +165,7 @@ export class TemplateEngine {
       return out;
     }
     await previous;
-    this.refresh();
+    this.publish();
     const encoded = encodeMessages(messages);
     this.collect(s, s.snapshot, matchMessages(s.snapshot.compiled, this.version, encoded, this.scan), encoded, out, 0);
     return out;
@@ -189,8 +184,8 @@ export class TemplateEngine {
     return s;
   }
 
-  /** Builds new snapshots for the sets that changed, and gives them to the pool. */
-  private refresh(): void {
+  /** Builds new snapshots for the sets that changed, and gives them to the pool; assign() does it before each batch. */
+  publish(): void {
     if (this.dirty.size > 0) {
       this.version++;
       for (const key of this.dirty) {

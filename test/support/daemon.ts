@@ -5,7 +5,7 @@ import { pino } from 'pino';
 import { createClient, type ClickHouseClient } from '@clickhouse/client';
 import { createChdbConnection } from 'chdb/connection';
 import { loadConfig, startDaemon, type Daemon } from '../../src/daemon.js';
-import { OtlpReceiver } from '../../src/receivers/otlp/index.js';
+import { OtlpReceiver } from '../../src/receivers/otlp/otlp-receiver.js';
 
 export function tempDir(prefix: string): string {
   return mkdtempSync(join(tmpdir(), `otelhouse-${prefix}-`));

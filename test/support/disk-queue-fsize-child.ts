@@ -5,7 +5,7 @@
  * took, and prints what happened as JSON.
  */
 import { pino } from 'pino';
-import { DiskQueue } from '../../src/pipeline/disk-queue.js';
+import { DiskQueue } from '../../src/exporterhelper/disk-queue.js';
 
 // Past the limit the kernel also sends SIGXFSZ; Node ignores it, unless its parent (tap) left it at the default.
 process.on('SIGXFSZ', () => undefined);

@@ -3,7 +3,7 @@ import { pino } from 'pino';
 import { loadConfig } from '../../src/daemon.js';
 import type { Processor } from '../../src/pipeline/component.js';
 import type { LogsConsumer } from '../../src/pipeline/consumer.js';
-import { ConfigError } from '../../src/pipeline/errors.js';
+import { ConfigError } from '../../src/config/errors.js';
 import { newAttributes, newLogRecord, type AnyValue, type LogBatch, type LogRecord } from '../../src/pipeline/model.js';
 import { Telemetry } from '../../src/telemetry/metrics.js';
 

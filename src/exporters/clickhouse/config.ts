@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { duration, section } from '../../config/types.js';
-import { deadLetterSchema, retryOnFailureSchema, sendingQueueSchema } from '../../pipeline/exporter-helper.js';
+import { exporterHelperSettings } from '../../exporterhelper/config.js';
 
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
@@ -44,9 +44,7 @@ export const clickhouseConfigSchema = section({
   timeout: duration('30s'),
   /** Extra ClickHouse settings sent with every insert, e.g. { async_insert: 1 }. */
   insert_settings: z.record(z.string().regex(IDENTIFIER, 'not a ClickHouse setting name'), z.union([z.string(), z.number(), z.boolean()])).default({}),
-  sending_queue: sendingQueueSchema,
-  retry_on_failure: retryOnFailureSchema,
-  dead_letter: deadLetterSchema,
+  ...exporterHelperSettings,
 });
 
 export type ClickHouseExporterConfig = z.output<typeof clickhouseConfigSchema>;

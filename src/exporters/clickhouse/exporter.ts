@@ -2,13 +2,16 @@ import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { ClickHouseLogLevel, createClient, type ClickHouseClient } from '@clickhouse/client';
 import type { ComponentContext, NewTemplate, StoredTemplate } from '../../pipeline/component.js';
-import { QueuedExporter, type ExportOutcome, type ExportSender, type PayloadCodec } from '../../pipeline/exporter-helper.js';
+import type { DeadLetterFile } from '../../exporterhelper/dead-letter.js';
+import type { ExportOutcome, ExportSender, PayloadCodec } from '../../exporterhelper/queued-exporter.js';
 import { PermanentExportError } from '../../pipeline/errors.js';
 import type { LogBatch } from '../../pipeline/model.js';
 import { parseEndpoint, type ClickHouseExporterConfig } from './config.js';
 import { classifyClickHouseError, isMissingSchemaError, isRowDependent } from './error-classifier.js';
 import { countOlderThan, encodeLogs, encodeNewTemplatesInsert, encodeTemplatesInsert, logsInsertStatement, withInsertSettings, type LogsInsert } from './row-encoder.js';
 import { schemaStatements } from './schema.js';
+import { currentTemplatesQuery } from './template-queries.js';
+import { ClickHouseMetrics } from './metrics.js';
 
 export async function openClient(config: ClickHouseExporterConfig): Promise<ClickHouseClient> {
   const target = parseEndpoint(config.endpoint)!;
@@ -66,40 +69,45 @@ interface PartCut {
  * ClickHouse refuses because of some rows is cut in halves until those rows are isolated: they go
  * to the dead-letter directory with ClickHouse's reason, and the others are stored.
  */
-export class ClickHouseLogsExporter {
+export class ClickHouseLogsSender implements ExportSender<InsertPayload> {
+  private readonly metrics: ClickHouseMetrics;
   private client: ClickHouseClient | undefined;
   private schemaReady = false;
   private connected = false;
   private readonly table: string;
   private readonly templatesTable: string;
-  readonly queue: QueuedExporter<InsertPayload>;
+  readonly codec = insertPayloadCodec;
 
   constructor(
     private readonly config: ClickHouseExporterConfig,
     private readonly context: ComponentContext,
   ) {
+    this.metrics = new ClickHouseMetrics(context.telemetry);
     this.table = `${config.database}.${config.logs_table_name}`;
     this.templatesTable = `${config.database}.${config.templates_table_name}`;
-    const sender: ExportSender<InsertPayload> = {
-      codec: insertPayloadCodec,
-      deadLetterFiles: (payload, token) => [{ suffix: '.sql', data: this.deadLetterSql(payload, token) }],
-      prepare: (batch: LogBatch): InsertPayload => {
-        const now = BigInt(Date.now()) * 1_000_000n;
-        // Still inserted: ClickHouse is the judge of its TTL (its clock, whole parts), and the
-        // rows stay queryable until it drops them. Counted, since the sender was answered 200.
-        if (config.ttl > 0) {
-          const expired = countOlderThan(batch, now - BigInt(config.ttl) * 1_000_000n, now);
-          if (expired > 0) context.telemetry.expired(expired);
-        }
-        return { logs: encodeLogs(batch, now), templates: encodeTemplatesInsert(batch, this.templatesTable, now) };
-      },
-      attempt: (payload, records, token, attempt) => this.send(payload, records, token, attempt),
-    };
-    this.queue = new QueuedExporter(context, config.sending_queue, config.retry_on_failure, sender, {
-      start: () => this.start(),
-      stop: () => this.stop(),
-      health: () => ({ clickhouse_connected: this.connected, endpoint: redact(config.endpoint) }),
-    }, config.dead_letter);
+  }
+
+  prepare(batch: LogBatch): InsertPayload {
+    const now = BigInt(Date.now()) * 1_000_000n;
+    // Still inserted: ClickHouse is the judge of its TTL (its clock, whole parts), and the
+    // rows stay queryable until it drops them. Counted, since the sender was answered 200.
+    if (this.config.ttl > 0) {
+      const expired = countOlderThan(batch, now - BigInt(this.config.ttl) * 1_000_000n, now);
+      if (expired > 0) this.metrics.expired(expired);
+    }
+    return { logs: encodeLogs(batch, now), templates: encodeTemplatesInsert(batch, this.templatesTable, now) };
+  }
+
+  attempt(payload: InsertPayload, records: number, token: string, attempt: number): Promise<ExportOutcome | undefined> {
+    return this.send(payload, records, token, attempt);
+  }
+
+  deadLetterFiles(payload: InsertPayload, token: string): DeadLetterFile[] {
+    return [{ suffix: '.sql', data: this.deadLetterSql(payload, token) }];
+  }
+
+  health(): Record<string, unknown> {
+    return { clickhouse_connected: this.connected, endpoint: redact(this.config.endpoint) };
   }
 
   private async send(payload: InsertPayload, records: number, token: string, attempt: number): Promise<ExportOutcome | undefined> {
@@ -190,7 +198,7 @@ export class ClickHouseLogsExporter {
     return withInsertSettings(statement, { insert_deduplication_token: token, deduplicate_blocks_in_dependent_materialized_views: 1 });
   }
 
-  private async start(): Promise<void> {
+  async start(): Promise<void> {
     this.client = await openClient(this.config);
     try {
       await this.ensureSchema();
@@ -200,7 +208,7 @@ export class ClickHouseLogsExporter {
     }
   }
 
-  private async stop(): Promise<void> {
+  async stop(): Promise<void> {
     await this.client?.close();
   }
 
@@ -224,11 +232,8 @@ export class ClickHouseLogsExporter {
   /** The current templates: most recently seen first, without the ones a generalisation replaced. */
   async loadTemplates(limit: number): Promise<StoredTemplate[]> {
     await this.ensureSchema();
-    const t = this.templatesTable;
     const result = await this.client!.query({
-      query:
-        `SELECT toString(TemplateId) AS id, anyLast(Text) AS text, groupUniqArrayArray(Services) AS services, toString(sum(Count)) AS count, max(LastSeen) AS last, anyLast(Source) AS source ` +
-        `FROM ${t} WHERE TemplateId NOT IN (SELECT arrayJoin(ReplacedIds) FROM ${t}) GROUP BY TemplateId ORDER BY last DESC LIMIT {limit:UInt32}`,
+      query: currentTemplatesQuery(this.templatesTable),
       query_params: { limit },
       format: 'JSONEachRow',
     });

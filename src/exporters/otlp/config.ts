@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { duration, parseHostPort, section } from '../../config/types.js';
-import { deadLetterSchema, retryOnFailureSchema, sendingQueueSchema } from '../../pipeline/exporter-helper.js';
+import { exporterHelperSettings } from '../../exporterhelper/config.js';
 
 export const PROTOCOLS = ['grpc', 'http/protobuf'] as const;
 export type OtlpProtocol = (typeof PROTOCOLS)[number];
@@ -86,9 +86,7 @@ export function otlpConfigSchema(defaultProtocol: OtlpProtocol) {
     tls: tlsSchema,
     /** grpc: spread requests over every address the endpoint's name resolves to, or stick to one. */
     balancer_name: z.enum(['round_robin', 'pick_first'], { error: 'expected round_robin or pick_first' }).default('round_robin'),
-    sending_queue: sendingQueueSchema,
-    retry_on_failure: retryOnFailureSchema,
-    dead_letter: deadLetterSchema,
+    ...exporterHelperSettings,
   }).superRefine((c, ctx) => {
     if (c.protocol === 'grpc') {
       if (!parseGrpcEndpoint(c.endpoint)) ctx.addIssue({ code: 'custom', path: ['endpoint'], message: 'expected host:port, dns:///host:port or http(s)://host:port' });

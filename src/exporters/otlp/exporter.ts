@@ -1,7 +1,8 @@
 import type { ComponentContext } from '../../pipeline/component.js';
-import { QueuedExporter, bytesCodec, type ExportOutcome } from '../../pipeline/exporter-helper.js';
+import { bytesCodec, type ExportOutcome, type ExportSender } from '../../exporterhelper/queued-exporter.js';
 import { RetryableExportError, errorMessage } from '../../pipeline/errors.js';
 import type { LogBatch } from '../../pipeline/model.js';
+import type { DeadLetterFile } from '../../exporterhelper/dead-letter.js';
 import { decodeLogsResponse, encodeLogsRequest } from '../../otlp/index.js';
 import type { OtlpExporterConfig } from './config.js';
 import { GrpcLogsTransport } from './grpc-transport.js';
@@ -10,42 +11,47 @@ import { readTlsMaterial, type LogsTransport } from './transport.js';
 
 /**
  * Forwards batches to another OTLP server (an otelhouse gateway, an OTel Collector, a vendor) over
- * gRPC or HTTP/protobuf. A batch is encoded once, when it enters the sending queue; the queue's
- * workers send it and retry what the server says is retryable, waiting at least as long as the
- * server asked (RetryInfo, Retry-After). Records the server rejects in a partial_success are
- * logged and counted, never resent: the server has said they will never be accepted.
+ * gRPC or HTTP/protobuf. A batch is encoded once, when it enters the sending queue (which the
+ * factory wraps around this sender); the queue's workers send it and retry what the server says
+ * is retryable, waiting at least as long as the server asked (RetryInfo, Retry-After). Records the
+ * server rejects in a partial_success are logged and counted, never resent: the server has said
+ * they will never be accepted.
  */
-export class OtlpLogsExporter {
+export class OtlpLogsSender implements ExportSender<Uint8Array> {
   private transport: LogsTransport | undefined;
   private connected = false;
-  readonly queue: QueuedExporter<Uint8Array>;
+  /** The payload already is bytes: a disk queue (sending_queue.storage) stores it as it is. */
+  readonly codec = bytesCodec;
 
   constructor(
     private readonly config: OtlpExporterConfig,
     private readonly context: ComponentContext,
-  ) {
-    const sender = {
-      prepare: (batch: LogBatch): Uint8Array => encodeLogsRequest(batch),
-      attempt: (payload: Uint8Array, records: number) => this.attempt(payload, records),
-      // The payload already is bytes: a disk queue (sending_queue.storage) stores it as it is.
-      codec: bytesCodec,
-      // A given-up batch is an ExportLogsServiceRequest: replayable with any OTLP client.
-      deadLetterFiles: (payload: Uint8Array) => [{ suffix: '.pb', data: payload }],
-    };
-    this.queue = new QueuedExporter(context, config.sending_queue, config.retry_on_failure, sender, {
-      start: async () => this.start(),
-      stop: () => this.transport?.close() ?? Promise.resolve(),
-      health: () => ({ connected: this.connected, endpoint: this.transport?.target ?? config.endpoint }),
-    }, config.dead_letter);
+  ) {}
+
+  prepare(batch: LogBatch): Uint8Array {
+    return encodeLogsRequest(batch);
   }
 
-  private start(): void {
+  /** A given-up batch is an ExportLogsServiceRequest: replayable with any OTLP client. */
+  deadLetterFiles(payload: Uint8Array): DeadLetterFile[] {
+    return [{ suffix: '.pb', data: payload }];
+  }
+
+  async start(): Promise<void> {
     const tls = readTlsMaterial(this.config.tls, this.context.id);
     this.transport = this.config.protocol === 'grpc' ? new GrpcLogsTransport(this.config, tls) : new HttpLogsTransport(this.config, tls);
     this.context.logger.info({ endpoint: this.transport.target, protocol: this.config.protocol }, 'OTLP exporter ready');
   }
 
-  private async attempt(payload: Uint8Array, records: number): Promise<ExportOutcome | undefined> {
+  async stop(): Promise<void> {
+    await this.transport?.close();
+  }
+
+  health(): Record<string, unknown> {
+    return { connected: this.connected, endpoint: this.transport?.target ?? this.config.endpoint };
+  }
+
+  async attempt(payload: Uint8Array, records: number): Promise<ExportOutcome | undefined> {
     let response: Uint8Array;
     try {
       response = await this.transport!.send(payload);

@@ -6,7 +6,7 @@ import { PermanentExportError, RetryableExportError, errorMessage } from '../../
 import { decodeStatus } from '../../otlp/index.js';
 import { httpLogsUrl, type OtlpExporterConfig } from './config.js';
 import type { LogsTransport, TlsMaterial } from './transport.js';
-import { parseRetryAfter } from '../../pipeline/retry-after.js';
+import { parseRetryAfter } from '../../internal/retry-after.js';
 
 // zlib's async calls run on libuv's thread pool, off the event loop.
 const COMPRESSORS = { gzip: promisify(zlib.gzip), deflate: promisify(zlib.deflate) } as const;

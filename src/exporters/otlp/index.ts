@@ -1,6 +1,7 @@
 import type { ExporterFactory } from '../../pipeline/component.js';
 import { otlpConfigSchema } from './config.js';
-import { OtlpLogsExporter } from './exporter.js';
+import { QueuedExporter } from '../../exporterhelper/queued-exporter.js';
+import { OtlpLogsSender } from './exporter.js';
 
 const grpcDefaultSchema = otlpConfigSchema('grpc');
 const httpDefaultSchema = otlpConfigSchema('http/protobuf');
@@ -10,7 +11,7 @@ export const otlpExporterFactory: ExporterFactory<typeof grpcDefaultSchema> = {
   kind: 'exporter',
   type: 'otlp',
   configSchema: grpcDefaultSchema,
-  create: (config, context) => new OtlpLogsExporter(config, context).queue,
+  create: (config, context) => new QueuedExporter(context, config, new OtlpLogsSender(config, context)),
 };
 
 /** `otlphttp`: the same exporter over HTTP/protobuf, under the OTel Collector's name for it. */
@@ -18,5 +19,5 @@ export const otlpHttpExporterFactory: ExporterFactory<typeof httpDefaultSchema> 
   kind: 'exporter',
   type: 'otlphttp',
   configSchema: httpDefaultSchema,
-  create: (config, context) => new OtlpLogsExporter(config, context).queue,
+  create: (config, context) => new QueuedExporter(context, config, new OtlpLogsSender(config, context)),
 };

@@ -1,58 +1,6 @@
-import { z } from 'zod';
-import { section } from '../../config/types.js';
-import type { ComponentContext, Processor, ProcessorFactory } from '../../pipeline/component.js';
-import type { LogsConsumer } from '../../pipeline/consumer.js';
-import type { LogBatch } from '../../pipeline/model.js';
-import { AttributeActions, actionListSchema } from '../shared/attribute-actions.js';
-import { RecordSelector, attributesMatchSchema } from '../shared/match.js';
-
-export const attributesConfigSchema = section({
-  /** Act only on records that match (services, resources, libraries, attributes, bodies, severity). */
-  include: attributesMatchSchema().optional(),
-  /** Leave records that match alone. */
-  exclude: attributesMatchSchema().optional(),
-  /** Applied in order to each selected record's attributes. */
-  actions: actionListSchema.min(1, 'at least one action is needed'),
-});
-
-type AttributesConfig = z.output<typeof attributesConfigSchema>;
-
-/** The OTel Collector's attributes processor for logs: actions on log record attributes. */
-class AttributesProcessor implements Processor {
-  private readonly actions: AttributeActions;
-  private readonly selector: RecordSelector;
-
-  constructor(
-    config: AttributesConfig,
-    private readonly context: ComponentContext,
-    private readonly next: LogsConsumer,
-  ) {
-    this.actions = new AttributeActions(config.actions);
-    this.selector = new RecordSelector(config.include, config.exclude);
-  }
-
-  async start(): Promise<void> {}
-  async shutdown(): Promise<void> {}
-
-  async consume(batch: LogBatch): Promise<void> {
-    const selector = this.selector;
-    const actions = this.actions;
-    for (const rl of batch.resourceLogs) {
-      if (!selector.all && !selector.enterResource(rl.resource)) continue;
-      for (const sl of rl.scopeLogs) {
-        if (!selector.all && !selector.enterScope(sl.scope)) continue;
-        const records = sl.logRecords;
-        for (let i = 0; i < records.length; i++) {
-          const rec = records[i]!;
-          if (selector.all || selector.selects(rec)) rec.attributes = actions.apply(rec.attributes);
-        }
-      }
-    }
-    const failures = actions.takeConvertFailures();
-    if (failures) for (const [key, n] of failures) this.context.telemetry.convertFailed(key, n);
-    return this.next.consume(batch);
-  }
-}
+import type { ProcessorFactory } from '../../pipeline/component.js';
+import { attributesConfigSchema } from './config.js';
+import { AttributesProcessor } from './attributes-processor.js';
 
 export const attributesProcessorFactory: ProcessorFactory<typeof attributesConfigSchema> = {
   kind: 'processor',

@@ -1,10 +1,11 @@
-import { setTimeout as sleep } from 'node:timers/promises';
+import { waitUntilDeadline } from '../../internal/deadline.js';
 import type { ComponentContext, Processor } from '../../pipeline/component.js';
 import type { LogsConsumer } from '../../pipeline/consumer.js';
 import { BackPressureError, ShuttingDownError } from '../../pipeline/errors.js';
 import { countRecords, type LogBatch } from '../../pipeline/model.js';
 import { RoomWaiters } from '../../pipeline/room-wait.js';
-import type { BatchConfig } from './index.js';
+import type { BatchConfig } from './config.js';
+import { BatchMetrics } from './metrics.js';
 
 interface Waiting {
   batch: LogBatch;
@@ -22,6 +23,7 @@ interface Waiting {
  * boundary, so send_batch_max_size is exceeded only by a single larger request.
  */
 export class FlushAcknowledgingBatchProcessor implements Processor {
+  private readonly metrics: BatchMetrics;
   private waiting: Waiting[] = [];
   private waitingRecords = 0;
   private readonly maxSend: number;
@@ -38,6 +40,7 @@ export class FlushAcknowledgingBatchProcessor implements Processor {
     private readonly context: ComponentContext,
     private readonly next: LogsConsumer,
   ) {
+    this.metrics = new BatchMetrics(context.telemetry);
     this.maxSend = config.send_batch_max_size || Infinity;
     this.maxPending = config.max_pending_records || config.send_batch_size * 10;
   }
@@ -71,9 +74,7 @@ export class FlushAcknowledgingBatchProcessor implements Processor {
     this.closing = true;
     this.room.wake();
     while (this.waiting.length > 0) this.flush('shutdown');
-    const timer = new AbortController();
-    await Promise.race([Promise.all(this.sends.keys()), sleep(Math.max(0, deadline - Date.now()), undefined, { signal: timer.signal }).catch(() => undefined)]);
-    timer.abort();
+    await waitUntilDeadline(Promise.all(this.sends.keys()), deadline);
     if (this.sends.size === 0) return;
     const unanswered = [...this.sends.values()].flat();
     this.sends.clear();
@@ -106,7 +107,7 @@ export class FlushAcknowledgingBatchProcessor implements Processor {
     const batch: LogBatch = { resourceLogs: group.length === 1 ? group[0]!.batch.resourceLogs : group.flatMap((w) => w.batch.resourceLogs) };
     const sent = this.next.consume(batch).then(
       () => {
-        this.context.telemetry.batchSent(records, trigger);
+        this.metrics.batchSent(records, trigger);
         for (const w of group) w.resolve();
       },
       (err: unknown) => {

@@ -1,4 +1,4 @@
-import { zonedToUtcMs } from '../../pipeline/time-zones.js';
+import { zonedToUtcMs } from '../../internal/time-zones.js';
 
 /**
  * Timestamp layouts as the OTel Collector's time_parser takes them: `strptime` directives

@@ -4,12 +4,12 @@ import protobuf from 'protobufjs';
 import type { ServerAuthenticator } from '../../pipeline/auth.js';
 import type { ComponentContext } from '../../pipeline/component.js';
 import type { LogsConsumer } from '../../pipeline/consumer.js';
-import { consumeWaitingForRoom } from '../../pipeline/room-wait.js';
 import { errorMessage } from '../../pipeline/errors.js';
 import { OtlpDecodeError, decodeLogsRequest, encodeLogsResponse } from '../../otlp/index.js';
 import { grpcMetadataHeaders, resolveAuthenticator } from '../auth.js';
 import { listen } from '../http.js';
-import { refusalFor } from '../refusal.js';
+import { passToPipeline } from '../receive.js';
+import { RefusedRequests, refusalFor } from '../refusal.js';
 import { DEFAULT_HANDSHAKE_TIMEOUT_MS, ServerTlsCredentials } from '../tls.js';
 import type { OtlpGrpcConfig } from './config.js';
 
@@ -57,6 +57,7 @@ export class OtlpGrpcServer {
   private readonly sockets = new Map<Socket, { bytesRead: number; since: number }>();
   private sweep: NodeJS.Timeout | undefined;
   private readonly authenticator: ServerAuthenticator | undefined;
+  private readonly refusals: RefusedRequests;
   port = 0;
 
   constructor(
@@ -65,6 +66,7 @@ export class OtlpGrpcServer {
     private readonly next: LogsConsumer,
   ) {
     this.authenticator = resolveAuthenticator(config.auth, context);
+    this.refusals = new RefusedRequests(context, 'grpc');
   }
 
   private serverOptions(): grpc.ServerOptions {
@@ -74,7 +76,7 @@ export class OtlpGrpcServer {
       'grpc.max_receive_message_length': c.max_recv_msg_size_mib * 1024 * 1024,
       'grpc.max_send_message_length': 4 * 1024 * 1024,
       'grpc.max_concurrent_streams': c.max_concurrent_streams,
-      interceptors: this.authenticator ? [this.authInterceptor(this.authenticator)] : [],
+      interceptors: [this.callInterceptor()],
     };
     if (ka.max_connection_idle > 0) options['grpc.max_connection_idle_ms'] = ka.max_connection_idle;
     if (ka.max_connection_age > 0) options['grpc.max_connection_age_ms'] = ka.max_connection_age;
@@ -84,23 +86,43 @@ export class OtlpGrpcServer {
     return options;
   }
 
-  /** Checks the call's metadata before its message is handed to the service: a refused call stores nothing. */
-  private authInterceptor(authenticator: ServerAuthenticator): grpc.ServerInterceptor {
-    return (_method, call) =>
-      new grpc.ServerInterceptingCall(call, {
+  /**
+   * Sees every call before grpc-js hands its message to the service. With an authenticator it
+   * checks the call's metadata first: a refused call stores nothing. It also makes visible the
+   * calls grpc-js ends on its own before the message reaches the service (a message over
+   * max_recv_msg_size_mib, a compression it cannot undo): grpc-js answers those without telling
+   * the service or the interceptors why, so they are counted as ended before their message.
+   */
+  private callInterceptor(): grpc.ServerInterceptor {
+    const authenticator = this.authenticator;
+    return (_method, call) => {
+      let answered = false;
+      let messageReceived = false;
+      return new grpc.ServerInterceptingCall(call, {
         start: (next) =>
           next({
             onReceiveMetadata: (metadata, passOn) => {
-              const refusal = authenticator.authenticate(grpcMetadataHeaders(metadata));
+              const refusal = authenticator?.authenticate(grpcMetadataHeaders(metadata));
               if (refusal === undefined) {
                 passOn(metadata);
                 return;
               }
-              this.context.telemetry.refusedRequest('grpc', 'unauthenticated');
+              answered = true;
+              this.refusals.note('unauthenticated', `unauthenticated: ${refusal}`);
               call.sendStatus({ code: grpc.status.UNAUTHENTICATED, details: `unauthenticated: ${refusal}` });
+            },
+            onReceiveMessage: (message, passOn) => {
+              messageReceived = true;
+              passOn(message);
+            },
+            // grpc-js calls this once the call is over, however it ended.
+            onCancel: () => {
+              if (answered || messageReceived) return;
+              this.refusals.note('ended_before_message', `the call ended before its message reached the receiver: larger than max_recv_msg_size_mib ${this.config.max_recv_msg_size_mib}, compressed in a way grpc-js cannot undo, or cancelled by the client`);
             },
           }),
       });
+    };
   }
 
   async start(): Promise<void> {
@@ -119,7 +141,7 @@ export class OtlpGrpcServer {
       injector.injectConnection(socket);
     });
     listener.maxConnections = this.config.max_connections;
-    listener.on('drop', () => this.context.telemetry.refusedRequest('grpc', 'too_many_connections'));
+    listener.on('drop', () => this.refusals.note('too_many_connections', `more than max_connections ${this.config.max_connections} connections at once`));
     try {
       this.port = await listen(listener, this.config.endpoint, 'otlp grpc');
     } catch (err) {
@@ -162,31 +184,25 @@ export class OtlpGrpcServer {
   }
 
   private async export(request: Buffer, callback: grpc.sendUnaryData<Uint8Array>, clientDeadline: grpc.Deadline): Promise<void> {
-    const { telemetry } = this.context;
     let decoded;
     try {
       decoded = decodeLogsRequest(request);
     } catch (err) {
-      telemetry.refusedRequest('grpc', 'undecodable');
       const message = err instanceof OtlpDecodeError ? err.message : `cannot decode request: ${errorMessage(err)}`;
+      this.refusals.note('undecodable', message, { code: grpc.status.INVALID_ARGUMENT });
       callback({ code: grpc.status.INVALID_ARGUMENT, details: message });
       return;
     }
-    if (decoded.rejected > 0) telemetry.refused(decoded.rejected, 'grpc', 'invalid');
-    if (decoded.unrepresentableTimes > 0) telemetry.unrepresentableTimes(decoded.unrepresentableTimes, 'grpc');
-    if (decoded.records > 0) {
-      try {
-        await consumeWaitingForRoom(this.roomWait(clientDeadline), () => this.next.consume(decoded.batch));
-      } catch (err) {
-        telemetry.refused(decoded.records, 'grpc', 'back_pressure');
-        const refusal = refusalFor(err);
-        if (refusal.unexpected) this.context.logger.error({ err: errorMessage(err) }, 'OTLP/gRPC request failed');
-        const metadata = new grpc.Metadata();
-        if (refusal.retryAfterMs !== undefined) metadata.set('grpc-status-details-bin', retryInfoStatusDetails(refusal.grpcCode, refusal.message, refusal.retryAfterMs));
-        callback({ code: refusal.grpcCode, details: refusal.message, metadata });
-        return;
-      }
-      telemetry.accepted(decoded.records, 'grpc');
+    try {
+      await passToPipeline(this.context.telemetry, 'grpc', this.next, this.roomWait(clientDeadline), { batch: decoded.batch, records: decoded.records, invalid: decoded.rejected, unrepresentableTimes: decoded.unrepresentableTimes });
+    } catch (err) {
+      const refusal = refusalFor(err);
+      if (refusal.unexpected) this.context.logger.error({ err: errorMessage(err) }, 'OTLP/gRPC request failed');
+      this.refusals.note(refusal.reason, refusal.message, { code: refusal.grpcCode });
+      const metadata = new grpc.Metadata();
+      if (refusal.retryAfterMs !== undefined) metadata.set('grpc-status-details-bin', retryInfoStatusDetails(refusal.grpcCode, refusal.message, refusal.retryAfterMs));
+      callback({ code: refusal.grpcCode, details: refusal.message, metadata });
+      return;
     }
     callback(null, encodeLogsResponse(decoded.rejected > 0 ? { rejectedLogRecords: decoded.rejected, errorMessage: decoded.rejectReason } : undefined));
   }

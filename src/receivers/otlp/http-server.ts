@@ -1,7 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ComponentContext } from '../../pipeline/component.js';
 import type { LogsConsumer } from '../../pipeline/consumer.js';
-import { consumeWaitingForRoom } from '../../pipeline/room-wait.js';
 import { ShuttingDownError, errorMessage } from '../../pipeline/errors.js';
 import {
   OtlpDecodeError,
@@ -14,6 +13,7 @@ import {
   type DecodeResult,
 } from '../../otlp/index.js';
 import { HttpReceiverServer, HttpRequestError, readRequestBody } from '../http.js';
+import { passToPipeline } from '../receive.js';
 import type { OtlpHttpConfig } from './config.js';
 
 type Encoding = 'protobuf' | 'json';
@@ -71,7 +71,7 @@ export class OtlpHttpServer {
       }
       const body = await readRequestBody(req, this.config.max_request_body_size, 'max_request_body_size');
       const decoded = this.decode(body, encoding);
-      await this.accept(decoded);
+      await passToPipeline(this.context.telemetry, 'http', this.next, this.config.wait_for_room, { batch: decoded.batch, records: decoded.records, invalid: decoded.rejected, unrepresentableTimes: decoded.unrepresentableTimes });
       const partial = decoded.rejected > 0 ? { rejectedLogRecords: decoded.rejected, errorMessage: decoded.rejectReason } : undefined;
       this.reply(res, 200, encoding, encoding === 'json' ? encodeLogsResponseJson(partial) : encodeLogsResponse(partial));
     } catch (err) {
@@ -86,20 +86,6 @@ export class OtlpHttpServer {
       if (err instanceof OtlpDecodeError) throw new HttpRequestError(400, err.message);
       throw new HttpRequestError(400, `cannot decode request: ${errorMessage(err)}`);
     }
-  }
-
-  private async accept(decoded: DecodeResult): Promise<void> {
-    const { telemetry } = this.context;
-    if (decoded.rejected > 0) telemetry.refused(decoded.rejected, 'http', 'invalid');
-    if (decoded.unrepresentableTimes > 0) telemetry.unrepresentableTimes(decoded.unrepresentableTimes, 'http');
-    if (decoded.records === 0) return;
-    try {
-      await consumeWaitingForRoom(this.config.wait_for_room, () => this.next.consume(decoded.batch));
-    } catch (err) {
-      telemetry.refused(decoded.records, 'http', 'back_pressure');
-      throw err;
-    }
-    telemetry.accepted(decoded.records, 'http');
   }
 
   private fail(req: IncomingMessage, res: ServerResponse, encoding: Encoding, err: unknown): void {

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { duration, hostPort, positiveInt, section } from '../../config/types.js';
 import { tlsServerSchema } from '../tls.js';
-import { isValidTimeZone } from '../../pipeline/time-zones.js';
+import { isValidTimeZone } from '../../internal/time-zones.js';
 
 const tcpSchema = z.strictObject({
   listen_address: hostPort('0.0.0.0:5514'),

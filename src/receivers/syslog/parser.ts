@@ -1,5 +1,5 @@
 import { newAttributes, type Attributes } from '../../pipeline/model.js';
-import { zonedToUtcMs } from '../../pipeline/time-zones.js';
+import { zonedToUtcMs } from '../../internal/time-zones.js';
 import { parseRfc3339 } from './timestamps.js';
 
 export type SyslogProtocol = 'rfc5424' | 'rfc3164' | 'auto';

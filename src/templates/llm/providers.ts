@@ -1,4 +1,4 @@
-import { parseRetryAfter } from '../../pipeline/retry-after.js';
+import { parseRetryAfter } from '../../internal/retry-after.js';
 
 /**
  * Clients for the two API shapes otelhouse talks to: OpenAI-compatible chat completions (OpenAI,

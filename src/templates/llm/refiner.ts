@@ -4,6 +4,7 @@ import type { TemplateRef } from '../../pipeline/model.js';
 import { MalformedAnswerError, SYSTEM_PROMPT, parseAnswer, userPrompt } from './prompt.js';
 import { LlmProvider, LlmRequestError, type ProviderOptions } from './providers.js';
 import { ProposalValidator, type RejectReason } from './validator.js';
+import { ExponentialBackoff } from '../../internal/backoff.js';
 
 export interface RefinerOptions {
   provider: ProviderOptions;
@@ -300,6 +301,7 @@ export class LlmRefiner implements CandidateSink {
    */
   private async ask(messages: string[], templates: number): Promise<ReturnType<typeof parseAnswer> | 'unavailable' | undefined> {
     const user = userPrompt(messages);
+    const backoff = new ExponentialBackoff({ initialMs: this.options.initialBackoffMs, maxMs: Infinity, multiplier: 2, randomizationFactor: JITTER });
     for (let attempt = 0; ; attempt++) {
       let failure: { reason: string; retryable: boolean; retryAfterMs?: number | undefined };
       try {
@@ -327,8 +329,8 @@ export class LlmRefiner implements CandidateSink {
         this.logger.warn({ templates, attempts: attempt + 1, reason: failure.reason + suffix }, 'gave up on an LLM template review');
         return failure.retryable && kind !== 'malformed_answer' && kind !== 'budget' ? 'unavailable' : undefined;
       }
-      const backoff = this.options.initialBackoffMs * 2 ** attempt * (1 + JITTER * (2 * Math.random() - 1));
-      const delay = Math.min(MAX_WAIT_MS, failure.retryAfterMs ?? backoff);
+      const backoffWait = backoff.next();
+      const delay = Math.min(MAX_WAIT_MS, failure.retryAfterMs ?? backoffWait);
       this.host.retry?.(attempt + 1, delay, failure.reason);
       if (!(await sleep(delay, this.abort.signal))) return undefined;
     }

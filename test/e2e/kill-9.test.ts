@@ -1,8 +1,8 @@
 import { join } from 'node:path';
 import t from 'tap';
-import { startDaemonProcess } from './support/cli.js';
-import { embeddedClient, tempDir, waitFor } from './support/daemon.js';
-import { childDaemonConfig, LONG_FAULTS, NumberedLoad, storedCounts } from './support/load.js';
+import { startDaemonProcess } from '../support/cli.js';
+import { embeddedClient, tempDir, waitFor } from '../support/daemon.js';
+import { childDaemonConfig, LONG_FAULTS, NumberedLoad, storedCounts } from '../support/load.js';
 
 const KILLS = LONG_FAULTS ? 15 : 5;
 const SENDERS = LONG_FAULTS ? 8 : 4;

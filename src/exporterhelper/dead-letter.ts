@@ -1,15 +1,5 @@
 import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import { z } from 'zod';
-import { section } from '../config/types.js';
-
-/** `dead_letter`: where batches the exporter gives up on are kept, with the reason. */
-export const deadLetterSchema = section({
-  /** A directory; empty turns dead-lettering off (given-up batches are then dropped and counted). */
-  path: z.string().default(''),
-});
-
-export type DeadLetterConfig = z.output<typeof deadLetterSchema>;
 
 /** What the dead-letter entry says about a batch. */
 export interface DeadLetterEntry {

@@ -1,13 +1,13 @@
 import { join } from 'node:path';
 import { createClient } from '@clickhouse/client';
 import t from 'tap';
-import { encodeLogsRequest } from '../src/otlp/index.js';
-import { ClickHouseHttpFront } from './support/clickhouse-http-front.js';
-import { startDaemonProcess } from './support/cli.js';
-import { tempDir, waitFor } from './support/daemon.js';
-import { childDaemonConfig, LONG_FAULTS, NumberedLoad, peakRssMiB, storedCounts } from './support/load.js';
-import { numberedBatch } from './support/otlp-requests.js';
-import { freePort } from './support/ports.js';
+import { encodeLogsRequest } from '../../src/otlp/index.js';
+import { ClickHouseHttpFront } from '../support/clickhouse-http-front.js';
+import { startDaemonProcess } from '../support/cli.js';
+import { tempDir, waitFor } from '../support/daemon.js';
+import { childDaemonConfig, LONG_FAULTS, NumberedLoad, peakRssMiB, storedCounts } from '../support/load.js';
+import { numberedBatch } from '../support/otlp-requests.js';
+import { freePort } from '../support/ports.js';
 
 const LIMIT_MIB = 250;
 /** Growth allowed past limit_mib between two checks of the limiter (check_interval 100ms). */

@@ -2,9 +2,9 @@ import { createClient } from '@clickhouse/client';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { BatchLogRecordProcessor, LoggerProvider } from '@opentelemetry/sdk-logs';
 import t, { type Test } from 'tap';
-import { ClickHouseHttpFront } from './support/clickhouse-http-front.js';
-import { queryRows, startTestDaemon, tempDir, waitFor, type RunningDaemon } from './support/daemon.js';
-import { SDK_PROTOCOLS, sdkExporter, type SdkProtocol } from './support/sdk.js';
+import { ClickHouseHttpFront } from '../support/clickhouse-http-front.js';
+import { queryRows, startTestDaemon, tempDir, waitFor, type RunningDaemon } from '../support/daemon.js';
+import { SDK_PROTOCOLS, sdkExporter, type SdkProtocol } from '../support/sdk.js';
 
 /*
  * The OTel JS SDK's exporters through an overload: ClickHouse stalls for a few seconds while

@@ -1,11 +1,11 @@
 import { join } from 'node:path';
 import { createClient } from '@clickhouse/client';
 import t from 'tap';
-import { ClickHouseHttpFront } from './support/clickhouse-http-front.js';
-import { startDaemonProcess } from './support/cli.js';
-import { tempDir, waitFor } from './support/daemon.js';
-import { childDaemonConfig, LONG_FAULTS, NumberedLoad, peakRssMiB, storedCounts } from './support/load.js';
-import { freePort } from './support/ports.js';
+import { ClickHouseHttpFront } from '../support/clickhouse-http-front.js';
+import { startDaemonProcess } from '../support/cli.js';
+import { tempDir, waitFor } from '../support/daemon.js';
+import { childDaemonConfig, LONG_FAULTS, NumberedLoad, peakRssMiB, storedCounts } from '../support/load.js';
+import { freePort } from '../support/ports.js';
 
 const OUTAGE_MS = LONG_FAULTS ? 30_000 : 4_000;
 const LIMIT_MIB = 300;

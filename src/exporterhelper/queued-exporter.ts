@@ -2,51 +2,15 @@ import { randomUUID } from 'node:crypto';
 import { readdirSync } from 'node:fs';
 import { resolve as resolvePath, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { z } from 'zod';
-import { byteSize, duration, positiveInt, section } from '../config/types.js';
-import type { ComponentContext, ComponentHealth, Exporter } from './component.js';
-import { DeadLetterDirectory, safeDirName, type DeadLetterConfig, type DeadLetterEntry, type DeadLetterFile } from './dead-letter.js';
+import type { ComponentContext, ComponentHealth, Exporter } from '../pipeline/component.js';
+import type { ExporterHelperConfig, RetryOnFailureConfig, SendingQueueConfig } from './config.js';
+import { DeadLetterDirectory, safeDirName, type DeadLetterEntry, type DeadLetterFile } from './dead-letter.js';
 import { DiskQueue, type StoredRecord } from './disk-queue.js';
-import { BackPressureError, PermanentExportError, RetryableExportError, ShuttingDownError, errorMessage } from './errors.js';
-import { countRecords, type LogBatch } from './model.js';
-import { RoomWaiters } from './room-wait.js';
-
-export { deadLetterSchema, type DeadLetterConfig } from './dead-letter.js';
-
-/**
- * `sending_queue`, as the OTel Collector's exporterhelper spells it; sizes count log records.
- * With `storage` the queue lives on disk (one directory per exporter instance under it) and
- * survives restarts and crashes.
- */
-export const sendingQueueSchema = section({
-  enabled: z.boolean().default(true),
-  num_consumers: positiveInt(2),
-  queue_size: positiveInt(100_000),
-  /** Bytes of queued payloads at most (in memory, or on disk with storage); 0: no byte limit. */
-  max_bytes: byteSize('0'),
-  /** A directory for a persistent queue; unset keeps the queue in memory. */
-  storage: z.string().min(1, 'must be a directory path').optional(),
-  fsync: z.enum(['always', 'interval', 'never']).default('interval'),
-  fsync_interval: duration('1s'),
-  segment_size: byteSize('64MiB'),
-})
-  .refine((c) => c.enabled || c.storage === undefined, { message: 'a persistent queue needs enabled: true', path: ['storage'] })
-  .refine((c) => c.fsync !== 'interval' || c.fsync_interval > 0, { message: 'must be greater than 0 with fsync: interval', path: ['fsync_interval'] })
-  .refine((c) => c.segment_size >= 4096, { message: 'must be at least 4096 bytes', path: ['segment_size'] });
-
-/** `retry_on_failure`, as the OTel Collector's exporterhelper spells it. */
-export const retryOnFailureSchema = section({
-  enabled: z.boolean().default(true),
-  initial_interval: duration('1s'),
-  max_interval: duration('30s'),
-  /** 0 retries for ever. */
-  max_elapsed_time: duration('5m'),
-  multiplier: z.number().min(1, 'must be at least 1').default(1.5),
-  randomization_factor: z.number().min(0).max(1, 'must be between 0 and 1').default(0.5),
-});
-
-export type SendingQueueConfig = z.output<typeof sendingQueueSchema>;
-export type RetryOnFailureConfig = z.output<typeof retryOnFailureSchema>;
+import { BackPressureError, PermanentExportError, RetryableExportError, ShuttingDownError, errorMessage } from '../pipeline/errors.js';
+import { countRecords, type LogBatch } from '../pipeline/model.js';
+import { RoomWaiters } from '../pipeline/room-wait.js';
+import { ExponentialBackoff, type BackoffSettings } from '../internal/backoff.js';
+import { waitUntilDeadline } from '../internal/deadline.js';
 
 /** A payload as bytes and back, for a persistent queue; byteLength may be an estimate (max_bytes). */
 export interface PayloadCodec<P> {
@@ -77,6 +41,12 @@ export interface ExportSender<P> {
   attempt(payload: P, records: number, token: string, attempt: number): Promise<void | ExportOutcome>;
   codec?: PayloadCodec<P>;
   deadLetterFiles?(payload: P, token: string): DeadLetterFile[];
+  /** Connects, before the queue's consumers start (and before a disk queue replays). */
+  start?(): Promise<void>;
+  /** Disconnects, once the queue has stopped sending. */
+  stop?(): Promise<void>;
+  /** What the exporter adds to its /health entry (its connection, its endpoint). */
+  health?(): Record<string, unknown>;
 }
 
 /** A sink that took the batch but refused some of its records (OTLP partial_success, rows ClickHouse refused). */
@@ -99,10 +69,10 @@ interface QueueItem<P> {
 }
 
 interface RetryState {
-  /** Attempts made so far, when the first was made, the next back-off, and when it may be tried again. */
+  /** Attempts made so far, when the first was made, its back-off, and when it may be tried again. */
   attempts: number;
   started: number;
-  interval: number;
+  backoff: ExponentialBackoff;
   readyAt: number;
   /** Put back once already to see whether the sink takes other batches. */
   probed: boolean;
@@ -156,22 +126,24 @@ export class QueuedExporter<P> implements Exporter {
   private disk: DiskQueue | undefined;
   private readonly deadLetter: DeadLetterDirectory | undefined;
 
+  private readonly queueConfig: SendingQueueConfig;
+  private readonly retryConfig: RetryOnFailureConfig;
+
   constructor(
     private readonly context: ComponentContext,
-    private readonly queueConfig: SendingQueueConfig,
-    private readonly retryConfig: RetryOnFailureConfig,
+    config: ExporterHelperConfig,
     private readonly sender: ExportSender<P>,
-    private readonly hooks: { start?: () => Promise<void>; stop?: () => Promise<void>; health?: () => Record<string, unknown> } = {},
-    deadLetterConfig?: DeadLetterConfig,
   ) {
-    if ((queueConfig.storage !== undefined || queueConfig.max_bytes > 0) && !sender.codec) {
+    this.queueConfig = config.sending_queue;
+    this.retryConfig = config.retry_on_failure;
+    if ((this.queueConfig.storage !== undefined || this.queueConfig.max_bytes > 0) && !sender.codec) {
       throw new Error(`${context.id}: this exporter cannot size or store its payloads (sending_queue.storage and max_bytes are not available)`);
     }
-    if (deadLetterConfig?.path) this.deadLetter = new DeadLetterDirectory(resolvePath(deadLetterConfig.path), context.id);
+    if (config.dead_letter?.path) this.deadLetter = new DeadLetterDirectory(resolvePath(config.dead_letter.path), context.id);
   }
 
   async start(): Promise<void> {
-    await this.hooks.start?.();
+    await this.sender.start?.();
     if (this.queueConfig.storage !== undefined) await this.openDiskQueue(this.queueConfig.storage);
     this.reportQueue();
     const consumers = this.queueConfig.enabled ? this.queueConfig.num_consumers : 0;
@@ -256,7 +228,7 @@ export class QueuedExporter<P> implements Exporter {
   }
 
   health(): ComponentHealth {
-    const extra = this.hooks.health?.() ?? {};
+    const extra = this.sender.health?.() ?? {};
     // A queue that cannot write refuses every batch, yet degraded rather than down: down answers
     // 503, a liveness probe would restart the process, and that frees no disk space while it stops
     // the exports that do.
@@ -304,9 +276,7 @@ export class QueuedExporter<P> implements Exporter {
     this.setDeadline(deadline);
     for (const wake of this.wakeups.splice(0)) wake();
     this.room.wake();
-    const timer = new AbortController();
-    await Promise.race([Promise.all(this.workers), sleep(Math.max(0, deadline - Date.now()) + 100, undefined, { signal: timer.signal }).catch(() => undefined)]);
-    timer.abort();
+    await waitUntilDeadline(Promise.all(this.workers), deadline, 100);
     this.stopped = true;
     // Queued, and given up by the consumers in flight at the deadline (already counted as failed).
     const left = this.queuedRecords + this.deferredRecords;
@@ -322,7 +292,7 @@ export class QueuedExporter<P> implements Exporter {
     this.reportQueue();
     clearTimeout(this.deadlineTimer);
     await this.disk?.close();
-    await this.hooks.stop?.();
+    await this.sender.stop?.();
   }
 
   private async openDiskQueue(storage: string): Promise<void> {
@@ -459,7 +429,7 @@ export class QueuedExporter<P> implements Exporter {
   private async deliver(item: QueueItem<P>, payload: P): Promise<Outcome> {
     const { logger, telemetry } = this.context;
     const started = item.retry?.started ?? Date.now();
-    let interval = item.retry?.interval ?? this.retryConfig.initial_interval;
+    const backoff = item.retry?.backoff ?? new ExponentialBackoff(this.backoffSettings());
     for (let attempt = (item.retry?.attempts ?? 0) + 1; ; attempt++) {
       const t0 = performance.now();
       try {
@@ -486,8 +456,7 @@ export class QueuedExporter<P> implements Exporter {
         const elapsed = Date.now() - started;
         const limit = this.retryConfig.max_elapsed_time;
         if (limit > 0 && elapsed >= limit) return this.giveUp(item, payload, 'retries_exhausted', attempt, started);
-        const jitter = interval * this.retryConfig.randomization_factor;
-        let wait = interval - jitter + Math.random() * 2 * jitter;
+        let wait = backoff.next();
         if (err.retryAfterMs !== undefined) wait = Math.max(wait, err.retryAfterMs);
         if (limit > 0) wait = Math.min(wait, Math.max(0, limit - elapsed));
         telemetry.retried();
@@ -498,14 +467,13 @@ export class QueuedExporter<P> implements Exporter {
         const probe = attempt >= 3 && !item.retry?.probed;
         if (this.items.length > 0 && (this.lastSuccessAt > started || err.mayBeThisBatch || probe)) {
           const probed = probe || item.retry?.probed === true;
-          item.retry = { attempts: attempt, started, interval: Math.min(interval * this.retryConfig.multiplier, this.retryConfig.max_interval), readyAt: Date.now() + wait, probed };
+          item.retry = { attempts: attempt, started, backoff, readyAt: Date.now() + wait, probed };
           logger.warn({ err: this.lastError, records: item.records, attempt, retry_in_ms: Math.round(wait) }, 'export failed; retrying after the batches waiting behind it');
           return 'requeued';
         }
         logger.warn({ err: this.lastError, records: item.records, attempt, retry_in_ms: Math.round(wait) }, 'export failed; retrying');
         await this.pause(wait);
         if (Date.now() >= this.deadline) return 'deferred';
-        interval = Math.min(interval * this.retryConfig.multiplier, this.retryConfig.max_interval);
       }
     }
   }
@@ -559,7 +527,8 @@ export class QueuedExporter<P> implements Exporter {
       attempts,
       first_attempt_at: new Date(started).toISOString(),
     };
-    let interval = this.retryConfig.initial_interval;
+    // One writer and nobody to spread out: the retry back-off's pace, without its jitter.
+    const backoff = new ExponentialBackoff({ ...this.backoffSettings(), randomizationFactor: 0 });
     for (let tries = 1; ; tries++) {
       try {
         const file = this.deadLetter.write(entry, typeof files === 'function' ? files() : files);
@@ -579,10 +548,14 @@ export class QueuedExporter<P> implements Exporter {
           return 'deferred';
         }
         if (tries === 1) logger.error({ ...context, dead_letter_error: errorMessage(err) }, `${what} and the dead-letter directory cannot be written; keeping the batch and trying again`);
-        await this.pause(interval);
-        interval = Math.min(interval * this.retryConfig.multiplier, this.retryConfig.max_interval);
+        await this.pause(backoff.next());
       }
     }
+  }
+
+  private backoffSettings(): BackoffSettings {
+    const r = this.retryConfig;
+    return { initialMs: r.initial_interval, maxMs: r.max_interval, multiplier: r.multiplier, randomizationFactor: r.randomization_factor };
   }
 
   private reportQueue(): void {

@@ -2,14 +2,14 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import t from 'tap';
 import { parse as parseYaml, parseAllDocuments } from 'yaml';
-import { builtinComponents } from '../src/components.js';
-import { parseConfig } from '../src/config/loader.js';
-import { loadConfig } from '../src/daemon.js';
-import { PROJECT_ROOT } from './support/cli.js';
-import { embeddedClient, queryRows, startTestDaemon, tempDir } from './support/daemon.js';
-import { renderChart, rendererUnavailable } from './support/helm.js';
-import { validateObject } from './support/k8s-validate.js';
-import { MANIFESTS, SIDECAR_VALUES, renderManifest } from './support/render-manifests.js';
+import { builtinComponents } from '../../src/components.js';
+import { parseConfig } from '../../src/config/loader.js';
+import { loadConfig } from '../../src/daemon.js';
+import { PROJECT_ROOT } from '../support/cli.js';
+import { embeddedClient, queryRows, startTestDaemon, tempDir } from '../support/daemon.js';
+import { renderChart, rendererUnavailable } from '../support/helm.js';
+import { validateObject } from '../support/k8s-validate.js';
+import { MANIFESTS, SIDECAR_VALUES, renderManifest } from '../support/render-manifests.js';
 
 /*
  * No Docker engine and no hadolint here: the Dockerfile, the compose file and the Grafana

@@ -3,9 +3,9 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import t from 'tap';
-import { startDaemonProcess } from './support/cli.js';
-import { embeddedClient, queryRows, tempDir, waitFor } from './support/daemon.js';
-import { childDaemonConfig, LONG_FAULTS, NumberedLoad, storedCounts } from './support/load.js';
+import { startDaemonProcess } from '../support/cli.js';
+import { embeddedClient, queryRows, tempDir, waitFor } from '../support/daemon.js';
+import { childDaemonConfig, LONG_FAULTS, NumberedLoad, storedCounts } from '../support/load.js';
 
 /*
  * A "poison mix": normal numbered traffic interleaved with hostile but valid requests — backfills
@@ -18,7 +18,7 @@ import { childDaemonConfig, LONG_FAULTS, NumberedLoad, storedCounts } from './su
 const RUN_MS = LONG_FAULTS ? 60_000 : 12_000;
 const RECORDS_PER_REQUEST = 100;
 const DAY_NS = 86_400_000_000_000n;
-const PREPARE = fileURLToPath(new URL('./support/prepare-store.js', import.meta.url));
+const PREPARE = fileURLToPath(new URL('../support/prepare-store.js', import.meta.url));
 
 const kv = (key: string, value: string) => ({ key, value: { stringValue: value } });
 

@@ -1,6 +1,6 @@
 import t from 'tap';
-import { embeddedClient, pipelineYaml, queryRows, startTestDaemon, tempDir, waitFor } from './support/daemon.js';
-import { SDK_PROTOCOLS, SELECT_ROWS, emitWithSdk, type ExpectedRow } from './support/sdk.js';
+import { embeddedClient, pipelineYaml, queryRows, startTestDaemon, tempDir, waitFor } from '../support/daemon.js';
+import { SDK_PROTOCOLS, SELECT_ROWS, emitWithSdk, type ExpectedRow } from '../support/sdk.js';
 
 const PER_PROTOCOL = 120;
 

@@ -4,7 +4,7 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
-import { errorMessage } from './errors.js';
+import { errorMessage } from '../pipeline/errors.js';
 
 export interface QueueLockTiming {
   /** How often the holder touches the lock file. */

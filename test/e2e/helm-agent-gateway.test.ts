@@ -5,11 +5,11 @@ import { SeverityNumber } from '@opentelemetry/api-logs';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { BatchLogRecordProcessor, LoggerProvider } from '@opentelemetry/sdk-logs';
 import t from 'tap';
-import { startDaemonProcess } from './support/cli.js';
-import { embeddedClient, queryRows, tempDir, waitFor } from './support/daemon.js';
-import { renderChart, rendererUnavailable } from './support/helm.js';
-import { freePort } from './support/ports.js';
-import { sdkExporter } from './support/sdk.js';
+import { startDaemonProcess } from '../support/cli.js';
+import { embeddedClient, queryRows, tempDir, waitFor } from '../support/daemon.js';
+import { renderChart, rendererUnavailable } from '../support/helm.js';
+import { freePort } from '../support/ports.js';
+import { sdkExporter } from '../support/sdk.js';
 
 /*
  * The chart's own configs, run: the agent preset's ConfigMap and the gateway preset's ConfigMap,

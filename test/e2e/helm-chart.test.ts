@@ -3,9 +3,9 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
 import { parse as parseYaml } from 'yaml';
-import { loadConfig } from '../src/daemon.js';
-import { CHART_DIR, coalescedValues, renderChart, rendererUnavailable, valuesSchemaErrors, type K8sObject, type Rendered } from './support/helm.js';
-import { validateFragment, validateObject } from './support/k8s-validate.js';
+import { loadConfig } from '../../src/daemon.js';
+import { CHART_DIR, coalescedValues, renderChart, rendererUnavailable, valuesSchemaErrors, type K8sObject, type Rendered } from '../support/helm.js';
+import { validateFragment, validateObject } from '../support/k8s-validate.js';
 
 /*
  * The chart rendered as `helm template` renders it (test/support/helm-render: Go text/template with

@@ -3,7 +3,7 @@ import { open, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import type { Logger } from 'pino';
-import { BackPressureError, errorMessage } from './errors.js';
+import { BackPressureError, errorMessage } from '../pipeline/errors.js';
 import { QueueLock, type QueueLockTiming } from './queue-lock.js';
 
 export type FsyncPolicy = 'always' | 'interval' | 'never';

@@ -1,0 +1,1 @@
+export type ComponentKind = 'receiver' | 'processor' | 'exporter' | 'extension';
