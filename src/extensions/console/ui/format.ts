@@ -15,7 +15,8 @@ export function change(ratio: number | null): string {
   if (ratio === null) return '—';
   const percent = (ratio - 1) * 100;
   if (Math.abs(percent) < 0.5) return '±0%';
-  return `${percent > 0 ? '+' : ''}${percent >= 1000 ? `×${ratio.toFixed(0)}` : `${percent.toFixed(0)}%`}`;
+  if (percent >= 1000) return `×${ratio.toFixed(0)}`;
+  return `${percent > 0 ? '+' : ''}${percent.toFixed(0)}%`;
 }
 
 export function duration(seconds: number): string {

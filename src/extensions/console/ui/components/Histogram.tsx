@@ -8,6 +8,12 @@ const STACK_ORDER = ['FATAL', 'ERROR', 'WARN', 'INFO', 'DEBUG', 'TRACE', 'UNSPEC
 
 const utc = (seconds: number) => uPlot.tzDate(new Date(seconds * 1000), 'Etc/UTC');
 
+/** 24-hour UTC labels; the date joins the time once the range spans more than a day. */
+function utcLabel(seconds: number, spanSeconds: number): string {
+  const iso = new Date(seconds * 1000).toISOString();
+  return spanSeconds > 86400 ? `${iso.slice(5, 10)} ${iso.slice(11, 16)}` : iso.slice(11, spanSeconds < 600 ? 19 : 16);
+}
+
 /** Follows the width of `element`, so charts fill their column at any window size. */
 export function useWidth(element: { current: HTMLElement | null }, onWidth: (width: number) => void): void {
   useEffect(() => {
@@ -53,7 +59,7 @@ export function Histogram(props: { data: HistogramData; onSelect: (fromSeconds: 
       legend: { live: true },
       scales: { x: { time: true, range: () => [first, last] }, y: { range: (_u, _min, max) => [0, Math.max(1, max)] } },
       axes: [
-        { stroke: '#5b6270', grid: { show: false }, ticks: { show: false } },
+        { stroke: '#5b6270', grid: { show: false }, ticks: { show: false }, values: (_u, splits) => splits.map((s) => utcLabel(s, last - first)) },
         { stroke: '#5b6270', size: 48, grid: { stroke: '#eceef2' }, ticks: { show: false }, values: (_u, splits) => splits.map((v) => (Number.isInteger(v) ? count(v) : '')) },
       ],
       series: [

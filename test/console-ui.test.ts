@@ -1,0 +1,208 @@
+import t from 'tap';
+import { existsSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import type { JsonIngestReceiver } from '../src/receivers/json_ingest/index.js';
+import { startTestDaemon, tempDir, waitFor, type RunningDaemon } from './support/daemon.js';
+import { freePort } from './support/ports.js';
+
+// The web console in headless Debian Chromium against a real daemon (json_ingest → templates →
+// embedded ClickHouse) whose console extension serves the API and the built console.
+const CHROMIUM = '/usr/bin/chromium';
+const REPO = fileURLToPath(new URL('../../', import.meta.url));
+const CONSOLE_INDEX = join(REPO, 'dist/console/index.html');
+const SCREENSHOTS = join(REPO, 'test-output/console');
+
+// The lines take turns, so each kind recurs every LINES.length records.
+const LINES_PER_ROUND = 4;
+const LINES = [
+  (i: number) => `Connection timeout after ${i % 40} seconds to db-${i % 3}.internal:5432`,
+  (i: number) => `session opened for user ${['alice', 'bob', 'carol', 'dave'][i % 4]} by (uid=${1000 + i})`,
+  (i: number) => `GET /api/orders/${i} returned 200 in ${i % 900} ms`,
+  (i: number) => `cache miss for key user:${i % 97} in region ${['eu', 'us'][Math.floor(i / LINES_PER_ROUND) % 2]}`,
+];
+
+function entries(n: number) {
+  return Array.from({ length: n }, (_, i) => ({
+    message: LINES[i % LINES.length]!(i),
+    service: i % 2 ? 'checkout' : 'payments',
+    level: i % 9 === 0 ? 'error' : i % 5 === 0 ? 'warn' : 'info',
+    metadata: { region: ['eu', 'us'][i % 2], attempt: String(i % 3) },
+  }));
+}
+
+async function post(daemon: RunningDaemon, logs: unknown[]): Promise<void> {
+  const port = (daemon.service.receivers[0]!.component as JsonIngestReceiver).port;
+  const res = await fetch(`http://127.0.0.1:${port}/logs/ingest`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ logs }) });
+  if (res.status !== 200) throw new Error(`ingest answered ${res.status}: ${await res.text()}`);
+}
+
+function daemonYaml(path: string, consolePort: number): string {
+  return `
+receivers:
+  json_ingest: { endpoint: 127.0.0.1:0 }
+processors:
+  templates: {}
+  batch: { send_batch_size: 500, timeout: 50ms }
+exporters:
+  clickhouse: { endpoint: "embedded://${path}" }
+extensions:
+  console: { endpoint: 127.0.0.1:${consolePort} }
+service:
+  extensions: [console]
+  pipelines:
+    logs: { receivers: [json_ingest], processors: [templates, batch], exporters: [clickhouse] }
+  telemetry:
+    metrics: { address: 127.0.0.1:0 }
+`;
+}
+
+/** Records in the default range, as the histogram counts them. */
+async function storedCount(base: string): Promise<number> {
+  const res = await fetch(`${base}/api/v1/logs/histogram`);
+  if (!res.ok) return -1;
+  const histogram = (await res.json()) as { counts: Record<string, number[]> };
+  return Object.values(histogram.counts).reduce((sum, counts) => sum + counts.reduce((a, b) => a + b, 0), 0);
+}
+
+async function shot(page: Page, name: string): Promise<void> {
+  await page.screenshot({ path: join(SCREENSHOTS, `${name}.png`) });
+}
+
+const missing = !existsSync(CHROMIUM)
+  ? `needs Debian's chromium at ${CHROMIUM} (apt-get install chromium)`
+  : !existsSync(CONSOLE_INDEX)
+    ? `needs the built console at ${CONSOLE_INDEX} (npm run build)`
+    : false;
+
+t.test('web console: logs, search, a template and its logs, live tail, pipeline', { skip: missing }, async (t) => {
+  mkdirSync(SCREENSHOTS, { recursive: true });
+  const consolePort = await freePort();
+  const daemon = await startTestDaemon(daemonYaml(tempDir('console-ui'), consolePort));
+  t.teardown(() => daemon.stop());
+  const base = `http://127.0.0.1:${consolePort}`;
+  const sent = entries(400);
+  await post(daemon, sent);
+  t.ok(await waitFor(async () => (await storedCount(base)) === sent.length), 'every record is queryable through the API');
+
+  const browser: Browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
+  });
+  t.teardown(() => browser.close());
+  const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+  const pageErrors: string[] = [];
+  page.on('pageerror', (error) => pageErrors.push(error.message));
+  const requests: string[] = [];
+  page.on('request', (request) => requests.push(request.url()));
+
+  await t.test('the logs page shows the newest records and the histogram of all of them', async (t) => {
+    await page.goto(`${base}/`);
+    await page.locator('.log-row').first().waitFor();
+    t.equal(await page.locator('.log-row').count(), 100, 'one page of records, not the whole range');
+    await page.locator('.histogram [data-total]').waitFor();
+    t.equal(await page.locator('.histogram [data-total]').getAttribute('data-total'), String(sent.length), 'the histogram counts every record in range');
+    t.ok(await page.locator('.load-more').isVisible(), 'more records are behind "load more"');
+    await page.locator('.load-more').click();
+    await page.locator('.log-row').nth(199).waitFor();
+    t.pass('"load more" appends the next page');
+    await shot(page, 'logs');
+  });
+
+  await t.test('search from the keyboard: / focuses the box, Enter submits, the URL holds the query', async (t) => {
+    await page.locator('body').click({ position: { x: 5, y: 300 } });
+    await page.keyboard.press('/');
+    t.equal(await page.locator('#search:focus').count(), 1, '/ focuses the search box');
+    await page.keyboard.type('timeout');
+    await page.keyboard.press('Enter');
+    await page.waitForURL(/q=timeout/);
+    t.ok(
+      await waitFor(async () => {
+        const bodies = await page.locator('.log-row .log-body').allTextContents();
+        return bodies.length > 0 && bodies.every((b) => b.includes('timeout'));
+      }),
+      'only matching records are listed',
+    );
+    const expected = sent.filter((e) => e.message.includes('timeout')).length;
+    t.equal(await page.locator('.histogram [data-total]').getAttribute('data-total'), String(expected), 'the histogram counts the matching records');
+    t.equal(await page.locator('.log-row').count(), expected, 'all matching records fit one page');
+
+    await page.locator('.log-row').first().focus();
+    await page.keyboard.press('Enter');
+    const detail = page.locator('.log-detail').first();
+    await detail.waitFor();
+    t.match(await detail.locator('.log-template').textContent(), /Connection timeout after <\*> seconds to <\*>/, 'an expanded row shows its template');
+    t.match(await detail.textContent(), /region/, 'and its attributes');
+    await shot(page, 'logs-search-expanded');
+    await page.keyboard.press('Escape');
+    await page.locator('.log-detail').waitFor({ state: 'detached' });
+    t.pass('Escape closes the row');
+
+    await page.reload();
+    await page.locator('.log-row').first().waitFor();
+    t.equal(await page.locator('#search').inputValue(), 'timeout', 'the search is restored from the URL');
+  });
+
+  let templateUrl = '';
+  await t.test('templates: the list with sparklines, a template page with its parameters and its logs', async (t) => {
+    await page.locator('header nav a', { hasText: 'Templates' }).click();
+    await page.waitForURL(/\/templates/);
+    await page.locator('.template-row').first().waitFor();
+    t.equal(await page.locator('.template-row').count(), LINES.length, 'one template per kind of line');
+    t.equal(await page.locator('.template-row .sparkline canvas').count(), LINES.length, 'each with a sparkline');
+    t.equal(await page.locator('.template-row .badge.new').count(), LINES.length, 'all first seen in this range');
+    await shot(page, 'templates');
+
+    const row = page.locator('.template-row', { hasText: 'cache miss for key' });
+    t.match(await row.locator('td.number').first().textContent(), String(sent.length / LINES.length));
+    await row.locator('.template-link').click();
+    await page.waitForURL(/\/templates\/\d+/);
+    templateUrl = page.url();
+    await page.locator('.distribution').first().waitFor();
+    t.match(await page.locator('.template-title').textContent(), /cache miss for key \S*<\*> in region <\*>/);
+    const regions = page.locator('.distribution', { hasText: '#2' });
+    t.match(await regions.textContent(), /2 distinct/, 'the region parameter has two values');
+    t.match(await regions.textContent(), /50\.0%/, 'each half of the records');
+    await page.locator('.template-logs .log-row').first().waitFor();
+    const bodies = await page.locator('.template-logs .log-row .log-body').allTextContents();
+    t.equal(bodies.length, 50, "the template's logs, one page");
+    t.ok(bodies.every((b) => /^cache miss for key user:\d+ in region (eu|us)$/.test(b)), 'all of this template');
+    await shot(page, 'template');
+  });
+
+  await t.test('live tail shows a record sent after the page opened', async (t) => {
+    await page.goto(`${base}/logs`);
+    await page.locator('.log-row').first().waitFor();
+    await page.locator('input[name=live]').check();
+    await page.locator('.live-status.live').waitFor();
+    t.match(page.url(), /live=1/, 'the toggle is in the URL');
+    const body = `tailed record ${process.pid} arrived`;
+    await post(daemon, [{ message: body, service: 'tailer', level: 'warn' }]);
+    const tailed = page.locator('.log.tailed', { hasText: body });
+    await tailed.waitFor();
+    t.equal(await page.locator('.log-row').first().locator('.log-body').textContent(), body, 'at the top of the list');
+    t.match(await tailed.locator('.severity').textContent(), 'WARN');
+    await shot(page, 'live-tail');
+  });
+
+  await t.test('pipeline: components and their counts from /stats, refreshed', async (t) => {
+    await page.locator('header nav a', { hasText: 'Pipeline' }).click();
+    const accepted = page.locator('table[data-kind=receivers] tr[data-component=json_ingest] td[data-count=accepted]');
+    await accepted.waitFor();
+    t.equal(await accepted.textContent(), String(sent.length + 1), 'every record the receiver accepted');
+    await post(daemon, entries(5));
+    t.ok(await waitFor(async () => (await accepted.textContent()) === String(sent.length + 6)), 'the counts follow the daemon');
+    t.ok(await page.locator('table[data-kind=exporters] tr[data-component=clickhouse] td[data-count=exported]').isVisible(), 'the exporter and its exported count');
+    await shot(page, 'pipeline');
+  });
+
+  await t.test('a linked template page opens as it was', async (t) => {
+    await page.goto(templateUrl);
+    await page.locator('.template-title').waitFor();
+    t.match(await page.locator('.template-title').textContent(), /cache miss/);
+  });
+
+  t.same(pageErrors, [], 'no script error in the page');
+  t.same(requests.filter((url) => !url.startsWith(base)), [], 'no request leaves the daemon');
+});
