@@ -7,6 +7,12 @@ export interface Loaded<T> {
   loading: boolean;
 }
 
+/** A number to put in the keys of loads that a Refresh button repeats (relative ranges move with the clock). */
+export function useRefresh(): [number, () => void] {
+  const [token, setToken] = useState(0);
+  return [token, () => setToken((n) => n + 1)];
+}
+
 /** Loads once per change of `key`; a change while loading aborts the earlier request, so an older answer never overwrites a newer one. */
 export function useFetch<T>(key: string, load: (signal: AbortSignal) => Promise<T>): Loaded<T> {
   const [state, setState] = useState<Loaded<T>>({ loading: true });
@@ -59,8 +65,8 @@ export interface LogPages {
 }
 
 /** One page of records for `query`, and the next page only when asked for (the API's cursor), never the whole range. */
-export function useLogPages(query: Query): LogPages {
-  const key = JSON.stringify(query);
+export function useLogPages(query: Query, refresh = 0): LogPages {
+  const key = JSON.stringify([query, refresh]);
   const [state, setState] = useState<{ key: string; logs: Log[]; cursor: string | null; error?: Error; loading: boolean }>({ key, logs: [], cursor: null, loading: true });
   const controller = useRef<AbortController | null>(null);
 

@@ -54,12 +54,12 @@ export function Histogram(props: { data: HistogramData; onSelect: (fromSeconds: 
       width: target.clientWidth || 800,
       height: 140,
       tzDate: utc,
-      padding: [8, 8, 0, 0],
+      padding: [8, 24, 0, 0],
       cursor: { drag: { x: true, y: false, setScale: false }, points: { show: false } },
       legend: { live: true },
       scales: { x: { time: true, range: () => [first, last] }, y: { range: (_u, _min, max) => [0, Math.max(1, max)] } },
       axes: [
-        { stroke: '#5b6270', grid: { show: false }, ticks: { show: false }, values: (_u, splits) => splits.map((s) => utcLabel(s, last - first)) },
+        { stroke: '#5b6270', size: 28, grid: { show: false }, ticks: { show: false }, values: (_u, splits) => splits.map((s) => utcLabel(s, last - first)) },
         { stroke: '#5b6270', size: 48, grid: { stroke: '#eceef2' }, ticks: { show: false }, values: (_u, splits) => splits.map((v) => (Number.isInteger(v) ? count(v) : '')) },
       ],
       series: [

@@ -103,19 +103,18 @@ export function LogList(props: { logs: Log[]; range: { from?: string; to?: strin
         const open = expanded.has(key);
         const level = severityLevel(log.severity_number, log.severity_text);
         return (
-          <li key={key} class={`log ${open ? 'open' : ''} ${index < (props.highlightFirst ?? 0) ? 'tailed' : ''}`}>
-            <button
-              type="button"
-              class="log-row"
-              aria-expanded={open}
-              onClick={() => toggle(key)}
-              onKeyDown={(event) => {
-                if (event.key === 'Escape' && open) {
-                  event.stopPropagation();
-                  toggle(key, false);
-                }
-              }}
-            >
+          <li
+            key={key}
+            class={`log ${open ? 'open' : ''} ${index < (props.highlightFirst ?? 0) ? 'tailed' : ''}`}
+            onKeyDown={(event) => {
+              if (event.key === 'Escape' && open) {
+                event.stopPropagation();
+                toggle(key, false);
+                event.currentTarget.querySelector<HTMLButtonElement>('.log-row')?.focus();
+              }
+            }}
+          >
+            <button type="button" class="log-row" aria-expanded={open} onClick={() => toggle(key)}>
               <time>{shortTime(log.timestamp)}</time>
               <span class={`severity sev-${level}`}>{level}</span>
               <span class="service">{log.service_name}</span>

@@ -19,7 +19,7 @@ export function normalizeTime(text: string): string {
 }
 
 /** The range picker: presets relative to now, or a custom range of two bounds; both go to the URL as `from`/`to`. */
-export function TimeRange(props: { from?: string; to?: string; onChange: (from?: string, to?: string) => void }) {
+export function TimeRange(props: { from?: string; to?: string; onChange: (from?: string, to?: string) => void; onRefresh: () => void }) {
   const from = props.from || DEFAULT_FROM;
   const to = props.to || 'now';
   const preset = to === 'now' ? PRESETS.find((p) => p.from === from) : undefined;
@@ -54,6 +54,9 @@ export function TimeRange(props: { from?: string; to?: string; onChange: (from?:
       ))}
       <button type="button" class={preset ? 'preset' : 'preset active'} aria-expanded={editing} onClick={() => setEditing(!editing)}>
         {preset ? 'Custom' : `${from} → ${to}`}
+      </button>
+      <button type="button" class="refresh" title="Load again (a relative range moves with the clock)" aria-label="Refresh" onClick={props.onRefresh}>
+        ↻
       </button>
       {editing && (
         <form

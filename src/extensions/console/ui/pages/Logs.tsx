@@ -4,7 +4,7 @@ import { ErrorNote } from '../components/ErrorNote.js';
 import { Histogram } from '../components/Histogram.js';
 import { LogList } from '../components/LogList.js';
 import { TimeRange } from '../components/TimeRange.js';
-import { useFetch, useLogPages, useTail } from '../data.js';
+import { useFetch, useLogPages, useRefresh, useTail } from '../data.js';
 import { count, unixToRfc3339 } from '../format.js';
 import { setParams } from '../location.js';
 
@@ -68,8 +68,9 @@ export function LogsPage(props: { params: URLSearchParams }) {
   const filters = logFilters(params);
   const range = { from: filters.from, to: filters.to };
   const pageQuery: Query = { ...filters, limit: params.get('limit') ?? '100' };
-  const pages = useLogPages(pageQuery);
-  const histogram = useFetch(JSON.stringify(filters), (signal) => api.histogram(filters, signal));
+  const [refresh, again] = useRefresh();
+  const pages = useLogPages(pageQuery, refresh);
+  const histogram = useFetch(JSON.stringify([filters, refresh]), (signal) => api.histogram(filters, signal));
   const live = params.get('live') === '1';
   const { from: _from, to: _to, ...tailFilters } = filters;
   const tail = useTail(live ? tailFilters : null);
@@ -81,7 +82,7 @@ export function LogsPage(props: { params: URLSearchParams }) {
       <div class="toolbar">
         <SearchForm params={params} />
         <div class="toolbar-right">
-          <TimeRange from={filters.from} to={filters.to} onChange={(from, to) => setParams({ from, to })} />
+          <TimeRange from={filters.from} to={filters.to} onChange={(from, to) => setParams({ from, to })} onRefresh={again} />
           <label class="live-toggle">
             <input type="checkbox" name="live" checked={live} onChange={(e) => setParams({ live: e.currentTarget.checked ? '1' : undefined }, { replace: true })} />
             Live tail {live && <span class={`live-status ${tail.status}`}>{tail.status}</span>}

@@ -4,7 +4,7 @@ import { LogList } from '../components/LogList.js';
 import { Sparkline } from '../components/Sparkline.js';
 import { TemplateText } from '../components/TemplateText.js';
 import { TimeRange } from '../components/TimeRange.js';
-import { useFetch, useLogPages } from '../data.js';
+import { useFetch, useLogPages, useRefresh } from '../data.js';
 import { change, count, shortTime } from '../format.js';
 import { href, Link, setParams } from '../location.js';
 
@@ -49,8 +49,9 @@ function Distribution(props: { param: ParamDistribution; templateId: string; ran
 export function TemplatePage(props: { id: string; params: URLSearchParams }) {
   const { id, params } = props;
   const range = { from: params.get('from') ?? undefined, to: params.get('to') ?? undefined };
-  const detail = useFetch(JSON.stringify([id, range]), (signal) => api.template(id, range, signal));
-  const logs = useLogPages({ template: id, ...range, limit: '50' });
+  const [refresh, again] = useRefresh();
+  const detail = useFetch(JSON.stringify([id, range, refresh]), (signal) => api.template(id, range, signal));
+  const logs = useLogPages({ template: id, ...range, limit: '50' }, refresh);
   const template = detail.data?.template;
 
   return (
@@ -60,7 +61,7 @@ export function TemplatePage(props: { id: string; params: URLSearchParams }) {
           <Link href={href('/templates', range)}>Templates</Link> / <span>{id}</span>
         </nav>
         <div class="toolbar-right">
-          <TimeRange from={range.from} to={range.to} onChange={(from, to) => setParams({ from, to })} />
+          <TimeRange from={range.from} to={range.to} onChange={(from, to) => setParams({ from, to })} onRefresh={again} />
         </div>
       </div>
       <ErrorNote error={detail.error} />

@@ -4,7 +4,7 @@ import { ErrorNote } from '../components/ErrorNote.js';
 import { Sparkline } from '../components/Sparkline.js';
 import { TemplateText } from '../components/TemplateText.js';
 import { TimeRange } from '../components/TimeRange.js';
-import { useFetch } from '../data.js';
+import { useFetch, useRefresh } from '../data.js';
 import { change, count, shortTime } from '../format.js';
 import { href, Link, setParams } from '../location.js';
 
@@ -25,7 +25,8 @@ export function TemplatesPage(props: { params: URLSearchParams }) {
     limit: params.get('limit') ?? '200',
   };
   const sort = query.sort ?? 'count';
-  const list = useFetch(JSON.stringify(query), (signal) => api.templates(query, signal));
+  const [refresh, again] = useRefresh();
+  const list = useFetch(JSON.stringify([query, refresh]), (signal) => api.templates(query, signal));
   const [q, setQ] = useState(query.q ?? '');
   const [service, setService] = useState(query.service ?? '');
   useEffect(() => {
@@ -61,7 +62,7 @@ export function TemplatesPage(props: { params: URLSearchParams }) {
           </div>
         </form>
         <div class="toolbar-right">
-          <TimeRange from={query.from} to={query.to} onChange={(from, to) => setParams({ from, to })} />
+          <TimeRange from={query.from} to={query.to} onChange={(from, to) => setParams({ from, to })} onRefresh={again} />
         </div>
       </div>
       <ErrorNote error={list.error} />
