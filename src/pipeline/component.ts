@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { z } from 'zod';
 import type { LogsConsumer } from './consumer.js';
+import type { Host } from './host.js';
 import type { TemplateRef, TemplateSource } from './model.js';
 import type { ComponentTelemetry } from '../telemetry/metrics.js';
 
@@ -75,6 +76,8 @@ export interface ComponentContext {
   exporterIds?: readonly string[];
   /** For receivers: the extensions listed in service.extensions, by id (started before them). */
   extensions?: ReadonlyMap<string, Extension>;
+  /** For extensions: the running service (other extensions, the stores, the export flow). */
+  host?: Host;
 }
 
 interface FactoryBase<S extends z.ZodType> {

@@ -4,17 +4,19 @@ import { ClickHouseLogLevel, createClient, type ClickHouseClient } from '@clickh
 import type { ComponentContext, NewTemplate, StoredTemplate } from '../../pipeline/component.js';
 import { QueuedExporter, type ExportOutcome, type ExportSender, type PayloadCodec } from '../../pipeline/exporter-helper.js';
 import { PermanentExportError } from '../../pipeline/errors.js';
+import { StoreUnavailableError, type LogStoreTables } from '../../pipeline/host.js';
 import type { LogBatch } from '../../pipeline/model.js';
 import { parseEndpoint, type ClickHouseExporterConfig } from './config.js';
 import { classifyClickHouseError, isMissingSchemaError, isRowDependent } from './error-classifier.js';
 import { countOlderThan, encodeLogs, encodeNewTemplatesInsert, encodeTemplatesInsert, logsInsertStatement, withInsertSettings, type LogsInsert } from './row-encoder.js';
 import { schemaStatements } from './schema.js';
 
-export async function openClient(config: ClickHouseExporterConfig): Promise<ClickHouseClient> {
+export async function openClient(config: ClickHouseExporterConfig, database?: string): Promise<ClickHouseClient> {
   const target = parseEndpoint(config.endpoint)!;
   if (target.kind === 'server') {
     return createClient({
       url: target.url,
+      ...(database ? { database } : {}),
       username: config.username,
       password: config.password,
       request_timeout: config.timeout,
@@ -219,6 +221,25 @@ export class ClickHouseLogsExporter {
     }
     this.schemaReady = true;
     this.connected = true;
+  }
+
+  get storeTables(): LogStoreTables {
+    return { database: this.config.database, logs: this.config.logs_table_name, templates: this.config.templates_table_name };
+  }
+
+  /** chDB applies a query's settings with SET on its session, where they stay. */
+  get sessionSettings(): boolean {
+    return parseEndpoint(this.config.endpoint)!.kind === 'embedded';
+  }
+
+  /**
+   * A client for reads, of its own: a server's, or a second chDB session on the store this
+   * process holds (the lock allows no other process). Only once the exporter has opened the store,
+   * so a reader never creates one.
+   */
+  async openReader(database?: string): Promise<ClickHouseClient> {
+    if (!this.client) throw new StoreUnavailableError(`the store of ${this.context.id} is not open yet`);
+    return openClient(this.config, database);
   }
 
   /** The current templates: most recently seen first, without the ones a generalisation replaced. */
