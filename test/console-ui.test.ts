@@ -14,17 +14,28 @@ const REPO = fileURLToPath(new URL('../../', import.meta.url));
 const CONSOLE_INDEX = join(REPO, 'dist/console/index.html');
 const SCREENSHOTS = join(REPO, 'test-output/console');
 
-// The lines take turns, so each kind recurs every LINES.length records.
+// Only numbers vary within a kind of line: the miner makes them parameters at first sight, so no
+// template is replaced later (a replacement shows in queries once the lineage dictionary reloads,
+// 1–10 s on). The kinds take turns, each recurring every LINES_PER_ROUND records.
 const LINES_PER_ROUND = 4;
 const LINES = [
   (i: number) => `Connection timeout after ${i % 40} seconds to db-${i % 3}.internal:5432`,
-  (i: number) => `session opened for user ${['alice', 'bob', 'carol', 'dave'][i % 4]} by (uid=${1000 + i})`,
+  (i: number) => `session opened for user bob by (uid=${1000 + i})`,
   (i: number) => `GET /api/orders/${i} returned 200 in ${i % 900} ms`,
-  (i: number) => `cache miss for key user:${i % 97} in region ${['eu', 'us'][Math.floor(i / LINES_PER_ROUND) % 2]}`,
+  (i: number) => `cache miss for key user:${i % 97} on shard ${Math.floor(i / LINES_PER_ROUND) % 2}`,
 ];
 
+/** The trace that every TRACED_EVERY-th record belongs to. */
+const TRACE_ID = '4bf92f3577b34da6a3ce929d0e0e4736';
+const TRACED_EVERY = 100;
+
+/** Records spread over the last `n` × 7 seconds, so the histogram and sparklines have a shape. */
 function entries(n: number) {
+  const now = Date.now();
   return Array.from({ length: n }, (_, i) => ({
+    org: 'acme',
+    timestamp: new Date(now - (n - i) * 7000).toISOString(),
+    ...(i % TRACED_EVERY === 0 ? { trace_id: TRACE_ID } : {}),
     message: LINES[i % LINES.length]!(i),
     service: i % 2 ? 'checkout' : 'payments',
     level: i % 9 === 0 ? 'error' : i % 5 === 0 ? 'warn' : 'info',
@@ -35,7 +46,7 @@ function entries(n: number) {
 async function post(daemon: RunningDaemon, logs: unknown[]): Promise<void> {
   const port = (daemon.service.receivers[0]!.component as JsonIngestReceiver).port;
   const res = await fetch(`http://127.0.0.1:${port}/logs/ingest`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ logs }) });
-  if (res.status !== 200) throw new Error(`ingest answered ${res.status}: ${await res.text()}`);
+  if (res.status !== 200) throw new Error(`ingest answered ${res.status}: ${(await res.text()).slice(0, 300)}`);
 }
 
 function daemonYaml(path: string, consolePort: number): string {
@@ -103,11 +114,11 @@ t.test('web console: logs, search, a template and its logs, live tail, pipeline'
     t.equal(await page.locator('.log-row').count(), 100, 'one page of records, not the whole range');
     await page.locator('.histogram [data-total]').waitFor();
     t.equal(await page.locator('.histogram [data-total]').getAttribute('data-total'), String(sent.length), 'the histogram counts every record in range');
+    await shot(page, 'logs');
     t.ok(await page.locator('.load-more').isVisible(), 'more records are behind "load more"');
     await page.locator('.load-more').click();
     await page.locator('.log-row').nth(199).waitFor();
     t.pass('"load more" appends the next page');
-    await shot(page, 'logs');
   });
 
   await t.test('search from the keyboard: / focuses the box, Enter submits, the URL holds the query', async (t) => {
@@ -125,14 +136,15 @@ t.test('web console: logs, search, a template and its logs, live tail, pipeline'
       'only matching records are listed',
     );
     const expected = sent.filter((e) => e.message.includes('timeout')).length;
-    t.equal(await page.locator('.histogram [data-total]').getAttribute('data-total'), String(expected), 'the histogram counts the matching records');
+    const histogramTotal = page.locator('.histogram [data-total]');
+    t.ok(await waitFor(async () => (await histogramTotal.getAttribute('data-total')) === String(expected)), 'the histogram counts the matching records');
     t.equal(await page.locator('.log-row').count(), expected, 'all matching records fit one page');
 
     await page.locator('.log-row').first().focus();
     await page.keyboard.press('Enter');
     const detail = page.locator('.log-detail').first();
     await detail.waitFor();
-    t.match(await detail.locator('.log-template').textContent(), /Connection timeout after <\*> seconds to <\*>/, 'an expanded row shows its template');
+    t.match(await detail.locator('.log-template').textContent(), /Connection timeout after <\*> seconds to /, 'an expanded row shows its template');
     t.match(await detail.textContent(), /region/, 'and its attributes');
     await shot(page, 'logs-search-expanded');
     await page.keyboard.press('Escape');
@@ -142,6 +154,24 @@ t.test('web console: logs, search, a template and its logs, live tail, pipeline'
     await page.reload();
     await page.locator('.log-row').first().waitFor();
     t.equal(await page.locator('#search').inputValue(), 'timeout', 'the search is restored from the URL');
+  });
+
+  await t.test('filters: trace id and an attribute, from the form', async (t) => {
+    await page.locator('#search').fill('');
+    await page.locator('input[name=trace_id]').fill(TRACE_ID);
+    await page.keyboard.press('Enter');
+    await page.waitForURL(/trace_id=/);
+    const traced = sent.filter((e) => e.trace_id === TRACE_ID);
+    t.ok(await waitFor(async () => (await page.locator('.log-row').count()) === traced.length), 'only the records of the trace');
+    await page.locator('input[name=attribute]').fill('attempt=0');
+    await page.keyboard.press('Enter');
+    await page.waitForURL(/attr\.attempt=0/);
+    const expected = traced.filter((e) => e.metadata.attempt === '0');
+    t.ok(expected.length > 0 && expected.length < traced.length, 'the attribute narrows the trace down');
+    t.ok(await waitFor(async () => (await page.locator('.log-row').count()) === expected.length), 'and the attribute filter');
+    t.equal(await page.locator('.chips li').count(), 1, 'shown as a removable filter');
+    await page.locator('.chips li button').click();
+    t.ok(await waitFor(async () => (await page.locator('.log-row').count()) === traced.length), 'removing it widens the list again');
   });
 
   let templateUrl = '';
@@ -155,19 +185,19 @@ t.test('web console: logs, search, a template and its logs, live tail, pipeline'
     await shot(page, 'templates');
 
     const row = page.locator('.template-row', { hasText: 'cache miss for key' });
-    t.match(await row.locator('td.number').first().textContent(), String(sent.length / LINES.length));
+    t.match(await row.locator('td.number').first().textContent(), String(sent.length / LINES.length), 'its count');
     await row.locator('.template-link').click();
     await page.waitForURL(/\/templates\/\d+/);
     templateUrl = page.url();
     await page.locator('.distribution').first().waitFor();
-    t.match(await page.locator('.template-title').textContent(), /cache miss for key \S*<\*> in region <\*>/);
-    const regions = page.locator('.distribution', { hasText: '#2' });
-    t.match(await regions.textContent(), /2 distinct/, 'the region parameter has two values');
-    t.match(await regions.textContent(), /50\.0%/, 'each half of the records');
+    t.match(await page.locator('.template-title').textContent(), /cache miss for key \S*<\*> on shard <\*>/, 'the template page shows its text');
+    const shards = page.locator('.distribution', { hasText: '#2' });
+    t.match(await shards.textContent(), /2 distinct/, 'the shard parameter has two values');
+    t.match(await shards.textContent(), /50\.0%/, 'each half of the records');
     await page.locator('.template-logs .log-row').first().waitFor();
     const bodies = await page.locator('.template-logs .log-row .log-body').allTextContents();
     t.equal(bodies.length, 50, "the template's logs, one page");
-    t.ok(bodies.every((b) => /^cache miss for key user:\d+ in region (eu|us)$/.test(b)), 'all of this template');
+    t.ok(bodies.every((b) => /^cache miss for key user:\d+ on shard [01]$/.test(b)), 'all of this template');
     await shot(page, 'template');
   });
 
@@ -178,11 +208,11 @@ t.test('web console: logs, search, a template and its logs, live tail, pipeline'
     await page.locator('.live-status.live').waitFor();
     t.match(page.url(), /live=1/, 'the toggle is in the URL');
     const body = `tailed record ${process.pid} arrived`;
-    await post(daemon, [{ message: body, service: 'tailer', level: 'warn' }]);
+    await post(daemon, [{ org: 'acme', message: body, service: 'tailer', level: 'warn' }]);
     const tailed = page.locator('.log.tailed', { hasText: body });
     await tailed.waitFor();
     t.equal(await page.locator('.log-row').first().locator('.log-body').textContent(), body, 'at the top of the list');
-    t.match(await tailed.locator('.severity').textContent(), 'WARN');
+    t.match(await tailed.locator('.severity').textContent(), 'WARN', 'with its severity');
     await shot(page, 'live-tail');
   });
 
@@ -200,7 +230,7 @@ t.test('web console: logs, search, a template and its logs, live tail, pipeline'
   await t.test('a linked template page opens as it was', async (t) => {
     await page.goto(templateUrl);
     await page.locator('.template-title').waitFor();
-    t.match(await page.locator('.template-title').textContent(), /cache miss/);
+    t.match(await page.locator('.template-title').textContent(), /cache miss/, 'the template of the link');
   });
 
   t.same(pageErrors, [], 'no script error in the page');

@@ -47,7 +47,7 @@ export function Histogram(props: { data: HistogramData; onSelect: (fromSeconds: 
       stacks.push(sums);
     }
     const drawOrder = levels.map((level, i) => ({ level, stack: stacks[i]! })).reverse();
-    const bars = uPlot.paths.bars!({ size: [0.9, 64], align: 1 });
+    const bars = uPlot.paths.bars!({ size: [0.85, 64], gap: 1, align: 1 });
     const first = buckets[0] ?? 0;
     const last = (buckets[buckets.length - 1] ?? first) + bucketSeconds;
     const options: uPlot.Options = {
