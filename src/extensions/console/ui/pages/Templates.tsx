@@ -68,6 +68,7 @@ export function TemplatesPage(props: { params: URLSearchParams }) {
       <ErrorNote error={list.error} />
       <p class="summary" aria-live="polite">
         {list.data ? `${count(templates.length)} templates` : ''}
+        {list.data && String(templates.length) === query.limit && ' (the first ones by this sort; search to narrow down)'}
         {list.data && templates.some((t) => t.new) && ` · ${templates.filter((t) => t.new).length} new in this range`}
         {list.loading && ' · loading…'}
       </p>
