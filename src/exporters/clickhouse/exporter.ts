@@ -41,6 +41,8 @@ const SPLIT_AFTER_ATTEMPTS = 3;
  * directory whole, so a batch whose every row is refused costs a bounded number of inserts.
  */
 const CUT_FAILURE_BUDGET = 256;
+/** Least time between two reloads of the template dictionaries in embedded mode. */
+const DICTIONARY_RELOAD_MS = 1000;
 
 /** Rows of one part that ClickHouse refused for good: [start, end) in the part's text. */
 interface RefusedRange {
@@ -74,6 +76,8 @@ export class ClickHouseLogsExporter {
   private connected = false;
   private readonly table: string;
   private readonly templatesTable: string;
+  private dictionaryReload: NodeJS.Timeout | undefined;
+  private lastDictionaryReload = 0;
   readonly queue: QueuedExporter<InsertPayload>;
 
   constructor(
@@ -118,7 +122,10 @@ export class ClickHouseLogsExporter {
       await this.insert(payload.legacyLogs!, `inserting ${records} log records`, token);
     }
     // Its own token: a retry after the logs were stored stores the template counts once too.
-    if (payload.templates) await this.insert(payload.templates, `updating the templates of ${records} log records`, `${token}:templates`);
+    if (payload.templates) {
+      await this.insert(payload.templates, `updating the templates of ${records} log records`, `${token}:templates`);
+      this.reloadDictionariesSoon();
+    }
     if (cuts.length === 0) return undefined;
     return this.refusedOutcome(cuts, records);
   }
@@ -203,7 +210,28 @@ export class ClickHouseLogsExporter {
   }
 
   private async stop(): Promise<void> {
+    clearTimeout(this.dictionaryReload);
     await this.client?.close();
+  }
+
+  /**
+   * chDB does not reload dictionaries on their LIFETIME as a server does, so CurrentTemplateId and
+   * Template would keep the lineage and texts of start-up: after storing templates, the exporter
+   * reloads both dictionaries, at most once a second.
+   */
+  private reloadDictionariesSoon(): void {
+    if (!this.sessionSettings || this.dictionaryReload) return;
+    const wait = Math.max(0, this.lastDictionaryReload + DICTIONARY_RELOAD_MS - Date.now());
+    this.dictionaryReload = setTimeout(() => {
+      this.lastDictionaryReload = Date.now();
+      const reload = async () => {
+        for (const suffix of ['_lineage_dict', '_text_dict']) await this.client!.command({ query: `SYSTEM RELOAD DICTIONARY ${this.templatesTable}${suffix}` });
+      };
+      reload()
+        .catch((err: unknown) => this.context.logger.warn({ err: (err as Error).message }, 'the template dictionaries could not be reloaded; the next templates stored retry'))
+        .finally(() => (this.dictionaryReload = undefined));
+    }, wait);
+    this.dictionaryReload.unref();
   }
 
   private async ensureSchema(): Promise<void> {
@@ -262,6 +290,7 @@ export class ClickHouseLogsExporter {
     if (templates.length === 0) return;
     const query = encodeNewTemplatesInsert(templates, this.templatesTable, BigInt(Date.now()) * 1_000_000n);
     await this.insert(query, `storing ${templates.length} new templates`, `templates:${templates.map((t) => t.template.id).join(',')}`);
+    this.reloadDictionariesSoon();
   }
 
   private async insert(query: string, what: string, token: string): Promise<void> {

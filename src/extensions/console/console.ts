@@ -49,7 +49,7 @@ export class ConsoleExtension implements Extension {
     private readonly context: ComponentContext,
   ) {
     // The authenticator is another extension: looked up at start, when every extension exists.
-    const authenticator: ServerAuthenticator | undefined = config.auth ? { authenticate: (header) => this.authenticator?.authenticate(header) ?? 'the console has not started' } : undefined;
+    const authenticator: ServerAuthenticator | undefined = config.auth ? { authenticate: (header) => (this.authenticator ? this.authenticator.authenticate(header) : 'the console has not started') } : undefined;
     this.server = new HttpReceiverServer({ ...config, wait_for_room: 0 }, context, 'console', (req, res) => this.handle(req, res), authenticator);
   }
 
