@@ -3,9 +3,8 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import type { JsonIngestReceiver } from '../src/receivers/json_ingest/index.js';
-import { startTestDaemon, tempDir, waitFor, type RunningDaemon } from './support/daemon.js';
-import { freePort } from './support/ports.js';
+import { ingest, startConsoleDaemon } from './support/console.js';
+import { waitFor } from './support/daemon.js';
 
 // The web console in headless Debian Chromium against a real daemon (json_ingest → templates →
 // embedded ClickHouse) whose console extension serves the API and the built console.
@@ -14,9 +13,9 @@ const REPO = fileURLToPath(new URL('../../', import.meta.url));
 const CONSOLE_INDEX = join(REPO, 'dist/console/index.html');
 const SCREENSHOTS = join(REPO, 'test-output/console');
 
-// Only numbers vary within a kind of line: the miner makes them parameters at first sight, so no
-// template is replaced later (a replacement shows in queries once the lineage dictionary reloads,
-// 1–10 s on). The kinds take turns, each recurring every LINES_PER_ROUND records.
+// Only numbers vary within a kind of line, and the miner makes numbers parameters at first sight:
+// each kind is one template from its first record on, never replaced. The kinds take turns, each
+// recurring every LINES_PER_ROUND records.
 const LINES_PER_ROUND = 4;
 const LINES = [
   (i: number) => `Connection timeout after ${i % 40} seconds to db-${i % 3}.internal:5432`,
@@ -33,7 +32,6 @@ const TRACED_EVERY = 100;
 function entries(n: number) {
   const now = Date.now();
   return Array.from({ length: n }, (_, i) => ({
-    org: 'acme',
     timestamp: new Date(now - (n - i) * 7000).toISOString(),
     ...(i % TRACED_EVERY === 0 ? { trace_id: TRACE_ID } : {}),
     message: LINES[i % LINES.length]!(i),
@@ -41,32 +39,6 @@ function entries(n: number) {
     level: i % 9 === 0 ? 'error' : i % 5 === 0 ? 'warn' : 'info',
     metadata: { region: ['eu', 'us'][i % 2], attempt: String(i % 3) },
   }));
-}
-
-async function post(daemon: RunningDaemon, logs: unknown[]): Promise<void> {
-  const port = (daemon.service.receivers[0]!.component as JsonIngestReceiver).port;
-  const res = await fetch(`http://127.0.0.1:${port}/logs/ingest`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ logs }) });
-  if (res.status !== 200) throw new Error(`ingest answered ${res.status}: ${(await res.text()).slice(0, 300)}`);
-}
-
-function daemonYaml(path: string, consolePort: number): string {
-  return `
-receivers:
-  json_ingest: { endpoint: 127.0.0.1:0 }
-processors:
-  templates: {}
-  batch: { send_batch_size: 500, timeout: 50ms }
-exporters:
-  clickhouse: { endpoint: "embedded://${path}" }
-extensions:
-  console: { endpoint: 127.0.0.1:${consolePort} }
-service:
-  extensions: [console]
-  pipelines:
-    logs: { receivers: [json_ingest], processors: [templates, batch], exporters: [clickhouse] }
-  telemetry:
-    metrics: { address: 127.0.0.1:0 }
-`;
 }
 
 /** Records in the default range, as the histogram counts them. */
@@ -89,12 +61,11 @@ const missing = !existsSync(CHROMIUM)
 
 t.test('web console: logs, search, a template and its logs, live tail, pipeline', { skip: missing }, async (t) => {
   mkdirSync(SCREENSHOTS, { recursive: true });
-  const consolePort = await freePort();
-  const daemon = await startTestDaemon(daemonYaml(tempDir('console-ui'), consolePort));
+  const daemon = await startConsoleDaemon();
   t.teardown(() => daemon.stop());
-  const base = `http://127.0.0.1:${consolePort}`;
+  const base = `http://127.0.0.1:${daemon.consolePort()}`;
   const sent = entries(400);
-  await post(daemon, sent);
+  await ingest(daemon, sent);
   t.ok(await waitFor(async () => (await storedCount(base)) === sent.length), 'every record is queryable through the API');
 
   const browser: Browser = await chromium.launch({
@@ -208,7 +179,7 @@ t.test('web console: logs, search, a template and its logs, live tail, pipeline'
     await page.locator('.live-status.live').waitFor();
     t.match(page.url(), /live=1/, 'the toggle is in the URL');
     const body = `tailed record ${process.pid} arrived`;
-    await post(daemon, [{ org: 'acme', message: body, service: 'tailer', level: 'warn' }]);
+    await ingest(daemon, [{ message: body, service: 'tailer', level: 'warn' }]);
     const tailed = page.locator('.log.tailed', { hasText: body });
     await tailed.waitFor();
     t.equal(await page.locator('.log-row').first().locator('.log-body').textContent(), body, 'at the top of the list');
@@ -221,7 +192,7 @@ t.test('web console: logs, search, a template and its logs, live tail, pipeline'
     const accepted = page.locator('table[data-kind=receivers] tr[data-component=json_ingest] td[data-count=accepted]');
     await accepted.waitFor();
     t.equal(await accepted.textContent(), String(sent.length + 1), 'every record the receiver accepted');
-    await post(daemon, entries(5));
+    await ingest(daemon, entries(5));
     t.ok(await waitFor(async () => (await accepted.textContent()) === String(sent.length + 6)), 'the counts follow the daemon');
     t.ok(await page.locator('table[data-kind=exporters] tr[data-component=clickhouse] td[data-count=exported]').isVisible(), 'the exporter and its exported count');
     await shot(page, 'pipeline');
