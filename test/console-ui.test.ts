@@ -127,6 +127,26 @@ t.test('web console: logs, search, a template and its logs, live tail, pipeline'
     t.equal(await page.locator('#search').inputValue(), 'timeout', 'the search is restored from the URL');
   });
 
+  await t.test('dragging across the histogram selects that range', async (t) => {
+    await page.goto(`${base}/logs`);
+    const plot = page.locator('.histogram .u-over');
+    await plot.waitFor();
+    const box = (await plot.boundingBox())!;
+    await page.mouse.move(box.x + box.width * 0.5, box.y + box.height / 2);
+    await page.mouse.down();
+    await page.mouse.move(box.x + box.width * 0.9, box.y + box.height / 2, { steps: 5 });
+    await page.mouse.up();
+    await page.waitForURL(/from=\d{4}-.*&to=\d{4}-/);
+    const url = new URL(page.url());
+    const from = Date.parse(url.searchParams.get('from')!);
+    const to = Date.parse(url.searchParams.get('to')!);
+    t.ok(from < to && to - from < 3600_000 * 0.5, 'a range inside the last hour, about 40 % of it');
+    const inRange = sent.filter((e) => Date.parse(e.timestamp) >= from && Date.parse(e.timestamp) < to).length;
+    t.ok(await waitFor(async () => Number(await page.locator('.histogram [data-total]').getAttribute('data-total')) === inRange), `the histogram counts the ${inRange} records in it`);
+    await page.goto(`${base}/logs`);
+    await page.locator('.log-row').first().waitFor();
+  });
+
   await t.test('filters: trace id and an attribute, from the form', async (t) => {
     await page.locator('#search').fill('');
     await page.locator('input[name=trace_id]').fill(TRACE_ID);
