@@ -84,46 +84,43 @@ function LogDetail(props: { log: Log; range: { from?: string; to?: string } }) {
   );
 }
 
+/** One record's row; it keeps its own open state, so opening one re-renders that row, not the list. */
+function LogItem(props: { log: Log; range: { from?: string; to?: string }; tailed: boolean }) {
+  const { log } = props;
+  const [open, setOpen] = useState(false);
+  const level = severityLevel(log.severity_number, log.severity_text);
+  return (
+    <li
+      class={`log ${open ? 'open' : ''} ${props.tailed ? 'tailed' : ''}`}
+      onKeyDown={(event) => {
+        if (event.key === 'Escape' && open) {
+          event.stopPropagation();
+          setOpen(false);
+          event.currentTarget.querySelector<HTMLButtonElement>('.log-row')?.focus();
+        }
+      }}
+    >
+      <button type="button" class="log-row" aria-expanded={open} onClick={() => setOpen(!open)}>
+        <time>{shortTime(log.timestamp)}</time>
+        <span class={`severity sev-${level}`}>{level}</span>
+        <span class="service">{log.service_name}</span>
+        <span class="log-body">{log.body}</span>
+      </button>
+      {open && <LogDetail log={log} range={props.range} />}
+    </li>
+  );
+}
+
 /**
  * Rows of records, newest first, each a button that expands it (Enter or click; Escape closes).
  * Rows off screen are skipped by the browser's layout (content-visibility), so a long list stays cheap.
  */
 export function LogList(props: { logs: Log[]; range: { from?: string; to?: string }; highlightFirst?: number }) {
-  const [expanded, setExpanded] = useState<Set<string>>(new Set());
-  const toggle = (key: string, open?: boolean) => {
-    const next = new Set(expanded);
-    if (open ?? !next.has(key)) next.add(key);
-    else next.delete(key);
-    setExpanded(next);
-  };
   return (
     <ol class="log-list" aria-label="Log records">
-      {props.logs.map((log, index) => {
-        const key = logKey(log);
-        const open = expanded.has(key);
-        const level = severityLevel(log.severity_number, log.severity_text);
-        return (
-          <li
-            key={key}
-            class={`log ${open ? 'open' : ''} ${index < (props.highlightFirst ?? 0) ? 'tailed' : ''}`}
-            onKeyDown={(event) => {
-              if (event.key === 'Escape' && open) {
-                event.stopPropagation();
-                toggle(key, false);
-                event.currentTarget.querySelector<HTMLButtonElement>('.log-row')?.focus();
-              }
-            }}
-          >
-            <button type="button" class="log-row" aria-expanded={open} onClick={() => toggle(key)}>
-              <time>{shortTime(log.timestamp)}</time>
-              <span class={`severity sev-${level}`}>{level}</span>
-              <span class="service">{log.service_name}</span>
-              <span class="log-body">{log.body}</span>
-            </button>
-            {open && <LogDetail log={log} range={props.range} />}
-          </li>
-        );
-      })}
+      {props.logs.map((log, index) => (
+        <LogItem key={logKey(log)} log={log} range={props.range} tailed={index < (props.highlightFirst ?? 0)} />
+      ))}
     </ol>
   );
 }
