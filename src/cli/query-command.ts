@@ -165,7 +165,7 @@ async function openStore(config: ServiceConfig): Promise<Source> {
     throw err;
   }
   const tables = { database: ch.database, logs: ch.logs_table_name, templates: ch.templates_table_name };
-  return { kind: 'store', client, queries: new LogQueries(client, tables, { maxExecutionSeconds: 60, maxResultRows: 100_000 }) };
+  return { kind: 'store', client, queries: new LogQueries(client, tables, { maxExecutionSeconds: 60, maxResultRows: 100_000, maxThreads: 0 }) };
 }
 
 async function apiGet<T>(source: Extract<Source, { kind: 'api' }>, path: string, params: URLSearchParams): Promise<T> {
