@@ -1,5 +1,5 @@
 import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createClient } from '@clickhouse/client';
 import { createChdbConnection } from 'chdb/connection';
@@ -98,12 +98,15 @@ const cases: Array<[string, string]> = [
   ['template detail with parameter distribution, 24 h', '/api/v1/templates/{template}?from=-24h'],
 ];
 console.log(`\nbench:console — ${ROWS.toLocaleString('en')} rows in embedded ClickHouse over 24 h (${TEMPLATES} templates, 20 services; loaded in ${loadSeconds.toFixed(1)} s), ${RUNS} runs each over HTTP`);
+// Other work on the machine shows in every figure: the load is printed with them.
+console.log(`load average at the start: ${loadavg().map((l) => l.toFixed(1)).join(', ')} (${availableParallelism()} cores)`);
 console.log('| query | p50 ms | p95 ms |');
 console.log('|---|---:|---:|');
 for (const [name, path] of cases) {
   const times = await timed(path);
   console.log(`| ${name} | ${pct(times, 50).toFixed(0)} | ${pct(times, 95).toFixed(0)} |`);
 }
+console.log(`load average at the end: ${loadavg().map((l) => l.toFixed(1)).join(', ')}`);
 await client.close();
 await daemon.stop();
 if (!keep) rmSync(dir, { recursive: true, force: true });
