@@ -77,7 +77,10 @@ export class ClickHouseLogsExporter {
   private readonly table: string;
   private readonly templatesTable: string;
   private dictionaryReload: NodeJS.Timeout | undefined;
+  /** The reload running now: the client is closed only after it (chDB crashes closing a session mid-query). */
+  private dictionaryReloading: Promise<void> | undefined;
   private lastDictionaryReload = 0;
+  private stopped = false;
   readonly queue: QueuedExporter<InsertPayload>;
 
   constructor(
@@ -210,7 +213,10 @@ export class ClickHouseLogsExporter {
   }
 
   private async stop(): Promise<void> {
+    this.stopped = true;
     clearTimeout(this.dictionaryReload);
+    this.dictionaryReload = undefined;
+    await this.dictionaryReloading;
     await this.client?.close();
   }
 
@@ -220,16 +226,19 @@ export class ClickHouseLogsExporter {
    * reloads both dictionaries, at most once a second.
    */
   private reloadDictionariesSoon(): void {
-    if (!this.sessionSettings || this.dictionaryReload) return;
+    if (!this.sessionSettings || this.dictionaryReload || this.stopped) return;
     const wait = Math.max(0, this.lastDictionaryReload + DICTIONARY_RELOAD_MS - Date.now());
     this.dictionaryReload = setTimeout(() => {
       this.lastDictionaryReload = Date.now();
       const reload = async () => {
         for (const suffix of ['_lineage_dict', '_text_dict']) await this.client!.command({ query: `SYSTEM RELOAD DICTIONARY ${this.templatesTable}${suffix}` });
       };
-      reload()
+      this.dictionaryReloading = reload()
         .catch((err: unknown) => this.context.logger.warn({ err: (err as Error).message }, 'the template dictionaries could not be reloaded; the next templates stored retry'))
-        .finally(() => (this.dictionaryReload = undefined));
+        .finally(() => {
+          this.dictionaryReload = undefined;
+          this.dictionaryReloading = undefined;
+        });
     }, wait);
     this.dictionaryReload.unref();
   }

@@ -25,6 +25,12 @@ export const consoleConfigSchema = section({
   store: z.string().min(1, 'name an exporter, e.g. clickhouse').optional(),
   /** Time limit of one API query (ClickHouse max_execution_time). */
   query_timeout: duration('10s').refine((ms) => ms >= 1000, { message: 'must be at least 1s' }),
+  /**
+   * Threads one API query may use (ClickHouse max_threads); 0: one a core. One by default: the
+   * console shares the machine with the pipeline it reads, and its queries read newest first and
+   * stop early, which extra threads mostly spend reading past the page.
+   */
+  query_threads: z.number({ error: 'expected a number' }).int('expected a whole number').min(0, 'must be 0 or more').default(1),
   /** Serve the read-only subset of ClickHouse's HTTP interface at / (for Grafana, clickhouse-client, @clickhouse/client). */
   sql: section({
     enabled: z.boolean().default(true),

@@ -186,7 +186,7 @@ export class ConsoleExtension implements Extension {
     });
     const client = await this.reader;
     this.lastStoreError = undefined;
-    return new LogQueries(client, store.tables, { maxExecutionSeconds: this.config.query_timeout / 1000, maxResultRows: API_MAX_RESULT_ROWS });
+    return new LogQueries(client, store.tables, { maxExecutionSeconds: this.config.query_timeout / 1000, maxResultRows: API_MAX_RESULT_ROWS, maxThreads: this.config.query_threads });
   }
 
   private async sql(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {

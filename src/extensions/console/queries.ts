@@ -52,6 +52,8 @@ export interface ParamDistribution {
 export interface QueryLimits {
   maxExecutionSeconds: number;
   maxResultRows: number;
+  /** Threads one query may use (ClickHouse max_threads); 0: the engine's default (one a core). */
+  maxThreads: number;
 }
 
 /** The API asked for a template id nothing was ever stored under. */
@@ -83,6 +85,9 @@ export function bucketStarts(fromNs: bigint, toNs: bigint, bucket: number): numb
   return out;
 }
 
+/** Lazy materialisation for a page of up to MAX_LIMIT + 1 rows (ClickHouse applies it to LIMIT 10 at most by default). */
+const LAZY_SETTINGS = ', query_plan_max_limit_for_lazy_materialization = 1001';
+
 /** Ties among records of the same nanosecond are broken by this hash, so pages neither skip nor repeat. */
 const ROW_HASH = 'cityHash64(Body, ObservedTimestamp, SpanId, TraceId, ServiceName)';
 
@@ -111,7 +116,7 @@ export class LogQueries {
     this.lineageDict = `'${db}.${tables.templates}_lineage_dict'`;
     this.textDict = `'${db}.${tables.templates}_text_dict'`;
     // In the query itself, not as client settings: chDB would SET them on its session for good.
-    this.settings = `SETTINGS readonly = 1, max_execution_time = ${limits.maxExecutionSeconds}, max_result_rows = ${limits.maxResultRows}, result_overflow_mode = 'throw'`;
+    this.settings = `SETTINGS readonly = 1, max_execution_time = ${limits.maxExecutionSeconds}, max_result_rows = ${limits.maxResultRows}, result_overflow_mode = 'throw'${limits.maxThreads > 0 ? `, max_threads = ${limits.maxThreads}` : ''}`;
   }
 
   /** The template a stored id resolves to through the lineage (the id itself when nothing replaced it). */
@@ -124,8 +129,8 @@ export class LogQueries {
     return `(SELECT arrayJoin(arrayPushFront(dictGetDescendants(${this.lineageDict}, cur, 0), cur)) FROM (SELECT ${this.currentOf(`toUInt64(${param})`)} AS cur))`;
   }
 
-  private async rows<T>(query: string, params: Record<string, unknown>): Promise<T[]> {
-    const result = await this.client.query({ query: `${query} ${this.settings}`, query_params: params, format: 'JSONEachRow' });
+  private async rows<T>(query: string, params: Record<string, unknown>, extraSettings = ''): Promise<T[]> {
+    const result = await this.client.query({ query: `${query} ${this.settings}${extraSettings}`, query_params: params, format: 'JSONEachRow' });
     return result.json<T>();
   }
 
@@ -169,32 +174,51 @@ export class LogQueries {
     return w;
   }
 
+  /**
+   * A page of records, newest first, ordered by time and then by a hash of what they hold (records
+   * of one nanosecond). The page itself is ORDER BY Timestamp … LIMIT, which ClickHouse answers
+   * reading the other columns only for the rows it returns (lazy materialisation): the hash is
+   * never needed over the range. The records of the two nanoseconds where a page starts (the
+   * cursor's) and ends are read whole by exact time, which the table's key finds at once, so ties
+   * are ordered by the hash there.
+   */
   async searchLogs(q: LogsQuery): Promise<{ logs: ApiLog[]; next_cursor: string | null }> {
     const params: Record<string, unknown> = {};
     const where = this.logConditions(q, params);
-    const skip = q.cursor?.skip ?? 0;
+    const select = `SELECT ${LOG_COLUMNS}, toString(${ROW_HASH}) AS row_hash FROM ${this.logs} WHERE ${where.join(' AND ')}`;
+    const at = async (ns: string) => (await this.rows<LogRow>(`${select} AND Timestamp = fromUnixTimestamp64Nano({at_ns:Int64})`, { ...params, at_ns: ns })).sort(newestFirst);
+    let head: LogRow[] = [];
     if (q.cursor) {
-      params.cursor_ns = String(q.cursor.ns);
-      params.cursor_hash = String(q.cursor.hash);
-      where.push('Timestamp <= fromUnixTimestamp64Nano({cursor_ns:Int64})');
-      where.push(`(Timestamp < fromUnixTimestamp64Nano({cursor_ns:Int64}) OR ${ROW_HASH} <= {cursor_hash:UInt64})`);
+      const { ns, hash, skip } = q.cursor;
+      let equal = 0;
+      head = (await at(String(ns))).filter((r) => {
+        const h = BigInt(r.row_hash);
+        return h < hash || (h === hash && ++equal > skip);
+      });
+      params.cursor_ns = String(ns);
     }
-    params.limit = q.limit + skip + 1;
-    const rows = await this.rows<LogRow>(
-      `SELECT ${LOG_COLUMNS}, toString(${ROW_HASH}) AS row_hash FROM ${this.logs} WHERE ${where.join(' AND ')} ` +
-        `ORDER BY Timestamp DESC, ${ROW_HASH} DESC LIMIT {limit:UInt32}`,
-      params,
-    );
-    const page = rows.slice(skip, skip + q.limit);
+    let rows = head;
+    const wanted = q.limit + 1 - head.length;
+    if (wanted > 0) {
+      params.limit = wanted;
+      const before = q.cursor ? ' AND Timestamp < fromUnixTimestamp64Nano({cursor_ns:Int64})' : '';
+      let tail = await this.rows<LogRow>(`${select}${before} ORDER BY Timestamp DESC LIMIT {limit:UInt32}`, params, LAZY_SETTINGS);
+      if (tail.length === wanted) {
+        const edge = tail.at(-1)!.ts;
+        tail = [...tail.filter((r) => r.ts !== edge), ...(await at(edge))];
+      }
+      rows = [...head, ...tail.sort(newestFirst)];
+    }
+    const records = rows.slice(0, q.limit);
     let nextCursor: string | null = null;
-    const last = page.at(-1);
-    if (rows.length > skip + q.limit && last) {
+    const last = records.at(-1);
+    if (rows.length > q.limit && last) {
       let same = 0;
-      for (let i = page.length - 1; i >= 0 && page[i]!.ts === last.ts && page[i]!.row_hash === last.row_hash; i--) same++;
-      const sameAsCursor = q.cursor !== undefined && same === page.length && BigInt(last.ts) === q.cursor.ns && BigInt(last.row_hash) === q.cursor.hash;
-      nextCursor = encodeCursor({ ns: BigInt(last.ts), hash: BigInt(last.row_hash), skip: same + (sameAsCursor ? skip : 0) });
+      for (let i = records.length - 1; i >= 0 && records[i]!.ts === last.ts && records[i]!.row_hash === last.row_hash; i--) same++;
+      const sameAsCursor = q.cursor !== undefined && same === records.length && BigInt(last.ts) === q.cursor.ns && BigInt(last.row_hash) === q.cursor.hash;
+      nextCursor = encodeCursor({ ns: BigInt(last.ts), hash: BigInt(last.row_hash), skip: same + (sameAsCursor ? q.cursor!.skip : 0) });
     }
-    return { logs: page.map(apiLog), next_cursor: nextCursor };
+    return { logs: records.map(apiLog), next_cursor: nextCursor };
   }
 
   async histogram(f: LogFilters): Promise<{ bucket_seconds: number; buckets: number[]; counts: Record<string, number[]> }> {
@@ -393,6 +417,16 @@ interface LogRow {
   Template: string;
   TemplateParams: string[];
   row_hash: string;
+}
+
+/** Time, then the tie-breaking hash, both descending: the order pages follow. */
+function newestFirst(a: LogRow, b: LogRow): number {
+  const ta = BigInt(a.ts);
+  const tb = BigInt(b.ts);
+  if (ta !== tb) return ta > tb ? -1 : 1;
+  const ha = BigInt(a.row_hash);
+  const hb = BigInt(b.row_hash);
+  return ha === hb ? 0 : ha > hb ? -1 : 1;
 }
 
 function apiLog(r: LogRow): ApiLog {
