@@ -78,7 +78,7 @@ function LogDetail(props: { log: Log; range: { from?: string; to?: string } }) {
         </section>
       )}
       <Attributes title="Log attributes" attributes={log.log_attributes} filterable />
-      <Attributes title="Resource attributes" attributes={log.resource_attributes} />
+      <Attributes title="Resource attributes" attributes={log.resource_attributes} filterable />
       <Attributes title="Scope attributes" attributes={log.scope_attributes} />
     </div>
   );
