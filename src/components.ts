@@ -1,6 +1,7 @@
 import { clickhouseExporterFactory } from './exporters/clickhouse/index.js';
 import { debugExporterFactory } from './exporters/debug/index.js';
 import { bearerTokenAuthExtensionFactory } from './extensions/bearertokenauth/index.js';
+import { consoleExtensionFactory } from './extensions/console/index.js';
 import { otlpExporterFactory, otlpHttpExporterFactory } from './exporters/otlp/index.js';
 import { ComponentRegistry } from './pipeline/registry.js';
 import { attributesProcessorFactory } from './processors/attributes/index.js';
@@ -35,5 +36,6 @@ export function builtinComponents(): ComponentRegistry {
     .register(otlpExporterFactory)
     .register(otlpHttpExporterFactory)
     .register(debugExporterFactory)
-    .register(bearerTokenAuthExtensionFactory);
+    .register(bearerTokenAuthExtensionFactory)
+    .register(consoleExtensionFactory);
 }

@@ -9,7 +9,7 @@ const COMPONENT_KINDS = ['receivers', 'processors', 'exporters', 'extensions'];
 /** Folders beside the components that hold what several components of a kind share; not components. */
 const SHARED_FOLDERS = new Set(['processors/shared']);
 /** The core contract: what every component and the service share, and nothing else. */
-const PIPELINE_FILES = ['auth.ts', 'component-kind.ts', 'component.ts', 'consumer.ts', 'errors.ts', 'fanout.ts', 'limits.ts', 'model.ts', 'registry.ts', 'room-wait.ts', 'service.ts'];
+const PIPELINE_FILES = ['auth.ts', 'component-kind.ts', 'component.ts', 'consumer.ts', 'errors.ts', 'fanout.ts', 'host.ts', 'limits.ts', 'model.ts', 'registry.ts', 'room-wait.ts', 'service.ts'];
 
 function sourceFiles(dir: string): string[] {
   return readdirSync(dir).flatMap((name) => {

@@ -61,11 +61,11 @@ function readmeBlocks(text: string): { runnable: Block[]; unmarkedJs: number[] }
   return { runnable, unmarkedJs };
 }
 
-function run(block: Block, code: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
+function run(block: Block, code: string, env: NodeJS.ProcessEnv = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
   const [cmd, args] = block.lang === 'sh' ? ['bash', ['-e', '-o', 'pipefail', '-c', code]] : [process.execPath, ['--input-type=module', '-e', code]];
   return new Promise((resolve, reject) => {
     // The kill is a guard against a hung example, not an assertion on its duration.
-    const child = spawn(cmd as string, args as string[], { cwd: PROJECT_ROOT, stdio: ['ignore', 'pipe', 'pipe'], timeout: 120_000 });
+    const child = spawn(cmd as string, args as string[], { cwd: PROJECT_ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'], timeout: 120_000 });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -96,13 +96,14 @@ const skip = missingTools.length > 0 ? `${missingTools.join(' and ')} not instal
 
 t.test('the README\'s runnable examples give the documented answers against the shipped config', { skip }, async (t) => {
   const dir = tempDir('readme');
-  const ports = { grpc: await freePort(), http: await freePort(), json: await freePort(), syslog: await freePort(), telemetry: await freePort() };
+  const ports = { grpc: await freePort(), http: await freePort(), json: await freePort(), syslog: await freePort(), telemetry: await freePort(), console: await freePort() };
   const store = join(dir, 'clickhouse');
   const SUBSTITUTIONS: Array<[RegExp, string]> = [
     [/localhost:4317\b/g, `localhost:${ports.grpc}`],
     [/localhost:4318\b/g, `localhost:${ports.http}`],
     [/localhost:3002\b/g, `localhost:${ports.json}`],
     [/localhost:8888\b/g, `localhost:${ports.telemetry}`],
+    [/localhost:8080\b/g, `localhost:${ports.console}`],
     [/--port 5514\b/g, `--port ${ports.syslog}`],
     [/'\.\/data\/clickhouse'/g, `'${store}'`],
   ];
@@ -112,6 +113,7 @@ t.test('the README\'s runnable examples give the documented answers against the 
     OTELHOUSE_JSON_INGEST_ENDPOINT: `127.0.0.1:${ports.json}`,
     OTELHOUSE_SYSLOG_ENDPOINT: `127.0.0.1:${ports.syslog}`,
     OTELHOUSE_TELEMETRY_ADDRESS: `127.0.0.1:${ports.telemetry}`,
+    OTELHOUSE_CONSOLE_ENDPOINT: `127.0.0.1:${ports.console}`,
     OTELHOUSE_CLICKHOUSE_ENDPOINT: `embedded://${store}`,
     OTELHOUSE_QUEUE_DIR: join(dir, 'queue'),
     OTELHOUSE_DEAD_LETTER_DIR: join(dir, 'dead_letter'),
@@ -124,11 +126,12 @@ t.test('the README\'s runnable examples give the documented answers against the 
   const runBlock = async (block: Block) => {
     const code = SUBSTITUTIONS.reduce((c, [from, to]) => c.replace(from, to), block.code);
     const name = `README line ${block.line} (${block.lang})`;
-    if (/\b(4317|4318|3002|5514|8888)\b|\.\/data\//.test(code)) {
+    if (/\b(4317|4318|3002|5514|8888|8080)\b|\.\/data\//.test(code)) {
       t.fail(`${name} names a documented port or path this test does not replace`, { code });
       return;
     }
-    const r = await run(block, code);
+    // `otelhouse query` finds the console through the shipped config, as the daemon's does.
+    const r = await run(block, code, { OTELHOUSE_CONSOLE_ENDPOINT: `127.0.0.1:${ports.console}` });
     t.equal(r.code, 0, `${name} runs`, { stderr: r.stderr });
     const expected = block.expected.join('\n');
     if (block.expected.length > 0) t.ok(sameAnswer(r.stdout.trim(), expected), `${name} answers ${expected}`, { got: r.stdout });

@@ -6,6 +6,7 @@ import { errorMessage } from '../pipeline/errors.js';
 import { loadConfig, startDaemon } from '../daemon.js';
 import { createLogger } from '../telemetry/logger.js';
 import { listTemplates, mineFile } from './template-commands.js';
+import { parseQueryArgs, QUERY_USAGE, runQuery, UsageError } from './query-command.js';
 
 /*
  * About --max-semi-space-size=64 in the first line: records live from their request until their
@@ -24,6 +25,8 @@ Usage:
   otelhouse templates --config FILE [--service S] [--top N]
                                     list the stored templates with their counts
   otelhouse mine FILE [--top N]     mine a plain log file offline and print its templates
+  otelhouse query logs|templates [filters] [--output table|json] [--follow]
+                                    search the stored logs and templates (query --help)
   otelhouse --help | --version
 
 Options:
@@ -70,7 +73,28 @@ async function run(configFile: string): Promise<number> {
   });
 }
 
+/** `otelhouse query …` has options of its own. */
+async function query(argv: string[]): Promise<number> {
+  if (argv.includes('--help') || argv.includes('-h')) {
+    process.stdout.write(QUERY_USAGE);
+    return 0;
+  }
+  try {
+    const options = parseQueryArgs(argv);
+    await runQuery(options, () => loadConfig({ file: options.config }), process.stdout);
+    return 0;
+  } catch (err) {
+    if (err instanceof UsageError || err instanceof ConfigError) {
+      process.stderr.write(`otelhouse: ${err.message}\n`);
+      return EXIT_USAGE;
+    }
+    process.stderr.write(`otelhouse: ${errorMessage(err)}\n`);
+    return EXIT_FAILURE;
+  }
+}
+
 async function main(argv: string[]): Promise<number> {
+  if (argv[0] === 'query') return query(argv.slice(1));
   let parsed;
   try {
     parsed = parseArgs({

@@ -139,6 +139,7 @@ export function parseConfig(text: string, registry: ComponentRegistry, env: Node
   const extensions = top.service ? enabledExtensions(top.service.extensions, declaredExtensions, top.extensions ?? {}, issues) : new Map<string, ResolvedComponent>();
   const receivers = resolveComponents('receiver', top.receivers ?? {}, registry, issues);
   if (top.service) for (const [id, raw] of Object.entries(top.receivers ?? {})) checkAuthenticatorRefs(raw, `receivers.${id}`, extensions, issues);
+  if (top.service) for (const id of extensions.keys()) checkAuthenticatorRefs(top.extensions?.[id], `extensions.${id}`, extensions, issues);
   const processors = resolveComponents('processor', top.processors ?? {}, registry, issues);
   const exporters = resolveComponents('exporter', top.exporters ?? {}, registry, issues);
   for (const components of [declaredExtensions, receivers, processors, exporters]) {

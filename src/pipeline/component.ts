@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { z } from 'zod';
 import type { LogsConsumer } from './consumer.js';
+import type { ExportObserver, LogStore } from './host.js';
 import type { TemplateRef, TemplateSource } from './model.js';
 import type { ComponentTelemetry } from '../telemetry/metrics.js';
 import type { ComponentKind } from './component-kind.js';
@@ -74,6 +75,8 @@ export interface ComponentContext {
   exporterIds?: readonly string[];
   /** For receivers: the extensions listed in service.extensions, by id (started before them). */
   extensions?: ReadonlyMap<string, Extension>;
+  /** For extensions: the running service (other extensions, the stores, the export flow). */
+  host?: Host;
 }
 
 interface FactoryBase<S extends z.ZodType> {
@@ -103,3 +106,19 @@ export interface ExtensionFactory<S extends z.ZodType = z.ZodType> extends Facto
 }
 
 export type AnyFactory = ReceiverFactory | ProcessorFactory | ExporterFactory | ExtensionFactory;
+
+/**
+ * What the service offers the extensions, as the OTel Collector's component.Host does
+ * (GetExtensions), plus what the console needs: the stores, the export flow and the stats. Every
+ * method reads the running service, so it is called from start() on, not in a constructor.
+ */
+export interface Host {
+  extensions(): ReadonlyMap<string, Extension>;
+  exporters(): ReadonlyMap<string, Exporter>;
+  /** The exporters that store logs readers can query, by id. */
+  logStores(): ReadonlyMap<string, LogStore>;
+  /** Calls the observer for every batch handed to the exporter; returns the function that stops it. */
+  observeExports(exporterId: string, observer: ExportObserver): () => void;
+  /** What the telemetry endpoint's /stats serves. */
+  stats(): Record<string, unknown>;
+}

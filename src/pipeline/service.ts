@@ -1,10 +1,11 @@
 import type { Logger } from 'pino';
 import type { PipelineConfig, ResolvedComponent, ServiceConfig } from '../config/loader.js';
 import type { Telemetry } from '../telemetry/metrics.js';
-import { isTemplateStore, type Component, type TemplateStore, type ComponentContext, type ComponentHealth, type Exporter, type Extension, type Processor, type Receiver } from './component.js';
+import { isTemplateStore, type Component, type TemplateStore, type ComponentContext, type ComponentHealth, type Exporter, type Extension, type Host, type Processor, type Receiver } from './component.js';
 import type { LogsConsumer } from './consumer.js';
 import { errorMessage } from './errors.js';
 import { fanOut } from './fanout.js';
+import { isLogStore, type ExportObserver, type LogStore } from './host.js';
 
 /** `sending_queue.storage`, as the OTel Collector's exporterhelper spells a persistent queue. */
 function hasPersistentQueue(exporterConfig: unknown): boolean {
@@ -34,6 +35,10 @@ export class Service {
   readonly exporters: Built<Exporter>[] = [];
   private readonly started: Component[] = [];
   private readonly startedAt = Date.now();
+  /** Observers of the batches handed to each exporter, by exporter id (the console's tail). */
+  private readonly exportObservers = new Map<string, Set<ExportObserver>>();
+  private readonly extensionById = new Map<string, Extension>();
+  private readonly exporterById = new Map<string, Exporter>();
   /** Configurations that can lose acknowledged data, logged when the service starts. */
   private readonly startWarnings: Array<{ fields: Record<string, unknown>; message: string }> = [];
 
@@ -42,14 +47,14 @@ export class Service {
     private readonly logger: Logger,
     readonly telemetry: Telemetry,
   ) {
-    const extensionById = new Map<string, Extension>();
+    const extensionById = this.extensionById;
     for (const [id, r] of config.extensions) {
       if (r.factory.kind !== 'extension') continue;
-      const extension = r.factory.create(r.config, this.context(r));
+      const extension = r.factory.create(r.config, { ...this.context(r), host: this.host() });
       extensionById.set(id, extension);
       this.extensions.push({ id, component: extension });
     }
-    const exporterById = new Map<string, Exporter>();
+    const exporterById = this.exporterById;
     for (const p of config.pipelines) {
       for (const id of p.exporters) {
         if (exporterById.has(id)) continue;
@@ -73,7 +78,7 @@ export class Service {
   }
 
   private buildPipeline(p: PipelineConfig, exporters: Map<string, Exporter>): LogsConsumer {
-    let next: LogsConsumer = fanOut(p.exporters.map((id) => exporters.get(id)!));
+    let next: LogsConsumer = fanOut(p.exporters.map((id) => this.observed(id, exporters.get(id)!)));
     const built: Built<Processor>[] = [];
     for (const id of [...p.processors].reverse()) {
       const r = this.config.processors.get(id)!;
@@ -107,6 +112,40 @@ export class Service {
       });
     }
     return r.config;
+  }
+
+  /** The exporter as a pipeline hands it batches, seen by the observers of its id while it has any. */
+  private observed(id: string, exporter: Exporter): LogsConsumer {
+    const observers = this.exportObservers;
+    return {
+      async consume(batch) {
+        const set = observers.get(id);
+        if (!set || set.size === 0) return exporter.consume(batch);
+        const accepted = [...set].map((o) => o.beforeExport(batch));
+        await exporter.consume(batch);
+        for (const done of accepted) done?.();
+      },
+    };
+  }
+
+  private host(): Host {
+    const stores = (): Map<string, LogStore> => {
+      const out = new Map<string, LogStore>();
+      for (const [id, e] of this.exporterById) if (isLogStore(e)) out.set(id, e);
+      return out;
+    };
+    return {
+      extensions: () => this.extensionById,
+      exporters: () => this.exporterById,
+      logStores: stores,
+      observeExports: (exporterId, observer) => {
+        let set = this.exportObservers.get(exporterId);
+        if (!set) this.exportObservers.set(exporterId, (set = new Set()));
+        set.add(observer);
+        return () => set.delete(observer);
+      },
+      stats: () => this.stats(),
+    };
   }
 
   private context(r: ResolvedComponent, pipeline?: string): ComponentContext {

@@ -5,6 +5,7 @@ import type { ComponentContext, NewTemplate, StoredTemplate } from '../../pipeli
 import type { DeadLetterFile } from '../../exporterhelper/dead-letter.js';
 import type { ExportOutcome, ExportSender, PayloadCodec } from '../../exporterhelper/queued-exporter.js';
 import { PermanentExportError } from '../../pipeline/errors.js';
+import { StoreUnavailableError, type LogStoreTables } from '../../pipeline/host.js';
 import type { LogBatch } from '../../pipeline/model.js';
 import { parseEndpoint, type ClickHouseExporterConfig } from './config.js';
 import { classifyClickHouseError, isMissingSchemaError, isRowDependent } from './error-classifier.js';
@@ -13,11 +14,12 @@ import { schemaStatements } from './schema.js';
 import { currentTemplatesQuery } from './template-queries.js';
 import { ClickHouseMetrics } from './metrics.js';
 
-export async function openClient(config: ClickHouseExporterConfig): Promise<ClickHouseClient> {
+export async function openClient(config: ClickHouseExporterConfig, database?: string): Promise<ClickHouseClient> {
   const target = parseEndpoint(config.endpoint)!;
   if (target.kind === 'server') {
     return createClient({
       url: target.url,
+      ...(database ? { database } : {}),
       username: config.username,
       password: config.password,
       request_timeout: config.timeout,
@@ -42,6 +44,8 @@ const SPLIT_AFTER_ATTEMPTS = 3;
  * directory whole, so a batch whose every row is refused costs a bounded number of inserts.
  */
 const CUT_FAILURE_BUDGET = 256;
+/** Least time between two reloads of the template dictionaries in embedded mode. */
+const DICTIONARY_RELOAD_MS = 1000;
 
 /** Rows of one part that ClickHouse refused for good: [start, end) in the part's text. */
 interface RefusedRange {
@@ -77,6 +81,11 @@ export class ClickHouseLogsSender implements ExportSender<InsertPayload> {
   private readonly table: string;
   private readonly templatesTable: string;
   readonly codec = insertPayloadCodec;
+  private dictionaryReload: NodeJS.Timeout | undefined;
+  /** The reload running now: the client is closed only after it (chDB crashes closing a session mid-query). */
+  private dictionaryReloading: Promise<void> | undefined;
+  private lastDictionaryReload = 0;
+  private stopped = false;
 
   constructor(
     private readonly config: ClickHouseExporterConfig,
@@ -124,7 +133,10 @@ export class ClickHouseLogsSender implements ExportSender<InsertPayload> {
       await this.insert(payload.legacyLogs!, `inserting ${records} log records`, token);
     }
     // Its own token: a retry after the logs were stored stores the template counts once too.
-    if (payload.templates) await this.insert(payload.templates, `updating the templates of ${records} log records`, `${token}:templates`);
+    if (payload.templates) {
+      await this.insert(payload.templates, `updating the templates of ${records} log records`, `${token}:templates`);
+      this.reloadDictionariesSoon();
+    }
     if (cuts.length === 0) return undefined;
     return this.refusedOutcome(cuts, records);
   }
@@ -209,7 +221,34 @@ export class ClickHouseLogsSender implements ExportSender<InsertPayload> {
   }
 
   async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.dictionaryReload);
+    this.dictionaryReload = undefined;
+    await this.dictionaryReloading;
     await this.client?.close();
+  }
+
+  /**
+   * chDB does not reload dictionaries on their LIFETIME as a server does, so CurrentTemplateId and
+   * Template would keep the lineage and texts of start-up: after storing templates, the exporter
+   * reloads both dictionaries, at most once a second.
+   */
+  private reloadDictionariesSoon(): void {
+    if (!this.sessionSettings || this.dictionaryReload || this.stopped) return;
+    const wait = Math.max(0, this.lastDictionaryReload + DICTIONARY_RELOAD_MS - Date.now());
+    this.dictionaryReload = setTimeout(() => {
+      this.lastDictionaryReload = Date.now();
+      const reload = async () => {
+        for (const suffix of ['_lineage_dict', '_text_dict']) await this.client!.command({ query: `SYSTEM RELOAD DICTIONARY ${this.templatesTable}${suffix}` });
+      };
+      this.dictionaryReloading = reload()
+        .catch((err: unknown) => this.context.logger.warn({ err: (err as Error).message }, 'the template dictionaries could not be reloaded; the next templates stored retry'))
+        .finally(() => {
+          this.dictionaryReload = undefined;
+          this.dictionaryReloading = undefined;
+        });
+    }, wait);
+    this.dictionaryReload.unref();
   }
 
   private async ensureSchema(): Promise<void> {
@@ -229,6 +268,25 @@ export class ClickHouseLogsSender implements ExportSender<InsertPayload> {
     this.connected = true;
   }
 
+  get storeTables(): LogStoreTables {
+    return { database: this.config.database, logs: this.config.logs_table_name, templates: this.config.templates_table_name };
+  }
+
+  /** chDB applies a query's settings with SET on its session, where they stay. */
+  get sessionSettings(): boolean {
+    return parseEndpoint(this.config.endpoint)!.kind === 'embedded';
+  }
+
+  /**
+   * A client for reads, of its own: a server's, or a second chDB session on the store this
+   * process holds (the lock allows no other process). Only once the exporter has opened the store,
+   * so a reader never creates one.
+   */
+  async openReader(database?: string): Promise<ClickHouseClient> {
+    if (!this.client) throw new StoreUnavailableError(`the store of ${this.context.id} is not open yet`);
+    return openClient(this.config, database);
+  }
+
   /** The current templates: most recently seen first, without the ones a generalisation replaced. */
   async loadTemplates(limit: number): Promise<StoredTemplate[]> {
     await this.ensureSchema();
@@ -246,6 +304,7 @@ export class ClickHouseLogsSender implements ExportSender<InsertPayload> {
     if (templates.length === 0) return;
     const query = encodeNewTemplatesInsert(templates, this.templatesTable, BigInt(Date.now()) * 1_000_000n);
     await this.insert(query, `storing ${templates.length} new templates`, `templates:${templates.map((t) => t.template.id).join(',')}`);
+    this.reloadDictionariesSoon();
   }
 
   private async insert(query: string, what: string, token: string): Promise<void> {

@@ -9,10 +9,14 @@ export const clickhouseExporterFactory: ExporterFactory<typeof clickhouseConfigS
   configSchema: clickhouseConfigSchema,
   create: (config, context) => {
     const sender = new ClickHouseLogsSender(config, context);
-    // The queue is the component; it also offers the stored templates to the pipeline's processors.
+    // The queue is the component; it also offers the stored templates to the pipeline's processors
+    // and the stored logs to readers (the console extension).
     return Object.assign(new QueuedExporter(context, config, sender), {
       loadTemplates: (limit: number) => sender.loadTemplates(limit),
       saveTemplates: (templates: NewTemplate[]) => sender.saveTemplates(templates),
+      tables: sender.storeTables,
+      sessionSettings: sender.sessionSettings,
+      openReader: (database?: string) => sender.openReader(database),
     });
   },
 };

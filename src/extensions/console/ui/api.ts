@@ -1,0 +1,130 @@
+/** Types and calls of the console's read-only JSON API (/api/v1). */
+
+export interface Log {
+  timestamp: string;
+  observed_timestamp: string;
+  trace_id: string;
+  span_id: string;
+  trace_flags: number;
+  severity_text: string;
+  severity_number: number;
+  service_name: string;
+  body: string;
+  resource_attributes: Record<string, string>;
+  scope_name: string;
+  scope_version: string;
+  scope_attributes: Record<string, string>;
+  log_attributes: Record<string, string>;
+  template_id: string;
+  current_template_id: string;
+  template: string | null;
+  template_params: string[];
+}
+
+export interface LogPage {
+  logs: Log[];
+  next_cursor: string | null;
+}
+
+export const SEVERITY_LEVELS = ['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR', 'FATAL', 'UNSPECIFIED'] as const;
+export type SeverityLevel = (typeof SEVERITY_LEVELS)[number];
+
+export interface Histogram {
+  bucket_seconds: number;
+  buckets: number[];
+  counts: Partial<Record<SeverityLevel, number[]>>;
+}
+
+export interface Template {
+  id: string;
+  text: string;
+  count: number;
+  previous_count: number;
+  change: number | null;
+  first_seen: string;
+  last_seen: string;
+  new: boolean;
+  services: string[];
+  max_severity: string;
+  source: 'miner' | 'llm';
+  sample: string;
+  lineage: string[];
+  series: number[];
+}
+
+export interface TemplateList {
+  bucket_seconds: number;
+  buckets: number[];
+  templates: Template[];
+}
+
+export interface ParamDistribution {
+  position: number;
+  distinct: number;
+  top: { value: string; count: number; share: number }[];
+}
+
+export interface TemplateDetail {
+  template: Template;
+  params: ParamDistribution[];
+}
+
+export type Stats = {
+  uptime_seconds?: number;
+  state?: string;
+  pipelines?: string[];
+  templates_loaded?: number;
+} & Record<string, unknown>;
+
+/** An error the API answered with; `parameter` names the query parameter it refused, when it says. */
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+    readonly parameter?: string,
+  ) {
+    super(message);
+  }
+}
+
+/** Query parameters as the API takes them; empty values are left out so the server applies its defaults. */
+export type Query = Record<string, string | undefined>;
+
+export function queryString(query: Query): string {
+  const params = new URLSearchParams();
+  for (const [key, value] of Object.entries(query)) if (value !== undefined && value !== '') params.set(key, value);
+  const text = params.toString();
+  return text ? `?${text}` : '';
+}
+
+async function getJson<T>(path: string, query: Query, signal?: AbortSignal): Promise<T> {
+  const response = await fetch(`/api/v1/${path}${queryString(query)}`, { signal, headers: { Accept: 'application/json' } });
+  if (!response.ok) {
+    const body = (await response.json().catch(() => undefined)) as { error?: { parameter?: string; message?: string } } | undefined;
+    const fallback =
+      response.status === 401
+        ? 'this endpoint requires authentication'
+        : response.status === 503
+          ? 'the log store is not reachable'
+          : `${response.status} ${response.statusText}`;
+    throw new ApiError(response.status, body?.error?.message ?? fallback, body?.error?.parameter);
+  }
+  return (await response.json()) as T;
+}
+
+export const api = {
+  logs: (query: Query, signal?: AbortSignal) => getJson<LogPage>('logs', query, signal),
+  histogram: (query: Query, signal?: AbortSignal) => getJson<Histogram>('logs/histogram', query, signal),
+  templates: (query: Query, signal?: AbortSignal) => getJson<TemplateList>('templates', query, signal),
+  template: (id: string, query: Query, signal?: AbortSignal) => getJson<TemplateDetail>(`templates/${encodeURIComponent(id)}`, query, signal),
+  stats: (signal?: AbortSignal) => getJson<Stats>('stats', {}, signal),
+  tailUrl: (query: Query) => `/api/v1/tail${queryString(query)}`,
+};
+
+/** The filters the logs, histogram and tail endpoints share, taken from the page's URL parameters. */
+export function logFilters(params: URLSearchParams): Query {
+  const query: Query = {};
+  for (const key of ['q', 'service', 'severity', 'template', 'trace_id', 'from', 'to']) query[key] = params.get(key) ?? undefined;
+  for (const [key, value] of params) if (key.startsWith('attr.')) query[key] = value;
+  return query;
+}
