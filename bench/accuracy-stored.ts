@@ -27,12 +27,26 @@ export interface StoredDataset {
 }
 
 function otlpJson(service: string, messages: string[], first: number): string {
-  const records = messages.map((m, i) => ({ timeUnixNano: String(1_700_000_000_000_000_000n + BigInt(first + i)), body: { stringValue: m }, attributes: [{ key: 'line', value: { intValue: String(first + i) } }] }));
-  return JSON.stringify({ resourceLogs: [{ resource: { attributes: [{ key: 'service.name', value: { stringValue: service } }] }, scopeLogs: [{ scope: {}, logRecords: records }] }] });
+  const records = messages.map((m, i) => ({
+    timeUnixNano: String(1_700_000_000_000_000_000n + BigInt(first + i)),
+    body: { stringValue: m },
+    attributes: [{ key: 'line', value: { intValue: String(first + i) } }],
+  }));
+  return JSON.stringify({
+    resourceLogs: [
+      {
+        resource: { attributes: [{ key: 'service.name', value: { stringValue: service } }] },
+        scopeLogs: [{ scope: {}, logRecords: records }],
+      },
+    ],
+  });
 }
 
 /** Runs every dataset through one daemon, in requests of each size, and reads back the resolved rows. */
-export async function runThroughDaemon(datasets: StoredDataset[], sizes: number[] = [2000, 1]): Promise<Map<string, StoredRun[]>> {
+export async function runThroughDaemon(
+  datasets: StoredDataset[],
+  sizes: number[] = [2000, 1],
+): Promise<Map<string, StoredRun[]>> {
   const store = mkdtempSync(path.join(tmpdir(), 'otelhouse-accuracy-'));
   const config = loadConfig(
     {
@@ -52,23 +66,33 @@ service:
     {},
   );
   const daemon = await startDaemon(config, pino({ level: 'silent' }));
-  const port = (daemon.service.receivers.find((r) => r.component instanceof OtlpReceiver)!.component as OtlpReceiver).http!.port;
-  const client = createClient({ connection: createChdbConnection({ path: store }) } as Parameters<typeof createClient>[0]);
+  const port = (daemon.service.receivers.find((r) => r.component instanceof OtlpReceiver)!.component as OtlpReceiver)
+    .http!.port;
+  const client = createClient({ connection: createChdbConnection({ path: store }) } as Parameters<
+    typeof createClient
+  >[0]);
   const out = new Map<string, StoredRun[]>();
   try {
     for (const { name, messages } of datasets) {
       for (const perRequest of sizes) {
         const service = `${name}/${perRequest}`;
         for (let i = 0; i < messages.length; i += perRequest) {
-          const res = await fetch(`http://127.0.0.1:${port}/v1/logs`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: otlpJson(service, messages.slice(i, i + perRequest), i) });
-          if (res.status !== 200) throw new Error(`${service}: a request was answered ${res.status}: ${await res.text()}`);
+          const res = await fetch(`http://127.0.0.1:${port}/v1/logs`, {
+            method: 'POST',
+            headers: { 'Content-Type': 'application/json' },
+            body: otlpJson(service, messages.slice(i, i + perRequest), i),
+          });
+          if (res.status !== 200)
+            throw new Error(`${service}: a request was answered ${res.status}: ${await res.text()}`);
         }
       }
     }
     // Exported once the logs insert and the templates insert that carries their lineage are both done.
     const total = datasets.reduce((s, d) => s + d.messages.length * sizes.length, 0);
     for (let waited = 0; ; waited += 100) {
-      const stats = (await (await fetch(`http://127.0.0.1:${daemon.telemetryServer.port}/stats`)).json()) as { exporters: { clickhouse: { exported?: number } } };
+      const stats = (await (await fetch(`http://127.0.0.1:${daemon.telemetryServer.port}/stats`)).json()) as {
+        exporters: { clickhouse: { exported?: number } };
+      };
       const exported = stats.exporters.clickhouse.exported ?? 0;
       if (exported >= total) break;
       if (waited > 120_000) throw new Error(`only ${exported} of ${total} records exported after 2 minutes`);

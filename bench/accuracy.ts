@@ -17,7 +17,10 @@ import { runThroughDaemon } from './accuracy-stored.js';
  * for all datasets; each line's predicted group is the template it ended up in.
  */
 
-export const DEFAULT_DATA_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../shared/data/loghub-2k');
+export const DEFAULT_DATA_DIR = path.resolve(
+  path.dirname(fileURLToPath(import.meta.url)),
+  '../../../shared/data/loghub-2k',
+);
 
 interface DatasetSpec {
   log: string;
@@ -121,7 +124,8 @@ export function groupingAccuracy(predicted: string[], truth: string[]): number {
   let correct = 0;
   for (const members of predictedGroups.values()) {
     const same = trueGroups.get(truth[members[0]!]!)!;
-    if (same.length === members.length && members.every((m) => truth[m] === truth[members[0]!])) correct += members.length;
+    if (same.length === members.length && members.every((m) => truth[m] === truth[members[0]!]))
+      correct += members.length;
   }
   return correct / truth.length;
 }
@@ -171,12 +175,20 @@ interface Dataset {
 
 function readDataset(dataDir: string, name: string, spec: DatasetSpec): Dataset {
   const messages = readMessages(path.join(dataDir, spec.log), spec.log_format);
-  const rows = parse(readFileSync(path.join(dataDir, spec.truth)), { columns: true, skip_empty_lines: true }) as Array<Record<string, string>>;
-  if (rows.length !== messages.length) throw new Error(`${name}: ${messages.length} log lines but ${rows.length} truth rows`);
+  const rows = parse(readFileSync(path.join(dataDir, spec.truth)), { columns: true, skip_empty_lines: true }) as Array<
+    Record<string, string>
+  >;
+  if (rows.length !== messages.length)
+    throw new Error(`${name}: ${messages.length} log lines but ${rows.length} truth rows`);
   return { name, messages, truth: rows.map((r) => normaliseTemplate(r.EventTemplate!)) };
 }
 
-export function evaluateDataset(dataDir: string, name: string, spec: DatasetSpec, options: Partial<MinerOptions> = {}): DatasetAccuracy {
+export function evaluateDataset(
+  dataDir: string,
+  name: string,
+  spec: DatasetSpec,
+  options: Partial<MinerOptions> = {},
+): DatasetAccuracy {
   const { messages, truth } = readDataset(dataDir, name, spec);
   return score(name, mineMessages(messages, options), truth);
 }
@@ -208,15 +220,26 @@ function score(name: string, templates: string[], truth: string[]): DatasetAccur
 /** Scores groups given apart from template texts (a stored row's group is its CurrentTemplateId). */
 function scoreGroups(name: string, groups: string[], templates: string[], truth: string[]): DatasetAccuracy {
   const byText = score(name, templates, truth);
-  return { ...byText, templates: new Set(groups).size, grouping: groupingAccuracy(groups, truth), groupingF1: groupingF1(groups, truth) };
+  return {
+    ...byText,
+    templates: new Set(groups).size,
+    grouping: groupingAccuracy(groups, truth),
+    groupingF1: groupingF1(groups, truth),
+  };
 }
 
 function datasetSpecs(dataDir: string, only?: string[]): Array<[string, DatasetSpec]> {
-  const specs = Object.entries(JSON.parse(readFileSync(path.join(dataDir, 'datasets.json'), 'utf8')) as Record<string, DatasetSpec>);
+  const specs = Object.entries(
+    JSON.parse(readFileSync(path.join(dataDir, 'datasets.json'), 'utf8')) as Record<string, DatasetSpec>,
+  );
   return only ? specs.filter(([name]) => only.includes(name)) : specs;
 }
 
-export function evaluateAll(dataDir = DEFAULT_DATA_DIR, options: Partial<MinerOptions> = {}, only?: string[]): DatasetAccuracy[] {
+export function evaluateAll(
+  dataDir = DEFAULT_DATA_DIR,
+  options: Partial<MinerOptions> = {},
+  only?: string[],
+): DatasetAccuracy[] {
   return datasetSpecs(dataDir, only).map(([name, spec]) => evaluateDataset(dataDir, name, spec, options));
 }
 
@@ -240,23 +263,39 @@ export interface LlmCounts {
  * batches of 100 as a daemon would see them, the LLM reviews what the miner offers, and once it
  * is done every message is matched again, so a line's group is the template it ends up in.
  */
-export async function evaluateAllWithLlm(llm: LlmRun, dataDir = DEFAULT_DATA_DIR, only?: string[]): Promise<{ results: DatasetAccuracy[]; counts: LlmCounts }> {
+export async function evaluateAllWithLlm(
+  llm: LlmRun,
+  dataDir = DEFAULT_DATA_DIR,
+  only?: string[],
+): Promise<{ results: DatasetAccuracy[]; counts: LlmCounts }> {
   const counts: LlmCounts = { requests: 0, failures: 0, accepted: 0, rejected: 0, tokens: 0 };
   const results: DatasetAccuracy[] = [];
   // The refiner's batch timer does not hold the process open (a daemon has its servers for that).
   const keepAlive = setInterval(() => undefined, 1000);
   try {
-    for (const [name, spec] of datasetSpecs(dataDir, only)) results.push(await evaluateDatasetWithLlm(llm, counts, name, readDataset(dataDir, name, spec)));
+    for (const [name, spec] of datasetSpecs(dataDir, only))
+      results.push(await evaluateDatasetWithLlm(llm, counts, name, readDataset(dataDir, name, spec)));
   } finally {
     clearInterval(keepAlive);
   }
   return { results, counts };
 }
 
-async function evaluateDatasetWithLlm(llm: LlmRun, counts: LlmCounts, name: string, { messages, truth }: Dataset): Promise<DatasetAccuracy> {
+async function evaluateDatasetWithLlm(
+  llm: LlmRun,
+  counts: LlmCounts,
+  name: string,
+  { messages, truth }: Dataset,
+): Promise<DatasetAccuracy> {
   let engine!: TemplateEngine;
   const options: RefinerOptions = {
-    provider: { provider: llm.provider, endpoint: llm.endpoint, model: llm.model, apiKey: llm.apiKey, timeoutMs: 120_000 },
+    provider: {
+      provider: llm.provider,
+      endpoint: llm.endpoint,
+      model: llm.model,
+      apiKey: llm.apiKey,
+      timeoutMs: 120_000,
+    },
     batchSize: 10,
     batchTimeoutMs: 2000,
     maxConcurrentBatches: 5,
@@ -277,17 +316,28 @@ async function evaluateDatasetWithLlm(llm: LlmRun, counts: LlmCounts, name: stri
         counts.tokens += p + c;
         if (outcome === 'failure') counts.failures++;
       },
-      proposal: (result) => (result === 'accepted' ? counts.accepted++ : result === 'rejected' ? counts.rejected++ : undefined),
+      proposal: (result) =>
+        result === 'accepted' ? counts.accepted++ : result === 'rejected' ? counts.rejected++ : undefined,
     },
     pino({ level: process.env.OTELHOUSE_LOG_LEVEL ?? 'warn' }),
   );
-  engine = new TemplateEngine({ miner: {}, parallelThreshold: 1_000_000, poolSize: 0, masking: [], candidates: refiner });
+  engine = new TemplateEngine({
+    miner: {},
+    parallelThreshold: 1_000_000,
+    poolSize: 0,
+    masking: [],
+    candidates: refiner,
+  });
   for (let i = 0; i < messages.length; i += 100) await engine.assign('', messages.slice(i, i + 100));
   await refiner.idle();
   await refiner.close();
   const final = await engine.assign('', messages);
   await engine.close();
-  return score(name, final.map((a) => a.template?.text ?? ''), truth);
+  return score(
+    name,
+    final.map((a) => a.template?.text ?? ''),
+    truth,
+  );
 }
 
 /**
@@ -301,8 +351,12 @@ export const HALVES: Record<string, string[]> = {
 
 export function accuracyTable(results: DatasetAccuracy[]): string {
   const f4 = (x: number) => x.toFixed(4);
-  const rows = results.map((r) => `| ${r.dataset} | ${r.lines} | ${r.trueTemplates} | ${r.templates} | ${f4(r.grouping)} | ${f4(r.groupingF1)} | ${f4(r.parsing)} | ${f4(r.parsingNormalised)} |`);
-  const mean = (of: DatasetAccuracy[], f: (r: DatasetAccuracy) => number) => f4(of.reduce((n, r) => n + f(r), 0) / of.length);
+  const rows = results.map(
+    (r) =>
+      `| ${r.dataset} | ${r.lines} | ${r.trueTemplates} | ${r.templates} | ${f4(r.grouping)} | ${f4(r.groupingF1)} | ${f4(r.parsing)} | ${f4(r.parsingNormalised)} |`,
+  );
+  const mean = (of: DatasetAccuracy[], f: (r: DatasetAccuracy) => number) =>
+    f4(of.reduce((n, r) => n + f(r), 0) / of.length);
   const average = (label: string, of: DatasetAccuracy[]) =>
     `| **${label}** | | | | **${mean(of, (r) => r.grouping)}** | **${mean(of, (r) => r.groupingF1)}** | **${mean(of, (r) => r.parsing)}** | **${mean(of, (r) => r.parsingNormalised)}** |`;
   const halves = Object.entries(HALVES)
@@ -330,7 +384,9 @@ export async function evaluateStored(dataDir: string, offline: DatasetAccuracy[]
     const off = offline.find((o) => o.dataset === d.name)!;
     for (const run of stored.get(d.name)!) {
       const r = scoreGroups(d.name, run.groups, run.templates, d.truth);
-      lines.push(`| ${d.name} | ${run.perRequest} | ${r.grouping.toFixed(4)} | ${off.grouping.toFixed(4)} | ${r.groupingF1.toFixed(4)} | ${off.groupingF1.toFixed(4)} | ${r.parsing.toFixed(4)} | ${off.parsing.toFixed(4)} | ${r.parsingNormalised.toFixed(4)} | ${off.parsingNormalised.toFixed(4)} | ${r.templates} / ${r.trueTemplates} |`);
+      lines.push(
+        `| ${d.name} | ${run.perRequest} | ${r.grouping.toFixed(4)} | ${off.grouping.toFixed(4)} | ${r.groupingF1.toFixed(4)} | ${off.groupingF1.toFixed(4)} | ${r.parsing.toFixed(4)} | ${off.parsing.toFixed(4)} | ${r.parsingNormalised.toFixed(4)} | ${off.parsingNormalised.toFixed(4)} | ${r.templates} / ${r.trueTemplates} |`,
+      );
     }
   }
   return lines.join('\n');
@@ -348,7 +404,15 @@ async function main(): Promise<number> {
   try {
     args = parseArgs({
       allowPositionals: true,
-      options: { data: { type: 'string' }, only: { type: 'string' }, 'offline-only': { type: 'boolean' }, llm: { type: 'string' }, 'llm-provider': { type: 'string' }, 'llm-model': { type: 'string' }, help: { type: 'boolean' } },
+      options: {
+        data: { type: 'string' },
+        only: { type: 'string' },
+        'offline-only': { type: 'boolean' },
+        llm: { type: 'string' },
+        'llm-provider': { type: 'string' },
+        'llm-model': { type: 'string' },
+        help: { type: 'boolean' },
+      },
     });
   } catch (err) {
     console.error(`accuracy: ${(err as Error).message}\n${USAGE}`);
@@ -361,7 +425,9 @@ async function main(): Promise<number> {
   }
   const dataDir = values.data ?? positionals[0] ?? DEFAULT_DATA_DIR;
   if (!existsSync(path.join(dataDir, 'datasets.json'))) {
-    console.error(`accuracy: no labelled datasets at ${dataDir} (expected ../shared/data/loghub-2k beside the checkout)`);
+    console.error(
+      `accuracy: no labelled datasets at ${dataDir} (expected ../shared/data/loghub-2k beside the checkout)`,
+    );
     return 1;
   }
   const only = values.only?.split(',');
@@ -371,11 +437,15 @@ async function main(): Promise<number> {
   if (values['offline-only']) {
     console.log('\nas stored: skipped (--offline-only)');
   } else {
-    console.log('\naccuracy as stored — through a daemon (OTLP/JSON, templates per service), rows read back from ClickHouse, grouped by CurrentTemplateId');
+    console.log(
+      '\naccuracy as stored — through a daemon (OTLP/JSON, templates per service), rows read back from ClickHouse, grouped by CurrentTemplateId',
+    );
     console.log(await evaluateStored(dataDir, offline, only));
   }
   if (!values.llm) {
-    console.log('\nwith LLM refinement: skipped (no --llm URL given; e.g. --llm http://localhost:11434 --llm-provider ollama)');
+    console.log(
+      '\nwith LLM refinement: skipped (no --llm URL given; e.g. --llm http://localhost:11434 --llm-provider ollama)',
+    );
     return 0;
   }
   const provider = (values['llm-provider'] ?? 'openai') as ProviderKind;
@@ -384,10 +454,16 @@ async function main(): Promise<number> {
     return 2;
   }
   const model = values['llm-model'] ?? (provider === 'openai' ? 'gpt-4o-mini' : 'llama3.1');
-  const { results, counts } = await evaluateAllWithLlm({ provider, endpoint: values.llm, model, apiKey: process.env.OTELHOUSE_LLM_API_KEY ?? '' }, dataDir, only);
+  const { results, counts } = await evaluateAllWithLlm(
+    { provider, endpoint: values.llm, model, apiKey: process.env.OTELHOUSE_LLM_API_KEY ?? '' },
+    dataDir,
+    only,
+  );
   console.log(`\naccuracy — with LLM refinement (${provider}, ${model} at ${values.llm})`);
   console.log(accuracyTable(results));
-  console.log(`\nLLM: ${counts.requests} requests (${counts.failures} failed), ${counts.accepted} templates accepted, ${counts.rejected} rejected, ${counts.tokens} tokens`);
+  console.log(
+    `\nLLM: ${counts.requests} requests (${counts.failures} failed), ${counts.accepted} templates accepted, ${counts.rejected} rejected, ${counts.tokens} tokens`,
+  );
   return 0;
 }
 

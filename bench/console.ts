@@ -42,12 +42,16 @@ service:
 });
 const daemon = await startDaemon(config, pino({ level: 'warn' }));
 const port = (daemon.service.extensions.find((e) => e.id === 'console')!.component as ConsoleExtension).port;
-const client = createClient({ connection: createChdbConnection({ path: store }) } as Parameters<typeof createClient>[0]);
+const client = createClient({ connection: createChdbConnection({ path: store }) } as Parameters<
+  typeof createClient
+>[0]);
 
 const nowNs = BigInt(Date.now()) * 1_000_000n;
 const loadStarted = performance.now();
 const CHUNK = 100_000;
-const [{ n: stored }] = await (await client.query({ query: 'SELECT count() AS n FROM otel.otel_logs', format: 'JSONEachRow' })).json<{ n: number }>();
+const [{ n: stored }] = await (
+  await client.query({ query: 'SELECT count() AS n FROM otel.otel_logs', format: 'JSONEachRow' })
+).json<{ n: number }>();
 for (let start = Number(stored) > 0 ? ROWS : 0; start < ROWS; start += CHUNK) {
   await client.command({
     query: `
@@ -62,14 +66,15 @@ FROM (SELECT number + ${start} AS n, (n * 7919) % ${TEMPLATES} AS t, concat('use
       FROM numbers(${Math.min(CHUNK, ROWS - start)}))`,
   });
 }
-if (Number(stored) === 0) await client.command({
-  query: `
+if (Number(stored) === 0)
+  await client.command({
+    query: `
 INSERT INTO otel.log_templates (TemplateId, Text, FirstSeen, LastSeen, Count, Services, MaxSeverityNumber, MaxSeverityText, Sample, ReplacedIds, Source)
 SELECT toUInt64(1000000 + number), concat('Event type ', toString(number), ' for user <*> took <*> ms'),
        fromUnixTimestamp64Nano(toInt64(${nowNs - DAY_NS})), fromUnixTimestamp64Nano(toInt64(${nowNs})), ${Math.round(ROWS / TEMPLATES)},
        arrayMap(i -> concat('svc-', toString(i)), range(20)), 17, (17, 'ERROR'), concat('Event type ', toString(number), ' for user user1 took 1 ms'), [], 'miner'
 FROM numbers(${TEMPLATES})`,
-});
+  });
 await client.command({ query: 'SYSTEM RELOAD DICTIONARIES' });
 await client.command({ query: 'OPTIMIZE TABLE otel.otel_logs FINAL' });
 const loadSeconds = (performance.now() - loadStarted) / 1000;
@@ -78,7 +83,9 @@ async function timed(path: string): Promise<number[]> {
   const times: number[] = [];
   for (let i = -3; i < RUNS; i++) {
     const started = performance.now();
-    const res = await fetch(`http://127.0.0.1:${port}${path.replaceAll('{i}', String(i + 10)).replaceAll('{template}', String(1_000_000 + ((i + 10) % TEMPLATES)))}`);
+    const res = await fetch(
+      `http://127.0.0.1:${port}${path.replaceAll('{i}', String(i + 10)).replaceAll('{template}', String(1_000_000 + ((i + 10) % TEMPLATES)))}`,
+    );
     const body = await res.text();
     if (res.status !== 200) throw new Error(`${path} answered ${res.status}: ${body.slice(0, 300)}`);
     if (i >= 0) times.push(performance.now() - started);
@@ -86,7 +93,8 @@ async function timed(path: string): Promise<number[]> {
   return times.sort((a, b) => a - b);
 }
 
-const pct = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
+const pct = (sorted: number[], p: number) =>
+  sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
 const cases: Array<[string, string]> = [
   ['search by text (a user: ~200 of 1M rows), 24 h', '/api/v1/logs?q=user{i}&from=-24h'],
   ['search by text (two words, a phrase), 24 h', '/api/v1/logs?q=took%20{i}%20ms&from=-24h'],
@@ -97,16 +105,26 @@ const cases: Array<[string, string]> = [
   ['histogram, 24 h, severity ≥ warn', '/api/v1/logs/histogram?from=-24h&severity=warn'],
   ['template detail with parameter distribution, 24 h', '/api/v1/templates/{template}?from=-24h'],
 ];
-console.log(`\nbench:console — ${ROWS.toLocaleString('en')} rows in embedded ClickHouse over 24 h (${TEMPLATES} templates, 20 services; loaded in ${loadSeconds.toFixed(1)} s), ${RUNS} runs each over HTTP`);
+console.log(
+  `\nbench:console — ${ROWS.toLocaleString('en')} rows in embedded ClickHouse over 24 h (${TEMPLATES} templates, 20 services; loaded in ${loadSeconds.toFixed(1)} s), ${RUNS} runs each over HTTP`,
+);
 // Other work on the machine shows in every figure: the load is printed with them.
-console.log(`load average at the start: ${loadavg().map((l) => l.toFixed(1)).join(', ')} (${availableParallelism()} cores)`);
+console.log(
+  `load average at the start: ${loadavg()
+    .map((l) => l.toFixed(1))
+    .join(', ')} (${availableParallelism()} cores)`,
+);
 console.log('| query | p50 ms | p95 ms |');
 console.log('|---|---:|---:|');
 for (const [name, path] of cases) {
   const times = await timed(path);
   console.log(`| ${name} | ${pct(times, 50).toFixed(0)} | ${pct(times, 95).toFixed(0)} |`);
 }
-console.log(`load average at the end: ${loadavg().map((l) => l.toFixed(1)).join(', ')}`);
+console.log(
+  `load average at the end: ${loadavg()
+    .map((l) => l.toFixed(1))
+    .join(', ')}`,
+);
 await client.close();
 await daemon.stop();
 if (!keep) rmSync(dir, { recursive: true, force: true });

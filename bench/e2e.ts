@@ -49,7 +49,9 @@ service:
 );
 
 async function stats(): Promise<{ exported: number }> {
-  const s = (await (await fetch(`http://127.0.0.1:${telemetryPort}/stats`)).json()) as { exporters: { clickhouse?: { exported?: number } } };
+  const s = (await (await fetch(`http://127.0.0.1:${telemetryPort}/stats`)).json()) as {
+    exporters: { clickhouse?: { exported?: number } };
+  };
   return { exported: s.exporters.clickhouse?.exported ?? 0 };
 }
 
@@ -64,7 +66,10 @@ function cpuSeconds(pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
-const daemon = spawn(cli, ['run', '--config', join(dir, 'bench.yaml')], { cwd: dir, stdio: ['ignore', 'ignore', 'inherit'] });
+const daemon = spawn(cli, ['run', '--config', join(dir, 'bench.yaml')], {
+  cwd: dir,
+  stdio: ['ignore', 'ignore', 'inherit'],
+});
 for (let i = 0; ; i++) {
   try {
     if ((await fetch(`http://127.0.0.1:${telemetryPort}/health`)).ok) break;
@@ -75,9 +80,19 @@ for (let i = 0; ; i++) {
 }
 
 const started = performance.now();
-const loadgen = spawn(process.execPath, [join(root, 'dist/bench/loadgen.js'), String(httpPort), String(TOTAL / PER_REQUEST), String(PER_REQUEST), String(CONCURRENCY)], {
-  stdio: ['ignore', 'pipe', 'inherit'],
-});
+const loadgen = spawn(
+  process.execPath,
+  [
+    join(root, 'dist/bench/loadgen.js'),
+    String(httpPort),
+    String(TOTAL / PER_REQUEST),
+    String(PER_REQUEST),
+    String(CONCURRENCY),
+  ],
+  {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  },
+);
 let out = '';
 loadgen.stdout.on('data', (d: Buffer) => (out += d.toString()));
 await new Promise((r) => loadgen.once('close', r));
@@ -91,7 +106,9 @@ await new Promise((r) => daemon.once('close', r));
 rmSync(dir, { recursive: true, force: true });
 
 const row = (k: string, v: string) => console.log(`| ${k.padEnd(34)} | ${v.padStart(14)} |`);
-console.log(`\nbench:e2e — ${TOTAL.toLocaleString('en')} logs, ${PER_REQUEST} per OTLP/HTTP protobuf request, ${CONCURRENCY} connections, embedded ClickHouse, sending queue ${queue === 'disk' ? 'on disk' : 'in memory'}${waitForFlush ? ', batch wait_for_flush' : ''}`);
+console.log(
+  `\nbench:e2e — ${TOTAL.toLocaleString('en')} logs, ${PER_REQUEST} per OTLP/HTTP protobuf request, ${CONCURRENCY} connections, embedded ClickHouse, sending queue ${queue === 'disk' ? 'on disk' : 'in memory'}${waitForFlush ? ', batch wait_for_flush' : ''}`,
+);
 row('metric', 'value');
 console.log(`|${'-'.repeat(36)}|${'-'.repeat(16)}|`);
 row('logs/s accepted', Math.round(load.acceptedRecords / load.seconds).toLocaleString('en'));

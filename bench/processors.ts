@@ -62,7 +62,11 @@ async function build(types: string[]): Promise<Processor> {
   for (const type of [...types].reverse()) {
     const factory = registry.get('processor', type) as ProcessorFactory;
     const config = factory.configSchema.parse(parseYaml(CONFIGS[type]!) ?? {});
-    const p = factory.create(config, { id: type, kind: 'processor', logger, telemetry: telemetry.forComponent('processor', type) }, next);
+    const p = factory.create(
+      config,
+      { id: type, kind: 'processor', logger, telemetry: telemetry.forComponent('processor', type) },
+      next,
+    );
     await p.start();
     next = first = p;
   }
@@ -107,14 +111,21 @@ async function measure(head: Processor): Promise<{ median: Rates; best: Rates }>
 }
 
 const fmt = (n: number) => Math.round(n).toLocaleString('en');
-console.log(`\nbench:processors — ${BATCHES} batches of ${RECORDS.toLocaleString('en')} records (bench/workload.ts), ${ROUNDS} rounds, one core`);
+console.log(
+  `\nbench:processors — ${BATCHES} batches of ${RECORDS.toLocaleString('en')} records (bench/workload.ts), ${ROUNDS} rounds, one core`,
+);
 console.log('| processor | logs/s, median (best) | logs per CPU-second, median (best) |');
 console.log('|---|---:|---:|');
 const row = (name: string, r: Awaited<ReturnType<typeof measure>>) =>
   console.log(`| ${name} | ${fmt(r.median.wall)} (${fmt(r.best.wall)}) | ${fmt(r.median.cpu)} (${fmt(r.best.cpu)}) |`);
 const only = process.argv[2];
-for (const type of [...CHAIN, 'resource', 'resourcedetection']) if (!only || only === type) row(type, await measure(await build([type])));
+for (const type of [...CHAIN, 'resource', 'resourcedetection'])
+  if (!only || only === type) row(type, await measure(await build([type])));
 if (only && only !== 'chain') process.exit(0);
 row(`chain: ${CHAIN.join(' → ')}`, await measure(await build(CHAIN)));
-const masked = (await telemetry.registry.getSingleMetricAsString('otelhouse_processor_redaction_masked_total')).split('\n').filter((l) => !l.startsWith('#'));
-console.log(`\nredaction masked (all runs): ${masked.map((l) => l.replace(/^.*detector="([^"]+)".* (\d+)$/, '$1=$2')).join(' ')}`);
+const masked = (await telemetry.registry.getSingleMetricAsString('otelhouse_processor_redaction_masked_total'))
+  .split('\n')
+  .filter((l) => !l.startsWith('#'));
+console.log(
+  `\nredaction masked (all runs): ${masked.map((l) => l.replace(/^.*detector="([^"]+)".* (\d+)$/, '$1=$2')).join(' ')}`,
+);

@@ -29,4 +29,6 @@ const socket = connect(port, '127.0.0.1', () => {
   };
   write();
 });
-socket.on('close', () => process.stdout.write(`${JSON.stringify({ seconds: (performance.now() - started) / 1000 })}\n`));
+socket.on('close', () =>
+  process.stdout.write(`${JSON.stringify({ seconds: (performance.now() - started) / 1000 })}\n`),
+);

@@ -20,10 +20,14 @@ function sleep(ms: number): Promise<void> {
 }
 
 function send(port: number): Promise<number> {
-  const sender = spawn(process.execPath, [join(root, 'dist/bench/syslog-sender.js'), String(port), String(COUNT)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const sender = spawn(process.execPath, [join(root, 'dist/bench/syslog-sender.js'), String(port), String(COUNT)], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   let out = '';
   sender.stdout.on('data', (d: Buffer) => (out += d.toString()));
-  return new Promise((resolve) => sender.once('close', () => resolve((JSON.parse(out) as { seconds: number }).seconds)));
+  return new Promise((resolve) =>
+    sender.once('close', () => resolve((JSON.parse(out) as { seconds: number }).seconds)),
+  );
 }
 
 async function otelhouse(): Promise<{ rate: number; rssMiB: number }> {
@@ -44,10 +48,14 @@ service:
     logs: { level: warn }
 `,
   );
-  const daemon = spawn(join(root, 'dist/src/cli/main.js'), ['run', '--config', join(dir, 'bench.yaml')], { stdio: ['ignore', 'ignore', 'inherit'] });
+  const daemon = spawn(join(root, 'dist/src/cli/main.js'), ['run', '--config', join(dir, 'bench.yaml')], {
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
   const accepted = async () => {
     try {
-      const s = (await (await fetch(`http://127.0.0.1:${telemetryPort}/stats`)).json()) as { receivers: { syslog?: { accepted?: number } } };
+      const s = (await (await fetch(`http://127.0.0.1:${telemetryPort}/stats`)).json()) as {
+        receivers: { syslog?: { accepted?: number } };
+      };
       return s.receivers.syslog?.accepted ?? 0;
     } catch {
       return -1;
@@ -79,7 +87,9 @@ template(name="msgonly" type="string" string="%msg%\\n")
 action(type="omfile" file="${out}" template="msgonly")
 `,
   );
-  const daemon = spawn(rsyslogd, ['-n', '-f', join(work, 'rsyslog.conf'), '-i', join(work, 'pid')], { stdio: 'ignore' });
+  const daemon = spawn(rsyslogd, ['-n', '-f', join(work, 'rsyslog.conf'), '-i', join(work, 'pid')], {
+    stdio: 'ignore',
+  });
   await sleep(1000);
   const started = performance.now();
   await send(rsyslogPort);
@@ -106,7 +116,9 @@ rmSync(dir, { recursive: true, force: true });
 console.log(`\nbench:syslog — ${COUNT.toLocaleString('en')} RFC 5424 messages, octet-counted, one TCP connection`);
 console.log('| receiver | messages/s | peak RSS (MiB) |');
 console.log('|---|---:|---:|');
-console.log(`| otelhouse (syslog → batch → debug) | ${Math.round(ours.rate).toLocaleString('en')} | ${ours.rssMiB.toFixed(0)} |`);
+console.log(
+  `| otelhouse (syslog → batch → debug) | ${Math.round(ours.rate).toLocaleString('en')} | ${ours.rssMiB.toFixed(0)} |`,
+);
 if (theirs === undefined) console.log('| rsyslog | not installed (apt-get install rsyslog) | |');
 else {
   console.log(`| rsyslog (imtcp → file in /dev/shm) | ${Math.round(theirs).toLocaleString('en')} | |`);

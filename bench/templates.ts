@@ -21,7 +21,10 @@ import { TemplateEngine } from '../src/templates/engine.js';
 const LINES = 1_000_000;
 
 function loadMix(dataDir: string): string[] {
-  const specs = JSON.parse(readFileSync(path.join(dataDir, 'datasets.json'), 'utf8')) as Record<string, { log: string; log_format: string }>;
+  const specs = JSON.parse(readFileSync(path.join(dataDir, 'datasets.json'), 'utf8')) as Record<
+    string,
+    { log: string; log_format: string }
+  >;
   const perDataset = Object.values(specs).map((spec) => {
     const regex = logFormatRegex(spec.log_format);
     return readFileSync(path.join(dataDir, spec.log), 'utf8')
@@ -85,17 +88,23 @@ const n = (x: number) => Math.round(x).toLocaleString('en');
 function printFigures(f: Figures, dataDir: string): void {
   const lines = loadMix(dataDir);
   const bytes = lines.reduce((m, l) => m + Buffer.byteLength(l), 0) / lines.length;
-  console.log(`\nbench:templates — ${LINES.toLocaleString('en')} messages (loghub-2k mix, ~${Math.round(bytes)} bytes each), ${f.templates} templates, ${availableParallelism()} cores`);
+  console.log(
+    `\nbench:templates — ${LINES.toLocaleString('en')} messages (loghub-2k mix, ~${Math.round(bytes)} bytes each), ${f.templates} templates, ${availableParallelism()} cores`,
+  );
   console.log(`mining from cold (empty template set, batches of 1,000, inline): ${n(f.mining)} logs/s`);
   console.log('| batch size | inline logs/s | pool logs/s |');
   console.log('|---:|---:|---:|');
-  for (const [size, r] of Object.entries(f.matching)) console.log(`| ${Number(size).toLocaleString('en')} | ${n(r.inline)} | ${n(r.pool)} |`);
+  for (const [size, r] of Object.entries(f.matching))
+    console.log(`| ${Number(size).toLocaleString('en')} | ${n(r.inline)} | ${n(r.pool)} |`);
 }
 
 function best(runs: Figures[]): Figures {
   const out: Figures = { templates: runs[0]!.templates, mining: Math.max(...runs.map((r) => r.mining)), matching: {} };
   for (const size of Object.keys(runs[0]!.matching)) {
-    out.matching[size] = { inline: Math.max(...runs.map((r) => r.matching[size]!.inline)), pool: Math.max(...runs.map((r) => r.matching[size]!.pool)) };
+    out.matching[size] = {
+      inline: Math.max(...runs.map((r) => r.matching[size]!.inline)),
+      pool: Math.max(...runs.map((r) => r.matching[size]!.pool)),
+    };
   }
   return out;
 }
@@ -117,7 +126,11 @@ function buildBaseline(ref: string): { engine: string; remove: () => void } {
   };
   try {
     symlinkSync(path.join(root, 'node_modules'), path.join(dir, 'node_modules'));
-    execFileSync(process.execPath, [path.join(root, 'node_modules/typescript/bin/tsc'), '-b', path.join(dir, 'tsconfig.json')], { stdio: 'inherit' });
+    execFileSync(
+      process.execPath,
+      [path.join(root, 'node_modules/typescript/bin/tsc'), '-b', path.join(dir, 'tsconfig.json')],
+      { stdio: 'inherit' },
+    );
   } catch (err) {
     remove();
     throw err;
@@ -126,14 +139,26 @@ function buildBaseline(ref: string): { engine: string; remove: () => void } {
 }
 
 const USAGE = 'usage: npm run bench:templates -- [DATA_DIR] [--baseline REF [--rounds N]]';
-const { values, positionals } = parseArgs({ allowPositionals: true, options: { baseline: { type: 'string' }, rounds: { type: 'string' }, json: { type: 'boolean' }, engine: { type: 'string' } } });
+const { values, positionals } = parseArgs({
+  allowPositionals: true,
+  options: {
+    baseline: { type: 'string' },
+    rounds: { type: 'string' },
+    json: { type: 'boolean' },
+    engine: { type: 'string' },
+  },
+});
 const dataDir = positionals[0] ?? DEFAULT_DATA_DIR;
 if (!existsSync(path.join(dataDir, 'datasets.json'))) {
-  console.error(`bench:templates: no datasets at ${dataDir} (expected ../shared/data/loghub-2k beside the checkout)\n${USAGE}`);
+  console.error(
+    `bench:templates: no datasets at ${dataDir} (expected ../shared/data/loghub-2k beside the checkout)\n${USAGE}`,
+  );
   process.exit(1);
 }
 if (values.json) {
-  const engine = values.engine ? ((await import(values.engine)) as { TemplateEngine: EngineClass }).TemplateEngine : TemplateEngine;
+  const engine = values.engine
+    ? ((await import(values.engine)) as { TemplateEngine: EngineClass }).TemplateEngine
+    : TemplateEngine;
   console.log(JSON.stringify(await measure(dataDir, engine)));
 } else if (!values.baseline) {
   printFigures(await measure(dataDir), dataDir);
@@ -152,16 +177,22 @@ if (values.json) {
   const b = best(runs.base);
   const c = best(runs.current);
   const change = (x: number, y: number) => `${y >= x ? '+' : ''}${(((y - x) / x) * 100).toFixed(1)} %`;
-  console.log(`\nbench:templates — ${values.baseline} against the working tree, alternating, best of ${rounds} each, ${availableParallelism()} cores`);
+  console.log(
+    `\nbench:templates — ${values.baseline} against the working tree, alternating, best of ${rounds} each, ${availableParallelism()} cores`,
+  );
   console.log(`templates learned: ${b.templates} → ${c.templates}`);
   console.log('| figure | baseline logs/s | current logs/s | change |');
   console.log('|---|---:|---:|---:|');
-  console.log(`| mining from cold, batches of 1,000 | ${n(b.mining)} | ${n(c.mining)} | ${change(b.mining, c.mining)} |`);
+  console.log(
+    `| mining from cold, batches of 1,000 | ${n(b.mining)} | ${n(c.mining)} | ${change(b.mining, c.mining)} |`,
+  );
   for (const size of Object.keys(c.matching)) {
     for (const where of ['inline', 'pool'] as const) {
       const x = b.matching[size]![where];
       const y = c.matching[size]![where];
-      console.log(`| matching, batches of ${Number(size).toLocaleString('en')}, ${where} | ${n(x)} | ${n(y)} | ${change(x, y)} |`);
+      console.log(
+        `| matching, batches of ${Number(size).toLocaleString('en')}, ${where} | ${n(x)} | ${n(y)} | ${change(x, y)} |`,
+      );
     }
   }
 }

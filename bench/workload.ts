@@ -4,10 +4,12 @@ const SERVICES = ['checkout', 'payments', 'inventory', 'search', 'auth'];
 const ROUTES = ['/api/orders/{id}', '/api/cart', '/api/users/{id}/profile', '/healthz', '/api/search'];
 const TEMPLATES = [
   (i: number) => `Connection timeout after ${i % 60}s to upstream 10.${i % 255}.${(i >> 3) % 255}.${i % 7}:5432`,
-  (i: number) => `User user-${i % 5000} logged in from 192.168.${i % 255}.${(i * 7) % 255} using session ${(i * 2654435761) >>> 0}`,
+  (i: number) =>
+    `User user-${i % 5000} logged in from 192.168.${i % 255}.${(i * 7) % 255} using session ${(i * 2654435761) >>> 0}`,
   (i: number) => `GET /api/orders/${100000 + i} completed status=200 duration_ms=${i % 900} bytes=${(i * 37) % 100000}`,
   (i: number) => `Cache miss for key product:${i % 20000}:price, fetching from primary (attempt ${(i % 3) + 1})`,
-  (i: number) => `Payment ${i.toString(16)} authorised for amount ${(i % 10000) / 100} EUR card ****${1000 + (i % 9000)}`,
+  (i: number) =>
+    `Payment ${i.toString(16)} authorised for amount ${(i % 10000) / 100} EUR card ****${1000 + (i % 9000)}`,
 ];
 
 /**
@@ -51,7 +53,18 @@ export function benchmarkBatch(records: number, seed: number): LogBatch {
       {
         resource: { attributes: resource, droppedAttributesCount: 0 },
         schemaUrl: 'https://opentelemetry.io/schemas/1.26.0',
-        scopeLogs: [{ scope: { name: `com.shop.${service}`, version: '2.14.1', attributes: newAttributes(), droppedAttributesCount: 0 }, schemaUrl: '', logRecords }],
+        scopeLogs: [
+          {
+            scope: {
+              name: `com.shop.${service}`,
+              version: '2.14.1',
+              attributes: newAttributes(),
+              droppedAttributesCount: 0,
+            },
+            schemaUrl: '',
+            logRecords,
+          },
+        ],
       },
     ],
   };

@@ -14,13 +14,19 @@ export interface Daemon {
   stop(): Promise<void>;
 }
 
-export function loadConfig(source: { file: string } | { text: string }, env: NodeJS.ProcessEnv = process.env): ServiceConfig {
+export function loadConfig(
+  source: { file: string } | { text: string },
+  env: NodeJS.ProcessEnv = process.env,
+): ServiceConfig {
   const registry = builtinComponents();
   return 'file' in source ? loadConfigFile(source.file, registry, env) : parseConfig(source.text, registry, env);
 }
 
 /** Builds and starts everything a config describes. Throws ConfigError or a start-up error. */
-export async function startDaemon(config: ServiceConfig, logger: Logger = createLogger(config.telemetry.logs.level)): Promise<Daemon> {
+export async function startDaemon(
+  config: ServiceConfig,
+  logger: Logger = createLogger(config.telemetry.logs.level),
+): Promise<Daemon> {
   const service = new Service(config, logger, new Telemetry());
   const telemetryServer = new TelemetryServer(config.telemetry.metrics.address, service, logger);
   await telemetryServer.start();

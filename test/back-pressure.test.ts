@@ -56,7 +56,11 @@ service:
   const refusals: number[] = [];
   let retryAfter: string | null = null;
   for (let i = 0; i < 30; i++) {
-    const res = await fetch(`http://127.0.0.1:${daemon.httpPort}/v1/logs`, { method: 'POST', body: encodeLogsRequest(numberedBatch(i * 50, 50)), headers: { 'Content-Type': 'application/x-protobuf' } });
+    const res = await fetch(`http://127.0.0.1:${daemon.httpPort}/v1/logs`, {
+      method: 'POST',
+      body: encodeLogsRequest(numberedBatch(i * 50, 50)),
+      headers: { 'Content-Type': 'application/x-protobuf' },
+    });
     await res.arrayBuffer();
     if (res.status === 200) acked.push(i);
     else {
@@ -81,7 +85,10 @@ service:
   const ingestRefusals = ingest.filter((r) => r.status !== 200);
   t.ok(ingestRefusals.length > 0, `json_ingest: ${ingestRefusals.length} requests refused`);
   t.same([...new Set(ingestRefusals.map((r) => r.status))], [429], 'json_ingest: every refusal is 429');
-  t.ok(ingestRefusals.every((r) => /^\d+$/.test(r.retryAfter ?? '')), 'json_ingest: with Retry-After');
+  t.ok(
+    ingestRefusals.every((r) => /^\d+$/.test(r.retryAfter ?? '')),
+    'json_ingest: with Retry-After',
+  );
 
   const Client = grpc.makeGenericClientConstructor({}, 'LogsService');
   const client = new Client(`127.0.0.1:${daemon.grpcPort}`, grpc.credentials.createInsecure());
@@ -91,18 +98,27 @@ service:
   for (let i = 0; i < 20; i++) {
     grpcCodes.push(
       await new Promise<number>((resolve) =>
-        client.makeUnaryRequest('/opentelemetry.proto.collector.logs.v1.LogsService/Export', (b: Buffer) => b, (b: Buffer) => b, Buffer.from(encodeLogsRequest(numberedBatch(100_000 + i * 50, 50))), (err: grpc.ServiceError | null) => {
-          if (!err) acked.push(2000 + i);
-          const details = err?.metadata.get('grpc-status-details-bin')[0];
-          if (details instanceof Buffer) retryInfo = decodeRetryInfo(details);
-          resolve(err ? err.code : grpc.status.OK);
-        }),
+        client.makeUnaryRequest(
+          '/opentelemetry.proto.collector.logs.v1.LogsService/Export',
+          (b: Buffer) => b,
+          (b: Buffer) => b,
+          Buffer.from(encodeLogsRequest(numberedBatch(100_000 + i * 50, 50))),
+          (err: grpc.ServiceError | null) => {
+            if (!err) acked.push(2000 + i);
+            const details = err?.metadata.get('grpc-status-details-bin')[0];
+            if (details instanceof Buffer) retryInfo = decodeRetryInfo(details);
+            resolve(err ? err.code : grpc.status.OK);
+          },
+        ),
       ),
     );
   }
   client.close();
   t.ok(grpcCodes.includes(grpc.status.RESOURCE_EXHAUSTED), 'gRPC refusals are RESOURCE_EXHAUSTED');
-  t.notOk(grpcCodes.some((c) => c !== grpc.status.OK && c !== grpc.status.RESOURCE_EXHAUSTED), 'and nothing else');
+  t.notOk(
+    grpcCodes.some((c) => c !== grpc.status.OK && c !== grpc.status.RESOURCE_EXHAUSTED),
+    'and nothing else',
+  );
   t.ok(retryInfo && retryInfo.seconds * 1000 + retryInfo.nanos / 1e6 > 0, 'with a google.rpc.RetryInfo saying when to retry (the OTLP spec makes RESOURCE_EXHAUSTED retryable only with it)');
 
   const ch = createClient({ url: front.url });

@@ -58,18 +58,24 @@ t.test('batch: {} in front of a disk queue acknowledges only what the queue took
   t.teardown(() => daemon.stop());
   t.equal(await send(0), 200, 'the first request is answered once it is in the disk queue');
   t.equal(await send(10), 429, 'the next does not fit the queue: the client is told to retry, not that it was accepted');
-  t.notOk(warnings.some((w) => LOSS_WARNING.test(w)), 'no warning: nothing acknowledged is held in memory only');
+  t.notOk(
+    warnings.some((w) => LOSS_WARNING.test(w)),
+    'no warning: nothing acknowledged is held in memory only',
+  );
 });
 
 t.test('an explicit wait_for_flush: false in front of a disk queue keeps its meaning, with a warning at start', async (t) => {
   const { daemon, warnings, send } = await start(await yaml('{ wait_for_flush: false }', true));
   t.teardown(() => daemon.stop());
   t.equal(await send(0), 200);
-  t.equal(await send(10), 200, 'acknowledged from the batch processor\'s memory, although the queue is full');
-  t.ok(warnings.some((w) => LOSS_WARNING.test(w)), 'the start warns that acknowledged records may be lost on a crash');
+  t.equal(await send(10), 200, "acknowledged from the batch processor's memory, although the queue is full");
+  t.ok(
+    warnings.some((w) => LOSS_WARNING.test(w)),
+    'the start warns that acknowledged records may be lost on a crash',
+  );
 });
 
-t.test('without a disk queue, batch: {} keeps the batch processor\'s default (acknowledged from memory)', async (t) => {
+t.test("without a disk queue, batch: {} keeps the batch processor's default (acknowledged from memory)", async (t) => {
   const { daemon, warnings, send } = await start(await yaml('{}', false));
   t.teardown(() => daemon.stop());
   t.equal(await send(0), 200);

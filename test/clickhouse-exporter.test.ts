@@ -4,13 +4,7 @@ import { embeddedClient, pipelineYaml, queryRows, startTestDaemon, tempDir, wait
 import { encodeLogsRequest } from '../src/otlp/index.js';
 import { encodeLogs, logsInsertStatement } from '../src/exporters/clickhouse/row-encoder.js';
 
-const TRICKY = [
-  'dollar $$ heredoc $$) end',
-  "quote ' and backslash \\ and \\' together",
-  'newline\nand tab\tand NUL \u0000 and CR\r',
-  'unicode ✓ 日本語 🚀',
-  '"double quotes" and }] brackets',
-];
+const TRICKY = ['dollar $$ heredoc $$) end', "quote ' and backslash \\ and \\' together", 'newline\nand tab\tand NUL \u0000 and CR\r', 'unicode ✓ 日本語 🚀', '"double quotes" and }] brackets'];
 
 function trickyBatch(): LogBatch {
   const batch: LogBatch = { resourceLogs: [] };
@@ -27,7 +21,11 @@ function trickyBatch(): LogBatch {
     r.eventName = text;
     r.attributes[text] = text;
     r.attributes['i'] = BigInt(i);
-    batch.resourceLogs.push({ resource: { attributes: resource, droppedAttributesCount: 0 }, schemaUrl: text, scopeLogs: [{ scope: { name: text, version: text, attributes: scopeAttrs, droppedAttributesCount: 0 }, schemaUrl: text, logRecords: [r] }] });
+    batch.resourceLogs.push({
+      resource: { attributes: resource, droppedAttributesCount: 0 },
+      schemaUrl: text,
+      scopeLogs: [{ scope: { name: text, version: text, attributes: scopeAttrs, droppedAttributesCount: 0 }, schemaUrl: text, logRecords: [r] }],
+    });
   });
   return batch;
 }
@@ -41,7 +39,19 @@ t.test('any text survives the insert: SQL literals, the $$ heredoc, JSON escapes
   const client = embeddedClient(path);
   t.teardown(() => client.close());
   t.ok(await waitFor(async () => (await queryRows<{ n: string }>(client, 'SELECT toString(count()) AS n FROM otel.otel_logs'))[0]!.n === String(TRICKY.length)));
-  const rows = await queryRows<{ Body: string; SeverityText: string; EventName: string; ServiceName: string; ResourceSchemaUrl: string; ScopeName: string; ScopeVersion: string; ScopeSchemaUrl: string; ResourceAttributes: Record<string, string>; ScopeAttributes: Record<string, string>; LogAttributes: Record<string, string> }>(
+  const rows = await queryRows<{
+    Body: string;
+    SeverityText: string;
+    EventName: string;
+    ServiceName: string;
+    ResourceSchemaUrl: string;
+    ScopeName: string;
+    ScopeVersion: string;
+    ScopeSchemaUrl: string;
+    ResourceAttributes: Record<string, string>;
+    ScopeAttributes: Record<string, string>;
+    LogAttributes: Record<string, string>;
+  }>(
     client,
     'SELECT Body, SeverityText, EventName, ServiceName, ResourceSchemaUrl, ScopeName, ScopeVersion, ScopeSchemaUrl, ResourceAttributes, ScopeAttributes, LogAttributes FROM otel.otel_logs ORDER BY Timestamp',
   );

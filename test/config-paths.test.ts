@@ -6,7 +6,7 @@ import { PROJECT_ROOT, runCli, startDaemonProcess } from './support/cli.js';
 import { tempDir } from './support/daemon.js';
 import { freePort } from './support/ports.js';
 
-t.test('the shipped config stores into the project\'s ./data, as `npm start` documents', async (t) => {
+t.test("the shipped config stores into the project's ./data, as `npm start` documents", async (t) => {
   const config = loadConfig({ file: join(PROJECT_ROOT, 'config', 'otelhouse.yaml') }, {});
   const ch = config.exporters.get('clickhouse')!.config as { endpoint: string; sending_queue: { storage: string }; dead_letter: { path: string } };
   t.equal(ch.endpoint, `embedded://${join(PROJECT_ROOT, 'data', 'clickhouse')}`);
@@ -23,7 +23,9 @@ t.test('relative paths resolve against the config file; read-only commands creat
   const tag = `paths-${process.pid}`;
   writeFileSync(join(home, 'tokens'), 'secret-token\n');
   const config = join(home, 'otelhouse.yaml');
-  writeFileSync(config, `
+  writeFileSync(
+    config,
+    `
 extensions:
   bearertokenauth: { filename: ./tokens }
 receivers:
@@ -42,7 +44,8 @@ service:
     logs: { receivers: [json_ingest], processors: [templates, batch], exporters: [clickhouse] }
   telemetry:
     metrics: { address: 127.0.0.1:0 }
-`);
+`,
+  );
 
   const fresh = await runCli(['templates', '--config', config], {}, elsewhere);
   t.equal(fresh.code, 1, 'templates before anything was stored fails');
@@ -58,7 +61,7 @@ service:
     headers: { 'Content-Type': 'application/json', Authorization: 'Bearer secret-token' },
     body: JSON.stringify({ logs: Array.from({ length: 20 }, (_, i) => ({ org: 'acme', service: 'paths', message: `user ${i} logged in from 10.0.0.${i}` })) }),
   });
-  t.equal(res.status, 200, 'the token file was read from the config file\'s directory');
+  t.equal(res.status, 200, "the token file was read from the config file's directory");
   t.match(await res.json(), { accepted: 20 });
   daemon.child.kill('SIGTERM');
   t.equal(await daemon.exited, 0, 'the daemon drained and exited');
@@ -66,7 +69,11 @@ service:
   // The dead-letter directory is made only when a batch goes there.
   const ch = loadConfig({ file: config }, {}).exporters.get('clickhouse')!.config as { dead_letter: { path: string } };
   t.equal(ch.dead_letter.path, join(home, `${tag}-dead`), 'dead letters too');
-  t.same(readdirSync(PROJECT_ROOT).filter((f) => f.startsWith(tag)), [], 'nothing in the daemon\'s working directory');
+  t.same(
+    readdirSync(PROJECT_ROOT).filter((f) => f.startsWith(tag)),
+    [],
+    "nothing in the daemon's working directory",
+  );
 
   const listed = await runCli(['templates', '--config', config, '--service', 'paths'], {}, elsewhere);
   t.equal(listed.code, 0, listed.stderr);

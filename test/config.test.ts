@@ -60,10 +60,7 @@ t.test('defaults are filled in per component', async (t) => {
 });
 
 t.test('env expansion: ${env:NAME}, ${env:NAME:-default}, typed whole values, $$', async (t) => {
-  const text = VALID.replace('endpoint: 127.0.0.1:4318', 'endpoint: ${env:HTTP_HOST:-127.0.0.1}:${env:HTTP_PORT}').replace(
-    '  batch:\n',
-    '  batch:\n    send_batch_size: ${env:BATCH}\n',
-  );
+  const text = VALID.replace('endpoint: 127.0.0.1:4318', 'endpoint: ${env:HTTP_HOST:-127.0.0.1}:${env:HTTP_PORT}').replace('  batch:\n', '  batch:\n    send_batch_size: ${env:BATCH}\n');
   const config = loadConfig({ text }, { HTTP_PORT: '5555', BATCH: '123' });
   const http = (config.receivers.get('otlp')!.config as { protocols: { http: { endpoint: string } } }).protocols.http;
   t.equal(http.endpoint, '127.0.0.1:5555');
@@ -174,16 +171,24 @@ service:
   const timeouts = issuesOf(VALID.replace('        endpoint: 127.0.0.1:4318\n', '        endpoint: 127.0.0.1:4318\n        read_header_timeout: 5s\n        read_timeout: 2s\n'));
   t.same(timeouts, ['receivers.otlp.protocols.http.read_timeout: read_timeout must be 0 or at least read_header_timeout']);
   const defaults = loadConfig({ text: VALID }, {}).receivers.get('otlp')!.config as { protocols: { grpc: Record<string, unknown>; http: Record<string, unknown> } };
-  t.match(defaults.protocols.grpc, { max_concurrent_streams: 100, max_connections: 4096, connection_timeout: 10_000, keepalive: { server_parameters: { max_connection_idle: 300_000 } } }, 'gRPC limit defaults');
+  t.match(
+    defaults.protocols.grpc,
+    { max_concurrent_streams: 100, max_connections: 4096, connection_timeout: 10_000, keepalive: { server_parameters: { max_connection_idle: 300_000 } } },
+    'gRPC limit defaults',
+  );
   t.match(defaults.protocols.http, { max_connections: 4096, read_header_timeout: 10_000, read_timeout: 60_000, idle_timeout: 60_000 }, 'HTTP limit defaults');
   const connectionLimits = issuesOf(
-    VALID.replace('      grpc:\n', '      grpc: { connection_timeout: 0 }\n').replace('  otlp:\n', '  syslog: { tcp: { idle_timeout: soon } }\n  otlp:\n').replace('receivers: [otlp]', 'receivers: [otlp, syslog]'),
+    VALID.replace('      grpc:\n', '      grpc: { connection_timeout: 0 }\n')
+      .replace('  otlp:\n', '  syslog: { tcp: { idle_timeout: soon } }\n  otlp:\n')
+      .replace('receivers: [otlp]', 'receivers: [otlp, syslog]'),
   );
   t.same(connectionLimits.sort(), [
     'receivers.otlp.protocols.grpc.connection_timeout: must be greater than 0 (it frees connections that never send anything)',
     'receivers.syslog.tcp.idle_timeout: not a duration: "soon" (use e.g. 200ms, 5s, 1m)',
   ]);
-  const syslog = loadConfig({ text: VALID.replace('  otlp:\n', '  syslog: { tcp: }\n  otlp:\n').replace('receivers: [otlp]', 'receivers: [otlp, syslog]') }, {}).receivers.get('syslog')!.config as { tcp: Record<string, unknown> };
+  const syslog = loadConfig({ text: VALID.replace('  otlp:\n', '  syslog: { tcp: }\n  otlp:\n').replace('receivers: [otlp]', 'receivers: [otlp, syslog]') }, {}).receivers.get('syslog')!.config as {
+    tcp: Record<string, unknown>;
+  };
   t.match(syslog.tcp, { max_connections: 1024, idle_timeout: 300_000 }, 'syslog TCP limit defaults');
 });
 
@@ -192,7 +197,11 @@ t.test('otelhouse validate exits 2 and names the path for each kind of mistake',
     ['unknown key', VALID.replace('  batch:\n', '  batch:\n    send_batch_sise: 10\n'), /processors\.batch\.send_batch_sise: unknown key/],
     ['bad endpoint', VALID.replace('127.0.0.1:4318', '127.0.0.1:99999'), /receivers\.otlp\.protocols\.http\.endpoint: not host:port/],
     ['missing component', VALID.replace('exporters: [clickhouse]', 'exporters: [clickhouse, debug]'), /service\.pipelines\.logs\.exporters\[1\]: "debug" is not defined under exporters/],
-    ['missing env var', VALID.replace('  clickhouse:\n', '  clickhouse:\n    endpoint: ${env:OTELHOUSE_TEST_UNSET_VAR}\n'), /exporters\.clickhouse\.endpoint: environment variable OTELHOUSE_TEST_UNSET_VAR is not set and has no default/],
+    [
+      'missing env var',
+      VALID.replace('  clickhouse:\n', '  clickhouse:\n    endpoint: ${env:OTELHOUSE_TEST_UNSET_VAR}\n'),
+      /exporters\.clickhouse\.endpoint: environment variable OTELHOUSE_TEST_UNSET_VAR is not set and has no default/,
+    ],
     ['YAML syntax', 'receivers: [otlp\n', /YAML/],
   ];
   for (const [name, text, expected] of cases) {
@@ -215,7 +224,7 @@ t.test('a misspelt top-level section is reported with a suggestion, and the rest
   const lines = r.stderr.trim().split('\n').slice(1);
   const readme = readFileSync(join(PROJECT_ROOT, 'README.md'), 'utf8');
   const example = /\$ otelhouse validate --config bad\.yaml\n[^\n]*\n([\s\S]*?)\n```/.exec(readme)![1]!.split('\n');
-  t.same(lines, example, 'the README\'s first validate example, line for line');
+  t.same(lines, example, "the README's first validate example, line for line");
   const servise = await runCli(['validate', '--config', configFile(`${VALID}servise: {}\n`)]);
   t.match(servise.stderr, /servise: unknown key \(did you mean service\?\)/);
 });
@@ -226,7 +235,9 @@ t.test('validate checks that the files a config names can be read, each under it
   writeFileSync(join(files, 'unreadable.key'), 'stand-in\n', { mode: 0o000 });
   mkdirSync(join(files, 'a-directory'));
   const config = join(files, 'otelhouse.yaml');
-  writeFileSync(config, `
+  writeFileSync(
+    config,
+    `
 extensions:
   bearertokenauth:
     filename: tokens
@@ -247,10 +258,15 @@ service:
   extensions: [bearertokenauth]
   pipelines:
     logs: { receivers: [otlp, syslog], exporters: [otlp] }
-`);
+`,
+  );
   const r = await runCli(['validate', '--config', config]);
   t.equal(r.code, 2);
-  const lines = r.stderr.trim().split('\n').slice(1).map((l) => l.trim());
+  const lines = r.stderr
+    .trim()
+    .split('\n')
+    .slice(1)
+    .map((l) => l.trim());
   const expected = [
     `exporters.otlp.tls.ca_file: cannot read ${files}/ca.crt: ENOENT`,
     `extensions.bearertokenauth.filename: cannot read ${files}/tokens: ENOENT`,
@@ -259,7 +275,7 @@ service:
   ];
   // root reads a file whatever its mode, so the unreadable key is only unreadable to others.
   if (process.getuid?.() !== 0) expected.push(`receivers.syslog.tcp.tls.key_file: cannot read ${files}/unreadable.key: EACCES`);
-  t.same(lines.sort(), expected.sort(), 'relative names are read from the config file\'s directory; the existing certificate passes');
+  t.same(lines.sort(), expected.sort(), "relative names are read from the config file's directory; the existing certificate passes");
 });
 
 t.test('the shipped configs validate', async (t) => {

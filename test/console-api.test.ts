@@ -59,7 +59,7 @@ interface ApiError {
 }
 
 const TRACE = 'abcdef0123456789abcdef0123456789';
-const INJECTIONS = ["x' OR '1'='1", "'; DROP TABLE otel.otel_logs; --", '\\\' OR 1=1 --', '{q:String}', 'a}); SELECT 1 --'];
+const INJECTIONS = ["x' OR '1'='1", "'; DROP TABLE otel.otel_logs; --", "\\' OR 1=1 --", '{q:String}', 'a}); SELECT 1 --'];
 
 let d: ConsoleDaemon;
 let sent = 0;
@@ -77,10 +77,22 @@ const logs = async (query: string) => {
 };
 
 t.before(async () => {
-  d = await startConsoleDaemon(`console: { endpoint: 127.0.0.1:0 }
+  d = await startConsoleDaemon(
+    `console: { endpoint: 127.0.0.1:0 }
 bearertokenauth: { token: s3cret }
-console/secured: { endpoint: 127.0.0.1:0, auth: { authenticator: bearertokenauth } }`, ['bearertokenauth', 'console', 'console/secured']);
-  await send(Array.from({ length: 30 }, (_, i) => ({ message: `Connection to db-${i} refused`, service: 'api', level: 'ERROR', timestamp: ago(600 + i), metadata: { attempt: i, region: i % 2 === 0 ? 'eu' : 'us' }, ...(i === 0 ? { trace_id: TRACE } : {}) })));
+console/secured: { endpoint: 127.0.0.1:0, auth: { authenticator: bearertokenauth } }`,
+    ['bearertokenauth', 'console', 'console/secured'],
+  );
+  await send(
+    Array.from({ length: 30 }, (_, i) => ({
+      message: `Connection to db-${i} refused`,
+      service: 'api',
+      level: 'ERROR',
+      timestamp: ago(600 + i),
+      metadata: { attempt: i, region: i % 2 === 0 ? 'eu' : 'us' },
+      ...(i === 0 ? { trace_id: TRACE } : {}),
+    })),
+  );
   await send(Array.from({ length: 20 }, (_, i) => ({ message: `Payment accepted for order ${i}`, service: 'checkout', level: 'INFO', timestamp: ago(300 + i), host: 'web-1' })));
   await send(Array.from({ length: 10 }, (_, i) => ({ message: `Job ${i} finished in ${i * 7}ms`, service: 'worker', level: 'DEBUG', timestamp: ago(100 + i) })));
   // 3 in the hour before the last one, 2 in the last: a change of -1/3.
@@ -88,7 +100,10 @@ console/secured: { endpoint: 127.0.0.1:0, auth: { authenticator: bearertokenauth
   await send(INJECTIONS.map((s, i) => ({ message: s, service: s, level: 'FATAL', timestamp: ago(200 + i), metadata: { [s]: s } })));
   // The first is mined alone; the next ones generalise it into "Login succeeded for user <*>", and the first record keeps the id it was stored with.
   await send([{ message: 'Login succeeded for user alice', service: 'auth', level: 'INFO', timestamp: ago(400) }]);
-  await send([{ message: 'Login succeeded for user bob', service: 'auth', level: 'INFO', timestamp: ago(399) }, { message: 'Login succeeded for user carol', service: 'auth', level: 'WARN', timestamp: ago(398) }]);
+  await send([
+    { message: 'Login succeeded for user bob', service: 'auth', level: 'INFO', timestamp: ago(399) },
+    { message: 'Login succeeded for user carol', service: 'auth', level: 'WARN', timestamp: ago(398) },
+  ]);
   await emitWithSdk('http/json', { grpcPort: 0, httpPort: d.httpPort }, 20);
   sent += 20;
   await waitExported(d, sent);
@@ -98,7 +113,10 @@ t.teardown(() => d?.stop());
 
 t.test('logs: newest first, every column, the current template and its parameters', async (t) => {
   const { logs: rows } = await logs('service=api&severity=error&limit=3');
-  t.same(rows.map((r) => r.body), ['Connection to db-0 refused', 'Connection to db-1 refused', 'Connection to db-2 refused']);
+  t.same(
+    rows.map((r) => r.body),
+    ['Connection to db-0 refused', 'Connection to db-1 refused', 'Connection to db-2 refused'],
+  );
   const first = rows[0]!;
   t.match(first.timestamp, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z$/);
   t.match(first, {
@@ -116,24 +134,35 @@ t.test('logs: newest first, every column, the current template and its parameter
   t.equal(first.current_template_id, first.template_id);
   const sdk = (await logs('from=2023-11-14T00:00:00Z&to=2023-11-15T00:00:00Z&limit=1000')).logs;
   t.equal(sdk.length, 20, 'the SDK records, in their own range');
-  t.match(sdk.find((r) => r.log_attributes.seq === '3'), {
-    timestamp: '2023-11-14T22:13:20.123456792Z',
-    observed_timestamp: '2023-11-14T22:13:21.000000004Z',
-    span_id: /^b+[0-9a-f]+$/,
-    trace_flags: 1,
-    scope_name: 'checkout-scope',
-    scope_version: '1.2.3',
-    resource_attributes: { 'k8s.pod.name': 'api-0', 'host.name': 'node-7' },
-    log_attributes: { 'kvlist.attr': '{"nested":{"deep":"x"},"n":7}' },
-  });
+  t.match(
+    sdk.find((r) => r.log_attributes.seq === '3'),
+    {
+      timestamp: '2023-11-14T22:13:20.123456792Z',
+      observed_timestamp: '2023-11-14T22:13:21.000000004Z',
+      span_id: /^b+[0-9a-f]+$/,
+      trace_flags: 1,
+      scope_name: 'checkout-scope',
+      scope_version: '1.2.3',
+      resource_attributes: { 'k8s.pod.name': 'api-0', 'host.name': 'node-7' },
+      log_attributes: { 'kvlist.attr': '{"nested":{"deep":"x"},"n":7}' },
+    },
+  );
 });
 
 t.test('q: every word must be a token of the body, in any case; more than a word is also a phrase', async (t) => {
   t.equal((await logs('q=refused')).logs.length, 30);
   t.equal((await logs('q=REFUSED&limit=1000')).logs.length, 30, 'case-insensitive');
   t.equal((await logs('q=refuse')).logs.length, 0, 'a token, not a substring');
-  t.same((await logs('q=db-7%20refused')).logs.map((r) => r.body), ['Connection to db-7 refused'], 'a phrase');
-  t.same((await logs('q=refused%20db-7')).logs.map((r) => r.body), [], 'the words in another order are not the phrase');
+  t.same(
+    (await logs('q=db-7%20refused')).logs.map((r) => r.body),
+    ['Connection to db-7 refused'],
+    'a phrase',
+  );
+  t.same(
+    (await logs('q=refused%20db-7')).logs.map((r) => r.body),
+    [],
+    'the words in another order are not the phrase',
+  );
   t.equal((await logs('q=payment%20accepted')).logs.length, 20);
 });
 
@@ -147,7 +176,11 @@ t.test('service (repeatable), severity (a minimum, by name or number), trace_id,
   t.same(await severities('severity=21'), ['FATAL']);
   t.same(await severities('severity=debug&service=worker'), ['DEBUG']);
   t.same(await severities('severity=info&service=worker'), []);
-  t.same((await logs(`trace_id=${TRACE.toUpperCase()}`)).logs.map((r) => r.body), ['Connection to db-0 refused'], 'trace_id in any case');
+  t.same(
+    (await logs(`trace_id=${TRACE.toUpperCase()}`)).logs.map((r) => r.body),
+    ['Connection to db-0 refused'],
+    'trace_id in any case',
+  );
   t.equal((await logs('attr.region=eu')).logs.length, 15, 'a log attribute');
   t.equal((await logs('attr.region=eu&attr.attempt=4')).logs.length, 1, 'attributes combine');
   t.equal((await logs('attr.host.name=web-1')).logs.length, 20, 'a resource attribute');
@@ -164,7 +197,11 @@ t.test('from and to: RFC 3339 or relative; the default range is the last hour', 
   const offset = new Date(BASE_MS - 104_000 + 2 * 3_600_000).toISOString().replace('Z', '+02:00');
   t.equal((await logs(`service=worker&from=${iso(BASE_MS - 200_000)}&to=${encodeURIComponent(offset)}`)).logs.length, 5, 'an RFC 3339 to with an offset');
   const sdk = await logs('from=2023-11-14T22:13:20.123456792Z&to=2023-11-14T22:13:20.123456795Z');
-  t.same(sdk.logs.map((r) => r.log_attributes.seq), ['5', '4', '3'], 'nanoseconds are kept: from is inclusive, to exclusive');
+  t.same(
+    sdk.logs.map((r) => r.log_attributes.seq),
+    ['5', '4', '3'],
+    'nanoseconds are kept: from is inclusive, to exclusive',
+  );
 });
 
 t.test('template: any id of a lineage selects every record of its current template', async (t) => {
@@ -177,7 +214,10 @@ t.test('template: any id of a lineage selects every record of its current templa
   // The lineage dictionary reloads every 1–10 s.
   t.ok(await waitFor(async () => (await rows()).every((r) => r.current_template_id === newId), 30_000, 250), 'every record resolves to the current template');
   auth = await rows();
-  t.same(auth.map((r) => r.template), ['Login succeeded for user <*>', 'Login succeeded for user <*>', 'Login succeeded for user <*>']);
+  t.same(
+    auth.map((r) => r.template),
+    ['Login succeeded for user <*>', 'Login succeeded for user <*>', 'Login succeeded for user <*>'],
+  );
   t.same(auth.find((r) => r.body.includes('alice'))!.template_params, [], 'its parameters are those of the template it was stored with');
   t.equal((await logs(`template=${newId}`)).logs.length, 3, 'the current id');
   t.equal((await logs(`template=${oldId}`)).logs.length, 3, 'the id it replaced');
@@ -214,20 +254,36 @@ t.test('templates: counts over the range, lineage, sparkline, sorting, filters',
   t.match(refused, { count: 30, previous_count: 0, change: null, new: true, services: ['api'], max_severity: 'ERROR', source: 'miner' });
   t.match(refused.sample, /^Connection to db-\d+ refused$/);
   t.equal(refused.series.length, r.body.buckets.length);
-  t.equal(refused.series.reduce((a, b) => a + b, 0), 30, 'the series adds up to the count');
-  t.same(r.body.templates.map((x) => x.count), [...r.body.templates.map((x) => x.count)].sort((a, b) => b - a), 'most frequent first');
+  t.equal(
+    refused.series.reduce((a, b) => a + b, 0),
+    30,
+    'the series adds up to the count',
+  );
+  t.same(
+    r.body.templates.map((x) => x.count),
+    [...r.body.templates.map((x) => x.count)].sort((a, b) => b - a),
+    'most frequent first',
+  );
   const users = byText.get('Login succeeded for user <*>')!;
   t.equal(users.count, 3, 'the records of a replaced template count for its current one');
-  t.equal(users.lineage.length, 2, 'the ids it replaced (alice\'s and bob\'s templates)');
+  t.equal(users.lineage.length, 2, "the ids it replaced (alice's and bob's templates)");
   t.match(users, { services: ['auth'], max_severity: 'WARN' });
-  t.match(byText.get('Slow query took 5s'), { count: 2, previous_count: 3 }, 'only those inside the range count; the previous period\'s are previous_count');
+  t.match(byText.get('Slow query took 5s'), { count: 2, previous_count: 3 }, "only those inside the range count; the previous period's are previous_count");
   const wide = await api<Templates>(d, '/api/v1/templates?from=-24h');
   t.equal(wide.body.bucket_seconds, 3600, 'a day from the hourly table');
   t.equal(new Map(wide.body.templates.map((x) => [x.text, x])).get('Slow query took 5s')?.count, 5);
   const prev = await api<Templates>(d, '/api/v1/templates?from=-60m&to=now&service=api');
-  t.same(prev.body.templates.map((x) => x.text), ['Connection to db-<*> refused', 'Slow query took 5s'], 'service filter');
+  t.same(
+    prev.body.templates.map((x) => x.text),
+    ['Connection to db-<*> refused', 'Slow query took 5s'],
+    'service filter',
+  );
   const later = await api<Templates>(d, '/api/v1/templates?from=-1h&to=now&q=SUCCEEDED%20for');
-  t.same(later.body.templates.map((x) => x.text), ['Login succeeded for user <*>'], 'q matches the template text, any case');
+  t.same(
+    later.body.templates.map((x) => x.text),
+    ['Login succeeded for user <*>'],
+    'q matches the template text, any case',
+  );
   const newest = await api<Templates>(d, '/api/v1/templates?sort=new&limit=2');
   t.equal(newest.body.templates.length, 2, 'limit');
   t.ok(newest.body.templates[0]!.first_seen >= newest.body.templates[1]!.first_seen, 'newest first');
@@ -238,20 +294,43 @@ t.test('templates sorted by change against the previous period of the same lengt
   const last = r.body.templates.at(-1)!;
   t.match(last, { text: 'Slow query took 5s', count: 2, previous_count: 3 });
   t.equal(last.change, (2 - 3) / 3, 'change is (count - previous_count) / previous_count');
-  t.ok(r.body.templates.slice(0, -1).every((x) => x.change === null && x.previous_count === 0), 'templates without a previous count (new) come first');
+  t.ok(
+    r.body.templates.slice(0, -1).every((x) => x.change === null && x.previous_count === 0),
+    'templates without a previous count (new) come first',
+  );
   // Over [-3h, -1h) the previous period [-5h, -3h) is empty: the template is new there.
   const earlier = await api<Templates>(d, '/api/v1/templates?from=-3h&to=-1h&sort=change');
-  t.same(earlier.body.templates.map((x) => [x.text, x.count, x.change]), [['Slow query took 5s', 3, null]]);
+  t.same(
+    earlier.body.templates.map((x) => [x.text, x.count, x.change]),
+    [['Slow query took 5s', 3, null]],
+  );
 });
 
 t.test('templates/{id}: any id of the lineage, with the distribution of each parameter', async (t) => {
   const list = await api<Templates>(d, '/api/v1/templates');
   const users = list.body.templates.find((x) => x.text === 'Login succeeded for user <*>')!;
-  const r = await api<{ template: Template; params: Array<{ position: number; distinct: number; top: Array<{ value: string; count: number; share: number }> }> }>(d, `/api/v1/templates/${users.lineage[0]}`);
+  const r = await api<{ template: Template; params: Array<{ position: number; distinct: number; top: Array<{ value: string; count: number; share: number }> }> }>(
+    d,
+    `/api/v1/templates/${users.lineage[0]}`,
+  );
   t.equal(r.status, 200);
   t.equal(r.body.template.id, users.id, 'an old id answers with its current template');
   t.equal(r.body.template.count, 3);
-  t.same(r.body.params, [{ position: 0, distinct: 3, top: [{ value: 'alice', count: 1, share: 1 / 3 }, { value: 'bob', count: 1, share: 1 / 3 }, { value: 'carol', count: 1, share: 1 / 3 }] }], 'the replaced record\'s parameter is read from its body');
+  t.same(
+    r.body.params,
+    [
+      {
+        position: 0,
+        distinct: 3,
+        top: [
+          { value: 'alice', count: 1, share: 1 / 3 },
+          { value: 'bob', count: 1, share: 1 / 3 },
+          { value: 'carol', count: 1, share: 1 / 3 },
+        ],
+      },
+    ],
+    "the replaced record's parameter is read from its body",
+  );
   const refused = list.body.templates.find((x) => x.text === 'Connection to db-<*> refused')!;
   const one = await api<{ params: Array<{ distinct: number; top: Array<{ share: number }> }> }>(d, `/api/v1/templates/${refused.id}`);
   t.equal(one.body.params[0]!.distinct, 30);
@@ -319,12 +398,23 @@ t.test('SQL injection in every parameter: stored verbatim and found verbatim, or
   for (const s of INJECTIONS) {
     const q = encodeURIComponent(s);
     const byService = await logs(`service=${q}`);
-    t.same(byService.logs.map((r) => [r.service_name, r.body]), [[s, s]], `service ${s}`);
+    t.same(
+      byService.logs.map((r) => [r.service_name, r.body]),
+      [[s, s]],
+      `service ${s}`,
+    );
     const byAttr = await logs(`attr.${q}=${q}`);
-    t.same(byAttr.logs.map((r) => r.log_attributes[s]), [s], `attr key and value ${s}`);
+    t.same(
+      byAttr.logs.map((r) => r.log_attributes[s]),
+      [s],
+      `attr key and value ${s}`,
+    );
     const byText = await api<Logs | ApiError>(d, `/api/v1/logs?q=${q}&severity=fatal`);
     t.equal(byText.status, 200, `q ${s}`);
-    t.ok((byText.body as Logs).logs.every((r) => r.body === s || r.body.toLowerCase().includes(s.toLowerCase())), `q ${s} finds only records holding it`);
+    t.ok(
+      (byText.body as Logs).logs.every((r) => r.body === s || r.body.toLowerCase().includes(s.toLowerCase())),
+      `q ${s} finds only records holding it`,
+    );
     const templates = await api<Templates>(d, `/api/v1/templates?q=${q}&service=${q}`);
     t.equal(templates.status, 200, `templates q and service ${s}`);
     for (const p of ['severity', 'template', 'trace_id', 'from', 'to', 'limit', 'cursor']) {
@@ -341,7 +431,12 @@ t.test('SQL injection in every parameter: stored verbatim and found verbatim, or
 
 t.test('pagination: no gap and no repeat while new records arrive, ties included', async (t) => {
   // 120 records in 40 distinct nanoseconds, 3 in each: two identical, one not.
-  const batch = Array.from({ length: 120 }, (_, i) => ({ message: `paging record ${Math.floor(i / 3)}${i % 3 === 2 ? ' b' : ''}`, service: 'paging', level: 'INFO', timestamp: ago(1000, Math.floor(i / 3)) }));
+  const batch = Array.from({ length: 120 }, (_, i) => ({
+    message: `paging record ${Math.floor(i / 3)}${i % 3 === 2 ? ' b' : ''}`,
+    service: 'paging',
+    level: 'INFO',
+    timestamp: ago(1000, Math.floor(i / 3)),
+  }));
   await send(batch);
   const seen: string[] = [];
   let cursor: string | null = null;

@@ -67,13 +67,28 @@ t.test('query logs and templates: from the daemon, then from the store; filters,
   t.match(lines[0], /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z {2}ERROR {2}api +Connection to db-3 refused$/);
   const json = await runCli(['query', 'logs', '-c', file, '--q', 'rendered', '--output', 'json']);
   t.equal(json.code, 0);
-  const records = json.stdout.trim().split('\n').map((l) => JSON.parse(l) as { body: string; template: string });
-  t.same(records.map((r) => r.body), ['Rendered page 2 in 3ms', 'Rendered page 1 in 2ms', 'Rendered page 0 in 1ms']);
+  const records = json.stdout
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as { body: string; template: string });
+  t.same(
+    records.map((r) => r.body),
+    ['Rendered page 2 in 3ms', 'Rendered page 1 in 2ms', 'Rendered page 0 in 1ms'],
+  );
   t.match(records[0]!.template, /<\*>/);
   const templates = await runCli(['query', 'templates', '-c', file, '--output', 'json']);
   t.equal(templates.code, 0);
-  const list = templates.stdout.trim().split('\n').map((l) => JSON.parse(l) as { text: string; count: number });
-  t.same(list.map((x) => [x.text, x.count]), [['Connection to db-<*> refused', 5], ['Rendered page <*> in <*>', 3]]);
+  const list = templates.stdout
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as { text: string; count: number });
+  t.same(
+    list.map((x) => [x.text, x.count]),
+    [
+      ['Connection to db-<*> refused', 5],
+      ['Rendered page <*> in <*>', 3],
+    ],
+  );
   const table = await runCli(['query', 'templates', '-c', file, '--service', 'web']);
   t.match(table.stdout, /count +change +max +id +services +template\n +3 +new +INFO +\d+ +web +Rendered page <\*> in <\*>\n$/);
 
@@ -91,10 +106,19 @@ t.test('query logs and templates: from the daemon, then from the store; filters,
   follower.stdout.on('data', (d: Buffer) => (followed += d.toString()));
   t.teardown(() => void follower.kill('SIGKILL'));
   t.ok(await waitFor(async () => followed.split('\n').length > 3, 15_000), 'the page is printed');
-  await ingest(ports.json, [{ org: 'acme', service: 'web', level: 'WARN', message: 'Rendered page 9 in 99ms' }, { org: 'acme', service: 'api', level: 'WARN', message: 'not this one' }]);
+  await ingest(ports.json, [
+    { org: 'acme', service: 'web', level: 'WARN', message: 'Rendered page 9 in 99ms' },
+    { org: 'acme', service: 'api', level: 'WARN', message: 'not this one' },
+  ]);
   t.ok(await waitFor(async () => followed.includes('Rendered page 9'), 15_000), 'a new record is printed as it is exported');
   follower.kill('SIGTERM');
-  t.same(followed.trim().split('\n').map((l) => l.replace(/^\S+ +\S+ +\S+ +/, '')), ['Rendered page 0 in 1ms', 'Rendered page 1 in 2ms', 'Rendered page 2 in 3ms', 'Rendered page 9 in 99ms']);
+  t.same(
+    followed
+      .trim()
+      .split('\n')
+      .map((l) => l.replace(/^\S+ +\S+ +\S+ +/, '')),
+    ['Rendered page 0 in 1ms', 'Rendered page 1 in 2ms', 'Rendered page 2 in 3ms', 'Rendered page 9 in 99ms'],
+  );
 
   daemon.child.kill('SIGTERM');
   await daemon.exited;
@@ -103,7 +127,10 @@ t.test('query logs and templates: from the daemon, then from the store; filters,
   t.equal(direct.stdout, viaApi.stdout, 'the store itself gives the same answer once the daemon is gone');
   const directTemplates = await runCli(['query', 'templates', '-c', file, '--output', 'json']);
   t.same(
-    directTemplates.stdout.trim().split('\n').map((l) => (JSON.parse(l) as { text: string }).text),
+    directTemplates.stdout
+      .trim()
+      .split('\n')
+      .map((l) => (JSON.parse(l) as { text: string }).text),
     ['Connection to db-<*> refused', 'Rendered page <*> in <*>', 'not this one'],
   );
   const noFollow = await runCli(['query', 'logs', '-c', file, '--follow']);

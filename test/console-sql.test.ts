@@ -26,7 +26,9 @@ async function send(entries: Parameters<typeof ingest>[1]): Promise<void> {
 t.before(async () => {
   d = await startConsoleDaemon('console: { endpoint: 127.0.0.1:0, sql: { max_execution_time: 20s, max_result_rows: 50 } }');
   client = createClient({ url: `http://127.0.0.1:${d.consolePort()}`, log: { level: 127 as never } });
-  await send(Array.from({ length: 30 }, (_, i) => ({ message: `GET /cart/${i} answered 200`, service: 'web', level: i % 3 === 0 ? 'ERROR' : 'INFO', timestamp: ago(60 + i), metadata: { route: '/cart' } })));
+  await send(
+    Array.from({ length: 30 }, (_, i) => ({ message: `GET /cart/${i} answered 200`, service: 'web', level: i % 3 === 0 ? 'ERROR' : 'INFO', timestamp: ago(60 + i), metadata: { route: '/cart' } })),
+  );
 });
 
 t.teardown(async () => {
@@ -56,7 +58,11 @@ t.test('@clickhouse/client runs a Grafana-style logs query', async (t) => {
   t.equal(rows.length, 10);
   t.match(rows[0], { body: 'GET /cart/0 answered 200', level: 'ERROR', labels: { route: '/cart' } });
   t.match(rs.query_id, /\S/);
-  const bound = await client.query({ query: 'SELECT count() AS n FROM otel.otel_logs WHERE ServiceName = {service:String} AND SeverityText = {level:String}', query_params: { service: 'web', level: "INFO' OR 1=1 --" }, format: 'JSONEachRow' });
+  const bound = await client.query({
+    query: 'SELECT count() AS n FROM otel.otel_logs WHERE ServiceName = {service:String} AND SeverityText = {level:String}',
+    query_params: { service: 'web', level: "INFO' OR 1=1 --" },
+    format: 'JSONEachRow',
+  });
   t.same(await bound.json(), [{ n: 0 }], 'bound parameters (param_…) are values, not SQL');
   const db = createClient({ url: `http://127.0.0.1:${d.consolePort()}`, database: 'otel' });
   const counted = await db.query({ query: 'SELECT count() AS n, currentDatabase() AS db FROM otel_logs', format: 'JSON' });
@@ -66,7 +72,7 @@ t.test('@clickhouse/client runs a Grafana-style logs query', async (t) => {
   t.same(await grouped.json(), [{ Template: 'GET /cart/<*> answered <*>', n: 30 }], 'the ALIAS columns resolve (lineage and text dictionaries)');
 });
 
-t.test('writes, DDL, settings changes and table functions are refused with ClickHouse\'s codes', async (t) => {
+t.test("writes, DDL, settings changes and table functions are refused with ClickHouse's codes", async (t) => {
   t.match(await refusal(client.insert({ table: 'otel.otel_logs', values: [{ Body: 'injected' }], format: 'JSONEachRow' })), { code: '164', type: 'READONLY' }, 'INSERT');
   t.match(await refusal(client.command({ query: 'ALTER TABLE otel.otel_logs DELETE WHERE 1' })), { code: '164', type: 'READONLY' }, 'ALTER');
   t.match(await refusal(client.command({ query: 'DROP TABLE otel.otel_logs' })), { code: '164' }, 'DROP');
@@ -77,12 +83,16 @@ t.test('writes, DDL, settings changes and table functions are refused with Click
   t.match(await refusal(client.query({ query: 'SELECT 1', format: 'JSONEachRow', clickhouse_settings: { readonly: '0' } })), { code: '164' }, 'readonly as a URL setting');
   t.match(await refusal(client.query({ query: 'SELECT 1; DROP TABLE otel.otel_logs', format: 'JSONEachRow' })), { code: '62', type: 'SYNTAX_ERROR' }, 'a second statement');
   t.match(await refusal(client.query({ query: "SELECT * FROM file('/etc/hostname', 'LineAsString')", format: 'JSONEachRow' })), { code: '164' }, 'a table function reading files');
-  t.match(await refusal(client.query({ query: "/* comment */ WITH 1 AS x INSERT INTO otel.otel_logs (Body) VALUES ('x')", format: 'JSONEachRow' })), { code: '164', type: 'READONLY' }, 'a write behind a WITH: the engine refuses it at readonly=1');
+  t.match(
+    await refusal(client.query({ query: "/* comment */ WITH 1 AS x INSERT INTO otel.otel_logs (Body) VALUES ('x')", format: 'JSONEachRow' })),
+    { code: '164', type: 'READONLY' },
+    'a write behind a WITH: the engine refuses it at readonly=1',
+  );
   t.match(await refusal(client.query({ query: 'SELEC 1', format: 'JSONEachRow' })), { code: '164' }, 'what is not a read statement');
-  t.match(await refusal(client.query({ query: 'SELECT nope FROM otel.otel_logs', format: 'JSONEachRow' })), { code: '47', type: 'UNKNOWN_IDENTIFIER' }, 'the engine\'s own errors pass through');
+  t.match(await refusal(client.query({ query: 'SELECT nope FROM otel.otel_logs', format: 'JSONEachRow' })), { code: '47', type: 'UNKNOWN_IDENTIFIER' }, "the engine's own errors pass through");
   await send([{ message: 'still written after the refusals', service: 'web', level: 'INFO' }]);
   const rs = await client.query({ query: "SELECT count() AS n FROM otel.otel_logs WHERE Body = 'still written after the refusals'", format: 'JSONEachRow' });
-  t.same(await rs.json(), [{ n: 1 }], 'the readonly setting of a read session does not reach the exporter\'s writes');
+  t.same(await rs.json(), [{ n: 1 }], "the readonly setting of a read session does not reach the exporter's writes");
   const [row] = await (await client.query({ query: "SELECT count() AS n FROM otel.otel_logs WHERE Body = 'injected'", format: 'JSONEachRow' })).json<{ n: number }>();
   t.equal(row!.n, 0, 'nothing was inserted');
 });
@@ -117,7 +127,7 @@ t.test('the HTTP interface as curl and clickhouse-client use it', async (t) => {
   const bad = await fetch(`${base}/?query=${encodeURIComponent('SELECT (')}`);
   t.equal(bad.status, 400);
   t.equal(bad.headers.get('x-clickhouse-exception-code'), '62');
-  t.match(await bad.text(), /^Code: 62\. DB::Exception: .+\(SYNTAX_ERROR\) \(version [^)]+\)\n$/s, 'ClickHouse\'s error text');
+  t.match(await bad.text(), /^Code: 62\. DB::Exception: .+\(SYNTAX_ERROR\) \(version [^)]+\)\n$/s, "ClickHouse's error text");
   const insert = await fetch(`${base}/`, { method: 'POST', body: "INSERT INTO otel.otel_logs (Body) VALUES ('x')" });
   t.equal(insert.status, 403);
   t.match(await insert.text(), /^Code: 164\. DB::Exception: Cannot execute query in readonly mode\. \(READONLY\)/);
@@ -151,15 +161,21 @@ t.test('tail: records as they are exported, through the same filters, as Server-
   ]);
   await events(2);
   controller.abort();
-  const logs = [...text.matchAll(/^event: log\ndata: (.+)$/gm)].map((m) => JSON.parse(m[1]!) as { body: string; severity_text: string; service_name: string; log_attributes: Record<string, string>; template: string | null; timestamp: string });
-  t.same(logs.map((l) => l.body), ['checkout failed for cart 1', 'checkout failed for cart 5'], 'only the matching records');
+  const logs = [...text.matchAll(/^event: log\ndata: (.+)$/gm)].map(
+    (m) => JSON.parse(m[1]!) as { body: string; severity_text: string; service_name: string; log_attributes: Record<string, string>; template: string | null; timestamp: string },
+  );
+  t.same(
+    logs.map((l) => l.body),
+    ['checkout failed for cart 1', 'checkout failed for cart 5'],
+    'only the matching records',
+  );
   t.match(logs[1], { severity_text: 'FATAL', service_name: 'web', log_attributes: { cart: '5' }, timestamp: /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z$/ });
   t.match(logs[1]!.template, /checkout failed for cart/);
   const bad = await api<{ error: { parameter: string } }>(d, '/api/v1/tail?trace_id=zz');
   t.same([bad.status, bad.body.error.parameter], [400, 'trace_id']);
 });
 
-t.test('static files: content types, caching of hashed assets, index.html for the console\'s routes', async (t) => {
+t.test("static files: content types, caching of hashed assets, index.html for the console's routes", async (t) => {
   const root = tempDir('console-static');
   mkdirSync(join(root, 'assets'));
   writeFileSync(join(root, 'index.html'), '<!doctype html><title>otelhouse</title>');

@@ -188,7 +188,10 @@ t.test('web console: logs, search, a template and its logs, live tail, pipeline'
     await page.locator('.template-logs .log-row').first().waitFor();
     const bodies = await page.locator('.template-logs .log-row .log-body').allTextContents();
     t.equal(bodies.length, 50, "the template's logs, one page");
-    t.ok(bodies.every((b) => /^cache miss for key user:\d+ on shard [01]$/.test(b)), 'all of this template');
+    t.ok(
+      bodies.every((b) => /^cache miss for key user:\d+ on shard [01]$/.test(b)),
+      'all of this template',
+    );
     await shot(page, 'template');
   });
 
@@ -225,5 +228,9 @@ t.test('web console: logs, search, a template and its logs, live tail, pipeline'
   });
 
   t.same(pageErrors, [], 'no script error in the page');
-  t.same(requests.filter((url) => !url.startsWith(base)), [], 'no request leaves the daemon');
+  t.same(
+    requests.filter((url) => !url.startsWith(base)),
+    [],
+    'no request leaves the daemon',
+  );
 });

@@ -19,7 +19,11 @@ async function exporterStats(daemon: RunningDaemon): Promise<ExporterStats> {
 }
 
 async function send(daemon: RunningDaemon, first: number, count: number): Promise<void> {
-  const res = await fetch(`http://127.0.0.1:${daemon.httpPort}/v1/logs`, { method: 'POST', body: encodeLogsRequest(numberedBatch(first, count)), headers: { 'Content-Type': 'application/x-protobuf' } });
+  const res = await fetch(`http://127.0.0.1:${daemon.httpPort}/v1/logs`, {
+    method: 'POST',
+    body: encodeLogsRequest(numberedBatch(first, count)),
+    headers: { 'Content-Type': 'application/x-protobuf' },
+  });
   await res.arrayBuffer();
   if (res.status !== 200) throw new Error(`request refused: ${res.status}`);
 }
@@ -54,9 +58,7 @@ t.test('a schema error from ClickHouse is permanent: the batch goes to the dead-
   // A table someone made by hand with the wrong type for EventName.
   await front.query(render('UInt64'));
   const deadLetterDir = tempDir('dl');
-  const daemon = await startTestDaemon(
-    pipelineYaml({ endpoint: front.url, batch: BATCH, exporterExtra: `    create_schema: false\n    dead_letter: { path: ${deadLetterDir} }` }),
-  );
+  const daemon = await startTestDaemon(pipelineYaml({ endpoint: front.url, batch: BATCH, exporterExtra: `    create_schema: false\n    dead_letter: { path: ${deadLetterDir} }` }));
   t.teardown(() => daemon.stop());
   await send(daemon, 0, 30);
   t.ok(await waitFor(async () => (await exporterStats(daemon)).dead_lettered === 30), 'the 30 records are dead-lettered');
@@ -66,8 +68,16 @@ t.test('a schema error from ClickHouse is permanent: the batch goes to the dead-
   const [entry, ...more] = deadLetters(deadLetterDir);
   t.equal(more.length, 0, 'one entry for the one batch');
   t.match(entry!.meta, { exporter: 'clickhouse', reason: 'permanent', records: 30, attempts: 1 });
-  t.match(String(entry!.meta.error), /^ClickHouse refused 30 of 30 log records \(the others were stored\): inserting \d+ log records: .*Cannot parse UInt64.*\([A-Z_]+, code \d+\)/s, 'the error says why');
-  t.match(entry!.sql, /^-- 30 log records refused: [^\n]*Cannot parse UInt64[^\n]*\nINSERT INTO otel\.otel_logs \([^)]*\) SETTINGS insert_deduplication_token = /, 'the rows are kept as one INSERT, with a deduplication token of its own');
+  t.match(
+    String(entry!.meta.error),
+    /^ClickHouse refused 30 of 30 log records \(the others were stored\): inserting \d+ log records: .*Cannot parse UInt64.*\([A-Z_]+, code \d+\)/s,
+    'the error says why',
+  );
+  t.match(
+    entry!.sql,
+    /^-- 30 log records refused: [^\n]*Cannot parse UInt64[^\n]*\nINSERT INTO otel\.otel_logs \([^)]*\) SETTINGS insert_deduplication_token = /,
+    'the rows are kept as one INSERT, with a deduplication token of its own',
+  );
   const metrics = await (await fetch(`http://127.0.0.1:${daemon.telemetryPort}/metrics`)).text();
   t.match(metrics, /otelhouse_exporter_dead_letter_log_records_total\{exporter="clickhouse",reason="permanent"\} 30\b/, '/metrics counts them');
 
@@ -104,7 +114,12 @@ t.test('TOO_MANY_PARTS, MEMORY_LIMIT_EXCEEDED and NOT_ENOUGH_SPACE are retried; 
   t.ok(await waitFor(async () => (await exporterStats(daemon)).dead_lettered === 1), 'the record ClickHouse refuses is dead-lettered');
   t.equal((await exporterStats(daemon)).retries, 5, 'not retried');
   t.equal((await exporterStats(daemon)).exported, 49, 'its 9 neighbours are stored');
-  t.equal((await front.query("SELECT groupArray(LogAttributes['seq']) FROM (SELECT LogAttributes FROM otel.otel_logs WHERE toUInt32(LogAttributes['seq']) >= 100 ORDER BY toUInt32(LogAttributes['seq']))")).trim(), "['100','101','102','103','104','106','107','108','109']");
+  t.equal(
+    (
+      await front.query("SELECT groupArray(LogAttributes['seq']) FROM (SELECT LogAttributes FROM otel.otel_logs WHERE toUInt32(LogAttributes['seq']) >= 100 ORDER BY toUInt32(LogAttributes['seq']))")
+    ).trim(),
+    "['100','101','102','103','104','106','107','108','109']",
+  );
   t.match(deadLetters(deadLetterDir)[0]!.meta, { reason: 'permanent', records: 1, error: /^ClickHouse refused 1 of 10 log records .*TYPE_MISMATCH/ });
 });
 
@@ -113,7 +128,10 @@ t.test('a batch whose retries run out (max_elapsed_time) is dead-lettered as ret
   t.teardown(() => front.close());
   const deadLetterDir = tempDir('dl-exhausted-dir');
   const daemon = await startTestDaemon(
-    pipelineYaml({ endpoint: front.url, batch: BATCH, exporterExtra: `    dead_letter: { path: ${deadLetterDir} }` }).replace('max_interval: 500ms', 'max_interval: 100ms\n      max_elapsed_time: 600ms'),
+    pipelineYaml({ endpoint: front.url, batch: BATCH, exporterExtra: `    dead_letter: { path: ${deadLetterDir} }` }).replace(
+      'max_interval: 500ms',
+      'max_interval: 100ms\n      max_elapsed_time: 600ms',
+    ),
   );
   t.teardown(() => daemon.stop());
   front.inject({ kind: 'status503', count: 1_000, match: /INSERT INTO otel\.otel_logs/ });

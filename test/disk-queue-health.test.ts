@@ -22,7 +22,15 @@ function context(id: string, exporterIds?: string[]): ComponentContext & { lines
 }
 
 function batchOf(records: number): LogBatch {
-  return { resourceLogs: [{ resource: { attributes: Object.create(null), droppedAttributesCount: 0 }, schemaUrl: '', scopeLogs: [{ scope: { name: '', version: '', attributes: Object.create(null), droppedAttributesCount: 0 }, schemaUrl: '', logRecords: Array.from({ length: records }, () => newLogRecord()) }] }] };
+  return {
+    resourceLogs: [
+      {
+        resource: { attributes: Object.create(null), droppedAttributesCount: 0 },
+        schemaUrl: '',
+        scopeLogs: [{ scope: { name: '', version: '', attributes: Object.create(null), droppedAttributesCount: 0 }, schemaUrl: '', logRecords: Array.from({ length: records }, () => newLogRecord()) }],
+      },
+    ],
+  };
 }
 
 const quickRetries = retryOnFailureSchema.parse({ initial_interval: '10ms', max_interval: '20ms', max_elapsed_time: 0 });
@@ -82,6 +90,6 @@ t.test('a queue directory that no configured exporter uses, holding records, is 
   await exporter.start();
   t.teardown(() => exporter.shutdown(Date.now() + 2000));
   const warnings = ctx.lines.filter((l) => l.level === 40 && /no configured exporter uses/.test(String(l.msg)));
-  t.equal(warnings.length, 1, 'one warning: the renamed exporter\'s directory (the drained one holds nothing)');
+  t.equal(warnings.length, 1, "one warning: the renamed exporter's directory (the drained one holds nothing)");
   t.match(warnings[0], { dir: join(storage, 'clickhouse'), batches: 3, records: 30, msg: /Name the exporter clickhouse again .*or remove the directory/ });
 });

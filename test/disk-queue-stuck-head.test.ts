@@ -43,11 +43,15 @@ service:
 `,
     );
   const { configFile, httpPort, telemetryPort } = await config('clickhouse');
-  const stats = async () => ((await (await fetch(`http://127.0.0.1:${telemetryPort}/stats`)).json()) as { exporters: Record<string, { queue_size?: number; queue_bytes?: number; exported?: number }> }).exporters.clickhouse ?? {};
+  const stats = async () =>
+    ((await (await fetch(`http://127.0.0.1:${telemetryPort}/stats`)).json()) as { exporters: Record<string, { queue_size?: number; queue_bytes?: number; exported?: number }> }).exporters.clickhouse ??
+    {};
   const queueDir = join(queueRoot, 'clickhouse');
   const segmentBytes = () => {
     try {
-      return readdirSync(queueDir).filter((f) => f.endsWith('.seg')).reduce((n, f) => n + statSync(join(queueDir, f)).size, 0);
+      return readdirSync(queueDir)
+        .filter((f) => f.endsWith('.seg'))
+        .reduce((n, f) => n + statSync(join(queueDir, f)).size, 0);
     } catch {
       return 0; // a segment deleted between listing and stat
     }
@@ -106,7 +110,10 @@ service:
   // Started under another exporter id: the old directory is not used, and said so.
   const renamed = await config('clickhouse/main');
   daemon = await startDaemonProcess(renamed.configFile);
-  const warning = daemon.logs().split('\n').find((l) => l.includes('no configured exporter uses'));
+  const warning = daemon
+    .logs()
+    .split('\n')
+    .find((l) => l.includes('no configured exporter uses'));
   t.ok(warning, 'a renamed exporter: its old queue directory is warned about');
   t.match(JSON.parse(warning ?? '{}'), { dir: queueDir, batches: 1, records: RECORDS_PER_REQUEST, msg: /Name the exporter clickhouse again/ });
   daemon.child.kill('SIGTERM');
@@ -114,9 +121,13 @@ service:
 
   const again = await config('clickhouse');
   daemon = await startDaemonProcess(again.configFile);
-  const replay = daemon.logs().split('\n').find((l) => l.includes('replaying the disk queue'));
+  const replay = daemon
+    .logs()
+    .split('\n')
+    .find((l) => l.includes('replaying the disk queue'));
   t.match(JSON.parse(replay ?? '{}'), { batches: 1, records: RECORDS_PER_REQUEST }, 'after the kill, only the held batch replays');
-  const againStats = async () => ((await (await fetch(`http://127.0.0.1:${again.telemetryPort}/stats`)).json()) as { exporters: Record<string, { queue_size?: number; exported?: number }> }).exporters.clickhouse ?? {};
+  const againStats = async () =>
+    ((await (await fetch(`http://127.0.0.1:${again.telemetryPort}/stats`)).json()) as { exporters: Record<string, { queue_size?: number; exported?: number }> }).exporters.clickhouse ?? {};
   t.ok(await waitFor(async () => (await againStats()).exported === RECORDS_PER_REQUEST, 30_000, 20), 'and is exported once the fault is gone');
   t.equal((await againStats()).queue_size, 0);
   daemon.child.kill('SIGTERM');

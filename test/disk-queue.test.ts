@@ -29,21 +29,34 @@ async function fill(queue: DiskQueue, from: number, to: number): Promise<StoredR
   return Promise.all(Array.from({ length: to - from }, (_, k) => queue.append(10 + from + k, `token-${from + k}`, payloadOf(from + k))));
 }
 
-const segments = (dir: string) => readdirSync(dir).filter((f) => f.endsWith('.seg')).sort();
+const segments = (dir: string) =>
+  readdirSync(dir)
+    .filter((f) => f.endsWith('.seg'))
+    .sort();
 
 t.test('appended records replay after reopening, in order, with their tokens and payloads', async (t) => {
   const dir = tempDir('dq-replay');
   const { queue } = await open(dir);
   const written = await fill(queue, 0, 50);
-  t.same(written.map((r) => r.seq), Array.from({ length: 50 }, (_, i) => i + 1), 'sequence numbers follow the append order');
+  t.same(
+    written.map((r) => r.seq),
+    Array.from({ length: 50 }, (_, i) => i + 1),
+    'sequence numbers follow the append order',
+  );
   t.same(await queue.read(written[7]!), payloadOf(7), 'a payload reads back before closing');
   await queue.close();
 
   const { queue: again, replay } = await open(dir);
   t.teardown(() => again.close());
   t.equal(replay.records.length, 50);
-  t.same(replay.records.map((r) => r.token), Array.from({ length: 50 }, (_, i) => `token-${i}`));
-  t.same(replay.records.map((r) => r.records), Array.from({ length: 50 }, (_, i) => 10 + i));
+  t.same(
+    replay.records.map((r) => r.token),
+    Array.from({ length: 50 }, (_, i) => `token-${i}`),
+  );
+  t.same(
+    replay.records.map((r) => r.records),
+    Array.from({ length: 50 }, (_, i) => 10 + i),
+  );
   for (const r of replay.records) t.same(await again.read(r), payloadOf(Number(r.token.slice(6))), `payload of ${r.token}`);
   t.equal(replay.damagedRegions, 0);
   const next = await again.append(1, 'after', Buffer.from('x'));
@@ -59,7 +72,11 @@ t.test('acknowledged records do not replay, in order or not', async (t) => {
   t.equal(committedOf(dir), 4, 'the offset stops at the first record not acknowledged');
 
   const { queue: again, replay } = await open(dir);
-  t.same(replay.records.map((r) => r.seq), [4, 7, 8, 9, 10], 'those acknowledged above it do not replay either');
+  t.same(
+    replay.records.map((r) => r.seq),
+    [4, 7, 8, 9, 10],
+    'those acknowledged above it do not replay either',
+  );
   for (const seq of [4, 7, 8, 9, 10]) again.ack(seq);
   await again.close();
   const { queue: third, replay: none } = await open(dir);
@@ -110,7 +127,11 @@ t.test('damaged records are skipped with a count; every intact record replays', 
   const { queue: again, replay } = await open(dir, { logger });
   t.teardown(() => again.close());
   const expected = Array.from({ length: 30 }, (_, i) => i + 1).filter((s) => s !== 10 && s !== 20 && s !== 30);
-  t.same(replay.records.map((r) => r.seq), expected, 'records 10, 20 and 30 are skipped, the 27 others replay');
+  t.same(
+    replay.records.map((r) => r.seq),
+    expected,
+    'records 10, 20 and 30 are skipped, the 27 others replay',
+  );
   for (const r of replay.records) t.same(await again.read(r), payloadOf(r.seq - 1));
   t.equal(replay.damagedRegions, 4, 'four damaged stretches: a bad checksum, a bad length, a torn tail, a garbage segment');
   t.equal(replay.missingSeqs, 2, 'two sequence numbers are missing between intact records');
@@ -153,11 +174,15 @@ t.test('a damaged record leaves no hole: once the records around it are acknowle
   writeFileSync(path, bytes);
 
   const { queue: again, replay } = await open(dir);
-  t.same(replay.records.map((r) => r.seq), [1, 3, 4, 5], 'record 2 is skipped');
+  t.same(
+    replay.records.map((r) => r.seq),
+    [1, 3, 4, 5],
+    'record 2 is skipped',
+  );
   for (const r of replay.records) again.ack(r.seq);
   for (let i = 0; i < 3; i++) again.ack((await again.append(1, `new-${i}`, Buffer.from('n'))).seq);
   await again.close();
-  t.equal(committedOf(dir), 9, 'the offset passed the damaged record\'s number');
+  t.equal(committedOf(dir), 9, "the offset passed the damaged record's number");
   t.equal(segments(dir).length, 1, 'the segment holding it was deleted');
   const { queue: third, replay: after } = await open(dir);
   t.teardown(() => third.close());
@@ -191,10 +216,17 @@ t.test('an unreadable offset file with older segments gone: the offset restarts 
 
   const { logger, lines } = recordingLogger();
   const { queue: again, replay } = await open(dir, { segmentBytes: 4096, logger });
-  t.ok(lines.some((l) => /offset file is unreadable/.test(String(l.msg))), 'the unreadable offset is logged');
+  t.ok(
+    lines.some((l) => /offset file is unreadable/.test(String(l.msg))),
+    'the unreadable offset is logged',
+  );
   const first = replay.records[0]!.seq;
   t.ok(first > 1 && first <= 8, `replay starts at the oldest stored record (${first}), not at 1`);
-  t.same(replay.records.map((r) => r.seq), Array.from({ length: 13 - first }, (_, i) => first + i), 'everything stored from there replays');
+  t.same(
+    replay.records.map((r) => r.seq),
+    Array.from({ length: 13 - first }, (_, i) => first + i),
+    'everything stored from there replays',
+  );
   for (const r of replay.records) again.ack(r.seq);
   await again.close();
   t.equal(committedOf(dir), 13, 'the offset moves again once the replay is acknowledged');
@@ -232,7 +264,7 @@ function writeLock(dir: string, holder: { pid: number; host?: string; boot_id?: 
   writeFileSync(join(dir, 'lock'), `${JSON.stringify({ ...here, nonce: 'someone-else', ...holder })}\n`);
 }
 
-t.test('one process per queue directory; a dead owner\'s lock is taken over', async (t) => {
+t.test("one process per queue directory; a dead owner's lock is taken over", async (t) => {
   const dir = tempDir('dq-lock');
   const sleeper = spawn('sleep', ['30']);
   t.teardown(() => sleeper.kill());
@@ -295,7 +327,11 @@ t.test('acknowledgements above a held record survive reopening: only the held re
   t.equal(committedOf(dir), 1, 'the offset is held by record 1');
 
   const { queue: again, replay } = await open(dir);
-  t.same(replay.records.map((r) => r.seq), [1], 'only the held record replays');
+  t.same(
+    replay.records.map((r) => r.seq),
+    [1],
+    'only the held record replays',
+  );
   t.equal(replay.missingSeqs, 0, 'the acknowledged numbers are not counted missing');
   t.same(await again.read(replay.records[0]!), payloadOf(0));
   again.ack(1);
@@ -343,7 +379,11 @@ t.test('a held head record keeps the disk bounded: fully acknowledged segments g
 
   const { queue: again, replay } = await open(dir, { segmentBytes });
   t.teardown(() => again.close());
-  t.same(replay.records.map((r) => [r.seq, r.token]), [[1, 'token-head']], 'after reopening, the moved record replays with its number and token');
+  t.same(
+    replay.records.map((r) => [r.seq, r.token]),
+    [[1, 'token-head']],
+    'after reopening, the moved record replays with its number and token',
+  );
   t.same(await again.read(replay.records[0]!), payloadOf(3), 'and its payload intact');
   t.equal(replay.damagedRegions, 0);
 });
@@ -360,7 +400,11 @@ t.test('a crash between copying a record aside and deleting the original replays
   writeFileSync(join(dir, segmentName(99)), frame);
   const { queue: again, replay } = await open(dir, { segmentBytes: 4096 });
   t.teardown(() => again.close());
-  t.same(replay.records.map((r) => r.seq), written.map((r) => r.seq), 'each number replays once');
+  t.same(
+    replay.records.map((r) => r.seq),
+    written.map((r) => r.seq),
+    'each number replays once',
+  );
   t.equal(replay.records[0]!.segment, 99, 'record 1 from its copy');
   t.same(await again.read(replay.records[0]!), Buffer.alloc(700, 0));
 });
@@ -400,6 +444,10 @@ t.test('a full volume: writes are refused, and once the exported records are rec
   t.same(await queue.read(after), Buffer.alloc(16 * 1024, 1));
   await queue.close();
   const { queue: again, replay } = await open(dir);
-  t.same(replay.records.map((r) => r.token), ['after'], 'only the record written after recovering replays');
+  t.same(
+    replay.records.map((r) => r.token),
+    ['after'],
+    'only the record written after recovering replays',
+  );
   await again.close();
 });

@@ -24,7 +24,15 @@ function context(id = 'sink'): ComponentContext & { stats: () => Record<string, 
 }
 
 function batchOf(records: number): LogBatch {
-  return { resourceLogs: [{ resource: { attributes: Object.create(null), droppedAttributesCount: 0 }, schemaUrl: '', scopeLogs: [{ scope: { name: '', version: '', attributes: Object.create(null), droppedAttributesCount: 0 }, schemaUrl: '', logRecords: Array.from({ length: records }, () => newLogRecord()) }] }] };
+  return {
+    resourceLogs: [
+      {
+        resource: { attributes: Object.create(null), droppedAttributesCount: 0 },
+        schemaUrl: '',
+        scopeLogs: [{ scope: { name: '', version: '', attributes: Object.create(null), droppedAttributesCount: 0 }, schemaUrl: '', logRecords: Array.from({ length: records }, () => newLogRecord()) }],
+      },
+    ],
+  };
 }
 
 /** A sink whose export attempts do what the test says; every payload is 1,000 bytes. */
@@ -61,7 +69,11 @@ async function settled(p: Promise<unknown>, guardMs = 15_000): Promise<string> {
 t.test('concurrent batches cannot overfill a disk queue: queue_size and max_bytes count batches still being written', async (t) => {
   for (const limits of [{ queue_size: 100 }, { queue_size: 1_000_000, max_bytes: 5000 }]) {
     const ctx = context();
-    const exporter = new QueuedExporter(ctx, { sending_queue: sendingQueueSchema.parse({ ...limits, storage: tempDir('qe-limits'), num_consumers: 1 }), retry_on_failure: quickRetries }, scriptedSender(never));
+    const exporter = new QueuedExporter(
+      ctx,
+      { sending_queue: sendingQueueSchema.parse({ ...limits, storage: tempDir('qe-limits'), num_consumers: 1 }), retry_on_failure: quickRetries },
+      scriptedSender(never),
+    );
     await exporter.start();
     await exporter.consume(batchOf(10));
     const results = await Promise.allSettled(Array.from({ length: 200 }, () => exporter.consume(batchOf(10))));
@@ -157,7 +169,11 @@ t.test('without a queue, an export retried for ever ends at the shutdown deadlin
     ['never answering', never],
   ] as const) {
     const ctx = context();
-    const exporter = new QueuedExporter(ctx, { sending_queue: sendingQueueSchema.parse({ enabled: false }), retry_on_failure: retryOnFailureSchema.parse({ initial_interval: '1h', max_elapsed_time: 0 }) }, scriptedSender(attempt));
+    const exporter = new QueuedExporter(
+      ctx,
+      { sending_queue: sendingQueueSchema.parse({ enabled: false }), retry_on_failure: retryOnFailureSchema.parse({ initial_interval: '1h', max_elapsed_time: 0 }) },
+      scriptedSender(attempt),
+    );
     await exporter.start();
     const pending = exporter.consume(batchOf(5));
     await sleep(20);
@@ -168,7 +184,11 @@ t.test('without a queue, an export retried for ever ends at the shutdown deadlin
 });
 
 t.test('wait_for_flush: at the shutdown deadline requests whose batch is unanswered are refused', async (t) => {
-  const processor = new FlushAcknowledgingBatchProcessor(batchConfigSchema.parse({ send_batch_size: 10, timeout: '10ms', wait_for_flush: true }), { id: 'batch', kind: 'processor', logger: pino({ level: 'silent' }), telemetry: new Telemetry().forComponent('processor', 'batch') }, { consume: never });
+  const processor = new FlushAcknowledgingBatchProcessor(
+    batchConfigSchema.parse({ send_batch_size: 10, timeout: '10ms', wait_for_flush: true }),
+    { id: 'batch', kind: 'processor', logger: pino({ level: 'silent' }), telemetry: new Telemetry().forComponent('processor', 'batch') },
+    { consume: never },
+  );
   await processor.start();
   const request = processor.consume(batchOf(3));
   await sleep(30);

@@ -123,10 +123,18 @@ t.test('answerRefusal: one answer for every HTTP receiver', async (t) => {
     });
 
   const tooLarge = await send('/too-large');
-  t.match(tooLarge, { status: 413, headers: { connection: 'close' }, body: { httpStatus: 413, grpcCode: 8, message: /exceeds max_request_body_size/ } }, '413: RESOURCE_EXHAUSTED, and the connection closes');
+  t.match(
+    tooLarge,
+    { status: 413, headers: { connection: 'close' }, body: { httpStatus: 413, grpcCode: 8, message: /exceeds max_request_body_size/ } },
+    '413: RESOURCE_EXHAUSTED, and the connection closes',
+  );
   t.match(await send('/unsupported'), { status: 415, body: { grpcCode: 3 } }, '415: INVALID_ARGUMENT');
   t.notOk((await send('/unsupported')).headers['retry-after'], 'no Retry-After for a request that cannot succeed');
-  t.match(await send('/queue-full'), { status: 429, headers: { 'retry-after': '3' }, body: { grpcCode: 8, message: /retry later: queue full/ } }, 'back-pressure: 429 with Retry-After in whole seconds');
+  t.match(
+    await send('/queue-full'),
+    { status: 429, headers: { 'retry-after': '3' }, body: { grpcCode: 8, message: /retry later: queue full/ } },
+    'back-pressure: 429 with Retry-After in whole seconds',
+  );
   t.match(await send('/shutting-down'), { status: 503, headers: { 'retry-after': '5' }, body: { grpcCode: 14 } }, 'shutting down: 503 UNAVAILABLE with Retry-After');
   t.equal(logged.length, 0, 'expected refusals are not logged as errors');
   t.match(await send('/bug'), { status: 503, headers: { 'retry-after': '1' }, body: { grpcCode: 14 } }, 'an unexpected error: 503, so the client keeps its data');

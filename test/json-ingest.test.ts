@@ -70,19 +70,23 @@ service:
     ],
   });
   t.equal(batch.status, 200);
-  t.same(batch.body, {
-    accepted: 2,
-    matched: 0,
-    mined: 0,
-    failed: 5,
-    errors: [
-      { index: 1, reason: 'org: required' },
-      { index: 2, reason: 'timestamp: expected an ISO 8601 date-time such as 2024-05-01T12:00:00.123Z' },
-      { index: 3, reason: 'message: expected a string' },
-      { index: 4, reason: 'trace_id: expected 32 hex characters' },
-      { index: 5, reason: 'expected a JSON object' },
-    ],
-  }, 'invalid entries are reported by index; valid ones are accepted');
+  t.same(
+    batch.body,
+    {
+      accepted: 2,
+      matched: 0,
+      mined: 0,
+      failed: 5,
+      errors: [
+        { index: 1, reason: 'org: required' },
+        { index: 2, reason: 'timestamp: expected an ISO 8601 date-time such as 2024-05-01T12:00:00.123Z' },
+        { index: 3, reason: 'message: expected a string' },
+        { index: 4, reason: 'trace_id: expected 32 hex characters' },
+        { index: 5, reason: 'expected a JSON object' },
+      ],
+    },
+    'invalid entries are reported by index; valid ones are accepted',
+  );
 
   const big = await post({ logs: Array.from({ length: 2000 }, (_, i) => ({ org: 'bulk', service: 'loader', message: `line ${i}`, metadata: { i } })) });
   t.same(big, { status: 200, body: { accepted: 2000, matched: 0, mined: 0, failed: 0 } }, 'a 2,000-log batch');
@@ -108,17 +112,21 @@ service:
     `SELECT toString(toUnixTimestamp64Nano(Timestamp)) AS ts, ServiceName, SeverityText, SeverityNumber, Body, ResourceAttributes, LogAttributes, TraceId, SpanId
      FROM otel.otel_logs WHERE Body LIKE 'Payment retried%'`,
   );
-  t.same(row, {
-    ts: '1795341600123456789',
-    ServiceName: 'checkout',
-    SeverityText: 'WARN',
-    SeverityNumber: 13,
-    Body: 'Payment retried after 3 attempts',
-    ResourceAttributes: { dashboard: 'payments', 'host.name': 'web-1', org: 'acme', 'service.name': 'checkout' },
-    LogAttributes: { amount: '12.5', attempt: '3', card: '{"brand":"visa"}', ok: 'false', tags: '["a","b"]' },
-    TraceId: '0af7651916cd43dd8448eb211c80319c',
-    SpanId: 'b7ad6b7169203331',
-  }, 'fields map onto the log model');
+  t.same(
+    row,
+    {
+      ts: '1795341600123456789',
+      ServiceName: 'checkout',
+      SeverityText: 'WARN',
+      SeverityNumber: 13,
+      Body: 'Payment retried after 3 attempts',
+      ResourceAttributes: { dashboard: 'payments', 'host.name': 'web-1', org: 'acme', 'service.name': 'checkout' },
+      LogAttributes: { amount: '12.5', attempt: '3', card: '{"brand":"visa"}', ok: 'false', tags: '["a","b"]' },
+      TraceId: '0af7651916cd43dd8448eb211c80319c',
+      SpanId: 'b7ad6b7169203331',
+    },
+    'fields map onto the log model',
+  );
   const [levels] = await queryRows<{ error: number }>(client, "SELECT toUInt8(any(SeverityNumber)) AS error FROM otel.otel_logs WHERE Body = 'ok two'");
   t.equal(levels!.error, 17, 'level ERROR → severity 17');
 });

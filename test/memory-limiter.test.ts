@@ -45,7 +45,7 @@ function issuesOf(yaml: string): string[] {
   return [];
 }
 
-t.test('config: one limit, spikes below it, as the OTel Collector\'s', async (t) => {
+t.test("config: one limit, spikes below it, as the OTel Collector's", async (t) => {
   t.same(issuesOf(pipeline('check_interval: 1s')), ['processors.memory_limiter.limit_mib: set exactly one of limit_mib and limit_percentage']);
   t.same(issuesOf(pipeline('limit_mib: 400, spike_limit_mib: 400')), ['processors.memory_limiter.spike_limit_mib: must be less than limit_mib']);
   t.same(issuesOf(pipeline('limit_mib: 400, limit_percentage: 50')), ['processors.memory_limiter.limit_mib: set exactly one of limit_mib and limit_percentage']);
@@ -64,11 +64,17 @@ function grpcExport(port: number, first: number): Promise<{ code: number; retryI
   const Client = grpc.makeGenericClientConstructor({}, 'LogsService');
   const client = new Client(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
   return new Promise((resolve) => {
-    client.makeUnaryRequest('/opentelemetry.proto.collector.logs.v1.LogsService/Export', (b: Buffer) => b, (b: Buffer) => b, Buffer.from(encodeLogsRequest(numberedBatch(first, 10))), (err: grpc.ServiceError | null) => {
-      client.close();
-      const details = err?.metadata?.get('grpc-status-details-bin')[0];
-      resolve({ code: err ? err.code : grpc.status.OK, retryInfo: Buffer.isBuffer(details) && details.includes('type.googleapis.com/google.rpc.RetryInfo') });
-    });
+    client.makeUnaryRequest(
+      '/opentelemetry.proto.collector.logs.v1.LogsService/Export',
+      (b: Buffer) => b,
+      (b: Buffer) => b,
+      Buffer.from(encodeLogsRequest(numberedBatch(first, 10))),
+      (err: grpc.ServiceError | null) => {
+        client.close();
+        const details = err?.metadata?.get('grpc-status-details-bin')[0];
+        resolve({ code: err ? err.code : grpc.status.OK, retryInfo: Buffer.isBuffer(details) && details.includes('type.googleapis.com/google.rpc.RetryInfo') });
+      },
+    );
   });
 }
 
@@ -81,7 +87,8 @@ t.test('above the soft limit receivers get back-pressure; below it again they ar
   const daemon = await startTestDaemon(pipeline(`limit_mib: ${limit}, spike_limit_mib: 100, check_interval: 50ms`, `endpoint: "http://127.0.0.1:${await freePort()}"`));
   t.teardown(() => daemon.stop());
   const post = () => fetch(`http://127.0.0.1:${daemon.httpPort}/v1/logs`, { method: 'POST', body: encodeLogsRequest(numberedBatch(0, 10)), headers: { 'Content-Type': 'application/x-protobuf' } });
-  const stats = async () => ((await (await fetch(`http://127.0.0.1:${daemon.telemetryPort}/stats`)).json()) as { processors: Record<string, { refusing: number; rss_mib: number }> }).processors['memory_limiter']!;
+  const stats = async () =>
+    ((await (await fetch(`http://127.0.0.1:${daemon.telemetryPort}/stats`)).json()) as { processors: Record<string, { refusing: number; rss_mib: number }> }).processors['memory_limiter']!;
 
   t.equal((await post()).status, 200, `below the soft limit (${limit - 100} MiB, resident ${Math.round(rss)} MiB) a request is accepted`);
 
@@ -116,7 +123,11 @@ t.test('forced garbage collections: at most one per min_gc_interval_when_soft_li
 
   const run = async (config: Record<string, unknown>, until: (count: number) => boolean) => {
     const telemetry = new Telemetry();
-    const limiter = memoryLimiterProcessorFactory.create(memoryLimiterConfigSchema.parse({ check_interval: '10ms', ...config }), { id: 'memory_limiter', kind: 'processor', logger: pino({ level: 'silent' }), telemetry: telemetry.forComponent('processor', 'memory_limiter') }, { consume: async () => undefined });
+    const limiter = memoryLimiterProcessorFactory.create(
+      memoryLimiterConfigSchema.parse({ check_interval: '10ms', ...config }),
+      { id: 'memory_limiter', kind: 'processor', logger: pino({ level: 'silent' }), telemetry: telemetry.forComponent('processor', 'memory_limiter') },
+      { consume: async () => undefined },
+    );
     const before = forced;
     await limiter.start();
     const counted = () => telemetry.stats().processors!['memory_limiter']!['forced_gc'] ?? 0;

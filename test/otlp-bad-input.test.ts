@@ -208,18 +208,44 @@ t.test('fuzz: mutated, deeply nested, huge and invalid-UTF-8 OTLP requests over 
     { name: 'map nesting 5,000 deep', transport: 'http', encoding: 'protobuf', body: nestedBodyRequest(5000, 'kvlist'), gzip: true },
     { name: 'array nesting 5,000 deep', transport: 'grpc', encoding: 'protobuf', body: nestedBodyRequest(5000, 'array'), gzip: false },
     { name: 'JSON nesting 100,000 deep', transport: 'http', encoding: 'json', body: text.encode(deepJson), gzip: true },
-    { name: 'JSON nesting over the limit', transport: 'http', encoding: 'json', body: text.encode(JSON.stringify({ resourceLogs: [{ scopeLogs: [{ logRecords: [{ body: nestedJsonValue(MAX_VALUE_DEPTH + 5, 'kvlist') }, { body: { stringValue: 'neighbour' } }] }] }] })), gzip: false },
+    {
+      name: 'JSON nesting over the limit',
+      transport: 'http',
+      encoding: 'json',
+      body: text.encode(JSON.stringify({ resourceLogs: [{ scopeLogs: [{ logRecords: [{ body: nestedJsonValue(MAX_VALUE_DEPTH + 5, 'kvlist') }, { body: { stringValue: 'neighbour' } }] }] }] })),
+      gzip: false,
+    },
     {
       name: 'lone surrogates in JSON keys and values',
       transport: 'http',
       encoding: 'json',
-      body: text.encode('{"resourceLogs":[{"resource":{"attributes":[{"key":"r\\udbff","value":{"stringValue":"\\ud800"}}]},"scopeLogs":[{"logRecords":[{"body":{"stringValue":"\\ud800 body"},"attributes":[{"key":"\\ud800k","value":{"stringValue":"v\\udbff"}}]}]}]}]}'),
+      body: text.encode(
+        '{"resourceLogs":[{"resource":{"attributes":[{"key":"r\\udbff","value":{"stringValue":"\\ud800"}}]},"scopeLogs":[{"logRecords":[{"body":{"stringValue":"\\ud800 body"},"attributes":[{"key":"\\ud800k","value":{"stringValue":"v\\udbff"}}]}]}]}]}',
+      ),
       gzip: false,
     },
     { name: '100,000 attributes on one record', transport: 'http', encoding: 'protobuf', body: lenField(1, lenField(2, lenField(2, concatAll(manyAttributes)))), gzip: true },
-    { name: '20,000 empty records', transport: 'grpc', encoding: 'protobuf', body: lenField(1, lenField(2, concatAll(Array.from({ length: 20_000 }, () => lenField(2, new Uint8Array(0)))))), gzip: false },
-    { name: '400,000 empty scopes (over the size limit)', transport: 'grpc', encoding: 'protobuf', body: lenField(1, concatAll(Array.from({ length: 400_000 }, () => lenField(2, new Uint8Array(0))))), gzip: false },
-    { name: 'JSON with 200,000 attributes', transport: 'http', encoding: 'json', body: text.encode(JSON.stringify({ resourceLogs: [{ scopeLogs: [{ logRecords: [{ attributes: Array.from({ length: 200_000 }, (_, i) => ({ key: `k${i}`, value: { intValue: i } })) }] }] }] })), gzip: true },
+    {
+      name: '20,000 empty records',
+      transport: 'grpc',
+      encoding: 'protobuf',
+      body: lenField(1, lenField(2, concatAll(Array.from({ length: 20_000 }, () => lenField(2, new Uint8Array(0)))))),
+      gzip: false,
+    },
+    {
+      name: '400,000 empty scopes (over the size limit)',
+      transport: 'grpc',
+      encoding: 'protobuf',
+      body: lenField(1, concatAll(Array.from({ length: 400_000 }, () => lenField(2, new Uint8Array(0))))),
+      gzip: false,
+    },
+    {
+      name: 'JSON with 200,000 attributes',
+      transport: 'http',
+      encoding: 'json',
+      body: text.encode(JSON.stringify({ resourceLogs: [{ scopeLogs: [{ logRecords: [{ attributes: Array.from({ length: 200_000 }, (_, i) => ({ key: `k${i}`, value: { intValue: i } })) }] }] }] })),
+      gzip: true,
+    },
   ];
   const randomCases = fuzzCases(250);
   for (let i = 0; i < randomCases; i++) {
@@ -236,7 +262,7 @@ t.test('fuzz: mutated, deeply nested, huge and invalid-UTF-8 OTLP requests over 
   const mismatches: string[] = [];
   let expectedRecords = 0;
   const outcomes = { ok: 0, invalid: 0, too_large: 0 };
-  for (let next = 0; next < cases.length; ) {
+  for (let next = 0; next < cases.length;) {
     const slice = cases.slice(next, (next += 8));
     const answers = await Promise.all(slice.map(send));
     slice.forEach((c, k) => {
@@ -267,7 +293,11 @@ t.test('fuzz: the decoders alone, many more cases: only OtlpDecodeError, and wha
   let accepted = 0;
   for (let i = 0; i < n; i++) {
     const json = i % 2 === 1;
-    const body = json ? (rand.chance(0.5) ? new TextEncoder().encode(mutateJsonTree(rand, JSON.parse(rand.pick(validJson)))) : mutateJsonText(rand, rand.pick(validJson))) : mutateProtobuf(rand, rand.pick(valid)).bytes;
+    const body = json
+      ? rand.chance(0.5)
+        ? new TextEncoder().encode(mutateJsonTree(rand, JSON.parse(rand.pick(validJson))))
+        : mutateJsonText(rand, rand.pick(validJson))
+      : mutateProtobuf(rand, rand.pick(valid)).bytes;
     let decoded;
     try {
       decoded = json ? decodeLogsRequestJson(body) : decodeLogsRequest(body);

@@ -90,7 +90,24 @@ function everyKindBatch(): LogBatch {
 }
 
 /** Integers around every boundary of the varint and of the two 32-bit halves. */
-const INT64_EDGES = [0n, 1n, -1n, 127n, 128n, 2n ** 28n - 1n, 2n ** 28n, 2n ** 31n, 2n ** 32n - 1n, 2n ** 32n, 2n ** 35n, 2n ** 53n + 1n, -(2n ** 53n) - 1n, -(2n ** 32n), 2n ** 63n - 1n, -(2n ** 63n)];
+const INT64_EDGES = [
+  0n,
+  1n,
+  -1n,
+  127n,
+  128n,
+  2n ** 28n - 1n,
+  2n ** 28n,
+  2n ** 31n,
+  2n ** 32n - 1n,
+  2n ** 32n,
+  2n ** 35n,
+  2n ** 53n + 1n,
+  -(2n ** 53n) - 1n,
+  -(2n ** 32n),
+  2n ** 63n - 1n,
+  -(2n ** 63n),
+];
 
 t.test('protobuf round trip keeps every value kind exactly', async (t) => {
   const batch = everyKindBatch();
@@ -130,7 +147,10 @@ t.test('times after 2262-04-11T23:47:16.854775807Z (int64 nanoseconds) read as u
     r.body = 'late';
     const proto = decodeLogsRequest(encodeLogsRequest(batchOf([r])));
     const json = decodeLogsRequestJson(encodeLogsRequestJson(batchOf([r])));
-    for (const [name, decoded] of [['protobuf', proto], ['JSON', json]] as const) {
+    for (const [name, decoded] of [
+      ['protobuf', proto],
+      ['JSON', json],
+    ] as const) {
       const rec = onlyRecord(decoded.batch);
       t.same([rec.timeUnixNano, rec.observedTimeUnixNano, rec.body], [0n, 0n, 'late'], `${name}, ${late}: the record is kept with both times unknown`);
       t.equal(decoded.unrepresentableTimes, 2, `${name}: both times are counted`);
@@ -255,7 +275,11 @@ t.test('a record with values nested deeper than the limit is rejected alone, wit
   t.match(json.rejectReason, /^resourceLogs\[0\]\.scopeLogs\[0\]\.logRecords\[0\]\.body(\.arrayValue\.values\[0\])+: values nested deeper than/);
   const deepResource = batchOf([atLimit]);
   deepResource.resourceLogs[0]!.resource.attributes = attrs({ deep: nestedMaps(MAX_VALUE_DEPTH + 1) });
-  t.throws(() => decodeLogsRequest(encodeLogsRequest(deepResource)), { name: 'OtlpDecodeError', message: /nested deeper than/ }, 'outside a record (a resource attribute) the request is refused, in protobuf');
+  t.throws(
+    () => decodeLogsRequest(encodeLogsRequest(deepResource)),
+    { name: 'OtlpDecodeError', message: /nested deeper than/ },
+    'outside a record (a resource attribute) the request is refused, in protobuf',
+  );
   t.throws(() => decodeLogsRequestJson(encodeLogsRequestJson(deepResource)), { name: 'OtlpDecodeError', message: /nested deeper than/ }, 'and in JSON');
 
   const depth = 20_000;
@@ -271,7 +295,11 @@ function deepProtoBody(depth: number): Uint8Array {
   w.uint32((2 << 3) | 2).fork(); // scope_logs
   w.uint32((2 << 3) | 2).fork(); // log_records
   w.uint32((5 << 3) | 2).fork(); // body
-  for (let i = 0; i < depth; i++) w.uint32((5 << 3) | 2).fork().uint32((1 << 3) | 2).fork(); // array_value, values
+  for (let i = 0; i < depth; i++)
+    w.uint32((5 << 3) | 2)
+      .fork()
+      .uint32((1 << 3) | 2)
+      .fork(); // array_value, values
   w.uint32((1 << 3) | 2).string('leaf');
   for (let i = 0; i < 2 * depth + 4; i++) w.ldelim();
   return w.finish();
@@ -338,18 +366,7 @@ t.test('OTLP/JSON: camelCase and snake_case decode alike; int64 as strings or nu
   t.equal(second.severityNumber, 9, 'severity as a number');
   t.equal(rec.traceId, '0af7651916cd43dd8448eb211c80319c', 'hex ids are normalised to lower case');
   t.same([second.traceId, second.spanId], ['', ''], 'empty and all-zero ids mean no id');
-  t.same((rec.body as { k: AnyValue[] }).k, [
-    9_007_199_254_740_993n,
-    -9_223_372_036_854_775_808n,
-    42n,
-    -7n,
-    NaN,
-    -Infinity,
-    1.5e300,
-    12345678901234567890,
-    new Uint8Array([0, 1, 255]),
-    null,
-  ]);
+  t.same((rec.body as { k: AnyValue[] }).k, [9_007_199_254_740_993n, -9_223_372_036_854_775_808n, 42n, -7n, NaN, -Infinity, 1.5e300, 12345678901234567890, new Uint8Array([0, 1, 255]), null]);
   t.equal(rec.attributes.i, -9_223_372_036_854_775_808n);
   t.equal(rec.attributes['looks like a field'], '{"intValue": 12345678901234567890}', 'string contents are never rewritten');
   t.same([rec.flags, rec.droppedAttributesCount, rec.eventName], [1, 3, 'e']);

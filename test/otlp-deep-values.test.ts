@@ -42,7 +42,11 @@ t.test('a record nested too deep is refused alone, over OTLP/HTTP protobuf, gRPC
   t.teardown(() => store.close());
   const reason = /^resourceLogs\[0\]\.scopeLogs\[0\]\.logRecords\[1\]\.body.*values nested deeper than 30 levels$/;
 
-  const proto = await fetch(`http://127.0.0.1:${daemon.httpPort}/v1/logs`, { method: 'POST', headers: { 'Content-Type': 'application/x-protobuf' }, body: encodeLogsRequest(withTooDeepMiddle(0, 'deep-http')) });
+  const proto = await fetch(`http://127.0.0.1:${daemon.httpPort}/v1/logs`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/x-protobuf' },
+    body: encodeLogsRequest(withTooDeepMiddle(0, 'deep-http')),
+  });
   t.equal(proto.status, 200, 'OTLP/HTTP protobuf: the request is accepted');
   t.match(decodeLogsResponse(new Uint8Array(await proto.arrayBuffer())), { rejectedLogRecords: 1, errorMessage: reason }, 'its partial_success counts the one record and says why');
 
@@ -50,7 +54,11 @@ t.test('a record nested too deep is refused alone, over OTLP/HTTP protobuf, gRPC
   t.equal(overGrpc.code, grpc.status.OK, 'gRPC: the request is accepted');
   t.match(decodeLogsResponse(overGrpc.response!), { rejectedLogRecords: 1, errorMessage: reason }, 'gRPC: partial_success likewise');
 
-  const json = await fetch(`http://127.0.0.1:${daemon.httpPort}/v1/logs`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: encodeLogsRequestJson(withTooDeepMiddle(20, 'deep-json')) });
+  const json = await fetch(`http://127.0.0.1:${daemon.httpPort}/v1/logs`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: encodeLogsRequestJson(withTooDeepMiddle(20, 'deep-json')),
+  });
   t.equal(json.status, 200, 'OTLP/JSON: the request is accepted');
   t.match(await json.json(), { partialSuccess: { rejectedLogRecords: '1', errorMessage: reason } }, 'OTLP/JSON: the same partial_success');
 

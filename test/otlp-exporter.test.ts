@@ -20,7 +20,11 @@ interface RunningExporter {
 }
 
 /** An otlp exporter on its own, with fast retries unless the test says otherwise. */
-async function startExporter(t: { teardown(fn: () => unknown): void }, config: Record<string, unknown>, factory: typeof otlpExporterFactory | typeof otlpHttpExporterFactory = otlpExporterFactory): Promise<RunningExporter> {
+async function startExporter(
+  t: { teardown(fn: () => unknown): void },
+  config: Record<string, unknown>,
+  factory: typeof otlpExporterFactory | typeof otlpHttpExporterFactory = otlpExporterFactory,
+): Promise<RunningExporter> {
   const parsed = factory.configSchema.parse({ retry_on_failure: { initial_interval: '20ms', max_interval: '100ms', max_elapsed_time: '30s' }, ...config });
   const telemetry = new Telemetry().forComponent('exporter', factory.type);
   const exporter = factory.create(parsed, { id: factory.type, kind: 'exporter', logger: pino({ level: process.env.OTELHOUSE_TEST_LOG_LEVEL ?? 'silent' }), telemetry });
@@ -89,13 +93,49 @@ const GRPC_CASES: ScriptCase[] = [
   { name: 'accepted', answers: [], requests: 1, exported: 10, failed: 0 },
   { name: 'partial_success: rejected records counted, not resent', answers: [{ kind: 'partial', rejected: 3, message: 'bad timestamps' }], requests: 1, exported: 7, failed: 3 },
   { name: 'partial_success with only a warning', answers: [{ kind: 'partial', rejected: 0, message: 'slow down' }], requests: 1, exported: 10, failed: 0 },
-  { name: 'RESOURCE_EXHAUSTED with RetryInfo: retried after the delay', answers: [{ kind: 'grpc-error', code: grpc.status.RESOURCE_EXHAUSTED, message: 'queue full', retryDelayMs: 400 }], requests: 2, exported: 10, failed: 0, minGapMs: 400 },
-  { name: 'UNAVAILABLE with RetryInfo: retried after the delay', answers: [{ kind: 'grpc-error', code: grpc.status.UNAVAILABLE, message: 'draining', retryDelayMs: 300 }], requests: 2, exported: 10, failed: 0, minGapMs: 300 },
-  { name: 'UNAVAILABLE twice: retried with back-off', answers: [{ kind: 'grpc-error', code: grpc.status.UNAVAILABLE, message: 'down' }, { kind: 'grpc-error', code: grpc.status.UNAVAILABLE, message: 'down' }], requests: 3, exported: 10, failed: 0 },
-  { name: 'RESOURCE_EXHAUSTED without RetryInfo: permanent', answers: [{ kind: 'grpc-error', code: grpc.status.RESOURCE_EXHAUSTED, message: 'message too large' }], requests: 1, exported: 0, failed: 10 },
+  {
+    name: 'RESOURCE_EXHAUSTED with RetryInfo: retried after the delay',
+    answers: [{ kind: 'grpc-error', code: grpc.status.RESOURCE_EXHAUSTED, message: 'queue full', retryDelayMs: 400 }],
+    requests: 2,
+    exported: 10,
+    failed: 0,
+    minGapMs: 400,
+  },
+  {
+    name: 'UNAVAILABLE with RetryInfo: retried after the delay',
+    answers: [{ kind: 'grpc-error', code: grpc.status.UNAVAILABLE, message: 'draining', retryDelayMs: 300 }],
+    requests: 2,
+    exported: 10,
+    failed: 0,
+    minGapMs: 300,
+  },
+  {
+    name: 'UNAVAILABLE twice: retried with back-off',
+    answers: [
+      { kind: 'grpc-error', code: grpc.status.UNAVAILABLE, message: 'down' },
+      { kind: 'grpc-error', code: grpc.status.UNAVAILABLE, message: 'down' },
+    ],
+    requests: 3,
+    exported: 10,
+    failed: 0,
+  },
+  {
+    name: 'RESOURCE_EXHAUSTED without RetryInfo: permanent',
+    answers: [{ kind: 'grpc-error', code: grpc.status.RESOURCE_EXHAUSTED, message: 'message too large' }],
+    requests: 1,
+    exported: 0,
+    failed: 10,
+  },
   { name: 'INVALID_ARGUMENT: permanent', answers: [{ kind: 'grpc-error', code: grpc.status.INVALID_ARGUMENT, message: 'cannot decode' }], requests: 1, exported: 0, failed: 10 },
   { name: 'UNAUTHENTICATED: permanent', answers: [{ kind: 'grpc-error', code: grpc.status.UNAUTHENTICATED, message: 'no token' }], requests: 1, exported: 0, failed: 10 },
-  { name: 'OK with an unreadable answer: accepted, not resent, not failed, and the agent lives', answers: [{ kind: 'unreadable', body: UNREADABLE }], requests: 1, exported: 10, failed: 0, unreadable: 1 },
+  {
+    name: 'OK with an unreadable answer: accepted, not resent, not failed, and the agent lives',
+    answers: [{ kind: 'unreadable', body: UNREADABLE }],
+    requests: 1,
+    exported: 10,
+    failed: 0,
+    unreadable: 1,
+  },
   { name: 'partial_success with a negative count: accepted', answers: [{ kind: 'partial', rejected: -5, message: 'confused' }], requests: 1, exported: 10, failed: 0 },
   { name: 'partial_success rejecting more than was sent: all rejected', answers: [{ kind: 'partial', rejected: 50, message: 'confused' }], requests: 1, exported: 0, failed: 10 },
 ];
@@ -103,13 +143,42 @@ const GRPC_CASES: ScriptCase[] = [
 const HTTP_CASES: ScriptCase[] = [
   { name: 'accepted', answers: [], requests: 1, exported: 10, failed: 0 },
   { name: 'partial_success: rejected records counted, not resent', answers: [{ kind: 'partial', rejected: 4, message: 'too old' }], requests: 1, exported: 6, failed: 4 },
-  { name: '429 with Retry-After: retried after the delay', answers: [{ kind: 'http-error', status: 429, message: 'queue full', retryAfter: '1' }], requests: 2, exported: 10, failed: 0, minGapMs: 1000 },
-  { name: '503 with a Retry-After date: retried after it', answers: [{ kind: 'http-error', status: 503, message: 'draining', retryAfter: new Date(Date.now() + 60_000).toUTCString() }], requests: 2, exported: 10, failed: 0 },
-  { name: '502 and 504: retried', answers: [{ kind: 'http-error', status: 502, message: 'bad gateway' }, { kind: 'http-error', status: 504, message: 'timeout' }], requests: 3, exported: 10, failed: 0 },
+  {
+    name: '429 with Retry-After: retried after the delay',
+    answers: [{ kind: 'http-error', status: 429, message: 'queue full', retryAfter: '1' }],
+    requests: 2,
+    exported: 10,
+    failed: 0,
+    minGapMs: 1000,
+  },
+  {
+    name: '503 with a Retry-After date: retried after it',
+    answers: [{ kind: 'http-error', status: 503, message: 'draining', retryAfter: new Date(Date.now() + 60_000).toUTCString() }],
+    requests: 2,
+    exported: 10,
+    failed: 0,
+  },
+  {
+    name: '502 and 504: retried',
+    answers: [
+      { kind: 'http-error', status: 502, message: 'bad gateway' },
+      { kind: 'http-error', status: 504, message: 'timeout' },
+    ],
+    requests: 3,
+    exported: 10,
+    failed: 0,
+  },
   { name: '400: permanent', answers: [{ kind: 'http-error', status: 400, message: 'cannot decode' }], requests: 1, exported: 0, failed: 10 },
   { name: '401: permanent', answers: [{ kind: 'http-error', status: 401, message: 'no token' }], requests: 1, exported: 0, failed: 10 },
   { name: '200 with an unreadable protobuf body: accepted, not failed', answers: [{ kind: 'unreadable', body: UNREADABLE }], requests: 1, exported: 10, failed: 0, unreadable: 1 },
-  { name: '200 with a proxy\'s HTML page: accepted, not failed', answers: [{ kind: 'unreadable', body: Buffer.from('<html><body>OK</body></html>'), contentType: 'text/html' }], requests: 1, exported: 10, failed: 0, unreadable: 1 },
+  {
+    name: "200 with a proxy's HTML page: accepted, not failed",
+    answers: [{ kind: 'unreadable', body: Buffer.from('<html><body>OK</body></html>'), contentType: 'text/html' }],
+    requests: 1,
+    exported: 10,
+    failed: 0,
+    unreadable: 1,
+  },
 ];
 
 for (const protocol of ['grpc', 'http/protobuf'] as const) {
@@ -155,7 +224,10 @@ t.test('an unreachable server: retried until it comes, nothing lost', async (t) 
   t.teardown(() => server.close());
   t.ok(await settled(counts, 10));
   t.equal(counts['exported'], 10);
-  t.same(server.requests.flatMap((r) => r.seqs), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+  t.same(
+    server.requests.flatMap((r) => r.seqs),
+    [1, 2, 3, 4, 5, 6, 7, 8, 9, 10],
+  );
   t.equal(exporter.health!().status, 'ok');
 });
 
@@ -184,7 +256,11 @@ t.test('TLS: server certificates checked against ca_file, client certificates se
   await unknownCa.exporter.consume(numberedBatch(21, 10));
   t.ok(await waitFor(async () => (unknownCa.counts['retries'] ?? 0) >= 2, 20_000, 10), 'gRPC with an unknown server CA: refused');
   t.equal(unknownCa.counts['exported'] ?? 0, 0);
-  t.same(grpcServer.requests.flatMap((r) => r.seqs), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10], 'only the mTLS exporter got through');
+  t.same(
+    grpcServer.requests.flatMap((r) => r.seqs),
+    [1, 2, 3, 4, 5, 6, 7, 8, 9, 10],
+    'only the mTLS exporter got through',
+  );
 
   const httpsServer = new ScriptedOtlpServer();
   const httpsPort = await httpsServer.startHttp({ tls: { key: pem('server.key'), cert: pem('server.crt'), ca: pem('ca.crt') } });
@@ -196,7 +272,10 @@ t.test('TLS: server certificates checked against ca_file, client certificates se
   const httpsNoCert = await startExporter(t, { endpoint: `https://127.0.0.1:${httpsPort}`, tls: { ca_file: files.ca_file } }, otlpHttpExporterFactory);
   await httpsNoCert.exporter.consume(numberedBatch(41, 10));
   t.ok(await waitFor(async () => (httpsNoCert.counts['retries'] ?? 0) >= 2, 20_000, 10), 'HTTPS without a client certificate: refused, retried');
-  t.same(httpsServer.requests.flatMap((r) => r.seqs), [31, 32, 33, 34, 35, 36, 37, 38, 39, 40]);
+  t.same(
+    httpsServer.requests.flatMap((r) => r.seqs),
+    [31, 32, 33, 34, 35, 36, 37, 38, 39, 40],
+  );
 });
 
 t.test('config errors name the key and the reason', async (t) => {

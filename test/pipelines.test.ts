@@ -54,9 +54,6 @@ service:
   t.equal(stdout.match(/request \d+ served/g)?.length, 25, 'each record once');
   const client = embeddedClient(store);
   t.teardown(() => client.close());
-  const [row] = await queryRows<{ a: string; b: string }>(
-    client,
-    'SELECT (SELECT toString(count()) FROM otel.otel_logs) AS a, (SELECT toString(count()) FROM otel.otel_logs_copy) AS b',
-  );
+  const [row] = await queryRows<{ a: string; b: string }>(client, 'SELECT (SELECT toString(count()) FROM otel.otel_logs) AS a, (SELECT toString(count()) FROM otel.otel_logs_copy) AS b');
   t.same(row, { a: '25', b: '25' }, 'both exporters of the pipeline stored every record once');
 });

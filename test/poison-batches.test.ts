@@ -84,14 +84,25 @@ t.test('real chDB errors are classified by their code', async (t) => {
     { what: 'an unknown table', query: 'INSERT INTO scratch.gone SELECT 1', retryable: true, rowDependent: false, missing: true, code: 60 },
     { what: 'an unknown database', query: 'INSERT INTO gone.t SELECT 1', retryable: true, rowDependent: false, missing: true, code: 81 },
     { what: 'too many partitions in one insert', query: 'INSERT INTO scratch.t SELECT number % 100, today() - number FROM numbers(101)', retryable: true, rowDependent: false, code: 252 },
-    { what: 'the memory limit', query: 'INSERT INTO scratch.t SELECT number % 100, today() FROM numbers(1000000)', settings: { max_memory_usage: '1000' }, retryable: true, rowDependent: false, code: 241 },
+    {
+      what: 'the memory limit',
+      query: 'INSERT INTO scratch.t SELECT number % 100, today() FROM numbers(1000000)',
+      settings: { max_memory_usage: '1000' },
+      retryable: true,
+      rowDependent: false,
+      code: 241,
+    },
   ];
   for (const c of cases) {
     const err = await chdbError(c.query, c.settings);
     const classified = classifyClickHouseError(err, 'inserting');
     t.type(classified, c.retryable ? RetryableExportError : PermanentExportError, `${c.what}: ${c.retryable ? 'retryable' : 'permanent'}`);
     t.match(classified.message, new RegExp(`code ${c.code}\\)$`), `${c.what}: the message names code ${c.code}`);
-    t.equal(isRowDependent(classified, c.retryable), c.code === 241 || c.rowDependent, `${c.what}: ${c.rowDependent || c.code === 241 ? 'a smaller insert may succeed' : 'a smaller insert fails the same way'}`);
+    t.equal(
+      isRowDependent(classified, c.retryable),
+      c.code === 241 || c.rowDependent,
+      `${c.what}: ${c.rowDependent || c.code === 241 ? 'a smaller insert may succeed' : 'a smaller insert fails the same way'}`,
+    );
     t.equal(isMissingSchemaError(err), c.missing === true, `${c.what}: ${c.missing ? '' : 'not '}a missing table`);
   }
   // chDB keeps a call's settings for its session: lift the memory limit again.
@@ -166,7 +177,10 @@ service:
     const big = request(Array.from({ length: 5000 }, (_, p) => ({ attrs: pod(1000, p), records: [record(100_000 + p, `big request pod ${p}`)] })));
     t.equal((await post(daemon, big)).status, 200);
     t.ok(await waitFor(async () => (await count("ServiceName = 'gateway'")) === 7000), 'all 7,000 stored');
-    const [row] = await queryRows<{ n: string; pods: string }>(client, "SELECT toString(uniqExact(LogAttributes['seq'])) AS n, toString(uniqExact(ResourceAttributes['k8s.attr.0'])) AS pods FROM otel.otel_logs WHERE ServiceName = 'gateway'");
+    const [row] = await queryRows<{ n: string; pods: string }>(
+      client,
+      "SELECT toString(uniqExact(LogAttributes['seq'])) AS n, toString(uniqExact(ResourceAttributes['k8s.attr.0'])) AS pods FROM otel.otel_logs WHERE ServiceName = 'gateway'",
+    );
     t.same(row, { n: '7000', pods: '7000' }, 'each record once, with its own resource');
     t.equal((await exporterStats(daemon)).dead_lettered, 2, 'nothing more dead-lettered');
   });

@@ -111,7 +111,11 @@ t.test('SDK → resourcedetection → resource → parse → filter → attribut
   t.same(json.LogAttributes, { seq: '1', level: 'info', ts: '2024-03-05T14:22:01.250Z', 'order.id': '42', card: '****', pipeline: 'otelhouse' }, 'parse flattened the JSON; redaction masked the card');
 
   t.equal(login.Body, 'login failed for **** from **** password=****', 'redaction: e-mail, IP and password masked in the body');
-  t.same(login.LogAttributes, { seq: '4', 'user.id': createHash('sha256').update('u-1').digest('hex'), 'http.status': '401', pipeline: 'otelhouse' }, 'attributes: hashed, deleted, converted ("0401" → 401), inserted');
+  t.same(
+    login.LogAttributes,
+    { seq: '4', 'user.id': createHash('sha256').update('u-1').digest('hex'), 'http.status': '401', pipeline: 'otelhouse' },
+    'attributes: hashed, deleted, converted ("0401" → 401), inserted',
+  );
 
   t.same([logfmt.Body, logfmt.SeverityNumber, logfmt.SeverityText], ['db down', 17, 'error'], 'parse: logfmt with msg as the body, severity inferred');
   t.equal(logfmt.LogAttributes.host, 'db-1');

@@ -41,7 +41,9 @@ async function runTable(t: Test, type: string, cases: Case[]): Promise<void> {
 }
 
 const BASE: Record<string, AnyValue> = { a: 'x', n: 5n, s: '42', f: '1.5', b: 'true', bad: 'abc', url: 'https://shop.example.com/api/orders?id=7', user: 'alice' };
-const one = (attributes: Record<string, AnyValue> = BASE, extra: Partial<RecordSpec> = {}): ResourceSpec[] => [{ resource: { 'service.name': 'checkout' }, records: [{ body: 'hello', attributes: { ...attributes }, ...extra }] }];
+const one = (attributes: Record<string, AnyValue> = BASE, extra: Partial<RecordSpec> = {}): ResourceSpec[] => [
+  { resource: { 'service.name': 'checkout' }, records: [{ body: 'hello', attributes: { ...attributes }, ...extra }] },
+];
 
 t.test('attributes processor: every action', async (t) => {
   await runTable(t, 'attributes', [
@@ -59,7 +61,8 @@ t.test('attributes processor: every action', async (t) => {
     },
     {
       name: 'upsert sets both, with typed values (int, double, bool, map)',
-      config: 'actions:\n  - { key: a, value: 7, action: upsert }\n  - { key: d, value: 2.5, action: upsert }\n  - { key: t, value: true, action: upsert }\n  - { key: m, value: { k: v }, action: upsert }',
+      config:
+        'actions:\n  - { key: a, value: 7, action: upsert }\n  - { key: d, value: 2.5, action: upsert }\n  - { key: t, value: true, action: upsert }\n  - { key: m, value: { k: v }, action: upsert }',
       input: one(),
       expect: [{ attributes: { ...BASE, a: 7n, d: 2.5, t: true, m: { k: 'v' } } }],
     },
@@ -99,7 +102,13 @@ t.test('attributes processor: every action', async (t) => {
       name: 'include: only records of a matching service and severity are changed',
       config: 'include:\n  match_type: strict\n  services: [checkout]\n  log_severity_number: { min: WARN }\nactions:\n  - { key: hit, value: true, action: insert }',
       input: [
-        { resource: { 'service.name': 'checkout' }, records: [{ body: 'a', severityNumber: 13 }, { body: 'b', severityNumber: 9 }] },
+        {
+          resource: { 'service.name': 'checkout' },
+          records: [
+            { body: 'a', severityNumber: 13 },
+            { body: 'b', severityNumber: 9 },
+          ],
+        },
         { resource: { 'service.name': 'search' }, records: [{ body: 'c', severityNumber: 17 }] },
       ],
       expect: [{ attributes: { hit: true } }, { attributes: {} }, { attributes: {} }],
@@ -123,7 +132,14 @@ t.test('attributes processor: every action', async (t) => {
       name: 'include on log_bodies, severity texts and libraries',
       config: 'include:\n  match_type: regexp\n  log_bodies: ["^pay"]\n  log_severity_texts: ["^ERR"]\n  libraries: [{ name: "^billing" }]\nactions:\n  - { key: hit, value: yes, action: insert }',
       input: [
-        { scope: { name: 'billing.core' }, records: [{ body: 'payment failed', severityText: 'ERROR' }, { body: 'payment ok', severityText: 'INFO' }, { body: 'refund failed', severityText: 'ERROR' }] },
+        {
+          scope: { name: 'billing.core' },
+          records: [
+            { body: 'payment failed', severityText: 'ERROR' },
+            { body: 'payment ok', severityText: 'INFO' },
+            { body: 'refund failed', severityText: 'ERROR' },
+          ],
+        },
         { scope: { name: 'search' }, records: [{ body: 'payment failed', severityText: 'ERROR' }] },
       ],
       expect: [{ attributes: { hit: 'yes' } }, { attributes: {} }, { attributes: {} }, { attributes: {} }],
@@ -170,7 +186,12 @@ t.test('attributes and resource processors: config errors name the key, through 
     ['attributes', 'actions:\n  - { key: a, pattern: "(unclosed", action: extract }', 'processors.attributes.actions[0].pattern', /not a valid regular expression/],
     ['attributes', 'actions:\n  - { pattern: "[z-a]", action: delete }', 'processors.attributes.actions[0].pattern', /not a valid regular expression/],
     ['attributes', 'include: { match_type: regexp, services: ["*bad"] }\nactions:\n  - { key: a, action: delete }', 'processors.attributes.include.services[0]', /not a valid regular expression/],
-    ['attributes', 'exclude: { match_type: regexp, attributes: [{ key: k, value: "(x" }] }\nactions:\n  - { key: a, action: delete }', 'processors.attributes.exclude.attributes[0].value', /not a valid regular expression/],
+    [
+      'attributes',
+      'exclude: { match_type: regexp, attributes: [{ key: k, value: "(x" }] }\nactions:\n  - { key: a, action: delete }',
+      'processors.attributes.exclude.attributes[0].value',
+      /not a valid regular expression/,
+    ],
     ['attributes', 'actions:\n  - { value: 1, action: insert }', 'processors.attributes.actions[0].key', /needs a key/],
     ['attributes', 'actions:\n  - { key: a, action: rename }', 'processors.attributes.actions[0].action', /expected one of insert, update/],
     ['attributes', 'actions:\n  - { key: a, pattern: "^x", action: extract }', 'processors.attributes.actions[0].pattern', /named groups/],
@@ -288,8 +309,20 @@ t.test('filter processor: every rule', async (t) => {
 t.test('filter processor: error_mode propagate refuses the batch unchanged, as invalid data; a batch filtered empty goes no further', async (t) => {
   const h = await processorHarness('filter', 'error_mode: propagate\nmin_severity: INFO\nlogs:\n  log_record:\n    - body["level"] == "debug"');
   const batch = batchOf(
-    { resource: { 'service.name': 'a' }, records: [{ body: { level: 'info' } as unknown as AnyValue, severityNumber: 5 }, { body: { level: 'debug' } as unknown as AnyValue, severityNumber: 9 }] },
-    { resource: { 'service.name': 'b' }, records: [{ body: 'plain', severityNumber: 9 }, { body: { level: 'info' } as unknown as AnyValue, severityNumber: 9 }] },
+    {
+      resource: { 'service.name': 'a' },
+      records: [
+        { body: { level: 'info' } as unknown as AnyValue, severityNumber: 5 },
+        { body: { level: 'debug' } as unknown as AnyValue, severityNumber: 9 },
+      ],
+    },
+    {
+      resource: { 'service.name': 'b' },
+      records: [
+        { body: 'plain', severityNumber: 9 },
+        { body: { level: 'info' } as unknown as AnyValue, severityNumber: 9 },
+      ],
+    },
   );
   const before = recordsOf(batch).map(view);
   const refusal = await h.run(batch).then(
@@ -301,7 +334,10 @@ t.test('filter processor: error_mode propagate refuses the batch unchanged, as i
   t.equal(h.out.length, 0, 'nothing went on');
   t.equal(h.stats().errors, 1);
   t.same(recordsOf(batch).map(view), before, 'the refused batch is left whole and in order (min_severity and the condition dropped nothing)');
-  t.same(batch.resourceLogs.map((rl) => rl.resource.attributes['service.name']), ['a', 'b']);
+  t.same(
+    batch.resourceLogs.map((rl) => rl.resource.attributes['service.name']),
+    ['a', 'b'],
+  );
   t.notOk(h.stats().dropped, 'no drops counted for a refused batch');
   t.match(refusalFor(refusal), { httpStatus: 400, grpcCode: GrpcStatus.INVALID_ARGUMENT, retryAfterMs: undefined }, 'receivers answer it as a client error, not back-pressure');
 
@@ -383,7 +419,14 @@ t.test('parse processor: JSON, logfmt, severity and timestamps', async (t) => {
       name: 'JSON object bodies flattened into attributes, deeper levels kept as JSON; severity from the level field',
       config: 'json: { max_depth: 2 }',
       input: [{ records: [{ body: json }] }],
-      expect: [{ body: json, attributes: { level: 'warn', msg: 'disk full', 'disk.name': 'sda1', 'disk.usage': '{"pct":97.5}', tags: ['a', 'b'], n: 3n, ok: true, none: null }, severityNumber: 13, severityText: 'warn' }],
+      expect: [
+        {
+          body: json,
+          attributes: { level: 'warn', msg: 'disk full', 'disk.name': 'sda1', 'disk.usage': '{"pct":97.5}', tags: ['a', 'b'], n: 3n, ok: true, none: null },
+          severityNumber: 13,
+          severityText: 'warn',
+        },
+      ],
       stats: { json: 1, too_deep: 1, severity: 1 },
     },
     {
@@ -516,10 +559,18 @@ t.test('parse processor: a record the parser throws on is passed on and counted;
   const h = await processorHarness('parse', '{}');
   const batch = batchOf({ records: [{ body: 'level=info msg=one' }, { body: 'hello' }, { body: 'level=error msg=three' }] });
   const odd = recordsOf(batch)[1]!;
-  Object.defineProperty(odd.attributes, 'level', { enumerable: true, get: () => { throw new Error('unreadable attribute'); } });
+  Object.defineProperty(odd.attributes, 'level', {
+    enumerable: true,
+    get: () => {
+      throw new Error('unreadable attribute');
+    },
+  });
   const out = recordsOf(await h.run(batch));
   t.equal(out.length, 3);
-  t.same(out.map((r) => r.severityNumber), [9, 0, 17]);
+  t.same(
+    out.map((r) => r.severityNumber),
+    [9, 0, 17],
+  );
   t.equal(h.stats().error, 1, 'counted under result="error"');
   t.match(await h.metrics(), /otelhouse_processor_parse_log_records_total\{processor="parse",result="error"\} 1/);
 });
@@ -539,7 +590,13 @@ t.test('severity words: names of Object.prototype members are not levels', async
   );
   t.same(
     recordsOf(out).map((r) => [r.severityNumber, r.severityText]),
-    [[0, ''], [0, ''], [0, ''], [0, 'hasOwnProperty'], [13, 'warn']],
+    [
+      [0, ''],
+      [0, ''],
+      [0, ''],
+      [0, 'hasOwnProperty'],
+      [13, 'warn'],
+    ],
     'only the real level word sets a severity',
   );
   t.equal(h.stats().severity, 1, 'only the real level is counted as inferred');
@@ -596,11 +653,22 @@ t.test('resourcedetection: env, system and k8s, override and first-detector-wins
   t.same(first, detected, 'override: true replaces what the data had (OTEL_SERVICE_NAME wins over OTEL_RESOURCE_ATTRIBUTES)');
   t.same(second, detected);
 
-  const keep = await processorHarness('resourcedetection', 'detectors: [k8s, system]\noverride: false\nk8s:\n  resource_attributes: { k8s.pod.uid: { enabled: false } }\nsystem:\n  resource_attributes: { host.arch: { enabled: true } }');
+  const keep = await processorHarness(
+    'resourcedetection',
+    'detectors: [k8s, system]\noverride: false\nk8s:\n  resource_attributes: { k8s.pod.uid: { enabled: false } }\nsystem:\n  resource_attributes: { host.arch: { enabled: true } }',
+  );
   const [kept] = (await keep.run(input()))!.resourceLogs.map((rl) => ({ ...rl.resource.attributes }));
   t.same(
     kept,
-    { 'service.name': 'app-set', 'host.name': 'app-host', 'k8s.node.name': 'node-7', 'k8s.pod.name': 'otelhouse-abcde', 'k8s.namespace.name': 'observability', 'os.type': 'linux', 'host.arch': process.arch === 'x64' ? 'amd64' : process.arch },
+    {
+      'service.name': 'app-set',
+      'host.name': 'app-host',
+      'k8s.node.name': 'node-7',
+      'k8s.pod.name': 'otelhouse-abcde',
+      'k8s.namespace.name': 'observability',
+      'os.type': 'linux',
+      'host.arch': process.arch === 'x64' ? 'amd64' : process.arch,
+    },
     'override: false only fills in; disabled attributes are left out, enabled ones added',
   );
 

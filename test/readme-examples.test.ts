@@ -87,14 +87,20 @@ const { runnable, unmarkedJs } = readmeBlocks(readFileSync(join(PROJECT_ROOT, 'R
 
 t.test('every JavaScript example of the README is marked runnable', async (t) => {
   t.same(unmarkedJs, [], 'README lines of ```js blocks without <!-- test: run -->');
-  t.ok(runnable.some((b) => b.lang === 'js'), 'the SDK example is among the runnable blocks');
-  t.ok(runnable.some((b) => b.daemonStopped), 'the query example is among the runnable blocks');
+  t.ok(
+    runnable.some((b) => b.lang === 'js'),
+    'the SDK example is among the runnable blocks',
+  );
+  t.ok(
+    runnable.some((b) => b.daemonStopped),
+    'the query example is among the runnable blocks',
+  );
 });
 
 const missingTools = ['curl', 'logger'].filter((tool) => spawnSync(tool, ['--version']).error);
 const skip = missingTools.length > 0 ? `${missingTools.join(' and ')} not installed (Debian: apt-get install curl bsdutils)` : false;
 
-t.test('the README\'s runnable examples give the documented answers against the shipped config', { skip }, async (t) => {
+t.test("the README's runnable examples give the documented answers against the shipped config", { skip }, async (t) => {
   const dir = tempDir('readme');
   const ports = { grpc: await freePort(), http: await freePort(), json: await freePort(), syslog: await freePort(), telemetry: await freePort(), console: await freePort() };
   const store = join(dir, 'clickhouse');

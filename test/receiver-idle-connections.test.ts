@@ -27,7 +27,9 @@ function silentClient(port: number, first?: Buffer): Socket {
 }
 
 const grpcConfig = (extra: Record<string, unknown>) =>
-  otlpConfigSchema.parse({ protocols: { grpc: { endpoint: '127.0.0.1:0', max_connections: 3, connection_timeout: '200ms', keepalive: { server_parameters: { max_connection_idle: '300ms' } }, ...extra } } }).protocols.grpc!;
+  otlpConfigSchema.parse({
+    protocols: { grpc: { endpoint: '127.0.0.1:0', max_connections: 3, connection_timeout: '200ms', keepalive: { server_parameters: { max_connection_idle: '300ms' } }, ...extra } },
+  }).protocols.grpc!;
 
 t.test('gRPC: connections that send nothing, or ignore the server closing them, give their max_connections slot back', async (t) => {
   const dir = tempDir('idle-grpc');
@@ -54,7 +56,10 @@ t.test('gRPC: connections that send nothing, or ignore the server closing them, 
       held.push(silentClient(server.port), silentClient(server.port), silentClient(server.port, HTTP2_PREFACE));
     }
     const what = tls ? 'TLS' : 'plaintext';
-    t.ok(await waitFor(async () => (telemetry.counts['silent_connections_cut'] ?? 0) + (telemetry.counts['idle_connections_cut'] ?? 0) === 3, 20_000, 20), `${what}: the three silent connections are cut`);
+    t.ok(
+      await waitFor(async () => (telemetry.counts['silent_connections_cut'] ?? 0) + (telemetry.counts['idle_connections_cut'] ?? 0) === 3, 20_000, 20),
+      `${what}: the three silent connections are cut`,
+    );
     if (!tls) t.equal(telemetry.counts['silent_connections_cut'], 2, 'two never sent a byte');
     const credentials = tls ? grpc.credentials.createSsl(null, null, null, { rejectUnauthorized: false, checkServerIdentity: () => undefined }) : undefined;
     const answer = await grpcExport(server.port, encodeLogsRequest(numberedBatch(1, 5)), credentials ? { credentials } : {});
@@ -66,7 +71,14 @@ t.test('gRPC: connections that send nothing, or ignore the server closing them, 
     const client = new Client(`127.0.0.1:${server.port}`, credentials ?? grpc.credentials.createInsecure());
     for (let i = 0; i < 10; i++) {
       const code = await new Promise<grpc.status>((resolve) =>
-        client.makeUnaryRequest('/opentelemetry.proto.collector.logs.v1.LogsService/Export', (b: Buffer) => b, (b: Buffer) => b, Buffer.from(encodeLogsRequest(numberedBatch(i, 1))), new grpc.Metadata(), (err: grpc.ServiceError | null) => resolve(err ? err.code : grpc.status.OK)),
+        client.makeUnaryRequest(
+          '/opentelemetry.proto.collector.logs.v1.LogsService/Export',
+          (b: Buffer) => b,
+          (b: Buffer) => b,
+          Buffer.from(encodeLogsRequest(numberedBatch(i, 1))),
+          new grpc.Metadata(),
+          (err: grpc.ServiceError | null) => resolve(err ? err.code : grpc.status.OK),
+        ),
       );
       t.equal(code, grpc.status.OK, `${what}: call ${i} of a busy client`);
       await new Promise((r) => setTimeout(r, 50));

@@ -99,7 +99,10 @@ function tlsOpen(port: number, options: ConnectionOptions): Promise<{ socket: TL
 }
 
 function sdkProvider(exporter: LogRecordExporter, service: string): LoggerProvider {
-  return new LoggerProvider({ resource: resourceFromAttributes({ 'service.name': service }), processors: [new BatchLogRecordProcessor({ exporter, maxExportBatchSize: 50, scheduledDelayMillis: 20 })] });
+  return new LoggerProvider({
+    resource: resourceFromAttributes({ 'service.name': service }),
+    processors: [new BatchLogRecordProcessor({ exporter, maxExportBatchSize: 50, scheduledDelayMillis: 20 })],
+  });
 }
 
 async function emit(provider: LoggerProvider, count: number): Promise<void> {
@@ -176,7 +179,11 @@ t.test('TLS, mutual TLS, bearer tokens and limits on the OTLP and JSON receivers
     t.match(await https(ingestPort, '/logs/ingest', entry('ingest-ok'), { ...json, 'X-Api-Key': 'ingest-key-1' }), { status: 200 }, 'its key passes');
     t.match(await https(ingestPort, '/logs/ingest', entry('intruder'), { ...json, Authorization: 'Bearer token-a' }), { status: 401 }, "another receiver's token does not");
     t.match(await https(ingestPort, '/logs/ingest', entry('intruder'), { ...json, 'X-Api-Key': 'ingest-key-2' }), { status: 401 }, 'an unknown key does not');
-    t.match(await https(ingestPort, '/logs/ingest', entry('intruder'), { ...json, 'X-Api-Key': 'ingest-key-1' }, { ca, maxVersion: 'TLSv1.2' }), { error: /VERSION|ALERT|EPROTO/i }, 'TLS 1.2 is refused');
+    t.match(
+      await https(ingestPort, '/logs/ingest', entry('intruder'), { ...json, 'X-Api-Key': 'ingest-key-1' }, { ca, maxVersion: 'TLSv1.2' }),
+      { error: /VERSION|ALERT|EPROTO/i },
+      'TLS 1.2 is refused',
+    );
   });
 
   await t.test('refused requests stored nothing; accepted ones were stored', async (t) => {
@@ -245,7 +252,10 @@ t.test('TLS, mutual TLS, bearer tokens and limits on the OTLP and JSON receivers
     const grpcRefused = (await dropped('otlp', 'grpc')) - droppedBefore.grpc;
     t.ok(grpcRefused >= 1, `counted for gRPC (${grpcRefused})`);
     t.equal(await dropped('json_ingest', 'http'), droppedBefore.http + 1, 'counted for HTTP');
-    t.ok(await waitFor(async () => ((await https(ingestPort, '/logs/ingest', JSON.stringify({ org: 'a', message: 'after' }), { 'X-Api-Key': 'ingest-key-1' })) as HttpsAnswer).status === 200), 'a connection is accepted again once others closed');
+    t.ok(
+      await waitFor(async () => ((await https(ingestPort, '/logs/ingest', JSON.stringify({ org: 'a', message: 'after' }), { 'X-Api-Key': 'ingest-key-1' })) as HttpsAnswer).status === 200),
+      'a connection is accepted again once others closed',
+    );
 
     const session = http2Connect(`https://127.0.0.1:${daemon.grpcPort}`, { ca, ...clientCert });
     const settings = await new Promise<{ maxConcurrentStreams?: number }>((resolve, reject) => {

@@ -56,7 +56,10 @@ t.test('redaction: each built-in detector masks its secret and only its secret',
   const twoCards = await redact('{}', [{ body: 'cards 4111111111111111 5500 0000 0000 0004 on file' }]);
   t.equal(twoCards.records[0]!.body, 'cards **** **** on file', 'two cards in one run of digits');
   t.equal(twoCards.h.stats().masked_credit_card, 2);
-  const { records } = await redact('{}', near.map((body) => ({ body })));
+  const { records } = await redact(
+    '{}',
+    near.map((body) => ({ body })),
+  );
   t.same(
     records.map((r) => r.body),
     near,
@@ -65,7 +68,15 @@ t.test('redaction: each built-in detector masks its secret and only its secret',
 });
 
 t.test('redaction: keys, user regexes, allowed values, hashing, deletion, structured values, summaries', async (t) => {
-  const attrs = { 'user.email': 'ann@example.com', 'db.password': 'pw-123', note: 'call 203.0.113.9', 'x-request-id': 'EMP-123456', safe: 'ann@example.com', count: 4111111111111111n, nested: { api_key: 'k-1', list: ['me@example.com', 7n] } as unknown as AnyValue };
+  const attrs = {
+    'user.email': 'ann@example.com',
+    'db.password': 'pw-123',
+    note: 'call 203.0.113.9',
+    'x-request-id': 'EMP-123456',
+    safe: 'ann@example.com',
+    count: 4111111111111111n,
+    nested: { api_key: 'k-1', list: ['me@example.com', 7n] } as unknown as AnyValue,
+  };
 
   let r = await redact('allow_keys: [safe]\nblock_keys: ["^x-request"]', [{ body: 'hi', attributes: attrs }]);
   t.same(r.records[0]!.attributes, {
@@ -86,11 +97,15 @@ t.test('redaction: keys, user regexes, allowed values, hashing, deletion, struct
   t.match(metrics, /otelhouse_processor_redaction_masked_total\{processor="redaction",detector="email"\} 2/);
   t.notMatch(metrics, /ann@example\.com|pw-123|203\.0\.113/, 'metrics never carry the values');
 
-  r = await redact('ignored_keys: [safe]\nblocked_key_patterns: ["^x-request"]\ndetectors: [email]', [{ body: 'mail ann@example.com from 203.0.113.9', attributes: { safe: 'ann@example.com', 'x-request-id': 'r1', 'db.password': 'pw' } }]);
+  r = await redact('ignored_keys: [safe]\nblocked_key_patterns: ["^x-request"]\ndetectors: [email]', [
+    { body: 'mail ann@example.com from 203.0.113.9', attributes: { safe: 'ann@example.com', 'x-request-id': 'r1', 'db.password': 'pw' } },
+  ]);
   t.equal(r.records[0]!.body, 'mail **** from 203.0.113.9', 'only the detectors listed run');
   t.same(r.records[0]!.attributes, { safe: 'ann@example.com', 'x-request-id': '****', 'db.password': 'pw' }, "the OTel Collector's key names work too");
 
-  r = await redact('blocked_values: ["EMP-\\\\d{6}", { name: iban, regex: "\\\\bDE\\\\d{20}\\\\b" }]\nallowed_values: ["@example\\\\.com$"]', [{ body: 'employee EMP-123456 iban DE89370400440532013000 mail ann@example.com other bob@evil.io' }]);
+  r = await redact('blocked_values: ["EMP-\\\\d{6}", { name: iban, regex: "\\\\bDE\\\\d{20}\\\\b" }]\nallowed_values: ["@example\\\\.com$"]', [
+    { body: 'employee EMP-123456 iban DE89370400440532013000 mail ann@example.com other bob@evil.io' },
+  ]);
   t.equal(r.records[0]!.body, 'employee **** iban **** mail ann@example.com other ****', 'user regexes mask; allowed values are kept');
   t.equal(r.h.stats().masked_iban, 1, 'a named user regex is counted under its name');
   t.equal(r.h.stats().masked_blocked_values, 1);

@@ -33,7 +33,11 @@ service:
 }
 
 async function post(daemon: RunningDaemon, first: number, count: number): Promise<Response> {
-  const res = await fetch(`http://127.0.0.1:${daemon.httpPort}/v1/logs`, { method: 'POST', body: encodeLogsRequest(numberedBatch(first, count)), headers: { 'Content-Type': 'application/x-protobuf' } });
+  const res = await fetch(`http://127.0.0.1:${daemon.httpPort}/v1/logs`, {
+    method: 'POST',
+    body: encodeLogsRequest(numberedBatch(first, count)),
+    headers: { 'Content-Type': 'application/x-protobuf' },
+  });
   await res.arrayBuffer();
   return res;
 }
@@ -63,7 +67,9 @@ t.test('max_bytes bounds an in-memory queue: receivers get back-pressure once it
   const front = await ClickHouseHttpFront.start({ path: tempDir('mb-front') });
   t.teardown(() => front.close());
   front.inject({ kind: 'delay', count: 1000, delayMs: 3000, match: /INSERT/ });
-  const daemon = await startTestDaemon(yaml({ endpoint: front.url, queue: 'queue_size: 1000000, max_bytes: 50000, num_consumers: 1', batch: 'send_batch_size: 100, timeout: 20ms, max_pending_records: 100', shutdown: '1s' }));
+  const daemon = await startTestDaemon(
+    yaml({ endpoint: front.url, queue: 'queue_size: 1000000, max_bytes: 50000, num_consumers: 1', batch: 'send_batch_size: 100, timeout: 20ms, max_pending_records: 100', shutdown: '1s' }),
+  );
   t.teardown(() => daemon.stop());
   const statuses: number[] = [];
   for (let i = 0; i < 30; i++) statuses.push((await post(daemon, i * 100, 100)).status);
@@ -93,7 +99,10 @@ t.test('shutdown deadline: what is not exported stays in the disk queue and is s
   t.equal(stats.exporters.clickhouse.failed ?? 0, 0, 'the exporter dropped nothing');
   t.equal(stats.exporters.clickhouse.exported ?? 0, 0, 'and exported nothing before the deadline');
   t.equal(stats.processors.batch.dropped ?? 0, 0, 'the batch processor dropped nothing: at shutdown the queue takes what it flushes, past queue_size');
-  t.ok(readdirSync(join(queueDir, 'clickhouse')).some((f) => f.endsWith('.seg')), 'the records are in the disk queue');
+  t.ok(
+    readdirSync(join(queueDir, 'clickhouse')).some((f) => f.endsWith('.seg')),
+    'the records are in the disk queue',
+  );
 
   // The insert in flight at the deadline still lands (its answer went nowhere): the replay of that
   // batch must be deduplicated.

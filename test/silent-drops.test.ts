@@ -42,7 +42,12 @@ service:
   const res = await fetch(`http://127.0.0.1:${ingestPort}/logs/ingest`, {
     method: 'POST',
     headers: { 'Content-Type': 'application/json' },
-    body: JSON.stringify({ logs: [{ org: 'acme', message: 'two days late', timestamp: old }, { org: 'acme', message: 'on time' }] }),
+    body: JSON.stringify({
+      logs: [
+        { org: 'acme', message: 'two days late', timestamp: old },
+        { org: 'acme', message: 'on time' },
+      ],
+    }),
   });
   t.equal(res.status, 200, 'the sender is answered 200 either way');
   t.ok(await waitFor(async () => ((await stats(daemon)).exporters['clickhouse']?.['exported'] ?? 0) >= 2), 'both records were sent');
@@ -63,5 +68,9 @@ service:
   const client = embeddedClient(path);
   t.teardown(() => client.close());
   const rows = await queryRows<{ Body: string }>(client, `SELECT Body FROM otel.otel_logs WHERE LogAttributes['network.transport'] = 'udp'`);
-  t.same(rows.map((r) => r.Body), ['after the empty ones'], 'only the real datagram was stored');
+  t.same(
+    rows.map((r) => r.Body),
+    ['after the empty ones'],
+    'only the real datagram was stored',
+  );
 });

@@ -31,8 +31,8 @@ t.test('syslog under back-pressure: TCP is held (nothing lost), UDP refusals are
   const receiver = daemon.service.receivers[0]!.component as SyslogReceiver;
 
   const stats = async () =>
-    ((await (await fetch(`http://127.0.0.1:${daemon.telemetryPort}/stats`)).json()) as { receivers: { syslog: { accepted?: number; refused?: number; flow_control_waits?: number } } })
-      .receivers.syslog;
+    ((await (await fetch(`http://127.0.0.1:${daemon.telemetryPort}/stats`)).json()) as { receivers: { syslog: { accepted?: number; refused?: number; flow_control_waits?: number } } }).receivers
+      .syslog;
   const socket = connect(receiver.tcpPort, '127.0.0.1');
   await new Promise((r) => socket.once('connect', r));
   for (let i = 0; i < MESSAGES; i++) {
@@ -55,7 +55,13 @@ t.test('syslog under back-pressure: TCP is held (nothing lost), UDP refusals are
     const stored = Number((await front.query("SELECT count() FROM otel.otel_logs WHERE Body LIKE 'udp message %'")).trim());
     return { refused: s.refused ?? 0, stored, accepted: s.accepted ?? 0 };
   };
-  t.ok(await waitFor(async () => { const r = await settled(); return r.stored + r.refused === UDP_MESSAGES; }, 60_000), 'every UDP message is stored or counted as refused');
+  t.ok(
+    await waitFor(async () => {
+      const r = await settled();
+      return r.stored + r.refused === UDP_MESSAGES;
+    }, 60_000),
+    'every UDP message is stored or counted as refused',
+  );
   const udpResult = await settled();
   t.ok(udpResult.refused > 0, `UDP messages arriving while the pipeline is full are refused (${udpResult.refused} of ${UDP_MESSAGES})`);
   const metrics = await (await fetch(`http://127.0.0.1:${daemon.telemetryPort}/metrics`)).text();
@@ -77,12 +83,21 @@ t.test('a chunk refused for back-pressure is offered again as a new batch, not t
   };
   // A hash action changes records in place: hashing an already hashed value stores a hash of the hash.
   const attributes = attributesProcessorFactory.create(
-    attributesConfigSchema.parse({ actions: [{ action: 'insert', key: 'tag', value: 'x' }, { action: 'hash', key: 'tag' }] }),
+    attributesConfigSchema.parse({
+      actions: [
+        { action: 'insert', key: 'tag', value: 'x' },
+        { action: 'hash', key: 'tag' },
+      ],
+    }),
     { id: 'attributes', kind: 'processor', logger, telemetry: telemetry.forComponent('processor', 'attributes') },
     refusing,
   );
   const receiverTelemetry = telemetry.forComponent('receiver', 'syslog');
-  const receiver = syslogReceiverFactory.create(syslogConfigSchema.parse({ tcp: { listen_address: '127.0.0.1:0' } }), { id: 'syslog', kind: 'receiver', logger, telemetry: receiverTelemetry }, attributes);
+  const receiver = syslogReceiverFactory.create(
+    syslogConfigSchema.parse({ tcp: { listen_address: '127.0.0.1:0' } }),
+    { id: 'syslog', kind: 'receiver', logger, telemetry: receiverTelemetry },
+    attributes,
+  );
   await receiver.start();
   t.teardown(() => receiver.shutdown(Date.now() + 1000));
 
@@ -92,8 +107,16 @@ t.test('a chunk refused for back-pressure is offered again as a new batch, not t
   t.equal(attempts.length, 3, 'offered three times');
   const hashOfX = createHash('sha256').update('x').digest('hex');
   for (const [i, records] of attempts.entries()) {
-    t.same(records.map((r) => r.attributes['tag']), [hashOfX, hashOfX], `attempt ${i + 1}: the tag is hashed once`);
-    t.same(records.map((r) => r.body), ['hello', 'no priority here'], `attempt ${i + 1}: both records`);
+    t.same(
+      records.map((r) => r.attributes['tag']),
+      [hashOfX, hashOfX],
+      `attempt ${i + 1}: the tag is hashed once`,
+    );
+    t.same(
+      records.map((r) => r.body),
+      ['hello', 'no priority here'],
+      `attempt ${i + 1}: both records`,
+    );
   }
   t.equal(receiverTelemetry.counts['unparsed'], 1, 'a message without PRI is counted once, not once per attempt');
   t.equal(receiverTelemetry.counts['flow_control_waits'], 2);

@@ -37,11 +37,19 @@ t.test('util-linux logger over TCP (newline and octet counting) and UDP, RFC 542
   const client = embeddedClient(path);
   t.teardown(() => client.close());
   t.ok(await waitFor(async () => (await queryRows<{ n: string }>(client, 'SELECT toString(count()) AS n FROM otel.otel_logs'))[0]!.n === '5'), 'five messages stored');
-  const rows = await queryRows<{ Body: string; ServiceName: string; SeverityText: string; SeverityNumber: number; ResourceAttributes: Record<string, string>; LogAttributes: Record<string, string>; age: number }>(
-    client,
-    'SELECT Body, ServiceName, SeverityText, SeverityNumber, ResourceAttributes, LogAttributes, abs(dateDiff(\'second\', Timestamp, now64(9))) AS age FROM otel.otel_logs ORDER BY Body',
+  const rows = await queryRows<{
+    Body: string;
+    ServiceName: string;
+    SeverityText: string;
+    SeverityNumber: number;
+    ResourceAttributes: Record<string, string>;
+    LogAttributes: Record<string, string>;
+    age: number;
+  }>(client, "SELECT Body, ServiceName, SeverityText, SeverityNumber, ResourceAttributes, LogAttributes, abs(dateDiff('second', Timestamp, now64(9))) AS age FROM otel.otel_logs ORDER BY Body");
+  t.same(
+    rows.map((r) => r.Body),
+    ['tcp 3164', 'tcp 5424 newline', 'tcp 5424 octet ✓', 'udp 3164', 'udp 5424'],
   );
-  t.same(rows.map((r) => r.Body), ['tcp 3164', 'tcp 5424 newline', 'tcp 5424 octet ✓', 'udp 3164', 'udp 5424']);
   for (const r of rows) {
     t.equal(r.ServiceName, 'billing', `${r.Body}: app-name → service.name`);
     t.equal(r.SeverityText, 'warning');
@@ -73,7 +81,7 @@ function randomMessage(rand: () => number, valid: string[]): Buffer {
 
 const VALID = [
   '<165>1 2003-10-11T22:14:15.003Z mymachine.example.com evntslog - ID47 [exampleSDID@32473 iut="3" eventSource="Application"] An application event',
-  '<34>Oct 11 22:14:15 mymachine su: \'su root\' failed for lonvick on /dev/pts/8',
+  "<34>Oct 11 22:14:15 mymachine su: 'su root' failed for lonvick on /dev/pts/8",
   '<189>123: *Mar  1 00:00:12.345: %LINK-3-UPDOWN: Interface GigabitEthernet0/1, changed state to up',
   '<13>1 2024-01-01T00:00:00Z h a - - [x@1 q="say \\"hi\\"" c="close\\]bracket"] body',
 ];
@@ -184,7 +192,7 @@ t.test('fuzz: the TCP framer gives the same frames however the stream is cut, an
     for (const mode of ['truncate', 'drop'] as const) {
       const whole = decodeStream(stream, [stream.length], mode);
       const cuts: number[] = [];
-      for (let left = stream.length; left > 0; ) {
+      for (let left = stream.length; left > 0;) {
         const n = Math.min(left, rand.chance(0.3) ? 1 : 1 + rand.int(300));
         cuts.push(n);
         left -= n;
@@ -207,7 +215,7 @@ t.test('fuzz: the TCP framer gives the same frames however the stream is cut, an
     new Promise<void>((resolve, reject) => {
       const socket = connect(tcpPort, '127.0.0.1', () => {
         socket.setNoDelay(true);
-        for (let at = 0; at < stream.length; ) {
+        for (let at = 0; at < stream.length;) {
           const n = 1 + rand.int(2000);
           socket.write(stream.subarray(at, at + n));
           at += n;
@@ -220,7 +228,13 @@ t.test('fuzz: the TCP framer gives the same frames however the stream is cut, an
   await Promise.all(streamsSent.map(sendStream));
   const client = embeddedClient(path);
   t.teardown(() => client.close());
-  t.ok(await waitFor(async () => (await queryRows<{ n: string }>(client, 'SELECT toString(count()) AS n FROM otel.otel_logs'))[0]!.n === String(expected), 60_000), `the ${expected} frames of 30 hostile streams are stored`);
+  t.ok(
+    await waitFor(async () => (await queryRows<{ n: string }>(client, 'SELECT toString(count()) AS n FROM otel.otel_logs'))[0]!.n === String(expected), 60_000),
+    `the ${expected} frames of 30 hostile streams are stored`,
+  );
   await run('logger', ['--server', '127.0.0.1', '--port', String(tcpPort), '--tcp', '--rfc5424', '-t', 'after', 'still listening']);
-  t.ok(await waitFor(async () => (await queryRows<{ n: string }>(client, "SELECT toString(count()) AS n FROM otel.otel_logs WHERE Body = 'still listening'"))[0]!.n === '1'), 'the receiver still takes new connections');
+  t.ok(
+    await waitFor(async () => (await queryRows<{ n: string }>(client, "SELECT toString(count()) AS n FROM otel.otel_logs WHERE Body = 'still listening'"))[0]!.n === '1'),
+    'the receiver still takes new connections',
+  );
 });

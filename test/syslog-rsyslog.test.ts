@@ -11,7 +11,9 @@ const run = promisify(execFile);
 const MESSAGES = 50;
 /** rsyslogd lives in sbin, which a non-root PATH may lack. */
 const PATH = `${process.env.PATH ?? ''}:/usr/sbin:/sbin`;
-const rsyslogd = PATH.split(':').map((dir) => join(dir, 'rsyslogd')).find((file) => existsSync(file));
+const rsyslogd = PATH.split(':')
+  .map((dir) => join(dir, 'rsyslogd'))
+  .find((file) => existsSync(file));
 
 /**
  * A real rsyslog relay (Debian's rsyslog, started by the test with its own config and work
@@ -67,8 +69,12 @@ action(type="omfwd" target="127.0.0.1" port="${tcpPort}" protocol="tcp" TCP_Fram
             toString(countIf(NOT match(Body, '^ ?relayed message [0-9]+ ✓$'))) AS bad
      FROM otel.otel_logs GROUP BY format ORDER BY format`,
   );
-  t.same(rows, [
-    { format: 'rfc3164', n: String(MESSAGES), distinct: String(MESSAGES), apps: ['relayed'], severities: [17], bad: '0' },
-    { format: 'rfc5424', n: String(MESSAGES), distinct: String(MESSAGES), apps: ['relayed'], severities: [17], bad: '0' },
-  ], 'each framing delivered every message once, parsed (rsyslog keeps the space before a BSD message in %msg%)');
+  t.same(
+    rows,
+    [
+      { format: 'rfc3164', n: String(MESSAGES), distinct: String(MESSAGES), apps: ['relayed'], severities: [17], bad: '0' },
+      { format: 'rfc5424', n: String(MESSAGES), distinct: String(MESSAGES), apps: ['relayed'], severities: [17], bad: '0' },
+    ],
+    'each framing delivered every message once, parsed (rsyslog keeps the space before a BSD message in %msg%)',
+  );
 });

@@ -56,7 +56,14 @@ t.test('syslog over TLS (RFC 5425): client certificates, minimum version, certif
 
   const client = embeddedClient(store);
   t.teardown(() => client.close());
-  t.ok(await waitFor(async () => (await queryRows<{ n: string }>(client, "SELECT toString(count()) AS n FROM otel.otel_logs WHERE Body LIKE 'reloaded%'"))[0]!.n !== '0'), 'messages sent after the reload are stored');
+  t.ok(
+    await waitFor(async () => (await queryRows<{ n: string }>(client, "SELECT toString(count()) AS n FROM otel.otel_logs WHERE Body LIKE 'reloaded%'"))[0]!.n !== '0'),
+    'messages sent after the reload are stored',
+  );
   const rows = await queryRows<{ Body: string }>(client, "SELECT DISTINCT Body FROM otel.otel_logs WHERE Body NOT LIKE 'reloaded%' ORDER BY Body");
-  t.same(rows.map((r) => r.Body), ['trusted one', 'trusted two'], 'refused clients stored nothing');
+  t.same(
+    rows.map((r) => r.Body),
+    ['trusted one', 'trusted two'],
+    'refused clients stored nothing',
+  );
 });

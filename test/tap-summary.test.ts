@@ -38,12 +38,16 @@ ok 3 - dist/test/c.test.js
 t.test('passes, failures and skips are counted at every depth; todos and closing points are not counted', async (t) => {
   const lines = summarize(FIXTURE);
   t.equal(lines.at(-1), '3 passed, 1 failed, 3 skipped');
-  t.same(lines.slice(0, -1), [
-    'skipped: dist/test/a.test.js > group > leaf skip: no rsyslogd',
-    'skipped: dist/test/a.test.js > skipped subtest: go is not installed',
-    'skipped: dist/test/b.test.js: whole file skipped',
-    'todo: dist/test/a.test.js > group > leaf todo: later',
-  ], 'each skip and todo is shown with its reason');
+  t.same(
+    lines.slice(0, -1),
+    [
+      'skipped: dist/test/a.test.js > group > leaf skip: no rsyslogd',
+      'skipped: dist/test/a.test.js > skipped subtest: go is not installed',
+      'skipped: dist/test/b.test.js: whole file skipped',
+      'todo: dist/test/a.test.js > group > leaf todo: later',
+    ],
+    'each skip and todo is shown with its reason',
+  );
 });
 
 t.test('a file that crashed before any assertion counts as a failure', async (t) => {

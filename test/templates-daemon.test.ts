@@ -60,7 +60,10 @@ t.test('templates: stored with the logs, in log_templates and the hourly view; a
   const timeout = rows.find((r) => r.Body === 'Connection timeout after 6 seconds to db-0.internal:5432')!;
   t.equal(timeout.tmpl, 'Connection timeout after <*> to <*>', 'a quantity with its unit and a host with its port are one value each');
   t.same(timeout.TemplateParams, ['6 seconds', 'db-0.internal:5432']);
-  t.ok(rows.every((r) => r.TemplateId !== '0'), 'every row has a template id');
+  t.ok(
+    rows.every((r) => r.TemplateId !== '0'),
+    'every row has a template id',
+  );
   const templates = await queryRows<{ id: string; text: string; count: string; services: string[] }>(
     client,
     `SELECT toString(TemplateId) AS id, anyLast(Text) AS text, toString(sum(Count)) AS count, groupUniqArrayArray(Services) AS services FROM otel.log_templates GROUP BY TemplateId`,
@@ -84,7 +87,10 @@ t.test('templates: stored with the logs, in log_templates and the hourly view; a
   const after = await queryRows<Row>(client, ROWS('restart'));
   await client.close();
   t.equal(after.length, 300);
-  t.ok(after.every((r) => r.TemplateId === before.get(r.Body)), 'the same logs got the same template ids after the restart');
+  t.ok(
+    after.every((r) => r.TemplateId === before.get(r.Body)),
+    'the same logs got the same template ids after the restart',
+  );
 
   // Another daemon (its own process and store), fed the same logs, assigns the same ids.
   const otherPath = tempDir('templates-b');
@@ -92,8 +98,7 @@ t.test('templates: stored with the logs, in log_templates and the hourly view; a
   const configFile = join(otherPath, 'otelhouse.yaml');
   writeFileSync(configFile, daemonYaml(join(otherPath, 'store')).replace('127.0.0.1:0 }', `127.0.0.1:${port} }`));
   const other = await startDaemonProcess(configFile);
-  const send = (body: unknown) =>
-    fetch(`http://127.0.0.1:${port}/logs/ingest`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
+  const send = (body: unknown) => fetch(`http://127.0.0.1:${port}/logs/ingest`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
   await send({ logs: entries(0, 300, 'warmup') });
   await send({ logs: entries(0, 300, 'checkout') });
   other.child.kill('SIGTERM');
@@ -102,7 +107,10 @@ t.test('templates: stored with the logs, in log_templates and the hourly view; a
   const otherRows = await queryRows<Row>(otherClient, ROWS('checkout'));
   await otherClient.close();
   t.equal(otherRows.length, 300);
-  t.ok(otherRows.every((r) => r.TemplateId === before.get(r.Body)), 'two daemons fed the same logs assign the same ids');
+  t.ok(
+    otherRows.every((r) => r.TemplateId === before.get(r.Body)),
+    'two daemons fed the same logs assign the same ids',
+  );
 
   // The CLI lists what the first daemon stored, per service, most frequent first.
   const firstConfig = join(otherPath, 'first.yaml');
@@ -117,7 +125,12 @@ t.test('templates: stored with the logs, in log_templates and the hourly view; a
 t.test('otelhouse mine FILE prints the templates of a plain log file', async (t) => {
   const dir = tempDir('mine');
   const file = join(dir, 'app.log');
-  writeFileSync(file, entries(0, 90, 'x').map((e) => e.message).join('\n'));
+  writeFileSync(
+    file,
+    entries(0, 90, 'x')
+      .map((e) => e.message)
+      .join('\n'),
+  );
   const mined = await runCli(['mine', file, '--top', '10']);
   t.equal(mined.code, 0, mined.stderr);
   t.match(mined.stdout, /^90 lines, 3 templates/);

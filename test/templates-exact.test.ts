@@ -25,7 +25,7 @@ function datasetMessages(): Array<[string, string[]]> {
 /** Lines a generator makes from pieces real logs have, spaced and quoted every which way. */
 function fuzzLines(n: number, seed: number): string[] {
   let state = seed;
-  const random = () => ((state = (Math.imul(state, 48271) >>> 0) % 2147483647) / 2147483647);
+  const random = () => (state = (Math.imul(state, 48271) >>> 0) % 2147483647) / 2147483647;
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(random() * xs.length)]!;
   const words = ['connection', 'from', 'user', 'failed', 'Accepted', 'password', 'for', 'session', 'opened', 'closed', 'ERROR', 'WARN', 'size', 'блок', '接続', 'naïve', 'café', '🙂', 'x'];
   const pieces: Array<() => string> = [
@@ -33,7 +33,10 @@ function fuzzLines(n: number, seed: number): string[] {
     () => pick(words),
     () => String(Math.floor(random() * 100_000)),
     () => `${Math.floor(random() * 256)}.${Math.floor(random() * 256)}.0.${Math.floor(random() * 256)}:${Math.floor(random() * 65_536)}`,
-    () => Math.floor(random() * 2 ** 32).toString(16).padStart(8, '0'),
+    () =>
+      Math.floor(random() * 2 ** 32)
+        .toString(16)
+        .padStart(8, '0'),
     () => `user=${pick(words)}${Math.floor(random() * 9)}`,
     () => `"${pick(words)} ${pick(words)}"`,
     () => `'${pick(words)}'`,
@@ -85,8 +88,6 @@ async function checkRoundTrip(t: Test, engine: TemplateEngine, what: string, lin
   t.same(wrong.slice(0, 5), [], `${what}: template + parameters give back every message (${withTemplate} of ${lines.length} with a template, ${lines.length - withTemplate} without)`);
 }
 
-
-
 t.test('over all the sample data, inline and on the worker pool', { skip: haveData ? false : `no sample data at ${DEFAULT_DATA_DIR}` }, async (t) => {
   for (const [poolSize, batch] of [
     [0, 2000],
@@ -100,7 +101,10 @@ t.test('over all the sample data, inline and on the worker pool', { skip: haveDa
 
 t.test('a 100,000-line fuzz of spacing, tabs, quotes, unicode, units, paths, brackets and literal <*>', async (t) => {
   const lines = fuzzLines(100_000, 20261202);
-  t.ok(lines.some((l) => l.includes('\t')) && lines.some((l) => l.includes('  ')) && lines.some((l) => l.includes('<*>')) && lines.some((l) => /^\s|\s$/.test(l)), 'the fuzz has tabs, runs of spaces, literal <*> and blank ends');
+  t.ok(
+    lines.some((l) => l.includes('\t')) && lines.some((l) => l.includes('  ')) && lines.some((l) => l.includes('<*>')) && lines.some((l) => /^\s|\s$/.test(l)),
+    'the fuzz has tabs, runs of spaces, literal <*> and blank ends',
+  );
   const engine = new TemplateEngine({ miner: {}, parallelThreshold: 1000, poolSize: 2, masking: [] });
   await checkRoundTrip(t, engine, 'fuzz', lines, 5000);
   t.ok(engine.counters.unrenderable > 0, `messages that cannot come back are stored without a template, counted (${engine.counters.unrenderable})`);
@@ -139,12 +143,17 @@ service:
     );
   };
   // Exported counts a batch once its rows and the templates insert carrying their lineage are in.
-  const exported = async () => ((await (await fetch(`http://127.0.0.1:${daemon.telemetryPort}/stats`)).json()) as { exporters: { clickhouse: { exported?: number } } }).exporters.clickhouse.exported ?? 0;
+  const exported = async () =>
+    ((await (await fetch(`http://127.0.0.1:${daemon.telemetryPort}/stats`)).json()) as { exporters: { clickhouse: { exported?: number } } }).exporters.clickhouse.exported ?? 0;
   t.ok(await waitFor(async () => (await exported()) >= 15), 'exported, with their templates');
   t.equal((await rows()).filter((r) => r.text !== '').length, 15, 'stored, with their templates');
   const stored = await rows();
   for (const r of stored) t.equal(render(r.text, r.TemplateParams), r.Body, `${JSON.stringify(r.Body)}: its template ${JSON.stringify(r.text)} with ${JSON.stringify(r.TemplateParams)}`);
-  t.equal(new Set(stored.filter((r) => spaced.includes(r.Body)).map((r) => r.text)).size, 5, 'five spellings of the template: a double space, a tab, a leading and a trailing blank, and single spaces');
+  t.equal(
+    new Set(stored.filter((r) => spaced.includes(r.Body)).map((r) => r.text)).size,
+    5,
+    'five spellings of the template: a double space, a tab, a leading and a trailing blank, and single spaces',
+  );
   t.equal(new Set(stored.map((r) => r.current)).size, 1, 'one current template for all fifteen, the early per-user ones included');
   t.same([...new Set(stored.map((r) => r.Template))], ['session opened for user <*>'], 'shown with single spaces');
 });

@@ -45,7 +45,7 @@ async function storedTemplates(path: string): Promise<Map<string, string>> {
   return new Map(rows.map((r) => [r.seq, r.id]));
 }
 
-t.test('a hanging LLM endpoint changes nothing for ingestion: every record is exported with the miner\'s template', async (t) => {
+t.test("a hanging LLM endpoint changes nothing for ingestion: every record is exported with the miner's template", async (t) => {
   const controlPath = tempDir('llm-control');
   const control = await startTestDaemon(daemonYaml(controlPath));
   t.equal(await load(control), 2000);
@@ -105,7 +105,10 @@ t.test('an accepted LLM template is stored with source llm and its lineage; earl
   t.not(idOf('before', 'User alice logged in'), llmTemplate!.id, 'records stored before keep their old template id');
   t.equal(idOf('after', 'User carol logged in'), llmTemplate!.id, 'records after it use the LLM template');
   t.equal(idOf('after', 'User alice logged in'), llmTemplate!.id);
-  t.ok(templates.filter((x) => x.id !== llmTemplate!.id).every((x) => x.source === 'miner'), 'the other templates are the miner\'s');
+  t.ok(
+    templates.filter((x) => x.id !== llmTemplate!.id).every((x) => x.source === 'miner'),
+    "the other templates are the miner's",
+  );
   t.not(idOf('before', 'Disk sda1 full'), idOf('before', 'Disk quota exceeded'), 'different events keep different templates');
 
   daemon = await startTestDaemon(daemonYaml(path, '', pooled));
@@ -121,6 +124,10 @@ t.test('an accepted LLM template is stored with source llm and its lineage; earl
      FROM otel.otel_logs WHERE Body LIKE 'User % logged in' GROUP BY CurrentTemplateId`,
   );
   await client.close();
-  t.same(restarted.map((r) => r.id), [llmTemplate!.id, llmTemplate!.id], 'a restarted daemon without the LLM loads and uses the LLM template');
+  t.same(
+    restarted.map((r) => r.id),
+    [llmTemplate!.id, llmTemplate!.id],
+    'a restarted daemon without the LLM loads and uses the LLM template',
+  );
   t.same(current, [{ current: llmTemplate!.id, n: '6', roots: '6' }], 'every "User … logged in" row, before the adoption, after it and after the restart, resolves to the LLM template, a root');
 });

@@ -101,8 +101,15 @@ for (const provider of ['openai', 'ollama'] as const) {
     t.teardown(() => r.close());
     await r.engine.assign('', distinct(6));
     await r.refiner.idle();
-    t.same(r.server.requests.map((q) => q.messages.length), [3, 3], 'six candidates went as two requests of three, without waiting for the timeout');
-    t.same(r.server.requests.map((q) => q.path), provider === 'openai' ? ['/v1/chat/completions', '/v1/chat/completions'] : ['/api/generate', '/api/generate']);
+    t.same(
+      r.server.requests.map((q) => q.messages.length),
+      [3, 3],
+      'six candidates went as two requests of three, without waiting for the timeout',
+    );
+    t.same(
+      r.server.requests.map((q) => q.path),
+      provider === 'openai' ? ['/v1/chat/completions', '/v1/chat/completions'] : ['/api/generate', '/api/generate'],
+    );
     t.equal(r.server.requests[0]!.model, 'test-model');
     if (provider === 'openai') t.equal(r.server.requests[0]!.authorization, 'Bearer sk-test', 'the API key is sent as a bearer token');
     t.same(r.seen.requests, { success: 2, failure: 0, promptTokens: 240, completionTokens: 60 }, 'tokens the provider reported are counted');
@@ -145,7 +152,10 @@ for (const provider of ['openai', 'ollama'] as const) {
     await r.refiner.idle();
     const at = r.server.requests.map((q) => q.at);
     t.equal(at.length, 4, 'three failures, then the answer');
-    t.same(r.seen.retries.map((x) => x.attempt), [1, 2, 3]);
+    t.same(
+      r.seen.retries.map((x) => x.attempt),
+      [1, 2, 3],
+    );
     const [d1, d2, d3] = r.seen.retries.map((x) => x.delayMs) as [number, number, number];
     t.ok(d1 >= 90 && d1 <= 110, `first back-off ${d1.toFixed(1)} ms is 100 ms ± 10 %`);
     t.ok(d2 >= 180 && d2 <= 220, `second back-off ${d2.toFixed(1)} ms is 200 ms ± 10 %`);
@@ -166,7 +176,10 @@ for (const provider of ['openai', 'ollama'] as const) {
     const second = r.server.requests[7]!.at;
     t.ok(second - first >= 10 * 2 ** 7 - 2, `the put-back batch waited for the cool-down (${second - first} ms)`);
     const ratios = r.seen.retries.slice(0, 6).map((x, k) => x.delayMs / (10 * 2 ** k));
-    t.ok(ratios.every((q) => q >= 0.9 && q <= 1.1), `each back-off is 10 ms × 2^k ± 10 % (${ratios.map((q) => q.toFixed(3)).join(', ')})`);
+    t.ok(
+      ratios.every((q) => q >= 0.9 && q <= 1.1),
+      `each back-off is 10 ms × 2^k ± 10 % (${ratios.map((q) => q.toFixed(3)).join(', ')})`,
+    );
     t.ok(new Set(ratios.map((q) => q.toFixed(6))).size > 1, 'the jitter is random');
     await r.engine.assign('', distinct(1));
     await r.refiner.idle();
@@ -185,7 +198,7 @@ for (const provider of ['openai', 'ollama'] as const) {
     t.teardown(() => odd.close());
     await odd.engine.assign('', distinct(1));
     await odd.refiner.idle();
-    t.equal(odd.server.requests.length, 3, 'replies that are not the provider\'s JSON object are retried, and nothing crashes');
+    t.equal(odd.server.requests.length, 3, "replies that are not the provider's JSON object are retried, and nothing crashes");
     t.same(odd.seen.failures, []);
 
     const malformed = await rig(provider, [{ text: 'Sure! Here are the templates: {"templates": [' }, { text: '{"templates": "none"}' }], { initialBackoffMs: 10 }, { answer: templater(['bravo']) });
@@ -193,7 +206,10 @@ for (const provider of ['openai', 'ollama'] as const) {
     await malformed.engine.assign('', ['event alpha happened', 'event bravo happened']);
     await malformed.refiner.idle();
     t.equal(malformed.server.requests.length, 3, 'two malformed answers, then a good one');
-    t.same(malformed.seen.retries.map((x) => x.reason.startsWith('malformed answer')), [true, true]);
+    t.same(
+      malformed.seen.retries.map((x) => x.reason.startsWith('malformed answer')),
+      [true, true],
+    );
     t.same(malformed.seen.failures, []);
 
     const refused = await rig(provider, [{ status: 401 }], { initialBackoffMs: 10 });
@@ -280,7 +296,15 @@ t.test('the accuracy harness runs with the LLM on when given a URL, and says it 
   t.match(without.out, /with LLM refinement: skipped \(no --llm URL given/);
 
   // The stand-in "model" makes every token with a digit a variable.
-  const digits = (messages: string[]) => templater([])(messages.map((m) => m.split(' ').map((w) => (/\d/.test(w) ? '0' : w)).join(' ')));
+  const digits = (messages: string[]) =>
+    templater([])(
+      messages.map((m) =>
+        m
+          .split(' ')
+          .map((w) => (/\d/.test(w) ? '0' : w))
+          .join(' '),
+      ),
+    );
   const server = await new ScriptedLlmServer([], { answer: digits }).start();
   t.teardown(() => server.close());
   const withLlm = await runAccuracy(['--only', 'Apache', '--llm', server.endpoint('ollama'), '--llm-provider', 'ollama', '--llm-model', 'stand-in']);
@@ -300,7 +324,19 @@ service: { pipelines: { logs: { receivers: [json_ingest], processors: [templates
 `;
   const config = loadConfig({ text: yaml('{ provider: ollama, model: llama3.1, api_key: "${env:LLM_KEY}" }') }, { LLM_KEY: 'secret' });
   t.match(config.processors.get('templates')!.config, {
-    llm: { provider: 'ollama', model: 'llama3.1', api_key: 'secret', batch_size: 10, batch_timeout: 2000, max_concurrent_batches: 5, max_retries: 3, initial_backoff: 1000, timeout: 30_000, max_queue: 10_000, daily_request_budget: 0 },
+    llm: {
+      provider: 'ollama',
+      model: 'llama3.1',
+      api_key: 'secret',
+      batch_size: 10,
+      batch_timeout: 2000,
+      max_concurrent_batches: 5,
+      max_retries: 3,
+      initial_backoff: 1000,
+      timeout: 30_000,
+      max_queue: 10_000,
+      daily_request_budget: 0,
+    },
   });
   t.equal((config.processors.get('templates')!.config as { llm: { endpoint?: string } }).llm.endpoint, undefined, 'the endpoint defaults per provider');
   let issues: string[] = [];
@@ -326,7 +362,11 @@ t.test('validation matches <*> inside a token in linear time, and re-spells prop
   const word = 'a'.repeat(80);
   const hostile = `user ${'a<*>'.repeat(40)}b logged in`;
   t.match(validator.check(hostile, [`user ${word} logged in`]), { ok: false, reason: 'no_match' }, 'a backtracking-prone glob is refused (and returns)');
-  t.match(validator.check('Connection timeout after <*>s', ['Connection timeout after 30s', 'Connection timeout after 5s']), { ok: true, text: 'Connection timeout after <*>' }, '<*>s over differing values becomes a whole <*>');
+  t.match(
+    validator.check('Connection timeout after <*>s', ['Connection timeout after 30s', 'Connection timeout after 5s']),
+    { ok: true, text: 'Connection timeout after <*>' },
+    '<*>s over differing values becomes a whole <*>',
+  );
   t.match(validator.check('connect to 10.0.0.1', ['connect to 10.0.0.1']), { ok: true, text: 'connect to <*>' }, 'a literal we mask is spelled masked');
   t.match(validator.check('block blk_<*> done', ['block blk_-42 done', 'block blk_7 done']), { ok: true, text: 'block <*> done' }, 'an id is masked whole');
   t.match(validator.check('from <*> (<*>)', ['from 10.0.0.1 (alpha.example)', 'from 10.0.0.2 (beta.example)']), { ok: true, text: 'from <*> (<*>)' }, 'a frame is kept');

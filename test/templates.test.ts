@@ -15,7 +15,11 @@ t.test('masking: numbers, ids, addresses, key=value, paths, dates; words stay', 
   t.same(maskedTokens('connect to 10.251.73.220:50010 uid=0 rhost= (uid=509) [42]'), ['connect', 'to', '<*>', 'uid=<*>', 'rhost=', '(uid=<*>)', '[<*>]']);
   t.same(maskedTokens('at Mon Jul  4 12:52:44 2005 via SOCKS5 0x1F3a deadbeef01'), ['at', '<*>', 'via', 'SOCKS5', '<*>'], 'a date is one variable, and so are adjacent ones');
   t.same(maskedTokens('May I proceed?'), ['May', 'I', 'proceed?'], 'a month name alone is a word');
-  t.same(maskedTokens('task_1445_0020_m_000005 on msra-sa-41:8030 (10-1-2-3.example.net) ext4 U11'), ['<*>', 'on', '<*>', '(<*>)', 'ext4', 'U11'], 'ids and hosts with numbers are one variable; digits glued to letters stay');
+  t.same(
+    maskedTokens('task_1445_0020_m_000005 on msra-sa-41:8030 (10-1-2-3.example.net) ext4 U11'),
+    ['<*>', 'on', '<*>', '(<*>)', 'ext4', 'U11'],
+    'ids and hosts with numbers are one variable; digits glued to letters stay',
+  );
   t.same(maskedTokens('generating core.1234 vCores:8 jetty-6.1.26 sessionid:0x14f0'), ['generating', 'core.<*>', 'vCores:<*>', 'jetty-<*>', 'sessionid:<*>'], 'a word before a number stays');
   t.same(maskedTokens("open '/udev/vcs2' and hdfs://nn:9000/x, not /"), ['open', "'<*>'", 'and', '<*>,', 'not', '/'], 'paths and URLs');
   t.same(maskedTokens('tty=NODEVssh user=root size=12KB'), ['tty=NODEVssh', 'user=root', 'size=<*>'], 'a word value is left to the miner');
@@ -34,7 +38,14 @@ t.test('a token generalised keeps its frame: (<*>), user=<*>, and exact paramete
   t.same(again[1]!.params, ['10.0.0.8', '', 'x']);
   const miner = new TemplateMiner();
   for (const n of ['U11', 'U01']) miner.learn(maskedTokens(`check ${n} node`));
-  t.equal(miner.templates().map((x) => x.text).join(), 'check <*> node', 'words that differ only in their digits are a variable at once');
+  t.equal(
+    miner
+      .templates()
+      .map((x) => x.text)
+      .join(),
+    'check <*> node',
+    'words that differ only in their digits are a variable at once',
+  );
 });
 
 t.test('grouping accuracy counts a line only when its whole group is right', async (t) => {
@@ -64,7 +75,9 @@ t.test('lineage over the sample data is a forest: no template lists its own id, 
   const specs = JSON.parse(readFileSync(path.join(DEFAULT_DATA_DIR, 'datasets.json'), 'utf8')) as Record<string, { log: string; log_format: string }>;
   for (const [name, spec] of Object.entries(specs)) {
     const format = logFormatRegex(spec.log_format);
-    const lines = readFileSync(path.join(DEFAULT_DATA_DIR, spec.log), 'utf8').split(/\r?\n/).filter((l) => l !== '');
+    const lines = readFileSync(path.join(DEFAULT_DATA_DIR, spec.log), 'utf8')
+      .split(/\r?\n/)
+      .filter((l) => l !== '');
     const messages = lines.map((line) => format.exec(line.trim())?.groups?.Content ?? line);
     for (const perBatch of [2000, 7]) {
       // As a daemon runs it: batches matched on a snapshot, the misses learned.

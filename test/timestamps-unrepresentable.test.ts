@@ -38,7 +38,15 @@ function oneRecord(service: string, body: string, time: bigint, observed: bigint
   r.timeUnixNano = time;
   r.observedTimeUnixNano = observed;
   r.body = body;
-  return { resourceLogs: [{ resource: { attributes: resource, droppedAttributesCount: 0 }, schemaUrl: '', scopeLogs: [{ scope: { name: 's', version: '', attributes: newAttributes(), droppedAttributesCount: 0 }, schemaUrl: '', logRecords: [r] }] }] };
+  return {
+    resourceLogs: [
+      {
+        resource: { attributes: resource, droppedAttributesCount: 0 },
+        schemaUrl: '',
+        scopeLogs: [{ scope: { name: 's', version: '', attributes: newAttributes(), droppedAttributesCount: 0 }, schemaUrl: '', logRecords: [r] }],
+      },
+    ],
+  };
 }
 
 t.test('times past int64 nanoseconds are stored as the observed time, not wrapped to 1969 and deleted by the TTL', async (t) => {
@@ -50,7 +58,8 @@ t.test('times past int64 nanoseconds are stored as the observed time, not wrappe
   const syslogPort = (daemon.service.receivers.find((r) => r.id === 'syslog')!.component as SyslogReceiver).udpPort;
   const sentAt = BigInt(Date.now()) * 1_000_000n;
   const observed = sentAt - HOUR_NS;
-  const post = (port: number, path: string, contentType: string, body: Uint8Array | string) => fetch(`http://127.0.0.1:${port}${path}`, { method: 'POST', headers: { 'Content-Type': contentType }, body });
+  const post = (port: number, path: string, contentType: string, body: Uint8Array | string) =>
+    fetch(`http://127.0.0.1:${port}${path}`, { method: 'POST', headers: { 'Content-Type': contentType }, body });
 
   t.equal((await post(daemon.httpPort, '/v1/logs', 'application/x-protobuf', encodeLogsRequest(oneRecord('late', 'http protobuf', MAX_FIXED64, observed)))).status, 200);
   t.equal((await post(daemon.httpPort, '/v1/logs', 'application/json', encodeLogsRequestJson(oneRecord('late', 'http json', 2n ** 63n, observed)))).status, 200);

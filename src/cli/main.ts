@@ -39,7 +39,9 @@ const EXIT_FAILURE = 1;
 const EXIT_USAGE = 2;
 
 function version(): string {
-  const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
+  const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as {
+    version: string;
+  };
   return pkg.version;
 }
 
@@ -138,7 +140,9 @@ async function main(argv: string[]): Promise<number> {
   try {
     if (command === 'validate') {
       const config = loadConfig({ file: values.config });
-      process.stdout.write(`${values.config}: valid (${config.pipelines.length} pipeline${config.pipelines.length === 1 ? '' : 's'}: ${config.pipelines.map((p) => p.id).join(', ')})\n`);
+      process.stdout.write(
+        `${values.config}: valid (${config.pipelines.length} pipeline${config.pipelines.length === 1 ? '' : 's'}: ${config.pipelines.map((p) => p.id).join(', ')})\n`,
+      );
       return 0;
     }
     if (command === 'mine') {

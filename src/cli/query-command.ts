@@ -90,11 +90,14 @@ export function parseQueryArgs(argv: string[]): QueryOptions {
   }
   const { values, positionals } = parsed;
   const what = positionals[0];
-  if ((what !== 'logs' && what !== 'templates') || positionals.length > 1) throw new UsageError(`query: expected logs or templates, got "${positionals.join(' ')}"`);
-  if (values.output !== 'table' && values.output !== 'json') throw new UsageError(`--output: expected table or json, got "${values.output}"`);
+  if ((what !== 'logs' && what !== 'templates') || positionals.length > 1)
+    throw new UsageError(`query: expected logs or templates, got "${positionals.join(' ')}"`);
+  if (values.output !== 'table' && values.output !== 'json')
+    throw new UsageError(`--output: expected table or json, got "${values.output}"`);
   if (values.follow && what !== 'logs') throw new UsageError('--follow: only for query logs');
   const logsOnly = ['severity', 'template', 'trace-id', 'attr'] as const;
-  for (const o of logsOnly) if (what === 'templates' && values[o] !== undefined) throw new UsageError(`--${o}: only for query logs`);
+  for (const o of logsOnly)
+    if (what === 'templates' && values[o] !== undefined) throw new UsageError(`--${o}: only for query logs`);
   if (what === 'logs' && values.sort !== undefined) throw new UsageError('--sort: only for query templates');
   const params = new URLSearchParams();
   const set = (key: string, value: string | undefined) => value !== undefined && params.append(key, value);
@@ -112,7 +115,15 @@ export function parseQueryArgs(argv: string[]): QueryOptions {
   set('to', values.to);
   set('limit', values.limit);
   set('sort', values.sort);
-  return { what, params, output: values.output, follow: values.follow, console: values.console, token: values.token ?? process.env.OTELHOUSE_CONSOLE_TOKEN, config: values.config };
+  return {
+    what,
+    params,
+    output: values.output,
+    follow: values.follow,
+    console: values.console,
+    token: values.token ?? process.env.OTELHOUSE_CONSOLE_TOKEN,
+    config: values.config,
+  };
 }
 
 /** The console's base URL from the config: its endpoint, with a wildcard host asked on the loopback. */
@@ -121,7 +132,8 @@ export function consoleUrl(config: ServiceConfig): string | undefined {
   if (!ext) return undefined;
   const c = ext.config as ConsoleConfig;
   const { host, port } = parseHostPort(c.endpoint)!;
-  const reachable = host === '0.0.0.0' || host === '' ? '127.0.0.1' : host === '::' ? '[::1]' : host.includes(':') ? `[${host}]` : host;
+  const reachable =
+    host === '0.0.0.0' || host === '' ? '127.0.0.1' : host === '::' ? '[::1]' : host.includes(':') ? `[${host}]` : host;
   return `${c.tls ? 'https' : 'http'}://${reachable}:${port}`;
 }
 
@@ -131,7 +143,9 @@ function refused(err: unknown): boolean {
   return cause?.code === 'ECONNREFUSED' || cause?.code === 'ENOTFOUND' || cause?.code === 'EADDRNOTAVAIL';
 }
 
-type Source = { kind: 'api'; base: string; headers: Record<string, string> } | { kind: 'store'; queries: LogQueries; client: ClickHouseClient };
+type Source =
+  | { kind: 'api'; base: string; headers: Record<string, string> }
+  | { kind: 'store'; queries: LogQueries; client: ClickHouseClient };
 
 async function openSource(options: QueryOptions, config: () => ServiceConfig): Promise<Source> {
   const headers: Record<string, string> = options.token ? { Authorization: `Bearer ${options.token}` } : {};
@@ -139,40 +153,56 @@ async function openSource(options: QueryOptions, config: () => ServiceConfig): P
   if (base) {
     try {
       const res = await fetch(`${base}/api/v1/stats`, { headers, signal: AbortSignal.timeout(5000) });
-      if (res.status === 401) throw new UsageError(`the console at ${base} needs a token: --token TOKEN or OTELHOUSE_CONSOLE_TOKEN`);
+      if (res.status === 401)
+        throw new UsageError(`the console at ${base} needs a token: --token TOKEN or OTELHOUSE_CONSOLE_TOKEN`);
       if (res.ok) return { kind: 'api', base, headers };
       throw new Error(`the console at ${base} answered ${res.status}`);
     } catch (err) {
-      if (options.console !== undefined || !refused(err)) throw err instanceof UsageError ? err : new Error(`cannot ask the console at ${base}: ${errorMessage(err)}`);
+      if (options.console !== undefined || !refused(err))
+        throw err instanceof UsageError ? err : new Error(`cannot ask the console at ${base}: ${errorMessage(err)}`);
     }
   }
-  if (options.follow) throw new UsageError(`--follow: needs a running daemon with the console extension (none answers${base ? ` at ${base}` : ''})`);
+  if (options.follow)
+    throw new UsageError(
+      `--follow: needs a running daemon with the console extension (none answers${base ? ` at ${base}` : ''})`,
+    );
   return openStore(config());
 }
 
 async function openStore(config: ServiceConfig): Promise<Source> {
   const exporter = [...config.exporters.values()].find((e) => e.factory.type === 'clickhouse');
-  if (!exporter) throw new ConfigError([{ path: 'exporters', message: 'no clickhouse exporter in this config, so no stored logs to query' }]);
+  if (!exporter)
+    throw new ConfigError([
+      { path: 'exporters', message: 'no clickhouse exporter in this config, so no stored logs to query' },
+    ]);
   const ch = exporter.config as ClickHouseExporterConfig;
   const target = parseEndpoint(ch.endpoint)!;
-  if (target.kind === 'embedded' && !existsSync(target.path)) throw new Error(`no logs stored yet: ${target.path} does not exist (the daemon creates it when it starts)`);
+  if (target.kind === 'embedded' && !existsSync(target.path))
+    throw new Error(`no logs stored yet: ${target.path} does not exist (the daemon creates it when it starts)`);
   let client: ClickHouseClient;
   try {
     client = await openClient(ch);
   } catch (err) {
     if (/Cannot lock file|already running/i.test(errorMessage(err))) {
-      throw new Error(`the store ${target.kind === 'embedded' ? target.path : ch.endpoint} is held by a running daemon whose console does not answer: list the console extension in its service.extensions, or pass --console URL`);
+      throw new Error(
+        `the store ${target.kind === 'embedded' ? target.path : ch.endpoint} is held by a running daemon whose console does not answer: list the console extension in its service.extensions, or pass --console URL`,
+      );
     }
     throw err;
   }
   const tables = { database: ch.database, logs: ch.logs_table_name, templates: ch.templates_table_name };
-  return { kind: 'store', client, queries: new LogQueries(client, tables, { maxExecutionSeconds: 60, maxResultRows: 100_000, maxThreads: 0 }) };
+  return {
+    kind: 'store',
+    client,
+    queries: new LogQueries(client, tables, { maxExecutionSeconds: 60, maxResultRows: 100_000, maxThreads: 0 }),
+  };
 }
 
 async function apiGet<T>(source: Extract<Source, { kind: 'api' }>, path: string, params: URLSearchParams): Promise<T> {
   const res = await fetch(`${source.base}${path}?${params}`, { headers: source.headers });
   const body = (await res.json()) as T & { error?: { parameter: string | null; message: string } };
-  if (res.status === 400 && body.error?.parameter) throw new ApiParameterError(body.error.parameter, body.error.message.replace(/^[^:]+: /, ''));
+  if (res.status === 400 && body.error?.parameter)
+    throw new ApiParameterError(body.error.parameter, body.error.message.replace(/^[^:]+: /, ''));
   if (!res.ok) throw new Error(`the console answered ${res.status}: ${body.error?.message ?? JSON.stringify(body)}`);
   return body;
 }
@@ -194,15 +224,24 @@ function writeTemplates(out: NodeJS.WritableStream, templates: ApiTemplate[], ou
     for (const t of templates) out.write(`${JSON.stringify(t)}\n`);
     return;
   }
-  out.write(`${'count'.padStart(10)}  ${'change'.padStart(7)}  ${'max'.padEnd(5)}  ${'id'.padEnd(20)}  ${'services'.padEnd(20)}  template\n`);
+  out.write(
+    `${'count'.padStart(10)}  ${'change'.padStart(7)}  ${'max'.padEnd(5)}  ${'id'.padEnd(20)}  ${'services'.padEnd(20)}  template\n`,
+  );
   for (const t of templates) {
     const change = t.change === null ? 'new' : `${t.change >= 0 ? '+' : ''}${Math.round(t.change * 100)}%`;
-    out.write(`${String(t.count).padStart(10)}  ${change.padStart(7)}  ${t.max_severity.padEnd(5)}  ${t.id.padEnd(20)}  ${t.services.join(',').slice(0, 20).padEnd(20)}  ${oneLine(t.text)}\n`);
+    out.write(
+      `${String(t.count).padStart(10)}  ${change.padStart(7)}  ${t.max_severity.padEnd(5)}  ${t.id.padEnd(20)}  ${t.services.join(',').slice(0, 20).padEnd(20)}  ${oneLine(t.text)}\n`,
+    );
   }
 }
 
 /** Prints the tail's records until the connection ends (or the process is stopped). */
-async function follow(source: Extract<Source, { kind: 'api' }>, params: URLSearchParams, output: 'table' | 'json', out: NodeJS.WritableStream): Promise<void> {
+async function follow(
+  source: Extract<Source, { kind: 'api' }>,
+  params: URLSearchParams,
+  output: 'table' | 'json',
+  out: NodeJS.WritableStream,
+): Promise<void> {
   const res = await fetch(`${source.base}/api/v1/tail?${params}`, { headers: source.headers });
   if (!res.ok || !res.body) throw new Error(`the console's tail answered ${res.status}: ${await res.text()}`);
   const decoder = new TextDecoder();
@@ -220,19 +259,27 @@ async function follow(source: Extract<Source, { kind: 'api' }>, params: URLSearc
 }
 
 /** `otelhouse query logs|templates …`. */
-export async function runQuery(options: QueryOptions, config: () => ServiceConfig, out: NodeJS.WritableStream): Promise<void> {
+export async function runQuery(
+  options: QueryOptions,
+  config: () => ServiceConfig,
+  out: NodeJS.WritableStream,
+): Promise<void> {
   // Checked here first, so a bad filter is told the same way whichever source answers.
   try {
     if (options.what === 'logs') parseLogsQuery(options.params);
     else parseTemplatesQuery(options.params);
   } catch (err) {
-    if (err instanceof ApiParameterError) throw new UsageError(`${parameterOption(err.parameter)}: ${err.message.slice(err.parameter.length + 2)}`);
+    if (err instanceof ApiParameterError)
+      throw new UsageError(`${parameterOption(err.parameter)}: ${err.message.slice(err.parameter.length + 2)}`);
     throw err;
   }
   const source = await openSource(options, config);
   try {
     if (options.what === 'logs') {
-      const { logs } = source.kind === 'api' ? await apiGet<{ logs: ApiLog[] }>(source, '/api/v1/logs', options.params) : await source.queries.searchLogs(parseLogsQuery(options.params));
+      const { logs } =
+        source.kind === 'api'
+          ? await apiGet<{ logs: ApiLog[] }>(source, '/api/v1/logs', options.params)
+          : await source.queries.searchLogs(parseLogsQuery(options.params));
       // Followed, the page is printed oldest first, so the records that arrive continue it.
       writeLogs(out, options.follow ? [...logs].reverse() : logs, options.output);
       if (options.follow && source.kind === 'api') {
@@ -240,11 +287,15 @@ export async function runQuery(options: QueryOptions, config: () => ServiceConfi
         await follow(source, tail, options.output, out);
       }
     } else {
-      const { templates } = source.kind === 'api' ? await apiGet<{ templates: ApiTemplate[] }>(source, '/api/v1/templates', options.params) : await source.queries.listTemplates(parseTemplatesQuery(options.params));
+      const { templates } =
+        source.kind === 'api'
+          ? await apiGet<{ templates: ApiTemplate[] }>(source, '/api/v1/templates', options.params)
+          : await source.queries.listTemplates(parseTemplatesQuery(options.params));
       writeTemplates(out, templates, options.output);
     }
   } catch (err) {
-    if (err instanceof ApiParameterError) throw new UsageError(`${parameterOption(err.parameter)}: ${err.message.slice(err.parameter.length + 2)}`);
+    if (err instanceof ApiParameterError)
+      throw new UsageError(`${parameterOption(err.parameter)}: ${err.message.slice(err.parameter.length + 2)}`);
     throw err;
   } finally {
     if (source.kind === 'store') await source.client.close();

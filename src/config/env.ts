@@ -34,12 +34,21 @@ function expandString(text: string, env: NodeJS.ProcessEnv, issues: ConfigIssue[
   });
 }
 
-function lookup(name: string, fallback: string | undefined, env: NodeJS.ProcessEnv, issues: ConfigIssue[], path: string): string | undefined {
+function lookup(
+  name: string,
+  fallback: string | undefined,
+  env: NodeJS.ProcessEnv,
+  issues: ConfigIssue[],
+  path: string,
+): string | undefined {
   const v = env[name];
   if (v !== undefined && v !== '') return v;
   if (fallback !== undefined) return fallback;
   if (v === '') return '';
-  issues.push({ path, message: `environment variable ${name} is not set and has no default (write \${env:${name}:-value})` });
+  issues.push({
+    path,
+    message: `environment variable ${name} is not set and has no default (write \${env:${name}:-value})`,
+  });
   return undefined;
 }
 

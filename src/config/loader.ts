@@ -51,7 +51,9 @@ const telemetrySchema = section({
   }),
 });
 
-const idList = z.array(z.string({ error: 'expected a component id' }), { error: 'expected a list of component ids' }).default([]);
+const idList = z
+  .array(z.string({ error: 'expected a component id' }), { error: 'expected a list of component ids' })
+  .default([]);
 
 const pipelineSchema = z.strictObject({ receivers: idList, processors: idList, exporters: idList });
 
@@ -106,12 +108,19 @@ function joinPath(prefix: string, parts: PropertyKey[]): string {
   return p;
 }
 
-export function loadConfigFile(file: string, registry: ComponentRegistry, env: NodeJS.ProcessEnv = process.env): ServiceConfig {
+export function loadConfigFile(
+  file: string,
+  registry: ComponentRegistry,
+  env: NodeJS.ProcessEnv = process.env,
+): ServiceConfig {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
   } catch (err) {
-    throw new ConfigError([{ path: '', message: `cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}` }], file);
+    throw new ConfigError(
+      [{ path: '', message: `cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}` }],
+      file,
+    );
   }
   return parseConfig(text, registry, env, file, dirname(resolve(file)));
 }
@@ -121,7 +130,13 @@ export function loadConfigFile(file: string, registry: ComponentRegistry, env: N
  * Relative paths in it are resolved against baseDir: the directory of the config file (see
  * docs/decisions.md), or the working directory for a config given as text.
  */
-export function parseConfig(text: string, registry: ComponentRegistry, env: NodeJS.ProcessEnv = process.env, source?: string, baseDir: string = process.cwd()): ServiceConfig {
+export function parseConfig(
+  text: string,
+  registry: ComponentRegistry,
+  env: NodeJS.ProcessEnv = process.env,
+  source?: string,
+  baseDir: string = process.cwd(),
+): ServiceConfig {
   const doc = parseDocument(text, { uniqueKeys: true });
   if (doc.errors.length > 0) {
     throw new ConfigError(
@@ -132,14 +147,23 @@ export function parseConfig(text: string, registry: ComponentRegistry, env: Node
   const issues: ConfigIssue[] = [];
   const raw = expandEnv(doc.toJS() ?? {}, env, issues);
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
-    throw new ConfigError([...issues, { path: '', message: 'expected a map with receivers, processors, exporters and service' }], source);
+    throw new ConfigError(
+      [...issues, { path: '', message: 'expected a map with receivers, processors, exporters and service' }],
+      source,
+    );
   }
   const top = parseSections(raw as Record<string, unknown>, issues);
   const declaredExtensions = resolveComponents('extension', top.extensions ?? {}, registry, issues);
-  const extensions = top.service ? enabledExtensions(top.service.extensions, declaredExtensions, top.extensions ?? {}, issues) : new Map<string, ResolvedComponent>();
+  const extensions = top.service
+    ? enabledExtensions(top.service.extensions, declaredExtensions, top.extensions ?? {}, issues)
+    : new Map<string, ResolvedComponent>();
   const receivers = resolveComponents('receiver', top.receivers ?? {}, registry, issues);
-  if (top.service) for (const [id, raw] of Object.entries(top.receivers ?? {})) checkAuthenticatorRefs(raw, `receivers.${id}`, extensions, issues);
-  if (top.service) for (const id of extensions.keys()) checkAuthenticatorRefs(top.extensions?.[id], `extensions.${id}`, extensions, issues);
+  if (top.service)
+    for (const [id, raw] of Object.entries(top.receivers ?? {}))
+      checkAuthenticatorRefs(raw, `receivers.${id}`, extensions, issues);
+  if (top.service)
+    for (const id of extensions.keys())
+      checkAuthenticatorRefs(top.extensions?.[id], `extensions.${id}`, extensions, issues);
   const processors = resolveComponents('processor', top.processors ?? {}, registry, issues);
   const exporters = resolveComponents('exporter', top.exporters ?? {}, registry, issues);
   for (const components of [declaredExtensions, receivers, processors, exporters]) {
@@ -152,7 +176,15 @@ export function parseConfig(text: string, registry: ComponentRegistry, env: Node
   };
   const pipelines = top.service ? resolvePipelines(top.service.pipelines, declared, issues) : [];
   if (issues.length > 0 || !top.service) throw new ConfigError(issues, source);
-  return { extensions, receivers, processors, exporters, pipelines, telemetry: top.service.telemetry, shutdownTimeoutMs: top.service.shutdown_timeout };
+  return {
+    extensions,
+    receivers,
+    processors,
+    exporters,
+    pipelines,
+    telemetry: top.service.telemetry,
+    shutdownTimeoutMs: top.service.shutdown_timeout,
+  };
 }
 
 function parseSections(raw: Record<string, unknown>, issues: ConfigIssue[]): Sections {
@@ -161,7 +193,10 @@ function parseSections(raw: Record<string, unknown>, issues: ConfigIssue[]): Sec
   for (const [key, value] of Object.entries(raw)) {
     if (!(key in SECTIONS)) {
       const near = known.find((k) => editDistance(k, key) <= 2);
-      issues.push({ path: key, message: near ? `unknown key (did you mean ${near}?)` : `unknown key (expected ${known.join(', ')})` });
+      issues.push({
+        path: key,
+        message: near ? `unknown key (did you mean ${near}?)` : `unknown key (expected ${known.join(', ')})`,
+      });
       continue;
     }
     const parsed = SECTIONS[key as keyof typeof SECTIONS].safeParse(value);
@@ -177,7 +212,8 @@ function editDistance(a: string, b: string): number {
   let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
   for (let i = 1; i <= a.length; i++) {
     const row = [i];
-    for (let j = 1; j <= b.length; j++) row[j] = Math.min(prev[j]! + 1, row[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    for (let j = 1; j <= b.length; j++)
+      row[j] = Math.min(prev[j]! + 1, row[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
     prev = row;
   }
   return prev[b.length]!;
@@ -223,7 +259,12 @@ function unreadableFile(file: string): string | undefined {
   }
 }
 
-function resolveComponents(kind: ComponentKind, section: Record<string, unknown>, registry: ComponentRegistry, issues: ConfigIssue[]): Map<string, ResolvedComponent> {
+function resolveComponents(
+  kind: ComponentKind,
+  section: Record<string, unknown>,
+  registry: ComponentRegistry,
+  issues: ConfigIssue[],
+): Map<string, ResolvedComponent> {
   const out = new Map<string, ResolvedComponent>();
   for (const [id, rawConfig] of Object.entries(section)) {
     const path = `${kind}s.${id}`;
@@ -270,13 +311,26 @@ function enabledExtensions(
  * `auth: { authenticator: ID }`, wherever it appears in a component's config (as in the OTel
  * Collector's confighttp and configgrpc), must name an extension listed in service.extensions.
  */
-function checkAuthenticatorRefs(config: unknown, path: string, enabled: Map<string, ResolvedComponent>, issues: ConfigIssue[]): void {
+function checkAuthenticatorRefs(
+  config: unknown,
+  path: string,
+  enabled: Map<string, ResolvedComponent>,
+  issues: ConfigIssue[],
+): void {
   if (typeof config !== 'object' || config === null) return;
   for (const [key, value] of Object.entries(config)) {
-    if (key === 'auth' && typeof value === 'object' && value !== null && typeof (value as { authenticator?: unknown }).authenticator === 'string') {
+    if (
+      key === 'auth' &&
+      typeof value === 'object' &&
+      value !== null &&
+      typeof (value as { authenticator?: unknown }).authenticator === 'string'
+    ) {
       const id = (value as { authenticator: string }).authenticator;
       if (!enabled.has(id)) {
-        issues.push({ path: `${path}.auth.authenticator`, message: `"${id}" is not an extension listed in service.extensions (define it under extensions and list it there)` });
+        issues.push({
+          path: `${path}.auth.authenticator`,
+          message: `"${id}" is not an extension listed in service.extensions (define it under extensions and list it there)`,
+        });
       }
     } else {
       checkAuthenticatorRefs(value, `${path}.${key}`, enabled, issues);
@@ -290,7 +344,8 @@ function resolvePipelines(
   issues: ConfigIssue[],
 ): PipelineConfig[] {
   const out: PipelineConfig[] = [];
-  if (Object.keys(raw).length === 0) issues.push({ path: 'service.pipelines', message: 'no pipeline defined (add e.g. `logs:`)' });
+  if (Object.keys(raw).length === 0)
+    issues.push({ path: 'service.pipelines', message: 'no pipeline defined (add e.g. `logs:`)' });
   for (const [id, rawPipeline] of Object.entries(raw)) {
     const path = `service.pipelines.${id}`;
     const m = PIPELINE_ID.exec(id);
@@ -305,12 +360,14 @@ function resolvePipelines(
     }
     const p = parsed.data;
     for (const key of ['receivers', 'exporters'] as const) {
-      if (p[key].length === 0) issues.push({ path: `${path}.${key}`, message: `a pipeline needs at least one ${key.slice(0, -1)}` });
+      if (p[key].length === 0)
+        issues.push({ path: `${path}.${key}`, message: `a pipeline needs at least one ${key.slice(0, -1)}` });
     }
     for (const key of ['receivers', 'processors', 'exporters'] as const) {
       const seen = new Set<string>();
       p[key].forEach((ref, i) => {
-        if (!declared[key].has(ref)) issues.push({ path: `${path}.${key}[${i}]`, message: `"${ref}" is not defined under ${key}` });
+        if (!declared[key].has(ref))
+          issues.push({ path: `${path}.${key}[${i}]`, message: `"${ref}" is not defined under ${key}` });
         if (seen.has(ref)) issues.push({ path: `${path}.${key}[${i}]`, message: `"${ref}" is listed twice` });
         seen.add(ref);
       });

@@ -1,6 +1,14 @@
 import { z } from 'zod';
 
-const DURATION_UNITS: Record<string, number> = { ns: 1e-6, us: 1e-3, 'µs': 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+const DURATION_UNITS: Record<string, number> = {
+  ns: 1e-6,
+  us: 1e-3,
+  µs: 1e-3,
+  ms: 1,
+  s: 1000,
+  m: 60_000,
+  h: 3_600_000,
+};
 const DURATION_PART = /(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)/y;
 
 /** Parses a Go-style duration ("5s", "1m30s", "250ms") into milliseconds; undefined if it is not one. */
@@ -57,11 +65,19 @@ export function hostPort(defaultValue: string) {
 }
 
 export function positiveInt(defaultValue: number) {
-  return z.number({ error: 'expected a number' }).int('expected a whole number').positive('must be greater than 0').default(defaultValue);
+  return z
+    .number({ error: 'expected a number' })
+    .int('expected a whole number')
+    .positive('must be greater than 0')
+    .default(defaultValue);
 }
 
 export function nonNegativeInt(defaultValue: number) {
-  return z.number({ error: 'expected a number' }).int('expected a whole number').nonnegative('must be 0 or more').default(defaultValue);
+  return z
+    .number({ error: 'expected a number' })
+    .int('expected a whole number')
+    .nonnegative('must be 0 or more')
+    .default(defaultValue);
 }
 
 /** An object section: unknown keys are errors, and omitted sections still get their defaults. */
@@ -69,7 +85,16 @@ export function section<T extends z.core.$ZodLooseShape>(shape: T) {
   return z.strictObject(shape).prefault({} as never);
 }
 
-const BYTE_UNITS: Record<string, number> = { '': 1, b: 1, kb: 1e3, mb: 1e6, gb: 1e9, kib: 1024, mib: 1024 ** 2, gib: 1024 ** 3 };
+const BYTE_UNITS: Record<string, number> = {
+  '': 1,
+  b: 1,
+  kb: 1e3,
+  mb: 1e6,
+  gb: 1e9,
+  kib: 1024,
+  mib: 1024 ** 2,
+  gib: 1024 ** 3,
+};
 
 /** Parses "512MiB", "1GiB", "100MB", "4096" into bytes; undefined if it is not a size. */
 export function parseByteSize(text: string): number | undefined {

@@ -18,8 +18,14 @@ export const sendingQueueSchema = section({
   fsync_interval: duration('1s'),
   segment_size: byteSize('64MiB'),
 })
-  .refine((c) => c.enabled || c.storage === undefined, { message: 'a persistent queue needs enabled: true', path: ['storage'] })
-  .refine((c) => c.fsync !== 'interval' || c.fsync_interval > 0, { message: 'must be greater than 0 with fsync: interval', path: ['fsync_interval'] })
+  .refine((c) => c.enabled || c.storage === undefined, {
+    message: 'a persistent queue needs enabled: true',
+    path: ['storage'],
+  })
+  .refine((c) => c.fsync !== 'interval' || c.fsync_interval > 0, {
+    message: 'must be greater than 0 with fsync: interval',
+    path: ['fsync_interval'],
+  })
   .refine((c) => c.segment_size >= 4096, { message: 'must be at least 4096 bytes', path: ['segment_size'] });
 
 /** `retry_on_failure`, as the OTel Collector's exporterhelper spells it. */

@@ -1,4 +1,14 @@
-import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  fsyncSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  readdirSync,
+  renameSync,
+  unlinkSync,
+  writeSync,
+} from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
@@ -300,7 +310,10 @@ export class DiskQueue {
         fh = await open(join(this.options.dir, segmentName(segment)), 'r');
       } catch (err) {
         if (record.segment !== segment) continue;
-        throw new CorruptRecordError(`queued batch ${record.seq}: segment ${segmentName(segment)} cannot be read (${errorMessage(err)})`, { cause: err });
+        throw new CorruptRecordError(
+          `queued batch ${record.seq}: segment ${segmentName(segment)} cannot be read (${errorMessage(err)})`,
+          { cause: err },
+        );
       }
       try {
         const buf = Buffer.allocUnsafe(length);
@@ -308,7 +321,9 @@ export class DiskQueue {
         const frame = bytesRead === length ? parseFrame(buf, 0) : undefined;
         if (frame && frame.seq === record.seq) return buf.subarray(frame.payloadStart);
         if (record.segment !== segment) continue;
-        throw new CorruptRecordError(`queued batch ${record.seq} in segment ${segmentName(segment)} no longer reads back intact`);
+        throw new CorruptRecordError(
+          `queued batch ${record.seq} in segment ${segmentName(segment)} no longer reads back intact`,
+        );
       } finally {
         await fh.close();
       }
@@ -350,7 +365,10 @@ export class DiskQueue {
         await this.active.fh.close();
       });
     } catch (err) {
-      this.options.logger.error({ err: errorMessage(err), dir: this.options.dir }, 'closing the disk queue failed; what was not synced may replay or be lost in a power failure');
+      this.options.logger.error(
+        { err: errorMessage(err), dir: this.options.dir },
+        'closing the disk queue failed; what was not synced may replay or be lost in a power failure',
+      );
     } finally {
       this.closed = true;
       const sync = this.options.fsync !== 'never';
@@ -362,7 +380,11 @@ export class DiskQueue {
   }
 
   private advanceOffset(): void {
-    const floor = Math.min(first(this.live.keys()) ?? Infinity, first(this.unwritten.values()) ?? Infinity, this.nextSeq);
+    const floor = Math.min(
+      first(this.live.keys()) ?? Infinity,
+      first(this.unwritten.values()) ?? Infinity,
+      this.nextSeq,
+    );
     if (floor > this.committed) {
       this.committed = floor;
       this.offsetDirty = true;
@@ -374,13 +396,15 @@ export class DiskQueue {
 
   /** An acknowledgement above the offset: appended, or folded into a snapshot when the file has grown (or failed). */
   private recordAck(seq: number): void {
-    if (this.acks.failing || this.acks.entries >= ACK_COMPACTION_SLACK + 2 * (this.live.size + this.unwritten.size)) this.compactAcks();
+    if (this.acks.failing || this.acks.entries >= ACK_COMPACTION_SLACK + 2 * (this.live.size + this.unwritten.size))
+      this.compactAcks();
     else this.acks.append(seq);
   }
 
   /** Replaces the acks file by one line: below nextSeq, only the live (and unwritten) numbers are not acknowledged. */
   private compactAcks(): void {
-    if (this.acks.rewrite(this.nextSeq, [...this.live.keys(), ...this.unwritten], this.options.fsync !== 'never')) this.offsetDirty = true;
+    if (this.acks.rewrite(this.nextSeq, [...this.live.keys(), ...this.unwritten], this.options.fsync !== 'never'))
+      this.offsetDirty = true;
   }
 
   /**
@@ -391,11 +415,16 @@ export class DiskQueue {
     try {
       writeOffset(this.options.dir, this.committed, sync);
     } catch (err) {
-      if (!this.offsetFailing) this.options.logger.warn({ err: errorMessage(err), dir: this.options.dir }, 'cannot write the disk queue offset; retrying (after a crash, exported batches would be sent again and deduplicated)');
+      if (!this.offsetFailing)
+        this.options.logger.warn(
+          { err: errorMessage(err), dir: this.options.dir },
+          'cannot write the disk queue offset; retrying (after a crash, exported batches would be sent again and deduplicated)',
+        );
       this.offsetFailing = true;
       return;
     }
-    if (this.offsetFailing) this.options.logger.info({ dir: this.options.dir }, 'the disk queue offset is written again');
+    if (this.offsetFailing)
+      this.options.logger.info({ dir: this.options.dir }, 'the disk queue offset is written again');
     this.offsetFailing = false;
   }
 
@@ -456,7 +485,10 @@ export class DiskQueue {
     try {
       placed = await this.writeFrames(buffers, total);
     } catch (err) {
-      this.options.logger.error({ err: errorMessage(err), dir: this.options.dir, batches: group.length }, 'writing to the disk queue failed');
+      this.options.logger.error(
+        { err: errorMessage(err), dir: this.options.dir, batches: group.length },
+        'writing to the disk queue failed',
+      );
       const refusal = new BackPressureError(`the disk queue cannot write: ${errorMessage(err)}`);
       for (const p of group) p.reject(refusal);
       // Their sequence numbers will never be acknowledged: the offset must not wait for them.
@@ -499,7 +531,9 @@ export class DiskQueue {
       if (offset) await fsyncPath(join(this.options.dir, 'offset'));
       if (offset) await fsyncPath(this.options.dir);
     })()
-      .catch((err: unknown) => this.options.logger.warn({ err: errorMessage(err), dir: this.options.dir }, 'syncing the disk queue failed'))
+      .catch((err: unknown) =>
+        this.options.logger.warn({ err: errorMessage(err), dir: this.options.dir }, 'syncing the disk queue failed'),
+      )
       .finally(() => (this.syncing = undefined));
   }
 
@@ -550,7 +584,10 @@ export class DiskQueue {
     try {
       unlinkSync(join(this.options.dir, segmentName(s.n)));
     } catch (err) {
-      this.options.logger.warn({ err: errorMessage(err), segment: segmentName(s.n) }, 'cannot delete an exported queue segment');
+      this.options.logger.warn(
+        { err: errorMessage(err), segment: segmentName(s.n) },
+        'cannot delete an exported queue segment',
+      );
     }
   }
 
@@ -577,7 +614,11 @@ export class DiskQueue {
       .then(
         () => (this.movesFailing = false),
         (err: unknown) => {
-          if (!this.movesFailing) this.options.logger.warn({ err: errorMessage(err), segment: segmentName(s.n), live_bytes: s.liveBytes }, 'cannot move the live records of a queue segment aside; trying again after the next append');
+          if (!this.movesFailing)
+            this.options.logger.warn(
+              { err: errorMessage(err), segment: segmentName(s.n), live_bytes: s.liveBytes },
+              'cannot move the live records of a queue segment aside; trying again after the next append',
+            );
           this.movesFailing = true;
           this.movesHeld = true;
         },
@@ -605,7 +646,8 @@ export class DiskQueue {
       for (const r of records) {
         const buf = Buffer.allocUnsafe(r.length);
         const { bytesRead } = await fh.read(buf, 0, r.length, r.offset);
-        if (bytesRead !== r.length) throw new CorruptRecordError(`queued batch ${r.seq} in segment ${segmentName(s.n)} is cut short`);
+        if (bytesRead !== r.length)
+          throw new CorruptRecordError(`queued batch ${r.seq} in segment ${segmentName(s.n)} is cut short`);
         frames.push(buf);
         total += r.length;
       }
@@ -690,7 +732,11 @@ function readAcks(dir: string, logger: Logger): AckState {
       damaged++;
     }
   }
-  if (damaged > 0) logger.warn({ dir, entries: damaged }, 'skipping damaged entries of the disk queue acks file; the batches they acknowledged replay (deduplicated by their tokens)');
+  if (damaged > 0)
+    logger.warn(
+      { dir, entries: damaged },
+      'skipping damaged entries of the disk queue acks file; the batches they acknowledged replay (deduplicated by their tokens)',
+    );
   return state;
 }
 
@@ -751,7 +797,10 @@ class AckLog {
     try {
       if (sync && this.dirty) fsyncSync(this.fd);
     } catch (err) {
-      this.logger.warn({ err: errorMessage(err), dir: this.dir }, 'syncing the disk queue acks file failed; exported batches may replay after a power failure (deduplicated)');
+      this.logger.warn(
+        { err: errorMessage(err), dir: this.dir },
+        'syncing the disk queue acks file failed; exported batches may replay after a power failure (deduplicated)',
+      );
     } finally {
       closeSync(this.fd);
       this.fd = undefined;
@@ -759,7 +808,11 @@ class AckLog {
   }
 
   private fail(err: unknown): void {
-    if (!this.failing) this.logger.warn({ err: errorMessage(err), dir: this.dir }, 'cannot write the disk queue acks file; retrying (after a crash, batches exported out of order would be sent again and deduplicated)');
+    if (!this.failing)
+      this.logger.warn(
+        { err: errorMessage(err), dir: this.dir },
+        'cannot write the disk queue acks file; retrying (after a crash, batches exported out of order would be sent again and deduplicated)',
+      );
     this.failing = true;
   }
 }
@@ -769,7 +822,12 @@ class AckLog {
  * names, and skipping damaged stretches. A number found twice (a crash while a record was being
  * moved aside) is taken from the later segment.
  */
-function scanSegments(dir: string, committed: number, acked: AckState, logger: Logger): { segments: Segment[]; lastSegment: number; maxSeq: number; report: ReplayReport } {
+function scanSegments(
+  dir: string,
+  committed: number,
+  acked: AckState,
+  logger: Logger,
+): { segments: Segment[]; lastSegment: number; maxSeq: number; report: ReplayReport } {
   const numbers = readdirSync(dir)
     .map((f) => SEGMENT_NAME.exec(f)?.[1])
     .filter((n): n is string => n !== undefined)
@@ -790,7 +848,15 @@ function scanSegments(dir: string, committed: number, acked: AckState, logger: L
         maxSeq = Math.max(maxSeq, frame.seq);
         if (frame.seq >= committed) {
           intact.add(frame.seq);
-          if (!isAcked(acked, frame.seq)) found.set(frame.seq, { seq: frame.seq, records: frame.records, token: frame.token, segment: n, offset: off, length: frame.length });
+          if (!isAcked(acked, frame.seq))
+            found.set(frame.seq, {
+              seq: frame.seq,
+              records: frame.records,
+              token: frame.token,
+              segment: n,
+              offset: off,
+              length: frame.length,
+            });
         }
         off += frame.length;
         continue;
@@ -798,7 +864,10 @@ function scanSegments(dir: string, committed: number, acked: AckState, logger: L
       const resume = nextIntactFrame(buf, off + 1);
       report.damagedRegions++;
       report.damagedBytes += resume - off;
-      logger.warn({ segment: segmentName(n), offset: off, bytes: resume - off }, 'skipping a damaged stretch of the disk queue (torn or corrupted record)');
+      logger.warn(
+        { segment: segmentName(n), offset: off, bytes: resume - off },
+        'skipping a damaged stretch of the disk queue (torn or corrupted record)',
+      );
       off = resume;
     }
   }
@@ -835,7 +904,10 @@ function readOffset(dir: string, logger: Logger): number {
     committed = undefined;
   }
   if (typeof committed === 'number' && Number.isSafeInteger(committed) && committed >= 1) return committed;
-  logger.warn({ dir }, 'the disk queue offset file is unreadable; replaying every stored record (deduplication tokens keep them from being stored twice)');
+  logger.warn(
+    { dir },
+    'the disk queue offset file is unreadable; replaying every stored record (deduplication tokens keep them from being stored twice)',
+  );
   return 1;
 }
 

@@ -1,5 +1,16 @@
 import { randomUUID } from 'node:crypto';
-import { closeSync, linkSync, openSync, readFileSync, readlinkSync, renameSync, statSync, unlinkSync, utimesSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  linkSync,
+  openSync,
+  readFileSync,
+  readlinkSync,
+  renameSync,
+  statSync,
+  unlinkSync,
+  utimesSync,
+  writeSync,
+} from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -78,20 +89,33 @@ type Verdict = { kind: 'stale'; why: string } | { kind: 'live'; why: string } | 
 function judge(dir: string, holder: Partial<Holder>, me: Holder): Verdict {
   const pid = holder.pid;
   const legacy = holder.host === undefined && typeof pid === 'number';
-  const sameNamespace = legacy || (holder.host === me.host && !!me.boot_id && holder.boot_id === me.boot_id && !!me.pid_ns && holder.pid_ns === me.pid_ns);
+  const sameNamespace =
+    legacy ||
+    (holder.host === me.host &&
+      !!me.boot_id &&
+      holder.boot_id === me.boot_id &&
+      !!me.pid_ns &&
+      holder.pid_ns === me.pid_ns);
   if (sameNamespace && typeof pid === 'number' && Number.isInteger(pid) && pid > 0) {
     if (pid === me.pid) {
       // A restarted container is often pid 1 again; but this process may also hold it already.
-      return heldHere.has(dir) ? { kind: 'live', why: 'it is already open in this process' } : { kind: 'stale', why: `it names this process's pid ${pid}, left by a predecessor` };
+      return heldHere.has(dir)
+        ? { kind: 'live', why: 'it is already open in this process' }
+        : { kind: 'stale', why: `it names this process's pid ${pid}, left by a predecessor` };
     }
-    return isAlive(pid) ? { kind: 'live', why: `process ${pid} is running` } : { kind: 'stale', why: `process ${pid} is gone` };
+    return isAlive(pid)
+      ? { kind: 'live', why: `process ${pid} is running` }
+      : { kind: 'stale', why: `process ${pid} is gone` };
   }
-  if (holder.host === me.host && !!me.boot_id && !!holder.boot_id && holder.boot_id !== me.boot_id) return { kind: 'stale', why: 'it was taken before this host last booted' };
+  if (holder.host === me.host && !!me.boot_id && !!holder.boot_id && holder.boot_id !== me.boot_id)
+    return { kind: 'stale', why: 'it was taken before this host last booted' };
   return { kind: 'unknown' };
 }
 
 function describe(holder: Partial<Holder>): string {
-  const where = [holder.host && `host ${holder.host}`, holder.pid_ns && `pid namespace ${holder.pid_ns}`].filter(Boolean).join(', ');
+  const where = [holder.host && `host ${holder.host}`, holder.pid_ns && `pid namespace ${holder.pid_ns}`]
+    .filter(Boolean)
+    .join(', ');
   return `process ${holder.pid ?? '?'}${where ? ` (${where})` : ''}`;
 }
 
@@ -155,7 +179,10 @@ export class QueueLock {
       if (touched === undefined) continue; // released meanwhile
       const holder = parseHolder(seen);
       const verdict = judge(this.dir, holder, this.me);
-      if (verdict.kind === 'live') throw new Error(`the queue directory ${this.dir} is in use by ${describe(holder)}: ${verdict.why} (remove ${this.path} if that process is not otelhouse)`);
+      if (verdict.kind === 'live')
+        throw new Error(
+          `the queue directory ${this.dir} is in use by ${describe(holder)}: ${verdict.why} (remove ${this.path} if that process is not otelhouse)`,
+        );
       if (verdict.kind === 'unknown') {
         firstSeen ??= touched;
         if (touched !== firstSeen) {
@@ -167,14 +194,24 @@ export class QueueLock {
         if (age < timing.staleMs) {
           if (waitingSince === undefined) {
             waitingSince = Date.now();
-            this.logger.warn({ dir: this.dir, holder: describe(holder), wait_ms: Math.ceil(timing.staleMs - age) }, 'the disk queue is locked by a process this one cannot check (another container?); waiting to see whether it is alive');
+            this.logger.warn(
+              { dir: this.dir, holder: describe(holder), wait_ms: Math.ceil(timing.staleMs - age) },
+              'the disk queue is locked by a process this one cannot check (another container?); waiting to see whether it is alive',
+            );
           }
           await sleep(Math.min(timing.refreshMs, timing.staleMs - age) + 10);
           continue;
         }
       }
-      const why = verdict.kind === 'stale' ? verdict.why : `it was not refreshed for ${Math.round((Date.now() - touched) / 1000)} s`;
-      if (this.takeOver(seen)) this.logger.warn({ dir: this.dir, holder: describe(holder), reason: why }, 'took over the lock of the disk queue left by a process that is gone');
+      const why =
+        verdict.kind === 'stale'
+          ? verdict.why
+          : `it was not refreshed for ${Math.round((Date.now() - touched) / 1000)} s`;
+      if (this.takeOver(seen))
+        this.logger.warn(
+          { dir: this.dir, holder: describe(holder), reason: why },
+          'took over the lock of the disk queue left by a process that is gone',
+        );
     }
   }
 
@@ -223,7 +260,10 @@ export class QueueLock {
   private refresh(): void {
     const holder = parseHolder(readOr(() => readFileSync(this.path, 'utf8')));
     if (holder.nonce !== this.me.nonce) {
-      this.logger.error({ dir: this.dir, holder: describe(holder) }, 'the lock of this disk queue was taken by another process; two processes are using the same queue directory');
+      this.logger.error(
+        { dir: this.dir, holder: describe(holder) },
+        'the lock of this disk queue was taken by another process; two processes are using the same queue directory',
+      );
       return;
     }
     try {

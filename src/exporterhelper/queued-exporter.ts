@@ -6,7 +6,13 @@ import type { ComponentContext, ComponentHealth, Exporter } from '../pipeline/co
 import type { ExporterHelperConfig, RetryOnFailureConfig, SendingQueueConfig } from './config.js';
 import { DeadLetterDirectory, safeDirName, type DeadLetterEntry, type DeadLetterFile } from './dead-letter.js';
 import { DiskQueue, type StoredRecord } from './disk-queue.js';
-import { BackPressureError, PermanentExportError, RetryableExportError, ShuttingDownError, errorMessage } from '../pipeline/errors.js';
+import {
+  BackPressureError,
+  PermanentExportError,
+  RetryableExportError,
+  ShuttingDownError,
+  errorMessage,
+} from '../pipeline/errors.js';
 import { countRecords, type LogBatch } from '../pipeline/model.js';
 import { RoomWaiters } from '../pipeline/room-wait.js';
 import { ExponentialBackoff, type BackoffSettings } from '../internal/backoff.js';
@@ -137,9 +143,12 @@ export class QueuedExporter<P> implements Exporter {
     this.queueConfig = config.sending_queue;
     this.retryConfig = config.retry_on_failure;
     if ((this.queueConfig.storage !== undefined || this.queueConfig.max_bytes > 0) && !sender.codec) {
-      throw new Error(`${context.id}: this exporter cannot size or store its payloads (sending_queue.storage and max_bytes are not available)`);
+      throw new Error(
+        `${context.id}: this exporter cannot size or store its payloads (sending_queue.storage and max_bytes are not available)`,
+      );
     }
-    if (config.dead_letter?.path) this.deadLetter = new DeadLetterDirectory(resolvePath(config.dead_letter.path), context.id);
+    if (config.dead_letter?.path)
+      this.deadLetter = new DeadLetterDirectory(resolvePath(config.dead_letter.path), context.id);
   }
 
   async start(): Promise<void> {
@@ -158,7 +167,10 @@ export class QueuedExporter<P> implements Exporter {
     // Refuse before encoding: a refused batch comes back, and would be encoded again.
     if (!this.hasRoom(records) && !(await this.room.wait(() => this.hasRoom(records)))) {
       const { queue_size, max_bytes } = this.queueConfig;
-      const held = max_bytes > 0 ? `${this.queuedRecords} log records, ${this.queuedBytes} bytes` : `${this.queuedRecords} of ${queue_size} log records`;
+      const held =
+        max_bytes > 0
+          ? `${this.queuedRecords} log records, ${this.queuedBytes} bytes`
+          : `${this.queuedRecords} of ${queue_size} log records`;
       throw new BackPressureError(`${this.context.id}: sending queue is full (${held})`);
     }
     if (this.closing) throw new ShuttingDownError(this.context.id);
@@ -224,7 +236,11 @@ export class QueuedExporter<P> implements Exporter {
       void this.deliver(item, payload).then(answer);
     });
     if (outcome === 'deferred') throw new ShuttingDownError(this.context.id);
-    if (outcome === 'refused') throw new BackPressureError(`${this.context.id}: the batch cannot be exported (${this.lastError})`, this.retryConfig.initial_interval);
+    if (outcome === 'refused')
+      throw new BackPressureError(
+        `${this.context.id}: the batch cannot be exported (${this.lastError})`,
+        this.retryConfig.initial_interval,
+      );
   }
 
   health(): ComponentHealth {
@@ -257,10 +273,13 @@ export class QueuedExporter<P> implements Exporter {
     if (deadline >= this.deadline) return;
     this.deadline = deadline;
     clearTimeout(this.deadlineTimer);
-    this.deadlineTimer = setTimeout(() => {
-      this.deadlinePassed = true;
-      for (const answer of [...this.atDeadline]) answer();
-    }, Math.max(0, deadline - Date.now()));
+    this.deadlineTimer = setTimeout(
+      () => {
+        this.deadlinePassed = true;
+        for (const answer of [...this.atDeadline]) answer();
+      },
+      Math.max(0, deadline - Date.now()),
+    );
     this.deadlineTimer.unref();
     this.deadlineSet.abort();
     this.deadlineSet = new AbortController();
@@ -281,10 +300,16 @@ export class QueuedExporter<P> implements Exporter {
     // Queued, and given up by the consumers in flight at the deadline (already counted as failed).
     const left = this.queuedRecords + this.deferredRecords;
     if (left > 0 && this.disk) {
-      this.context.logger.info({ records: left, dir: this.disk.dir }, 'shutdown deadline reached; the log records not yet exported stay in the disk queue and are sent after the next start');
+      this.context.logger.info(
+        { records: left, dir: this.disk.dir },
+        'shutdown deadline reached; the log records not yet exported stay in the disk queue and are sent after the next start',
+      );
     } else if (left > 0) {
       this.context.telemetry.failed(this.queuedRecords, 'shutdown');
-      this.context.logger.error({ records: left }, 'shutdown deadline reached with log records still queued in memory; they were not exported');
+      this.context.logger.error(
+        { records: left },
+        'shutdown deadline reached with log records still queued in memory; they were not exported',
+      );
     }
     this.items.length = 0;
     this.queuedRecords = 0;
@@ -315,11 +340,17 @@ export class QueuedExporter<P> implements Exporter {
     if (replay.damagedRegions > 0) {
       telemetry.queueDamaged(replay.damagedRegions);
       logger.error(
-        { dir, damaged_regions: replay.damagedRegions, damaged_bytes: replay.damagedBytes, missing_batches: replay.missingSeqs },
+        {
+          dir,
+          damaged_regions: replay.damagedRegions,
+          damaged_bytes: replay.damagedBytes,
+          missing_batches: replay.missingSeqs,
+        },
         'the disk queue had damaged records (torn writes or corruption); they were skipped and the intact records replay',
       );
     }
-    if (replay.records.length > 0) logger.info({ dir, batches: replay.records.length, records: this.queuedRecords }, 'replaying the disk queue');
+    if (replay.records.length > 0)
+      logger.info({ dir, batches: replay.records.length, records: this.queuedRecords }, 'replaying the disk queue');
     this.warnOfOrphanQueues(resolvePath(storage));
   }
 
@@ -351,7 +382,10 @@ export class QueuedExporter<P> implements Exporter {
         await this.work();
         return;
       } catch (err) {
-        this.context.logger.error({ err: errorMessage(err) }, 'a sending queue consumer failed; starting another (a batch it held is sent again after a restart if the queue is on disk)');
+        this.context.logger.error(
+          { err: errorMessage(err) },
+          'a sending queue consumer failed; starting another (a batch it held is sent again after a restart if the queue is on disk)',
+        );
         if (this.closing) return;
       }
     }
@@ -420,7 +454,10 @@ export class QueuedExporter<P> implements Exporter {
     } catch (err) {
       this.context.telemetry.queueDamaged(1);
       this.context.telemetry.failed(item.records, 'queue_damaged');
-      this.context.logger.error({ err: errorMessage(err), records: item.records }, 'a queued batch cannot be read back from disk; skipping it');
+      this.context.logger.error(
+        { err: errorMessage(err), records: item.records },
+        'a queued batch cannot be read back from disk; skipping it',
+      );
       return undefined;
     }
   }
@@ -444,12 +481,23 @@ export class QueuedExporter<P> implements Exporter {
           return 'sent';
         }
         this.lastError = outcome.deadLetter.error;
-        const kept = await this.keepInDeadLetter(item, rejected, outcome.deadLetter.files, 'permanent', attempt, started);
+        const kept = await this.keepInDeadLetter(
+          item,
+          rejected,
+          outcome.deadLetter.files,
+          'permanent',
+          attempt,
+          started,
+        );
         return kept === 'given_up' ? 'sent' : kept;
       } catch (err) {
         this.lastError = errorMessage(err);
         this.consecutiveFailures++;
-        if (err instanceof PermanentExportError || !(err instanceof RetryableExportError) || !this.retryConfig.enabled) {
+        if (
+          err instanceof PermanentExportError ||
+          !(err instanceof RetryableExportError) ||
+          !this.retryConfig.enabled
+        ) {
           return this.giveUp(item, payload, 'permanent', attempt, started);
         }
         if (Date.now() >= this.deadline) return 'deferred';
@@ -468,10 +516,16 @@ export class QueuedExporter<P> implements Exporter {
         if (this.items.length > 0 && (this.lastSuccessAt > started || err.mayBeThisBatch || probe)) {
           const probed = probe || item.retry?.probed === true;
           item.retry = { attempts: attempt, started, backoff, readyAt: Date.now() + wait, probed };
-          logger.warn({ err: this.lastError, records: item.records, attempt, retry_in_ms: Math.round(wait) }, 'export failed; retrying after the batches waiting behind it');
+          logger.warn(
+            { err: this.lastError, records: item.records, attempt, retry_in_ms: Math.round(wait) },
+            'export failed; retrying after the batches waiting behind it',
+          );
           return 'requeued';
         }
-        logger.warn({ err: this.lastError, records: item.records, attempt, retry_in_ms: Math.round(wait) }, 'export failed; retrying');
+        logger.warn(
+          { err: this.lastError, records: item.records, attempt, retry_in_ms: Math.round(wait) },
+          'export failed; retrying',
+        );
         await this.pause(wait);
         if (Date.now() >= this.deadline) return 'deferred';
       }
@@ -489,8 +543,16 @@ export class QueuedExporter<P> implements Exporter {
   }
 
   /** A batch that will not be delivered goes to the dead-letter directory (or, without one, is dropped). */
-  private giveUp(item: QueueItem<P>, payload: P, reason: DeadLetterEntry['reason'], attempts: number, started: number): Promise<Outcome> {
-    const files = () => this.sender.deadLetterFiles?.(payload, item.token) ?? (this.sender.codec ? [{ suffix: '.bin', data: this.sender.codec.encode(payload) }] : []);
+  private giveUp(
+    item: QueueItem<P>,
+    payload: P,
+    reason: DeadLetterEntry['reason'],
+    attempts: number,
+    started: number,
+  ): Promise<Outcome> {
+    const files = () =>
+      this.sender.deadLetterFiles?.(payload, item.token) ??
+      (this.sender.codec ? [{ suffix: '.bin', data: this.sender.codec.encode(payload) }] : []);
     return this.keepInDeadLetter(item, item.records, files, reason, attempts, started);
   }
 
@@ -512,7 +574,11 @@ export class QueuedExporter<P> implements Exporter {
     const { logger, telemetry } = this.context;
     const part = records < item.records;
     const context = { err: this.lastError, records, batch_records: item.records, attempts, token: item.token };
-    const what = part ? 'the sink refused some records of a batch' : reason === 'permanent' ? 'export failed permanently' : 'export retries exhausted';
+    const what = part
+      ? 'the sink refused some records of a batch'
+      : reason === 'permanent'
+        ? 'export failed permanently'
+        : 'export retries exhausted';
     if (!this.deadLetter) {
       telemetry.failed(records, reason);
       logger.error(context, `${what}; dropping ${part ? 'them' : 'the batch'} (no dead_letter directory configured)`);
@@ -534,20 +600,35 @@ export class QueuedExporter<P> implements Exporter {
         const file = this.deadLetter.write(entry, typeof files === 'function' ? files() : files);
         telemetry.failed(records, reason);
         telemetry.deadLettered(records, reason);
-        logger.error({ ...context, file }, `${what}; ${part ? 'they were' : 'the batch was'} written to the dead-letter directory`);
+        logger.error(
+          { ...context, file },
+          `${what}; ${part ? 'they were' : 'the batch was'} written to the dead-letter directory`,
+        );
         return 'given_up';
       } catch (err) {
         this.lastError = `${entry.error}; and the dead-letter directory cannot be written: ${errorMessage(err)}`;
         this.consecutiveFailures++;
         if (!this.queueConfig.enabled) {
-          logger.error({ ...context, dead_letter_error: errorMessage(err) }, `${what} and the dead-letter directory cannot be written; refusing the batch`);
+          logger.error(
+            { ...context, dead_letter_error: errorMessage(err) },
+            `${what} and the dead-letter directory cannot be written; refusing the batch`,
+          );
           return 'refused';
         }
         if (Date.now() >= this.deadline) {
-          logger.error({ ...context, dead_letter_error: errorMessage(err) }, this.disk ? 'the dead-letter directory cannot be written at the shutdown deadline; the batch stays in the disk queue' : 'the dead-letter directory cannot be written at the shutdown deadline; the batch is lost');
+          logger.error(
+            { ...context, dead_letter_error: errorMessage(err) },
+            this.disk
+              ? 'the dead-letter directory cannot be written at the shutdown deadline; the batch stays in the disk queue'
+              : 'the dead-letter directory cannot be written at the shutdown deadline; the batch is lost',
+          );
           return 'deferred';
         }
-        if (tries === 1) logger.error({ ...context, dead_letter_error: errorMessage(err) }, `${what} and the dead-letter directory cannot be written; keeping the batch and trying again`);
+        if (tries === 1)
+          logger.error(
+            { ...context, dead_letter_error: errorMessage(err) },
+            `${what} and the dead-letter directory cannot be written; keeping the batch and trying again`,
+          );
         await this.pause(backoff.next());
       }
     }
@@ -555,7 +636,12 @@ export class QueuedExporter<P> implements Exporter {
 
   private backoffSettings(): BackoffSettings {
     const r = this.retryConfig;
-    return { initialMs: r.initial_interval, maxMs: r.max_interval, multiplier: r.multiplier, randomizationFactor: r.randomization_factor };
+    return {
+      initialMs: r.initial_interval,
+      maxMs: r.max_interval,
+      multiplier: r.multiplier,
+      randomizationFactor: r.randomization_factor,
+    };
   }
 
   private reportQueue(): void {

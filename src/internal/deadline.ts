@@ -7,6 +7,9 @@ import { setTimeout as sleep } from 'node:timers/promises';
  */
 export async function waitUntilDeadline(work: Promise<unknown>, deadline: number, graceMs = 0): Promise<void> {
   const timer = new AbortController();
-  await Promise.race([work, sleep(Math.max(0, deadline - Date.now()) + graceMs, undefined, { signal: timer.signal }).catch(() => undefined)]);
+  await Promise.race([
+    work,
+    sleep(Math.max(0, deadline - Date.now()) + graceMs, undefined, { signal: timer.signal }).catch(() => undefined),
+  ]);
   timer.abort();
 }

@@ -5,7 +5,16 @@ const formatters = new Map<string, Intl.DateTimeFormat>();
 function zoneOffsetMs(utcMs: number, timeZone: string): number {
   let f = formatters.get(timeZone);
   if (!f) {
-    f = new Intl.DateTimeFormat('en-US', { timeZone, hourCycle: 'h23', year: 'numeric', month: 'numeric', day: 'numeric', hour: 'numeric', minute: 'numeric', second: 'numeric' });
+    f = new Intl.DateTimeFormat('en-US', {
+      timeZone,
+      hourCycle: 'h23',
+      year: 'numeric',
+      month: 'numeric',
+      day: 'numeric',
+      hour: 'numeric',
+      minute: 'numeric',
+      second: 'numeric',
+    });
     formatters.set(timeZone, f);
   }
   const p: Record<string, number> = {};
@@ -23,7 +32,15 @@ export function isValidTimeZone(timeZone: string): boolean {
 }
 
 /** A wall-clock time in a zone to unix ms (the usual two-pass fix-up around offset changes). */
-export function zonedToUtcMs(year: number, month: number, day: number, hour: number, minute: number, second: number, timeZone: string): number {
+export function zonedToUtcMs(
+  year: number,
+  month: number,
+  day: number,
+  hour: number,
+  minute: number,
+  second: number,
+  timeZone: string,
+): number {
   const asUtc = Date.UTC(year, month, day, hour, minute, second);
   if (timeZone === 'UTC') return asUtc;
   let utc = asUtc - zoneOffsetMs(asUtc, timeZone);

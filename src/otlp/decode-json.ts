@@ -1,4 +1,11 @@
-import { newAttributes, type AnyValue, type Attributes, type LogRecord, type ResourceLogs, type ScopeLogs } from '../pipeline/model.js';
+import {
+  newAttributes,
+  type AnyValue,
+  type Attributes,
+  type LogRecord,
+  type ResourceLogs,
+  type ScopeLogs,
+} from '../pipeline/model.js';
 import { MAX_UNIX_NANO, MAX_VALUE_DEPTH } from '../pipeline/limits.js';
 import type { DecodeResult } from './decode-proto.js';
 import { OtlpDecodeError } from './errors.js';
@@ -93,7 +100,8 @@ function int64(v: unknown, path: string, unsigned: boolean): bigint {
   if (typeof v === 'string' && INTEGER.test(v)) n = BigInt(v);
   else if (typeof v === 'number' && Number.isInteger(v)) n = BigInt(v);
   else throw new RecordError(`${path}: expected an integer, got ${JSON.stringify(v)}`);
-  if (unsigned ? n < 0n || n >= UINT64_END : n < INT64_MIN || n >= INT64_END) throw new RecordError(`${path}: ${n} is out of range`);
+  if (unsigned ? n < 0n || n >= UINT64_END : n < INT64_MIN || n >= INT64_END)
+    throw new RecordError(`${path}: ${n} is out of range`);
   return n;
 }
 
@@ -118,7 +126,8 @@ function double(v: unknown, path: string): number {
 
 function severity(v: unknown, path: string): number {
   if (typeof v === 'string' && !INTEGER.test(v)) {
-    if (!Object.hasOwn(SeverityNumberEnum.values, v)) throw new RecordError(`${path}: unknown severity ${JSON.stringify(v)}`);
+    if (!Object.hasOwn(SeverityNumberEnum.values, v))
+      throw new RecordError(`${path}: unknown severity ${JSON.stringify(v)}`);
     return SeverityNumberEnum.values[v]!;
   }
   return uint32(v, path);
@@ -131,7 +140,8 @@ const ZEROS = /^0*$/;
 function hexId(v: unknown, path: string, length: number): string {
   const s = str(v, path);
   if (s === '') return '';
-  if (s.length !== length || !HEX.test(s)) throw new RecordError(`${path}: expected ${length} hex characters, got ${JSON.stringify(s)}`);
+  if (s.length !== length || !HEX.test(s))
+    throw new RecordError(`${path}: expected ${length} hex characters, got ${JSON.stringify(s)}`);
   return ZEROS.test(s) ? '' : s.toLowerCase();
 }
 
@@ -147,14 +157,16 @@ function anyValue(v: unknown, path: string, depth: number): AnyValue {
   }
   if ((x = field(v, 'intValue', 'int_value')) !== undefined) return int64(x, `${path}.intValue`, false);
   if ((x = field(v, 'doubleValue', 'double_value')) !== undefined) return double(x, `${path}.doubleValue`);
-  if ((x = field(v, 'bytesValue', 'bytes_value')) !== undefined) return new Uint8Array(Buffer.from(str(x, `${path}.bytesValue`), 'base64'));
+  if ((x = field(v, 'bytesValue', 'bytes_value')) !== undefined)
+    return new Uint8Array(Buffer.from(str(x, `${path}.bytesValue`), 'base64'));
   if ((x = field(v, 'arrayValue', 'array_value')) !== undefined) {
     const items = list(isObject(x) ? x.values : undefined, `${path}.arrayValue.values`);
     const out: AnyValue[] = new Array(items.length);
     for (let i = 0; i < items.length; i++) out[i] = anyValue(items[i], `${path}.arrayValue.values[${i}]`, depth + 1);
     return out;
   }
-  if ((x = field(v, 'kvlistValue', 'kvlist_value')) !== undefined) return attributes(isObject(x) ? x.values : undefined, `${path}.kvlistValue.values`, depth + 1);
+  if ((x = field(v, 'kvlistValue', 'kvlist_value')) !== undefined)
+    return attributes(isObject(x) ? x.values : undefined, `${path}.kvlistValue.values`, depth + 1);
   return null;
 }
 
@@ -183,12 +195,19 @@ function logRecord(r: unknown, path: string, counts: Counts): LogRecord {
   if (!isObject(r)) throw new RecordError(`${path}: expected an object`);
   return {
     timeUnixNano: timestamp(field(r, 'timeUnixNano', 'time_unix_nano'), `${path}.timeUnixNano`, counts),
-    observedTimeUnixNano: timestamp(field(r, 'observedTimeUnixNano', 'observed_time_unix_nano'), `${path}.observedTimeUnixNano`, counts),
+    observedTimeUnixNano: timestamp(
+      field(r, 'observedTimeUnixNano', 'observed_time_unix_nano'),
+      `${path}.observedTimeUnixNano`,
+      counts,
+    ),
     severityNumber: severity(field(r, 'severityNumber', 'severity_number'), `${path}.severityNumber`),
     severityText: str(field(r, 'severityText', 'severity_text'), `${path}.severityText`),
     body: anyValue(r.body, `${path}.body`, 0),
     attributes: attributes(r.attributes, `${path}.attributes`, 0),
-    droppedAttributesCount: uint32(field(r, 'droppedAttributesCount', 'dropped_attributes_count'), `${path}.droppedAttributesCount`),
+    droppedAttributesCount: uint32(
+      field(r, 'droppedAttributesCount', 'dropped_attributes_count'),
+      `${path}.droppedAttributesCount`,
+    ),
     flags: uint32(r.flags, `${path}.flags`),
     traceId: hexId(field(r, 'traceId', 'trace_id'), `${path}.traceId`, 32),
     spanId: hexId(field(r, 'spanId', 'span_id'), `${path}.spanId`, 16),
@@ -226,7 +245,10 @@ function scopeLogs(raw: unknown, path: string, counts: Counts): ScopeLogs {
       name: str(scope.name, `${path}.scope.name`),
       version: str(scope.version, `${path}.scope.version`),
       attributes: attributes(scope.attributes, `${path}.scope.attributes`, 0),
-      droppedAttributesCount: uint32(field(scope, 'droppedAttributesCount', 'dropped_attributes_count'), `${path}.scope.droppedAttributesCount`),
+      droppedAttributesCount: uint32(
+        field(scope, 'droppedAttributesCount', 'dropped_attributes_count'),
+        `${path}.scope.droppedAttributesCount`,
+      ),
     },
     schemaUrl: str(field(sl, 'schemaUrl', 'schema_url'), `${path}.schemaUrl`),
     logRecords,
@@ -239,7 +261,8 @@ function scopeLogs(raw: unknown, path: string, counts: Counts): ScopeLogs {
  * OtlpDecodeError. A time after MAX_UNIX_NANO reads as 0.
  */
 export function decodeLogsRequestJson(body: string | Uint8Array): DecodeResult {
-  const text = typeof body === 'string' ? body : Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('utf8');
+  const text =
+    typeof body === 'string' ? body : Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('utf8');
   const root = parseJsonExact(text);
   if (!isObject(root)) throw new OtlpDecodeError('expected an ExportLogsServiceRequest object');
   const counts: Counts = { records: 0, rejected: 0, rejectReason: '', unrepresentableTimes: 0 };
@@ -250,18 +273,28 @@ export function decodeLogsRequestJson(body: string | Uint8Array): DecodeResult {
     const rl = requestObject(rawResourceLogs[ri], path);
     const rawScopeLogs = requestList(field(rl, 'scopeLogs', 'scope_logs'), `${path}.scopeLogs`);
     const scopes: ScopeLogs[] = [];
-    for (let si = 0; si < rawScopeLogs.length; si++) scopes.push(scopeLogs(rawScopeLogs[si], `${path}.scopeLogs[${si}]`, counts));
+    for (let si = 0; si < rawScopeLogs.length; si++)
+      scopes.push(scopeLogs(rawScopeLogs[si], `${path}.scopeLogs[${si}]`, counts));
     const resource = requestObject(rl.resource, `${path}.resource`);
     resourceLogs.push(
       requestLevel(() => ({
         resource: {
           attributes: attributes(resource.attributes, `${path}.resource.attributes`, 0),
-          droppedAttributesCount: uint32(field(resource, 'droppedAttributesCount', 'dropped_attributes_count'), `${path}.resource.droppedAttributesCount`),
+          droppedAttributesCount: uint32(
+            field(resource, 'droppedAttributesCount', 'dropped_attributes_count'),
+            `${path}.resource.droppedAttributesCount`,
+          ),
         },
         schemaUrl: str(field(rl, 'schemaUrl', 'schema_url'), `${path}.schemaUrl`),
         scopeLogs: scopes,
       })),
     );
   }
-  return { batch: { resourceLogs }, records: counts.records, rejected: counts.rejected, rejectReason: counts.rejectReason, unrepresentableTimes: counts.unrepresentableTimes };
+  return {
+    batch: { resourceLogs },
+    records: counts.records,
+    rejected: counts.rejected,
+    rejectReason: counts.rejectReason,
+    unrepresentableTimes: counts.unrepresentableTimes,
+  };
 }

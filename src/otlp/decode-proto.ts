@@ -1,5 +1,14 @@
 import protobuf from 'protobufjs';
-import { newAttributes, newLogRecord, type AnyValue, type Attributes, type LogBatch, type LogRecord, type ResourceLogs, type ScopeLogs } from '../pipeline/model.js';
+import {
+  newAttributes,
+  newLogRecord,
+  type AnyValue,
+  type Attributes,
+  type LogBatch,
+  type LogRecord,
+  type ResourceLogs,
+  type ScopeLogs,
+} from '../pipeline/model.js';
 import { MAX_UNIX_NANO, MAX_VALUE_DEPTH } from '../pipeline/limits.js';
 import { OtlpDecodeError } from './errors.js';
 
@@ -294,8 +303,19 @@ interface Counts {
   rejectReason: string;
 }
 
-function scopeLogs(r: Reader, buf: Buffer, end: number, path: string, counts: Counts, verdict: RecordVerdict): ScopeLogs {
-  const sl: ScopeLogs = { scope: { name: '', version: '', attributes: newAttributes(), droppedAttributesCount: 0 }, schemaUrl: '', logRecords: [] };
+function scopeLogs(
+  r: Reader,
+  buf: Buffer,
+  end: number,
+  path: string,
+  counts: Counts,
+  verdict: RecordVerdict,
+): ScopeLogs {
+  const sl: ScopeLogs = {
+    scope: { name: '', version: '', attributes: newAttributes(), droppedAttributesCount: 0 },
+    schemaUrl: '',
+    logRecords: [],
+  };
   let index = 0;
   while (r.pos < end) {
     const tag = r.uint32();
@@ -330,8 +350,19 @@ function scopeLogs(r: Reader, buf: Buffer, end: number, path: string, counts: Co
   return sl;
 }
 
-function resourceLogs(r: Reader, buf: Buffer, end: number, path: string, counts: Counts, verdict: RecordVerdict): ResourceLogs {
-  const rl: ResourceLogs = { resource: { attributes: newAttributes(), droppedAttributesCount: 0 }, schemaUrl: '', scopeLogs: [] };
+function resourceLogs(
+  r: Reader,
+  buf: Buffer,
+  end: number,
+  path: string,
+  counts: Counts,
+  verdict: RecordVerdict,
+): ResourceLogs {
+  const rl: ResourceLogs = {
+    resource: { attributes: newAttributes(), droppedAttributesCount: 0 },
+    schemaUrl: '',
+    scopeLogs: [],
+  };
   while (r.pos < end) {
     const tag = r.uint32();
     if (tag === TAG_2_LEN) {
@@ -370,11 +401,18 @@ export function decodeLogsRequest(bytes: Uint8Array): DecodeResult {
   try {
     while (r.pos < r.len) {
       const tag = r.uint32();
-      if (tag === TAG_1_LEN) out.push(resourceLogs(r, buf, fieldEnd(r), `resourceLogs[${out.length}]`, counts, verdict));
+      if (tag === TAG_1_LEN)
+        out.push(resourceLogs(r, buf, fieldEnd(r), `resourceLogs[${out.length}]`, counts, verdict));
       else r.skipType(tag & 7);
     }
   } catch (err) {
     throw new OtlpDecodeError(`invalid protobuf: ${err instanceof Error ? err.message : String(err)}`);
   }
-  return { batch: { resourceLogs: out }, records: counts.records, rejected: counts.rejected, rejectReason: counts.rejectReason, unrepresentableTimes: verdict.unrepresentableTimes };
+  return {
+    batch: { resourceLogs: out },
+    records: counts.records,
+    rejected: counts.rejected,
+    rejectReason: counts.rejectReason,
+    unrepresentableTimes: verdict.unrepresentableTimes,
+  };
 }

@@ -21,7 +21,9 @@ interface DecodedPartialSuccess {
  */
 export function decodeLogsResponse(body: Uint8Array): PartialSuccess | undefined {
   if (body.length === 0) return undefined;
-  const message = ExportLogsServiceResponse.toObject(ExportLogsServiceResponse.decode(body), { longs: String }) as DecodedPartialSuccess;
+  const message = ExportLogsServiceResponse.toObject(ExportLogsServiceResponse.decode(body), {
+    longs: String,
+  }) as DecodedPartialSuccess;
   const p = message.partialSuccess;
   if (!p) return undefined;
   const rejected = Number(p.rejectedLogRecords ?? 0);

@@ -41,10 +41,18 @@ function recordObject(r: LogRecord, f: RequestFlavour): object {
 function requestObject(batch: LogBatch, f: RequestFlavour): object {
   return {
     resourceLogs: batch.resourceLogs.map((rl) => ({
-      resource: { attributes: keyValues(rl.resource.attributes, f), droppedAttributesCount: rl.resource.droppedAttributesCount },
+      resource: {
+        attributes: keyValues(rl.resource.attributes, f),
+        droppedAttributesCount: rl.resource.droppedAttributesCount,
+      },
       schemaUrl: rl.schemaUrl,
       scopeLogs: rl.scopeLogs.map((sl) => ({
-        scope: { name: sl.scope.name, version: sl.scope.version, attributes: keyValues(sl.scope.attributes, f), droppedAttributesCount: sl.scope.droppedAttributesCount },
+        scope: {
+          name: sl.scope.name,
+          version: sl.scope.version,
+          attributes: keyValues(sl.scope.attributes, f),
+          droppedAttributesCount: sl.scope.droppedAttributesCount,
+        },
         schemaUrl: sl.schemaUrl,
         logRecords: sl.logRecords.map((r) => recordObject(r, f)),
       })),
@@ -104,7 +112,8 @@ function jsonAnyValue(v: AnyValue): object {
       return { doubleValue: jsonDouble(v) };
     default:
       if (v === null) return {};
-      if (v instanceof Uint8Array) return { bytesValue: Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('base64') };
+      if (v instanceof Uint8Array)
+        return { bytesValue: Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('base64') };
       if (Array.isArray(v)) return { arrayValue: { values: v.map(jsonAnyValue) } };
       return { kvlistValue: { values: keyValues(v, JSON_FLAVOUR) } };
   }
@@ -119,11 +128,24 @@ export function encodeLogsRequestJson(batch: LogBatch): string {
 
 /** The response to an export: empty when everything was accepted, else partial_success. */
 export function encodeLogsResponse(partial?: PartialSuccess): Uint8Array {
-  return ExportLogsServiceResponse.encode(partial ? { partialSuccess: { rejectedLogRecords: partial.rejectedLogRecords, errorMessage: partial.errorMessage } } : {}).finish();
+  return ExportLogsServiceResponse.encode(
+    partial
+      ? { partialSuccess: { rejectedLogRecords: partial.rejectedLogRecords, errorMessage: partial.errorMessage } }
+      : {},
+  ).finish();
 }
 
 export function encodeLogsResponseJson(partial?: PartialSuccess): string {
-  return JSON.stringify(partial ? { partialSuccess: { rejectedLogRecords: String(partial.rejectedLogRecords), errorMessage: partial.errorMessage } } : {});
+  return JSON.stringify(
+    partial
+      ? {
+          partialSuccess: {
+            rejectedLogRecords: String(partial.rejectedLogRecords),
+            errorMessage: partial.errorMessage,
+          },
+        }
+      : {},
+  );
 }
 
 /** google.rpc.Status, the body of an OTLP/HTTP error response. */

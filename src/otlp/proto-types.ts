@@ -18,10 +18,18 @@ const PROTO_DIR = findProtoDir();
 
 const root = new protobuf.Root();
 root.resolvePath = (_origin, target) => join(PROTO_DIR, target);
-root.loadSync(['opentelemetry/proto/collector/logs/v1/logs_service.proto', 'google/rpc/status.proto', 'google/rpc/error_details.proto']);
+root.loadSync([
+  'opentelemetry/proto/collector/logs/v1/logs_service.proto',
+  'google/rpc/status.proto',
+  'google/rpc/error_details.proto',
+]);
 
-export const ExportLogsServiceRequest = root.lookupType('opentelemetry.proto.collector.logs.v1.ExportLogsServiceRequest');
-export const ExportLogsServiceResponse = root.lookupType('opentelemetry.proto.collector.logs.v1.ExportLogsServiceResponse');
+export const ExportLogsServiceRequest = root.lookupType(
+  'opentelemetry.proto.collector.logs.v1.ExportLogsServiceRequest',
+);
+export const ExportLogsServiceResponse = root.lookupType(
+  'opentelemetry.proto.collector.logs.v1.ExportLogsServiceResponse',
+);
 export const RpcStatus = root.lookupType('google.rpc.Status');
 export const RpcRetryInfo = root.lookupType('google.rpc.RetryInfo');
 export const SeverityNumberEnum = root.lookupEnum('opentelemetry.proto.logs.v1.SeverityNumber');

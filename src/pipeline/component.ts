@@ -60,7 +60,10 @@ export interface TemplateStore {
 }
 
 export function isTemplateStore(x: object): x is TemplateStore {
-  return typeof (x as Partial<TemplateStore>).loadTemplates === 'function' && typeof (x as Partial<TemplateStore>).saveTemplates === 'function';
+  return (
+    typeof (x as Partial<TemplateStore>).loadTemplates === 'function' &&
+    typeof (x as Partial<TemplateStore>).saveTemplates === 'function'
+  );
 }
 
 export interface ComponentContext {

@@ -27,7 +27,9 @@ export interface LogStore {
 }
 
 export function isLogStore(x: object): x is LogStore {
-  return typeof (x as Partial<LogStore>).openReader === 'function' && typeof (x as Partial<LogStore>).tables === 'object';
+  return (
+    typeof (x as Partial<LogStore>).openReader === 'function' && typeof (x as Partial<LogStore>).tables === 'object'
+  );
 }
 
 /** The store cannot be read now (its exporter has not started, or its server is away). */

@@ -276,7 +276,10 @@ function toJsonValue(v: AnyValue): JsonValue {
 export function cloneBatch(batch: LogBatch): LogBatch {
   return {
     resourceLogs: batch.resourceLogs.map((rl) => ({
-      resource: { attributes: cloneAttributes(rl.resource.attributes), droppedAttributesCount: rl.resource.droppedAttributesCount },
+      resource: {
+        attributes: cloneAttributes(rl.resource.attributes),
+        droppedAttributesCount: rl.resource.droppedAttributesCount,
+      },
       schemaUrl: rl.schemaUrl,
       scopeLogs: rl.scopeLogs.map((sl) => ({
         scope: { ...sl.scope, attributes: cloneAttributes(sl.scope.attributes) },

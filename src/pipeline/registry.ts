@@ -17,6 +17,9 @@ export class ComponentRegistry {
   }
 
   types(kind: ComponentKind): string[] {
-    return [...this.factories.values()].filter((f) => f.kind === kind).map((f) => f.type).sort();
+    return [...this.factories.values()]
+      .filter((f) => f.kind === kind)
+      .map((f) => f.type)
+      .sort();
   }
 }

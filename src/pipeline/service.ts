@@ -1,7 +1,18 @@
 import type { Logger } from 'pino';
 import type { PipelineConfig, ResolvedComponent, ServiceConfig } from '../config/loader.js';
 import type { Telemetry } from '../telemetry/metrics.js';
-import { isTemplateStore, type Component, type TemplateStore, type ComponentContext, type ComponentHealth, type Exporter, type Extension, type Host, type Processor, type Receiver } from './component.js';
+import {
+  isTemplateStore,
+  type Component,
+  type TemplateStore,
+  type ComponentContext,
+  type ComponentHealth,
+  type Exporter,
+  type Extension,
+  type Host,
+  type Processor,
+  type Receiver,
+} from './component.js';
 import type { LogsConsumer } from './consumer.js';
 import { errorMessage } from './errors.js';
 import { fanOut } from './fanout.js';
@@ -9,7 +20,8 @@ import { isLogStore, type ExportObserver, type LogStore } from './host.js';
 
 /** `sending_queue.storage`, as the OTel Collector's exporterhelper spells a persistent queue. */
 function hasPersistentQueue(exporterConfig: unknown): boolean {
-  const queue = (exporterConfig as { sending_queue?: { enabled?: boolean; storage?: unknown } } | undefined)?.sending_queue;
+  const queue = (exporterConfig as { sending_queue?: { enabled?: boolean; storage?: unknown } } | undefined)
+    ?.sending_queue;
   return queue !== undefined && queue.enabled !== false && typeof queue.storage === 'string';
 }
 
@@ -73,7 +85,10 @@ export class Service {
     for (const [id, consumers] of entries) {
       const r = config.receivers.get(id)!;
       if (r.factory.kind !== 'receiver') continue;
-      this.receivers.push({ id, component: r.factory.create(r.config, { ...this.context(r), extensions: extensionById }, fanOut(consumers)) });
+      this.receivers.push({
+        id,
+        component: r.factory.create(r.config, { ...this.context(r), extensions: extensionById }, fanOut(consumers)),
+      });
     }
   }
 
@@ -83,8 +98,14 @@ export class Service {
     for (const id of [...p.processors].reverse()) {
       const r = this.config.processors.get(id)!;
       if (r.factory.kind !== 'processor') continue;
-      const stores = p.exporters.map((e) => exporters.get(e)!).filter((e): e is Exporter & TemplateStore => isTemplateStore(e));
-      const processor = r.factory.create(this.processorConfig(r, p), { ...this.context(r, p.id), templateStores: stores }, next);
+      const stores = p.exporters
+        .map((e) => exporters.get(e)!)
+        .filter((e): e is Exporter & TemplateStore => isTemplateStore(e));
+      const processor = r.factory.create(
+        this.processorConfig(r, p),
+        { ...this.context(r, p.id), templateStores: stores },
+        next,
+      );
       built.unshift({ id: `${p.id}/${id}`, component: processor });
       next = processor;
     }
@@ -108,7 +129,8 @@ export class Service {
     if (r.raw.wait_for_flush === false) {
       this.startWarnings.push({
         fields: { component: r.id, pipeline: p.id, exporters: persistent },
-        message: 'batch processor with wait_for_flush: false in front of a persistent sending queue: requests are acknowledged before their records reach the disk queue, and acknowledged records may be lost on a crash',
+        message:
+          'batch processor with wait_for_flush: false in front of a persistent sending queue: requests are acknowledged before their records reach the disk queue, and acknowledged records may be lost on a crash',
       });
     }
     return r.config;
@@ -149,8 +171,15 @@ export class Service {
   }
 
   private context(r: ResolvedComponent, pipeline?: string): ComponentContext {
-    const logger = this.logger.child(pipeline ? { component: r.id, kind: r.kind, pipeline } : { component: r.id, kind: r.kind });
-    const context: ComponentContext = { id: r.id, kind: r.kind, logger, telemetry: this.telemetry.forComponent(r.kind, r.id) };
+    const logger = this.logger.child(
+      pipeline ? { component: r.id, kind: r.kind, pipeline } : { component: r.id, kind: r.kind },
+    );
+    const context: ComponentContext = {
+      id: r.id,
+      kind: r.kind,
+      logger,
+      telemetry: this.telemetry.forComponent(r.kind, r.id),
+    };
     if (r.kind === 'exporter') context.exporterIds = [...new Set(this.config.pipelines.flatMap((p) => p.exporters))];
     return context;
   }
@@ -200,7 +229,13 @@ export class Service {
     this.started.length = 0;
   }
 
-  health(): { status: string; state: ServiceState; clickhouse_connected: boolean | null; templates_loaded: number; components: Record<string, ComponentHealth> } {
+  health(): {
+    status: string;
+    state: ServiceState;
+    clickhouse_connected: boolean | null;
+    templates_loaded: number;
+    components: Record<string, ComponentHealth>;
+  } {
     const components: Record<string, ComponentHealth> = {};
     let clickhouse: boolean | null = null;
     let worst: ComponentHealth['status'] = 'ok';

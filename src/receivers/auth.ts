@@ -13,11 +13,18 @@ export const authSchema = z.strictObject({
 export type AuthConfig = z.output<typeof authSchema>;
 
 /** The authenticator a receiver's `auth` names; the config loader has checked that it is listed. */
-export function resolveAuthenticator(auth: AuthConfig | undefined, context: ComponentContext): ServerAuthenticator | undefined {
+export function resolveAuthenticator(
+  auth: AuthConfig | undefined,
+  context: ComponentContext,
+): ServerAuthenticator | undefined {
   if (!auth) return undefined;
   const extension = context.extensions?.get(auth.authenticator);
-  if (!extension) throw new Error(`${context.id}: authenticator "${auth.authenticator}" is not among the running extensions (list it in service.extensions)`);
-  if (!isServerAuthenticator(extension)) throw new Error(`${context.id}: extension "${auth.authenticator}" cannot authenticate requests`);
+  if (!extension)
+    throw new Error(
+      `${context.id}: authenticator "${auth.authenticator}" is not among the running extensions (list it in service.extensions)`,
+    );
+  if (!isServerAuthenticator(extension))
+    throw new Error(`${context.id}: extension "${auth.authenticator}" cannot authenticate requests`);
   return extension;
 }
 

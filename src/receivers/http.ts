@@ -1,4 +1,11 @@
-import { createServer as createHttpServer, type IncomingMessage, type RequestListener, type Server, type ServerOptions, type ServerResponse } from 'node:http';
+import {
+  createServer as createHttpServer,
+  type IncomingMessage,
+  type RequestListener,
+  type Server,
+  type ServerOptions,
+  type ServerResponse,
+} from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo, Server as NetServer } from 'node:net';
 import { promisify } from 'node:util';
@@ -32,7 +39,9 @@ export function httpServerSettings(defaultEndpoint: string) {
     /** Connections open at once; more are closed as soon as they are accepted. */
     max_connections: positiveInt(4096),
     /** Time from a connection's first byte (or the end of the previous request) to the request's last header: the slowloris guard; also bounds the TLS handshake. */
-    read_header_timeout: duration('10s').refine((ms) => ms > 0, { message: 'must be greater than 0 (it guards against clients that send headers slowly)' }),
+    read_header_timeout: duration('10s').refine((ms) => ms > 0, {
+      message: 'must be greater than 0 (it guards against clients that send headers slowly)',
+    }),
     /** Time to receive a whole request, headers and body; 0: no limit. */
     read_timeout: duration('1m'),
     /** How long a keep-alive connection may wait for its next request; 0: no limit. */
@@ -48,7 +57,10 @@ export type HttpServerSettings = z.output<z.ZodObject<ReturnType<typeof httpServ
 export function checkHttpTimeouts(c: { read_timeout: number; read_header_timeout: number }): boolean {
   return c.read_timeout === 0 || c.read_timeout >= c.read_header_timeout;
 }
-export const HTTP_TIMEOUTS_MESSAGE = { message: 'read_timeout must be 0 or at least read_header_timeout', path: ['read_timeout'] };
+export const HTTP_TIMEOUTS_MESSAGE = {
+  message: 'read_timeout must be 0 or at least read_header_timeout',
+  path: ['read_timeout'],
+};
 
 /**
  * An HTTP or HTTPS server with a receiver's settings: TLS with certificate reloading, a connection
@@ -93,7 +105,9 @@ export class HttpReceiverServer {
       server = createHttpServer(options, this.handler);
     }
     server.maxConnections = s.max_connections;
-    server.on('drop', () => this.refusals.note('too_many_connections', `more than max_connections ${s.max_connections} connections at once`));
+    server.on('drop', () =>
+      this.refusals.note('too_many_connections', `more than max_connections ${s.max_connections} connections at once`),
+    );
     try {
       this.port = await listen(server, s.endpoint, this.what);
     } catch (err) {
@@ -101,7 +115,8 @@ export class HttpReceiverServer {
       throw err;
     }
     this.server = server;
-    if (this.authenticator && !s.tls) this.context.logger.warn({ endpoint: s.endpoint }, 'auth without tls: tokens cross the network in clear text');
+    if (this.authenticator && !s.tls)
+      this.context.logger.warn({ endpoint: s.endpoint }, 'auth without tls: tokens cross the network in clear text');
     return this.port;
   }
 
@@ -112,7 +127,12 @@ export class HttpReceiverServer {
   }
 
   /** Answers a refused request (see answerRefusal), counts it under its reason and logs it, rate-limited. */
-  refuse(req: IncomingMessage, res: ServerResponse, err: unknown, encode: (refusal: Refusal) => { contentType: string; body: string | Uint8Array }): Refusal {
+  refuse(
+    req: IncomingMessage,
+    res: ServerResponse,
+    err: unknown,
+    encode: (refusal: Refusal) => { contentType: string; body: string | Uint8Array },
+  ): Refusal {
     const refusal = answerRefusal(req, res, err, this.context, encode);
     this.noteRefusal(refusal.reason, refusal.httpStatus, refusal.message);
     return refusal;
@@ -174,7 +194,8 @@ const inflate = promisify(zlib.inflate);
 
 export async function readRequestBody(req: IncomingMessage, limit: number, limitName: string): Promise<Buffer> {
   const declared = Number(req.headers['content-length']);
-  if (declared > limit) throw new HttpRequestError(413, `request body of ${declared} bytes exceeds ${limitName} ${limit}`);
+  if (declared > limit)
+    throw new HttpRequestError(413, `request body of ${declared} bytes exceeds ${limitName} ${limit}`);
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req) {
@@ -183,7 +204,14 @@ export async function readRequestBody(req: IncomingMessage, limit: number, limit
     chunks.push(chunk as Buffer);
   }
   const raw = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size);
-  return decompress(raw, String(req.headers['content-encoding'] ?? 'identity').trim().toLowerCase(), limit, limitName);
+  return decompress(
+    raw,
+    String(req.headers['content-encoding'] ?? 'identity')
+      .trim()
+      .toLowerCase(),
+    limit,
+    limitName,
+  );
 }
 
 async function decompress(raw: Buffer, contentEncoding: string, limit: number, limitName: string): Promise<Buffer> {
@@ -200,7 +228,10 @@ async function decompress(raw: Buffer, contentEncoding: string, limit: number, l
       case 'zstd':
         return await zstdDecompress(raw, limit, limitName);
       default:
-        throw new HttpRequestError(415, `unsupported Content-Encoding "${contentEncoding}": use gzip, deflate, zstd or none`);
+        throw new HttpRequestError(
+          415,
+          `unsupported Content-Encoding "${contentEncoding}": use gzip, deflate, zstd or none`,
+        );
     }
   } catch (err) {
     if (err instanceof HttpRequestError) throw err;
@@ -245,7 +276,10 @@ async function zstdDecompress(raw: Buffer, limit: number, limitName: string): Pr
       [left, produced, consumed] = dctx.decompressStream(out, input);
     } catch (err) {
       if (/too much memory/i.test(errorMessage(err))) {
-        throw new HttpRequestError(413, `zstd frame needs a window larger than ${2 ** ZSTD_WINDOW_LOG_MAX / 1048576} MiB; compress with a smaller window (levels 1–19)`);
+        throw new HttpRequestError(
+          413,
+          `zstd frame needs a window larger than ${2 ** ZSTD_WINDOW_LOG_MAX / 1048576} MiB; compress with a smaller window (levels 1–19)`,
+        );
       }
       throw err;
     }

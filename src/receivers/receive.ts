@@ -19,7 +19,13 @@ export interface ReceivedRecords {
  * pipeline accepted them. It rejects with the pipeline's error, which the receiver turns into its
  * protocol's refusal.
  */
-export async function passToPipeline(telemetry: ComponentTelemetry, transport: string, next: LogsConsumer, waitForRoomMs: number, received: ReceivedRecords): Promise<void> {
+export async function passToPipeline(
+  telemetry: ComponentTelemetry,
+  transport: string,
+  next: LogsConsumer,
+  waitForRoomMs: number,
+  received: ReceivedRecords,
+): Promise<void> {
   if (received.invalid > 0) telemetry.refused(received.invalid, transport, 'invalid');
   if (received.unrepresentableTimes > 0) telemetry.unrepresentableTimes(received.unrepresentableTimes, transport);
   if (received.records === 0) return;

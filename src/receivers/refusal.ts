@@ -28,20 +28,55 @@ export interface Refusal {
 export function refusalFor(err: unknown): Refusal {
   const reason = errorMessage(err);
   if (err instanceof ShuttingDownError) {
-    return { httpStatus: 503, grpcCode: GrpcStatus.UNAVAILABLE, retryAfterMs: err.retryAfterMs, message: `log records not accepted, retry later: ${reason}`, unexpected: false, reason: 'shutting_down' };
+    return {
+      httpStatus: 503,
+      grpcCode: GrpcStatus.UNAVAILABLE,
+      retryAfterMs: err.retryAfterMs,
+      message: `log records not accepted, retry later: ${reason}`,
+      unexpected: false,
+      reason: 'shutting_down',
+    };
   }
   if (err instanceof BackPressureError) {
-    return { httpStatus: 429, grpcCode: GrpcStatus.RESOURCE_EXHAUSTED, retryAfterMs: err.retryAfterMs, message: `log records not accepted, retry later: ${reason}`, unexpected: false, reason: 'back_pressure' };
+    return {
+      httpStatus: 429,
+      grpcCode: GrpcStatus.RESOURCE_EXHAUSTED,
+      retryAfterMs: err.retryAfterMs,
+      message: `log records not accepted, retry later: ${reason}`,
+      unexpected: false,
+      reason: 'back_pressure',
+    };
   }
   if (isPermanentError(err)) {
-    return { httpStatus: 400, grpcCode: GrpcStatus.INVALID_ARGUMENT, retryAfterMs: undefined, message: `log records rejected: ${reason}`, unexpected: false, reason: 'rejected' };
+    return {
+      httpStatus: 400,
+      grpcCode: GrpcStatus.INVALID_ARGUMENT,
+      retryAfterMs: undefined,
+      message: `log records rejected: ${reason}`,
+      unexpected: false,
+      reason: 'rejected',
+    };
   }
-  return { httpStatus: 503, grpcCode: GrpcStatus.UNAVAILABLE, retryAfterMs: 1000, message: `log records not accepted, retry later: ${reason}`, unexpected: true, reason: 'unavailable' };
+  return {
+    httpStatus: 503,
+    grpcCode: GrpcStatus.UNAVAILABLE,
+    retryAfterMs: 1000,
+    message: `log records not accepted, retry later: ${reason}`,
+    unexpected: true,
+    reason: 'unavailable',
+  };
 }
 
 /** A request refused by the receiver itself, before its records reach the pipeline, with the HTTP status it is answered. */
 export function refusalForHttpStatus(httpStatus: number, message: string): Refusal {
-  return { httpStatus, grpcCode: grpcCodeForHttpStatus(httpStatus), retryAfterMs: undefined, message, unexpected: false, reason: refusalReasonForHttpStatus(httpStatus) };
+  return {
+    httpStatus,
+    grpcCode: grpcCodeForHttpStatus(httpStatus),
+    retryAfterMs: undefined,
+    message,
+    unexpected: false,
+    reason: refusalReasonForHttpStatus(httpStatus),
+  };
 }
 
 /** Retry-After in whole seconds, at least 1. */

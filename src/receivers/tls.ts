@@ -1,5 +1,11 @@
 import { readFile } from 'node:fs/promises';
-import { createSecureContext, type SecureContextOptions, type SecureVersion, type Server as TlsServer, type TlsOptions } from 'node:tls';
+import {
+  createSecureContext,
+  type SecureContextOptions,
+  type SecureVersion,
+  type Server as TlsServer,
+  type TlsOptions,
+} from 'node:tls';
 import * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import { z } from 'zod';
@@ -7,8 +13,13 @@ import { FileChangeWatcher } from '../internal/file-watch.js';
 import { duration } from '../config/types.js';
 import { errorMessage } from '../pipeline/errors.js';
 
-const TLS_VERSIONS = { '1.0': 'TLSv1', '1.1': 'TLSv1.1', '1.2': 'TLSv1.2', '1.3': 'TLSv1.3' } as const satisfies Record<string, SecureVersion>;
-const tlsVersion = z.enum(Object.keys(TLS_VERSIONS) as [keyof typeof TLS_VERSIONS], { error: 'expected "1.0", "1.1", "1.2" or "1.3"' });
+const TLS_VERSIONS = { '1.0': 'TLSv1', '1.1': 'TLSv1.1', '1.2': 'TLSv1.2', '1.3': 'TLSv1.3' } as const satisfies Record<
+  string,
+  SecureVersion
+>;
+const tlsVersion = z.enum(Object.keys(TLS_VERSIONS) as [keyof typeof TLS_VERSIONS], {
+  error: 'expected "1.0", "1.1", "1.2" or "1.3"',
+});
 
 /**
  * A receiver's `tls:` block, with the OTel Collector's configtls server keys. The certificate,
@@ -29,9 +40,18 @@ export const tlsServerSchema = z
     /** How often the files are checked for changes; 0: never (a restart picks up new files). */
     reload_interval: duration('10s'),
   })
-  .refine((c) => (c.cert_file === undefined) !== (c.cert_pem === undefined), { message: 'set one of cert_file or cert_pem', path: ['cert_file'] })
-  .refine((c) => (c.key_file === undefined) !== (c.key_pem === undefined), { message: 'set one of key_file or key_pem', path: ['key_file'] })
-  .refine((c) => c.max_version === undefined || Number(c.max_version) >= Number(c.min_version), { message: 'must not be below min_version', path: ['max_version'] });
+  .refine((c) => (c.cert_file === undefined) !== (c.cert_pem === undefined), {
+    message: 'set one of cert_file or cert_pem',
+    path: ['cert_file'],
+  })
+  .refine((c) => (c.key_file === undefined) !== (c.key_pem === undefined), {
+    message: 'set one of key_file or key_pem',
+    path: ['key_file'],
+  })
+  .refine((c) => c.max_version === undefined || Number(c.max_version) >= Number(c.min_version), {
+    message: 'must not be below min_version',
+    path: ['max_version'],
+  });
 
 export type TlsServerConfig = z.output<typeof tlsServerSchema>;
 
@@ -61,7 +81,9 @@ export class ServerTlsCredentials {
   /** Reads the files; throws naming the file or the problem. Then watches them for changes. */
   async start(): Promise<void> {
     this.current = await this.load();
-    const files = [this.config.cert_file, this.config.key_file, this.config.client_ca_file].filter((f): f is string => f !== undefined);
+    const files = [this.config.cert_file, this.config.key_file, this.config.client_ca_file].filter(
+      (f): f is string => f !== undefined,
+    );
     if (files.length === 0 || this.config.reload_interval === 0) return;
     this.watcher = new FileChangeWatcher(files, this.config.reload_interval, () => void this.reload());
     await this.watcher.start();
@@ -84,7 +106,10 @@ export class ServerTlsCredentials {
 
   /** gRPC server credentials that follow reloads. */
   grpcCredentials(handshakeTimeoutMs: number): grpc.ServerCredentials {
-    const credentials = new ReloadingGrpcServerCredentials({ ...this.peerOptions(), handshakeTimeout: handshakeTimeoutMs }, this.contextOptions());
+    const credentials = new ReloadingGrpcServerCredentials(
+      { ...this.peerOptions(), handshakeTimeout: handshakeTimeoutMs },
+      this.contextOptions(),
+    );
     this.listeners.push((options) => credentials.update(options));
     return credentials;
   }
@@ -99,7 +124,11 @@ export class ServerTlsCredentials {
   }
 
   private async load(): Promise<SecureContextOptions> {
-    const read = async (file: string | undefined, inline: string | undefined, what: string): Promise<Buffer | undefined> => {
+    const read = async (
+      file: string | undefined,
+      inline: string | undefined,
+      what: string,
+    ): Promise<Buffer | undefined> => {
       if (file === undefined) return inline === undefined ? undefined : Buffer.from(inline);
       try {
         return await readFile(file);
@@ -122,7 +151,9 @@ export class ServerTlsCredentials {
     try {
       createSecureContext(options);
     } catch (err) {
-      throw new Error(`invalid TLS certificate, key or CA (${this.config.cert_file ?? 'cert_pem'}, ${this.config.key_file ?? 'key_pem'}): ${errorMessage(err)}`);
+      throw new Error(
+        `invalid TLS certificate, key or CA (${this.config.cert_file ?? 'cert_pem'}, ${this.config.key_file ?? 'key_pem'}): ${errorMessage(err)}`,
+      );
     }
     return options;
   }
@@ -132,7 +163,10 @@ export class ServerTlsCredentials {
     try {
       options = await this.load();
     } catch (err) {
-      this.logger.error({ err: errorMessage(err) }, 'TLS files changed but cannot be used; keeping the current certificate');
+      this.logger.error(
+        { err: errorMessage(err) },
+        'TLS files changed but cannot be used; keeping the current certificate',
+      );
       return;
     }
     this.current = options;

@@ -1,4 +1,13 @@
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics, type CounterConfiguration, type GaugeConfiguration, type HistogramConfiguration } from 'prom-client';
+import {
+  Counter,
+  Gauge,
+  Histogram,
+  Registry,
+  collectDefaultMetrics,
+  type CounterConfiguration,
+  type GaugeConfiguration,
+  type HistogramConfiguration,
+} from 'prom-client';
 import type { ComponentKind } from '../pipeline/component-kind.js';
 
 /**
@@ -40,7 +49,7 @@ export class Telemetry {
   private readonly udpDropSources = new Map<string, UdpDropSource>();
   readonly receiverUdpKernelDrops = new Counter({
     name: 'otelhouse_receiver_udp_kernel_drops_total',
-    help: 'Datagrams the kernel dropped on the receiver\'s UDP socket (receive buffer full: the receiver did not read fast enough), from the drops column of /proc/net/udp and /proc/net/udp6. Absent where those files are not available.',
+    help: "Datagrams the kernel dropped on the receiver's UDP socket (receive buffer full: the receiver did not read fast enough), from the drops column of /proc/net/udp and /proc/net/udp6. Absent where those files are not available.",
     labelNames: ['receiver'],
     registers: [this.registry],
     collect: () => this.collectUdpDrops(),
@@ -114,15 +123,24 @@ export class Telemetry {
 
   /** The instrument of this name, registered on first use: the instances of one component type share it, each under its own label. */
   counter<L extends string>(config: Omit<CounterConfiguration<L>, 'registers'>): Counter<L> {
-    return (this.registry.getSingleMetric(config.name) as Counter<L> | undefined) ?? new Counter({ ...config, registers: [this.registry] });
+    return (
+      (this.registry.getSingleMetric(config.name) as Counter<L> | undefined) ??
+      new Counter({ ...config, registers: [this.registry] })
+    );
   }
 
   gauge<L extends string>(config: Omit<GaugeConfiguration<L>, 'registers'>): Gauge<L> {
-    return (this.registry.getSingleMetric(config.name) as Gauge<L> | undefined) ?? new Gauge({ ...config, registers: [this.registry] });
+    return (
+      (this.registry.getSingleMetric(config.name) as Gauge<L> | undefined) ??
+      new Gauge({ ...config, registers: [this.registry] })
+    );
   }
 
   histogram<L extends string>(config: Omit<HistogramConfiguration<L>, 'registers'>): Histogram<L> {
-    return (this.registry.getSingleMetric(config.name) as Histogram<L> | undefined) ?? new Histogram({ ...config, registers: [this.registry] });
+    return (
+      (this.registry.getSingleMetric(config.name) as Histogram<L> | undefined) ??
+      new Histogram({ ...config, registers: [this.registry] })
+    );
   }
 
   forComponent(kind: ComponentKind, id: string): ComponentTelemetry {
@@ -160,7 +178,11 @@ export class Telemetry {
 
   /** Counts per component for /stats. */
   stats(): Record<string, Record<string, Record<string, number>>> {
-    const out: Record<string, Record<string, Record<string, number>>> = { receivers: {}, processors: {}, exporters: {} };
+    const out: Record<string, Record<string, Record<string, number>>> = {
+      receivers: {},
+      processors: {},
+      exporters: {},
+    };
     for (const t of this.components.values()) (out[`${t.kind}s`] ??= {})[t.id] = { ...t.counts };
     return out;
   }

@@ -39,7 +39,9 @@ export class TelemetryServer {
     });
     const { host, port } = parseHostPort(this.address)!;
     await new Promise<void>((resolve, reject) => {
-      server.once('error', (err) => reject(new Error(`telemetry endpoints cannot listen on ${this.address}: ${err.message}`)));
+      server.once('error', (err) =>
+        reject(new Error(`telemetry endpoints cannot listen on ${this.address}: ${err.message}`)),
+      );
       server.listen(port, host, () => resolve());
     });
     this.port = (server.address() as AddressInfo).port;

@@ -1,9 +1,24 @@
-import { CompiledTemplateSet, encodeMessages, matchMessages, type EncodedMessages, type MatchResult, type SnapshotData } from './matcher.js';
+import {
+  CompiledTemplateSet,
+  encodeMessages,
+  matchMessages,
+  type EncodedMessages,
+  type MatchResult,
+  type SnapshotData,
+} from './matcher.js';
 import { Template, TemplateMiner, type MinerOptions } from './miner.js';
 import { MatcherPool } from './pool.js';
 import type { TemplateRef, TemplateSource } from '../pipeline/model.js';
 import { templateId } from './identity.js';
-import { IRREGULAR_SPACING, MERGED_VARIABLES, NO_FRAME, TokenScan, WILDCARD, WILDCARD_TEXT, compileMaskingRules } from './token-scanner.js';
+import {
+  IRREGULAR_SPACING,
+  MERGED_VARIABLES,
+  NO_FRAME,
+  TokenScan,
+  WILDCARD,
+  WILDCARD_TEXT,
+  compileMaskingRules,
+} from './token-scanner.js';
 
 /** The template a message got and the values of its `<*>`s; no template: undefined. */
 export interface Assignment {
@@ -128,7 +143,12 @@ export class TemplateEngine {
    * `publish()` before the next await, so a batch being matched on the pool sees its results as
    * stale and re-checks them against the new snapshot.
    */
-  adopt(set: string, tokens: string[], source: TemplateSource, count = 0): { template: TemplateRef; replaced: bigint[] } {
+  adopt(
+    set: string,
+    tokens: string[],
+    source: TemplateSource,
+    count = 0,
+  ): { template: TemplateRef; replaced: bigint[] } {
     const s = this.setOf(set);
     const { template, removed } = s.miner.adopt(tokens, source, count);
     this.dirty.add(set);
@@ -148,7 +168,12 @@ export class TemplateEngine {
     }
   }
 
-  private async assignInTurn(s: TemplateSet, set: string, messages: string[], previous: Promise<void>): Promise<Assignment[]> {
+  private async assignInTurn(
+    s: TemplateSet,
+    set: string,
+    messages: string[],
+    previous: Promise<void>,
+  ): Promise<Assignment[]> {
     const out = new Array<Assignment>(messages.length);
     if (this.pool && messages.length > this.options.parallelThreshold) {
       this.publish();
@@ -178,7 +203,11 @@ export class TemplateEngine {
   private setOf(key: string): TemplateSet {
     let s = this.sets.get(key);
     if (!s) {
-      s = { key, miner: new TemplateMiner(this.options.miner), snapshot: { templates: [], texts: [], compiled: new CompiledTemplateSet([]) } };
+      s = {
+        key,
+        miner: new TemplateMiner(this.options.miner),
+        snapshot: { templates: [], texts: [], compiled: new CompiledTemplateSet([]) },
+      };
       this.sets.set(key, s);
     }
     return s;
@@ -191,7 +220,11 @@ export class TemplateEngine {
       for (const key of this.dirty) {
         const s = this.sets.get(key)!;
         const templates = s.miner.templates();
-        s.snapshot = { templates, texts: templates.map((t) => t.text), compiled: new CompiledTemplateSet(templates.map((t) => t.tokens)) };
+        s.snapshot = {
+          templates,
+          texts: templates.map((t) => t.text),
+          compiled: new CompiledTemplateSet(templates.map((t) => t.tokens)),
+        };
       }
       this.dirty.clear();
     }
@@ -216,7 +249,14 @@ export class TemplateEngine {
    * are matched again on the current snapshot, so the outcome never depends on which snapshot a
    * worker held. What still misses is learned.
    */
-  private collect(s: TemplateSet, snapshot: SetSnapshot, result: MatchResult, encoded: EncodedMessages, out: Assignment[], first: number): void {
+  private collect(
+    s: TemplateSet,
+    snapshot: SetSnapshot,
+    result: MatchResult,
+    encoded: EncodedMessages,
+    out: Assignment[],
+    first: number,
+  ): void {
     const buf = encoded.buffer;
     const n = result.templates.length;
     const stale = result.version !== this.version || snapshot !== s.snapshot;
@@ -238,14 +278,31 @@ export class TemplateEngine {
         let params = EMPTY_PARAMS;
         if (to > from) {
           params = new Array<string>(to - from);
-          for (let k = from; k < to; k++) params[k - from] = Buffer.prototype.utf8Slice.call(buf, result.spans[2 * k]!, result.spans[2 * k + 1]!) as string;
+          for (let k = from; k < to; k++)
+            params[k - from] = Buffer.prototype.utf8Slice.call(
+              buf,
+              result.spans[2 * k]!,
+              result.spans[2 * k + 1]!,
+            ) as string;
         }
-        const exact = this.exact({ template: snapshot.templates[index]!.ref(), params, mined: false }, result.shapes[i]!, buf, encoded.offsets[i]!, encoded.offsets[i + 1]!);
+        const exact = this.exact(
+          { template: snapshot.templates[index]!.ref(), params, mined: false },
+          result.shapes[i]!,
+          buf,
+          encoded.offsets[i]!,
+          encoded.offsets[i + 1]!,
+        );
         out[first + i] = exact;
         if (exact.template) this.counters.matched++;
         continue;
       }
-      out[first + i] = this.exact(this.learnOne(s, buf as Buffer, encoded.offsets[i]!, encoded.offsets[i + 1]!, stale), result.shapes[i]!, buf, encoded.offsets[i]!, encoded.offsets[i + 1]!);
+      out[first + i] = this.exact(
+        this.learnOne(s, buf as Buffer, encoded.offsets[i]!, encoded.offsets[i + 1]!, stale),
+        result.shapes[i]!,
+        buf,
+        encoded.offsets[i]!,
+        encoded.offsets[i + 1]!,
+      );
     }
     for (let k = 0; k < uses.length; k++) {
       if (!uses[k]) continue;
@@ -253,7 +310,11 @@ export class TemplateEngine {
       s.miner.touch(t, uses[k]!);
       if (firstUse !== undefined && t.lowConfidence && sink!.wants(t.id)) {
         const i = firstUse[k]!;
-        sink!.offer(s.key, t.ref(), Buffer.prototype.utf8Slice.call(buf, encoded.offsets[i]!, encoded.offsets[i + 1]!) as string);
+        sink!.offer(
+          s.key,
+          t.ref(),
+          Buffer.prototype.utf8Slice.call(buf, encoded.offsets[i]!, encoded.offsets[i + 1]!) as string,
+        );
       }
     }
   }
@@ -282,7 +343,8 @@ export class TemplateEngine {
       this.dirty.add(s.key);
       if (s.miner.templateCount > before) this.counters.newTemplates++;
       const sink = this.options.candidates;
-      if (sink?.wants(learned.template.id)) sink.offer(s.key, learned.template.ref(), Buffer.prototype.utf8Slice.call(buf, from, to) as string);
+      if (sink?.wants(learned.template.id))
+        sink.offer(s.key, learned.template.ref(), Buffer.prototype.utf8Slice.call(buf, from, to) as string);
     }
     return { template: learned.template.ref(), params: paramsOf(scan, learned.template.tokens), mined: true };
   }
@@ -296,8 +358,14 @@ export class TemplateEngine {
    */
   private exact(a: Assignment, shape: number, buf: Uint8Array, from: number, to: number): Assignment {
     if (!a.template || shape === 0) return a;
-    const template = shape & IRREGULAR_SPACING ? this.variant(a.template, buf, from, to, (shape & MERGED_VARIABLES) !== 0) : a.template;
-    if (shape & WILDCARD_TEXT && render(template.text, a.params) !== (Buffer.prototype.utf8Slice.call(buf, from, to) as string)) {
+    const template =
+      shape & IRREGULAR_SPACING
+        ? this.variant(a.template, buf, from, to, (shape & MERGED_VARIABLES) !== 0)
+        : a.template;
+    if (
+      shape & WILDCARD_TEXT &&
+      render(template.text, a.params) !== (Buffer.prototype.utf8Slice.call(buf, from, to) as string)
+    ) {
       this.counters.unrenderable++;
       return { template: undefined, params: EMPTY_PARAMS, mined: false };
     }
@@ -309,7 +377,12 @@ export class TemplateEngine {
     const scan = this.exactScan;
     scan.scan(buf, from, to);
     const gaps: string[] = new Array<string>(scan.count + 1);
-    for (let t = 0; t <= scan.count; t++) gaps[t] = Buffer.prototype.utf8Slice.call(buf, t === 0 ? from : scan.end[t - 1]!, t === scan.count ? to : scan.start[t]!) as string;
+    for (let t = 0; t <= scan.count; t++)
+      gaps[t] = Buffer.prototype.utf8Slice.call(
+        buf,
+        t === 0 ? from : scan.end[t - 1]!,
+        t === scan.count ? to : scan.start[t]!,
+      ) as string;
     return gaps;
   }
 
@@ -331,7 +404,10 @@ export class TemplateEngine {
     let text = gaps[0]!;
     for (let t = 0; t < tokens.length; t++) text += tokens[t]! + gaps[t + 1]!;
     // The irregular spacing can be inside a variable (a date's padding): the template as it is.
-    const v: TemplateRef = text === template.text ? template : { id: templateId(text), text, replaced: [], source: template.source, variantOf: template };
+    const v: TemplateRef =
+      text === template.text
+        ? template
+        : { id: templateId(text), text, replaced: [], source: template.source, variantOf: template };
     if (joined) return v;
     if (this.variantCount >= MAX_VARIANTS) {
       this.variants.clear();

@@ -43,10 +43,22 @@ function load(task: MatchTask): void {
 
 export default function matchTask(task: MatchTask) {
   if (task.version !== version) load(task);
-  const result = matchMessages(sets.get(task.set) ?? EMPTY, version, { buffer: new Uint8Array(task.buffer), offsets: task.offsets }, scan);
+  const result = matchMessages(
+    sets.get(task.set) ?? EMPTY,
+    version,
+    { buffer: new Uint8Array(task.buffer), offsets: task.offsets },
+    scan,
+  );
   const value: MatchTaskResult = { ...result, buffer: task.buffer, offsets: task.offsets };
   return Piscina.move({
-    [Piscina.transferableSymbol]: [value.templates.buffer, value.spanIndex.buffer, value.spans.buffer, value.shapes.buffer, value.buffer, value.offsets.buffer],
+    [Piscina.transferableSymbol]: [
+      value.templates.buffer,
+      value.spanIndex.buffer,
+      value.spans.buffer,
+      value.shapes.buffer,
+      value.buffer,
+      value.offsets.buffer,
+    ],
     [Piscina.valueSymbol]: value,
   } as never);
 }

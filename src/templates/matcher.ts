@@ -79,7 +79,9 @@ export class CompiledTemplateSet {
     for (let t = 0; t < scan.count; t++) {
       const kind = kinds[t]!;
       if (kind === VARIABLE) out.push(scan.start[t]!, scan.end[t]!);
-      else if (scan.spanCount[t]! > 0) for (let k = scan.firstSpan[t]!, last = k + scan.spanCount[t]!; k < last; k++) out.push(scan.spanStart[k]!, scan.spanEnd[k]!);
+      else if (scan.spanCount[t]! > 0)
+        for (let k = scan.firstSpan[t]!, last = k + scan.spanCount[t]!; k < last; k++)
+          out.push(scan.spanStart[k]!, scan.spanEnd[k]!);
       else if (kind === FRAMED && hashes[t] !== scan.hash[t]) out.push(scan.frameStart[t]!, scan.frameEnd[t]!);
     }
   }
@@ -154,7 +156,12 @@ export function encodeMessages(messages: string[]): EncodedMessages {
 }
 
 /** Matches every message of an encoded batch against one compiled set. Runs inline and in workers. */
-export function matchMessages(set: CompiledTemplateSet, version: number, messages: EncodedMessages, scan = new TokenScan()): MatchResult {
+export function matchMessages(
+  set: CompiledTemplateSet,
+  version: number,
+  messages: EncodedMessages,
+  scan = new TokenScan(),
+): MatchResult {
   const n = messages.offsets.length - 1;
   const templates = new Int32Array(n);
   const spanIndex = new Int32Array(n + 1);

@@ -13,7 +13,12 @@ export interface MinerOptions {
   maxTemplates: number;
 }
 
-export const DEFAULT_MINER_OPTIONS: MinerOptions = { similarity: 0.5, depth: 4, generalizeAfter: 3, maxTemplates: 10000 };
+export const DEFAULT_MINER_OPTIONS: MinerOptions = {
+  similarity: 0.5,
+  depth: 4,
+  generalizeAfter: 3,
+  maxTemplates: 10000,
+};
 
 /** A mined template. `tokens` are masked tokens; `<*>` is a variable. */
 export class Template {
@@ -261,7 +266,12 @@ export class TemplateMiner {
       // differ only in their digits (U11/U01, node7/node12); constant-case words (NEW, RUNNING,
       // HTTPS) are states and kinds, which tell events apart, so they never merge.
       const variable = word === WILDCARD || (word.includes(WILDCARD) && commonFrame(tok, word) !== undefined);
-      if (!variable && !sameDigitShape(tok, word) && (seen.size < this.options.generalizeAfter || allConstantCase(seen))) continue;
+      if (
+        !variable &&
+        !sameDigitShape(tok, word) &&
+        (seen.size < this.options.generalizeAfter || allConstantCase(seen))
+      )
+        continue;
       template.tokens[i] = commonFrame(tok, word) ?? WILDCARD;
       template.conflicts.delete(i);
       changed = true;

@@ -52,10 +52,18 @@ export class MatcherPool {
       buffer,
       offsets: messages.offsets,
     };
-    const out = (await this.piscina.run(task, { transferList: [buffer, messages.offsets.buffer as ArrayBuffer] })) as MatchTaskResult;
+    const out = (await this.piscina.run(task, {
+      transferList: [buffer, messages.offsets.buffer as ArrayBuffer],
+    })) as MatchTaskResult;
     const view = Buffer.from(out.buffer, byteOffset, byteLength);
     return {
-      result: { version: out.version, templates: out.templates, spanIndex: out.spanIndex, spans: out.spans, shapes: out.shapes },
+      result: {
+        version: out.version,
+        templates: out.templates,
+        spanIndex: out.spanIndex,
+        spans: out.spans,
+        shapes: out.shapes,
+      },
       messages: { buffer: view, offsets: out.offsets },
     };
   }

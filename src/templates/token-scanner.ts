@@ -134,7 +134,8 @@ export class TokenScan {
       const gap = i;
       while (i < to && CLASS[buf[i]!]! & SPACE) i++;
       // Templates join their tokens with single spaces: any other spacing is the message's own.
-      if (i >= to ? i > gap : this.count === 0 ? i > gap : i - gap !== 1 || buf[gap] !== SPACE_BYTE) shape |= IRREGULAR_SPACING;
+      if (i >= to ? i > gap : this.count === 0 ? i > gap : i - gap !== 1 || buf[gap] !== SPACE_BYTE)
+        shape |= IRREGULAR_SPACING;
       if (i >= to) break;
       let e = i;
       while (e < to && !(CLASS[buf[e]!]! & SPACE)) e++;
@@ -183,7 +184,11 @@ export class TokenScan {
 
   /** Token t is a number, or ends in one after leading punctuation (`(1.16`, `<1`). */
   private endsInNumber(t: number): boolean {
-    const from = this.whole[t] ? this.start[t]! : this.spanCount[t] === 1 && this.spanEnd[this.firstSpan[t]!] === this.end[t] ? this.spanStart[this.firstSpan[t]!]! : -1;
+    const from = this.whole[t]
+      ? this.start[t]!
+      : this.spanCount[t] === 1 && this.spanEnd[this.firstSpan[t]!] === this.end[t]
+        ? this.spanStart[this.firstSpan[t]!]!
+        : -1;
     return from >= 0 && (CLASS[this.buf[from]!]! & DIGIT) !== 0;
   }
 
@@ -203,7 +208,13 @@ export class TokenScan {
   private isConversion(t: number): boolean {
     const s = this.start[t]!;
     const e = this.end[t]!;
-    return this.quantity[t] === 1 && this.buf[s] === OPEN_PAREN && this.spanStart[this.firstSpan[t]!] === s + 1 && this.buf[this.spanEnd[this.firstSpan[t]!]!] === CLOSE_PAREN && e > s;
+    return (
+      this.quantity[t] === 1 &&
+      this.buf[s] === OPEN_PAREN &&
+      this.spanStart[this.firstSpan[t]!] === s + 1 &&
+      this.buf[this.spanEnd[this.firstSpan[t]!]!] === CLOSE_PAREN &&
+      e > s
+    );
   }
 
   /** Makes tokens a..b one token whose value runs from a's value to b's core (or b's `)`). */
@@ -333,7 +344,9 @@ export class TokenScan {
       } else if (c !== MINUS) hexOnly = false;
     }
     if (equals > i && equals + 1 < j && this.isKey(buf, i, equals)) {
-      return this.isPlainWord(buf, equals + 1, j) ? this.addLiteral(s, e, equals + 1, j) : this.addSpans(s, e, equals + 1, j);
+      return this.isPlainWord(buf, equals + 1, j)
+        ? this.addLiteral(s, e, equals + 1, j)
+        : this.addSpans(s, e, equals + 1, j);
     }
     let variable = this.isPath(buf, i, j);
     if (!variable && digits) {
@@ -363,7 +376,8 @@ export class TokenScan {
   private isPath(buf: Uint8Array, from: number, to: number): boolean {
     if (to - from < 2) return false;
     if (buf[from] === SLASH) return true;
-    for (let k = from + 1; k + 2 < to; k++) if (buf[k] === COLON && buf[k + 1] === SLASH && buf[k + 2] === SLASH) return true;
+    for (let k = from + 1; k + 2 < to; k++)
+      if (buf[k] === COLON && buf[k + 1] === SLASH && buf[k + 2] === SLASH) return true;
     return false;
   }
 
@@ -522,16 +536,78 @@ export const NO_FRAME = -1;
 
 /** Units of size and time that follow a number. */
 const UNITS = new Set<number>();
-for (const unit of ['B', 'KB', 'MB', 'GB', 'TB', 'PB', 'kB', 'KiB', 'MiB', 'GiB', 'TiB', 'byte', 'bytes', 'ns', 'us', 'µs', 'ms', 's', 'sec', 'secs', 'second', 'seconds', 'min', 'mins', 'minutes', 'h', 'hours']) {
+for (const unit of [
+  'B',
+  'KB',
+  'MB',
+  'GB',
+  'TB',
+  'PB',
+  'kB',
+  'KiB',
+  'MiB',
+  'GiB',
+  'TiB',
+  'byte',
+  'bytes',
+  'ns',
+  'us',
+  'µs',
+  'ms',
+  's',
+  'sec',
+  'secs',
+  'second',
+  'seconds',
+  'min',
+  'mins',
+  'minutes',
+  'h',
+  'hours',
+]) {
   UNITS.add(tokenHash(unit));
 }
 
 const DATE_WORDS = new Set<number>();
 for (const word of [
-  'jan', 'feb', 'mar', 'apr', 'may', 'jun', 'jul', 'aug', 'sep', 'sept', 'oct', 'nov', 'dec',
-  'january', 'february', 'march', 'april', 'june', 'july', 'august', 'september', 'october', 'november', 'december',
-  'mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun',
-  'monday', 'tuesday', 'wednesday', 'thursday', 'friday', 'saturday', 'sunday',
+  'jan',
+  'feb',
+  'mar',
+  'apr',
+  'may',
+  'jun',
+  'jul',
+  'aug',
+  'sep',
+  'sept',
+  'oct',
+  'nov',
+  'dec',
+  'january',
+  'february',
+  'march',
+  'april',
+  'june',
+  'july',
+  'august',
+  'september',
+  'october',
+  'november',
+  'december',
+  'mon',
+  'tue',
+  'wed',
+  'thu',
+  'fri',
+  'sat',
+  'sun',
+  'monday',
+  'tuesday',
+  'wednesday',
+  'thursday',
+  'friday',
+  'saturday',
+  'sunday',
 ]) {
   for (const spelling of [word, word[0]!.toUpperCase() + word.slice(1), word.toUpperCase()]) {
     for (const suffix of ['', ',']) DATE_WORDS.add(tokenHash(spelling + suffix));

@@ -22,7 +22,9 @@ const read = (path: string) => readFileSync(join(PROJECT_ROOT, path), 'utf8');
 
 /** The chart's container ports: what the image must expose and compose must publish. */
 const CHART_VALUES = parseYaml(read('helm/otelhouse/values.yaml')) as { ports: Record<string, { containerPort: number; protocol: string }> };
-const CHART_PORTS = Object.values(CHART_VALUES.ports).map((p) => (p.protocol === 'UDP' ? `${p.containerPort}/udp` : String(p.containerPort))).sort();
+const CHART_PORTS = Object.values(CHART_VALUES.ports)
+  .map((p) => (p.protocol === 'UDP' ? `${p.containerPort}/udp` : String(p.containerPort)))
+  .sort();
 
 interface Instruction {
   keyword: string;
@@ -50,7 +52,7 @@ function parseDockerfile(text: string): Instruction[] {
   return out;
 }
 
-t.test('Dockerfile: multi-stage, production dependencies, non-root, healthcheck, the chart\'s ports, PID 1 node', async (t) => {
+t.test("Dockerfile: multi-stage, production dependencies, non-root, healthcheck, the chart's ports, PID 1 node", async (t) => {
   const instructions = parseDockerfile(read('deploy/Dockerfile'));
   const froms = instructions.filter((i) => i.keyword === 'FROM');
   t.ok(froms.length >= 3, 'build, dependencies and runtime stages');
@@ -67,17 +69,31 @@ t.test('Dockerfile: multi-stage, production dependencies, non-root, healthcheck,
     const from = /--from=(\S+)/.exec(copy.args)?.[1];
     if (from) t.ok(stageNames.includes(from), `COPY --from=${from} names a stage`);
     else {
-      const sources = copy.args.replace(/--\S+\s*/g, '').split(/\s+/).slice(0, -1);
+      const sources = copy.args
+        .replace(/--\S+\s*/g, '')
+        .split(/\s+/)
+        .slice(0, -1);
       for (const src of sources) t.ok(existsSync(join(PROJECT_ROOT, src)), `COPY ${src}: exists in the repository`);
     }
   }
-  const dockerignore = read('.dockerignore').split('\n').filter((l) => l && !l.startsWith('#'));
+  const dockerignore = read('.dockerignore')
+    .split('\n')
+    .filter((l) => l && !l.startsWith('#'));
   for (const needed of ['src', 'proto', 'config', 'package.json', 'package-lock.json']) t.notOk(dockerignore.includes(needed), `${needed} is in the build context`);
-  t.ok(instructions.some((i) => i.keyword === 'RUN' && /npm ci --omit=dev/.test(i.args)), 'npm ci --omit=dev');
+  t.ok(
+    instructions.some((i) => i.keyword === 'RUN' && /npm ci --omit=dev/.test(i.args)),
+    'npm ci --omit=dev',
+  );
   const depsStage = froms.findIndex((f) => instructions.some((i) => i.stage === froms.indexOf(f) && i.keyword === 'RUN' && /npm ci --omit=dev/.test(i.args)));
   const depsName = /\sAS\s+(\S+)/i.exec(froms[depsStage]!.args)![1];
-  t.ok(final.some((i) => i.keyword === 'COPY' && i.args.includes(`--from=${depsName}`) && i.args.includes('node_modules')), 'the runtime gets the production node_modules only');
-  t.notOk(final.some((i) => i.keyword === 'RUN' && /npm (ci|install)(?!.*--omit=dev)/.test(i.args)), 'no dev dependencies installed in the runtime stage');
+  t.ok(
+    final.some((i) => i.keyword === 'COPY' && i.args.includes(`--from=${depsName}`) && i.args.includes('node_modules')),
+    'the runtime gets the production node_modules only',
+  );
+  t.notOk(
+    final.some((i) => i.keyword === 'RUN' && /npm (ci|install)(?!.*--omit=dev)/.test(i.args)),
+    'no dev dependencies installed in the runtime stage',
+  );
 
   const user = final.filter((i) => i.keyword === 'USER').at(-1);
   t.ok(user, 'the runtime stage sets USER');
@@ -86,35 +102,63 @@ t.test('Dockerfile: multi-stage, production dependencies, non-root, healthcheck,
   const values = CHART_VALUES as unknown as { securityContext: { runAsUser: number; runAsGroup: number } };
   t.equal(Number(uid), values.securityContext.runAsUser, 'the uid the chart runs as');
   t.equal(Number(gid), values.securityContext.runAsGroup, 'the gid the chart runs as');
-  t.ok(final.some((i) => i.keyword === 'RUN' && i.args.includes(`useradd`) && i.args.includes(`--uid ${uid}`)), 'the user exists in the image');
+  t.ok(
+    final.some((i) => i.keyword === 'RUN' && i.args.includes(`useradd`) && i.args.includes(`--uid ${uid}`)),
+    'the user exists in the image',
+  );
 
-  const exposed = final.filter((i) => i.keyword === 'EXPOSE').flatMap((i) => i.args.split(/\s+/)).sort();
-  t.same(exposed, CHART_PORTS, 'EXPOSE lists the chart\'s ports');
+  const exposed = final
+    .filter((i) => i.keyword === 'EXPOSE')
+    .flatMap((i) => i.args.split(/\s+/))
+    .sort();
+  t.same(exposed, CHART_PORTS, "EXPOSE lists the chart's ports");
 
   const health = final.find((i) => i.keyword === 'HEALTHCHECK');
   t.ok(health, 'HEALTHCHECK');
   t.match(health!.args, /CMD \[.*\/health/, 'the healthcheck asks /health, in exec form (no shell needed)');
   t.match(health!.args, /OTELHOUSE_HEALTH_PORT/);
-  t.ok(final.some((i) => i.keyword === 'ENV' && i.args.includes(`OTELHOUSE_HEALTH_PORT=${CHART_VALUES.ports['metrics']!.containerPort}`)), 'the healthcheck port is the telemetry port');
+  t.ok(
+    final.some((i) => i.keyword === 'ENV' && i.args.includes(`OTELHOUSE_HEALTH_PORT=${CHART_VALUES.ports['metrics']!.containerPort}`)),
+    'the healthcheck port is the telemetry port',
+  );
 
   // The image's config, read as the daemon reads it there: from its place in the image, with the
   // image's environment. Whatever it writes must be on the volume (the rest is not writable).
-  const imageEnv = Object.fromEntries(final.filter((i) => i.keyword === 'ENV').flatMap((i) => i.args.split(/\s+/)).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
+  const imageEnv = Object.fromEntries(
+    final
+      .filter((i) => i.keyword === 'ENV')
+      .flatMap((i) => i.args.split(/\s+/))
+      .map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]),
+  );
   const configCopy = final.find((i) => i.keyword === 'COPY' && i.args.startsWith('config/otelhouse.yaml '))!.args.split(/\s+/)[1]!;
   const volume = (JSON.parse(final.find((i) => i.keyword === 'VOLUME')!.args) as string[])[0]!;
-  const imageConfig = parseConfig(read('config/otelhouse.yaml'), builtinComponents(), imageEnv, configCopy, dirname(configCopy)).exporters.get('clickhouse')!.config as { endpoint: string; sending_queue: { storage: string }; dead_letter: { path: string } };
-  for (const [key, path] of [['endpoint', imageConfig.endpoint.replace('embedded://', '')], ['sending_queue.storage', imageConfig.sending_queue.storage], ['dead_letter.path', imageConfig.dead_letter.path]]) {
+  const imageConfig = parseConfig(read('config/otelhouse.yaml'), builtinComponents(), imageEnv, configCopy, dirname(configCopy)).exporters.get('clickhouse')!.config as {
+    endpoint: string;
+    sending_queue: { storage: string };
+    dead_letter: { path: string };
+  };
+  for (const [key, path] of [
+    ['endpoint', imageConfig.endpoint.replace('embedded://', '')],
+    ['sending_queue.storage', imageConfig.sending_queue.storage],
+    ['dead_letter.path', imageConfig.dead_letter.path],
+  ]) {
     t.ok(path!.startsWith(`${volume}/`), `the image's ${key} is on the volume: ${path}`);
   }
 
   const entrypoint = final.find((i) => i.keyword === 'ENTRYPOINT')!;
   const argv = JSON.parse(entrypoint.args) as string[];
   t.equal(argv[0], 'node', 'exec-form ENTRYPOINT: node is PID 1 and gets SIGTERM itself');
-  t.ok(argv.includes('--max-semi-space-size=64'), 'the heap flag the CLI\'s shebang gives');
+  t.ok(argv.includes('--max-semi-space-size=64'), "the heap flag the CLI's shebang gives");
   const cmd = JSON.parse(final.find((i) => i.keyword === 'CMD')!.args) as string[];
   t.same(cmd.slice(0, 2), ['run', '--config']);
-  t.ok(final.some((i) => i.keyword === 'COPY' && i.args.endsWith(` ${cmd[2]}`)), 'the CMD\'s config file is in the image');
-  t.notOk(final.some((i) => i.keyword === 'ADD'), 'COPY, not ADD');
+  t.ok(
+    final.some((i) => i.keyword === 'COPY' && i.args.endsWith(` ${cmd[2]}`)),
+    "the CMD's config file is in the image",
+  );
+  t.notOk(
+    final.some((i) => i.keyword === 'ADD'),
+    'COPY, not ADD',
+  );
 });
 
 interface ComposeService {
@@ -159,11 +203,14 @@ t.test('docker-compose.yml: otelhouse, ClickHouse and Grafana fit together', asy
   const o = services['otelhouse']!;
   t.ok(existsSync(join(PROJECT_ROOT, 'deploy', o.build!.context, o.build!.dockerfile)), 'otelhouse builds from deploy/Dockerfile');
   const published = o.ports!.map((p) => p.split(':').at(-1)!.replace('/tcp', '')).sort();
-  t.same(published, CHART_PORTS, 'otelhouse publishes the image\'s ports');
+  t.same(published, CHART_PORTS, "otelhouse publishes the image's ports");
   t.equal(o.read_only, true, 'read-only root filesystem');
   t.same(o.tmpfs, ['/tmp']);
   t.same(o.cap_drop, ['ALL']);
-  t.ok(o.volumes!.some((v) => v.endsWith(':/var/lib/otelhouse')), 'its data directory is a volume');
+  t.ok(
+    o.volumes!.some((v) => v.endsWith(':/var/lib/otelhouse')),
+    'its data directory is a volume',
+  );
   const endpoint = new URL(o.environment!['OTELHOUSE_CLICKHOUSE_ENDPOINT']!);
   t.equal(endpoint.hostname, 'clickhouse', 'otelhouse writes to the clickhouse service');
   t.equal(endpoint.port, '8123');
@@ -173,16 +220,24 @@ t.test('docker-compose.yml: otelhouse, ClickHouse and Grafana fit together', asy
   t.equal(o.environment!['OTELHOUSE_CLICKHOUSE_PASSWORD'], clickhouseEnv['CLICKHOUSE_PASSWORD'], 'the same password');
   t.equal(env['OTELHOUSE_CLICKHOUSE_DATABASE'], clickhouseEnv['CLICKHOUSE_DB'], 'the database the server creates');
   const config = loadConfig({ file: join(PROJECT_ROOT, 'config/otelhouse.yaml') }, env);
-  t.equal((config.exporters.get('clickhouse')!.config as { endpoint: string }).endpoint, 'http://clickhouse:8123', 'the image\'s default config with compose\'s environment loads and writes to the server');
+  t.equal(
+    (config.exporters.get('clickhouse')!.config as { endpoint: string }).endpoint,
+    'http://clickhouse:8123',
+    "the image's default config with compose's environment loads and writes to the server",
+  );
 
-  const datasource = (parseYaml(read('deploy/grafana/provisioning/datasources/clickhouse.yaml')) as { datasources: Array<{ uid: string; type: string; jsonData: Record<string, any> }> }).datasources[0]!;
+  const datasource = (parseYaml(read('deploy/grafana/provisioning/datasources/clickhouse.yaml')) as { datasources: Array<{ uid: string; type: string; jsonData: Record<string, any> }> })
+    .datasources[0]!;
   t.equal(datasource.type, 'grafana-clickhouse-datasource');
   t.equal(datasource.jsonData['host'], 'clickhouse', 'Grafana reads the clickhouse service');
   t.equal(datasource.jsonData['username'], clickhouseEnv['CLICKHOUSE_USER']);
   t.match(datasource.jsonData['logs'], { defaultDatabase: 'otel', defaultTable: 'otel_logs', otelEnabled: true });
   t.ok((services['grafana']!.environment!['GF_INSTALL_PLUGINS'] ?? '').includes(datasource.type), 'Grafana installs the datasource plugin');
   const provider = (parseYaml(read('deploy/grafana/provisioning/dashboards/otelhouse.yaml')) as { providers: Array<{ options: { path: string } }> }).providers[0]!;
-  t.ok(services['grafana']!.volumes!.some((v) => v === `./grafana/dashboards:${provider.options.path}:ro`), 'the dashboards folder is where the provider looks');
+  t.ok(
+    services['grafana']!.volumes!.some((v) => v === `./grafana/dashboards:${provider.options.path}:ro`),
+    'the dashboards folder is where the provider looks',
+  );
 });
 
 /** Grafana's macros and variables, expanded as the ClickHouse plugin would for the last hour. */
@@ -194,7 +249,7 @@ function expandGrafanaSql(sql: string): string {
     .replace(/\$\{search:sqlstring\}/g, "'timeout'");
 }
 
-t.test('the Grafana dashboard\'s queries run on otelhouse\'s schema', async (t) => {
+t.test("the Grafana dashboard's queries run on otelhouse's schema", async (t) => {
   const dashboard = JSON.parse(read('deploy/grafana/dashboards/otelhouse-logs.json')) as {
     uid: string;
     panels: Array<{ title: string; datasource: { uid: string }; targets: Array<{ rawSql: string; datasource: { uid: string } }> }>;
@@ -213,12 +268,22 @@ service:
   const res = await fetch(`http://127.0.0.1:${daemon.httpPort}/v1/logs`, {
     method: 'POST',
     headers: { 'Content-Type': 'application/json' },
-    body: JSON.stringify({ resourceLogs: [{ resource: { attributes: [{ key: 'service.name', value: { stringValue: 'checkout' } }] }, scopeLogs: [{ logRecords: [{ severityText: 'ERROR', severityNumber: 17, body: { stringValue: 'Connection timeout after 30s' } }] }] }] }),
+    body: JSON.stringify({
+      resourceLogs: [
+        {
+          resource: { attributes: [{ key: 'service.name', value: { stringValue: 'checkout' } }] },
+          scopeLogs: [{ logRecords: [{ severityText: 'ERROR', severityNumber: 17, body: { stringValue: 'Connection timeout after 30s' } }] }],
+        },
+      ],
+    }),
   });
   t.equal(res.status, 200);
   const client = embeddedClient(store);
   t.teardown(() => client.close());
-  const queries = [...dashboard.panels.flatMap((p) => p.targets.map((q) => [p.title, q.rawSql] as const)), ...dashboard.templating.list.filter((v) => v.query).map((v) => [`variable ${v.name}`, v.query] as const)];
+  const queries = [
+    ...dashboard.panels.flatMap((p) => p.targets.map((q) => [p.title, q.rawSql] as const)),
+    ...dashboard.templating.list.filter((v) => v.query).map((v) => [`variable ${v.name}`, v.query] as const),
+  ];
   t.ok(queries.length >= 6, 'panels and variables with SQL');
   // Wait for the one log to be stored, so the queries run on data as well as on the schema.
   for (let i = 0; i < 100 && (await queryRows<{ n: string }>(client, 'SELECT toString(count()) AS n FROM otel.otel_logs'))[0]!.n === '0'; i++) await new Promise((r) => setTimeout(r, 100));
@@ -230,7 +295,10 @@ service:
       t.fail(`${title}: ${(err as Error).message.split('\n')[0]}`);
     }
   }
-  const [errors] = await queryRows<{ errors: string }>(client, expandGrafanaSql(dashboard.panels.find((p) => p.title.startsWith('Errors'))!.targets[0]!.rawSql).replace('count() AS errors', 'toString(count()) AS errors'));
+  const [errors] = await queryRows<{ errors: string }>(
+    client,
+    expandGrafanaSql(dashboard.panels.find((p) => p.title.startsWith('Errors'))!.targets[0]!.rawSql).replace('count() AS errors', 'toString(count()) AS errors'),
+  );
   t.equal(errors!.errors, '1', 'the errors panel counts the ERROR log');
   for (const p of dashboard.panels) for (const q of p.targets) t.equal(q.datasource.uid, 'clickhouse', `${p.title}: the provisioned datasource`);
 });
@@ -248,13 +316,21 @@ t.test('deploy/k8s/ holds what the chart renders from its defaults, and every ob
 });
 
 t.test('deploy/k8s/sidecar/app.yaml carries the sidecar the chart prints', { skip: unavailable }, async (t) => {
-  const app = parseYaml(read('deploy/k8s/sidecar/app.yaml')) as { apiVersion: string; kind: string; spec: { template: { spec: { initContainers: Array<{ name: string }>; containers: Array<{ env: Array<{ name: string; value?: string }> }>; volumes: unknown[] } } } };
+  const app = parseYaml(read('deploy/k8s/sidecar/app.yaml')) as {
+    apiVersion: string;
+    kind: string;
+    spec: { template: { spec: { initContainers: Array<{ name: string }>; containers: Array<{ env: Array<{ name: string; value?: string }> }>; volumes: unknown[] } } };
+  };
   t.same(validateObject(app), [], 'a valid Deployment');
   const notes = renderChart(SIDECAR_VALUES, { release: 'otelhouse-sidecar', namespace: 'default' }).notes;
   const snippet = /initContainers \(or containers\) ---\n([\s\S]*?)# --- paste under spec\.template\.spec\.volumes ---\n([\s\S]*?)# --- end ---/.exec(notes)!;
   const pod = app.spec.template.spec;
-  t.same(pod.initContainers.find((c) => c.name === 'otelhouse'), (parseYaml(snippet[1]!) as unknown[])[0], 'the otelhouse container is the chart\'s snippet');
-  t.same(pod.volumes, parseYaml(snippet[2]!), 'its volumes are the chart\'s');
+  t.same(
+    pod.initContainers.find((c) => c.name === 'otelhouse'),
+    (parseYaml(snippet[1]!) as unknown[])[0],
+    "the otelhouse container is the chart's snippet",
+  );
+  t.same(pod.volumes, parseYaml(snippet[2]!), "its volumes are the chart's");
   const grpcPort = CHART_VALUES.ports['otlp-grpc']!.containerPort;
   t.equal(pod.containers[0]!.env.find((e) => e.name === 'OTEL_EXPORTER_OTLP_ENDPOINT')?.value, `http://localhost:${grpcPort}`, 'the app sends to the sidecar');
 });

@@ -42,10 +42,11 @@ service:
   );
   const daemon = await startDaemonProcess(configFile);
   t.teardown(() => daemon.child.kill('SIGKILL'));
-  const stats = async () => (await (await fetch(`http://127.0.0.1:${telemetryPort}/stats`)).json()) as {
-    exporters: { clickhouse: { queue_size?: number } };
-    processors: { memory_limiter: { refused?: number } };
-  };
+  const stats = async () =>
+    (await (await fetch(`http://127.0.0.1:${telemetryPort}/stats`)).json()) as {
+      exporters: { clickhouse: { queue_size?: number } };
+      processors: { memory_limiter: { refused?: number } };
+    };
 
   const load = new NumberedLoad(`http://127.0.0.1:${httpPort}/v1/logs`, {
     senders: 12,

@@ -46,7 +46,14 @@ async function run(): Promise<void> {
   writeFileSync(agentFile, agentConfig);
   writeFileSync(gatewayFile, configMapText({ mode: 'deployment', preset: 'gateway' }, 'otelhouse-gateway'));
 
-  const [agentGrpc, agentHttp, agentTelemetry, gatewayGrpc, gatewayHttp, gatewayTelemetry] = [await freePort(), await freePort(), await freePort(), await freePort(), await freePort(), await freePort()];
+  const [agentGrpc, agentHttp, agentTelemetry, gatewayGrpc, gatewayHttp, gatewayTelemetry] = [
+    await freePort(),
+    await freePort(),
+    await freePort(),
+    await freePort(),
+    await freePort(),
+    await freePort(),
+  ];
   const agentEnv = {
     OTELHOUSE_OTLP_GRPC_ENDPOINT: `127.0.0.1:${agentGrpc}`,
     OTELHOUSE_OTLP_HTTP_ENDPOINT: `127.0.0.1:${agentHttp}`,
@@ -122,4 +129,4 @@ async function run(): Promise<void> {
   t.equal(templated!.n, String(total), 'the gateway preset matched every log to a template');
 }
 
-t.test('SDK → agent → gateway → ClickHouse with the chart\'s configs; the gateway restarts mid-load', { skip: rendererUnavailable() ?? false }, run);
+t.test("SDK → agent → gateway → ClickHouse with the chart's configs; the gateway restarts mid-load", { skip: rendererUnavailable() ?? false }, run);

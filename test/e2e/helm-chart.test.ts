@@ -87,12 +87,16 @@ function checkCommon(t: Test, r: Rendered, values: Values): void {
   if (!workload) return;
   const pod = podOf(workload);
   const c = pod.spec.containers[0]!;
-  t.equal(pod.metadata.annotations['checksum/config'], createHash('sha256').update(configText(r).replace(/\n$/, '')).digest('hex'), 'checksum/config is the config\'s sha256');
+  t.equal(pod.metadata.annotations['checksum/config'], createHash('sha256').update(configText(r).replace(/\n$/, '')).digest('hex'), "checksum/config is the config's sha256");
   for (const kind of ['startupProbe', 'livenessProbe', 'readinessProbe'] as const) {
     t.same(c[kind]?.httpGet, { path: '/health', port: (values as any).ports?.metrics?.containerPort ?? 8888 }, `${kind} on /health of the telemetry port`);
   }
   t.match(pod.spec.securityContext, { runAsNonRoot: true, seccompProfile: { type: 'RuntimeDefault' } }, 'pod: non-root, RuntimeDefault seccomp');
-  t.match(c.securityContext, { runAsNonRoot: true, readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, privileged: false, capabilities: { drop: ['ALL'] } }, 'container: read-only, no escalation, no capabilities');
+  t.match(
+    c.securityContext,
+    { runAsNonRoot: true, readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, privileged: false, capabilities: { drop: ['ALL'] } },
+    'container: read-only, no escalation, no capabilities',
+  );
   for (const [name, fieldPath] of Object.entries(DOWNWARD_API)) {
     t.equal(c.env.find((e) => e.name === name)?.valueFrom?.fieldRef?.fieldPath, fieldPath, `Downward API ${name}`);
   }
@@ -132,17 +136,27 @@ function runChartTests(skip: string | false): void {
     );
     const data = pod.spec.volumes.find((v) => v.name === 'otelhouse-data')!;
     t.same(data['hostPath'], { path: '/var/lib/otelhouse/observability-otelhouse-agent', type: 'DirectoryOrCreate' }, 'queue on a hostPath per release');
-    t.same(c.volumeMounts.find((m) => m.name === 'otelhouse-data'), { name: 'otelhouse-data', mountPath: '/var/lib/otelhouse' });
+    t.same(
+      c.volumeMounts.find((m) => m.name === 'otelhouse-data'),
+      { name: 'otelhouse-data', mountPath: '/var/lib/otelhouse' },
+    );
     const init = pod.spec.initContainers![0]!;
     t.same(init.command, ['chown', '10001:10001', '/var/lib/otelhouse'], 'an init container hands the hostPath to the container user');
     t.same(init.securityContext.capabilities, { drop: ['ALL'], add: ['CHOWN'] }, '… with CAP_CHOWN alone');
     const cfg = config(r);
     t.same(cfg.service.pipelines.logs, { receivers: ['otlp'], processors: ['batch'], exporters: ['otlp'] }, 'pipeline: otlp → batch → otlp');
-    t.match(cfg.exporters.otlp, { endpoint: '${env:OTELHOUSE_GATEWAY_ENDPOINT:-dns:///otelhouse-gateway-headless.observability.svc:4317}', tls: { insecure: true }, sending_queue: { storage: '${env:OTELHOUSE_QUEUE_DIR:-/var/lib/otelhouse/queue}/otlp' } });
+    t.match(cfg.exporters.otlp, {
+      endpoint: '${env:OTELHOUSE_GATEWAY_ENDPOINT:-dns:///otelhouse-gateway-headless.observability.svc:4317}',
+      tls: { insecure: true },
+      sending_queue: { storage: '${env:OTELHOUSE_QUEUE_DIR:-/var/lib/otelhouse/queue}/otlp' },
+    });
     t.equal(cfg.receivers.otlp.protocols.grpc.endpoint, '${env:OTELHOUSE_OTLP_GRPC_ENDPOINT:-0.0.0.0:4317}');
     const svc = find(r, 'Service')!;
     t.equal((svc['spec'] as any).internalTrafficPolicy, 'Local', 'the Service keeps traffic on the node');
-    t.notOk(c.env.some((e) => e.name.startsWith('OTELHOUSE_CLICKHOUSE')), 'no ClickHouse credentials in the agent');
+    t.notOk(
+      c.env.some((e) => e.name.startsWith('OTELHOUSE_CLICKHOUSE')),
+      'no ClickHouse credentials in the agent',
+    );
     t.match(r.notes, /Forwarding to the gateway at dns:\/\/\/otelhouse-gateway-headless\.observability\.svc:4317/);
   });
 
@@ -152,13 +166,24 @@ function runChartTests(skip: string | false): void {
     const dep = find(r, 'Deployment')!;
     t.equal((dep['spec'] as any).replicas, 2);
     const c = podOf(dep).spec.containers[0]!;
-    t.same(c.ports?.map((p) => [p.name, p.containerPort, p.hostPort]), [['otlp-grpc', 4317, undefined], ['otlp-http', 4318, undefined], ['metrics', 8888, undefined]], 'no hostPort outside daemonset mode');
+    t.same(
+      c.ports?.map((p) => [p.name, p.containerPort, p.hostPort]),
+      [
+        ['otlp-grpc', 4317, undefined],
+        ['otlp-http', 4318, undefined],
+        ['metrics', 8888, undefined],
+      ],
+      'no hostPort outside daemonset mode',
+    );
     t.same(c.env.find((e) => e.name === 'OTELHOUSE_CLICKHOUSE_PASSWORD')?.valueFrom?.secretKeyRef, { name: 'otelhouse-gateway-clickhouse', key: 'password' }, 'password from the Secret');
-    t.same((find(r, 'Secret')!['stringData'] as object), { username: 'default', password: 'pw' });
+    t.same(find(r, 'Secret')!['stringData'] as object, { username: 'default', password: 'pw' });
     const headless = find(r, 'Service', 'otelhouse-gateway-headless')!;
     t.equal((headless['spec'] as any).clusterIP, 'None', 'a headless Service for round_robin');
     t.same((find(r, 'PodDisruptionBudget')!['spec'] as any).maxUnavailable, 1);
-    t.notOk(podOf(dep).spec.volumes.some((v) => v.name === 'otelhouse-data'), 'memory queue by default in deployment mode');
+    t.notOk(
+      podOf(dep).spec.volumes.some((v) => v.name === 'otelhouse-data'),
+      'memory queue by default in deployment mode',
+    );
     const cfg = config(r);
     t.same(cfg.service.pipelines.logs, { receivers: ['otlp'], processors: ['templates', 'batch'], exporters: ['clickhouse'] });
     t.match(cfg.exporters.clickhouse, { endpoint: '${env:OTELHOUSE_CLICKHOUSE_ENDPOINT:-http://clickhouse.db:8123}', password: '${env:OTELHOUSE_CLICKHOUSE_PASSWORD}', database: 'otel', ttl: '72h' });
@@ -180,12 +205,27 @@ function runChartTests(skip: string | false): void {
         `${mode}: ports`,
       );
       const svc = find(r, 'Service', 'otelhouse')!;
-      t.same((svc['spec'] as any).ports.map((p: any) => `${p.name}:${p.port}->${p.targetPort}/${p.protocol}`), ['otlp-grpc:4317->otlp-grpc/TCP', 'otlp-http:4318->otlp-http/TCP', 'syslog-tcp:5514->syslog-tcp/TCP', 'syslog-udp:5514->syslog-udp/UDP', 'json-ingest:3002->json-ingest/TCP', 'metrics:8888->metrics/TCP'], `${mode}: Service ports`);
+      t.same(
+        (svc['spec'] as any).ports.map((p: any) => `${p.name}:${p.port}->${p.targetPort}/${p.protocol}`),
+        [
+          'otlp-grpc:4317->otlp-grpc/TCP',
+          'otlp-http:4318->otlp-http/TCP',
+          'syslog-tcp:5514->syslog-tcp/TCP',
+          'syslog-udp:5514->syslog-udp/UDP',
+          'json-ingest:3002->json-ingest/TCP',
+          'metrics:8888->metrics/TCP',
+        ],
+        `${mode}: Service ports`,
+      );
       t.notOk(find(r, 'Secret'), `${mode}: existingSecret: the chart makes no Secret`);
       t.same(c.env.find((e) => e.name === 'OTELHOUSE_CLICKHOUSE_USERNAME')?.valueFrom?.secretKeyRef, { name: 'ch-creds', key: 'user' });
       const cfg = config(r);
       t.same(cfg.service.pipelines.logs.receivers, ['otlp', 'syslog', 'json_ingest'], `${mode}: a receiver per enabled port`);
-      t.same(cfg.receivers.syslog, { protocol: 'auto', tcp: { listen_address: '${env:OTELHOUSE_SYSLOG_TCP_ENDPOINT:-0.0.0.0:5514}' }, udp: { listen_address: '${env:OTELHOUSE_SYSLOG_UDP_ENDPOINT:-0.0.0.0:5514}' } });
+      t.same(cfg.receivers.syslog, {
+        protocol: 'auto',
+        tcp: { listen_address: '${env:OTELHOUSE_SYSLOG_TCP_ENDPOINT:-0.0.0.0:5514}' },
+        udp: { listen_address: '${env:OTELHOUSE_SYSLOG_UDP_ENDPOINT:-0.0.0.0:5514}' },
+      });
       t.same(cfg.exporters.clickhouse.sending_queue.storage !== undefined, mode === 'daemonset', `${mode}: disk queue by default only in daemonset mode`);
     }
   });
@@ -194,7 +234,9 @@ function runChartTests(skip: string | false): void {
     const r = render(t, { mode: 'sidecar' });
     t.same(kinds(r), ['ConfigMap'], 'only the ConfigMap');
     t.equal(config(r).receivers.otlp.protocols.grpc.endpoint, '${env:OTELHOUSE_OTLP_GRPC_ENDPOINT:-127.0.0.1:4317}', 'OTLP on localhost only');
-    const snippet = /# --- paste under spec\.template\.spec\.initContainers \(or containers\) ---\n([\s\S]*?)# --- paste under spec\.template\.spec\.volumes ---\n([\s\S]*?)# --- end ---/.exec(r.notes);
+    const snippet = /# --- paste under spec\.template\.spec\.initContainers \(or containers\) ---\n([\s\S]*?)# --- paste under spec\.template\.spec\.volumes ---\n([\s\S]*?)# --- end ---/.exec(
+      r.notes,
+    );
     t.ok(snippet, 'NOTES.txt prints the snippet');
     const containers = parseYaml(snippet![1]!) as Container[];
     const volumes = parseYaml(snippet![2]!) as unknown[];
@@ -202,7 +244,11 @@ function runChartTests(skip: string | false): void {
     t.same(validateFragment('Container', containers[0]), [], 'the snippet is a valid Container');
     for (const v of volumes) t.same(validateFragment('Volume', v), [], 'its volumes are valid Volumes');
     t.equal((containers[0] as any).restartPolicy, 'Always', 'a native sidecar');
-    t.same(volumes.map((v: any) => Object.keys(v).filter((k) => k !== 'name')[0]), ['configMap', 'emptyDir', 'emptyDir'], 'config, /tmp and the queue on an emptyDir');
+    t.same(
+      volumes.map((v: any) => Object.keys(v).filter((k) => k !== 'name')[0]),
+      ['configMap', 'emptyDir', 'emptyDir'],
+      'config, /tmp and the queue on an emptyDir',
+    );
     t.same(containers[0]!.volumeMounts.map((m) => m.name).sort(), (volumes as Array<{ name: string }>).map((v) => v.name).sort(), 'every mount has its volume');
 
     const gw = render(t, { mode: 'sidecar', preset: 'gateway' });
@@ -211,88 +257,139 @@ function runChartTests(skip: string | false): void {
 
   t.test('a matrix of values renders valid objects', { skip }, async (t) => {
     const matrix: Array<[string, Values, (t: Test, r: Rendered) => void]> = [
-      ['deployment with a PVC', { mode: 'deployment', replicaCount: 1, persistence: { enabled: true, size: '20Gi', storageClass: 'fast' } }, (t, r) => {
-        const pvc = find(r, 'PersistentVolumeClaim')!;
-        t.match(pvc['spec'], { storageClassName: 'fast', accessModes: ['ReadWriteOnce'], resources: { requests: { storage: '20Gi' } } });
-        const dep = find(r, 'Deployment')!;
-        t.same((dep['spec'] as any).strategy, { type: 'Recreate' }, 'Recreate: the new pod needs the volume the old one holds');
-        t.same(podOf(dep).spec.volumes.find((v) => v.name === 'otelhouse-data')!['persistentVolumeClaim'], { claimName: 'otelhouse' });
-        t.equal(config(r).exporters.clickhouse.sending_queue.storage, '${env:OTELHOUSE_QUEUE_DIR:-/var/lib/otelhouse/queue}/clickhouse');
-      }],
-      ['deployment with an existing claim, rolled without surge', { mode: 'deployment', replicaCount: 1, persistence: { enabled: true, existingClaim: 'queue' }, strategy: { type: 'RollingUpdate', rollingUpdate: { maxSurge: 0, maxUnavailable: 1 } } }, (t, r) => {
-        t.same((find(r, 'Deployment')!['spec'] as any).strategy, { type: 'RollingUpdate', rollingUpdate: { maxSurge: 0, maxUnavailable: 1 } }, 'maxSurge: 0 keeps one process on the queue');
-        t.notOk(find(r, 'PersistentVolumeClaim'));
-        t.same(podOf(find(r, 'Deployment')!).spec.volumes.find((v) => v.name === 'otelhouse-data')!['persistentVolumeClaim'], { claimName: 'queue' });
-      }],
-      ['daemonset without persistence, surging', { mode: 'daemonset', persistence: { enabled: false }, updateStrategy: { type: 'RollingUpdate', rollingUpdate: { maxSurge: 1, maxUnavailable: 0 } } }, (t, r) => {
-        t.match((find(r, 'DaemonSet')!['spec'] as any).updateStrategy, { rollingUpdate: { maxSurge: 1 } }, 'maxSurge is fine without a disk queue');
-        const pod = podOf(find(r, 'DaemonSet')!);
-        t.notOk(pod.spec.initContainers, 'no init container');
-        t.notOk(pod.spec.volumes.some((v) => v.name === 'otelhouse-data'));
-        t.notOk('storage' in config(r).exporters.otlp.sending_queue);
-      }],
-      ['HPA, ServiceMonitor and a minAvailable PDB', { mode: 'deployment', autoscaling: { enabled: true, minReplicas: 3, maxReplicas: 9, targetMemoryUtilizationPercentage: 80 }, serviceMonitor: { enabled: true, labels: { release: 'prom' } }, podDisruptionBudget: { minAvailable: 2 } }, (t, r) => {
-        const hpa = find(r, 'HorizontalPodAutoscaler')!;
-        t.match(hpa['spec'], { scaleTargetRef: { kind: 'Deployment', name: 'otelhouse' }, minReplicas: 3, maxReplicas: 9 });
-        t.same((hpa['spec'] as any).metrics.map((m: any) => m.resource.name), ['cpu', 'memory']);
-        t.notOk('replicas' in (find(r, 'Deployment')!['spec'] as object), 'the HPA owns the replica count');
-        const sm = find(r, 'ServiceMonitor')!;
-        t.equal(sm.metadata.labels!['release'], 'prom');
-        t.match(sm['spec'], { endpoints: [{ port: 'metrics', path: '/metrics' }], selector: { matchExpressions: [{ key: 'otelhouse.io/headless', operator: 'DoesNotExist' }] } });
-        t.same((find(r, 'PodDisruptionBudget')!['spec'] as any).minAvailable, 2);
-      }],
-      ['scheduling, identity and extras', {
-        mode: 'daemonset',
-        image: { repository: 'registry.example/otelhouse', digest: `sha256:${'a'.repeat(64)}` },
-        serviceAccount: { create: false, name: 'logs' },
-        tolerations: [{ operator: 'Exists' }],
-        affinity: { nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [{ matchExpressions: [{ key: 'pool', operator: 'In', values: ['apps'] }] }] } } },
-        nodeSelector: { 'kubernetes.io/os': 'linux', pool: 'apps' },
-        priorityClassName: 'system-node-critical',
-        extraEnv: [{ name: 'GATEWAY_TOKEN', valueFrom: { secretKeyRef: { name: 'gw', key: 'token' } } }],
-        extraVolumes: [{ name: 'certs', secret: { secretName: 'gw-ca' } }],
-        extraVolumeMounts: [{ name: 'certs', mountPath: '/etc/otelhouse-certs', readOnly: true }],
-        podAnnotations: { team: 'platform' },
-        commonLabels: { 'cost-center': 'obs' },
-        hostNetwork: true,
-        gateway: { headers: { authorization: 'Bearer ${env:GATEWAY_TOKEN}' } },
-      }, (t, r) => {
-        t.notOk(find(r, 'ServiceAccount'), 'no ServiceAccount made');
-        const pod = podOf(find(r, 'DaemonSet')!);
-        const c = pod.spec.containers[0]!;
-        t.equal(c.image, `registry.example/otelhouse@sha256:${'a'.repeat(64)}`, 'image by digest');
-        t.equal(pod.spec.serviceAccountName, 'logs');
-        t.match(pod.spec, { tolerations: [{ operator: 'Exists' }], priorityClassName: 'system-node-critical', hostNetwork: true, dnsPolicy: 'ClusterFirstWithHostNet', nodeSelector: { pool: 'apps' } });
-        t.ok(pod.spec['affinity'], 'affinity');
-        t.ok(c.env.some((e) => e.name === 'GATEWAY_TOKEN'), 'extraEnv');
-        t.ok(pod.spec.volumes.some((v) => v.name === 'certs') && c.volumeMounts.some((m) => m.name === 'certs'), 'extraVolumes and mounts');
-        t.equal(pod.metadata.annotations['team'], 'platform');
-        for (const o of r.objects) t.equal(o.metadata.labels?.['cost-center'], 'obs', `${o.kind} carries commonLabels`);
-        t.same(config(r).exporters.otlp.headers, { authorization: 'Bearer ${env:GATEWAY_TOKEN}' });
-      }],
-      ['config merged over the default: false replaces true, null removes, lists replace', {
-        mode: 'deployment',
-        config: {
-          processors: { templates: null, batch: { timeout: '250ms' } },
-          exporters: { clickhouse: { create_schema: false, ttl: '0' } },
-          service: { pipelines: { logs: { processors: ['batch'] } } },
+      [
+        'deployment with a PVC',
+        { mode: 'deployment', replicaCount: 1, persistence: { enabled: true, size: '20Gi', storageClass: 'fast' } },
+        (t, r) => {
+          const pvc = find(r, 'PersistentVolumeClaim')!;
+          t.match(pvc['spec'], { storageClassName: 'fast', accessModes: ['ReadWriteOnce'], resources: { requests: { storage: '20Gi' } } });
+          const dep = find(r, 'Deployment')!;
+          t.same((dep['spec'] as any).strategy, { type: 'Recreate' }, 'Recreate: the new pod needs the volume the old one holds');
+          t.same(podOf(dep).spec.volumes.find((v) => v.name === 'otelhouse-data')!['persistentVolumeClaim'], { claimName: 'otelhouse' });
+          t.equal(config(r).exporters.clickhouse.sending_queue.storage, '${env:OTELHOUSE_QUEUE_DIR:-/var/lib/otelhouse/queue}/clickhouse');
         },
-      }, (t, r) => {
-        const cfg = config(r);
-        t.notOk('templates' in cfg.processors, 'null removed the templates processor');
-        t.same(cfg.processors.batch, { send_batch_size: 10000, send_batch_max_size: 20000, timeout: '250ms' }, 'maps merge key by key');
-        t.equal(cfg.exporters.clickhouse.create_schema, false, 'false replaced true');
-        t.same(cfg.service.pipelines.logs, { receivers: ['otlp'], processors: ['batch'], exporters: ['clickhouse'] }, 'the list replaced');
-      }],
-      ['only OTLP/HTTP, no Service, custom ports and names', { mode: 'deployment', fullnameOverride: 'logs-gw', service: { enabled: false }, ports: { 'otlp-grpc': { enabled: false }, 'otlp-http': { containerPort: 14318 }, metrics: { containerPort: 19888 } }, terminationGracePeriodSeconds: 120 }, (t, r) => {
-        t.notOk(find(r, 'Service'), 'no Service');
-        t.equal(find(r, 'Deployment')!.metadata.name, 'logs-gw');
-        const cfg = config(r);
-        t.same(Object.keys(cfg.receivers.otlp.protocols), ['http']);
-        t.equal(cfg.receivers.otlp.protocols.http.endpoint, '${env:OTELHOUSE_OTLP_HTTP_ENDPOINT:-0.0.0.0:14318}');
-        t.equal(cfg.service.telemetry.metrics.address, '${env:OTELHOUSE_TELEMETRY_ADDRESS:-0.0.0.0:19888}');
-        t.equal(cfg.service.shutdown_timeout, '105s', 'the drain fits in the grace period');
-      }],
+      ],
+      [
+        'deployment with an existing claim, rolled without surge',
+        { mode: 'deployment', replicaCount: 1, persistence: { enabled: true, existingClaim: 'queue' }, strategy: { type: 'RollingUpdate', rollingUpdate: { maxSurge: 0, maxUnavailable: 1 } } },
+        (t, r) => {
+          t.same((find(r, 'Deployment')!['spec'] as any).strategy, { type: 'RollingUpdate', rollingUpdate: { maxSurge: 0, maxUnavailable: 1 } }, 'maxSurge: 0 keeps one process on the queue');
+          t.notOk(find(r, 'PersistentVolumeClaim'));
+          t.same(podOf(find(r, 'Deployment')!).spec.volumes.find((v) => v.name === 'otelhouse-data')!['persistentVolumeClaim'], { claimName: 'queue' });
+        },
+      ],
+      [
+        'daemonset without persistence, surging',
+        { mode: 'daemonset', persistence: { enabled: false }, updateStrategy: { type: 'RollingUpdate', rollingUpdate: { maxSurge: 1, maxUnavailable: 0 } } },
+        (t, r) => {
+          t.match((find(r, 'DaemonSet')!['spec'] as any).updateStrategy, { rollingUpdate: { maxSurge: 1 } }, 'maxSurge is fine without a disk queue');
+          const pod = podOf(find(r, 'DaemonSet')!);
+          t.notOk(pod.spec.initContainers, 'no init container');
+          t.notOk(pod.spec.volumes.some((v) => v.name === 'otelhouse-data'));
+          t.notOk('storage' in config(r).exporters.otlp.sending_queue);
+        },
+      ],
+      [
+        'HPA, ServiceMonitor and a minAvailable PDB',
+        {
+          mode: 'deployment',
+          autoscaling: { enabled: true, minReplicas: 3, maxReplicas: 9, targetMemoryUtilizationPercentage: 80 },
+          serviceMonitor: { enabled: true, labels: { release: 'prom' } },
+          podDisruptionBudget: { minAvailable: 2 },
+        },
+        (t, r) => {
+          const hpa = find(r, 'HorizontalPodAutoscaler')!;
+          t.match(hpa['spec'], { scaleTargetRef: { kind: 'Deployment', name: 'otelhouse' }, minReplicas: 3, maxReplicas: 9 });
+          t.same(
+            (hpa['spec'] as any).metrics.map((m: any) => m.resource.name),
+            ['cpu', 'memory'],
+          );
+          t.notOk('replicas' in (find(r, 'Deployment')!['spec'] as object), 'the HPA owns the replica count');
+          const sm = find(r, 'ServiceMonitor')!;
+          t.equal(sm.metadata.labels!['release'], 'prom');
+          t.match(sm['spec'], { endpoints: [{ port: 'metrics', path: '/metrics' }], selector: { matchExpressions: [{ key: 'otelhouse.io/headless', operator: 'DoesNotExist' }] } });
+          t.same((find(r, 'PodDisruptionBudget')!['spec'] as any).minAvailable, 2);
+        },
+      ],
+      [
+        'scheduling, identity and extras',
+        {
+          mode: 'daemonset',
+          image: { repository: 'registry.example/otelhouse', digest: `sha256:${'a'.repeat(64)}` },
+          serviceAccount: { create: false, name: 'logs' },
+          tolerations: [{ operator: 'Exists' }],
+          affinity: { nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [{ matchExpressions: [{ key: 'pool', operator: 'In', values: ['apps'] }] }] } } },
+          nodeSelector: { 'kubernetes.io/os': 'linux', pool: 'apps' },
+          priorityClassName: 'system-node-critical',
+          extraEnv: [{ name: 'GATEWAY_TOKEN', valueFrom: { secretKeyRef: { name: 'gw', key: 'token' } } }],
+          extraVolumes: [{ name: 'certs', secret: { secretName: 'gw-ca' } }],
+          extraVolumeMounts: [{ name: 'certs', mountPath: '/etc/otelhouse-certs', readOnly: true }],
+          podAnnotations: { team: 'platform' },
+          commonLabels: { 'cost-center': 'obs' },
+          hostNetwork: true,
+          gateway: { headers: { authorization: 'Bearer ${env:GATEWAY_TOKEN}' } },
+        },
+        (t, r) => {
+          t.notOk(find(r, 'ServiceAccount'), 'no ServiceAccount made');
+          const pod = podOf(find(r, 'DaemonSet')!);
+          const c = pod.spec.containers[0]!;
+          t.equal(c.image, `registry.example/otelhouse@sha256:${'a'.repeat(64)}`, 'image by digest');
+          t.equal(pod.spec.serviceAccountName, 'logs');
+          t.match(pod.spec, {
+            tolerations: [{ operator: 'Exists' }],
+            priorityClassName: 'system-node-critical',
+            hostNetwork: true,
+            dnsPolicy: 'ClusterFirstWithHostNet',
+            nodeSelector: { pool: 'apps' },
+          });
+          t.ok(pod.spec['affinity'], 'affinity');
+          t.ok(
+            c.env.some((e) => e.name === 'GATEWAY_TOKEN'),
+            'extraEnv',
+          );
+          t.ok(pod.spec.volumes.some((v) => v.name === 'certs') && c.volumeMounts.some((m) => m.name === 'certs'), 'extraVolumes and mounts');
+          t.equal(pod.metadata.annotations['team'], 'platform');
+          for (const o of r.objects) t.equal(o.metadata.labels?.['cost-center'], 'obs', `${o.kind} carries commonLabels`);
+          t.same(config(r).exporters.otlp.headers, { authorization: 'Bearer ${env:GATEWAY_TOKEN}' });
+        },
+      ],
+      [
+        'config merged over the default: false replaces true, null removes, lists replace',
+        {
+          mode: 'deployment',
+          config: {
+            processors: { templates: null, batch: { timeout: '250ms' } },
+            exporters: { clickhouse: { create_schema: false, ttl: '0' } },
+            service: { pipelines: { logs: { processors: ['batch'] } } },
+          },
+        },
+        (t, r) => {
+          const cfg = config(r);
+          t.notOk('templates' in cfg.processors, 'null removed the templates processor');
+          t.same(cfg.processors.batch, { send_batch_size: 10000, send_batch_max_size: 20000, timeout: '250ms' }, 'maps merge key by key');
+          t.equal(cfg.exporters.clickhouse.create_schema, false, 'false replaced true');
+          t.same(cfg.service.pipelines.logs, { receivers: ['otlp'], processors: ['batch'], exporters: ['clickhouse'] }, 'the list replaced');
+        },
+      ],
+      [
+        'only OTLP/HTTP, no Service, custom ports and names',
+        {
+          mode: 'deployment',
+          fullnameOverride: 'logs-gw',
+          service: { enabled: false },
+          ports: { 'otlp-grpc': { enabled: false }, 'otlp-http': { containerPort: 14318 }, metrics: { containerPort: 19888 } },
+          terminationGracePeriodSeconds: 120,
+        },
+        (t, r) => {
+          t.notOk(find(r, 'Service'), 'no Service');
+          t.equal(find(r, 'Deployment')!.metadata.name, 'logs-gw');
+          const cfg = config(r);
+          t.same(Object.keys(cfg.receivers.otlp.protocols), ['http']);
+          t.equal(cfg.receivers.otlp.protocols.http.endpoint, '${env:OTELHOUSE_OTLP_HTTP_ENDPOINT:-0.0.0.0:14318}');
+          t.equal(cfg.service.telemetry.metrics.address, '${env:OTELHOUSE_TELEMETRY_ADDRESS:-0.0.0.0:19888}');
+          t.equal(cfg.service.shutdown_timeout, '105s', 'the drain fits in the grace period');
+        },
+      ],
     ];
     for (const [name, values, check] of matrix) {
       await t.test(name, async (t) => check(t, render(t, values)));
@@ -359,7 +456,11 @@ function runChartTests(skip: string | false): void {
       ['no mode', {}, /mode is required: set mode to daemonset, deployment or sidecar/],
       ['a PVC shared by several pods', { mode: 'deployment', persistence: { enabled: true } }, /a disk queue belongs to one process: set replicaCount to 1/],
       ['a PVC with an HPA', { mode: 'deployment', replicaCount: 1, persistence: { enabled: true }, autoscaling: { enabled: true } }, /a disk queue belongs to one process/],
-      ['agents surging onto one hostPath queue', { mode: 'daemonset', updateStrategy: { type: 'RollingUpdate', rollingUpdate: { maxSurge: 1, maxUnavailable: 0 } } }, /maxSurge would start a node's new agent while the old one runs/],
+      [
+        'agents surging onto one hostPath queue',
+        { mode: 'daemonset', updateStrategy: { type: 'RollingUpdate', rollingUpdate: { maxSurge: 1, maxUnavailable: 0 } } },
+        /maxSurge would start a node's new agent while the old one runs/,
+      ],
       ['a rolling update of the PVC gateway', { mode: 'deployment', replicaCount: 1, persistence: { enabled: true }, strategy: { type: 'RollingUpdate' } }, /both would use the PVC's disk queue/],
       ['no receiving port', { mode: 'daemonset', ports: { 'otlp-grpc': { enabled: false }, 'otlp-http': { enabled: false } } }, /no receiving port is enabled/],
       ['an HPA without a target', { mode: 'deployment', autoscaling: { enabled: true, targetCPUUtilizationPercentage: null } }, /autoscaling needs a target/],

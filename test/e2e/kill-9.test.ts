@@ -34,7 +34,7 @@ service:
   );
   const seed = Math.floor(Math.random() * 2 ** 31);
   let state = seed;
-  const random = () => ((state = (Math.imul(state, 48271) >>> 0) % 2147483647) / 2147483647);
+  const random = () => (state = (Math.imul(state, 48271) >>> 0) % 2147483647) / 2147483647;
   t.comment(`kill timing seed ${seed}`);
 
   const load = new NumberedLoad(`http://127.0.0.1:${httpPort}/v1/logs`, { senders: SENDERS, recordsPerRequest: RECORDS_PER_REQUEST, total: Number.MAX_SAFE_INTEGER });

@@ -25,23 +25,42 @@ const kv = (key: string, value: string) => ({ key, value: { stringValue: value }
 /** The hostile requests, in turn; each record carries its own number in `hseq`. */
 function hostileRequest(kind: number, first: number): { body: string; records: number; poison: number[] } {
   const now = BigInt(Date.now()) * 1_000_000n;
-  const rec = (h: number, body: string, time = now, extra: ReturnType<typeof kv>[] = []) => ({ timeUnixNano: String(time), body: { stringValue: body }, attributes: [kv('hseq', String(h)), ...extra] });
+  const rec = (h: number, body: string, time = now, extra: ReturnType<typeof kv>[] = []) => ({
+    timeUnixNano: String(time),
+    body: { stringValue: body },
+    attributes: [kv('hseq', String(h)), ...extra],
+  });
   const one = (attrs: ReturnType<typeof kv>[], records: ReturnType<typeof rec>[]) => ({ resource: { attributes: attrs }, scopeLogs: [{ scope: { name: 'hostile' }, logRecords: records }] });
   const svc = [kv('service.name', 'hostile')];
   let resourceLogs;
   const poison: number[] = [];
   switch (kind % 4) {
     case 0: // a backfill: one record a day over 150 days
-      resourceLogs = [one(svc, Array.from({ length: 150 }, (_, i) => rec(first + i, `backfill ${first + i}`, now - BigInt(i) * DAY_NS)))];
+      resourceLogs = [
+        one(
+          svc,
+          Array.from({ length: 150 }, (_, i) => rec(first + i, `backfill ${first + i}`, now - BigInt(i) * DAY_NS)),
+        ),
+      ];
       break;
     case 1: // a gateway's request: 1,500 pod resources of 12 attributes, one record each
       resourceLogs = Array.from({ length: 1500 }, (_, p) => one([...svc, ...Array.from({ length: 11 }, (_, k) => kv(`k8s.x.${k}`, `pod-${first}-${p}-${k}`))], [rec(first + p, `pod ${first + p}`)]));
       break;
     case 2: // one record with 3,000 attributes, among ordinary ones
-      resourceLogs = [one(svc, Array.from({ length: 20 }, (_, i) => rec(first + i, `wide ${first + i}`, now, i === 0 ? Array.from({ length: 3000 }, (_, k) => kv(`attr.${k}`, `v${k}`)) : [])))];
+      resourceLogs = [
+        one(
+          svc,
+          Array.from({ length: 20 }, (_, i) => rec(first + i, `wide ${first + i}`, now, i === 0 ? Array.from({ length: 3000 }, (_, k) => kv(`attr.${k}`, `v${k}`)) : [])),
+        ),
+      ];
       break;
     default: // values the table refuses: two records among 40 violate its CONSTRAINT
-      resourceLogs = [one(svc, Array.from({ length: 40 }, (_, i) => rec(first + i, i === 7 || i === 31 ? `POISON ${first + i}` : `fine ${first + i}`)))];
+      resourceLogs = [
+        one(
+          svc,
+          Array.from({ length: 40 }, (_, i) => rec(first + i, i === 7 || i === 31 ? `POISON ${first + i}` : `fine ${first + i}`)),
+        ),
+      ];
       poison.push(first + 7, first + 31);
   }
   const records = resourceLogs.reduce((n, r) => n + r.scopeLogs[0]!.logRecords.length, 0);

@@ -61,7 +61,10 @@ async function app(protocol: SdkProtocol, daemon: RunningDaemon, service: string
 async function storedPerApp(front: ClickHouseHttpFront, suffix: string): Promise<Record<SdkProtocol, number>> {
   const ch = createClient({ url: front.url });
   try {
-    const rows = await queryRows<{ s: string; n: string }>(ch, `SELECT ServiceName AS s, toString(uniqExact(LogAttributes['seq'])) AS n FROM otel.otel_logs WHERE ServiceName LIKE '%-${suffix}' GROUP BY s`);
+    const rows = await queryRows<{ s: string; n: string }>(
+      ch,
+      `SELECT ServiceName AS s, toString(uniqExact(LogAttributes['seq'])) AS n FROM otel.otel_logs WHERE ServiceName LIKE '%-${suffix}' GROUP BY s`,
+    );
     const counts = Object.fromEntries(SDK_PROTOCOLS.map((p) => [p, 0])) as Record<SdkProtocol, number>;
     for (const r of rows) counts[r.s.replace(`-${suffix}`, '') as SdkProtocol] = Number(r.n);
     return counts;
@@ -74,7 +77,8 @@ async function overload(t: Test, waitForRoom: string, suffix: string): Promise<{
   const { daemon, front } = await daemonBehindStalledClickHouse(t, waitForRoom);
   front.inject({ kind: 'delay', count: 1, delayMs: STALL_MS, match: /INSERT INTO otel\.otel_logs/ });
   await Promise.all(SDK_PROTOCOLS.map((p) => app(p, daemon, `${p}-${suffix}`)));
-  const stats = async () => ((await (await fetch(`http://127.0.0.1:${daemon.telemetryPort}/stats`)).json()) as { exporters: { clickhouse: { exported: number; queue_size: number } } }).exporters.clickhouse;
+  const stats = async () =>
+    ((await (await fetch(`http://127.0.0.1:${daemon.telemetryPort}/stats`)).json()) as { exporters: { clickhouse: { exported: number; queue_size: number } } }).exporters.clickhouse;
   await waitFor(async () => (await stats()).queue_size === 0, 30_000);
   return { stored: await storedPerApp(front, suffix), exported: (await stats()).exported };
 }

@@ -108,5 +108,7 @@ const validateValues = ajv.compile(schema);
 /** values.schema.json's verdict on coalesced values, as `helm install` gives it: the errors, or []. */
 export function valuesSchemaErrors(values: unknown): string[] {
   if (validateValues(values)) return [];
-  return (validateValues.errors ?? []).map((e) => `${e.instancePath || '/'} ${e.message ?? e.keyword}${e.params && 'allowedValues' in e.params ? `: ${(e.params.allowedValues as unknown[]).join(', ')}` : ''}`);
+  return (validateValues.errors ?? []).map(
+    (e) => `${e.instancePath || '/'} ${e.message ?? e.keyword}${e.params && 'allowedValues' in e.params ? `: ${(e.params.allowedValues as unknown[]).join(', ')}` : ''}`,
+  );
 }

@@ -36,7 +36,16 @@ export function otlpJson(service: string, messages: string[], first: number): st
     resourceLogs: [
       {
         resource: { attributes: [kv('service.name', { stringValue: service })] },
-        scopeLogs: [{ scope: {}, logRecords: messages.map((m, i) => ({ timeUnixNano: String(1_700_000_000_000_000_000n + BigInt(first + i)), body: { stringValue: m }, attributes: [kv('line', { intValue: String(first + i) })] })) }],
+        scopeLogs: [
+          {
+            scope: {},
+            logRecords: messages.map((m, i) => ({
+              timeUnixNano: String(1_700_000_000_000_000_000n + BigInt(first + i)),
+              body: { stringValue: m },
+              attributes: [kv('line', { intValue: String(first + i) })],
+            })),
+          },
+        ],
       },
     ],
   });
@@ -44,7 +53,11 @@ export function otlpJson(service: string, messages: string[], first: number): st
 
 export async function send(daemon: RunningDaemon, service: string, messages: string[], perRequest: number, first = 0): Promise<void> {
   for (let i = 0; i < messages.length; i += perRequest) {
-    const res = await fetch(`http://127.0.0.1:${daemon.httpPort}/v1/logs`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: otlpJson(service, messages.slice(i, i + perRequest), first + i) });
+    const res = await fetch(`http://127.0.0.1:${daemon.httpPort}/v1/logs`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: otlpJson(service, messages.slice(i, i + perRequest), first + i),
+    });
     if (res.status !== 200) throw new Error(`${service}: request answered ${res.status}: ${await res.text()}`);
   }
 }
@@ -112,6 +125,3 @@ export async function checkForest(t: Test, client: ClickHouseClient, what: strin
   );
   t.equal(sums!.byTemplate, sums!.total, `${what}: counts by current template add up to the rows`);
 }
-
-
-

@@ -12,8 +12,20 @@ import { helmTemplate } from './helm.js';
 export const SIDECAR_VALUES = { mode: 'sidecar', resources: { requests: { cpu: '50m', memory: '128Mi' }, limits: { memory: '256Mi' } } };
 
 export const MANIFESTS: Array<{ file: string; values: Record<string, unknown>; release: string; namespace: string; command: string }> = [
-  { file: 'deploy/k8s/agent.yaml', values: { mode: 'daemonset' }, release: 'otelhouse-agent', namespace: 'observability', command: 'helm template otelhouse-agent helm/otelhouse -n observability --set mode=daemonset' },
-  { file: 'deploy/k8s/gateway.yaml', values: { mode: 'deployment' }, release: 'otelhouse-gateway', namespace: 'observability', command: 'helm template otelhouse-gateway helm/otelhouse -n observability --set mode=deployment' },
+  {
+    file: 'deploy/k8s/agent.yaml',
+    values: { mode: 'daemonset' },
+    release: 'otelhouse-agent',
+    namespace: 'observability',
+    command: 'helm template otelhouse-agent helm/otelhouse -n observability --set mode=daemonset',
+  },
+  {
+    file: 'deploy/k8s/gateway.yaml',
+    values: { mode: 'deployment' },
+    release: 'otelhouse-gateway',
+    namespace: 'observability',
+    command: 'helm template otelhouse-gateway helm/otelhouse -n observability --set mode=deployment',
+  },
   {
     file: 'deploy/k8s/sidecar/otelhouse-config.yaml',
     values: SIDECAR_VALUES,

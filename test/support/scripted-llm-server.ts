@@ -109,7 +109,12 @@ export class ScriptedLlmServer {
     const text = 'text' in step ? step.text : JSON.stringify({ templates: step.answer(messages) });
     const reply = ollama
       ? { model: body.model, response: text, done: true, prompt_eval_count: 120, eval_count: 30 }
-      : { id: 'scripted', object: 'chat.completion', choices: [{ index: 0, message: { role: 'assistant', content: text }, finish_reason: 'stop' }], usage: { prompt_tokens: 120, completion_tokens: 30, total_tokens: 150 } };
+      : {
+          id: 'scripted',
+          object: 'chat.completion',
+          choices: [{ index: 0, message: { role: 'assistant', content: text }, finish_reason: 'stop' }],
+          usage: { prompt_tokens: 120, completion_tokens: 30, total_tokens: 150 },
+        };
     res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(reply));
   }
 }

@@ -14,7 +14,8 @@ export function parseEndpoint(endpoint: string): ClickHouseTarget | undefined {
   }
   try {
     const url = new URL(endpoint);
-    if ((url.protocol === 'http:' || url.protocol === 'https:') && url.hostname) return { kind: 'server', url: endpoint };
+    if ((url.protocol === 'http:' || url.protocol === 'https:') && url.hostname)
+      return { kind: 'server', url: endpoint };
   } catch {
     return undefined;
   }
@@ -43,7 +44,12 @@ export const clickhouseConfigSchema = section({
   /** One insert request's time limit. */
   timeout: duration('30s'),
   /** Extra ClickHouse settings sent with every insert, e.g. { async_insert: 1 }. */
-  insert_settings: z.record(z.string().regex(IDENTIFIER, 'not a ClickHouse setting name'), z.union([z.string(), z.number(), z.boolean()])).default({}),
+  insert_settings: z
+    .record(
+      z.string().regex(IDENTIFIER, 'not a ClickHouse setting name'),
+      z.union([z.string(), z.number(), z.boolean()]),
+    )
+    .default({}),
   ...exporterHelperSettings,
 });
 

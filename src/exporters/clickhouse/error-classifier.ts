@@ -103,7 +103,9 @@ export function classifyClickHouseError(err: unknown, what: string): RetryableEx
   const suffix = code === undefined ? '' : ` (${type ? `${type}, ` : ''}code ${code})`;
   const message = `${what}: ${errorMessage(err).trim()}${suffix}`;
   if (code === undefined) return new RetryableExportError(message, { cause: err });
-  return RETRYABLE_CODES.has(code) ? new RetryableExportError(message, { cause: err, mayBeThisBatch: SIZE_CODES.has(code) }) : new PermanentExportError(message, { cause: err });
+  return RETRYABLE_CODES.has(code)
+    ? new RetryableExportError(message, { cause: err, mayBeThisBatch: SIZE_CODES.has(code) })
+    : new PermanentExportError(message, { cause: err });
 }
 
 /**

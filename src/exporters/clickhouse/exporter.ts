@@ -9,7 +9,15 @@ import { StoreUnavailableError, type LogStoreTables } from '../../pipeline/host.
 import type { LogBatch } from '../../pipeline/model.js';
 import { parseEndpoint, type ClickHouseExporterConfig } from './config.js';
 import { classifyClickHouseError, isMissingSchemaError, isRowDependent } from './error-classifier.js';
-import { countOlderThan, encodeLogs, encodeNewTemplatesInsert, encodeTemplatesInsert, logsInsertStatement, withInsertSettings, type LogsInsert } from './row-encoder.js';
+import {
+  countOlderThan,
+  encodeLogs,
+  encodeNewTemplatesInsert,
+  encodeTemplatesInsert,
+  logsInsertStatement,
+  withInsertSettings,
+  type LogsInsert,
+} from './row-encoder.js';
 import { schemaStatements } from './schema.js';
 import { currentTemplatesQuery } from './template-queries.js';
 import { ClickHouseMetrics } from './metrics.js';
@@ -33,7 +41,10 @@ export async function openClient(config: ClickHouseExporterConfig, database?: st
   mkdirSync(path, { recursive: true });
   // chdb loads a large native library: import it only when embedded storage is used.
   const { createChdbConnection } = await import('chdb/connection');
-  return createClient({ connection: createChdbConnection({ path }), log: { level: ClickHouseLogLevel.OFF } } as Parameters<typeof createClient>[0]);
+  return createClient({
+    connection: createChdbConnection({ path }),
+    log: { level: ClickHouseLogLevel.OFF },
+  } as Parameters<typeof createClient>[0]);
 }
 
 /** Attempts after which an insert refused for its size (memory, time) is cut in halves. */
@@ -119,13 +130,25 @@ export class ClickHouseLogsSender implements ExportSender<InsertPayload> {
     return { clickhouse_connected: this.connected, endpoint: redact(this.config.endpoint) };
   }
 
-  private async send(payload: InsertPayload, records: number, token: string, attempt: number): Promise<ExportOutcome | undefined> {
+  private async send(
+    payload: InsertPayload,
+    records: number,
+    token: string,
+    attempt: number,
+  ): Promise<ExportOutcome | undefined> {
     const cuts: PartCut[] = [];
     if (payload.logs) {
       const { parts } = payload.logs;
       for (let i = 0; i < parts.length; i++) {
         const rows = parts[i]!;
-        const cut: PartCut = { logs: payload.logs, rows, token: parts.length === 1 ? token : `${token}:${i}`, splitOnSize: attempt >= SPLIT_AFTER_ATTEMPTS, failuresLeft: CUT_FAILURE_BUDGET, refused: [] };
+        const cut: PartCut = {
+          logs: payload.logs,
+          rows,
+          token: parts.length === 1 ? token : `${token}:${i}`,
+          splitOnSize: attempt >= SPLIT_AFTER_ATTEMPTS,
+          failuresLeft: CUT_FAILURE_BUDGET,
+          refused: [],
+        };
         await this.insertRows(cut, 0, rows.length, countLines(rows));
         if (cut.refused.length > 0) cuts.push(cut);
       }
@@ -178,7 +201,10 @@ export class ClickHouseLogsSender implements ExportSender<InsertPayload> {
         rejected += r.records;
         for (const e of r.errors) reasons.add(e);
         // A token of its own: these rows were never stored under any token the exporter used.
-        const statement = this.keptStatement(logsInsertStatement(this.table, cut.logs, cut.rows.slice(r.start, r.end)), `${cut.token}:refused:${r.start}-${r.end}`);
+        const statement = this.keptStatement(
+          logsInsertStatement(this.table, cut.logs, cut.rows.slice(r.start, r.end)),
+          `${cut.token}:refused:${r.start}-${r.end}`,
+        );
         sql += `-- ${r.records} log records refused: ${r.errors.slice(0, 3).join(' | ').replace(/\s+/g, ' ')}\n${statement};\n`;
       }
     }
@@ -197,7 +223,14 @@ export class ClickHouseLogsSender implements ExportSender<InsertPayload> {
     const statements: string[] = [];
     if (payload.logs) {
       const { parts } = payload.logs;
-      parts.forEach((rows, i) => statements.push(this.keptStatement(logsInsertStatement(this.table, payload.logs!, rows), parts.length === 1 ? token : `${token}:${i}`)));
+      parts.forEach((rows, i) =>
+        statements.push(
+          this.keptStatement(
+            logsInsertStatement(this.table, payload.logs!, rows),
+            parts.length === 1 ? token : `${token}:${i}`,
+          ),
+        ),
+      );
     } else {
       statements.push(this.keptStatement(payload.legacyLogs!, token));
     }
@@ -207,7 +240,10 @@ export class ClickHouseLogsSender implements ExportSender<InsertPayload> {
 
   /** A statement to run by hand: with its deduplication token, running it twice stores it once. */
   private keptStatement(statement: string, token: string): string {
-    return withInsertSettings(statement, { insert_deduplication_token: token, deduplicate_blocks_in_dependent_materialized_views: 1 });
+    return withInsertSettings(statement, {
+      insert_deduplication_token: token,
+      deduplicate_blocks_in_dependent_materialized_views: 1,
+    });
   }
 
   async start(): Promise<void> {
@@ -216,7 +252,10 @@ export class ClickHouseLogsSender implements ExportSender<InsertPayload> {
       await this.ensureSchema();
     } catch (err) {
       // The server may come up after us: exports retry the schema before their insert.
-      this.context.logger.warn({ err: (err as Error).message, endpoint: redact(this.config.endpoint) }, 'ClickHouse not ready at start; will retry');
+      this.context.logger.warn(
+        { err: (err as Error).message, endpoint: redact(this.config.endpoint) },
+        'ClickHouse not ready at start; will retry',
+      );
     }
   }
 
@@ -239,10 +278,16 @@ export class ClickHouseLogsSender implements ExportSender<InsertPayload> {
     this.dictionaryReload = setTimeout(() => {
       this.lastDictionaryReload = Date.now();
       const reload = async () => {
-        for (const suffix of ['_lineage_dict', '_text_dict']) await this.client!.command({ query: `SYSTEM RELOAD DICTIONARY ${this.templatesTable}${suffix}` });
+        for (const suffix of ['_lineage_dict', '_text_dict'])
+          await this.client!.command({ query: `SYSTEM RELOAD DICTIONARY ${this.templatesTable}${suffix}` });
       };
       this.dictionaryReloading = reload()
-        .catch((err: unknown) => this.context.logger.warn({ err: (err as Error).message }, 'the template dictionaries could not be reloaded; the next templates stored retry'))
+        .catch((err: unknown) =>
+          this.context.logger.warn(
+            { err: (err as Error).message },
+            'the template dictionaries could not be reloaded; the next templates stored retry',
+          ),
+        )
         .finally(() => {
           this.dictionaryReload = undefined;
           this.dictionaryReloading = undefined;
@@ -269,7 +314,11 @@ export class ClickHouseLogsSender implements ExportSender<InsertPayload> {
   }
 
   get storeTables(): LogStoreTables {
-    return { database: this.config.database, logs: this.config.logs_table_name, templates: this.config.templates_table_name };
+    return {
+      database: this.config.database,
+      logs: this.config.logs_table_name,
+      templates: this.config.templates_table_name,
+    };
   }
 
   /** chDB applies a query's settings with SET on its session, where they stay. */
@@ -296,14 +345,24 @@ export class ClickHouseLogsSender implements ExportSender<InsertPayload> {
       format: 'JSONEachRow',
     });
     const rows = await result.json<{ id: string; text: string; services: string[]; count: string; source: string }>();
-    return rows.map((r) => ({ id: BigInt(r.id), text: r.text, services: r.services, count: Number(r.count), source: r.source === 'llm' ? 'llm' : 'miner' }));
+    return rows.map((r) => ({
+      id: BigInt(r.id),
+      text: r.text,
+      services: r.services,
+      count: Number(r.count),
+      source: r.source === 'llm' ? 'llm' : 'miner',
+    }));
   }
 
   /** Stores templates no record carried yet; its token makes a repeated call store them once. */
   async saveTemplates(templates: NewTemplate[]): Promise<void> {
     if (templates.length === 0) return;
     const query = encodeNewTemplatesInsert(templates, this.templatesTable, BigInt(Date.now()) * 1_000_000n);
-    await this.insert(query, `storing ${templates.length} new templates`, `templates:${templates.map((t) => t.template.id).join(',')}`);
+    await this.insert(
+      query,
+      `storing ${templates.length} new templates`,
+      `templates:${templates.map((t) => t.template.id).join(',')}`,
+    );
     this.reloadDictionariesSoon();
   }
 
@@ -329,7 +388,12 @@ export class ClickHouseLogsSender implements ExportSender<InsertPayload> {
       if (isMissingSchemaError(err)) {
         // Dropped since it was created: the retry creates it again (create_schema) or waits for it.
         this.schemaReady = false;
-        this.context.logger.warn({ err: classified.message }, this.config.create_schema ? 'a table is missing; it is created again before the retry' : 'a table is missing (create_schema: false); retrying until it exists');
+        this.context.logger.warn(
+          { err: classified.message },
+          this.config.create_schema
+            ? 'a table is missing; it is created again before the retry'
+            : 'a table is missing (create_schema: false); retrying until it exists',
+        );
       }
       throw classified;
     }
@@ -394,7 +458,11 @@ const insertPayloadCodec: PayloadCodec<InsertPayload> = {
     const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     if (buf.readUInt32LE(0) !== PARTS_FORMAT) {
       const end = 4 + buf.readUInt32LE(0);
-      return { logs: undefined, legacyLogs: buf.toString('utf8', 4, end), templates: end < buf.length ? buf.toString('utf8', end) : undefined };
+      return {
+        logs: undefined,
+        legacyLogs: buf.toString('utf8', 4, end),
+        templates: end < buf.length ? buf.toString('utf8', end) : undefined,
+      };
     }
     const strings: string[] = [];
     let at = 8;
@@ -406,7 +474,10 @@ const insertPayloadCodec: PayloadCodec<InsertPayload> = {
     const [resources = '[]', scopes = '[]', templates = '', ...parts] = strings;
     return { logs: { resources, scopes, parts }, templates: templates || undefined };
   },
-  byteLength: (p) => (p.logs ? p.logs.resources.length + p.logs.scopes.length + p.logs.parts.reduce((n, x) => n + x.length, 0) : (p.legacyLogs?.length ?? 0)) + (p.templates?.length ?? 0),
+  byteLength: (p) =>
+    (p.logs
+      ? p.logs.resources.length + p.logs.scopes.length + p.logs.parts.reduce((n, x) => n + x.length, 0)
+      : (p.legacyLogs?.length ?? 0)) + (p.templates?.length ?? 0),
 };
 
 function redact(endpoint: string): string {

@@ -1,7 +1,13 @@
 import { ByteWriter } from './byte-writer.js';
 import { MAX_UNIX_NANO } from '../../pipeline/limits.js';
 import type { NewTemplate } from '../../pipeline/component.js';
-import { anyValueToString, type AnyValue, type Attributes, type LogBatch, type TemplateRef } from '../../pipeline/model.js';
+import {
+  anyValueToString,
+  type AnyValue,
+  type Attributes,
+  type LogBatch,
+  type TemplateRef,
+} from '../../pipeline/model.js';
 
 /** The otel_logs columns an insert writes, in the order of the SELECT list. */
 export const LOG_COLUMNS = [
@@ -167,7 +173,10 @@ export function encodeLogs(batch: LogBatch, nowUnixNano: bigint): LogsInsert {
     }
   }
   // Most batches span a day or two: one part, and no day is looked up per record.
-  const partOfDay = maxTime / NANOS_PER_DAY - minTime / NANOS_PER_DAY < BigInt(MAX_DAYS_PER_PART) ? undefined : daysToParts(batch, nowUnixNano);
+  const partOfDay =
+    maxTime / NANOS_PER_DAY - minTime / NANOS_PER_DAY < BigInt(MAX_DAYS_PER_PART)
+      ? undefined
+      : daysToParts(batch, nowUnixNano);
   const writers: ByteWriter[] = [];
   const logAttributes = new JsonMapEncoder();
   for (const rl of batch.resourceLogs) {
@@ -178,7 +187,10 @@ export function encodeLogs(batch: LogBatch, nowUnixNano: bigint): LogsInsert {
       const s = scopes.add([sl.schemaUrl, sl.scope.name, sl.scope.version], sl.scope.attributes);
       const tail = `,${r},${s}]\n`;
       for (const rec of sl.logRecords) {
-        const observed = rec.observedTimeUnixNano !== 0n && rec.observedTimeUnixNano <= MAX_UNIX_NANO ? rec.observedTimeUnixNano : nowUnixNano;
+        const observed =
+          rec.observedTimeUnixNano !== 0n && rec.observedTimeUnixNano <= MAX_UNIX_NANO
+            ? rec.observedTimeUnixNano
+            : nowUnixNano;
         const time = recordTime(rec.timeUnixNano, rec.observedTimeUnixNano, nowUnixNano);
         const part = partOfDay === undefined ? 0 : partOfDay.get(Number(time / NANOS_PER_DAY))!;
         const out = (writers[part] ??= new ByteWriter());
@@ -196,7 +208,11 @@ export function encodeLogs(batch: LogBatch, nowUnixNano: bigint): LogsInsert {
       }
     }
   }
-  return { resources: resources.toString(), scopes: scopes.toString(), parts: writers.filter((w) => w !== undefined).map((w) => w.toString()) };
+  return {
+    resources: resources.toString(),
+    scopes: scopes.toString(),
+    parts: writers.filter((w) => w !== undefined).map((w) => w.toString()),
+  };
 }
 
 /** Records whose stored Timestamp will be before `cutoffUnixNano`. */
@@ -204,7 +220,8 @@ export function countOlderThan(batch: LogBatch, cutoffUnixNano: bigint, nowUnixN
   let n = 0;
   for (const rl of batch.resourceLogs) {
     for (const sl of rl.scopeLogs) {
-      for (const rec of sl.logRecords) if (recordTime(rec.timeUnixNano, rec.observedTimeUnixNano, nowUnixNano) < cutoffUnixNano) n++;
+      for (const rec of sl.logRecords)
+        if (recordTime(rec.timeUnixNano, rec.observedTimeUnixNano, nowUnixNano) < cutoffUnixNano) n++;
     }
   }
   return n;
@@ -220,7 +237,8 @@ function daysToParts(batch: LogBatch, nowUnixNano: bigint): Map<number, number> 
   const days = new Set<number>();
   for (const rl of batch.resourceLogs) {
     for (const sl of rl.scopeLogs) {
-      for (const rec of sl.logRecords) days.add(Number(recordTime(rec.timeUnixNano, rec.observedTimeUnixNano, nowUnixNano) / NANOS_PER_DAY));
+      for (const rec of sl.logRecords)
+        days.add(Number(recordTime(rec.timeUnixNano, rec.observedTimeUnixNano, nowUnixNano) / NANOS_PER_DAY));
     }
   }
   const parts = new Map<number, number>();
@@ -239,7 +257,9 @@ export function sqlString(s: string): string {
  */
 export function withInsertSettings(statement: string, settings: Record<string, string | number>): string {
   const at = statement.indexOf(') ') + 1;
-  const clause = Object.entries(settings).map(([k, v]) => `${k} = ${typeof v === 'number' ? v : sqlString(v)}`).join(', ');
+  const clause = Object.entries(settings)
+    .map(([k, v]) => `${k} = ${typeof v === 'number' ? v : sqlString(v)}`)
+    .join(', ');
   return `${statement.slice(0, at)} SETTINGS ${clause}${statement.slice(at)}`;
 }
 
@@ -276,7 +296,8 @@ interface TemplateAggregate {
   sample: string;
 }
 
-const TEMPLATE_COLUMNS = 'TemplateId, Text, FirstSeen, LastSeen, Count, Services, MaxSeverityNumber, MaxSeverityText, Sample, ReplacedIds, Source';
+const TEMPLATE_COLUMNS =
+  'TemplateId, Text, FirstSeen, LastSeen, Count, Services, MaxSeverityNumber, MaxSeverityText, Sample, ReplacedIds, Source';
 const TEMPLATE_STRUCTURE =
   'TemplateId UInt64, Text String, FirstSeen DateTime64(9), LastSeen DateTime64(9), Count UInt64, Services Array(String), ' +
   'MaxSeverityNumber UInt8, MaxSeverityText Tuple(UInt8, String), Sample String, ReplacedIds Array(UInt64), Source String';
@@ -320,10 +341,29 @@ export function encodeTemplatesInsert(batch: LogBatch, table: string, nowUnixNan
   return encodeTemplateRows(templates.values(), table);
 }
 
-function aggregateOf(templates: Map<bigint, TemplateAggregate>, ref: TemplateRef, time: bigint, severityNumber: number, severityText: string, sample: string): TemplateAggregate {
+function aggregateOf(
+  templates: Map<bigint, TemplateAggregate>,
+  ref: TemplateRef,
+  time: bigint,
+  severityNumber: number,
+  severityText: string,
+  sample: string,
+): TemplateAggregate {
   let agg = templates.get(ref.id);
   if (!agg) {
-    agg = { id: ref.id, text: ref.text, replaced: ref.replaced.slice(), source: ref.source, first: time, last: time, count: 0, services: new Set(), severityNumber, severityText, sample };
+    agg = {
+      id: ref.id,
+      text: ref.text,
+      replaced: ref.replaced.slice(),
+      source: ref.source,
+      first: time,
+      last: time,
+      count: 0,
+      services: new Set(),
+      severityNumber,
+      severityText,
+      sample,
+    };
     templates.set(ref.id, agg);
   }
   return agg;
@@ -333,7 +373,11 @@ function aggregateOf(templates: Map<bigint, TemplateAggregate>, ref: TemplateRef
  * Rows for templates no record carried yet (an LLM's, when accepted): seen now, counted 0, so
  * the template and the ids it replaced are stored before a record uses it.
  */
-export function encodeNewTemplatesInsert(templates: readonly NewTemplate[], table: string, nowUnixNano: bigint): string {
+export function encodeNewTemplatesInsert(
+  templates: readonly NewTemplate[],
+  table: string,
+  nowUnixNano: bigint,
+): string {
   return encodeTemplateRows(
     templates.map(({ template, sample, services }) => ({
       id: template.id,

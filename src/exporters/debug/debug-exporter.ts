@@ -22,9 +22,11 @@ export class DebugExporter implements Exporter {
     }
     const lines: string[] = [];
     for (const rl of batch.resourceLogs) {
-      if (this.config.verbosity === 'detailed') lines.push(`resource ${formatAttributes(rl.resource.attributes)} schema_url=${rl.schemaUrl}`);
+      if (this.config.verbosity === 'detailed')
+        lines.push(`resource ${formatAttributes(rl.resource.attributes)} schema_url=${rl.schemaUrl}`);
       for (const sl of rl.scopeLogs) {
-        if (this.config.verbosity === 'detailed') lines.push(`  scope ${sl.scope.name}@${sl.scope.version} ${formatAttributes(sl.scope.attributes)}`);
+        if (this.config.verbosity === 'detailed')
+          lines.push(`  scope ${sl.scope.name}@${sl.scope.version} ${formatAttributes(sl.scope.attributes)}`);
         for (const r of sl.logRecords) {
           let line = `${nanosToIso(r.timeUnixNano || r.observedTimeUnixNano)} ${r.severityText || r.severityNumber} ${anyValueToString(r.body)}`;
           if (this.config.verbosity === 'detailed') {

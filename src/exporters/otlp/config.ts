@@ -65,13 +65,17 @@ export function otlpConfigSchema(defaultProtocol: OtlpProtocol) {
   return section({
     protocol: z.enum(PROTOCOLS, { error: `expected one of ${PROTOCOLS.join(', ')}` }).default(defaultProtocol),
     /** grpc: `host:port` (or `http(s)://host:port`); http/protobuf: the base URL, e.g. http://gateway:4318. */
-    endpoint: z.string({ error: 'required: the address of the OTLP server, e.g. gateway:4317 or http://gateway:4318' }).min(1, 'must not be empty'),
+    endpoint: z
+      .string({ error: 'required: the address of the OTLP server, e.g. gateway:4317 or http://gateway:4318' })
+      .min(1, 'must not be empty'),
     /** http/protobuf: the full URL of the logs endpoint, instead of endpoint + /v1/logs. */
     logs_endpoint: z.string().optional(),
     compression: z
       .string()
       .default('gzip')
-      .refine((v) => v !== 'zstd', { message: 'zstd compression needs Node.js 22.15 or newer; use gzip, deflate or none' })
+      .refine((v) => v !== 'zstd', {
+        message: 'zstd compression needs Node.js 22.15 or newer; use gzip, deflate or none',
+      })
       .refine((v) => ['gzip', 'deflate', 'none', 'zstd'].includes(v), { message: 'expected gzip, deflate or none' })
       .transform((v) => v as 'gzip' | 'deflate' | 'none'),
     /** Sent with every request, e.g. { authorization: "Bearer ${env:TOKEN}" }. */
@@ -79,23 +83,41 @@ export function otlpConfigSchema(defaultProtocol: OtlpProtocol) {
       .record(z.string(), z.string({ error: 'expected a string (quote numbers)' }))
       .default({})
       .superRefine((headers, ctx) => {
-        for (const name of Object.keys(headers)) if (!HEADER_NAME.test(name)) ctx.addIssue({ code: 'custom', path: [name], message: 'not a valid header name' });
+        for (const name of Object.keys(headers))
+          if (!HEADER_NAME.test(name))
+            ctx.addIssue({ code: 'custom', path: [name], message: 'not a valid header name' });
       }),
     /** One export request's time limit. */
     timeout: duration('10s'),
     tls: tlsSchema,
     /** grpc: spread requests over every address the endpoint's name resolves to, or stick to one. */
-    balancer_name: z.enum(['round_robin', 'pick_first'], { error: 'expected round_robin or pick_first' }).default('round_robin'),
+    balancer_name: z
+      .enum(['round_robin', 'pick_first'], { error: 'expected round_robin or pick_first' })
+      .default('round_robin'),
     ...exporterHelperSettings,
   }).superRefine((c, ctx) => {
     if (c.protocol === 'grpc') {
-      if (!parseGrpcEndpoint(c.endpoint)) ctx.addIssue({ code: 'custom', path: ['endpoint'], message: 'expected host:port, dns:///host:port or http(s)://host:port' });
-      if (c.logs_endpoint !== undefined) ctx.addIssue({ code: 'custom', path: ['logs_endpoint'], message: 'only for protocol http/protobuf' });
+      if (!parseGrpcEndpoint(c.endpoint))
+        ctx.addIssue({
+          code: 'custom',
+          path: ['endpoint'],
+          message: 'expected host:port, dns:///host:port or http(s)://host:port',
+        });
+      if (c.logs_endpoint !== undefined)
+        ctx.addIssue({ code: 'custom', path: ['logs_endpoint'], message: 'only for protocol http/protobuf' });
     } else if (!httpLogsUrl(c)) {
-      ctx.addIssue({ code: 'custom', path: [c.logs_endpoint === undefined ? 'endpoint' : 'logs_endpoint'], message: 'expected an http(s):// URL, e.g. http://gateway:4318' });
+      ctx.addIssue({
+        code: 'custom',
+        path: [c.logs_endpoint === undefined ? 'endpoint' : 'logs_endpoint'],
+        message: 'expected an http(s):// URL, e.g. http://gateway:4318',
+      });
     }
     if ((c.tls.cert_file === undefined) !== (c.tls.key_file === undefined)) {
-      ctx.addIssue({ code: 'custom', path: ['tls', c.tls.cert_file === undefined ? 'cert_file' : 'key_file'], message: 'cert_file and key_file go together' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['tls', c.tls.cert_file === undefined ? 'cert_file' : 'key_file'],
+        message: 'cert_file and key_file go together',
+      });
     }
   });
 }

@@ -39,8 +39,14 @@ export class OtlpLogsSender implements ExportSender<Uint8Array> {
 
   async start(): Promise<void> {
     const tls = readTlsMaterial(this.config.tls, this.context.id);
-    this.transport = this.config.protocol === 'grpc' ? new GrpcLogsTransport(this.config, tls) : new HttpLogsTransport(this.config, tls);
-    this.context.logger.info({ endpoint: this.transport.target, protocol: this.config.protocol }, 'OTLP exporter ready');
+    this.transport =
+      this.config.protocol === 'grpc'
+        ? new GrpcLogsTransport(this.config, tls)
+        : new HttpLogsTransport(this.config, tls);
+    this.context.logger.info(
+      { endpoint: this.transport.target, protocol: this.config.protocol },
+      'OTLP exporter ready',
+    );
   }
 
   async stop(): Promise<void> {
@@ -66,16 +72,25 @@ export class OtlpLogsSender implements ExportSender<Uint8Array> {
     } catch (err) {
       // The server said OK: resending would store the records twice, dead-lettering would call them lost.
       this.context.telemetry.count('unreadable_responses');
-      this.context.logger.warn({ endpoint: this.transport!.target, records, bytes: response.length, err: errorMessage(err) }, 'the OTLP server accepted the export but its answer is not an ExportLogsServiceResponse; the records count as accepted');
+      this.context.logger.warn(
+        { endpoint: this.transport!.target, records, bytes: response.length, err: errorMessage(err) },
+        'the OTLP server accepted the export but its answer is not an ExportLogsServiceResponse; the records count as accepted',
+      );
       return undefined;
     }
     if (!partial) return undefined;
     // A count outside 0..records is the server's mistake: it cannot have rejected fewer than none or more than it got.
     const rejected = Math.min(records, Math.max(0, partial.rejectedLogRecords));
     if (rejected > 0) {
-      this.context.logger.warn({ rejected, records, reason: partial.errorMessage }, 'the OTLP server rejected some log records; they are not retried');
+      this.context.logger.warn(
+        { rejected, records, reason: partial.errorMessage },
+        'the OTLP server rejected some log records; they are not retried',
+      );
     } else {
-      this.context.logger.warn({ records, reported_rejected: partial.rejectedLogRecords, message: partial.errorMessage }, 'the OTLP server accepted the log records with a warning');
+      this.context.logger.warn(
+        { records, reported_rejected: partial.rejectedLogRecords, message: partial.errorMessage },
+        'the OTLP server accepted the log records with a warning',
+      );
     }
     return { rejected };
   }

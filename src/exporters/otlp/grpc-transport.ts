@@ -14,7 +14,14 @@ const COMPRESSION = { none: 0, deflate: 1, gzip: 2 } as const;
  * server says when to retry (a RetryInfo detail): without it the request itself is too large or
  * over a quota that waiting does not fix.
  */
-const RETRYABLE_CODES = new Set([grpc.status.CANCELLED, grpc.status.DEADLINE_EXCEEDED, grpc.status.ABORTED, grpc.status.OUT_OF_RANGE, grpc.status.UNAVAILABLE, grpc.status.DATA_LOSS]);
+const RETRYABLE_CODES = new Set([
+  grpc.status.CANCELLED,
+  grpc.status.DEADLINE_EXCEEDED,
+  grpc.status.ABORTED,
+  grpc.status.OUT_OF_RANGE,
+  grpc.status.UNAVAILABLE,
+  grpc.status.DATA_LOSS,
+]);
 
 export function classifyGrpcError(err: grpc.ServiceError, target: string): RetryableExportError | PermanentExportError {
   let retryAfterMs: number | undefined;
@@ -58,7 +65,12 @@ export class GrpcLogsTransport implements LogsTransport {
     this.target = endpoint.target;
     const secure = endpoint.secure ?? !config.tls.insecure;
     const credentials = secure
-      ? grpc.credentials.createSsl(tls.ca ?? null, tls.key ?? null, tls.cert ?? null, config.tls.insecure_skip_verify ? { rejectUnauthorized: false, checkServerIdentity: () => undefined } : {})
+      ? grpc.credentials.createSsl(
+          tls.ca ?? null,
+          tls.key ?? null,
+          tls.cert ?? null,
+          config.tls.insecure_skip_verify ? { rejectUnauthorized: false, checkServerIdentity: () => undefined } : {},
+        )
       : grpc.credentials.createInsecure();
     const options: grpc.ChannelOptions = {
       'grpc.default_compression_algorithm': COMPRESSION[config.compression],
@@ -78,10 +90,18 @@ export class GrpcLogsTransport implements LogsTransport {
   send(body: Uint8Array): Promise<Uint8Array> {
     return new Promise((resolve, reject) => {
       // Nothing here may throw: an exception in grpc-js's callback would be uncaught and end the process.
-      this.client.makeUnaryRequest(EXPORT_PATH, serialize, identity, body, this.metadata, { deadline: Date.now() + this.config.timeout }, (err, response) => {
-        if (err) reject(classifyGrpcError(err, this.target));
-        else resolve(response ?? EMPTY);
-      });
+      this.client.makeUnaryRequest(
+        EXPORT_PATH,
+        serialize,
+        identity,
+        body,
+        this.metadata,
+        { deadline: Date.now() + this.config.timeout },
+        (err, response) => {
+          if (err) reject(classifyGrpcError(err, this.target));
+          else resolve(response ?? EMPTY);
+        },
+      );
     });
   }
 

@@ -28,7 +28,9 @@ export function readTlsMaterial(tls: OtlpTlsConfig, id: string): TlsMaterial {
     try {
       return readFileSync(file);
     } catch (err) {
-      throw new Error(`exporters.${id}.tls.${key}: cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+      throw new Error(
+        `exporters.${id}.tls.${key}: cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`,
+      );
     }
   };
   return { ca: read('ca_file'), cert: read('cert_file'), key: read('key_file') };

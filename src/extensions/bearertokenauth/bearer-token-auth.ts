@@ -56,7 +56,8 @@ export class BearerTokenAuth implements Extension, ServerAuthenticator {
       throw new Error(`cannot read token file ${file}: ${errorMessage(err)}`);
     }
     const tokens = new TokenSet(tokenLines(text));
-    if (tokens.size === 0) this.context.logger.warn({ filename: file }, 'the token file holds no token: every request is refused');
+    if (tokens.size === 0)
+      this.context.logger.warn({ filename: file }, 'the token file holds no token: every request is refused');
     return tokens;
   }
 
@@ -66,7 +67,10 @@ export class BearerTokenAuth implements Extension, ServerAuthenticator {
       this.tokens = await this.readTokens(file);
       this.context.logger.info({ filename: file, tokens: this.tokens.size }, 'bearer tokens reloaded');
     } catch (err) {
-      this.context.logger.error({ err: errorMessage(err) }, 'bearer token file could not be reloaded; keeping the previous tokens');
+      this.context.logger.error(
+        { err: errorMessage(err) },
+        'bearer token file could not be reloaded; keeping the previous tokens',
+      );
     }
   }
 
@@ -76,7 +80,8 @@ export class BearerTokenAuth implements Extension, ServerAuthenticator {
     let token = value;
     if (this.scheme) {
       const space = value.indexOf(' ');
-      if (space < 0 || value.slice(0, space).toLowerCase() !== this.scheme) return `${this.config.header} must be "${this.config.scheme} <token>"`;
+      if (space < 0 || value.slice(0, space).toLowerCase() !== this.scheme)
+        return `${this.config.header} must be "${this.config.scheme} <token>"`;
       token = value.slice(space + 1).trim();
     }
     return this.tokens.has(token) ? undefined : 'invalid token';

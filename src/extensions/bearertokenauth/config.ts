@@ -14,7 +14,9 @@ export const bearerTokenAuthConfigSchema = section({
   /** A file of accepted tokens, one a line (blank lines and lines starting with # are ignored); re-read when it changes, without a restart. */
   filename: z.string().min(1, 'cannot be empty').optional(),
 })
-  .refine((c) => c.token !== undefined || (c.tokens?.length ?? 0) > 0 || c.filename !== undefined, { message: 'set token, tokens or filename' })
+  .refine((c) => c.token !== undefined || (c.tokens?.length ?? 0) > 0 || c.filename !== undefined, {
+    message: 'set token, tokens or filename',
+  })
   .refine((c) => c.filename === undefined || (c.token === undefined && c.tokens === undefined), {
     message: 'set either token/tokens or filename, not both (the file is the one source of tokens when given)',
   });

@@ -30,7 +30,11 @@ export const consoleConfigSchema = section({
    * console shares the machine with the pipeline it reads, and its queries read newest first and
    * stop early, which extra threads mostly spend reading past the page.
    */
-  query_threads: z.number({ error: 'expected a number' }).int('expected a whole number').min(0, 'must be 0 or more').default(1),
+  query_threads: z
+    .number({ error: 'expected a number' })
+    .int('expected a whole number')
+    .min(0, 'must be 0 or more')
+    .default(1),
   /** Serve the read-only subset of ClickHouse's HTTP interface at / (for Grafana, clickhouse-client, @clickhouse/client). */
   sql: section({
     enabled: z.boolean().default(true),

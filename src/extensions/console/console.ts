@@ -8,9 +8,25 @@ import { StoreUnavailableError, type LogStore } from '../../pipeline/host.js';
 import { resolveAuthenticator } from '../../receivers/auth.js';
 import { HttpReceiverServer } from '../../receivers/http.js';
 import type { ConsoleConfig } from './config.js';
-import { ApiParameterError, parseHistogramQuery, parseLogsQuery, parseTailQuery, parseTemplateId, parseTemplateQuery, parseTemplatesQuery } from './params.js';
+import {
+  ApiParameterError,
+  parseHistogramQuery,
+  parseLogsQuery,
+  parseTailQuery,
+  parseTemplateId,
+  parseTemplateQuery,
+  parseTemplatesQuery,
+} from './params.js';
 import { LogQueries, UnknownTemplateError } from './queries.js';
-import { answerSql, ClickHouseStyleError, clickHouseCredentials, readSqlRequest, writeClickHouseError, type SqlLimits, type SqlReader } from './sql-interface.js';
+import {
+  answerSql,
+  ClickHouseStyleError,
+  clickHouseCredentials,
+  readSqlRequest,
+  writeClickHouseError,
+  type SqlLimits,
+  type SqlReader,
+} from './sql-interface.js';
 import { StaticFiles } from './static-files.js';
 import { Tail } from './tail.js';
 
@@ -21,7 +37,9 @@ const UNAVAILABLE_CODES = new Set(['159', '160', '209', '210', '241', '394', '39
 
 function packageVersion(): string {
   try {
-    return (JSON.parse(readFileSync(new URL('../../../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+    return (
+      JSON.parse(readFileSync(new URL('../../../../package.json', import.meta.url), 'utf8')) as { version: string }
+    ).version;
   } catch {
     return 'unknown';
   }
@@ -49,8 +67,19 @@ export class ConsoleExtension implements Extension {
     private readonly context: ComponentContext,
   ) {
     // The authenticator is another extension: looked up at start, when every extension exists.
-    const authenticator: ServerAuthenticator | undefined = config.auth ? { authenticate: (header) => (this.authenticator ? this.authenticator.authenticate(header) : 'the console has not started') } : undefined;
-    this.server = new HttpReceiverServer({ ...config, wait_for_room: 0 }, context, 'console', (req, res) => this.handle(req, res), authenticator);
+    const authenticator: ServerAuthenticator | undefined = config.auth
+      ? {
+          authenticate: (header) =>
+            this.authenticator ? this.authenticator.authenticate(header) : 'the console has not started',
+        }
+      : undefined;
+    this.server = new HttpReceiverServer(
+      { ...config, wait_for_room: 0 },
+      context,
+      'console',
+      (req, res) => this.handle(req, res),
+      authenticator,
+    );
   }
 
   get port(): number {
@@ -60,24 +89,35 @@ export class ConsoleExtension implements Extension {
   async start(): Promise<void> {
     const host = this.context.host;
     if (!host) throw new Error('the console extension runs inside the service (no host given)');
-    this.authenticator = this.config.auth ? resolveAuthenticator(this.config.auth, { ...this.context, extensions: host.extensions() }) : undefined;
+    this.authenticator = this.config.auth
+      ? resolveAuthenticator(this.config.auth, { ...this.context, extensions: host.extensions() })
+      : undefined;
     const stores = host.logStores();
     if (this.config.store !== undefined) {
       const store = stores.get(this.config.store);
       if (!store) {
         const exists = host.exporters().has(this.config.store);
-        throw new Error(`store: exporter "${this.config.store}" ${exists ? 'does not store logs that can be read back' : 'is not used by any pipeline'} (exporters that do: ${[...stores.keys()].join(', ') || 'none'})`);
+        throw new Error(
+          `store: exporter "${this.config.store}" ${exists ? 'does not store logs that can be read back' : 'is not used by any pipeline'} (exporters that do: ${[...stores.keys()].join(', ') || 'none'})`,
+        );
       }
       this.store = { id: this.config.store, store };
     } else if (stores.size === 1) {
       const [[id, store]] = [...stores];
       this.store = { id: id!, store: store! };
     } else {
-      throw new Error(stores.size === 0 ? 'no exporter of the pipelines stores logs the console can read (add a clickhouse exporter)' : `several exporters store logs (${[...stores.keys()].join(', ')}): name one in store:`);
+      throw new Error(
+        stores.size === 0
+          ? 'no exporter of the pipelines stores logs the console can read (add a clickhouse exporter)'
+          : `several exporters store logs (${[...stores.keys()].join(', ')}): name one in store:`,
+      );
     }
     this.tail = new Tail((observer) => host.observeExports(this.store!.id, observer), this.config.tail_buffer);
     await this.server.start();
-    this.context.logger.info({ endpoint: this.config.endpoint.replace(/:\d+$/, `:${this.server.port}`), store: this.store.id }, 'console listening (/api/v1, the web console at /, read-only SQL)');
+    this.context.logger.info(
+      { endpoint: this.config.endpoint.replace(/:\d+$/, `:${this.server.port}`), store: this.store.id },
+      'console listening (/api/v1, the web console at /, read-only SQL)',
+    );
   }
 
   async shutdown(deadline: number): Promise<void> {
@@ -109,10 +149,15 @@ export class ConsoleExtension implements Extension {
       res.writeHead(200, { 'Content-Type': 'text/plain; charset=UTF-8' }).end('Ok.\n');
       return;
     }
-    const sql = this.config.sql.enabled && path === '/' && (req.method === 'POST' || (req.method === 'GET' && url.searchParams.has('query')));
+    const sql =
+      this.config.sql.enabled &&
+      path === '/' &&
+      (req.method === 'POST' || (req.method === 'GET' && url.searchParams.has('query')));
     if (sql) return this.sql(req, res, url);
     if (req.method !== 'GET' && req.method !== 'HEAD') {
-      res.writeHead(405, { Allow: 'GET, HEAD', 'Content-Type': 'text/plain; charset=utf-8' }).end('method not allowed\n');
+      res
+        .writeHead(405, { Allow: 'GET, HEAD', 'Content-Type': 'text/plain; charset=utf-8' })
+        .end('method not allowed\n');
       return;
     }
     return this.files.serve(req, res, path === '/' ? '/index.html' : path);
@@ -132,9 +177,12 @@ export class ConsoleExtension implements Extension {
     const now = Date.now();
     try {
       if (path === '/api/v1/stats') return json(res, this.context.host!.stats());
-      if (path === '/api/v1/logs') return json(res, await (await this.queries()).searchLogs(parseLogsQuery(url.searchParams, now)));
-      if (path === '/api/v1/logs/histogram') return json(res, await (await this.queries()).histogram(parseHistogramQuery(url.searchParams, now)));
-      if (path === '/api/v1/templates') return json(res, await (await this.queries()).listTemplates(parseTemplatesQuery(url.searchParams, now)));
+      if (path === '/api/v1/logs')
+        return json(res, await (await this.queries()).searchLogs(parseLogsQuery(url.searchParams, now)));
+      if (path === '/api/v1/logs/histogram')
+        return json(res, await (await this.queries()).histogram(parseHistogramQuery(url.searchParams, now)));
+      if (path === '/api/v1/templates')
+        return json(res, await (await this.queries()).listTemplates(parseTemplatesQuery(url.searchParams, now)));
       const one = /^\/api\/v1\/templates\/([^/]+)$/.exec(path);
       if (one) {
         const id = parseTemplateId('id', decodeURIComponent(one[1]!));
@@ -142,7 +190,12 @@ export class ConsoleExtension implements Extension {
         return json(res, await (await this.queries()).template(id, range.fromNs, range.toNs));
       }
       if (path === '/api/v1/tail') return await this.startTail(url, res, now);
-      return jsonError(res, 404, null, `no such endpoint: ${url.pathname} (see /api/v1/logs, /api/v1/logs/histogram, /api/v1/templates, /api/v1/templates/{id}, /api/v1/tail, /api/v1/stats)`);
+      return jsonError(
+        res,
+        404,
+        null,
+        `no such endpoint: ${url.pathname} (see /api/v1/logs, /api/v1/logs/histogram, /api/v1/templates, /api/v1/templates/{id}, /api/v1/tail, /api/v1/stats)`,
+      );
     } catch (err) {
       this.answerApiError(res, err);
     }
@@ -166,7 +219,14 @@ export class ConsoleExtension implements Extension {
     const code = String((err as { code?: unknown }).code ?? '');
     if (err instanceof StoreUnavailableError || UNAVAILABLE_CODES.has(code) || isConnectionError(err)) {
       this.noteStoreError(message);
-      return jsonError(res, 503, null, code === '159' ? `the query took longer than query_timeout (${this.config.query_timeout / 1000}s): narrow the time range or add filters` : `the store cannot answer now: ${message}`);
+      return jsonError(
+        res,
+        503,
+        null,
+        code === '159'
+          ? `the query took longer than query_timeout (${this.config.query_timeout / 1000}s): narrow the time range or add filters`
+          : `the store cannot answer now: ${message}`,
+      );
     }
     this.context.logger.error({ err: message }, 'console query failed');
     jsonError(res, 500, null, `the query failed: ${message}`);
@@ -186,14 +246,22 @@ export class ConsoleExtension implements Extension {
     });
     const client = await this.reader;
     this.lastStoreError = undefined;
-    return new LogQueries(client, store.tables, { maxExecutionSeconds: this.config.query_timeout / 1000, maxResultRows: API_MAX_RESULT_ROWS, maxThreads: this.config.query_threads });
+    return new LogQueries(client, store.tables, {
+      maxExecutionSeconds: this.config.query_timeout / 1000,
+      maxResultRows: API_MAX_RESULT_ROWS,
+      maxThreads: this.config.query_threads,
+    });
   }
 
   private async sql(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
     const refusal = this.authenticator?.authenticate(clickHouseCredentials(req, url));
     if (refusal !== undefined) {
       req.resume();
-      return writeClickHouseError(res, new ClickHouseStyleError(516, 'AUTHENTICATION_FAILED', `Authentication failed: ${refusal}`), this.version);
+      return writeClickHouseError(
+        res,
+        new ClickHouseStyleError(516, 'AUTHENTICATION_FAILED', `Authentication failed: ${refusal}`),
+        this.version,
+      );
     }
     let request;
     try {
@@ -210,7 +278,12 @@ export class ConsoleExtension implements Extension {
     try {
       reader = await this.sqlReader(request.database);
     } catch (err) {
-      return writeClickHouseError(res, new ClickHouseStyleError(210, 'NETWORK_ERROR', `the store cannot be read now: ${errorMessage(err)}`), this.version, request.queryId);
+      return writeClickHouseError(
+        res,
+        new ClickHouseStyleError(210, 'NETWORK_ERROR', `the store cannot be read now: ${errorMessage(err)}`),
+        this.version,
+        request.queryId,
+      );
     }
     await answerSql(request, reader, limits, res, this.version);
   }
@@ -240,13 +313,20 @@ export class ConsoleExtension implements Extension {
 
 function isConnectionError(err: unknown): boolean {
   const code = (err as NodeJS.ErrnoException).code;
-  return typeof code === 'string' && /^(ECONNREFUSED|ECONNRESET|ENOTFOUND|EAI_AGAIN|ETIMEDOUT|EHOSTUNREACH|EPIPE|UND_ERR)/.test(code);
+  return (
+    typeof code === 'string' &&
+    /^(ECONNREFUSED|ECONNRESET|ENOTFOUND|EAI_AGAIN|ETIMEDOUT|EHOSTUNREACH|EPIPE|UND_ERR)/.test(code)
+  );
 }
 
 function json(res: ServerResponse, body: unknown): void {
-  res.writeHead(200, { 'Content-Type': 'application/json; charset=utf-8', 'Cache-Control': 'no-store' }).end(JSON.stringify(body));
+  res
+    .writeHead(200, { 'Content-Type': 'application/json; charset=utf-8', 'Cache-Control': 'no-store' })
+    .end(JSON.stringify(body));
 }
 
 function jsonError(res: ServerResponse, status: number, parameter: string | null, message: string): void {
-  res.writeHead(status, { 'Content-Type': 'application/json; charset=utf-8', 'Cache-Control': 'no-store' }).end(JSON.stringify({ error: { parameter, message } }));
+  res
+    .writeHead(status, { 'Content-Type': 'application/json; charset=utf-8', 'Cache-Control': 'no-store' })
+    .end(JSON.stringify({ error: { parameter, message } }));
 }

@@ -27,11 +27,21 @@ export function parseTime(parameter: string, text: string, nowMs: number): bigin
   const rel = RELATIVE.exec(s);
   if (rel) return BigInt(nowMs - Number(rel[1]) * UNIT_MS[rel[2]!]!) * NANOS_PER_MS;
   const m = RFC3339.exec(s);
-  if (!m) throw new ApiParameterError(parameter, `expected an RFC 3339 time (2026-12-02T05:30:00Z), now, or a relative time like -15m, -1h, -7d; got ${JSON.stringify(text)}`);
+  if (!m)
+    throw new ApiParameterError(
+      parameter,
+      `expected an RFC 3339 time (2026-12-02T05:30:00Z), now, or a relative time like -15m, -1h, -7d; got ${JSON.stringify(text)}`,
+    );
   const [, y, mo, d, h, mi, sec, frac = '', zone] = m;
   const ms = Date.UTC(Number(y), Number(mo) - 1, Number(d), Number(h), Number(mi), Number(sec));
   const check = new Date(ms);
-  if (check.getUTCMonth() !== Number(mo) - 1 || check.getUTCDate() !== Number(d) || Number(h) > 23 || Number(mi) > 59 || Number(sec) > 59) {
+  if (
+    check.getUTCMonth() !== Number(mo) - 1 ||
+    check.getUTCDate() !== Number(d) ||
+    Number(h) > 23 ||
+    Number(mi) > 59 ||
+    Number(sec) > 59
+  ) {
     throw new ApiParameterError(parameter, `not a valid date and time: ${JSON.stringify(text)}`);
   }
   let offsetMs = 0;
@@ -40,7 +50,8 @@ export function parseTime(parameter: string, text: string, nowMs: number): bigin
     offsetMs = sign * (Number(zone!.slice(1, 3)) * 3_600_000 + Number(zone!.slice(4, 6)) * 60_000);
   }
   const ns = BigInt(ms - offsetMs) * NANOS_PER_MS + BigInt(frac.padEnd(9, '0'));
-  if (ns < 0n || ns > MAX_NANOS) throw new ApiParameterError(parameter, `outside what is stored (1970 to 2262): ${JSON.stringify(text)}`);
+  if (ns < 0n || ns > MAX_NANOS)
+    throw new ApiParameterError(parameter, `outside what is stored (1970 to 2262): ${JSON.stringify(text)}`);
   return ns;
 }
 
@@ -51,7 +62,15 @@ export function rfc3339(ns: bigint | string): string {
   return `${iso.slice(0, 19)}.${(n % 1_000_000_000n).toString().padStart(9, '0')}Z`;
 }
 
-export const SEVERITY_NAMES: Record<string, number> = { trace: 1, debug: 5, info: 9, warn: 13, warning: 13, error: 17, fatal: 21 };
+export const SEVERITY_NAMES: Record<string, number> = {
+  trace: 1,
+  debug: 5,
+  info: 9,
+  warn: 13,
+  warning: 13,
+  error: 17,
+  fatal: 21,
+};
 
 /** The range classes SeverityNumber falls into (OTel log data model), for histograms and the highest severity. */
 export const SEVERITY_CLASSES = ['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR', 'FATAL', 'UNSPECIFIED'] as const;
@@ -63,7 +82,8 @@ export function severityClass(n: number): (typeof SEVERITY_CLASSES)[number] {
 const UINT64_MAX = 18_446_744_073_709_551_615n;
 
 export function parseTemplateId(parameter: string, text: string): bigint {
-  if (!/^\d{1,20}$/.test(text)) throw new ApiParameterError(parameter, `expected a template id (a decimal UInt64), got ${JSON.stringify(text)}`);
+  if (!/^\d{1,20}$/.test(text))
+    throw new ApiParameterError(parameter, `expected a template id (a decimal UInt64), got ${JSON.stringify(text)}`);
   const id = BigInt(text);
   if (id > UINT64_MAX) throw new ApiParameterError(parameter, `larger than a UInt64: ${text}`);
   return id;
@@ -120,14 +140,11 @@ function asciiLower(s: string): string {
 class Params {
   private readonly seen = new Map<string, string[]>();
 
-  constructor(
-    search: URLSearchParams,
-    allowed: ReadonlySet<string>,
-    repeatable: ReadonlySet<string> = new Set(),
-  ) {
+  constructor(search: URLSearchParams, allowed: ReadonlySet<string>, repeatable: ReadonlySet<string> = new Set()) {
     for (const [key, value] of search) {
       const known = allowed.has(key) || (allowed.has('attr.*') && key.startsWith('attr.'));
-      if (!known) throw new ApiParameterError(key, `unknown parameter (this endpoint takes ${[...allowed].join(', ')})`);
+      if (!known)
+        throw new ApiParameterError(key, `unknown parameter (this endpoint takes ${[...allowed].join(', ')})`);
       const values = this.seen.get(key) ?? [];
       values.push(value);
       if (values.length > 1 && !repeatable.has(key)) throw new ApiParameterError(key, 'given more than once');
@@ -157,14 +174,18 @@ function text(parameter: string, value: string | undefined): string | undefined 
 
 function range(p: Params, nowMs: number): { fromNs: bigint; toNs: bigint } {
   const toNs = p.one('to') === undefined ? BigInt(nowMs) * NANOS_PER_MS : parseTime('to', p.one('to')!, nowMs);
-  const fromNs = p.one('from') === undefined ? toNs - BigInt(DEFAULT_RANGE_MS) * NANOS_PER_MS : parseTime('from', p.one('from')!, nowMs);
+  const fromNs =
+    p.one('from') === undefined
+      ? toNs - BigInt(DEFAULT_RANGE_MS) * NANOS_PER_MS
+      : parseTime('from', p.one('from')!, nowMs);
   if (fromNs >= toNs) throw new ApiParameterError('from', 'must be before to');
   return { fromNs, toNs };
 }
 
 export function parseLimit(value: string | undefined, max = MAX_LIMIT, defaultValue = DEFAULT_LIMIT): number {
   if (value === undefined) return defaultValue;
-  if (!/^\d+$/.test(value) || Number(value) < 1) throw new ApiParameterError('limit', `expected a whole number from 1 to ${max}, got ${JSON.stringify(value)}`);
+  if (!/^\d+$/.test(value) || Number(value) < 1)
+    throw new ApiParameterError('limit', `expected a whole number from 1 to ${max}, got ${JSON.stringify(value)}`);
   const n = Number(value);
   if (n > max) throw new ApiParameterError('limit', `at most ${max}, got ${value}`);
   return n;
@@ -175,7 +196,10 @@ export function parseSeverity(value: string | undefined): number | undefined {
   const byName = SEVERITY_NAMES[value.trim().toLowerCase()];
   if (byName !== undefined) return byName;
   if (/^\d{1,2}$/.test(value) && Number(value) >= 1 && Number(value) <= 24) return Number(value);
-  throw new ApiParameterError('severity', `expected trace, debug, info, warn, error, fatal or a SeverityNumber from 1 to 24, got ${JSON.stringify(value)}`);
+  throw new ApiParameterError(
+    'severity',
+    `expected trace, debug, info, warn, error, fatal or a SeverityNumber from 1 to 24, got ${JSON.stringify(value)}`,
+  );
 }
 
 const FILTER_PARAMS = ['q', 'service', 'severity', 'template', 'trace_id', 'from', 'to', 'attr.*'];
@@ -183,10 +207,12 @@ const FILTER_PARAMS = ['q', 'service', 'severity', 'template', 'trace_id', 'from
 function filters(p: Params, nowMs: number): LogFilters {
   const q = text('q', p.one('q'));
   const tokens = q === undefined ? [] : bodyTokens(q);
-  if (q !== undefined && tokens.length === 0) throw new ApiParameterError('q', 'holds no word to search for (letters or digits)');
+  if (q !== undefined && tokens.length === 0)
+    throw new ApiParameterError('q', 'holds no word to search for (letters or digits)');
   if (tokens.length > MAX_TOKENS) throw new ApiParameterError('q', `at most ${MAX_TOKENS} words`);
   const traceId = p.one('trace_id');
-  if (traceId !== undefined && !/^[0-9a-fA-F]{32}$/.test(traceId)) throw new ApiParameterError('trace_id', `expected 32 hexadecimal digits, got ${JSON.stringify(traceId)}`);
+  if (traceId !== undefined && !/^[0-9a-fA-F]{32}$/.test(traceId))
+    throw new ApiParameterError('trace_id', `expected 32 hexadecimal digits, got ${JSON.stringify(traceId)}`);
   const attributes: Array<[string, string]> = [];
   for (const key of p.keys()) {
     if (!key.startsWith('attr.')) continue;
@@ -195,7 +221,8 @@ function filters(p: Params, nowMs: number): LogFilters {
     text(key, name);
     attributes.push([name, text(key, p.all(key)[0] ?? '')!]);
   }
-  if (attributes.length > MAX_ATTRIBUTES) throw new ApiParameterError('attr', `at most ${MAX_ATTRIBUTES} attribute filters`);
+  if (attributes.length > MAX_ATTRIBUTES)
+    throw new ApiParameterError('attr', `at most ${MAX_ATTRIBUTES} attribute filters`);
   const template = p.one('template');
   return {
     ...range(p, nowMs),
@@ -252,8 +279,15 @@ export interface TemplatesQuery {
 export function parseTemplatesQuery(search: URLSearchParams, nowMs = Date.now()): TemplatesQuery {
   const p = new Params(search, new Set(['from', 'to', 'service', 'q', 'sort', 'limit']), new Set(['service']));
   const sort = p.one('sort') ?? 'count';
-  if (sort !== 'count' && sort !== 'new' && sort !== 'change') throw new ApiParameterError('sort', `expected count, new or change, got ${JSON.stringify(sort)}`);
-  return { ...range(p, nowMs), services: p.all('service').map((s) => text('service', s)!), q: text('q', p.one('q')), sort, limit: parseLimit(p.one('limit')) };
+  if (sort !== 'count' && sort !== 'new' && sort !== 'change')
+    throw new ApiParameterError('sort', `expected count, new or change, got ${JSON.stringify(sort)}`);
+  return {
+    ...range(p, nowMs),
+    services: p.all('service').map((s) => text('service', s)!),
+    q: text('q', p.one('q')),
+    sort,
+    limit: parseLimit(p.one('limit')),
+  };
 }
 
 export function parseTemplateQuery(search: URLSearchParams, nowMs = Date.now()): { fromNs: bigint; toNs: bigint } {

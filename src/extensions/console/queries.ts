@@ -1,6 +1,14 @@
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { LogStoreTables } from '../../pipeline/host.js';
-import { encodeCursor, rfc3339, SEVERITY_CLASSES, severityClass, type LogFilters, type LogsQuery, type TemplatesQuery } from './params.js';
+import {
+  encodeCursor,
+  rfc3339,
+  SEVERITY_CLASSES,
+  severityClass,
+  type LogFilters,
+  type LogsQuery,
+  type TemplatesQuery,
+} from './params.js';
 
 /** A log record as the API answers it. */
 export interface ApiLog {
@@ -65,7 +73,10 @@ export class UnknownTemplateError extends Error {
 }
 
 /** Buckets between 60 and 120 for a range, from this list; the hourly table serves those of an hour or more. */
-const BUCKET_SECONDS = [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400, 172800, 604800, 1209600, 2592000];
+const BUCKET_SECONDS = [
+  1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400, 172800, 604800, 1209600,
+  2592000,
+];
 const TARGET_MAX_BUCKETS = 120;
 /** Ranges up to this long are counted from the logs themselves (exact to the second); longer ones from the hourly table. */
 const LOGS_COUNTED_UP_TO_SECONDS = 6 * 3600;
@@ -130,14 +141,21 @@ export class LogQueries {
   }
 
   private async rows<T>(query: string, params: Record<string, unknown>, extraSettings = ''): Promise<T[]> {
-    const result = await this.client.query({ query: `${query} ${this.settings}${extraSettings}`, query_params: params, format: 'JSONEachRow' });
+    const result = await this.client.query({
+      query: `${query} ${this.settings}${extraSettings}`,
+      query_params: params,
+      format: 'JSONEachRow',
+    });
     return result.json<T>();
   }
 
   private logConditions(f: LogFilters, params: Record<string, unknown>): string[] {
     params.from_ns = String(f.fromNs);
     params.to_ns = String(f.toNs);
-    const w = ['Timestamp >= fromUnixTimestamp64Nano({from_ns:Int64})', 'Timestamp < fromUnixTimestamp64Nano({to_ns:Int64})'];
+    const w = [
+      'Timestamp >= fromUnixTimestamp64Nano({from_ns:Int64})',
+      'Timestamp < fromUnixTimestamp64Nano({to_ns:Int64})',
+    ];
     f.tokens.forEach((t, i) => {
       params[`token_${i}`] = t;
       w.push(`hasToken(lower(Body), {token_${i}:String})`);
@@ -169,7 +187,9 @@ export class LogQueries {
       const v = `{attr_value_${i}:String}`;
       // A missing key reads as '': attr.k= asks for the key present with an empty value.
       const present = value === '' ? (m: string) => ` AND mapContains(${m}, ${k})` : () => '';
-      w.push(`((LogAttributes[${k}] = ${v}${present('LogAttributes')}) OR (ResourceAttributes[${k}] = ${v}${present('ResourceAttributes')}))`);
+      w.push(
+        `((LogAttributes[${k}] = ${v}${present('LogAttributes')}) OR (ResourceAttributes[${k}] = ${v}${present('ResourceAttributes')}))`,
+      );
     });
     return w;
   }
@@ -186,7 +206,13 @@ export class LogQueries {
     const params: Record<string, unknown> = {};
     const where = this.logConditions(q, params);
     const select = `SELECT ${LOG_COLUMNS}, toString(${ROW_HASH}) AS row_hash FROM ${this.logs} WHERE ${where.join(' AND ')}`;
-    const at = async (ns: string) => (await this.rows<LogRow>(`${select} AND Timestamp = fromUnixTimestamp64Nano({at_ns:Int64})`, { ...params, at_ns: ns })).sort(newestFirst);
+    const at = async (ns: string) =>
+      (
+        await this.rows<LogRow>(`${select} AND Timestamp = fromUnixTimestamp64Nano({at_ns:Int64})`, {
+          ...params,
+          at_ns: ns,
+        })
+      ).sort(newestFirst);
     let head: LogRow[] = [];
     if (q.cursor) {
       const { ns, hash, skip } = q.cursor;
@@ -202,7 +228,11 @@ export class LogQueries {
     if (wanted > 0) {
       params.limit = wanted;
       const before = q.cursor ? ' AND Timestamp < fromUnixTimestamp64Nano({cursor_ns:Int64})' : '';
-      let tail = await this.rows<LogRow>(`${select}${before} ORDER BY Timestamp DESC LIMIT {limit:UInt32}`, params, LAZY_SETTINGS);
+      let tail = await this.rows<LogRow>(
+        `${select}${before} ORDER BY Timestamp DESC LIMIT {limit:UInt32}`,
+        params,
+        LAZY_SETTINGS,
+      );
       if (tail.length === wanted) {
         const edge = tail.at(-1)!.ts;
         tail = [...tail.filter((r) => r.ts !== edge), ...(await at(edge))];
@@ -214,14 +244,29 @@ export class LogQueries {
     const last = records.at(-1);
     if (rows.length > q.limit && last) {
       let same = 0;
-      for (let i = records.length - 1; i >= 0 && records[i]!.ts === last.ts && records[i]!.row_hash === last.row_hash; i--) same++;
-      const sameAsCursor = q.cursor !== undefined && same === records.length && BigInt(last.ts) === q.cursor.ns && BigInt(last.row_hash) === q.cursor.hash;
-      nextCursor = encodeCursor({ ns: BigInt(last.ts), hash: BigInt(last.row_hash), skip: same + (sameAsCursor ? q.cursor!.skip : 0) });
+      for (
+        let i = records.length - 1;
+        i >= 0 && records[i]!.ts === last.ts && records[i]!.row_hash === last.row_hash;
+        i--
+      )
+        same++;
+      const sameAsCursor =
+        q.cursor !== undefined &&
+        same === records.length &&
+        BigInt(last.ts) === q.cursor.ns &&
+        BigInt(last.row_hash) === q.cursor.hash;
+      nextCursor = encodeCursor({
+        ns: BigInt(last.ts),
+        hash: BigInt(last.row_hash),
+        skip: same + (sameAsCursor ? q.cursor!.skip : 0),
+      });
     }
     return { logs: records.map(apiLog), next_cursor: nextCursor };
   }
 
-  async histogram(f: LogFilters): Promise<{ bucket_seconds: number; buckets: number[]; counts: Record<string, number[]> }> {
+  async histogram(
+    f: LogFilters,
+  ): Promise<{ bucket_seconds: number; buckets: number[]; counts: Record<string, number[]> }> {
     const bucket = bucketSeconds(f.fromNs, f.toNs);
     const params: Record<string, unknown> = { bucket };
     const where = this.logConditions(f, params);
@@ -245,7 +290,12 @@ export class LogQueries {
    * Counts per current template and bucket over [from, to) and over the period of the same length
    * before it. Short ranges count the logs; longer ones the hourly table, in whole hours.
    */
-  private countsQuery(fromNs: bigint, toNs: bigint, services: string[], params: Record<string, unknown>): { sql: string; bucket: number; fromNs: bigint; toNs: bigint } {
+  private countsQuery(
+    fromNs: bigint,
+    toNs: bigint,
+    services: string[],
+    params: Record<string, unknown>,
+  ): { sql: string; bucket: number; fromNs: bigint; toNs: bigint } {
     const seconds = Number((toNs - fromNs) / NS_PER_S);
     const byLogs = seconds <= LOGS_COUNTED_UP_TO_SECONDS;
     if (!byLogs) {
@@ -290,7 +340,9 @@ export class LogQueries {
     );
   }
 
-  async listTemplates(q: TemplatesQuery): Promise<{ bucket_seconds: number; buckets: number[]; templates: ApiTemplate[] }> {
+  async listTemplates(
+    q: TemplatesQuery,
+  ): Promise<{ bucket_seconds: number; buckets: number[]; templates: ApiTemplate[] }> {
     const params: Record<string, unknown> = { limit: q.limit };
     const counts = this.countsQuery(q.fromNs, q.toNs, q.services, params);
     const where = ['c.count > 0'];
@@ -301,7 +353,8 @@ export class LogQueries {
     const order = {
       count: 'c.count DESC, id',
       new: 'm.first_seen DESC, c.count DESC, id',
-      change: 'c.previous_count = 0 DESC, (c.count - c.previous_count) / greatest(c.previous_count, 1) DESC, c.count DESC, id',
+      change:
+        'c.previous_count = 0 DESC, (c.count - c.previous_count) / greatest(c.previous_count, 1) DESC, c.count DESC, id',
     }[q.sort];
     const rows = await this.rows<TemplateRow>(
       `SELECT ${this.templateSelect()} FROM (${counts.sql}) AS c LEFT JOIN (${this.metaQuery()}) AS m ON c.id = m.id ` +
@@ -314,12 +367,19 @@ export class LogQueries {
 
   /** Every stored id whose current template is the given id's. */
   async lineageIds(id: bigint): Promise<string[]> {
-    const rows = await this.rows<{ id: string }>(`SELECT toString(id) AS id FROM (SELECT arrayJoin(arrayPushFront(dictGetDescendants(${this.lineageDict}, cur, 0), cur)) AS id FROM (SELECT ${this.currentOf('toUInt64({template:UInt64})')} AS cur))`, { template: String(id) });
+    const rows = await this.rows<{ id: string }>(
+      `SELECT toString(id) AS id FROM (SELECT arrayJoin(arrayPushFront(dictGetDescendants(${this.lineageDict}, cur, 0), cur)) AS id FROM (SELECT ${this.currentOf('toUInt64({template:UInt64})')} AS cur))`,
+      { template: String(id) },
+    );
     return rows.map((r) => r.id);
   }
 
   /** One template (any id of its lineage) over a range, with the values each of its parameters took. */
-  async template(id: bigint, fromNs: bigint, toNs: bigint): Promise<{ template: ApiTemplate; params: ParamDistribution[] }> {
+  async template(
+    id: bigint,
+    fromNs: bigint,
+    toNs: bigint,
+  ): Promise<{ template: ApiTemplate; params: ParamDistribution[] }> {
     const params: Record<string, unknown> = { template: String(id) };
     const [known] = await this.rows<{ cur: string; stored: number }>(
       `SELECT toString(${this.currentOf('toUInt64({template:UInt64})')}) AS cur, ` +
@@ -344,10 +404,22 @@ export class LogQueries {
    * the parameters of that older template; theirs are read again from the body with the current
    * template's pattern (whitespace runs as any whitespace, for its spacing variants).
    */
-  private async paramDistribution(cur: string, text: string, fromNs: bigint, toNs: bigint): Promise<ParamDistribution[]> {
+  private async paramDistribution(
+    cur: string,
+    text: string,
+    fromNs: bigint,
+    toNs: bigint,
+  ): Promise<ParamDistribution[]> {
     const positions = text.split('<*>').length - 1;
     if (positions === 0) return [];
-    const params: Record<string, unknown> = { cur, from_ns: String(fromNs), to_ns: String(toNs), pattern: templatePattern(text), positions, top: TOP_VALUES };
+    const params: Record<string, unknown> = {
+      cur,
+      from_ns: String(fromNs),
+      to_ns: String(toNs),
+      pattern: templatePattern(text),
+      positions,
+      top: TOP_VALUES,
+    };
     const source =
       `SELECT arrayJoin(arrayEnumerate(p)) AS position, p[position] AS value FROM (` +
       `SELECT if(TemplateId = {cur:UInt64} AND length(TemplateParams) = {positions:UInt32}, TemplateParams, extractGroups(Body, {pattern:String})) AS p ` +
@@ -372,7 +444,11 @@ export class LogQueries {
 
 /** The template as an RE2 pattern capturing each <*>: literal text escaped, whitespace runs as \s+. */
 export function templatePattern(text: string): string {
-  const literal = (s: string) => s.split(/\s+/).map((w) => w.replace(/[\\^$.|?*+()[\]{}]/g, '\\$&')).join('\\s+');
+  const literal = (s: string) =>
+    s
+      .split(/\s+/)
+      .map((w) => w.replace(/[\\^$.|?*+()[\]{}]/g, '\\$&'))
+      .join('\\s+');
   return `(?s)^${text.split('<*>').map(literal).join('(.*?)')}$`;
 }
 

@@ -39,7 +39,12 @@ function httpStatusFor(code: number): number {
   if (code === 516 || code === 194) return 401;
   if (code === 164 || code === 497 || code === 291) return 403;
   if (code === 60 || code === 81) return 404;
-  if ([62, 27, 36, 115, 73, 47, 46, 43, 53, 16, 6, 26, 38, 41, 69, 70, 72, 113, 117, 130, 184, 190, 352, 386, 457].includes(code)) return 400;
+  if (
+    [
+      62, 27, 36, 115, 73, 47, 46, 43, 53, 16, 6, 26, 38, 41, 69, 70, 72, 113, 117, 130, 184, 190, 352, 386, 457,
+    ].includes(code)
+  )
+    return 400;
   if (code === 210 || code === 209) return 503;
   return 500;
 }
@@ -107,12 +112,42 @@ export function inspectStatement(sql: string): { keyword: string; multiple: bool
 }
 
 /** Settings that belong to the HTTP layer or the client's session, not to the query; accepted and not passed on. */
-const IGNORED_PARAMS = new Set(['query', 'database', 'default_format', 'query_id', 'user', 'password', 'session_id', 'session_timeout', 'session_check', 'compress', 'decompress', 'quota_key']);
-const HTTP_LAYER_SETTINGS = new Set(['wait_end_of_query', 'send_progress_in_http_headers', 'http_headers_progress_interval_ms', 'enable_http_compression', 'http_zlib_compression_level', 'http_response_buffer_size', 'http_wait_end_of_query', 'http_native_compression_disable_checksumming_on_decompress', 'cancel_http_readonly_queries_on_client_close', 'add_http_cors_header']);
+const IGNORED_PARAMS = new Set([
+  'query',
+  'database',
+  'default_format',
+  'query_id',
+  'user',
+  'password',
+  'session_id',
+  'session_timeout',
+  'session_check',
+  'compress',
+  'decompress',
+  'quota_key',
+]);
+const HTTP_LAYER_SETTINGS = new Set([
+  'wait_end_of_query',
+  'send_progress_in_http_headers',
+  'http_headers_progress_interval_ms',
+  'enable_http_compression',
+  'http_zlib_compression_level',
+  'http_response_buffer_size',
+  'http_wait_end_of_query',
+  'http_native_compression_disable_checksumming_on_decompress',
+  'cancel_http_readonly_queries_on_client_close',
+  'add_http_cors_header',
+]);
 /** Limits a request may lower but not raise (0, ClickHouse's "no limit", means the configured one). */
 const LIMIT_SETTINGS = new Set(['max_execution_time', 'max_result_rows', 'max_result_bytes']);
 /** What a request may not set: they would lift the read-only guard. */
-const FORBIDDEN_SETTINGS = new Set(['allow_ddl', 'allow_introspection_functions', 'allow_settings_after_format_in_insert', 'log_queries', 'log_query_threads']);
+const FORBIDDEN_SETTINGS = new Set([
+  'allow_ddl',
+  'allow_introspection_functions',
+  'allow_settings_after_format_in_insert',
+  'log_queries',
+  'log_query_threads',
+]);
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 /** Content types ClickHouse sends for the common formats. */
@@ -121,7 +156,16 @@ function contentType(format: string): string {
   if (f.startsWith('json') || f === 'prettyjson') return 'application/json; charset=UTF-8';
   if (f.startsWith('tabseparated') || f.startsWith('tsv')) return 'text/tab-separated-values; charset=UTF-8';
   if (f.startsWith('csv')) return 'text/csv; charset=UTF-8; header=absent';
-  if (f === 'native' || f.startsWith('rowbinary') || f === 'parquet' || f === 'arrow' || f === 'arrowstream' || f === 'orc' || f === 'avro') return 'application/octet-stream';
+  if (
+    f === 'native' ||
+    f.startsWith('rowbinary') ||
+    f === 'parquet' ||
+    f === 'arrow' ||
+    f === 'arrowstream' ||
+    f === 'orc' ||
+    f === 'avro'
+  )
+    return 'application/octet-stream';
   if (f.startsWith('xml')) return 'application/xml; charset=UTF-8';
   return 'text/plain; charset=UTF-8';
 }
@@ -167,7 +211,8 @@ export async function readSqlRequest(req: IncomingMessage, url: URL, maxBodyByte
   const sql = parts.join('\n').trim();
   if (!sql) throw new ClickHouseStyleError(62, 'SYNTAX_ERROR', 'Empty query');
   const database = url.searchParams.get('database') ?? firstHeader(req, 'x-clickhouse-database') ?? undefined;
-  if (database !== undefined && database !== '' && !IDENTIFIER.test(database)) throw new ClickHouseStyleError(81, 'UNKNOWN_DATABASE', `Database ${JSON.stringify(database)} does not exist`);
+  if (database !== undefined && database !== '' && !IDENTIFIER.test(database))
+    throw new ClickHouseStyleError(81, 'UNKNOWN_DATABASE', `Database ${JSON.stringify(database)} does not exist`);
   const settings: Record<string, string> = {};
   const queryParams: Record<string, string> = {};
   for (const [key, value] of url.searchParams) {
@@ -182,8 +227,14 @@ export async function readSqlRequest(req: IncomingMessage, url: URL, maxBodyByte
       if (value === '1' || value === '2') continue;
       throw new ClickHouseStyleError(164, 'READONLY', "Cannot modify 'readonly' setting in readonly mode");
     }
-    if (FORBIDDEN_SETTINGS.has(key)) throw new ClickHouseStyleError(164, 'READONLY', `Cannot modify '${key}' setting in readonly mode`);
-    if (LIMIT_SETTINGS.has(key) && !/^\d+(\.\d+)?$/.test(value)) throw new ClickHouseStyleError(27, 'CANNOT_PARSE_INPUT_ASSERTION_FAILED', `Cannot parse ${JSON.stringify(value)} as the number of ${key}`);
+    if (FORBIDDEN_SETTINGS.has(key))
+      throw new ClickHouseStyleError(164, 'READONLY', `Cannot modify '${key}' setting in readonly mode`);
+    if (LIMIT_SETTINGS.has(key) && !/^\d+(\.\d+)?$/.test(value))
+      throw new ClickHouseStyleError(
+        27,
+        'CANNOT_PARSE_INPUT_ASSERTION_FAILED',
+        `Cannot parse ${JSON.stringify(value)} as the number of ${key}`,
+      );
     settings[key] = value;
   }
   return {
@@ -216,7 +267,8 @@ export function checkReadOnly(sql: string): void {
   const { keyword, multiple } = inspectStatement(sql);
   if (multiple) throw new ClickHouseStyleError(62, 'SYNTAX_ERROR', 'Multi-statements are not allowed');
   if (keyword === 'SET') throw new ClickHouseStyleError(164, 'READONLY', 'Cannot modify settings in readonly mode');
-  if (!READ_STATEMENTS.has(keyword)) throw new ClickHouseStyleError(164, 'READONLY', 'Cannot execute query in readonly mode');
+  if (!READ_STATEMENTS.has(keyword))
+    throw new ClickHouseStyleError(164, 'READONLY', 'Cannot execute query in readonly mode');
 }
 
 /** A client for one request and what to do with it afterwards. */
@@ -228,7 +280,13 @@ export interface SqlReader {
 }
 
 /** Runs one request and writes ClickHouse's answer (or its error) to the response. */
-export async function answerSql(request: SqlRequest, reader: SqlReader, limits: SqlLimits, res: ServerResponse, version: string): Promise<void> {
+export async function answerSql(
+  request: SqlRequest,
+  reader: SqlReader,
+  limits: SqlLimits,
+  res: ServerResponse,
+  version: string,
+): Promise<void> {
   try {
     checkReadOnly(request.sql);
     const settings = effectiveSettings(request.settings, limits);
@@ -277,7 +335,10 @@ export function writeClickHouseError(res: ServerResponse, err: unknown, version:
     code = Number((err as { code: string }).code);
     type = (err as { type?: string }).type ?? type;
   }
-  message = message.replace(/^default: /, '').trim().replace(/\.$/, '');
+  message = message
+    .replace(/^default: /, '')
+    .trim()
+    .replace(/\.$/, '');
   const status = err instanceof HttpRequestError ? err.status : httpStatusFor(code);
   res.writeHead(status, {
     'Content-Type': 'text/plain; charset=UTF-8',

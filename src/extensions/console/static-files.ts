@@ -51,7 +51,9 @@ export class StaticFiles {
     }
     const index = join(this.root, 'index.html');
     if (!(await isFile(index))) {
-      res.writeHead(404, { 'Content-Type': 'text/plain; charset=utf-8' }).end(`the web console is not built (no ${index}): run npm run build\n`);
+      res
+        .writeHead(404, { 'Content-Type': 'text/plain; charset=utf-8' })
+        .end(`the web console is not built (no ${index}): run npm run build\n`);
       return;
     }
     // A missing asset is a 404, not the page: a browser would run HTML as a script.

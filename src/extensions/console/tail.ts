@@ -21,7 +21,8 @@ function matches(f: TailFilters, log: ApiLog): boolean {
   if (f.minSeverity !== undefined && log.severity_number < f.minSeverity) return false;
   if (f.services.length > 0 && !f.services.includes(log.service_name)) return false;
   if (f.traceId !== undefined && log.trace_id !== f.traceId) return false;
-  if (f.templateIds !== undefined && !f.templateIds.has(log.template_id) && !f.templateIds.has(log.current_template_id)) return false;
+  if (f.templateIds !== undefined && !f.templateIds.has(log.template_id) && !f.templateIds.has(log.current_template_id))
+    return false;
   for (const [key, value] of f.attributes) {
     if (log.log_attributes[key] !== value && log.resource_attributes[key] !== value) return false;
   }
@@ -58,7 +59,12 @@ export class Tail {
   ) {}
 
   subscribe(filters: TailFilters, res: ServerResponse): void {
-    res.writeHead(200, { 'Content-Type': 'text/event-stream; charset=utf-8', 'Cache-Control': 'no-cache', Connection: 'keep-alive', 'X-Accel-Buffering': 'no' });
+    res.writeHead(200, {
+      'Content-Type': 'text/event-stream; charset=utf-8',
+      'Cache-Control': 'no-cache',
+      Connection: 'keep-alive',
+      'X-Accel-Buffering': 'no',
+    });
     res.write(': tail started\n\n');
     const sub: Subscriber = { filters, res, backlog: 0, dropped: 0 };
     this.subscribers.add(sub);

@@ -98,19 +98,28 @@ export class BatchProcessor implements Processor {
         if (isPermanentError(err)) {
           // Held for a retry it would be refused again, for ever, with everything behind it waiting.
           this.context.telemetry.count('rejected', records);
-          this.context.logger.error({ err: errorMessage(err), records }, 'the next stage rejected a batch as invalid; it cannot be retried and is dropped');
+          this.context.logger.error(
+            { err: errorMessage(err), records },
+            'the next stage rejected a batch as invalid; it cannot be retried and is dropped',
+          );
           this.room.wake();
           continue;
         }
         if (Date.now() >= this.deadline) {
           this.context.telemetry.count('dropped', records);
-          this.context.logger.error({ err: errorMessage(err), records }, 'shutdown deadline reached; the next stage still refuses these records');
+          this.context.logger.error(
+            { err: errorMessage(err), records },
+            'shutdown deadline reached; the next stage still refuses these records',
+          );
           continue;
         }
         this.buffer.unshift(batch, records);
         const next = backoff.next();
         const wait = err instanceof BackPressureError ? Math.min(err.retryAfterMs, next) : next;
-        this.context.logger.debug({ err: errorMessage(err), records, retry_in_ms: wait }, 'next stage refused a batch; holding it');
+        this.context.logger.debug(
+          { err: errorMessage(err), records, retry_in_ms: wait },
+          'next stage refused a batch; holding it',
+        );
         await sleep(Math.min(wait, Math.max(0, this.deadline - Date.now())));
       }
       if (trigger !== 'shutdown' && !this.closing && this.buffer.size < this.config.send_batch_size) return;

@@ -80,7 +80,10 @@ export class FlushAcknowledgingBatchProcessor implements Processor {
     this.sends.clear();
     const refusal = new ShuttingDownError(this.context.id);
     for (const w of unanswered) w.reject(refusal);
-    this.context.logger.warn({ requests: unanswered.length, records: unanswered.reduce((n, w) => n + w.records, 0) }, 'shutdown deadline reached before the next stage accepted these requests; they were refused');
+    this.context.logger.warn(
+      { requests: unanswered.length, records: unanswered.reduce((n, w) => n + w.records, 0) },
+      'shutdown deadline reached before the next stage accepted these requests; they were refused',
+    );
   }
 
   /** Sends full batches (or, on timeout and shutdown, what is waiting) without waiting for earlier sends. */
@@ -104,7 +107,9 @@ export class FlushAcknowledgingBatchProcessor implements Processor {
   }
 
   private send(group: Waiting[], records: number, trigger: 'size' | 'timeout' | 'shutdown'): void {
-    const batch: LogBatch = { resourceLogs: group.length === 1 ? group[0]!.batch.resourceLogs : group.flatMap((w) => w.batch.resourceLogs) };
+    const batch: LogBatch = {
+      resourceLogs: group.length === 1 ? group[0]!.batch.resourceLogs : group.flatMap((w) => w.batch.resourceLogs),
+    };
     const sent = this.next.consume(batch).then(
       () => {
         this.metrics.batchSent(records, trigger);

@@ -7,5 +7,8 @@ export const batchProcessorFactory: ProcessorFactory<typeof batchConfigSchema> =
   kind: 'processor',
   type: 'batch',
   configSchema: batchConfigSchema,
-  create: (config, context, next) => (config.wait_for_flush ? new FlushAcknowledgingBatchProcessor(config, context, next) : new BatchProcessor(config, context, next)),
+  create: (config, context, next) =>
+    config.wait_for_flush
+      ? new FlushAcknowledgingBatchProcessor(config, context, next)
+      : new BatchProcessor(config, context, next),
 };

@@ -49,7 +49,11 @@ export class FilterProcessor implements Processor {
     this.conditions = config.logs.log_record.map((c) => c.test);
     this.conditionTexts = config.logs.log_record.map((c) => c.text);
     this.errorMode = config.error_mode;
-    this.ctx = { record: undefined as unknown as LogRecord, scope: undefined as unknown as OttlContext['scope'], resource: undefined as unknown as OttlContext['resource'] };
+    this.ctx = {
+      record: undefined as unknown as LogRecord,
+      scope: undefined as unknown as OttlContext['scope'],
+      resource: undefined as unknown as OttlContext['resource'],
+    };
   }
 
   async start(): Promise<void> {}
@@ -148,7 +152,11 @@ export class FilterProcessor implements Processor {
       } catch (err) {
         if (!(err instanceof OttlEvaluationError)) throw err;
         this.errors++;
-        if (this.errorMode === 'propagate') throw new RejectedBatchError(`${this.context.id}: condition ${JSON.stringify(this.conditionTexts[c])} failed: ${err.message}`, { cause: err });
+        if (this.errorMode === 'propagate')
+          throw new RejectedBatchError(
+            `${this.context.id}: condition ${JSON.stringify(this.conditionTexts[c])} failed: ${err.message}`,
+            { cause: err },
+          );
         this.firstError ??= { condition: this.conditionTexts[c], err: err.message };
       }
     }
@@ -156,13 +164,17 @@ export class FilterProcessor implements Processor {
   }
 
   private report(): void {
-    for (let r = 0; r < RULES.length; r++) if (this.dropped[r]! > 0) this.metrics.filterDropped(RULES[r]!, this.dropped[r]!);
+    for (let r = 0; r < RULES.length; r++)
+      if (this.dropped[r]! > 0) this.metrics.filterDropped(RULES[r]!, this.dropped[r]!);
     if (this.errors === 0) return;
     this.metrics.filterErrors(this.errors);
     this.errorsSinceWarning += this.errors;
     const now = Date.now();
     if (this.errorMode === 'ignore' && this.firstError && now - this.lastWarning >= WARNING_INTERVAL_MS) {
-      this.context.logger.warn({ errors: this.errorsSinceWarning, example: this.firstError }, 'filter conditions failed to evaluate; those records were kept');
+      this.context.logger.warn(
+        { errors: this.errorsSinceWarning, example: this.firstError },
+        'filter conditions failed to evaluate; those records were kept',
+      );
       this.lastWarning = now;
       this.errorsSinceWarning = 0;
     }

@@ -1,4 +1,11 @@
-import { anyValueToString, isKeyValueList, type AnyValue, type InstrumentationScope, type LogRecord, type Resource } from '../../pipeline/model.js';
+import {
+  anyValueToString,
+  isKeyValueList,
+  type AnyValue,
+  type InstrumentationScope,
+  type LogRecord,
+  type Resource,
+} from '../../pipeline/model.js';
 import { compileUserRegex, regexIssue } from '../shared/regex.js';
 import { compareNumbers, valuesEqual } from '../shared/values.js';
 
@@ -74,7 +81,8 @@ interface Token {
   column: number;
 }
 
-const TOKEN = /\s*(?:([A-Za-z_][A-Za-z0-9_]*)|("(?:[^"\\]|\\.)*")|(-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?)|(==|!=|<=|>=|<|>)|([()[\],.]))/y;
+const TOKEN =
+  /\s*(?:([A-Za-z_][A-Za-z0-9_]*)|("(?:[^"\\]|\\.)*")|(-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?)|(==|!=|<=|>=|<|>)|([()[\],.]))/y;
 
 function tokenize(text: string): Token[] {
   const tokens: Token[] = [];
@@ -89,7 +97,8 @@ function tokenize(text: string): Token[] {
     }
     const column = m.index + m[0].length - m[0].trimStart().length + 1;
     if (m[1] !== undefined) tokens.push({ kind: 'ident', text: m[1], column });
-    else if (m[2] !== undefined) tokens.push({ kind: 'string', text: JSON.parse(m[2].replace(/\\([^"\\/bfnrtu])/g, '\\\\$1')) as string, column });
+    else if (m[2] !== undefined)
+      tokens.push({ kind: 'string', text: JSON.parse(m[2].replace(/\\([^"\\/bfnrtu])/g, '\\\\$1')) as string, column });
     else if (m[3] !== undefined) tokens.push({ kind: 'number', text: m[3], column });
     else if (m[4] !== undefined) tokens.push({ kind: 'op', text: m[4], column });
     else tokens.push({ kind: m[5] as TokenKind, text: m[5]!, column });
@@ -111,12 +120,14 @@ function kindName(v: Value): string {
 function index(v: Value, key: string | number, path: string): Value {
   if (typeof key === 'string') {
     if (v === undefined || v === null) return undefined;
-    if (!isKeyValueList(v)) throw new OttlEvaluationError(`${path}: a ${kindName(v)} cannot be indexed by a string key`);
+    if (!isKeyValueList(v))
+      throw new OttlEvaluationError(`${path}: a ${kindName(v)} cannot be indexed by a string key`);
     return v[key];
   }
   if (v === undefined || v === null) return undefined;
   if (!Array.isArray(v)) throw new OttlEvaluationError(`${path}: a ${kindName(v)} cannot be indexed by a number`);
-  if (key < 0 || key >= v.length) throw new OttlEvaluationError(`${path}: index ${key} out of range (length ${v.length})`);
+  if (key < 0 || key >= v.length)
+    throw new OttlEvaluationError(`${path}: index ${key} out of range (length ${v.length})`);
   return v[key];
 }
 
@@ -126,8 +137,10 @@ function compare(op: string, a: Value, b: Value): boolean {
   let order: number;
   const ta = typeof a;
   const tb = typeof b;
-  if ((ta === 'bigint' || ta === 'number') && (tb === 'bigint' || tb === 'number')) order = compareNumbers(a as bigint | number, b as bigint | number);
-  else if (ta === 'string' && tb === 'string') order = (a as string) < (b as string) ? -1 : (a as string) > (b as string) ? 1 : 0;
+  if ((ta === 'bigint' || ta === 'number') && (tb === 'bigint' || tb === 'number'))
+    order = compareNumbers(a as bigint | number, b as bigint | number);
+  else if (ta === 'string' && tb === 'string')
+    order = (a as string) < (b as string) ? -1 : (a as string) > (b as string) ? 1 : 0;
   else return false;
   switch (op) {
     case '<':
@@ -168,7 +181,11 @@ class Parser {
 
   private expect(kind: TokenKind, what: string): Token {
     const t = this.take();
-    if (t.kind !== kind) throw new OttlSyntaxError(`expected ${what}, found ${t.kind === 'end' ? 'the end' : JSON.stringify(t.text)}`, t.column);
+    if (t.kind !== kind)
+      throw new OttlSyntaxError(
+        `expected ${what}, found ${t.kind === 'end' ? 'the end' : JSON.stringify(t.text)}`,
+        t.column,
+      );
     return t;
   }
 
@@ -232,7 +249,8 @@ class Parser {
     if (op.kind !== 'op') {
       return (ctx) => {
         const v = left(ctx);
-        if (typeof v !== 'boolean') throw new OttlEvaluationError(`condition at column ${start.column} is a ${kindName(v)}, not a bool`);
+        if (typeof v !== 'boolean')
+          throw new OttlEvaluationError(`condition at column ${start.column} is a ${kindName(v)}, not a bool`);
         return v;
       };
     }
@@ -256,7 +274,10 @@ class Parser {
       case 'ident':
         break;
       default:
-        throw new OttlSyntaxError(`expected a value, found ${t.kind === 'end' ? 'the end' : JSON.stringify(t.text)}`, t.column);
+        throw new OttlSyntaxError(
+          `expected a value, found ${t.kind === 'end' ? 'the end' : JSON.stringify(t.text)}`,
+          t.column,
+        );
     }
     if (t.text === 'true' || t.text === 'false') {
       const b = t.text === 'true';
@@ -284,7 +305,8 @@ class Parser {
     while (this.peek().kind === '[') {
       this.take();
       const key = this.take();
-      if (key.kind !== 'string' && key.kind !== 'number') throw new OttlSyntaxError('expected a string key or an index', key.column);
+      if (key.kind !== 'string' && key.kind !== 'number')
+        throw new OttlSyntaxError('expected a string key or an index', key.column);
       this.expect(']', '"]"');
       const k: string | number = key.kind === 'string' ? key.text : Number(key.text);
       const inner: Getter = getter;
@@ -308,11 +330,16 @@ class Parser {
     }
     this.expect(')', '")"');
     const arity = (n: number) => {
-      if (args.length !== n) throw new OttlSyntaxError(`${name.text} takes ${n} argument${n === 1 ? '' : 's'}, got ${args.length}`, name.column);
+      if (args.length !== n)
+        throw new OttlSyntaxError(
+          `${name.text} takes ${n} argument${n === 1 ? '' : 's'}, got ${args.length}`,
+          name.column,
+        );
     };
     const literal = (i: number): string => {
       const t = argTokens[i]!;
-      if (t.kind !== 'string') throw new OttlSyntaxError(`${name.text}: argument ${i + 1} must be a string literal`, t.column);
+      if (t.kind !== 'string')
+        throw new OttlSyntaxError(`${name.text}: argument ${i + 1} must be a string literal`, t.column);
       return t.text;
     };
     const target = args[0]!;
@@ -338,7 +365,8 @@ class Parser {
         return (ctx) => {
           const v = target(ctx);
           if (v === undefined || v === null) return false;
-          if (typeof v !== 'string') throw new OttlEvaluationError(`${name.text}: target is a ${kindName(v)}, not a string`);
+          if (typeof v !== 'string')
+            throw new OttlEvaluationError(`${name.text}: target is a ${kindName(v)}, not a string`);
           return prefix ? v.startsWith(affix) : v.endsWith(affix);
         };
       }
@@ -349,7 +377,14 @@ class Parser {
       case 'IsMap':
       case 'IsList': {
         arity(1);
-        const kind = { IsString: 'string', IsInt: 'int', IsDouble: 'double', IsBool: 'bool', IsMap: 'map', IsList: 'slice' }[name.text]!;
+        const kind = {
+          IsString: 'string',
+          IsInt: 'int',
+          IsDouble: 'double',
+          IsBool: 'bool',
+          IsMap: 'map',
+          IsList: 'slice',
+        }[name.text]!;
         return (ctx) => kindName(target(ctx)) === kind;
       }
       case 'Len': {
@@ -364,7 +399,10 @@ class Parser {
         };
       }
       default:
-        throw new OttlSyntaxError(`unknown function ${name.text} (known: IsMatch, HasPrefix, HasSuffix, IsString, IsInt, IsDouble, IsBool, IsMap, IsList, Len)`, name.column);
+        throw new OttlSyntaxError(
+          `unknown function ${name.text} (known: IsMatch, HasPrefix, HasSuffix, IsString, IsInt, IsDouble, IsBool, IsMap, IsList, Len)`,
+          name.column,
+        );
     }
   }
 }

@@ -19,13 +19,22 @@ export const memoryLimiterConfigSchema = section({
   min_gc_interval_when_hard_limited: duration('0s'),
 })
   .refine((c) => c.check_interval > 0, { message: 'must be greater than 0', path: ['check_interval'] })
-  .refine((c) => (c.limit_mib > 0) !== (c.limit_percentage > 0), { message: 'set exactly one of limit_mib and limit_percentage', path: ['limit_mib'] })
-  .refine((c) => c.limit_mib === 0 || c.spike_limit_mib < c.limit_mib, { message: 'must be less than limit_mib', path: ['spike_limit_mib'] })
+  .refine((c) => c.limit_mib > 0 !== c.limit_percentage > 0, {
+    message: 'set exactly one of limit_mib and limit_percentage',
+    path: ['limit_mib'],
+  })
+  .refine((c) => c.limit_mib === 0 || c.spike_limit_mib < c.limit_mib, {
+    message: 'must be less than limit_mib',
+    path: ['spike_limit_mib'],
+  })
   .refine((c) => c.limit_percentage === 0 || c.spike_limit_percentage < c.limit_percentage, {
     message: 'must be less than limit_percentage',
     path: ['spike_limit_percentage'],
   })
-  .refine((c) => c.limit_mib > 0 || c.spike_limit_mib === 0, { message: 'use spike_limit_percentage with limit_percentage', path: ['spike_limit_mib'] });
+  .refine((c) => c.limit_mib > 0 || c.spike_limit_mib === 0, {
+    message: 'use spike_limit_percentage with limit_percentage',
+    path: ['spike_limit_mib'],
+  });
 
 export type MemoryLimiterConfig = z.output<typeof memoryLimiterConfigSchema>;
 

@@ -52,7 +52,14 @@ export class MemoryLimiterProcessor implements Processor {
   }
 
   async start(): Promise<void> {
-    this.context.logger.info({ limit_mib: Math.round(this.hard / MIB), soft_limit_mib: Math.round(this.soft / MIB), check_interval_ms: this.config.check_interval }, 'memory limiter on');
+    this.context.logger.info(
+      {
+        limit_mib: Math.round(this.hard / MIB),
+        soft_limit_mib: Math.round(this.soft / MIB),
+        check_interval_ms: this.config.check_interval,
+      },
+      'memory limiter on',
+    );
     this.check();
     this.timer = setInterval(() => this.check(), this.config.check_interval);
     this.timer.unref();
@@ -74,7 +81,12 @@ export class MemoryLimiterProcessor implements Processor {
   }
 
   health(): ComponentHealth {
-    return this.refusing ? { status: 'degraded', detail: `refusing data: memory usage ${Math.round(this.rss / MIB)} MiB is above the soft limit of ${Math.round(this.soft / MIB)} MiB` } : { status: 'ok' };
+    return this.refusing
+      ? {
+          status: 'degraded',
+          detail: `refusing data: memory usage ${Math.round(this.rss / MIB)} MiB is above the soft limit of ${Math.round(this.soft / MIB)} MiB`,
+        }
+      : { status: 'ok' };
   }
 
   async shutdown(): Promise<void> {
@@ -85,7 +97,10 @@ export class MemoryLimiterProcessor implements Processor {
   private check(): void {
     let rss = process.memoryUsage.rss();
     if (rss >= this.soft) {
-      const minInterval = rss >= this.hard ? this.config.min_gc_interval_when_hard_limited : this.config.min_gc_interval_when_soft_limited;
+      const minInterval =
+        rss >= this.hard
+          ? this.config.min_gc_interval_when_hard_limited
+          : this.config.min_gc_interval_when_soft_limited;
       const now = performance.now();
       if (now - this.lastGc >= minInterval) {
         fullGc();
@@ -98,8 +113,18 @@ export class MemoryLimiterProcessor implements Processor {
     const refusing = rss >= this.soft;
     if (refusing !== this.refusing) {
       this.refusing = refusing;
-      const state = { rss_mib: Math.round(rss / MIB), soft_limit_mib: Math.round(this.soft / MIB), limit_mib: Math.round(this.hard / MIB) };
-      if (refusing) this.context.logger.warn(state, rss >= this.hard ? 'memory usage is above the hard limit; refusing data' : 'memory usage is above the soft limit; refusing data');
+      const state = {
+        rss_mib: Math.round(rss / MIB),
+        soft_limit_mib: Math.round(this.soft / MIB),
+        limit_mib: Math.round(this.hard / MIB),
+      };
+      if (refusing)
+        this.context.logger.warn(
+          state,
+          rss >= this.hard
+            ? 'memory usage is above the hard limit; refusing data'
+            : 'memory usage is above the soft limit; refusing data',
+        );
       else this.context.logger.info(state, 'memory usage is below the soft limit again; taking data');
     }
     this.metrics.memoryState(rss, this.soft, this.hard, refusing);

@@ -20,7 +20,7 @@ export class MemoryLimiterMetrics {
     });
     this.memoryLimiterRss = component.gauge({
       name: 'otelhouse_processor_memory_limiter_rss_bytes',
-      help: 'Resident memory at the memory limiter\'s last check.',
+      help: "Resident memory at the memory limiter's last check.",
       labelNames: ['processor'],
     });
   }

@@ -13,7 +13,15 @@ export type Put = (attrs: Attributes, key: string, value: AnyValue) => void;
  * unbounded keys (lists nested past MAX_VALUE_DEPTH likewise, see anyValueFromJson). Returns
  * false when the nesting went deeper than allowed.
  */
-export function flattenJson(obj: Record<string, unknown>, attrs: Attributes, put: Put, maxDepth: number, skipKey: string, prefix = '', depth = 1): boolean {
+export function flattenJson(
+  obj: Record<string, unknown>,
+  attrs: Attributes,
+  put: Put,
+  maxDepth: number,
+  skipKey: string,
+  prefix = '',
+  depth = 1,
+): boolean {
   let withinLimit = true;
   for (const k of Object.keys(obj)) {
     if (depth === 1 && k === skipKey) continue;
@@ -21,7 +29,8 @@ export function flattenJson(obj: Record<string, unknown>, attrs: Attributes, put
     const key = prefix ? `${prefix}.${k}` : k;
     if (v !== null && typeof v === 'object' && !Array.isArray(v)) {
       if (depth < maxDepth) {
-        if (!flattenJson(v as Record<string, unknown>, attrs, put, maxDepth, skipKey, key, depth + 1)) withinLimit = false;
+        if (!flattenJson(v as Record<string, unknown>, attrs, put, maxDepth, skipKey, key, depth + 1))
+          withinLimit = false;
       } else {
         put(attrs, key, jsonText(v));
         withinLimit = false;
@@ -42,7 +51,13 @@ function isSpace(c: number): boolean {
  * be a pair, else nothing is written and undefined is returned. Not strict: the pairs found among
  * other words are taken. Returns the number of pairs and the value of `bodyKey` if present.
  */
-export function parseLogfmt(text: string, attrs: Attributes, put: Put, strict: boolean, bodyKey: string): { pairs: number; body: string | undefined } | undefined {
+export function parseLogfmt(
+  text: string,
+  attrs: Attributes,
+  put: Put,
+  strict: boolean,
+  bodyKey: string,
+): { pairs: number; body: string | undefined } | undefined {
   const n = text.length;
   let i = 0;
   let pairs: Array<[string, string]> | undefined;

@@ -11,7 +11,12 @@ export const parseConfigSchema = section({
     /** Parse bodies that are a JSON object into attributes. */
     enabled: z.boolean().default(true),
     /** Nesting levels flattened into dotted keys; deeper objects are kept as JSON text. */
-    max_depth: z.number().int().min(1).max(MAX_VALUE_DEPTH, `must be at most ${MAX_VALUE_DEPTH}, the model's nesting limit`).default(3),
+    max_depth: z
+      .number()
+      .int()
+      .min(1)
+      .max(MAX_VALUE_DEPTH, `must be at most ${MAX_VALUE_DEPTH}, the model's nesting limit`)
+      .default(3),
     /** Longer bodies (in characters) are not parsed, and counted as too_large. */
     max_size: positiveInt(65_536),
   }),
@@ -35,31 +40,41 @@ export const parseConfigSchema = section({
     /** strptime (`%Y-%m-%d %H:%M:%S`), gotime (`2006-01-02 15:04:05`) or epoch (`s`, `ms`, `us`, `ns`, `s.ms` …). */
     layout_type: z.enum(LAYOUT_TYPES, { error: `expected one of ${LAYOUT_TYPES.join(', ')}` }).default('strptime'),
     /** IANA time zone of timestamps that carry no offset. */
-    location: z.string().default('UTC').refine(isValidTimeZone, { message: 'not an IANA time zone (e.g. Europe/Paris)' }),
+    location: z
+      .string()
+      .default('UTC')
+      .refine(isValidTimeZone, { message: 'not an IANA time zone (e.g. Europe/Paris)' }),
     /** Read the timestamp from this attribute (after JSON / logfmt parsing) instead of the body text. */
     field: z.string().default(''),
-  })
-    .transform((t, ctx) => {
-      if (t.layout === undefined) return { ...t, compiled: undefined, epoch: undefined };
-      if (t.layout_type === 'epoch') {
-        if (!isEpochLayout(t.layout)) {
-          ctx.addIssue({ code: 'custom', path: ['layout'], message: 'an epoch layout is one of s, ms, us, ns, s.ms, s.us, s.ns' });
-          return z.NEVER;
-        }
-        if (!t.field) {
-          ctx.addIssue({ code: 'custom', path: ['field'], message: 'an epoch layout reads a number: name the attribute holding it' });
-          return z.NEVER;
-        }
-        return { ...t, compiled: undefined, epoch: t.layout };
-      }
-      try {
-        const strptime = t.layout_type === 'gotime' ? goLayoutToStrptime(t.layout) : t.layout;
-        return { ...t, compiled: new TimestampLayout(strptime, t.location), epoch: undefined };
-      } catch (err) {
-        ctx.addIssue({ code: 'custom', path: ['layout'], message: (err as Error).message });
+  }).transform((t, ctx) => {
+    if (t.layout === undefined) return { ...t, compiled: undefined, epoch: undefined };
+    if (t.layout_type === 'epoch') {
+      if (!isEpochLayout(t.layout)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['layout'],
+          message: 'an epoch layout is one of s, ms, us, ns, s.ms, s.us, s.ns',
+        });
         return z.NEVER;
       }
-    }),
+      if (!t.field) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['field'],
+          message: 'an epoch layout reads a number: name the attribute holding it',
+        });
+        return z.NEVER;
+      }
+      return { ...t, compiled: undefined, epoch: t.layout };
+    }
+    try {
+      const strptime = t.layout_type === 'gotime' ? goLayoutToStrptime(t.layout) : t.layout;
+      return { ...t, compiled: new TimestampLayout(strptime, t.location), epoch: undefined };
+    } catch (err) {
+      ctx.addIssue({ code: 'custom', path: ['layout'], message: (err as Error).message });
+      return z.NEVER;
+    }
+  }),
 });
 
 export type ParseConfig = z.output<typeof parseConfigSchema>;

@@ -17,7 +17,17 @@ const SEVERITY = 5;
 const TIMESTAMP = 6;
 const TIMESTAMP_INVALID = 7;
 const FAILED = 8;
-const RESULTS = ['json', 'logfmt', 'invalid_json', 'too_large', 'too_deep', 'severity', 'timestamp', 'timestamp_invalid', 'error'];
+const RESULTS = [
+  'json',
+  'logfmt',
+  'invalid_json',
+  'too_large',
+  'too_deep',
+  'severity',
+  'timestamp',
+  'timestamp_invalid',
+  'error',
+];
 
 const insert: Put = (attrs, key, value) => {
   if (attrs[key] === undefined) attrs[key] = value;
@@ -81,7 +91,11 @@ export class ParseProcessor implements Processor {
         }
       }
     }
-    if (firstError !== undefined) this.context.logger.warn({ err: errorMessage(firstError), records: this.counts[FAILED] }, 'parse failed on some records; they were passed on without (all of) their parsing');
+    if (firstError !== undefined)
+      this.context.logger.warn(
+        { err: errorMessage(firstError), records: this.counts[FAILED] },
+        'parse failed on some records; they were passed on without (all of) their parsing',
+      );
     this.report();
     return this.next.consume(batch);
   }
@@ -95,7 +109,11 @@ export class ParseProcessor implements Processor {
     }
     if (this.layout || this.epoch) this.extractTimestamp(rec);
     if (c.severity.enabled && rec.severityNumber === 0) {
-      const found = inferSeverity(rec.severityText, rec.attributes, typeof rec.body === 'string' ? rec.body : undefined);
+      const found = inferSeverity(
+        rec.severityText,
+        rec.attributes,
+        typeof rec.body === 'string' ? rec.body : undefined,
+      );
       if (found) {
         rec.severityNumber = found.number;
         if (!rec.severityText) rec.severityText = found.text;

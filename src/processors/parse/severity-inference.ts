@@ -10,8 +10,12 @@ import { levelWordSeverity } from '../shared/severity.js';
  */
 
 const LEVEL_KEYS = ['level', 'severity', 'lvl', 'log.level', 'loglevel', 'log_level', 'levelname', 'severity_text'];
-const WORDS = 'trace|debug|dbg|info|information|informational|notice|warn|warning|error|err|severe|crit|critical|fatal|alert|panic|emerg|emergency';
-const KEYED = new RegExp(`(?:^|[^\\w.])(?:level|lvl|severity|loglevel|log_level|log\\.level|levelname)["']?\\s*[=:]\\s*["']?(${WORDS})\\b`, 'i');
+const WORDS =
+  'trace|debug|dbg|info|information|informational|notice|warn|warning|error|err|severe|crit|critical|fatal|alert|panic|emerg|emergency';
+const KEYED = new RegExp(
+  `(?:^|[^\\w.])(?:level|lvl|severity|loglevel|log_level|log\\.level|levelname)["']?\\s*[=:]\\s*["']?(${WORDS})\\b`,
+  'i',
+);
 const BRACKETED = new RegExp(`[[(<]\\s*(${WORDS})\\s*[\\])>]`, 'i');
 const STANDALONE = new RegExp(`(?:^|[\\s|])(${WORDS.toUpperCase()})(?=$|[\\s:|,\\]-])`);
 const LEADING = /^(Trace|Debug|Info|Notice|Warning|Warn|Error|Critical|Fatal|Panic):/;
@@ -46,7 +50,11 @@ function fromValue(v: AnyValue | undefined): InferredSeverity | undefined {
   return undefined;
 }
 
-export function inferSeverity(severityText: string, attributes: Attributes, text: string | undefined): InferredSeverity | undefined {
+export function inferSeverity(
+  severityText: string,
+  attributes: Attributes,
+  text: string | undefined,
+): InferredSeverity | undefined {
   if (severityText) {
     const n = levelWordSeverity(severityText.trim());
     if (n !== undefined) return { number: n, text: severityText };

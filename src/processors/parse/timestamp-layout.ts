@@ -8,9 +8,37 @@ import { zonedToUtcMs } from '../../internal/time-zones.js';
  */
 
 const MONTHS = ['jan', 'feb', 'mar', 'apr', 'may', 'jun', 'jul', 'aug', 'sep', 'oct', 'nov', 'dec'];
-const MONTH_NAMES = ['january', 'february', 'march', 'april', 'may', 'june', 'july', 'august', 'september', 'october', 'november', 'december'];
+const MONTH_NAMES = [
+  'january',
+  'february',
+  'march',
+  'april',
+  'may',
+  'june',
+  'july',
+  'august',
+  'september',
+  'october',
+  'november',
+  'december',
+];
 
-type Field = 'year' | 'year2' | 'month' | 'monthName' | 'day' | 'hour' | 'hour12' | 'minute' | 'second' | 'fraction' | 'ampm' | 'offset' | 'zoneName' | 'epoch' | 'skip';
+type Field =
+  | 'year'
+  | 'year2'
+  | 'month'
+  | 'monthName'
+  | 'day'
+  | 'hour'
+  | 'hour12'
+  | 'minute'
+  | 'second'
+  | 'fraction'
+  | 'ampm'
+  | 'offset'
+  | 'zoneName'
+  | 'epoch'
+  | 'skip';
 
 const DIRECTIVES: Record<string, { re: string; field: Field }> = {
   Y: { re: '(\\d{4})', field: 'year' },
@@ -68,7 +96,7 @@ const GO_TOKENS: Array<[string, string]> = [
 /** A Go layout as a strptime layout; fractions `.000` / `.999…` (or with a comma) become %f. */
 export function goLayoutToStrptime(layout: string): string {
   let out = '';
-  for (let i = 0; i < layout.length; ) {
+  for (let i = 0; i < layout.length;) {
     const frac = /^[.,](0+|9+)(?![\d])/.exec(layout.slice(i));
     if (frac) {
       out += `${layout[i]}%f`;
@@ -117,7 +145,8 @@ export class TimestampLayout {
         continue;
       }
       if (d === 'T' || d === 'F' || d === 'D') {
-        const expanded = d === 'T' ? ['H', ':', 'M', ':', 'S'] : d === 'F' ? ['Y', '-', 'm', '-', 'd'] : ['m', '/', 'd', '/', 'y'];
+        const expanded =
+          d === 'T' ? ['H', ':', 'M', ':', 'S'] : d === 'F' ? ['Y', '-', 'm', '-', 'd'] : ['m', '/', 'd', '/', 'y'];
         for (const part of expanded) {
           const dir = DIRECTIVES[part];
           if (dir) {
@@ -128,11 +157,15 @@ export class TimestampLayout {
         continue;
       }
       const dir = d === undefined ? undefined : DIRECTIVES[d];
-      if (!dir) throw new Error(`unsupported directive %${d ?? ''} (supported: %${Object.keys(DIRECTIVES).join(' %')} %T %F %D %%)`);
+      if (!dir)
+        throw new Error(
+          `unsupported directive %${d ?? ''} (supported: %${Object.keys(DIRECTIVES).join(' %')} %T %F %D %%)`,
+        );
       source += dir.re;
       if (dir.field !== 'skip') fields.push(dir.field);
     }
-    if (!fields.some((f) => f === 'hour' || f === 'hour12' || f === 'epoch' || f === 'day')) throw new Error('a layout needs at least a day or a time (e.g. %d or %H)');
+    if (!fields.some((f) => f === 'hour' || f === 'hour12' || f === 'epoch' || f === 'day'))
+      throw new Error('a layout needs at least a day or a time (e.g. %d or %H)');
     this.regex = new RegExp(`(?<![\\d])${source}(?![\\d])`);
     this.fields = fields;
   }
@@ -195,7 +228,10 @@ export class TimestampLayout {
           nanos = Number(v.padEnd(9, '0'));
           break;
         case 'offset':
-          offsetMin = v === 'Z' || v === 'z' ? 0 : (v[0] === '-' ? -1 : 1) * (Number(v.slice(1, 3)) * 60 + Number(v.replace(':', '').slice(3, 5) || '0'));
+          offsetMin =
+            v === 'Z' || v === 'z'
+              ? 0
+              : (v[0] === '-' ? -1 : 1) * (Number(v.slice(1, 3)) * 60 + Number(v.replace(':', '').slice(3, 5) || '0'));
           break;
         case 'zoneName':
           if (/^(?:UTC|GMT|Z)$/i.test(v)) offsetMin = 0;
@@ -213,7 +249,10 @@ export class TimestampLayout {
     }
     const check = new Date(Date.UTC(year, month, day));
     if (check.getUTCMonth() !== month || check.getUTCDate() !== day) return 'invalid';
-    const ms = offsetMin !== undefined ? Date.UTC(year, month, day, hour, minute, second) - offsetMin * 60_000 : zonedToUtcMs(year, month, day, hour, minute, second, this.location);
+    const ms =
+      offsetMin !== undefined
+        ? Date.UTC(year, month, day, hour, minute, second) - offsetMin * 60_000
+        : zonedToUtcMs(year, month, day, hour, minute, second, this.location);
     return BigInt(ms) * 1_000_000n + BigInt(nanos);
   }
 }

@@ -7,9 +7,18 @@ const HASH_FUNCTIONS = ['none', 'sha256', 'sha512', 'sha3', 'sha1', 'md5', 'hmac
 const SUMMARIES = ['silent', 'info', 'debug'] as const;
 
 const customRegex = z
-  .union([z.string(), z.strictObject({ name: z.string().regex(/^[a-z][a-z0-9_]*$/, 'use lower-case letters, digits and _'), regex: z.string() })], {
-    error: 'expected a regular expression, or { name, regex }',
-  })
+  .union(
+    [
+      z.string(),
+      z.strictObject({
+        name: z.string().regex(/^[a-z][a-z0-9_]*$/, 'use lower-case letters, digits and _'),
+        regex: z.string(),
+      }),
+    ],
+    {
+      error: 'expected a regular expression, or { name, regex }',
+    },
+  )
   .transform((v, ctx) => {
     const named = typeof v !== 'string';
     try {
@@ -22,7 +31,9 @@ const customRegex = z
 
 export const redactionConfigSchema = section({
   /** Built-in detectors to run on the body and attribute values. */
-  detectors: z.array(z.enum(DETECTOR_NAMES, { error: `expected one of ${DETECTOR_NAMES.join(', ')}` })).default([...DETECTOR_NAMES]),
+  detectors: z
+    .array(z.enum(DETECTOR_NAMES, { error: `expected one of ${DETECTOR_NAMES.join(', ')}` }))
+    .default([...DETECTOR_NAMES]),
   /** Your own regexes (OTel's name); every match is masked. A string, or { name, regex } to count it under a name. */
   blocked_values: z.array(customRegex).default([]),
   /** A found secret matching one of these regexes is kept (e.g. your company's e-mail domain). */

@@ -7,7 +7,16 @@
  * cannot match.
  */
 
-export const DETECTOR_NAMES = ['jwt', 'password', 'bearer_token', 'aws_key', 'email', 'credit_card', 'ipv6', 'ipv4'] as const;
+export const DETECTOR_NAMES = [
+  'jwt',
+  'password',
+  'bearer_token',
+  'aws_key',
+  'email',
+  'credit_card',
+  'ipv6',
+  'ipv4',
+] as const;
 export type DetectorName = (typeof DETECTOR_NAMES)[number];
 
 export interface Detector {
@@ -36,7 +45,8 @@ export interface Detector {
 }
 
 /** Key names whose values are secrets, as the last part of a key (`db.password`, `X-Api-Key`, `client_secret`). */
-export const SECRET_KEY_WORDS = 'password|passwd|passphrase|pass_?phrase|secret|secret[_-]?key|client[_-]?secret|token|access[_-]?token|refresh[_-]?token|id[_-]?token|auth[_-]?token|session[_-]?token|api[_-]?key|apikey|access[_-]?key|private[_-]?key|credentials?|authorization';
+export const SECRET_KEY_WORDS =
+  'password|passwd|passphrase|pass_?phrase|secret|secret[_-]?key|client[_-]?secret|token|access[_-]?token|refresh[_-]?token|id[_-]?token|auth[_-]?token|session[_-]?token|api[_-]?key|apikey|access[_-]?key|private[_-]?key|credentials?|authorization';
 
 /** A key (attribute, JSON field) whose value is a secret. */
 export const SECRET_KEY = new RegExp(`(?:${SECRET_KEY_WORDS})$`, 'i');
@@ -66,7 +76,8 @@ export function luhnValid(text: string): boolean {
  * Discover, JCB, Diners, UnionPay, Maestro) with a valid Luhn checksum; groups separated by single
  * spaces or dashes. Requiring an issuer prefix and the checksum keeps order numbers and ids out.
  */
-const CARD_PREFIX = /^(?:4|5[1-5]|2(?:2[2-9][1-9]|2[3-9]\d|[3-6]\d\d|7[01]\d|720)|3[47]|3(?:0[0-5]|[68])|6(?:011|4[4-9]|5|2)|35(?:2[89]|[3-8]\d)|5[06-8]|6\d)/;
+const CARD_PREFIX =
+  /^(?:4|5[1-5]|2(?:2[2-9][1-9]|2[3-9]\d|[3-6]\d\d|7[01]\d|720)|3[47]|3(?:0[0-5]|[68])|6(?:011|4[4-9]|5|2)|35(?:2[89]|[3-8]\d)|5[06-8]|6\d)/;
 
 /**
  * How card numbers are written: unbroken, or in groups as printed on cards (4-4-4-4, 4-4-4-4-3,
@@ -113,7 +124,8 @@ export function locateCard(run: string, from: number): [number, number] | undefi
       digits += ends[b]! - starts[b]!;
     }
     for (; b >= a && digits >= CARD_MIN_DIGITS; b--) {
-      if ((a > 0 || b < ends.length - 1 || from > 0) && cardValid(run.slice(starts[a], ends[b]))) return [starts[a]!, ends[b]!];
+      if ((a > 0 || b < ends.length - 1 || from > 0) && cardValid(run.slice(starts[a], ends[b])))
+        return [starts[a]!, ends[b]!];
       digits -= ends[b]! - starts[b]!;
     }
   }
@@ -194,12 +206,14 @@ export function builtinDetectors(): Detector[] {
     },
     {
       name: 'aws_key',
-      regex: /(?<![A-Za-z0-9])(?:AKIA|ASIA|ABIA|ACCA|AGPA|AIDA|AIPA|ANPA|ANVA|APKA|AROA|ASCA)[A-Z0-9]{16}(?![A-Za-z0-9])/g,
+      regex:
+        /(?<![A-Za-z0-9])(?:AKIA|ASIA|ABIA|ACCA|AGPA|AIDA|AIPA|ANPA|ANVA|APKA|AROA|ASCA)[A-Z0-9]{16}(?![A-Za-z0-9])/g,
       minLength: 20,
     },
     {
       name: 'email',
-      regex: /(?<![\w.%+-])[A-Za-z0-9][\w.%+-]{0,63}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?)*\.[A-Za-z]{2,24}(?![\w-])/g,
+      regex:
+        /(?<![\w.%+-])[A-Za-z0-9][\w.%+-]{0,63}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?)*\.[A-Za-z]{2,24}(?![\w-])/g,
       pretest: (s) => s.indexOf('@') >= 0,
       minLength: 6,
     },

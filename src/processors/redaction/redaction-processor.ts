@@ -32,7 +32,8 @@ export class RedactionProcessor implements Processor {
     const enabled = new Set(config.detectors);
     const allowAll = config.allow_all_keys ?? config.allowed_keys === undefined;
     const hashName = nodeHashName(config.hash_function);
-    if (config.hash_function !== 'none' && !getHashes().includes(hashName)) throw new Error(`${context.id}: this Node.js build has no ${hashName} hash`);
+    if (config.hash_function !== 'none' && !getHashes().includes(hashName))
+      throw new Error(`${context.id}: this Node.js build has no ${hashName} hash`);
     this.redactor = new Redactor({
       detectors: builtinDetectors().filter((d) => enabled.has(d.name)),
       custom: config.blocked_values,

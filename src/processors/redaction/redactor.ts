@@ -60,7 +60,11 @@ export class Redactor {
 
   constructor(private readonly options: RedactorOptions) {
     this.detectors = options.detectors;
-    this.counterNames = [...options.detectors.map((d) => d.name as string), 'block_keys', ...options.custom.map((c) => c.name)];
+    this.counterNames = [
+      ...options.detectors.map((d) => d.name as string),
+      'block_keys',
+      ...options.custom.map((c) => c.name),
+    ];
     this.blockKeysIndex = options.detectors.length;
     this.customBase = this.blockKeysIndex + 1;
     this.secretKeyIndex = options.detectors.findIndex((d) => d.name === 'password');
@@ -84,11 +88,19 @@ export class Redactor {
       }
     }
     const custom = this.options.custom;
-    for (let c = 0; c < custom.length; c++) out = this.replaceMatches(out, custom[c]!.regex, this.customBase + c, 0, undefined, undefined);
+    for (let c = 0; c < custom.length; c++)
+      out = this.replaceMatches(out, custom[c]!.regex, this.customBase + c, 0, undefined, undefined);
     return out;
   }
 
-  private replaceMatches(s: string, re: RegExp, counter: number, secretGroups: number, validate: Detector['validate'], locate: Detector['locate']): string {
+  private replaceMatches(
+    s: string,
+    re: RegExp,
+    counter: number,
+    secretGroups: number,
+    validate: Detector['validate'],
+    locate: Detector['locate'],
+  ): string {
     re.lastIndex = 0;
     let m = re.exec(s);
     if (m === null) return s;
@@ -118,7 +130,11 @@ export class Redactor {
         }
       } else if (end > start) {
         const secret = s.slice(start, end);
-        if (!this.replacementTexts.has(secret) && (!validate || validate(secret, group)) && !this.allowedValue(secret)) {
+        if (
+          !this.replacementTexts.has(secret) &&
+          (!validate || validate(secret, group)) &&
+          !this.allowedValue(secret)
+        ) {
           result += s.slice(last, start) + this.replacement(counter, secret);
           last = end;
           this.masked[counter]!++;
@@ -139,7 +155,9 @@ export class Redactor {
   private replacement(counter: number, secret: string): string {
     const o = this.options;
     if (o.hashFunction === 'none') return this.replacements[counter]!;
-    return (o.hmacKey === undefined ? createHash(o.hashFunction) : createHmac(o.hashFunction, o.hmacKey)).update(secret).digest('hex');
+    return (o.hmacKey === undefined ? createHash(o.hashFunction) : createHmac(o.hashFunction, o.hmacKey))
+      .update(secret)
+      .digest('hex');
   }
 
   private keyKind(key: string): number {
@@ -160,7 +178,10 @@ export class Redactor {
   private maskWhole(v: AnyValue, counter: number): AnyValue {
     if (v === null || v === '') return v;
     this.masked[counter]!++;
-    return this.replacement(counter, typeof v === 'string' ? v : JSON.stringify(v, (_, x: unknown) => (typeof x === 'bigint' ? x.toString() : x)));
+    return this.replacement(
+      counter,
+      typeof v === 'string' ? v : JSON.stringify(v, (_, x: unknown) => (typeof x === 'bigint' ? x.toString() : x)),
+    );
   }
 
   /** Masks secrets anywhere in a value; lists and maps are changed in place. */

@@ -27,7 +27,8 @@ export class ResourceProcessor implements Processor {
 
   async consume(batch: LogBatch): Promise<void> {
     for (const rl of batch.resourceLogs) {
-      if (this.selector.all || this.selector.enterResource(rl.resource)) rl.resource.attributes = this.actions.apply(rl.resource.attributes);
+      if (this.selector.all || this.selector.enterResource(rl.resource))
+        rl.resource.attributes = this.actions.apply(rl.resource.attributes);
     }
     const failures = this.actions.takeConvertFailures();
     if (failures) for (const [key, n] of failures) this.metrics.convertFailed(key, n);

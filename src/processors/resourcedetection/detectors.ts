@@ -35,7 +35,14 @@ export function detectEnv(env: NodeJS.ProcessEnv, warn: (message: string) => voi
 }
 
 const OS_TYPES: Record<string, string> = { win32: 'windows', sunos: 'solaris' };
-const ARCHS: Record<string, string> = { x64: 'amd64', ia32: 'x86', arm: 'arm32', ppc64: 'ppc64', s390x: 's390x', arm64: 'arm64' };
+const ARCHS: Record<string, string> = {
+  x64: 'amd64',
+  ia32: 'x86',
+  arm: 'arm32',
+  ppc64: 'ppc64',
+  s390x: 's390x',
+  arm64: 'arm64',
+};
 
 export const SYSTEM_ATTRIBUTES = ['host.name', 'host.id', 'host.arch', 'os.type', 'os.description'] as const;
 export const HOSTNAME_SOURCES = ['os', 'dns'] as const;
@@ -60,7 +67,11 @@ async function dnsHostname(): Promise<string | undefined> {
 }
 
 /** host.* and os.* of the machine this daemon runs on, as the OTel Collector's system detector names them. */
-export async function detectSystem(enabled: Set<string>, hostnameSources: readonly string[], warn: (message: string) => void): Promise<Detected> {
+export async function detectSystem(
+  enabled: Set<string>,
+  hostnameSources: readonly string[],
+  warn: (message: string) => void,
+): Promise<Detected> {
   const out: Detected = [];
   if (enabled.has('host.name')) {
     for (const source of hostnameSources) {
@@ -88,7 +99,11 @@ export async function detectSystem(enabled: Set<string>, hostnameSources: readon
 export const K8S_ATTRIBUTES = ['k8s.node.name', 'k8s.pod.name', 'k8s.namespace.name', 'k8s.pod.uid'] as const;
 
 /** k8s.* of this pod, from the Downward API variables the Helm chart sets (variable names configurable). */
-export function detectK8s(env: NodeJS.ProcessEnv, variables: Record<(typeof K8S_ATTRIBUTES)[number], string>, enabled: Set<string>): Detected {
+export function detectK8s(
+  env: NodeJS.ProcessEnv,
+  variables: Record<(typeof K8S_ATTRIBUTES)[number], string>,
+  enabled: Set<string>,
+): Detected {
   const out: Detected = [];
   for (const attribute of K8S_ATTRIBUTES) {
     if (!enabled.has(attribute)) continue;

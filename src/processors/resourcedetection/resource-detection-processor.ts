@@ -5,7 +5,11 @@ import { detectEnv, detectK8s, detectSystem, type Detected } from './detectors.j
 import type { ResourceDetectionConfig } from './config.js';
 
 function enabledSet(toggles: Record<string, { enabled: boolean }>): Set<string> {
-  return new Set(Object.entries(toggles).filter(([, t]) => t.enabled).map(([k]) => k));
+  return new Set(
+    Object.entries(toggles)
+      .filter(([, t]) => t.enabled)
+      .map(([k]) => k),
+  );
 }
 
 /**
@@ -31,7 +35,10 @@ export class ResourceDetectionProcessor implements Processor {
     for (const detector of c.detectors) {
       let detected: Detected;
       if (detector === 'env') detected = detectEnv(this.env, warn);
-      else if (detector === 'system') detected = await this.withTimeout(detectSystem(enabledSet(c.system.resource_attributes), c.system.hostname_sources, warn));
+      else if (detector === 'system')
+        detected = await this.withTimeout(
+          detectSystem(enabledSet(c.system.resource_attributes), c.system.hostname_sources, warn),
+        );
       else {
         const variables = {
           'k8s.node.name': c.k8s.node_from_env_var,
@@ -53,7 +60,10 @@ export class ResourceDetectionProcessor implements Processor {
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<Detected>((resolve) => {
       timer = setTimeout(() => {
-        this.context.logger.warn({ timeout_ms: this.config.timeout }, 'system detection timed out; continuing without it');
+        this.context.logger.warn(
+          { timeout_ms: this.config.timeout },
+          'system detection timed out; continuing without it',
+        );
         resolve([]);
       }, this.config.timeout);
     });

@@ -38,7 +38,8 @@ const actionSchema = z
       case 'update':
       case 'upsert':
         if (a.key === undefined) issue('key', `action ${a.action} needs a key`);
-        if ((a.value === undefined) === (a.from_attribute === undefined)) issue('value', `action ${a.action} needs exactly one of value and from_attribute`);
+        if ((a.value === undefined) === (a.from_attribute === undefined))
+          issue('value', `action ${a.action} needs exactly one of value and from_attribute`);
         forbid(['pattern', 'converted_type']);
         break;
       case 'delete':
@@ -49,12 +50,14 @@ const actionSchema = z
       case 'extract':
         if (a.key === undefined) issue('key', 'action extract needs a key');
         if (a.pattern === undefined) issue('pattern', 'action extract needs a pattern with named groups');
-        else if (namedGroups(a.pattern).length === 0) issue('pattern', 'action extract needs named groups, e.g. (?P<name>…) or (?<name>…)');
+        else if (namedGroups(a.pattern).length === 0)
+          issue('pattern', 'action extract needs named groups, e.g. (?P<name>…) or (?<name>…)');
         forbid(['value', 'from_attribute', 'converted_type']);
         break;
       case 'convert':
         if (a.key === undefined) issue('key', 'action convert needs a key');
-        if (a.converted_type === undefined) issue('converted_type', `action convert needs converted_type (${CONVERTED_TYPES.join(', ')})`);
+        if (a.converted_type === undefined)
+          issue('converted_type', `action convert needs converted_type (${CONVERTED_TYPES.join(', ')})`);
         forbid(['value', 'from_attribute', 'pattern']);
         break;
     }

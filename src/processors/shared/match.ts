@@ -1,5 +1,13 @@
 import { z } from 'zod';
-import { anyValueFromJson, anyValueToString, type AnyValue, type Attributes, type InstrumentationScope, type LogRecord, type Resource } from '../../pipeline/model.js';
+import {
+  anyValueFromJson,
+  anyValueToString,
+  type AnyValue,
+  type Attributes,
+  type InstrumentationScope,
+  type LogRecord,
+  type Resource,
+} from '../../pipeline/model.js';
 import { compileUserRegex, regexIssue } from './regex.js';
 import { severitySchema } from './severity.js';
 import { valuesEqual } from './values.js';
@@ -167,15 +175,24 @@ export class RecordMatcher {
     this.resources = spec.resources.map((kv, i) => attributeTest(kv, compiled.resources?.[i]));
     this.libraries = spec.libraries.map((l, i) => ({
       name: new TextMatcher([l.name], compiled.libraries ? [compiled.libraries[i]!.name] : undefined),
-      version: l.version === undefined ? undefined : new TextMatcher([l.version], compiled.libraries ? [compiled.libraries[i]!.version!] : undefined),
+      version:
+        l.version === undefined
+          ? undefined
+          : new TextMatcher([l.version], compiled.libraries ? [compiled.libraries[i]!.version!] : undefined),
     }));
     this.attributes = spec.attributes.map((kv, i) => attributeTest(kv, compiled.attributes?.[i]));
     this.bodies = spec.bodies.length ? new TextMatcher(spec.bodies, compiled.bodies) : undefined;
-    this.severityTexts = spec.severityTexts.length ? new TextMatcher(spec.severityTexts, compiled.severityTexts) : undefined;
+    this.severityTexts = spec.severityTexts.length
+      ? new TextMatcher(spec.severityTexts, compiled.severityTexts)
+      : undefined;
     this.severityMin = spec.severityNumber?.min ?? 0;
     this.severityUndefined = spec.severityNumber?.match_undefined ?? false;
     this.scopeLevel = this.libraries.length > 0;
-    this.recordLevel = this.attributes.length > 0 || this.bodies !== undefined || this.severityTexts !== undefined || this.severityMin > 0;
+    this.recordLevel =
+      this.attributes.length > 0 ||
+      this.bodies !== undefined ||
+      this.severityTexts !== undefined ||
+      this.severityMin > 0;
   }
 
   resource(resource: Resource): boolean {
@@ -188,7 +205,8 @@ export class RecordMatcher {
 
   scope(scope: InstrumentationScope): boolean {
     if (this.libraries.length === 0) return true;
-    for (const l of this.libraries) if (l.name.test(scope.name) && (!l.version || l.version.test(scope.version))) return true;
+    for (const l of this.libraries)
+      if (l.name.test(scope.name) && (!l.version || l.version.test(scope.version))) return true;
     return false;
   }
 
@@ -239,7 +257,10 @@ export function compileMatch(spec: MatchSpec, paths: Record<MatchField, string>,
     list.map((kv, i) => {
       if (kv.value === undefined) return undefined;
       if (typeof kv.value !== 'string') {
-        issues.push({ path: [paths[field], i, 'value'], message: 'with match_type regexp, a value must be a regular expression (a string)' });
+        issues.push({
+          path: [paths[field], i, 'value'],
+          message: 'with match_type regexp, a value must be a regular expression (a string)',
+        });
         return undefined;
       }
       return compile(kv.value, [paths[field], i, 'value']);
@@ -302,13 +323,25 @@ export function attributesMatchSchema<K extends keyof typeof attributesMatchShap
   const shape = keys ? Object.fromEntries(keys.map((k) => [k, attributesMatchShape[k]])) : attributesMatchShape;
   return z.strictObject(shape as typeof attributesMatchShape).transform((c, ctx) => {
     const issues: MatchIssue[] = [];
-    const matcher = compileMatch(specFromAttributesMatch({ ...EMPTY_ATTRIBUTES_MATCH, ...c }), ATTRIBUTES_MATCH_PATHS, issues);
+    const matcher = compileMatch(
+      specFromAttributesMatch({ ...EMPTY_ATTRIBUTES_MATCH, ...c }),
+      ATTRIBUTES_MATCH_PATHS,
+      issues,
+    );
     for (const i of issues) ctx.addIssue({ code: 'custom', path: i.path, message: i.message });
     return matcher;
   });
 }
 
-const EMPTY_ATTRIBUTES_MATCH = { match_type: 'strict', services: [], resources: [], libraries: [], attributes: [], log_bodies: [], log_severity_texts: [] } as const;
+const EMPTY_ATTRIBUTES_MATCH = {
+  match_type: 'strict',
+  services: [],
+  resources: [],
+  libraries: [],
+  attributes: [],
+  log_bodies: [],
+  log_severity_texts: [],
+} as const;
 
 /** An include/exclude block in the filter processor's legacy vocabulary, compiled to a RecordMatcher. */
 export function filterMatchSchema() {

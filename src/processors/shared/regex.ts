@@ -15,7 +15,10 @@ export function compileUserRegex(source: string, extraFlags = ''): RegExp {
     for (const f of lead[1]!) if (f !== 'U' && !flags.includes(f)) flags += f;
     body = body.slice(lead[0].length);
   }
-  body = body.replace(/\(\?P</g, '(?<').replace(/^\\A/, '^').replace(/\\z$/, '$');
+  body = body
+    .replace(/\(\?P</g, '(?<')
+    .replace(/^\\A/, '^')
+    .replace(/\\z$/, '$');
   try {
     return new RegExp(body, `${flags}u`);
   } catch {

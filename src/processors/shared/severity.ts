@@ -56,7 +56,10 @@ export function severitySchema() {
   return z.union([z.string(), z.number()]).transform((v, ctx) => {
     const n = severityFromName(String(v));
     if (n === undefined) {
-      ctx.addIssue({ code: 'custom', message: `not a severity: ${JSON.stringify(v)} (use TRACE, DEBUG, INFO, WARN, ERROR, FATAL, with an optional 2–4, or 1–24)` });
+      ctx.addIssue({
+        code: 'custom',
+        message: `not a severity: ${JSON.stringify(v)} (use TRACE, DEBUG, INFO, WARN, ERROR, FATAL, with an optional 2–4, or 1–24)`,
+      });
       return z.NEVER;
     }
     return n;

@@ -1,4 +1,10 @@
-import { anyValueToString, isKeyValueList, newAttributes, type AnyValue, type Attributes } from '../../pipeline/model.js';
+import {
+  anyValueToString,
+  isKeyValueList,
+  newAttributes,
+  type AnyValue,
+  type Attributes,
+} from '../../pipeline/model.js';
 
 /** Equality across log values: ints and doubles compare as numbers, maps and arrays by content. */
 export function valuesEqual(a: AnyValue | undefined, b: AnyValue | undefined): boolean {
@@ -6,9 +12,14 @@ export function valuesEqual(a: AnyValue | undefined, b: AnyValue | undefined): b
   if (a === undefined || b === undefined || a === null || b === null) return false;
   const ta = typeof a;
   const tb = typeof b;
-  if ((ta === 'bigint' || ta === 'number') && (tb === 'bigint' || tb === 'number')) return compareNumbers(a as bigint | number, b as bigint | number) === 0;
+  if ((ta === 'bigint' || ta === 'number') && (tb === 'bigint' || tb === 'number'))
+    return compareNumbers(a as bigint | number, b as bigint | number) === 0;
   if (ta !== 'object' || tb !== 'object') return false;
-  return anyValueToString(a) === anyValueToString(b) && isKeyValueList(a) === isKeyValueList(b) && Array.isArray(a) === Array.isArray(b);
+  return (
+    anyValueToString(a) === anyValueToString(b) &&
+    isKeyValueList(a) === isKeyValueList(b) &&
+    Array.isArray(a) === Array.isArray(b)
+  );
 }
 
 /** Orders two numbers of either kind without losing int64 precision; NaN compares unequal. */

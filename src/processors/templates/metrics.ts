@@ -97,7 +97,14 @@ export class TemplatesMetrics {
   }
 
   /** The templates processor's state, for /metrics and /stats. */
-  templateState(state: { loaded: number; matchRatio: number; newPerMinute: number; poolUtilization: number; parallelThreshold: number; poolSize: number }): void {
+  templateState(state: {
+    loaded: number;
+    matchRatio: number;
+    newPerMinute: number;
+    poolUtilization: number;
+    parallelThreshold: number;
+    poolSize: number;
+  }): void {
     this.templatesLoaded.set({ processor: this.component.id }, state.loaded);
     this.templatesMatchRatio.set({ processor: this.component.id }, state.matchRatio);
     this.templatesNewPerMinute.set({ processor: this.component.id }, state.newPerMinute);

@@ -32,7 +32,12 @@ export class TemplatesProcessor implements Processor {
     const masking = config.masking.map((m) => m.regex);
     this.refiner = config.llm && this.createRefiner(config.llm, masking);
     this.engine = new TemplateEngine({
-      miner: { similarity: config.similarity, depth: config.depth, generalizeAfter: config.generalize_after, maxTemplates: config.max_templates },
+      miner: {
+        similarity: config.similarity,
+        depth: config.depth,
+        generalizeAfter: config.generalize_after,
+        maxTemplates: config.max_templates,
+      },
       parallelThreshold: config.parallel_threshold,
       poolSize: config.pool_size ?? availableParallelism(),
       masking,
@@ -43,7 +48,13 @@ export class TemplatesProcessor implements Processor {
   private createRefiner(llm: NonNullable<TemplatesConfig['llm']>, masking: string[]): LlmRefiner {
     return new LlmRefiner(
       {
-        provider: { provider: llm.provider, endpoint: llm.endpoint ?? DEFAULT_ENDPOINTS[llm.provider], model: llm.model, apiKey: llm.api_key, timeoutMs: llm.timeout },
+        provider: {
+          provider: llm.provider,
+          endpoint: llm.endpoint ?? DEFAULT_ENDPOINTS[llm.provider],
+          model: llm.model,
+          apiKey: llm.api_key,
+          timeoutMs: llm.timeout,
+        },
         batchSize: llm.batch_size,
         batchTimeoutMs: llm.batch_timeout,
         maxConcurrentBatches: llm.max_concurrent_batches,
@@ -60,7 +71,8 @@ export class TemplatesProcessor implements Processor {
         accepted: (accepted) => void this.store(accepted),
         queueDepth: (depth) => this.metrics.llmQueue(depth),
         dropped: (reason) => this.metrics.llmDropped(reason),
-        request: (outcome, promptTokens, completionTokens) => this.metrics.llmRequest(outcome, promptTokens, completionTokens),
+        request: (outcome, promptTokens, completionTokens) =>
+          this.metrics.llmRequest(outcome, promptTokens, completionTokens),
         retry: () => this.metrics.llmRetry(),
         failure: (reason) => this.metrics.llmFailure(reason),
         proposal: (result, reason) => this.metrics.llmProposal(result, reason),
@@ -76,7 +88,10 @@ export class TemplatesProcessor implements Processor {
       try {
         await store.saveTemplates([{ template: accepted.template, sample: accepted.sample, services }]);
       } catch (err) {
-        this.context.logger.warn({ err: errorMessage(err), template: accepted.template.text }, 'could not store an LLM template yet; records that match it will store it');
+        this.context.logger.warn(
+          { err: errorMessage(err), template: accepted.template.text },
+          'could not store an LLM template yet; records that match it will store it',
+        );
       }
     }
   }
@@ -97,7 +112,11 @@ export class TemplatesProcessor implements Processor {
   }
 
   health(): ComponentHealth {
-    return { status: 'ok', templates_loaded: this.engine.templateCount, ...(this.refiner && { llm_queue_size: this.refiner.queueDepth }) };
+    return {
+      status: 'ok',
+      templates_loaded: this.engine.templateCount,
+      ...(this.refiner && { llm_queue_size: this.refiner.queueDepth }),
+    };
   }
 
   async consume(batch: LogBatch): Promise<void> {
@@ -145,7 +164,8 @@ export class TemplatesProcessor implements Processor {
       }
     }
     const c = this.engine.counters;
-    if (c.unrenderable > before.unrenderable) this.context.telemetry.count('unrenderable', c.unrenderable - before.unrenderable);
+    if (c.unrenderable > before.unrenderable)
+      this.context.telemetry.count('unrenderable', c.unrenderable - before.unrenderable);
     this.report(c.matched - before.matched, c.mined - before.mined, skipped, c.newTemplates - before.newTemplates);
     await this.next.consume(batch);
   }
@@ -155,13 +175,20 @@ export class TemplatesProcessor implements Processor {
       try {
         const stored = await store.loadTemplates(this.config.max_templates);
         for (const t of stored.reverse()) {
-          if (this.config.per_service) for (const service of t.services) this.engine.seed(service, t.text, t.count, t.source);
+          if (this.config.per_service)
+            for (const service of t.services) this.engine.seed(service, t.text, t.count, t.source);
           else this.engine.seed('', t.text, t.count, t.source);
         }
         this.engine.publish();
-        this.context.logger.info({ templates: stored.length, loaded: this.engine.templateCount }, 'templates loaded from storage');
+        this.context.logger.info(
+          { templates: stored.length, loaded: this.engine.templateCount },
+          'templates loaded from storage',
+        );
       } catch (err) {
-        this.context.logger.warn({ err: errorMessage(err) }, 'could not load templates from storage; mining from scratch');
+        this.context.logger.warn(
+          { err: errorMessage(err) },
+          'could not load templates from storage; mining from scratch',
+        );
       }
     }
   }

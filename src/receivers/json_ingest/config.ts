@@ -12,6 +12,9 @@ export const jsonIngestConfigSchema = section({
   api_keys: z.array(z.string().min(1, 'an API key cannot be empty')).default([]),
 })
   .refine(checkHttpTimeouts, HTTP_TIMEOUTS_MESSAGE)
-  .refine((c) => c.api_keys.length === 0 || c.auth === undefined, { message: 'set api_keys or auth, not both', path: ['api_keys'] });
+  .refine((c) => c.api_keys.length === 0 || c.auth === undefined, {
+    message: 'set api_keys or auth, not both',
+    path: ['api_keys'],
+  });
 
 export type JsonIngestConfig = z.output<typeof jsonIngestConfigSchema>;

@@ -15,7 +15,8 @@ const INGEST_PATH = '/logs/ingest';
 function contentKind(contentType: string | undefined): 'json' | 'ndjson' | undefined {
   const type = (contentType ?? 'application/json').split(';')[0]!.trim().toLowerCase();
   if (type === 'application/json' || type === '') return 'json';
-  if (type === 'application/x-ndjson' || type === 'application/ndjson' || type === 'application/jsonlines') return 'ndjson';
+  if (type === 'application/x-ndjson' || type === 'application/ndjson' || type === 'application/jsonlines')
+    return 'ndjson';
   return undefined;
 }
 
@@ -83,17 +84,27 @@ export class JsonIngestReceiver implements Receiver {
     private readonly next: LogsConsumer,
   ) {
     const apiKeys = config.api_keys.length > 0 ? new ApiKeyAuthenticator(config.api_keys) : undefined;
-    this.server = new HttpReceiverServer(config, context, 'json_ingest', (req, res) => void this.handle(req, res), apiKeys);
+    this.server = new HttpReceiverServer(
+      config,
+      context,
+      'json_ingest',
+      (req, res) => void this.handle(req, res),
+      apiKeys,
+    );
   }
 
   async start(): Promise<void> {
     this.port = await this.server.start();
-    this.context.logger.info({ endpoint: this.config.endpoint, port: this.port, tls: this.server.tlsEnabled }, 'JSON ingest receiver listening');
+    this.context.logger.info(
+      { endpoint: this.config.endpoint, port: this.port, tls: this.server.tlsEnabled },
+      'JSON ingest receiver listening',
+    );
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     try {
-      if ((req.url ?? '').split('?')[0] !== INGEST_PATH) throw new HttpRequestError(404, `no such path: ${req.url}; logs go to POST ${INGEST_PATH}`);
+      if ((req.url ?? '').split('?')[0] !== INGEST_PATH)
+        throw new HttpRequestError(404, `no such path: ${req.url}; logs go to POST ${INGEST_PATH}`);
       if (req.method !== 'POST') {
         res.setHeader('Allow', 'POST');
         throw new HttpRequestError(405, `method ${req.method} not allowed; use POST`);
@@ -104,7 +115,11 @@ export class JsonIngestReceiver implements Receiver {
         throw new HttpRequestError(401, `unauthenticated: ${unauthenticated}`);
       }
       const kind = contentKind(req.headers['content-type']);
-      if (!kind) throw new HttpRequestError(415, `unsupported content type "${req.headers['content-type']}": use application/json or application/x-ndjson`);
+      if (!kind)
+        throw new HttpRequestError(
+          415,
+          `unsupported content type "${req.headers['content-type']}": use application/json or application/x-ndjson`,
+        );
       if (this.closing) {
         res.setHeader('Connection', 'close');
         throw new ShuttingDownError(this.context.id);
@@ -112,12 +127,23 @@ export class JsonIngestReceiver implements Receiver {
       const body = await readRequestBody(req, this.config.max_request_body_size, 'max_request_body_size');
       const { entries, failures } = parseEntries(body, kind);
       const mapped = mapEntries(entries, BigInt(Date.now()) * 1_000_000n, failures);
-      await passToPipeline(this.context.telemetry, 'http', this.next, this.config.wait_for_room, { batch: mapped.batch, records: mapped.records, invalid: mapped.errors.length, unrepresentableTimes: mapped.unrepresentableTimes });
+      await passToPipeline(this.context.telemetry, 'http', this.next, this.config.wait_for_room, {
+        batch: mapped.batch,
+        records: mapped.records,
+        invalid: mapped.errors.length,
+        unrepresentableTimes: mapped.unrepresentableTimes,
+      });
       const templated = countTemplated(mapped.batch);
-      const answer: Record<string, unknown> = { accepted: mapped.records, matched: templated.matched, mined: templated.mined, failed: mapped.errors.length };
+      const answer: Record<string, unknown> = {
+        accepted: mapped.records,
+        matched: templated.matched,
+        mined: templated.mined,
+        failed: mapped.errors.length,
+      };
       if (mapped.errors.length > 0) answer.errors = mapped.errors;
       const status = mapped.records === 0 && mapped.errors.length > 0 ? 400 : 200;
-      if (status === 400) this.server.noteRefusal('invalid', status, `every entry is invalid; the first: ${mapped.errors[0]!.reason}`);
+      if (status === 400)
+        this.server.noteRefusal('invalid', status, `every entry is invalid; the first: ${mapped.errors[0]!.reason}`);
       res.writeHead(status, { 'Content-Type': 'application/json' }).end(JSON.stringify(answer));
     } catch (err) {
       this.fail(req, res, err);
@@ -125,7 +151,10 @@ export class JsonIngestReceiver implements Receiver {
   }
 
   private fail(req: IncomingMessage, res: ServerResponse, err: unknown): void {
-    this.server.refuse(req, res, err, (r) => ({ contentType: 'application/json', body: JSON.stringify({ error: r.message }) }));
+    this.server.refuse(req, res, err, (r) => ({
+      contentType: 'application/json',
+      body: JSON.stringify({ error: r.message }),
+    }));
   }
 
   async shutdown(deadline: number): Promise<void> {

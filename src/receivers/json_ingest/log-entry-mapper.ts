@@ -1,5 +1,13 @@
 import { isRepresentableUnixNano } from '../../pipeline/limits.js';
-import { attributesFromJson, newAttributes, newLogRecord, type Attributes, type LogBatch, type LogRecord, type ResourceLogs } from '../../pipeline/model.js';
+import {
+  attributesFromJson,
+  newAttributes,
+  newLogRecord,
+  type Attributes,
+  type LogBatch,
+  type LogRecord,
+  type ResourceLogs,
+} from '../../pipeline/model.js';
 
 /** One entry the API refused, by its position in the request. */
 export interface EntryError {
@@ -40,7 +48,14 @@ class InvalidEntry extends Error {}
 export function parseIsoTimestamp(text: string): bigint | undefined {
   const m = ISO_8601.exec(text.trim());
   if (!m) return undefined;
-  const zone = m[4] === undefined || m[4].toUpperCase() === 'Z' ? 'Z' : m[4].length === 3 ? `${m[4]}:00` : m[4].includes(':') ? m[4] : `${m[4].slice(0, 3)}:${m[4].slice(3)}`;
+  const zone =
+    m[4] === undefined || m[4].toUpperCase() === 'Z'
+      ? 'Z'
+      : m[4].length === 3
+        ? `${m[4]}:00`
+        : m[4].includes(':')
+          ? m[4]
+          : `${m[4].slice(0, 3)}:${m[4].slice(3)}`;
   const seconds = Date.parse(`${m[1]}T${m[2]!.length === 5 ? `${m[2]}:00` : m[2]}${zone}`);
   if (Number.isNaN(seconds)) return undefined;
   const fraction = BigInt((m[3] ?? '').padEnd(9, '0') || '0');
@@ -69,11 +84,13 @@ interface Mapped {
 }
 
 function mapEntry(entry: unknown, nowUnixNano: bigint): Mapped {
-  if (typeof entry !== 'object' || entry === null || Array.isArray(entry)) throw new InvalidEntry('expected a JSON object');
+  if (typeof entry !== 'object' || entry === null || Array.isArray(entry))
+    throw new InvalidEntry('expected a JSON object');
   const e = entry as Record<string, unknown>;
   const org = optionalString(e, 'org');
   if (!org) throw new InvalidEntry('org: required');
-  if (typeof e.message !== 'string') throw new InvalidEntry(e.message === undefined ? 'message: required' : 'message: expected a string');
+  if (typeof e.message !== 'string')
+    throw new InvalidEntry(e.message === undefined ? 'message: required' : 'message: expected a string');
   const dashboard = optionalString(e, 'dashboard');
   const service = optionalString(e, 'service');
   const host = optionalString(e, 'host');
@@ -84,7 +101,8 @@ function mapEntry(entry: unknown, nowUnixNano: bigint): Mapped {
   let timeUnrepresentable = false;
   if (e.timestamp !== undefined && e.timestamp !== null) {
     const ts = typeof e.timestamp === 'string' ? parseIsoTimestamp(e.timestamp) : undefined;
-    if (ts === undefined) throw new InvalidEntry('timestamp: expected an ISO 8601 date-time such as 2024-05-01T12:00:00.123Z');
+    if (ts === undefined)
+      throw new InvalidEntry('timestamp: expected an ISO 8601 date-time such as 2024-05-01T12:00:00.123Z');
     // A valid date the store cannot hold is unknown, as in OTLP: the entry is kept, at its time of receipt.
     if (isRepresentableUnixNano(ts)) record.timeUnixNano = ts;
     else timeUnrepresentable = true;
@@ -93,7 +111,8 @@ function mapEntry(entry: unknown, nowUnixNano: bigint): Mapped {
   record.severityNumber = SEVERITY[level] ?? 0;
   record.body = e.message;
   if (e.metadata !== undefined && e.metadata !== null) {
-    if (typeof e.metadata !== 'object' || Array.isArray(e.metadata)) throw new InvalidEntry('metadata: expected an object');
+    if (typeof e.metadata !== 'object' || Array.isArray(e.metadata))
+      throw new InvalidEntry('metadata: expected an object');
     record.attributes = attributesFromJson(e.metadata as Record<string, unknown>);
   }
   record.traceId = hexId(e, 'trace_id', 32);
@@ -103,7 +122,12 @@ function mapEntry(entry: unknown, nowUnixNano: bigint): Mapped {
   if (dashboard) resource['dashboard'] = dashboard;
   if (service) resource['service.name'] = service;
   if (host) resource['host.name'] = host;
-  return { resourceKey: `${org}\u0000${dashboard}\u0000${service}\u0000${host}`, resource, record, timeUnrepresentable };
+  return {
+    resourceKey: `${org}\u0000${dashboard}\u0000${service}\u0000${host}`,
+    resource,
+    record,
+    timeUnrepresentable,
+  };
 }
 
 /**
@@ -123,7 +147,22 @@ export function mapEntries(entries: unknown[], nowUnixNano: bigint, parseFailure
       const m = mapEntry(entry, nowUnixNano);
       let rl = resources.get(m.resourceKey);
       if (!rl) {
-        rl = { resource: { attributes: m.resource, droppedAttributesCount: 0 }, schemaUrl: '', scopeLogs: [{ scope: { name: 'otelhouse/json_ingest', version: '', attributes: newAttributes(), droppedAttributesCount: 0 }, schemaUrl: '', logRecords: [] }] };
+        rl = {
+          resource: { attributes: m.resource, droppedAttributesCount: 0 },
+          schemaUrl: '',
+          scopeLogs: [
+            {
+              scope: {
+                name: 'otelhouse/json_ingest',
+                version: '',
+                attributes: newAttributes(),
+                droppedAttributesCount: 0,
+              },
+              schemaUrl: '',
+              logRecords: [],
+            },
+          ],
+        };
         resources.set(m.resourceKey, rl);
       }
       rl.scopeLogs[0]!.logRecords.push(m.record);

@@ -40,7 +40,9 @@ const grpcSchema = z.strictObject({
    * within this once the server has closed a connection; otherwise the connection is cut (as
    * grpc-go's ConnectionTimeout bounds connection set-up). Frees max_connections slots.
    */
-  connection_timeout: duration('10s').refine((ms) => ms > 0, { message: 'must be greater than 0 (it frees connections that never send anything)' }),
+  connection_timeout: duration('10s').refine((ms) => ms > 0, {
+    message: 'must be greater than 0 (it frees connections that never send anything)',
+  }),
   keepalive: keepaliveSchema.prefault({} as never),
   /**
    * A call that finds the pipeline full waits this long for room (never past the client's deadline
@@ -72,7 +74,9 @@ export const otlpConfigSchema = section({
       grpc: enabledByName(grpcSchema),
       http: enabledByName(httpSchema),
     })
-    .refine((p) => p.grpc !== undefined || p.http !== undefined, { message: 'enable at least one protocol: grpc or http' }),
+    .refine((p) => p.grpc !== undefined || p.http !== undefined, {
+      message: 'enable at least one protocol: grpc or http',
+    }),
 });
 
 export type OtlpReceiverConfig = z.output<typeof otlpConfigSchema>;

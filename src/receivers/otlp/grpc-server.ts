@@ -40,8 +40,20 @@ function retryInfoStatusDetails(code: number, message: string, retryAfterMs: num
   const nanos = (retryAfterMs % 1000) * 1_000_000;
   const duration = protobuf.Writer.create().uint32(8).int64(seconds).uint32(16).int32(nanos).finish();
   const retryInfo = protobuf.Writer.create().uint32(10).bytes(duration).finish();
-  const any = protobuf.Writer.create().uint32(10).string('type.googleapis.com/google.rpc.RetryInfo').uint32(18).bytes(retryInfo).finish();
-  const status = protobuf.Writer.create().uint32(8).int32(code).uint32(18).string(message).uint32(26).bytes(any).finish();
+  const any = protobuf.Writer.create()
+    .uint32(10)
+    .string('type.googleapis.com/google.rpc.RetryInfo')
+    .uint32(18)
+    .bytes(retryInfo)
+    .finish();
+  const status = protobuf.Writer.create()
+    .uint32(8)
+    .int32(code)
+    .uint32(18)
+    .string(message)
+    .uint32(26)
+    .bytes(any)
+    .finish();
   return Buffer.from(status);
 }
 
@@ -118,7 +130,10 @@ export class OtlpGrpcServer {
             // grpc-js calls this once the call is over, however it ended.
             onCancel: () => {
               if (answered || messageReceived) return;
-              this.refusals.note('ended_before_message', `the call ended before its message reached the receiver: larger than max_recv_msg_size_mib ${this.config.max_recv_msg_size_mib}, compressed in a way grpc-js cannot undo, or cancelled by the client`);
+              this.refusals.note(
+                'ended_before_message',
+                `the call ended before its message reached the receiver: larger than max_recv_msg_size_mib ${this.config.max_recv_msg_size_mib}, compressed in a way grpc-js cannot undo, or cancelled by the client`,
+              );
             },
           }),
       });
@@ -127,7 +142,10 @@ export class OtlpGrpcServer {
 
   async start(): Promise<void> {
     const server = new grpc.Server(this.serverOptions());
-    server.addService(logsServiceDefinition, { Export: (call: grpc.ServerUnaryCall<Buffer, Uint8Array>, callback: grpc.sendUnaryData<Uint8Array>) => void this.export(call.request, callback, call.getDeadline()) });
+    server.addService(logsServiceDefinition, {
+      Export: (call: grpc.ServerUnaryCall<Buffer, Uint8Array>, callback: grpc.sendUnaryData<Uint8Array>) =>
+        void this.export(call.request, callback, call.getDeadline()),
+    });
     let credentials = grpc.ServerCredentials.createInsecure();
     if (this.config.tls) {
       this.tls = new ServerTlsCredentials(this.config.tls, this.context.logger);
@@ -141,7 +159,12 @@ export class OtlpGrpcServer {
       injector.injectConnection(socket);
     });
     listener.maxConnections = this.config.max_connections;
-    listener.on('drop', () => this.refusals.note('too_many_connections', `more than max_connections ${this.config.max_connections} connections at once`));
+    listener.on('drop', () =>
+      this.refusals.note(
+        'too_many_connections',
+        `more than max_connections ${this.config.max_connections} connections at once`,
+      ),
+    );
     try {
       this.port = await listen(listener, this.config.endpoint, 'otlp grpc');
     } catch (err) {
@@ -152,8 +175,15 @@ export class OtlpGrpcServer {
     this.listener = listener;
     this.sweep = setInterval(() => this.cutSilentConnections(), Math.max(25, this.config.connection_timeout / 2));
     this.sweep.unref();
-    if (this.authenticator && !this.tls) this.context.logger.warn({ endpoint: this.config.endpoint }, 'auth without tls: tokens cross the network in clear text');
-    this.context.logger.info({ endpoint: this.config.endpoint, port: this.port, tls: Boolean(this.config.tls) }, 'OTLP/gRPC receiver listening');
+    if (this.authenticator && !this.tls)
+      this.context.logger.warn(
+        { endpoint: this.config.endpoint },
+        'auth without tls: tokens cross the network in clear text',
+      );
+    this.context.logger.info(
+      { endpoint: this.config.endpoint, port: this.port, tls: Boolean(this.config.tls) },
+      'OTLP/gRPC receiver listening',
+    );
   }
 
   /**
@@ -183,7 +213,11 @@ export class OtlpGrpcServer {
     }
   }
 
-  private async export(request: Buffer, callback: grpc.sendUnaryData<Uint8Array>, clientDeadline: grpc.Deadline): Promise<void> {
+  private async export(
+    request: Buffer,
+    callback: grpc.sendUnaryData<Uint8Array>,
+    clientDeadline: grpc.Deadline,
+  ): Promise<void> {
     let decoded;
     try {
       decoded = decodeLogsRequest(request);
@@ -194,17 +228,31 @@ export class OtlpGrpcServer {
       return;
     }
     try {
-      await passToPipeline(this.context.telemetry, 'grpc', this.next, this.roomWait(clientDeadline), { batch: decoded.batch, records: decoded.records, invalid: decoded.rejected, unrepresentableTimes: decoded.unrepresentableTimes });
+      await passToPipeline(this.context.telemetry, 'grpc', this.next, this.roomWait(clientDeadline), {
+        batch: decoded.batch,
+        records: decoded.records,
+        invalid: decoded.rejected,
+        unrepresentableTimes: decoded.unrepresentableTimes,
+      });
     } catch (err) {
       const refusal = refusalFor(err);
       if (refusal.unexpected) this.context.logger.error({ err: errorMessage(err) }, 'OTLP/gRPC request failed');
       this.refusals.note(refusal.reason, refusal.message, { code: refusal.grpcCode });
       const metadata = new grpc.Metadata();
-      if (refusal.retryAfterMs !== undefined) metadata.set('grpc-status-details-bin', retryInfoStatusDetails(refusal.grpcCode, refusal.message, refusal.retryAfterMs));
+      if (refusal.retryAfterMs !== undefined)
+        metadata.set(
+          'grpc-status-details-bin',
+          retryInfoStatusDetails(refusal.grpcCode, refusal.message, refusal.retryAfterMs),
+        );
       callback({ code: refusal.grpcCode, details: refusal.message, metadata });
       return;
     }
-    callback(null, encodeLogsResponse(decoded.rejected > 0 ? { rejectedLogRecords: decoded.rejected, errorMessage: decoded.rejectReason } : undefined));
+    callback(
+      null,
+      encodeLogsResponse(
+        decoded.rejected > 0 ? { rejectedLogRecords: decoded.rejected, errorMessage: decoded.rejectReason } : undefined,
+      ),
+    );
   }
 
   /**
@@ -224,10 +272,13 @@ export class OtlpGrpcServer {
     if (!server) return;
     const listening = new Promise<void>((resolve) => this.listener!.close(() => resolve()));
     await new Promise<void>((resolve) => {
-      const force = setTimeout(() => {
-        server.forceShutdown();
-        resolve();
-      }, Math.max(0, deadline - Date.now()));
+      const force = setTimeout(
+        () => {
+          server.forceShutdown();
+          resolve();
+        },
+        Math.max(0, deadline - Date.now()),
+      );
       server.tryShutdown(() => {
         clearTimeout(force);
         resolve();

@@ -45,13 +45,17 @@ export class OtlpHttpServer {
 
   async start(): Promise<void> {
     this.port = await this.server.start();
-    this.context.logger.info({ endpoint: this.config.endpoint, port: this.port, tls: this.server.tlsEnabled }, 'OTLP/HTTP receiver listening');
+    this.context.logger.info(
+      { endpoint: this.config.endpoint, port: this.port, tls: this.server.tlsEnabled },
+      'OTLP/HTTP receiver listening',
+    );
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const encoding = requestEncoding(req.headers['content-type']) ?? 'json';
     try {
-      if ((req.url ?? '').split('?')[0] !== this.config.logs_url_path) throw new HttpRequestError(404, `no such path: ${req.url}; logs go to ${this.config.logs_url_path}`);
+      if ((req.url ?? '').split('?')[0] !== this.config.logs_url_path)
+        throw new HttpRequestError(404, `no such path: ${req.url}; logs go to ${this.config.logs_url_path}`);
       if (req.method !== 'POST') {
         res.setHeader('Allow', 'POST');
         throw new HttpRequestError(405, `method ${req.method} not allowed; use POST`);
@@ -62,7 +66,10 @@ export class OtlpHttpServer {
         throw new HttpRequestError(401, `unauthenticated: ${unauthenticated}`);
       }
       if (!requestEncoding(req.headers['content-type'])) {
-        throw new HttpRequestError(415, `unsupported content type "${req.headers['content-type'] ?? ''}": use application/x-protobuf or application/json`);
+        throw new HttpRequestError(
+          415,
+          `unsupported content type "${req.headers['content-type'] ?? ''}": use application/x-protobuf or application/json`,
+        );
       }
       if (this.closing) {
         // Keep-alive clients would otherwise hold the drain open until the deadline.
@@ -71,9 +78,20 @@ export class OtlpHttpServer {
       }
       const body = await readRequestBody(req, this.config.max_request_body_size, 'max_request_body_size');
       const decoded = this.decode(body, encoding);
-      await passToPipeline(this.context.telemetry, 'http', this.next, this.config.wait_for_room, { batch: decoded.batch, records: decoded.records, invalid: decoded.rejected, unrepresentableTimes: decoded.unrepresentableTimes });
-      const partial = decoded.rejected > 0 ? { rejectedLogRecords: decoded.rejected, errorMessage: decoded.rejectReason } : undefined;
-      this.reply(res, 200, encoding, encoding === 'json' ? encodeLogsResponseJson(partial) : encodeLogsResponse(partial));
+      await passToPipeline(this.context.telemetry, 'http', this.next, this.config.wait_for_room, {
+        batch: decoded.batch,
+        records: decoded.records,
+        invalid: decoded.rejected,
+        unrepresentableTimes: decoded.unrepresentableTimes,
+      });
+      const partial =
+        decoded.rejected > 0 ? { rejectedLogRecords: decoded.rejected, errorMessage: decoded.rejectReason } : undefined;
+      this.reply(
+        res,
+        200,
+        encoding,
+        encoding === 'json' ? encodeLogsResponseJson(partial) : encodeLogsResponse(partial),
+      );
     } catch (err) {
       this.fail(req, res, encoding, err);
     }
@@ -90,7 +108,9 @@ export class OtlpHttpServer {
 
   private fail(req: IncomingMessage, res: ServerResponse, encoding: Encoding, err: unknown): void {
     this.server.refuse(req, res, err, (r) =>
-      encoding === 'json' ? { contentType: 'application/json', body: encodeStatusJson(r.grpcCode, r.message) } : { contentType: 'application/x-protobuf', body: encodeStatus(r.grpcCode, r.message) },
+      encoding === 'json'
+        ? { contentType: 'application/json', body: encodeStatusJson(r.grpcCode, r.message) }
+        : { contentType: 'application/x-protobuf', body: encodeStatus(r.grpcCode, r.message) },
     );
   }
 

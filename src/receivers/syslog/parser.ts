@@ -30,10 +30,24 @@ export interface SyslogParserOptions {
   year?: number;
 }
 
-const MONTHS: Record<string, number> = { Jan: 0, Feb: 1, Mar: 2, Apr: 3, May: 4, Jun: 5, Jul: 6, Aug: 7, Sep: 8, Oct: 9, Nov: 10, Dec: 11 };
+const MONTHS: Record<string, number> = {
+  Jan: 0,
+  Feb: 1,
+  Mar: 2,
+  Apr: 3,
+  May: 4,
+  Jun: 5,
+  Jul: 6,
+  Aug: 7,
+  Sep: 8,
+  Oct: 9,
+  Nov: 10,
+  Dec: 11,
+};
 const BOM = '\ufeff';
 /** "Mmm dd hh:mm:ss" with optional fraction and year, as BSD syslog and network devices write it. */
-const BSD_TIMESTAMP = /^[*.]?([A-Z][a-z]{2}) {1,2}(\d{1,2})(?: (\d{4}))? (\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,6}))?(?: ?([A-Z]{3,4}))?:?(?: |$)/;
+const BSD_TIMESTAMP =
+  /^[*.]?([A-Z][a-z]{2}) {1,2}(\d{1,2})(?: (\d{4}))? (\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,6}))?(?: ?([A-Z]{3,4}))?:?(?: |$)/;
 const ISO_TIMESTAMP = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:[Zz]|[+-]\d{2}:\d{2}))(?: |$)/;
 const CISCO_SEQUENCE = /^\d+: /;
 const PRI_DIGITS = /^\d{1,3}$/;
@@ -45,7 +59,19 @@ const BAD_PARAM_NAME = /[\s\]"]/;
 const TAG = /^([^\s:[\]]{1,128})(?:\[([^\]\s]{0,128})\])?:(?: |$)/;
 
 function emptyMessage(raw: string): SyslogMessage {
-  return { format: 'raw', priority: -1, version: 0, timestampNs: 0n, hostname: '', appname: '', procid: '', msgid: '', structuredData: null, message: raw, error: '' };
+  return {
+    format: 'raw',
+    priority: -1,
+    version: 0,
+    timestampNs: 0n,
+    hostname: '',
+    appname: '',
+    procid: '',
+    msgid: '',
+    structuredData: null,
+    message: raw,
+    error: '',
+  };
 }
 
 /**
@@ -94,7 +120,14 @@ export class SyslogParser {
       fields.push(text.slice(pos, sp));
       pos = sp + 1;
     }
-    const [version, timestamp, hostname, appname, procid, msgid] = fields as [string, string, string, string, string, string];
+    const [version, timestamp, hostname, appname, procid, msgid] = fields as [
+      string,
+      string,
+      string,
+      string,
+      string,
+      string,
+    ];
     out.format = 'rfc5424';
     out.version = Number(version);
     if (timestamp !== '-') {

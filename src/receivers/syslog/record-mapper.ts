@@ -45,7 +45,17 @@ export class SyslogBatchBuilder {
       const attrs = newAttributes();
       if (msg.hostname) attrs['host.name'] = msg.hostname;
       if (msg.appname) attrs['service.name'] = msg.appname;
-      rl = { resource: { attributes: attrs, droppedAttributesCount: 0 }, schemaUrl: '', scopeLogs: [{ scope: { name: 'otelhouse/syslog', version: '', attributes: newAttributes(), droppedAttributesCount: 0 }, schemaUrl: '', logRecords: [] }] };
+      rl = {
+        resource: { attributes: attrs, droppedAttributesCount: 0 },
+        schemaUrl: '',
+        scopeLogs: [
+          {
+            scope: { name: 'otelhouse/syslog', version: '', attributes: newAttributes(), droppedAttributesCount: 0 },
+            schemaUrl: '',
+            logRecords: [],
+          },
+        ],
+      };
       this.resources.set(key, rl);
     }
     rl.scopeLogs[0]!.logRecords.push(this.record(msg, raw, peer, receivedNs, truncated));

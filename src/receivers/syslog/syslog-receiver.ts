@@ -67,13 +67,18 @@ export class SyslogReceiver implements Receiver {
     server.on('drop', () => this.context.telemetry.refusedRequest('tcp', 'too_many_connections'));
     this.tcpPort = await listen(server, tcp.listen_address, 'syslog tcp');
     this.tcpServer = server;
-    this.context.logger.info({ endpoint: tcp.listen_address, port: this.tcpPort, tls: Boolean(tcp.tls) }, 'syslog TCP receiver listening');
+    this.context.logger.info(
+      { endpoint: tcp.listen_address, port: this.tcpPort, tls: Boolean(tcp.tls) },
+      'syslog TCP receiver listening',
+    );
   }
 
   private async startUdp(address: string): Promise<void> {
     const { host, port } = parseHostPort(address)!;
     const socket = createSocket({ type: host.includes(':') ? 'udp6' : 'udp4', recvBufferSize: 4 * 1024 * 1024 });
-    socket.on('message', (msg, rinfo) => this.track(this.receiveDatagram(msg, { address: rinfo.address, port: BigInt(rinfo.port), transport: 'udp' })));
+    socket.on('message', (msg, rinfo) =>
+      this.track(this.receiveDatagram(msg, { address: rinfo.address, port: BigInt(rinfo.port), transport: 'udp' })),
+    );
     await new Promise<void>((resolve, reject) => {
       socket.once('error', (err) => reject(new Error(`syslog udp cannot listen on ${address}: ${err.message}`)));
       socket.bind(port, host, () => resolve());
@@ -114,7 +119,9 @@ export class SyslogReceiver implements Receiver {
       truncated = true;
     }
     try {
-      await this.next.consume(this.buildBatch([{ text: datagram.toString('utf8', 0, end), truncated }], peer, Date.now(), true));
+      await this.next.consume(
+        this.buildBatch([{ text: datagram.toString('utf8', 0, end), truncated }], peer, Date.now(), true),
+      );
       this.context.telemetry.accepted(1, 'udp');
     } catch (err) {
       this.context.telemetry.refused(1, 'udp', 'back_pressure');
@@ -138,7 +145,8 @@ export class SyslogReceiver implements Receiver {
       }
       builder.add(msg, frame.text, peer, receivedNs, frame.truncated);
     }
-    if (countProblems && builder.unrepresentableTimes > 0) this.context.telemetry.unrepresentableTimes(builder.unrepresentableTimes, peer.transport);
+    if (countProblems && builder.unrepresentableTimes > 0)
+      this.context.telemetry.unrepresentableTimes(builder.unrepresentableTimes, peer.transport);
     return builder.take();
   }
 
@@ -195,7 +203,9 @@ export class SyslogReceiver implements Receiver {
       decoder.end(frames);
       this.track(deliver());
     });
-    socket.on('error', (err) => this.context.logger.debug({ err: err.message, peer: peer.address }, 'syslog connection error'));
+    socket.on('error', (err) =>
+      this.context.logger.debug({ err: err.message, peer: peer.address }, 'syslog connection error'),
+    );
     socket.on('close', () => this.connections.delete(socket));
   }
 
@@ -203,7 +213,9 @@ export class SyslogReceiver implements Receiver {
   async shutdown(deadline: number): Promise<void> {
     this.closing = true;
     this.tls?.stop();
-    const closed = this.tcpServer ? new Promise<void>((resolve) => this.tcpServer!.close(() => resolve())) : Promise.resolve();
+    const closed = this.tcpServer
+      ? new Promise<void>((resolve) => this.tcpServer!.close(() => resolve()))
+      : Promise.resolve();
     for (const s of this.connections) s.pause();
     this.udpSocket?.close();
     this.stopReportingUdpDrops?.();

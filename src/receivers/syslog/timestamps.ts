@@ -36,9 +36,17 @@ export function parseRfc3339(text: string): bigint | undefined {
   const month = Number(mo) - 1;
   const ms = Date.UTC(Number(y), month, Number(d), Number(h), Number(mi), Number(s));
   const check = new Date(ms);
-  if (check.getUTCMonth() !== month || check.getUTCDate() !== Number(d) || Number(h) > 23 || Number(mi) > 59 || Number(s) > 60) return undefined;
+  if (
+    check.getUTCMonth() !== month ||
+    check.getUTCDate() !== Number(d) ||
+    Number(h) > 23 ||
+    Number(mi) > 59 ||
+    Number(s) > 60
+  )
+    return undefined;
   let offsetMin = 0;
-  if (zone !== 'Z' && zone !== 'z') offsetMin = (zone![0] === '-' ? -1 : 1) * (Number(zone!.slice(1, 3)) * 60 + Number(zone!.slice(4, 6)));
+  if (zone !== 'Z' && zone !== 'z')
+    offsetMin = (zone![0] === '-' ? -1 : 1) * (Number(zone!.slice(1, 3)) * 60 + Number(zone!.slice(4, 6)));
   const secondNs = BigInt(ms - offsetMin * 60_000) * 1_000_000n;
   lastPrefix = text.slice(0, 19);
   lastZone = zone!;

@@ -53,18 +53,34 @@ export class LlmProvider {
     const o = this.options;
     const body =
       o.provider === 'openai'
-        ? { model: o.model, temperature: 0, messages: [{ role: 'system', content: system }, { role: 'user', content: user }] }
+        ? {
+            model: o.model,
+            temperature: 0,
+            messages: [
+              { role: 'system', content: system },
+              { role: 'user', content: user },
+            ],
+          }
         : { model: o.model, system, prompt: user, stream: false, format: 'json', options: { temperature: 0 } };
     const headers: Record<string, string> = { 'content-type': 'application/json' };
     if (o.apiKey) headers.authorization = `Bearer ${o.apiKey}`;
     let response: Response;
     let reply: unknown;
     try {
-      response = await fetch(this.url, { method: 'POST', headers, body: JSON.stringify(body), signal: AbortSignal.any([signal, AbortSignal.timeout(o.timeoutMs)]) });
+      response = await fetch(this.url, {
+        method: 'POST',
+        headers,
+        body: JSON.stringify(body),
+        signal: AbortSignal.any([signal, AbortSignal.timeout(o.timeoutMs)]),
+      });
       if (!response.ok) {
         const detail = (await response.text()).slice(0, 200);
         const status = response.status;
-        throw new LlmRequestError(`HTTP ${status}${detail ? `: ${detail}` : ''}`, status === 408 || status === 429 || status >= 500, parseRetryAfter(response.headers.get('retry-after')));
+        throw new LlmRequestError(
+          `HTTP ${status}${detail ? `: ${detail}` : ''}`,
+          status === 408 || status === 429 || status >= 500,
+          parseRetryAfter(response.headers.get('retry-after')),
+        );
       }
       reply = await response.json();
     } catch (err) {
@@ -75,13 +91,17 @@ export class LlmProvider {
       if (e instanceof SyntaxError) throw new LlmRequestError(`the response is not JSON (${e.message})`, true);
       throw new LlmRequestError(`request failed: ${(e.cause as Error | undefined)?.message ?? e.message}`, true);
     }
-    if (typeof reply !== 'object' || reply === null) throw new LlmRequestError('the response is not a JSON object', true);
+    if (typeof reply !== 'object' || reply === null)
+      throw new LlmRequestError('the response is not a JSON object', true);
     return o.provider === 'openai' ? openAiCompletion(reply) : ollamaCompletion(reply);
   }
 }
 
 function openAiCompletion(reply: unknown): Completion {
-  const r = reply as { choices?: Array<{ message?: { content?: unknown } }>; usage?: { prompt_tokens?: unknown; completion_tokens?: unknown } };
+  const r = reply as {
+    choices?: Array<{ message?: { content?: unknown } }>;
+    usage?: { prompt_tokens?: unknown; completion_tokens?: unknown };
+  };
   const text = r.choices?.[0]?.message?.content;
   if (typeof text !== 'string') throw new LlmRequestError('the response has no choices[0].message.content', true);
   return { text, promptTokens: count(r.usage?.prompt_tokens), completionTokens: count(r.usage?.completion_tokens) };

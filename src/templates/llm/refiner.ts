@@ -132,7 +132,14 @@ export class LlmRefiner implements CandidateSink {
       this.host.dropped?.('queue_full');
       return;
     }
-    this.queued.set(template.id, { set, templateId: template.id, templateText: template.text, messages: [message], since: Date.now(), givenUp: 0 });
+    this.queued.set(template.id, {
+      set,
+      templateId: template.id,
+      templateText: template.text,
+      messages: [message],
+      since: Date.now(),
+      givenUp: 0,
+    });
     this.host.queueDepth?.(this.queued.size);
     this.schedule();
   }
@@ -175,10 +182,13 @@ export class LlmRefiner implements CandidateSink {
     if (this.timer !== undefined && this.timerAt <= at) return;
     clearTimeout(this.timer);
     this.timerAt = at;
-    this.timer = setTimeout(() => {
-      this.timer = undefined;
-      this.schedule();
-    }, Math.max(0, at - Date.now()));
+    this.timer = setTimeout(
+      () => {
+        this.timer = undefined;
+        this.schedule();
+      },
+      Math.max(0, at - Date.now()),
+    );
     this.timer.unref();
   }
 
@@ -258,7 +268,10 @@ export class LlmRefiner implements CandidateSink {
       const verdict = this.validator.check(proposal.template, covered);
       if (!verdict.ok) {
         this.host.proposal?.('rejected', verdict.reason);
-        this.logger.debug({ template: proposal.template, reason: verdict.reason, detail: verdict.detail }, 'LLM template rejected');
+        this.logger.debug(
+          { template: proposal.template, reason: verdict.reason, detail: verdict.detail },
+          'LLM template rejected',
+        );
         continue;
       }
       const candidates = new Set(proposal.logs.map((i) => owner[i]!));
@@ -272,7 +285,10 @@ export class LlmRefiner implements CandidateSink {
         this.remember(template.id);
         this.host.proposal?.('accepted');
         this.host.accepted?.({ set, template, replaced, sample: covered[0]! });
-        this.logger.info({ template: template.text, replaced: replaced.length, set: set || undefined }, 'LLM template accepted');
+        this.logger.info(
+          { template: template.text, replaced: replaced.length, set: set || undefined },
+          'LLM template accepted',
+        );
       }
     }
     if (adopted) this.host.publish?.();
@@ -299,9 +315,17 @@ export class LlmRefiner implements CandidateSink {
    * The parsed proposals for a batch; after giving up (logged and counted), 'unavailable' when the
    * endpoint could not answer (worth another try later) and undefined otherwise.
    */
-  private async ask(messages: string[], templates: number): Promise<ReturnType<typeof parseAnswer> | 'unavailable' | undefined> {
+  private async ask(
+    messages: string[],
+    templates: number,
+  ): Promise<ReturnType<typeof parseAnswer> | 'unavailable' | undefined> {
     const user = userPrompt(messages);
-    const backoff = new ExponentialBackoff({ initialMs: this.options.initialBackoffMs, maxMs: Infinity, multiplier: 2, randomizationFactor: JITTER });
+    const backoff = new ExponentialBackoff({
+      initialMs: this.options.initialBackoffMs,
+      maxMs: Infinity,
+      multiplier: 2,
+      randomizationFactor: JITTER,
+    });
     for (let attempt = 0; ; attempt++) {
       let failure: { reason: string; retryable: boolean; retryAfterMs?: number | undefined };
       try {
@@ -323,10 +347,17 @@ export class LlmRefiner implements CandidateSink {
       const exhausted = attempt >= this.options.maxRetries;
       const overBudget = !exhausted && failure.retryable && !this.withinBudget(Date.now());
       if (!failure.retryable || exhausted || overBudget) {
-        const suffix = !failure.retryable ? '' : exhausted ? ` (after ${attempt + 1} attempts)` : ' (daily request budget used up)';
+        const suffix = !failure.retryable
+          ? ''
+          : exhausted
+            ? ` (after ${attempt + 1} attempts)`
+            : ' (daily request budget used up)';
         const kind = overBudget ? 'budget' : failureKind(failure.reason);
         this.host.failure?.(kind, templates);
-        this.logger.warn({ templates, attempts: attempt + 1, reason: failure.reason + suffix }, 'gave up on an LLM template review');
+        this.logger.warn(
+          { templates, attempts: attempt + 1, reason: failure.reason + suffix },
+          'gave up on an LLM template review',
+        );
         return failure.retryable && kind !== 'malformed_answer' && kind !== 'budget' ? 'unavailable' : undefined;
       }
       const backoffWait = backoff.next();

@@ -3,7 +3,8 @@ import { TokenScan, WILDCARD, compileMaskingRules } from '../token-scanner.js';
 
 export type RejectReason = 'parse' | 'no_match' | 'all_wildcards' | 'too_broad';
 
-export type Verdict = { ok: true; tokens: string[]; text: string } | { ok: false; reason: RejectReason; detail: string };
+export type Verdict =
+  { ok: true; tokens: string[]; text: string } | { ok: false; reason: RejectReason; detail: string };
 
 /**
  * Decides whether a proposed template may enter the template set. It is first spelled the way
@@ -24,12 +25,18 @@ export class ProposalValidator {
 
   check(proposal: string, messages: readonly string[]): Verdict {
     const proposed = proposal.trim().split(/\s+/);
-    if (proposed[0] === '' || messages.length === 0) return { ok: false, reason: 'parse', detail: 'empty template or no messages' };
+    if (proposed[0] === '' || messages.length === 0)
+      return { ok: false, reason: 'parse', detail: 'empty template or no messages' };
     const scans = messages.map((m) => this.tokensOf(m));
     const tokens: string[] = [];
     for (let t = 0; t < proposed.length; t++) {
       const spelled = this.spell(proposed[t]!, t, scans, proposed.length);
-      if (spelled === undefined) return { ok: false, reason: 'no_match', detail: `token ${t + 1} ("${proposed[t]}") does not fit every message` };
+      if (spelled === undefined)
+        return {
+          ok: false,
+          reason: 'no_match',
+          detail: `token ${t + 1} ("${proposed[t]}") does not fit every message`,
+        };
       tokens.push(spelled);
     }
     let wild = 0;
@@ -40,13 +47,18 @@ export class ProposalValidator {
     }
     if (!literalWord) return { ok: false, reason: 'all_wildcards', detail: 'no literal word left' };
     if (wild > tokens.length * this.maxWildcardRatio) {
-      return { ok: false, reason: 'too_broad', detail: `${wild} of ${tokens.length} tokens are <*> (limit ${this.maxWildcardRatio})` };
+      return {
+        ok: false,
+        reason: 'too_broad',
+        detail: `${wild} of ${tokens.length} tokens are <*> (limit ${this.maxWildcardRatio})`,
+      };
     }
     const compiled = new CompiledTemplateSet([tokens]);
     for (const message of messages) {
       const buf = Buffer.from(message, 'utf8');
       this.scan.scan(buf, 0, buf.length);
-      if (compiled.match(this.scan) !== 0) return { ok: false, reason: 'no_match', detail: `does not match "${message.slice(0, 120)}"` };
+      if (compiled.match(this.scan) !== 0)
+        return { ok: false, reason: 'no_match', detail: `does not match "${message.slice(0, 120)}"` };
     }
     return { ok: true, tokens, text: tokens.join(' ') };
   }
@@ -56,7 +68,8 @@ export class ProposalValidator {
     const buf = Buffer.from(message, 'utf8');
     this.scan.scan(buf, 0, buf.length);
     const out: Array<[string, string, string | undefined]> = [];
-    for (let t = 0; t < this.scan.count; t++) out.push([this.scan.rawText(t), this.scan.maskedText(t), this.scan.frameText(t)]);
+    for (let t = 0; t < this.scan.count; t++)
+      out.push([this.scan.rawText(t), this.scan.maskedText(t), this.scan.frameText(t)]);
     return out;
   }
 
@@ -66,7 +79,12 @@ export class ProposalValidator {
    * (`<*>` as any text), the messages' common masked token, or `<*>` where they differ.
    * Undefined when it does not fit.
    */
-  private spell(token: string, t: number, scans: Array<Array<[string, string, string | undefined]>>, length: number): string | undefined {
+  private spell(
+    token: string,
+    t: number,
+    scans: Array<Array<[string, string, string | undefined]>>,
+    length: number,
+  ): string | undefined {
     if (scans.some((s) => s.length !== length)) return undefined;
     if (token === WILDCARD) return WILDCARD;
     if (scans.every((s) => s[t]![1] === token || s[t]![2] === token)) return token;

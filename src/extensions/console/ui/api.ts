@@ -98,9 +98,13 @@ export function queryString(query: Query): string {
 }
 
 async function getJson<T>(path: string, query: Query, signal?: AbortSignal): Promise<T> {
-  const response = await fetch(`/api/v1/${path}${queryString(query)}`, { signal, headers: { Accept: 'application/json' } });
+  const response = await fetch(`/api/v1/${path}${queryString(query)}`, {
+    signal,
+    headers: { Accept: 'application/json' },
+  });
   if (!response.ok) {
-    const body = (await response.json().catch(() => undefined)) as { error?: { parameter?: string; message?: string } } | undefined;
+    const body = (await response.json().catch(() => undefined)) as
+      { error?: { parameter?: string; message?: string } } | undefined;
     const fallback =
       response.status === 401
         ? 'this endpoint requires authentication'
@@ -116,7 +120,8 @@ export const api = {
   logs: (query: Query, signal?: AbortSignal) => getJson<LogPage>('logs', query, signal),
   histogram: (query: Query, signal?: AbortSignal) => getJson<Histogram>('logs/histogram', query, signal),
   templates: (query: Query, signal?: AbortSignal) => getJson<TemplateList>('templates', query, signal),
-  template: (id: string, query: Query, signal?: AbortSignal) => getJson<TemplateDetail>(`templates/${encodeURIComponent(id)}`, query, signal),
+  template: (id: string, query: Query, signal?: AbortSignal) =>
+    getJson<TemplateDetail>(`templates/${encodeURIComponent(id)}`, query, signal),
   stats: (signal?: AbortSignal) => getJson<Stats>('stats', {}, signal),
   tailUrl: (query: Query) => `/api/v1/tail${queryString(query)}`,
 };
@@ -124,7 +129,8 @@ export const api = {
 /** The filters the logs, histogram and tail endpoints share, taken from the page's URL parameters. */
 export function logFilters(params: URLSearchParams): Query {
   const query: Query = {};
-  for (const key of ['q', 'service', 'severity', 'template', 'trace_id', 'from', 'to']) query[key] = params.get(key) ?? undefined;
+  for (const key of ['q', 'service', 'severity', 'template', 'trace_id', 'from', 'to'])
+    query[key] = params.get(key) ?? undefined;
   for (const [key, value] of params) if (key.startsWith('attr.')) query[key] = value;
   return query;
 }

@@ -31,7 +31,10 @@ export function useFetch<T>(key: string, load: (signal: AbortSignal) => Promise<
 }
 
 /** Runs `load` now and every `everyMs` after the previous answer, while mounted. */
-export function usePolling<T>(everyMs: number, load: (signal: AbortSignal) => Promise<T>): Loaded<T> & { updatedAt?: number } {
+export function usePolling<T>(
+  everyMs: number,
+  load: (signal: AbortSignal) => Promise<T>,
+): Loaded<T> & { updatedAt?: number } {
   const [state, setState] = useState<Loaded<T> & { updatedAt?: number }>({ loading: true });
   useEffect(() => {
     const controller = new AbortController();
@@ -41,7 +44,8 @@ export function usePolling<T>(everyMs: number, load: (signal: AbortSignal) => Pr
         .then(
           (data) => setState({ data, loading: false, updatedAt: Date.now() }),
           (error: Error) => {
-            if (!controller.signal.aborted) setState((previous) => ({ data: previous.data, error, loading: false, updatedAt: previous.updatedAt }));
+            if (!controller.signal.aborted)
+              setState((previous) => ({ data: previous.data, error, loading: false, updatedAt: previous.updatedAt }));
           },
         )
         .finally(() => {
@@ -67,7 +71,13 @@ export interface LogPages {
 /** One page of records for `query`, and the next page only when asked for (the API's cursor), never the whole range. */
 export function useLogPages(query: Query, refresh = 0): LogPages {
   const key = JSON.stringify([query, refresh]);
-  const [state, setState] = useState<{ key: string; logs: Log[]; cursor: string | null; error?: Error; loading: boolean }>({ key, logs: [], cursor: null, loading: true });
+  const [state, setState] = useState<{
+    key: string;
+    logs: Log[];
+    cursor: string | null;
+    error?: Error;
+    loading: boolean;
+  }>({ key, logs: [], cursor: null, loading: true });
   const controller = useRef<AbortController | null>(null);
 
   const load = (cursor: string | null) => {
@@ -75,7 +85,13 @@ export function useLogPages(query: Query, refresh = 0): LogPages {
     const current = (controller.current = new AbortController());
     setState((previous) => ({ ...previous, key, logs: cursor ? previous.logs : [], error: undefined, loading: true }));
     api.logs({ ...query, cursor: cursor ?? undefined }, current.signal).then(
-      (page) => setState((previous) => ({ key, logs: cursor ? [...previous.logs, ...page.logs] : page.logs, cursor: page.next_cursor, loading: false })),
+      (page) =>
+        setState((previous) => ({
+          key,
+          logs: cursor ? [...previous.logs, ...page.logs] : page.logs,
+          cursor: page.next_cursor,
+          loading: false,
+        })),
       (error: Error) => {
         if (!current.signal.aborted) setState((previous) => ({ ...previous, error, loading: false }));
       },

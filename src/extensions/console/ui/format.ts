@@ -28,7 +28,8 @@ export function duration(seconds: number): string {
 
 /** The severity level of an OpenTelemetry SeverityNumber (1–4 TRACE, 5–8 DEBUG, …, 21–24 FATAL). */
 export function severityLevel(severityNumber: number, severityText = ''): string {
-  if (severityNumber >= 1 && severityNumber <= 24) return ['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR', 'FATAL'][Math.floor((severityNumber - 1) / 4)]!;
+  if (severityNumber >= 1 && severityNumber <= 24)
+    return ['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR', 'FATAL'][Math.floor((severityNumber - 1) / 4)]!;
   return severityText.toUpperCase() || 'UNSPECIFIED';
 }
 
