@@ -118,7 +118,7 @@ service:
       receivers: [kafka]
       exporters: [clickhouse]
 `);
-  t.match(issues, [/^extensions\.health_check: unknown extension type "health_check" \(known: bearertokenauth\)/]);
+  t.match(issues, [/^extensions\.health_check: unknown extension type "health_check" \(known: bearertokenauth, console\)/]);
   const more = issuesOf(VALID.replace('    logs:\n', '    traces:\n').replace('  otlp:\n', '  kafka:\n  otlp:\n'));
   t.match(more.join('\n'), /receivers\.kafka: unknown receiver type "kafka" \(known: json_ingest, otlp, syslog\)/);
   t.match(more.join('\n'), /service\.pipelines\.traces: only logs pipelines are supported/);

@@ -69,7 +69,7 @@ t.test('@clickhouse/client runs a Grafana-style logs query', async (t) => {
   t.match(await counted.json(), { data: [{ n: sent, db: 'otel' }] }, 'the database parameter');
   await db.close();
   const grouped = await client.query({ query: 'SELECT Template, count() AS n FROM otel.otel_logs GROUP BY Template ORDER BY n DESC', format: 'JSONEachRow' });
-  t.same(await grouped.json(), [{ Template: 'GET /cart/<*> answered <*>', n: 30 }], 'the ALIAS columns resolve (lineage and text dictionaries)');
+  t.same(await grouped.json(), [{ Template: 'GET <*> answered <*>', n: 30 }], 'the ALIAS columns resolve (lineage and text dictionaries)');
 });
 
 t.test("writes, DDL, settings changes and table functions are refused with ClickHouse's codes", async (t) => {
