@@ -69,7 +69,7 @@ export class CompiledTemplateSet {
 
   match(scan: TokenScan): number {
     const root = this.roots.get(scan.count);
-    return root ? walk(root, scan.hash, scan.frame, 0, scan.count) : -1;
+    return root ? walk(root, scan, 0, scan.count) : -1;
   }
 
   /** Appends the parameter spans of a message matched to `template`: one per `<*>`, in order. */
@@ -87,22 +87,23 @@ export class CompiledTemplateSet {
   }
 }
 
-function walk(node: TrieNode, hashes: Float64Array, frames: Float64Array, t: number, count: number): number {
+function walk(node: TrieNode, scan: TokenScan, t: number, count: number): number {
   if (t === count) return node.template;
   if (node.literal) {
-    const literal = node.literal.get(hashes[t]!);
+    const literal = node.literal.get(scan.hash[t]!);
     if (literal) {
-      const found = walk(literal, hashes, frames, t + 1, count);
+      const found = walk(literal, scan, t + 1, count);
       if (found >= 0) return found;
     }
-    const frame = frames[t]!;
-    const framed = frame === NO_FRAME ? undefined : node.literal.get(frame);
-    if (framed) {
-      const found = walk(framed, hashes, frames, t + 1, count);
-      if (found >= 0) return found;
+    if (scan.frame[t] !== NO_FRAME) {
+      const framed = node.literal.get(scan.frameHash(t));
+      if (framed) {
+        const found = walk(framed, scan, t + 1, count);
+        if (found >= 0) return found;
+      }
     }
   }
-  return node.wildcard ? walk(node.wildcard, hashes, frames, t + 1, count) : -1;
+  return node.wildcard ? walk(node.wildcard, scan, t + 1, count) : -1;
 }
 
 /** A growable list of [start, end) byte offsets. */

@@ -104,7 +104,7 @@ export class TokenScan {
   /** The token's masked parts are spans [firstSpan[t], firstSpan[t] + spanCount[t]). */
   readonly firstSpan = new Int32Array(MAX_TOKENS);
   readonly spanCount = new Int32Array(MAX_TOKENS);
-  /** A literal token's hash with its core as `<*>` (NO_FRAME: none), and that core's bounds. */
+  /** A literal token's hash with its core as `<*>` (NO_FRAME: none; see frameHash), and that core's bounds. */
   readonly frame = new Float64Array(MAX_TOKENS);
   readonly frameStart = new Int32Array(MAX_TOKENS);
   readonly frameEnd = new Int32Array(MAX_TOKENS);
@@ -306,6 +306,17 @@ export class TokenScan {
     return out + (Buffer.prototype.utf8Slice.call(buf, at, e) as string);
   }
 
+  /** The hash of token t's frame, or NO_FRAME. */
+  frameHash(t: number): number {
+    if (this.frame[t] !== FRAME_PENDING) return this.frame[t]!;
+    this.a = SEED_A;
+    this.b = SEED_B;
+    this.feed(this.buf, this.start[t]!, this.frameStart[t]!);
+    this.feedWildcard();
+    this.feed(this.buf, this.frameEnd[t]!, this.end[t]!);
+    return (this.frame[t] = combine(this.a, this.b));
+  }
+
   /** Token t's frame (`(<*>)`, `user=<*>`), or undefined when it has none. */
   frameText(t: number): string | undefined {
     if (this.frame[t] === NO_FRAME) return undefined;
@@ -448,16 +459,8 @@ export class TokenScan {
     this.spanCount[t] = 0;
     this.frameStart[t] = frameFrom;
     this.frameEnd[t] = frameTo;
-    if (frameFrom < 0) {
-      this.frame[t] = NO_FRAME;
-    } else {
-      this.a = SEED_A;
-      this.b = SEED_B;
-      this.feed(this.buf, s, frameFrom);
-      this.feedWildcard();
-      this.feed(this.buf, frameTo, e);
-      this.frame[t] = combine(this.a, this.b);
-    }
+    // Hashed only when a lookup needs it: the literal's own edge usually matches first.
+    this.frame[t] = frameFrom < 0 ? NO_FRAME : FRAME_PENDING;
     this.count = t + 1;
   }
 
@@ -533,6 +536,7 @@ export class TokenScan {
 export const WILDCARD_HASH = tokenHash(WILDCARD);
 /** Token hashes are never negative. */
 export const NO_FRAME = -1;
+const FRAME_PENDING = -2;
 
 /** Units of size and time that follow a number. */
 const UNITS = new Set<number>();
