@@ -1,3 +1,4 @@
+import type { ApiLog } from '../src/extensions/console/api-types.js';
 import t from 'tap';
 import { api, ago, BASE_MS, ingest, startConsoleDaemon, waitExported, type ConsoleDaemon } from './support/console.js';
 import { embeddedClient, queryRows, waitFor } from './support/daemon.js';
@@ -9,26 +10,7 @@ import { emitWithSdk } from './support/sdk.js';
  * back through /api/v1/….
  */
 
-interface Log {
-  timestamp: string;
-  observed_timestamp: string;
-  trace_id: string;
-  span_id: string;
-  trace_flags: number;
-  severity_text: string;
-  severity_number: number;
-  service_name: string;
-  body: string;
-  resource_attributes: Record<string, string>;
-  scope_name: string;
-  scope_version: string;
-  scope_attributes: Record<string, string>;
-  log_attributes: Record<string, string>;
-  template_id: string;
-  current_template_id: string;
-  template: string | null;
-  template_params: string[];
-}
+type Log = ApiLog;
 interface Logs {
   logs: Log[];
   next_cursor: string | null;

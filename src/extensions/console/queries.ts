@@ -10,51 +10,9 @@ import {
   type TemplatesQuery,
 } from './params.js';
 
-/** A log record as the API answers it. */
-export interface ApiLog {
-  timestamp: string;
-  observed_timestamp: string;
-  trace_id: string;
-  span_id: string;
-  trace_flags: number;
-  severity_text: string;
-  severity_number: number;
-  service_name: string;
-  body: string;
-  resource_attributes: Record<string, string>;
-  scope_name: string;
-  scope_version: string;
-  scope_attributes: Record<string, string>;
-  log_attributes: Record<string, string>;
-  template_id: string;
-  current_template_id: string;
-  template: string | null;
-  template_params: string[];
-}
+import type { ApiLog, ApiTemplate, ParamDistribution } from './api-types.js';
 
-export interface ApiTemplate {
-  id: string;
-  text: string;
-  count: number;
-  previous_count: number;
-  /** (count - previous_count) / previous_count; null when previous_count is 0. */
-  change: number | null;
-  first_seen: string | null;
-  last_seen: string | null;
-  new: boolean;
-  services: string[];
-  max_severity: string;
-  source: 'miner' | 'llm';
-  sample: string;
-  lineage: string[];
-  series: number[];
-}
-
-export interface ParamDistribution {
-  position: number;
-  distinct: number;
-  top: Array<{ value: string; count: number; share: number }>;
-}
+export type { ApiLog, ApiTemplate, ParamDistribution };
 
 /** Time limit and size limit of every query the API runs. */
 export interface QueryLimits {

@@ -1,25 +1,8 @@
 /** Types and calls of the console's read-only JSON API (/api/v1). */
 
-export interface Log {
-  timestamp: string;
-  observed_timestamp: string;
-  trace_id: string;
-  span_id: string;
-  trace_flags: number;
-  severity_text: string;
-  severity_number: number;
-  service_name: string;
-  body: string;
-  resource_attributes: Record<string, string>;
-  scope_name: string;
-  scope_version: string;
-  scope_attributes: Record<string, string>;
-  log_attributes: Record<string, string>;
-  template_id: string;
-  current_template_id: string;
-  template: string | null;
-  template_params: string[];
-}
+import type { ApiLog, ApiTemplate, ParamDistribution } from '../api-types.js';
+
+export type Log = ApiLog;
 
 export interface LogPage {
   logs: Log[];
@@ -35,22 +18,7 @@ export interface Histogram {
   counts: Partial<Record<SeverityLevel, number[]>>;
 }
 
-export interface Template {
-  id: string;
-  text: string;
-  count: number;
-  previous_count: number;
-  change: number | null;
-  first_seen: string;
-  last_seen: string;
-  new: boolean;
-  services: string[];
-  max_severity: string;
-  source: 'miner' | 'llm';
-  sample: string;
-  lineage: string[];
-  series: number[];
-}
+export type Template = ApiTemplate;
 
 export interface TemplateList {
   bucket_seconds: number;
@@ -58,11 +26,7 @@ export interface TemplateList {
   templates: Template[];
 }
 
-export interface ParamDistribution {
-  position: number;
-  distinct: number;
-  top: { value: string; count: number; share: number }[];
-}
+export type { ParamDistribution };
 
 export interface TemplateDetail {
   template: Template;
