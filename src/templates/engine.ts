@@ -94,6 +94,8 @@ export class TemplateEngine {
   private readonly variants = new Map<bigint, Map<number, TemplateRef>>();
   private variantCount = 0;
   private readonly exactScan: TokenScan;
+  /** The inline path's encoding buffer, kept for the next batch. */
+  private inlineBytes: Buffer | undefined;
 
   constructor(readonly options: EngineOptions) {
     this.scan = new TokenScan(compileMaskingRules(options.masking));
@@ -178,21 +180,31 @@ export class TemplateEngine {
     if (this.pool && messages.length > this.options.parallelThreshold) {
       this.publish();
       const snapshot = s.snapshot;
-      const chunks = this.split(messages, this.pool.threads);
-      const results = chunks.map((chunk) => this.pool!.match(set, encodeMessages(chunk)));
+      // This thread matches the first share itself while the workers match the rest: a batch
+      // waits for one worker round trip, not for a worker and then for this thread's collecting.
+      const own = Math.floor((messages.length * OWN_SHARE) / (this.pool.threads + OWN_SHARE));
+      const bounds = this.chunkBounds(own, messages.length, this.pool.threads);
+      const results: Array<Promise<{ result: MatchResult; messages: EncodedMessages }>> = [];
+      for (let c = 0; c + 1 < bounds.length; c++)
+        results.push(this.pool.match(set, encodeMessages(messages, bounds[c]!, bounds[c + 1]!)));
       await previous;
-      let first = 0;
-      for (let c = 0; c < chunks.length; c++) {
+      this.publish();
+      if (own > 0) {
+        const encoded = this.encodeInline(messages, own);
+        const result = matchMessages(s.snapshot.compiled, this.version, encoded, this.scan);
+        this.collect(s, s.snapshot, result, encoded, messages, out, 0);
+      }
+      for (let c = 0; c < results.length; c++) {
         const { result, messages: encoded } = await results[c]!;
-        this.collect(s, snapshot, result, encoded, out, first);
-        first += chunks[c]!.length;
+        this.collect(s, snapshot, result, encoded, messages, out, bounds[c]!);
       }
       return out;
     }
     await previous;
     this.publish();
-    const encoded = encodeMessages(messages);
-    this.collect(s, s.snapshot, matchMessages(s.snapshot.compiled, this.version, encoded, this.scan), encoded, out, 0);
+    const encoded = this.encodeInline(messages, messages.length);
+    const result = matchMessages(s.snapshot.compiled, this.version, encoded, this.scan);
+    this.collect(s, s.snapshot, result, encoded, messages, out, 0);
     return out;
   }
 
@@ -236,11 +248,21 @@ export class TemplateEngine {
     }
   }
 
-  private split(messages: string[], parts: number): string[][] {
-    const size = Math.ceil(messages.length / parts);
-    const chunks: string[][] = [];
-    for (let i = 0; i < messages.length; i += size) chunks.push(messages.slice(i, i + size));
-    return chunks;
+  /** Messages [0, to) encoded into a buffer kept from batch to batch: they are matched and collected before any await. */
+  private encodeInline(messages: string[], to: number): EncodedMessages {
+    const encoded = encodeMessages(messages, 0, to, this.inlineBytes);
+    if (encoded.buffer !== this.inlineBytes && encoded.buffer.length <= MAX_REUSED_BYTES)
+      this.inlineBytes = encoded.buffer as Buffer;
+    return encoded;
+  }
+
+  /** Bounds of `parts` near-equal chunks of messages [from, to): chunk c is [b[c], b[c + 1]). */
+  private chunkBounds(from: number, to: number, parts: number): number[] {
+    const size = Math.ceil((to - from) / parts);
+    const bounds = [from];
+    for (let at = from + size; at < to; at += size) bounds.push(at);
+    if (to > from) bounds.push(to);
+    return bounds;
   }
 
   /**
@@ -254,6 +276,7 @@ export class TemplateEngine {
     snapshot: SetSnapshot,
     result: MatchResult,
     encoded: EncodedMessages,
+    messages: string[],
     out: Assignment[],
     first: number,
   ): void {
@@ -278,12 +301,20 @@ export class TemplateEngine {
         let params = EMPTY_PARAMS;
         if (to > from) {
           params = new Array<string>(to - from);
-          for (let k = from; k < to; k++)
-            params[k - from] = Buffer.prototype.utf8Slice.call(
-              buf,
-              result.spans[2 * k]!,
-              result.spans[2 * k + 1]!,
-            ) as string;
+          const message = messages[first + i]!;
+          const at = encoded.offsets[i]!;
+          // An ASCII message's byte offsets are its string's: a slice of it shares its characters.
+          if (encoded.offsets[i + 1]! - at === message.length) {
+            for (let k = from; k < to; k++)
+              params[k - from] = message.slice(result.spans[2 * k]! - at, result.spans[2 * k + 1]! - at);
+          } else {
+            for (let k = from; k < to; k++)
+              params[k - from] = Buffer.prototype.utf8Slice.call(
+                buf,
+                result.spans[2 * k]!,
+                result.spans[2 * k + 1]!,
+              ) as string;
+          }
         }
         const exact = this.exact(
           { template: snapshot.templates[index]!.ref(), params, mined: false },
@@ -420,6 +451,13 @@ export class TemplateEngine {
   }
 }
 
+/**
+ * This thread's share of a pooled batch, in workers' shares: less than one, since it also turns
+ * every worker's results into assignments.
+ */
+const OWN_SHARE = 0.75;
+/** The largest encoding buffer kept between inline batches. */
+const MAX_REUSED_BYTES = 4 << 20;
 /** Bound on the variant cache: a stream of ever new spacings costs memory only up to it. */
 const MAX_VARIANTS = 10_000;
 /**

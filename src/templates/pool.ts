@@ -4,6 +4,14 @@ import type { EncodedMessages, MatchResult, SnapshotData } from './matcher.js';
 import type { MatchTask, MatchTaskResult } from './match-worker.js';
 
 /**
+ * Worker threads a pool gets by default: one fewer than the cores, since the thread that calls
+ * the engine matches a share of each pooled batch itself and builds every assignment.
+ */
+export function defaultPoolSize(): number {
+  return Math.max(1, availableParallelism() - 1);
+}
+
+/**
  * Worker threads that match batches against the current template snapshot. A batch's bytes are
  * transferred to a worker and back with the results, never copied. The snapshot lives in shared
  * memory; a worker recompiles it when a task names a newer version than the one it holds.
@@ -14,7 +22,7 @@ export class MatcherPool {
   private snapshotLength = 0;
   private version = -1;
 
-  constructor(readonly threads = availableParallelism()) {
+  constructor(readonly threads = defaultPoolSize()) {
     this.piscina = new Piscina({
       filename: new URL('./match-worker.js', import.meta.url).href,
       minThreads: threads,

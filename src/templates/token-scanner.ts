@@ -42,6 +42,8 @@ const SPACE = 8;
 const LEAD = 16;
 const TRAIL = 32;
 const KEY = 64;
+/** `=` and `/`: a token holding neither, nor a digit, is a literal word (the scan's fast path). */
+const MARK = 128;
 
 const CLASS = new Uint8Array(256);
 for (let c = 0x30; c <= 0x39; c++) CLASS[c] = DIGIT | HEX | KEY;
@@ -55,6 +57,7 @@ for (const c of ' \t\r\n\v\f') CLASS[c.charCodeAt(0)] = SPACE;
 for (const c of '([{<"\'') CLASS[c.charCodeAt(0)]! |= LEAD;
 for (const c of ')]}>"\',;:.!?') CLASS[c.charCodeAt(0)]! |= TRAIL;
 for (const c of '_.-') CLASS[c.charCodeAt(0)]! |= KEY;
+for (const c of '=/') CLASS[c.charCodeAt(0)]! |= MARK;
 
 const EQUALS = 0x3d;
 const SLASH = 0x2f;
@@ -137,8 +140,19 @@ export class TokenScan {
       if (i >= to ? i > gap : this.count === 0 ? i > gap : i - gap !== 1 || buf[gap] !== SPACE_BYTE)
         shape |= IRREGULAR_SPACING;
       if (i >= to) break;
+      // The token's end, the union of its byte classes and its hash as a literal, in one pass.
       let e = i;
-      while (e < to && !(CLASS[buf[e]!]! & SPACE)) e++;
+      let classes = 0;
+      let a = SEED_A;
+      let b = SEED_B;
+      for (; e < to; e++) {
+        const c = buf[e]!;
+        const cls = CLASS[c]!;
+        if (cls & SPACE) break;
+        classes |= cls;
+        a = Math.imul(a ^ c, FNV_PRIME);
+        b = Math.imul(b ^ c, 0x01000197);
+      }
       if (this.count === MAX_TOKENS - 1) {
         // Fold the rest of the line into one variable token, trailing spaces excluded.
         let last = to;
@@ -148,7 +162,9 @@ export class TokenScan {
         this.shape = shape;
         return;
       }
-      this.token(buf, i, e);
+      if (classes & (DIGIT | MARK) || e - i > MAX_TOKEN_BYTES || this.rules.length > 0)
+        this.token(buf, i, e, combine(a, b));
+      else this.word(buf, i, e, combine(a, b));
       i = e;
     }
     this.maskDateWords();
@@ -196,8 +212,9 @@ export class TokenScan {
   private isUnit(t: number): boolean {
     if (this.whole[t] || this.spanCount[t]) return false;
     const from = this.start[t]!;
-    if (this.frame[t] !== NO_FRAME && this.frameStart[t] !== from) return false;
-    const to = this.frame[t] === NO_FRAME ? this.end[t]! : this.frameEnd[t]!;
+    if (this.frame[t] === NO_FRAME) return UNITS.has(this.hash[t]!);
+    if (this.frameStart[t] !== from) return false;
+    const to = this.frameEnd[t]!;
     this.a = SEED_A;
     this.b = SEED_B;
     this.feed(this.buf, from, to);
@@ -279,13 +296,18 @@ export class TokenScan {
   private maskDateWords(): void {
     const n = this.count;
     for (let t = 0; t < n; t++) {
-      if (this.whole[t] || this.spanCount[t] || !DATE_WORDS.has(this.hash[t]!)) continue;
-      if ((t > 0 && this.whole[t - 1]) || (t + 1 < n && (this.whole[t + 1] || DATE_WORDS.has(this.hash[t + 1]!)))) {
+      if (this.whole[t] || this.spanCount[t] || !this.isDateWord(t)) continue;
+      if ((t > 0 && this.whole[t - 1]) || (t + 1 < n && (this.whole[t + 1] || this.isDateWord(t + 1)))) {
         this.hash[t] = WILDCARD_HASH;
         this.whole[t] = 1;
         this.frame[t] = NO_FRAME;
       }
     }
+  }
+
+  private isDateWord(t: number): boolean {
+    const length = this.end[t]! - this.start[t]!;
+    return length >= DATE_WORD_MIN && length <= DATE_WORD_MAX && DATE_WORDS.has(this.hash[t]!);
   }
 
   /** The masked text of token t, as the miner and templates spell it. */
@@ -328,7 +350,18 @@ export class TokenScan {
     return Buffer.prototype.utf8Slice.call(this.buf, this.start[t]!, this.end[t]!) as string;
   }
 
-  private token(buf: Uint8Array, s: number, e: number): void {
+  /** A token with no digit, `=` or `/`: a literal, framed by its leading and trailing punctuation. */
+  private word(buf: Uint8Array, s: number, e: number, hash: number): void {
+    let i = s;
+    while (i < e && CLASS[buf[i]!]! & LEAD) i++;
+    let j = e;
+    while (j > i && CLASS[buf[j - 1]!]! & TRAIL) j--;
+    const framed = (i < j || (i > s && j < e)) && (i > s || j < e);
+    this.literal(s, e, hash, framed ? i : -1, framed ? j : -1);
+  }
+
+  /** Any token; `hash` is its hash as a literal. */
+  private token(buf: Uint8Array, s: number, e: number, hash: number): void {
     if (e - s > MAX_TOKEN_BYTES) return this.addWhole(s, e);
     if (this.rules.length > 0) {
       const text = Buffer.prototype.utf8Slice.call(buf, s, e) as string;
@@ -356,7 +389,7 @@ export class TokenScan {
     }
     if (equals > i && equals + 1 < j && this.isKey(buf, i, equals)) {
       return this.isPlainWord(buf, equals + 1, j)
-        ? this.addLiteral(s, e, equals + 1, j)
+        ? this.literal(s, e, hash, equals + 1, j)
         : this.addSpans(s, e, equals + 1, j);
     }
     let variable = this.isPath(buf, i, j);
@@ -370,7 +403,7 @@ export class TokenScan {
     }
     // An empty core between brackets, `()`, frames an empty value.
     const framed = (i < j || (i > s && j < e)) && (i > s || j < e);
-    if (!variable) return framed ? this.addLiteral(s, e, i, j) : this.addLiteral(s, e, -1, -1);
+    if (!variable) return framed ? this.literal(s, e, hash, i, j) : this.literal(s, e, hash, -1, -1);
     return i === s && j === e ? this.addWhole(s, e) : this.addSpans(s, e, i, j);
   }
 
@@ -446,14 +479,11 @@ export class TokenScan {
    * generalised this token keeps what is around it (`(<*>)`, `user=<*>`), and the frame hash
    * is how the matcher finds that template for the token.
    */
-  private addLiteral(s: number, e: number, frameFrom: number, frameTo: number): void {
+  private literal(s: number, e: number, hash: number, frameFrom: number, frameTo: number): void {
     const t = this.count;
-    this.a = SEED_A;
-    this.b = SEED_B;
-    this.feed(this.buf, s, e);
     this.start[t] = s;
     this.end[t] = e;
-    this.hash[t] = combine(this.a, this.b);
+    this.hash[t] = hash;
     this.whole[t] = 0;
     this.firstSpan[t] = this.spans;
     this.spanCount[t] = 0;
@@ -538,85 +568,116 @@ export const WILDCARD_HASH = tokenHash(WILDCARD);
 export const NO_FRAME = -1;
 const FRAME_PENDING = -2;
 
-/** Units of size and time that follow a number. */
-const UNITS = new Set<number>();
-for (const unit of [
-  'B',
-  'KB',
-  'MB',
-  'GB',
-  'TB',
-  'PB',
-  'kB',
-  'KiB',
-  'MiB',
-  'GiB',
-  'TiB',
-  'byte',
-  'bytes',
-  'ns',
-  'us',
-  'µs',
-  'ms',
-  's',
-  'sec',
-  'secs',
-  'second',
-  'seconds',
-  'min',
-  'mins',
-  'minutes',
-  'h',
-  'hours',
-]) {
-  UNITS.add(tokenHash(unit));
-}
+/**
+ * A fixed set of token hashes, open-addressed in a typed array: the scanner asks it about most
+ * tokens, and a `Set` of doubles costs a hash of a heap number per lookup.
+ */
+class TokenHashSet {
+  private readonly slots: Float64Array;
+  private readonly mask: number;
 
-const DATE_WORDS = new Set<number>();
-for (const word of [
-  'jan',
-  'feb',
-  'mar',
-  'apr',
-  'may',
-  'jun',
-  'jul',
-  'aug',
-  'sep',
-  'sept',
-  'oct',
-  'nov',
-  'dec',
-  'january',
-  'february',
-  'march',
-  'april',
-  'june',
-  'july',
-  'august',
-  'september',
-  'october',
-  'november',
-  'december',
-  'mon',
-  'tue',
-  'wed',
-  'thu',
-  'fri',
-  'sat',
-  'sun',
-  'monday',
-  'tuesday',
-  'wednesday',
-  'thursday',
-  'friday',
-  'saturday',
-  'sunday',
-]) {
-  for (const spelling of [word, word[0]!.toUpperCase() + word.slice(1), word.toUpperCase()]) {
-    for (const suffix of ['', ',']) DATE_WORDS.add(tokenHash(spelling + suffix));
+  constructor(hashes: number[]) {
+    let size = 16;
+    while (size < hashes.length * 4) size *= 2;
+    this.slots = new Float64Array(size).fill(NO_FRAME);
+    this.mask = size - 1;
+    for (const h of hashes) {
+      let i = (h >>> 0) & this.mask;
+      while (this.slots[i] !== NO_FRAME && this.slots[i] !== h) i = (i + 1) & this.mask;
+      this.slots[i] = h;
+    }
+  }
+
+  has(hash: number): boolean {
+    for (let i = (hash >>> 0) & this.mask; ; i = (i + 1) & this.mask) {
+      const slot = this.slots[i]!;
+      if (slot === hash) return true;
+      if (slot === NO_FRAME) return false;
+    }
   }
 }
+
+/** Units of size and time that follow a number. */
+const UNITS = new TokenHashSet(
+  [
+    'B',
+    'KB',
+    'MB',
+    'GB',
+    'TB',
+    'PB',
+    'kB',
+    'KiB',
+    'MiB',
+    'GiB',
+    'TiB',
+    'byte',
+    'bytes',
+    'ns',
+    'us',
+    'µs',
+    'ms',
+    's',
+    'sec',
+    'secs',
+    'second',
+    'seconds',
+    'min',
+    'mins',
+    'minutes',
+    'h',
+    'hours',
+  ].map(tokenHash),
+);
+
+/** Byte lengths of the date words, `may` to `wednesday,`: a cheap test before the set's. */
+const DATE_WORD_MIN = 3;
+const DATE_WORD_MAX = 10;
+const DATE_WORDS = new TokenHashSet(
+  [
+    'jan',
+    'feb',
+    'mar',
+    'apr',
+    'may',
+    'jun',
+    'jul',
+    'aug',
+    'sep',
+    'sept',
+    'oct',
+    'nov',
+    'dec',
+    'january',
+    'february',
+    'march',
+    'april',
+    'june',
+    'july',
+    'august',
+    'september',
+    'october',
+    'november',
+    'december',
+    'mon',
+    'tue',
+    'wed',
+    'thu',
+    'fri',
+    'sat',
+    'sun',
+    'monday',
+    'tuesday',
+    'wednesday',
+    'thursday',
+    'friday',
+    'saturday',
+    'sunday',
+  ]
+    .flatMap((word) => [word, word[0]!.toUpperCase() + word.slice(1), word.toUpperCase()])
+    .flatMap((spelling) => [spelling, `${spelling},`])
+    .map(tokenHash),
+);
 
 /** Compiles user masking rules: each must match a whole token. */
 export function compileMaskingRules(sources: readonly string[]): RegExp[] {

@@ -60,7 +60,7 @@ processors:
     timeout: 1s
 {{- else }}
   templates:
-    parallel_threshold: 1000
+    parallel_threshold: 5000
   batch:
     send_batch_size: 10000
     send_batch_max_size: 20000

@@ -44,9 +44,12 @@ export const templatesConfigSchema = section({
   field: z.string().min(1).default('body'),
   /** Keep a separate template set per service.name. */
   per_service: z.boolean().default(false),
-  /** Batches with more records than this are matched on the worker pool; smaller ones inline. */
-  parallel_threshold: nonNegativeInt(1000),
-  /** Matching worker threads; defaults to the cores available; 0 matches everything inline. */
+  /**
+   * Batches with more records than this are matched on the worker pool; smaller ones inline.
+   * Below about 5,000 a worker's round trip costs more than it saves (docs/decisions.md).
+   */
+  parallel_threshold: nonNegativeInt(5000),
+  /** Matching worker threads; defaults to one fewer than the cores (at least 1); 0 matches inline only. */
   pool_size: z.number().int().min(0).max(64).optional(),
   /** Share of tokens a message must share with a template to be merged into it (0 to 1). */
   similarity: z.number().min(0).max(1).default(0.5),

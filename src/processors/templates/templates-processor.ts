@@ -1,9 +1,9 @@
-import { availableParallelism } from 'node:os';
 import type { ComponentContext, ComponentHealth, Processor } from '../../pipeline/component.js';
 import type { LogsConsumer } from '../../pipeline/consumer.js';
 import { errorMessage } from '../../pipeline/errors.js';
 import type { LogBatch, LogRecord } from '../../pipeline/model.js';
 import { TemplateEngine } from '../../templates/engine.js';
+import { defaultPoolSize } from '../../templates/pool.js';
 import { DEFAULT_ENDPOINTS } from '../../templates/llm/providers.js';
 import { LlmRefiner, type AcceptedTemplate } from '../../templates/llm/refiner.js';
 import type { TemplatesConfig } from './config.js';
@@ -39,7 +39,7 @@ export class TemplatesProcessor implements Processor {
         maxTemplates: config.max_templates,
       },
       parallelThreshold: config.parallel_threshold,
-      poolSize: config.pool_size ?? availableParallelism(),
+      poolSize: config.pool_size ?? defaultPoolSize(),
       masking,
       ...(this.refiner && { candidates: this.refiner }),
     });
