@@ -90,6 +90,7 @@ async function measure(dataDir: string, Engine: EngineClass, threads: number): P
 
 const n = (x: number) => Math.round(x).toLocaleString('en');
 const defaultPath = (size: number) => (size > DEFAULT_THRESHOLD ? 'pool' : 'inline');
+const mark = (where: string, size: string) => (where === defaultPath(Number(size)) ? ' (default)' : '');
 
 function printFigures(f: Figures, dataDir: string): void {
   const lines = loadMix(dataDir);
@@ -194,7 +195,8 @@ if (values.json) {
   );
   console.log(`templates learned: ${b.templates} → ${c.templates}`);
   console.log(
-    `pool: ${availableParallelism()} workers for the baseline, ${defaultPoolSize()} and this thread for the working tree (each one's default); (default): what a batch of that size takes now`,
+    `pool: ${availableParallelism()} workers for the baseline, ${defaultPoolSize()} and this thread for the ` +
+      "working tree (each one's default); (default): what a batch of that size takes now",
   );
   console.log('| figure | baseline logs/s | current logs/s | change |');
   console.log('|---|---:|---:|---:|');
@@ -206,7 +208,8 @@ if (values.json) {
       const x = b.matching[size]![where];
       const y = c.matching[size]![where];
       console.log(
-        `| matching, batches of ${Number(size).toLocaleString('en')}, ${where}${where === defaultPath(Number(size)) ? ' (default)' : ''} | ${n(x)} | ${n(y)} | ${change(x, y)} |`,
+        `| matching, batches of ${Number(size).toLocaleString('en')}, ${where}${mark(where, size)} ` +
+          `| ${n(x)} | ${n(y)} | ${change(x, y)} |`,
       );
     }
   }

@@ -248,7 +248,10 @@ export class TemplateEngine {
     }
   }
 
-  /** Messages [0, to) encoded into a buffer kept from batch to batch: they are matched and collected before any await. */
+  /**
+   * Messages [0, to) encoded into a buffer kept from batch to batch: they are matched and
+   * collected before any await.
+   */
   private encodeInline(messages: string[], to: number): EncodedMessages {
     const encoded = encodeMessages(messages, 0, to, this.inlineBytes);
     if (encoded.buffer !== this.inlineBytes && encoded.buffer.length <= MAX_REUSED_BYTES)
