@@ -181,23 +181,23 @@ export class TemplateEngine {
       this.publish();
       const snapshot = s.snapshot;
       // This thread matches the first share itself while the workers match the rest: a batch
-      // waits for one worker round trip, not for a worker and then for this thread's collecting.
+      // waits for one worker round trip, not for a worker and then for this thread's matching.
       const own = Math.floor((messages.length * OWN_SHARE) / (this.pool.threads + OWN_SHARE));
       const bounds = this.chunkBounds(own, messages.length, this.pool.threads);
-      const results: Array<Promise<{ result: MatchResult; messages: EncodedMessages }>> = [];
+      const pending: Array<Promise<{ result: MatchResult; messages: EncodedMessages }>> = [];
       for (let c = 0; c + 1 < bounds.length; c++)
-        results.push(this.pool.match(set, encodeMessages(messages, bounds[c]!, bounds[c + 1]!)));
+        pending.push(this.pool.match(set, encodeMessages(messages, bounds[c]!, bounds[c + 1]!)));
       await previous;
       this.publish();
-      if (own > 0) {
-        const encoded = this.encodeInline(messages, own);
-        const result = matchMessages(s.snapshot.compiled, this.version, encoded, this.scan);
-        this.collect(s, s.snapshot, result, encoded, messages, out, 0);
-      }
-      for (let c = 0; c < results.length; c++) {
-        const { result, messages: encoded } = await results[c]!;
-        this.collect(s, snapshot, result, encoded, messages, out, bounds[c]!);
-      }
+      const ownSnapshot = s.snapshot;
+      const ownBytes = own > 0 ? encodeMessages(messages, 0, own) : undefined;
+      const ownResult = ownBytes && matchMessages(ownSnapshot.compiled, this.version, ownBytes, this.scan);
+      const results = await Promise.all(pending);
+      // Collected with no await between: a template adopted meanwhile (an LLM's) applies to a
+      // whole batch or to none of it.
+      if (ownResult) this.collect(s, ownSnapshot, ownResult, ownBytes!, messages, out, 0);
+      for (let c = 0; c < results.length; c++)
+        this.collect(s, snapshot, results[c]!.result, results[c]!.messages, messages, out, bounds[c]!);
       return out;
     }
     await previous;
