@@ -28,5 +28,7 @@ const result = await build({
 const outputs = Object.keys(result.metafile.outputs).map((file) => basename(file));
 const script = outputs.find((file) => file.endsWith('.js'));
 const style = outputs.find((file) => file.endsWith('.css'));
-const html = (await readFile(join(here, 'index.html'), 'utf8')).replace('/app.js', `/${script}`).replace('/app.css', `/${style}`);
+const html = (await readFile(join(here, 'index.html'), 'utf8'))
+  .replace('/app.js', `/${script}`)
+  .replace('/app.css', `/${style}`);
 await writeFile(join(outdir, 'index.html'), html);

@@ -53,7 +53,13 @@ export function useRoute(): Route {
 }
 
 /** A link that changes the page without reloading it; modified clicks (new tab) stay the browser's. */
-export function Link(props: { href: string; class?: string; children: ComponentChildren; title?: string; 'aria-current'?: 'page' | undefined }) {
+export function Link(props: {
+  href: string;
+  class?: string;
+  children: ComponentChildren;
+  title?: string;
+  'aria-current'?: 'page' | undefined;
+}) {
   const { href: target, children, ...rest } = props;
   return (
     <a

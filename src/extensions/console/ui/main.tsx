@@ -64,10 +64,16 @@ function App() {
   return (
     <>
       <header class="top">
-        <Link href="/logs" class="brand">otelhouse</Link>
+        <Link href="/logs" class="brand">
+          otelhouse
+        </Link>
         <nav aria-label="Pages">
           {PAGES.map((p) => (
-            <Link href={p.path === '/pipeline' ? p.path : href(p.path, range)} class={section === p.path ? 'active' : ''} aria-current={section === p.path ? 'page' : undefined}>
+            <Link
+              href={p.path === '/pipeline' ? p.path : href(p.path, range)}
+              class={section === p.path ? 'active' : ''}
+              aria-current={section === p.path ? 'page' : undefined}
+            >
               {p.label}
             </Link>
           ))}

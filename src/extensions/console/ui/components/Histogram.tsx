@@ -59,11 +59,26 @@ export function Histogram(props: { data: HistogramData; onSelect: (fromSeconds: 
       legend: { live: true },
       scales: { x: { time: true, range: () => [first, last] }, y: { range: (_u, _min, max) => [0, Math.max(1, max)] } },
       axes: [
-        { stroke: '#5b6270', size: 28, grid: { show: false }, ticks: { show: false }, values: (_u, splits) => splits.map((s) => utcLabel(s, last - first)) },
-        { stroke: '#5b6270', size: 48, grid: { stroke: '#eceef2' }, ticks: { show: false }, values: (_u, splits) => splits.map((v) => (Number.isInteger(v) ? count(v) : '')) },
+        {
+          stroke: '#5b6270',
+          size: 28,
+          grid: { show: false },
+          ticks: { show: false },
+          values: (_u, splits) => splits.map((s) => utcLabel(s, last - first)),
+        },
+        {
+          stroke: '#5b6270',
+          size: 48,
+          grid: { stroke: '#eceef2' },
+          ticks: { show: false },
+          values: (_u, splits) => splits.map((v) => (Number.isInteger(v) ? count(v) : '')),
+        },
       ],
       series: [
-        { label: 'UTC', value: (_u, v) => (v === null ? '—' : new Date(v * 1000).toISOString().slice(0, 19).replace('T', ' ')) },
+        {
+          label: 'UTC',
+          value: (_u, v) => (v === null ? '—' : new Date(v * 1000).toISOString().slice(0, 19).replace('T', ' ')),
+        },
         ...drawOrder.map(({ level }) => ({
           label: level,
           fill: SEVERITY_COLORS[level],
@@ -71,7 +86,8 @@ export function Histogram(props: { data: HistogramData; onSelect: (fromSeconds: 
           width: 0,
           paths: bars,
           points: { show: false },
-          value: (_u: uPlot, _v: number | null, _series: number, index: number | null) => (index === null ? '—' : count(counts[level]![index] ?? 0)),
+          value: (_u: uPlot, _v: number | null, _series: number, index: number | null) =>
+            index === null ? '—' : count(counts[level]![index] ?? 0),
         })),
       ],
       hooks: {
@@ -95,7 +111,10 @@ export function Histogram(props: { data: HistogramData; onSelect: (fromSeconds: 
 
   useWidth(container, (width) => chart.current?.setSize({ width, height: 140 }));
 
-  const total = Object.values(props.data.counts).reduce((sum, series) => sum + (series ?? []).reduce((a, b) => a + b, 0), 0);
+  const total = Object.values(props.data.counts).reduce(
+    (sum, series) => sum + (series ?? []).reduce((a, b) => a + b, 0),
+    0,
+  );
   return (
     <figure class="histogram" aria-label={`Histogram of ${total} records by severity`}>
       <div ref={container} data-total={total} />

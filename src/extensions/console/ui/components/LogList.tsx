@@ -26,7 +26,12 @@ function Attributes(props: { title: string; attributes: Record<string, string>; 
             <dd>
               <span class="value">{value}</span>
               {props.filterable && (
-                <button type="button" class="small" title={`Show only logs with ${key}=${value}`} onClick={() => setParams({ [`attr.${key}`]: value, cursor: undefined })}>
+                <button
+                  type="button"
+                  class="small"
+                  title={`Show only logs with ${key}=${value}`}
+                  onClick={() => setParams({ [`attr.${key}`]: value, cursor: undefined })}
+                >
                   filter
                 </button>
               )}
@@ -45,10 +50,24 @@ function LogDetail(props: { log: Log; range: { from?: string; to?: string } }) {
   return (
     <div class="log-detail">
       <dl class="fields">
-        <div><dt>timestamp</dt><dd>{log.timestamp}</dd></div>
-        <div><dt>observed</dt><dd>{log.observed_timestamp}</dd></div>
-        <div><dt>severity</dt><dd>{log.severity_text || '—'} ({log.severity_number})</dd></div>
-        <div><dt>service</dt><dd>{log.service_name || '—'}</dd></div>
+        <div>
+          <dt>timestamp</dt>
+          <dd>{log.timestamp}</dd>
+        </div>
+        <div>
+          <dt>observed</dt>
+          <dd>{log.observed_timestamp}</dd>
+        </div>
+        <div>
+          <dt>severity</dt>
+          <dd>
+            {log.severity_text || '—'} ({log.severity_number})
+          </dd>
+        </div>
+        <div>
+          <dt>service</dt>
+          <dd>{log.service_name || '—'}</dd>
+        </div>
         {log.trace_id && (
           <div>
             <dt>trace_id</dt>
@@ -57,21 +76,40 @@ function LogDetail(props: { log: Log; range: { from?: string; to?: string } }) {
             </dd>
           </div>
         )}
-        {log.span_id && <div><dt>span_id</dt><dd>{log.span_id}</dd></div>}
-        {(log.scope_name || log.scope_version) && <div><dt>scope</dt><dd>{log.scope_name} {log.scope_version}</dd></div>}
+        {log.span_id && (
+          <div>
+            <dt>span_id</dt>
+            <dd>{log.span_id}</dd>
+          </div>
+        )}
+        {(log.scope_name || log.scope_version) && (
+          <div>
+            <dt>scope</dt>
+            <dd>
+              {log.scope_name} {log.scope_version}
+            </dd>
+          </div>
+        )}
       </dl>
       <pre class="body">{log.body}</pre>
       {log.template !== null && (
         <section class="log-template">
           <h4>
-            Template <Link href={href(`/templates/${templateId}`, props.range)} class="template-link">{templateId}</Link>
+            Template{' '}
+            <Link href={href(`/templates/${templateId}`, props.range)} class="template-link">
+              {templateId}
+            </Link>
             {log.template_id !== templateId && <span class="muted"> (stored as {log.template_id})</span>}
           </h4>
-          <div><TemplateText text={log.template} /></div>
+          <div>
+            <TemplateText text={log.template} />
+          </div>
           {log.template_params.length > 0 && (
             <ol class="params">
               {log.template_params.map((param) => (
-                <li><code>{param}</code></li>
+                <li>
+                  <code>{param}</code>
+                </li>
               ))}
             </ol>
           )}

@@ -24,5 +24,12 @@ export function Sparkline(props: { buckets: number[]; series: number[]; width?: 
     );
     return () => chart.destroy();
   }, [props.buckets, props.series]);
-  return <div class="sparkline" ref={container} title={`peak ${Math.max(0, ...props.series)} per bucket`} aria-hidden="true" />;
+  return (
+    <div
+      class="sparkline"
+      ref={container}
+      title={`peak ${Math.max(0, ...props.series)} per bucket`}
+      aria-hidden="true"
+    />
+  );
 }

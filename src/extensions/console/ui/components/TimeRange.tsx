@@ -19,7 +19,12 @@ export function normalizeTime(text: string): string {
 }
 
 /** The range picker: presets relative to now, or a custom range of two bounds; both go to the URL as `from`/`to`. */
-export function TimeRange(props: { from?: string; to?: string; onChange: (from?: string, to?: string) => void; onRefresh: () => void }) {
+export function TimeRange(props: {
+  from?: string;
+  to?: string;
+  onChange: (from?: string, to?: string) => void;
+  onRefresh: () => void;
+}) {
   const from = props.from || DEFAULT_FROM;
   const to = props.to || 'now';
   const preset = to === 'now' ? PRESETS.find((p) => p.from === from) : undefined;
@@ -52,10 +57,21 @@ export function TimeRange(props: { from?: string; to?: string; onChange: (from?:
           {p.label}
         </button>
       ))}
-      <button type="button" class={preset ? 'preset' : 'preset active'} aria-expanded={editing} onClick={() => setEditing(!editing)}>
+      <button
+        type="button"
+        class={preset ? 'preset' : 'preset active'}
+        aria-expanded={editing}
+        onClick={() => setEditing(!editing)}
+      >
         {preset ? 'Custom' : `${from} → ${to}`}
       </button>
-      <button type="button" class="refresh" title="Load again (a relative range moves with the clock)" aria-label="Refresh" onClick={props.onRefresh}>
+      <button
+        type="button"
+        class="refresh"
+        title="Load again (a relative range moves with the clock)"
+        aria-label="Refresh"
+        onClick={props.onRefresh}
+      >
         ↻
       </button>
       {editing && (
@@ -64,7 +80,10 @@ export function TimeRange(props: { from?: string; to?: string; onChange: (from?:
           onSubmit={(event) => {
             event.preventDefault();
             setEditing(false);
-            props.onChange(normalizeTime(fromText), normalizeTime(toText) === 'now' ? undefined : normalizeTime(toText));
+            props.onChange(
+              normalizeTime(fromText),
+              normalizeTime(toText) === 'now' ? undefined : normalizeTime(toText),
+            );
           }}
           onKeyDown={(event) => {
             if (event.key === 'Escape') {
@@ -74,7 +93,14 @@ export function TimeRange(props: { from?: string; to?: string; onChange: (from?:
           }}
         >
           <label>
-            From <input ref={fromInput} name="from" value={fromText} onInput={(e) => setFromText(e.currentTarget.value)} placeholder="-1h or 2026-12-02 05:00" />
+            From{' '}
+            <input
+              ref={fromInput}
+              name="from"
+              value={fromText}
+              onInput={(e) => setFromText(e.currentTarget.value)}
+              placeholder="-1h or 2026-12-02 05:00"
+            />
           </label>
           <label>
             To <input name="to" value={toText} onInput={(e) => setToText(e.currentTarget.value)} placeholder="now" />

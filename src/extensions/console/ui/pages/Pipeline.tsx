@@ -6,7 +6,18 @@ import { count, duration } from '../format.js';
 const REFRESH_MS = 2000;
 
 /** Counts read first in each table: what came in, what was refused, what left, what is waiting. */
-const LEADING_COUNTS = ['accepted', 'refused', 'records', 'batches', 'exported', 'failed', 'queue_size', 'queue_bytes', 'retries', 'dead_lettered'];
+const LEADING_COUNTS = [
+  'accepted',
+  'refused',
+  'records',
+  'batches',
+  'exported',
+  'failed',
+  'queue_size',
+  'queue_bytes',
+  'retries',
+  'dead_lettered',
+];
 const ALARMING = new Set(['refused', 'failed', 'dead_lettered', 'expired', 'queue_damaged', 'llm_dropped']);
 
 type Components = Record<string, Record<string, number>>;
@@ -15,7 +26,10 @@ type Components = Record<string, Record<string, number>>;
 function componentGroups(stats: Stats): [string, Components][] {
   return Object.entries(stats).filter(
     (entry): entry is [string, Components] =>
-      typeof entry[1] === 'object' && entry[1] !== null && !Array.isArray(entry[1]) && Object.values(entry[1]).every((v) => typeof v === 'object' && v !== null),
+      typeof entry[1] === 'object' &&
+      entry[1] !== null &&
+      !Array.isArray(entry[1]) &&
+      Object.values(entry[1]).every((v) => typeof v === 'object' && v !== null),
   );
 }
 
@@ -23,7 +37,10 @@ function ComponentTable(props: { kind: string; components: Components }) {
   const ids = Object.keys(props.components);
   const keys = new Set<string>();
   for (const counts of Object.values(props.components)) for (const key of Object.keys(counts)) keys.add(key);
-  const columns = [...LEADING_COUNTS.filter((k) => keys.has(k)), ...[...keys].filter((k) => !LEADING_COUNTS.includes(k)).sort()];
+  const columns = [
+    ...LEADING_COUNTS.filter((k) => keys.has(k)),
+    ...[...keys].filter((k) => !LEADING_COUNTS.includes(k)).sort(),
+  ];
   return (
     <section class="component-group">
       <h3>{props.kind}</h3>
@@ -69,11 +86,36 @@ export function PipelinePage() {
       {data && (
         <>
           <dl class="pipeline-facts">
-            <div><dt>state</dt><dd class={`state state-${data.state}`}>{data.state}</dd></div>
-            {data.uptime_seconds !== undefined && <div><dt>uptime</dt><dd>{duration(data.uptime_seconds)}</dd></div>}
-            {data.pipelines && <div><dt>pipelines</dt><dd>{data.pipelines.join(', ')}</dd></div>}
-            {data.templates_loaded !== undefined && <div><dt>templates loaded</dt><dd>{count(data.templates_loaded)}</dd></div>}
-            {stats.updatedAt && <div><dt>updated</dt><dd><time>{new Date(stats.updatedAt).toISOString().slice(11, 19)} UTC</time> (every {REFRESH_MS / 1000} s)</dd></div>}
+            <div>
+              <dt>state</dt>
+              <dd class={`state state-${data.state}`}>{data.state}</dd>
+            </div>
+            {data.uptime_seconds !== undefined && (
+              <div>
+                <dt>uptime</dt>
+                <dd>{duration(data.uptime_seconds)}</dd>
+              </div>
+            )}
+            {data.pipelines && (
+              <div>
+                <dt>pipelines</dt>
+                <dd>{data.pipelines.join(', ')}</dd>
+              </div>
+            )}
+            {data.templates_loaded !== undefined && (
+              <div>
+                <dt>templates loaded</dt>
+                <dd>{count(data.templates_loaded)}</dd>
+              </div>
+            )}
+            {stats.updatedAt && (
+              <div>
+                <dt>updated</dt>
+                <dd>
+                  <time>{new Date(stats.updatedAt).toISOString().slice(11, 19)} UTC</time> (every {REFRESH_MS / 1000} s)
+                </dd>
+              </div>
+            )}
           </dl>
           {componentGroups(data).map(([kind, components]) => (
             <ComponentTable kind={kind} components={components} />

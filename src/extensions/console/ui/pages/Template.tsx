@@ -21,7 +21,10 @@ function Distribution(props: { param: ParamDistribution; templateId: string; ran
           {param.top.map((value) => (
             <tr>
               <td class="value">
-                <Link href={href('/logs', { template: props.templateId, q: value.value, ...props.range })} title="Logs of this template with this value">
+                <Link
+                  href={href('/logs', { template: props.templateId, q: value.value, ...props.range })}
+                  title="Logs of this template with this value"
+                >
                   <code>{value.value === '' ? '(empty)' : value.value}</code>
                 </Link>
               </td>
@@ -35,7 +38,9 @@ function Distribution(props: { param: ParamDistribution; templateId: string; ran
           {shown < 0.999 && param.distinct > param.top.length && (
             <tr class="muted">
               <td>other {count(param.distinct - param.top.length)} values</td>
-              <td class="bar-cell"><span class="bar other" style={{ width: `${(1 - shown) * 100}%` }} /></td>
+              <td class="bar-cell">
+                <span class="bar other" style={{ width: `${(1 - shown) * 100}%` }} />
+              </td>
               <td />
               <td class="number">{((1 - shown) * 100).toFixed(1)}%</td>
             </tr>
@@ -61,7 +66,12 @@ export function TemplatePage(props: { id: string; params: URLSearchParams }) {
           <Link href={href('/templates', range)}>Templates</Link> / <span>{id}</span>
         </nav>
         <div class="toolbar-right">
-          <TimeRange from={range.from} to={range.to} onChange={(from, to) => setParams({ from, to })} onRefresh={again} />
+          <TimeRange
+            from={range.from}
+            to={range.to}
+            onChange={(from, to) => setParams({ from, to })}
+            onRefresh={again}
+          />
         </div>
       </div>
       <ErrorNote error={detail.error} />
@@ -72,16 +82,50 @@ export function TemplatePage(props: { id: string; params: URLSearchParams }) {
           </h2>
           <div class="template-facts">
             <dl>
-              <div><dt>count</dt><dd>{count(template.count)}</dd></div>
-              <div><dt>previous period</dt><dd>{count(template.previous_count)} ({change(template.change)})</dd></div>
-              <div><dt>first seen</dt><dd>{shortTime(template.first_seen)} {template.new && <span class="badge new">new in this range</span>}</dd></div>
-              <div><dt>last seen</dt><dd>{shortTime(template.last_seen)}</dd></div>
-              <div><dt>services</dt><dd>{template.services.join(', ') || '—'}</dd></div>
-              <div><dt>max severity</dt><dd><span class={`severity sev-${template.max_severity}`}>{template.max_severity}</span></dd></div>
-              <div><dt>source</dt><dd>{template.source}</dd></div>
-              <div><dt>id</dt><dd><code>{template.id}</code></dd></div>
+              <div>
+                <dt>count</dt>
+                <dd>{count(template.count)}</dd>
+              </div>
+              <div>
+                <dt>previous period</dt>
+                <dd>
+                  {count(template.previous_count)} ({change(template.change)})
+                </dd>
+              </div>
+              <div>
+                <dt>first seen</dt>
+                <dd>
+                  {shortTime(template.first_seen)} {template.new && <span class="badge new">new in this range</span>}
+                </dd>
+              </div>
+              <div>
+                <dt>last seen</dt>
+                <dd>{shortTime(template.last_seen)}</dd>
+              </div>
+              <div>
+                <dt>services</dt>
+                <dd>{template.services.join(', ') || '—'}</dd>
+              </div>
+              <div>
+                <dt>max severity</dt>
+                <dd>
+                  <span class={`severity sev-${template.max_severity}`}>{template.max_severity}</span>
+                </dd>
+              </div>
+              <div>
+                <dt>source</dt>
+                <dd>{template.source}</dd>
+              </div>
+              <div>
+                <dt>id</dt>
+                <dd>
+                  <code>{template.id}</code>
+                </dd>
+              </div>
             </dl>
-            {template.series.length > 0 && <Sparkline buckets={template.series.map((_, i) => i)} series={template.series} width={320} height={64} />}
+            {template.series.length > 0 && (
+              <Sparkline buckets={template.series.map((_, i) => i)} series={template.series} width={320} height={64} />
+            )}
           </div>
           <section class="sample">
             <h3>Sample</h3>
@@ -97,7 +141,9 @@ export function TemplatePage(props: { id: string; params: URLSearchParams }) {
                 <ul>
                   {template.lineage.map((replaced) => (
                     <li>
-                      <Link href={href('/logs', { template: replaced, ...range })}><code>{replaced}</code></Link>
+                      <Link href={href('/logs', { template: replaced, ...range })}>
+                        <code>{replaced}</code>
+                      </Link>
                     </li>
                   ))}
                 </ul>
@@ -106,7 +152,11 @@ export function TemplatePage(props: { id: string; params: URLSearchParams }) {
           </section>
           <section class="params-section">
             <h3>Parameters</h3>
-            {detail.data!.params.length === 0 ? <p class="muted">This template has no parameters.</p> : detail.data!.params.map((param) => <Distribution param={param} templateId={template.id} range={range} />)}
+            {detail.data!.params.length === 0 ? (
+              <p class="muted">This template has no parameters.</p>
+            ) : (
+              detail.data!.params.map((param) => <Distribution param={param} templateId={template.id} range={range} />)
+            )}
           </section>
         </>
       )}

@@ -47,14 +47,31 @@ export function TemplatesPage(props: { params: URLSearchParams }) {
             setParams({ q, service });
           }}
         >
-          <input id="search" class="query" type="search" name="q" placeholder="Search template text…  ( / )" aria-label="Search templates" value={q} onInput={(e) => setQ(e.currentTarget.value)} />
+          <input
+            id="search"
+            class="query"
+            type="search"
+            name="q"
+            placeholder="Search template text…  ( / )"
+            aria-label="Search templates"
+            value={q}
+            onInput={(e) => setQ(e.currentTarget.value)}
+          />
           <div class="filters">
-            <label>Service <input name="service" value={service} onInput={(e) => setService(e.currentTarget.value)} size={14} /></label>
+            <label>
+              Service{' '}
+              <input name="service" value={service} onInput={(e) => setService(e.currentTarget.value)} size={14} />
+            </label>
             <button type="submit">Search</button>
             <span class="sort" role="group" aria-label="Sort">
               Sort:
               {SORTS.map((s) => (
-                <button type="button" class={sort === s.value ? 'preset active' : 'preset'} aria-pressed={sort === s.value} onClick={() => setParams({ sort: s.value === 'count' ? undefined : s.value })}>
+                <button
+                  type="button"
+                  class={sort === s.value ? 'preset active' : 'preset'}
+                  aria-pressed={sort === s.value}
+                  onClick={() => setParams({ sort: s.value === 'count' ? undefined : s.value })}
+                >
                   {s.label}
                 </button>
               ))}
@@ -62,13 +79,20 @@ export function TemplatesPage(props: { params: URLSearchParams }) {
           </div>
         </form>
         <div class="toolbar-right">
-          <TimeRange from={query.from} to={query.to} onChange={(from, to) => setParams({ from, to })} onRefresh={again} />
+          <TimeRange
+            from={query.from}
+            to={query.to}
+            onChange={(from, to) => setParams({ from, to })}
+            onRefresh={again}
+          />
         </div>
       </div>
       <ErrorNote error={list.error} />
       <p class="summary" aria-live="polite">
         {list.data ? `${count(templates.length)} templates` : ''}
-        {list.data && String(templates.length) === query.limit && ' (the first ones by this sort; search to narrow down)'}
+        {list.data &&
+          String(templates.length) === query.limit &&
+          ' (the first ones by this sort; search to narrow down)'}
         {list.data && templates.some((t) => t.new) && ` · ${templates.filter((t) => t.new).length} new in this range`}
         {list.loading && ' · loading…'}
       </p>
@@ -92,16 +116,27 @@ export function TemplatesPage(props: { params: URLSearchParams }) {
                 <Link href={href(`/templates/${template.id}`, range)} class="template-link">
                   <TemplateText text={template.text} />
                 </Link>
-                {template.new && <span class="badge new" title={`first seen ${template.first_seen}`}>new in this range</span>}
+                {template.new && (
+                  <span class="badge new" title={`first seen ${template.first_seen}`}>
+                    new in this range
+                  </span>
+                )}
                 {template.source === 'llm' && <span class="badge">llm</span>}
               </td>
               <td class="number">{count(template.count)}</td>
-              <td class={`number ${template.change !== null && template.change > 1.5 ? 'up' : ''}`} title={`previous period: ${count(template.previous_count)}`}>
+              <td
+                class={`number ${template.change !== null && template.change > 1.5 ? 'up' : ''}`}
+                title={`previous period: ${count(template.previous_count)}`}
+              >
                 {change(template.change)}
               </td>
               <td>{template.services.join(', ')}</td>
-              <td><span class={`severity sev-${template.max_severity}`}>{template.max_severity}</span></td>
-              <td><time>{shortTime(template.last_seen)}</time></td>
+              <td>
+                <span class={`severity sev-${template.max_severity}`}>{template.max_severity}</span>
+              </td>
+              <td>
+                <time>{shortTime(template.last_seen)}</time>
+              </td>
             </tr>
           ))}
         </tbody>
