@@ -185,6 +185,12 @@ t.test('web console: logs, search, a template and its logs, live tail, pipeline'
     const shards = page.locator('.distribution', { hasText: '#2' });
     t.match(await shards.textContent(), /2 distinct/, 'the shard parameter has two values');
     t.match(await shards.textContent(), /50\.0%/, 'each half of the records');
+    const histogramTotal = page.locator('.template-page .histogram [data-total]');
+    t.ok(
+      await waitFor(async () => (await histogramTotal.getAttribute('data-total')) === String(sent.length / LINES.length)),
+      "its records over time: a histogram on a time axis counting all of the template's",
+    );
+    t.equal(await page.locator('.template-page .histogram .u-axis').count(), 2, 'with its time and count axes');
     await page.locator('.template-logs .log-row').first().waitFor();
     const bodies = await page.locator('.template-logs .log-row .log-body').allTextContents();
     t.equal(bodies.length, 50, "the template's logs, one page");

@@ -18,7 +18,7 @@ import {
   withInsertSettings,
   type LogsInsert,
 } from './row-encoder.js';
-import { schemaStatements } from './schema.js';
+import { bodyTextIndexStatements, schemaStatements } from './schema.js';
 import { currentTemplatesQuery } from './template-queries.js';
 import { ClickHouseMetrics } from './metrics.js';
 
@@ -302,6 +302,7 @@ export class ClickHouseLogsSender implements ExportSender<InsertPayload> {
     try {
       if (this.config.create_schema) {
         for (const query of schemaStatements(this.config)) await client.command({ query });
+        await this.addBodyTextIndex(client);
       } else {
         await client.command({ query: `SELECT 1 FROM ${this.config.database}.${this.config.logs_table_name} LIMIT 0` });
       }
@@ -311,6 +312,24 @@ export class ClickHouseLogsSender implements ExportSender<InsertPayload> {
     }
     this.schemaReady = true;
     this.connected = true;
+  }
+
+  private async addBodyTextIndex(client: ClickHouseClient): Promise<void> {
+    const [add, dropBloom] = bodyTextIndexStatements(this.config);
+    try {
+      await client.command({ query: add! });
+    } catch (err) {
+      const error = classifyClickHouseError(err, 'adding the text index on lower(Body)');
+      // Only a refusal of the index itself is kept from failing the schema; an outage retries.
+      if (!(error instanceof PermanentExportError)) throw err;
+      this.context.logger.warn(
+        { err: error.message },
+        'the ClickHouse server does not take a text index on lower(Body) (ClickHouse 26.2 and newer do): ' +
+          'word search keeps the tokenbf index',
+      );
+      return;
+    }
+    await client.command({ query: dropBloom! });
   }
 
   get storeTables(): LogStoreTables {

@@ -32,9 +32,8 @@ function render(file: string, values: Record<string, string>): string {
   return text.replace(/\{([a-z_]+)\}/g, (m, key: string) => values[key] ?? m).trim();
 }
 
-/** The statements create_schema runs, in order; each is idempotent. */
-export function schemaStatements(config: ClickHouseExporterConfig): string[] {
-  const values = {
+function schemaValues(config: ClickHouseExporterConfig): Record<string, string> {
+  return {
     database: config.database,
     table: config.logs_table_name,
     engine: config.table_engine,
@@ -46,6 +45,11 @@ export function schemaStatements(config: ClickHouseExporterConfig): string[] {
     source_user: sqlString(config.username),
     source_password: sqlString(config.password),
   };
+}
+
+/** The statements create_schema runs, in order; each is idempotent. */
+export function schemaStatements(config: ClickHouseExporterConfig): string[] {
+  const values = schemaValues(config);
   return [
     'database.sql',
     'otel_logs.sql',
@@ -60,4 +64,14 @@ export function schemaStatements(config: ClickHouseExporterConfig): string[] {
     'otel_logs_current_template.sql',
     'templates_hourly_current_template.sql',
   ].map((f) => render(f, values));
+}
+
+/**
+ * The text index on lower(Body) and the removal of the tokenbf index it replaces, in order, run
+ * after schemaStatements: a server older than 26.2 refuses the first, and keeps tokenbf.
+ */
+export function bodyTextIndexStatements(config: ClickHouseExporterConfig): string[] {
+  return render('otel_logs_body_text_index.sql', schemaValues(config))
+    .split(/;\s*\n/)
+    .map((statement) => statement.trim());
 }

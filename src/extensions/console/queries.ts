@@ -337,7 +337,7 @@ export class LogQueries {
     id: bigint,
     fromNs: bigint,
     toNs: bigint,
-  ): Promise<{ template: ApiTemplate; params: ParamDistribution[] }> {
+  ): Promise<{ template: ApiTemplate; params: ParamDistribution[]; bucket_seconds: number; buckets: number[] }> {
     const params: Record<string, unknown> = { template: String(id) };
     const [known] = await this.rows<{ cur: string; stored: number }>(
       `SELECT toString(${this.currentOf('toUInt64({template:UInt64})')}) AS cur, ` +
@@ -354,7 +354,12 @@ export class LogQueries {
     if (!row) throw new UnknownTemplateError(String(id));
     const buckets = bucketStarts(counts.fromNs, counts.toNs, counts.bucket);
     const template = apiTemplate(row, buckets, fromNs);
-    return { template, params: await this.paramDistribution(known.cur, template.text, fromNs, toNs) };
+    return {
+      template,
+      params: await this.paramDistribution(known.cur, template.text, fromNs, toNs),
+      bucket_seconds: counts.bucket,
+      buckets,
+    };
   }
 
   /**

@@ -31,6 +31,9 @@ export type { ParamDistribution };
 export interface TemplateDetail {
   template: Template;
   params: ParamDistribution[];
+  /** The start of each bucket of `template.series` (unix seconds), as in the templates list. */
+  buckets: number[];
+  bucket_seconds: number;
 }
 
 export type Stats = {
@@ -61,11 +64,51 @@ export function queryString(query: Query): string {
   return text ? `?${text}` : '';
 }
 
+const TOKEN_KEY = 'otelhouse.console.token';
+
+export type AuthState = 'none' | 'required' | 'refused';
+
+/**
+ * The bearer token of a console with `auth`, kept in sessionStorage: it lasts while the tab is
+ * open and is sent to this origin only. The API's first 401 asks for it; a 401 with a token
+ * says the token was refused.
+ */
+export const auth = {
+  state: 'none' as AuthState,
+  listeners: new Set<(state: AuthState) => void>(),
+  token(): string | null {
+    return sessionStorage.getItem(TOKEN_KEY);
+  },
+  headers(): Record<string, string> {
+    const token = auth.token();
+    return token ? { Authorization: `Bearer ${token}` } : {};
+  },
+  set(token: string): void {
+    sessionStorage.setItem(TOKEN_KEY, token);
+    auth.notify('none');
+  },
+  /** A 401 to a request that carried `sent`: that token was refused, or none was given. */
+  unauthorized(sent: Record<string, string>): void {
+    if (sent.Authorization === undefined) {
+      if (auth.state === 'none') auth.notify('required');
+      return;
+    }
+    if (sent.Authorization === auth.headers().Authorization) sessionStorage.removeItem(TOKEN_KEY);
+    auth.notify('refused');
+  },
+  notify(state: AuthState): void {
+    auth.state = state;
+    for (const listener of auth.listeners) listener(state);
+  },
+};
+
 async function getJson<T>(path: string, query: Query, signal?: AbortSignal): Promise<T> {
+  const credentials = auth.headers();
   const response = await fetch(`/api/v1/${path}${queryString(query)}`, {
     signal,
-    headers: { Accept: 'application/json' },
+    headers: { Accept: 'application/json', ...credentials },
   });
+  if (response.status === 401) auth.unauthorized(credentials);
   if (!response.ok) {
     const body = (await response.json().catch(() => undefined)) as
       { error?: { parameter?: string; message?: string } } | undefined;

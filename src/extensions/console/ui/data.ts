@@ -1,5 +1,5 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { api, type Log, type Query } from './api.js';
+import { api, ApiError, auth, type AuthState, type Log, type Query } from './api.js';
 
 export interface Loaded<T> {
   data?: T;
@@ -116,6 +116,45 @@ export function useLogPages(query: Query, refresh = 0): LogPages {
 
 export type TailStatus = 'off' | 'connecting' | 'live' | 'reconnecting';
 
+const TAIL_RETRY_MS = [1000, 2000, 5000, 10000];
+
+/**
+ * Reads the tail's Server-Sent Events with fetch rather than EventSource, which cannot send the
+ * Authorization header a console with `auth` needs. Calls `onLog` per `log` event; resolves when
+ * the stream ends, rejects on an HTTP error.
+ */
+async function readTail(
+  url: string,
+  signal: AbortSignal,
+  onOpen: () => void,
+  onLog: (log: Log) => void,
+): Promise<void> {
+  const credentials = auth.headers();
+  const response = await fetch(url, { signal, headers: { Accept: 'text/event-stream', ...credentials } });
+  if (response.status === 401) auth.unauthorized(credentials);
+  if (!response.ok || !response.body) throw new ApiError(response.status, `${response.status} ${response.statusText}`);
+  onOpen();
+  const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
+  let buffer = '';
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) return;
+    buffer += value;
+    let end: number;
+    while ((end = buffer.indexOf('\n\n')) >= 0) {
+      const event = buffer.slice(0, end);
+      buffer = buffer.slice(end + 2);
+      let name = 'message';
+      let data = '';
+      for (const line of event.split('\n')) {
+        if (line.startsWith('event:')) name = line.slice(6).trim();
+        else if (line.startsWith('data:')) data += (data ? '\n' : '') + line.slice(5).replace(/^ /, '');
+      }
+      if (name === 'log' && data) onLog(JSON.parse(data) as Log);
+    }
+  }
+}
+
 /** Records the server sends as they are exported (SSE), newest first, up to `keep`; null `query` is off. */
 export function useTail(query: Query | null, keep = 500): { logs: Log[]; status: TailStatus } {
   const key = query === null ? null : JSON.stringify(query);
@@ -127,15 +166,46 @@ export function useTail(query: Query | null, keep = 500): { logs: Log[]; status:
       setStatus('off');
       return;
     }
-    setStatus('connecting');
-    const source = new EventSource(api.tailUrl(query));
-    source.onopen = () => setStatus('live');
-    source.onerror = () => setStatus(source.readyState === EventSource.CLOSED ? 'off' : 'reconnecting');
-    source.addEventListener('log', (event) => {
-      const log = JSON.parse((event as MessageEvent<string>).data) as Log;
-      setLogs((previous) => [log, ...previous].slice(0, keep));
-    });
-    return () => source.close();
+    const controller = new AbortController();
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    let failures = 0;
+    const connect = () => {
+      setStatus(failures === 0 ? 'connecting' : 'reconnecting');
+      readTail(
+        api.tailUrl(query),
+        controller.signal,
+        () => {
+          failures = 0;
+          setStatus('live');
+        },
+        (log) => setLogs((previous) => [log, ...previous].slice(0, keep)),
+      ).then(retry, (error: unknown) => {
+        if (error instanceof ApiError && error.status === 401) setStatus('off');
+        else retry();
+      });
+    };
+    const retry = () => {
+      if (controller.signal.aborted) return;
+      setStatus('reconnecting');
+      timer = setTimeout(connect, TAIL_RETRY_MS[Math.min(failures++, TAIL_RETRY_MS.length - 1)]);
+    };
+    connect();
+    return () => {
+      controller.abort();
+      clearTimeout(timer);
+    };
   }, [key]);
   return { logs, status };
+}
+
+/** The API's wish for a token: set by a 401, cleared when a token is entered. */
+export function useAuthState(): AuthState {
+  const [state, setState] = useState<AuthState>(auth.state);
+  useEffect(() => {
+    auth.listeners.add(setState);
+    return () => {
+      auth.listeners.delete(setState);
+    };
+  }, []);
+  return state;
 }

@@ -1,5 +1,7 @@
-import { render } from 'preact';
-import { useEffect } from 'preact/hooks';
+import { Fragment, render } from 'preact';
+import { useEffect, useState } from 'preact/hooks';
+import { auth } from './api.js';
+import { useAuthState } from './data.js';
 import 'uplot/dist/uPlot.min.css';
 import './style.css';
 import { href, Link, useRoute } from './location.js';
@@ -36,8 +38,43 @@ const PAGES = [
   { path: '/pipeline', label: 'Pipeline' },
 ];
 
+/** Asks for the bearer token of a console with `auth`; the pages load again once it is entered. */
+function TokenForm(props: { refused: boolean; onToken: () => void }) {
+  const [token, setToken] = useState('');
+  return (
+    <form
+      class="token-form"
+      onSubmit={(event) => {
+        event.preventDefault();
+        if (token.trim() === '') return;
+        auth.set(token.trim());
+        props.onToken();
+      }}
+    >
+      <label for="token">
+        {props.refused
+          ? 'The token was refused. Enter the token of this console:'
+          : "This console needs a token (its auth authenticator's, e.g. bearertokenauth's):"}
+      </label>
+      <input
+        id="token"
+        name="token"
+        type="password"
+        autoComplete="current-password"
+        autoFocus
+        value={token}
+        onInput={(event) => setToken(event.currentTarget.value)}
+      />
+      <button type="submit">Sign in</button>
+      <span class="muted">kept for this tab only (sessionStorage)</span>
+    </form>
+  );
+}
+
 function App() {
   const route = useRoute();
+  const authState = useAuthState();
+  const [signIns, setSignIns] = useState(0);
   useKeyboard();
   const path = route.path === '/' ? '/logs' : route.path.replace(/\/+$/, '');
   const templateId = /^\/templates\/([^/]+)$/.exec(path)?.[1];
@@ -80,7 +117,8 @@ function App() {
         </nav>
         <span class="hint">times in UTC · press / to search</span>
       </header>
-      {page}
+      {authState !== 'none' && <TokenForm refused={authState === 'refused'} onToken={() => setSignIns((n) => n + 1)} />}
+      <Fragment key={signIns}>{page}</Fragment>
     </>
   );
 }

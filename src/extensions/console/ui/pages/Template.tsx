@@ -1,11 +1,11 @@
 import { api, type ParamDistribution } from '../api.js';
 import { ErrorNote } from '../components/ErrorNote.js';
 import { LogList } from '../components/LogList.js';
-import { Sparkline } from '../components/Sparkline.js';
+import { Histogram } from '../components/Histogram.js';
 import { TemplateText } from '../components/TemplateText.js';
 import { TimeRange } from '../components/TimeRange.js';
 import { useFetch, useLogPages, useRefresh } from '../data.js';
-import { change, count, shortTime } from '../format.js';
+import { change, count, shortTime, unixToRfc3339 } from '../format.js';
 import { href, Link, setParams } from '../location.js';
 
 function Distribution(props: { param: ParamDistribution; templateId: string; range: { from?: string; to?: string } }) {
@@ -57,6 +57,9 @@ export function TemplatePage(props: { id: string; params: URLSearchParams }) {
   const [refresh, again] = useRefresh();
   const detail = useFetch(JSON.stringify([id, range, refresh]), (signal) => api.template(id, range, signal));
   const logs = useLogPages({ template: id, ...range, limit: '50' }, refresh);
+  const histogram = useFetch(JSON.stringify([id, range, refresh]), (signal) =>
+    api.histogram({ template: id, ...range }, signal),
+  );
   const template = detail.data?.template;
 
   return (
@@ -123,10 +126,13 @@ export function TemplatePage(props: { id: string; params: URLSearchParams }) {
                 </dd>
               </div>
             </dl>
-            {template.series.length > 0 && (
-              <Sparkline buckets={template.series.map((_, i) => i)} series={template.series} width={320} height={64} />
-            )}
           </div>
+          {histogram.data && (
+            <Histogram
+              data={histogram.data}
+              onSelect={(a, b) => setParams({ from: unixToRfc3339(a), to: unixToRfc3339(b) })}
+            />
+          )}
           <section class="sample">
             <h3>Sample</h3>
             <pre class="body">{template.sample}</pre>
