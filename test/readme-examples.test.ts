@@ -6,11 +6,13 @@ import { join } from 'node:path';
 import t from 'tap';
 import { PROJECT_ROOT, startDaemonProcess } from './support/cli.js';
 import { tempDir } from './support/daemon.js';
+import { referenceFiles } from './support/markdown.js';
 import { freePort } from './support/ports.js';
 
 /*
- * Runs the README's runnable examples against a daemon started the way `npm start` starts it: the
- * shipped config/otelhouse.yaml, from the project directory.
+ * Runs the runnable examples of the README and of every reference document (docs/*.md and the
+ * README.md of each component folder under src/) against a daemon started the way `npm start`
+ * starts it: the shipped config/otelhouse.yaml, from the project directory.
  *
  * A runnable block is a ```sh or ```js fence preceded by the line `<!-- test: run -->` (or
  * `<!-- test: run, daemon stopped -->` for a block that needs the daemon stopped first, as the
@@ -26,6 +28,7 @@ import { freePort } from './support/ports.js';
  */
 
 interface Block {
+  file: string;
   line: number;
   lang: 'sh' | 'js';
   daemonStopped: boolean;
@@ -35,10 +38,10 @@ interface Block {
 
 const MARK = /^<!-- test: run(, daemon stopped)? -->$/;
 
-function readmeBlocks(text: string): { runnable: Block[]; unmarkedJs: number[] } {
+function markdownBlocks(file: string, text: string): { runnable: Block[]; unmarkedJs: string[] } {
   const lines = text.split('\n');
   const runnable: Block[] = [];
-  const unmarkedJs: number[] = [];
+  const unmarkedJs: string[] = [];
   for (let i = 0; i < lines.length; i++) {
     const fence = /^```(\w*)$/.exec(lines[i]!);
     if (!fence || !fence[1]) continue;
@@ -47,6 +50,7 @@ function readmeBlocks(text: string): { runnable: Block[]; unmarkedJs: number[] }
     const mark = MARK.exec(lines[i - 1] ?? '');
     if (mark && (fence[1] === 'sh' || fence[1] === 'js')) {
       runnable.push({
+        file,
         line: i + 1,
         lang: fence[1],
         daemonStopped: mark[1] !== undefined,
@@ -54,7 +58,7 @@ function readmeBlocks(text: string): { runnable: Block[]; unmarkedJs: number[] }
         expected: fence[1] === 'sh' ? body.filter((l) => l.startsWith('# ')).map((l) => l.slice(2)) : [],
       });
     } else if (fence[1] === 'js') {
-      unmarkedJs.push(i + 1);
+      unmarkedJs.push(`${file} line ${i + 1}`);
     }
     i = end;
   }
@@ -83,10 +87,13 @@ function sameAnswer(actual: string, expected: string): boolean {
   }
 }
 
-const { runnable, unmarkedJs } = readmeBlocks(readFileSync(join(PROJECT_ROOT, 'README.md'), 'utf8'));
+const found = referenceFiles().map((file) => markdownBlocks(file, readFileSync(join(PROJECT_ROOT, file), 'utf8')));
+const runnable = found.flatMap((f) => f.runnable);
+const unmarkedJs = found.flatMap((f) => f.unmarkedJs);
 
-t.test('every JavaScript example of the README is marked runnable', async (t) => {
-  t.same(unmarkedJs, [], 'README lines of ```js blocks without <!-- test: run -->');
+t.test('every JavaScript example of the reference is marked runnable', async (t) => {
+  t.same(unmarkedJs, [], '```js blocks without <!-- test: run -->');
+  t.ok(runnable.length >= 8, `${runnable.length} runnable blocks: ${[...new Set(runnable.map((b) => b.file))].join(', ')}`);
   t.ok(
     runnable.some((b) => b.lang === 'js'),
     'the SDK example is among the runnable blocks',
@@ -100,7 +107,7 @@ t.test('every JavaScript example of the README is marked runnable', async (t) =>
 const missingTools = ['curl', 'logger'].filter((tool) => spawnSync(tool, ['--version']).error);
 const skip = missingTools.length > 0 ? `${missingTools.join(' and ')} not installed (Debian: apt-get install curl bsdutils)` : false;
 
-t.test("the README's runnable examples give the documented answers against the shipped config", { skip }, async (t) => {
+t.test('the runnable examples give the documented answers against the shipped config', { skip }, async (t) => {
   const dir = tempDir('readme');
   const ports = { grpc: await freePort(), http: await freePort(), json: await freePort(), syslog: await freePort(), telemetry: await freePort(), console: await freePort() };
   const store = join(dir, 'clickhouse');
@@ -110,6 +117,7 @@ t.test("the README's runnable examples give the documented answers against the s
     [/localhost:3002\b/g, `localhost:${ports.json}`],
     [/localhost:8888\b/g, `localhost:${ports.telemetry}`],
     [/localhost:8080\b/g, `localhost:${ports.console}`],
+    [/127\.0\.0\.1:8080\b/g, `127.0.0.1:${ports.console}`],
     [/--port 5514\b/g, `--port ${ports.syslog}`],
     [/'\.\/data\/clickhouse'/g, `'${store}'`],
   ];
@@ -131,7 +139,7 @@ t.test("the README's runnable examples give the documented answers against the s
   const outputs = new Map<Block, string>();
   const runBlock = async (block: Block) => {
     const code = SUBSTITUTIONS.reduce((c, [from, to]) => c.replace(from, to), block.code);
-    const name = `README line ${block.line} (${block.lang})`;
+    const name = `${block.file} line ${block.line} (${block.lang})`;
     if (/\b(4317|4318|3002|5514|8888|8080)\b|\.\/data\//.test(code)) {
       t.fail(`${name} names a documented port or path this test does not replace`, { code });
       return;
