@@ -98,6 +98,7 @@ const pct = (sorted: number[], p: number) =>
 const cases: Array<[string, string]> = [
   ['search by text (a user: ~200 of 1M rows), 24 h', '/api/v1/logs?q=user{i}&from=-24h'],
   ['search by text (two words, a phrase), 24 h', '/api/v1/logs?q=took%20{i}%20ms&from=-24h'],
+  ['histogram of a text search (a user), 24 h', '/api/v1/logs/histogram?q=user{i}&from=-24h'],
   ['search by template (5,000 of 1M rows), 24 h', '/api/v1/logs?template={template}&from=-24h'],
   ['templates list, 24 h (hourly table)', '/api/v1/templates?from=-24h'],
   ['templates list, 1 h (from the logs)', '/api/v1/templates?from=-1h'],
