@@ -103,7 +103,9 @@ service:
       const runs: StoredRun[] = [];
       for (const perRequest of sizes) {
         const rs = await client.query({
-          query: `SELECT toString(CurrentTemplateId) AS g, Template AS t FROM otel.otel_logs WHERE ServiceName = {service:String} ORDER BY toUInt32(LogAttributes['line'])`,
+          query:
+            `SELECT toString(CurrentTemplateId) AS g, Template AS t FROM otel.otel_logs ` +
+            `WHERE ServiceName = {service:String} ORDER BY toUInt32(LogAttributes['line'])`,
           query_params: { service: `${name}/${perRequest}` },
           format: 'JSONEachRow',
         });

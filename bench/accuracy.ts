@@ -353,12 +353,14 @@ export function accuracyTable(results: DatasetAccuracy[]): string {
   const f4 = (x: number) => x.toFixed(4);
   const rows = results.map(
     (r) =>
-      `| ${r.dataset} | ${r.lines} | ${r.trueTemplates} | ${r.templates} | ${f4(r.grouping)} | ${f4(r.groupingF1)} | ${f4(r.parsing)} | ${f4(r.parsingNormalised)} |`,
+      `| ${r.dataset} | ${r.lines} | ${r.trueTemplates} | ${r.templates} | ${f4(r.grouping)} ` +
+      `| ${f4(r.groupingF1)} | ${f4(r.parsing)} | ${f4(r.parsingNormalised)} |`,
   );
   const mean = (of: DatasetAccuracy[], f: (r: DatasetAccuracy) => number) =>
     f4(of.reduce((n, r) => n + f(r), 0) / of.length);
   const average = (label: string, of: DatasetAccuracy[]) =>
-    `| **${label}** | | | | **${mean(of, (r) => r.grouping)}** | **${mean(of, (r) => r.groupingF1)}** | **${mean(of, (r) => r.parsing)}** | **${mean(of, (r) => r.parsingNormalised)}** |`;
+    `| **${label}** | | | | **${mean(of, (r) => r.grouping)}** | **${mean(of, (r) => r.groupingF1)}** ` +
+    `| **${mean(of, (r) => r.parsing)}** | **${mean(of, (r) => r.parsingNormalised)}** |`;
   const halves = Object.entries(HALVES)
     .map(([name, members]) => [name, results.filter((r) => members.includes(r.dataset))] as const)
     .filter(([, of]) => of.length > 0 && of.length < results.length)
@@ -377,7 +379,8 @@ export async function evaluateStored(dataDir: string, offline: DatasetAccuracy[]
   const datasets = datasetSpecs(dataDir, only).map(([name, spec]) => readDataset(dataDir, name, spec));
   const stored = await runThroughDaemon(datasets.map((d) => ({ name: d.name, messages: d.messages })));
   const lines = [
-    '| dataset | per request | GA stored | GA offline | FGA stored | FGA offline | PA stored | PA offline | PA norm. stored | PA norm. offline | templates stored / true |',
+    '| dataset | per request | GA stored | GA offline | FGA stored | FGA offline ' +
+      '| PA stored | PA offline | PA norm. stored | PA norm. offline | templates stored / true |',
     '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
   ];
   for (const d of datasets) {
@@ -385,14 +388,19 @@ export async function evaluateStored(dataDir: string, offline: DatasetAccuracy[]
     for (const run of stored.get(d.name)!) {
       const r = scoreGroups(d.name, run.groups, run.templates, d.truth);
       lines.push(
-        `| ${d.name} | ${run.perRequest} | ${r.grouping.toFixed(4)} | ${off.grouping.toFixed(4)} | ${r.groupingF1.toFixed(4)} | ${off.groupingF1.toFixed(4)} | ${r.parsing.toFixed(4)} | ${off.parsing.toFixed(4)} | ${r.parsingNormalised.toFixed(4)} | ${off.parsingNormalised.toFixed(4)} | ${r.templates} / ${r.trueTemplates} |`,
+        `| ${d.name} | ${run.perRequest} | ${r.grouping.toFixed(4)} | ${off.grouping.toFixed(4)} ` +
+          `| ${r.groupingF1.toFixed(4)} | ${off.groupingF1.toFixed(4)} | ${r.parsing.toFixed(4)} ` +
+          `| ${off.parsing.toFixed(4)} | ${r.parsingNormalised.toFixed(4)} ` +
+          `| ${off.parsingNormalised.toFixed(4)} | ${r.templates} / ${r.trueTemplates} |`,
       );
     }
   }
   return lines.join('\n');
 }
 
-const USAGE = `usage: npm run accuracy -- [--data DIR] [--only NAME,NAME] [--offline-only] [--llm URL [--llm-provider openai|ollama] [--llm-model NAME]]
+const USAGE =
+  `usage: npm run accuracy -- [--data DIR] [--only NAME,NAME] [--offline-only] ` +
+  `[--llm URL [--llm-provider openai|ollama] [--llm-model NAME]]
   --offline-only    only the miner's own view, not the rows a daemon stores (requests of 2,000 and of 1)
   --llm URL         also measure with LLM refinement: an OpenAI-compatible base URL (…/v1) or an Ollama server
   --llm-provider    openai (default) or ollama
@@ -438,7 +446,8 @@ async function main(): Promise<number> {
     console.log('\nas stored: skipped (--offline-only)');
   } else {
     console.log(
-      '\naccuracy as stored — through a daemon (OTLP/JSON, templates per service), rows read back from ClickHouse, grouped by CurrentTemplateId',
+      '\naccuracy as stored — through a daemon (OTLP/JSON, templates per ' +
+        'service), rows read back from ClickHouse, grouped by CurrentTemplateId',
     );
     console.log(await evaluateStored(dataDir, offline, only));
   }
@@ -462,7 +471,8 @@ async function main(): Promise<number> {
   console.log(`\naccuracy — with LLM refinement (${provider}, ${model} at ${values.llm})`);
   console.log(accuracyTable(results));
   console.log(
-    `\nLLM: ${counts.requests} requests (${counts.failures} failed), ${counts.accepted} templates accepted, ${counts.rejected} rejected, ${counts.tokens} tokens`,
+    `\nLLM: ${counts.requests} requests (${counts.failures} failed), ${counts.accepted} ` +
+      `templates accepted, ${counts.rejected} rejected, ${counts.tokens} tokens`,
   );
   return 0;
 }

@@ -54,25 +54,32 @@ const [{ n: stored }] = await (
 ).json<{ n: number }>();
 for (let start = Number(stored) > 0 ? ROWS : 0; start < ROWS; start += CHUNK) {
   await client.command({
-    query: `
-INSERT INTO otel.otel_logs (Timestamp, ObservedTimestamp, TraceId, SpanId, TraceFlags, SeverityText, SeverityNumber, ServiceName, Body, ResourceAttributes, ScopeName, LogAttributes, TemplateId, TemplateParams)
+    query:
+      `
+INSERT INTO otel.otel_logs (Timestamp, ObservedTimestamp, TraceId, SpanId, TraceFlags, SeverityText, SeverityNumber, ` +
+      `ServiceName, Body, ResourceAttributes, ScopeName, LogAttributes, TemplateId, TemplateParams)
 SELECT ts, ts, lower(hex(toUInt128(cityHash64(n)) * 18446744073709551615)) , lower(hex(cityHash64(n, 1))), 1,
        multiIf(n % 10 = 0, 'ERROR', n % 10 = 1, 'WARN', 'INFO'), multiIf(n % 10 = 0, 17, n % 10 = 1, 13, 9),
        concat('svc-', toString(n % 20)), concat('Event type ', toString(t), ' for user ', p1, ' took ', p2, ' ms'),
        map('service.name', concat('svc-', toString(n % 20)), 'host.name', concat('node-', toString(n % 7))), 'bench',
        map('user', p1, 'region', if(n % 2 = 0, 'eu', 'us')), toUInt64(1000000 + t), [p1, p2]
-FROM (SELECT number + ${start} AS n, (n * 7919) % ${TEMPLATES} AS t, concat('user', toString(cityHash64(n) % 5000)) AS p1, toString(n % 1000) AS p2,
+FROM (SELECT number + ${start} AS n, (n * 7919) % ${TEMPLATES} AS t, ` +
+      `concat('user', toString(cityHash64(n) % 5000)) AS p1, toString(n % 1000) AS p2,
              fromUnixTimestamp64Nano(toInt64(${nowNs} - intDiv(toUInt64(n) * ${DAY_NS}, ${ROWS}))) AS ts
       FROM numbers(${Math.min(CHUNK, ROWS - start)}))`,
   });
 }
 if (Number(stored) === 0)
   await client.command({
-    query: `
-INSERT INTO otel.log_templates (TemplateId, Text, FirstSeen, LastSeen, Count, Services, MaxSeverityNumber, MaxSeverityText, Sample, ReplacedIds, Source)
+    query:
+      `
+INSERT INTO otel.log_templates (TemplateId, Text, FirstSeen, LastSeen, Count, Services, ` +
+      `MaxSeverityNumber, MaxSeverityText, Sample, ReplacedIds, Source)
 SELECT toUInt64(1000000 + number), concat('Event type ', toString(number), ' for user <*> took <*> ms'),
-       fromUnixTimestamp64Nano(toInt64(${nowNs - DAY_NS})), fromUnixTimestamp64Nano(toInt64(${nowNs})), ${Math.round(ROWS / TEMPLATES)},
-       arrayMap(i -> concat('svc-', toString(i)), range(20)), 17, (17, 'ERROR'), concat('Event type ', toString(number), ' for user user1 took 1 ms'), [], 'miner'
+       fromUnixTimestamp64Nano(toInt64(${nowNs - DAY_NS})), ` +
+      `fromUnixTimestamp64Nano(toInt64(${nowNs})), ${Math.round(ROWS / TEMPLATES)},
+       arrayMap(i -> concat('svc-', toString(i)), range(20)), 17, (17, 'ERROR'), ` +
+      `concat('Event type ', toString(number), ' for user user1 took 1 ms'), [], 'miner'
 FROM numbers(${TEMPLATES})`,
   });
 await client.command({ query: 'SYSTEM RELOAD DICTIONARIES' });
@@ -84,7 +91,8 @@ async function timed(path: string): Promise<number[]> {
   for (let i = -3; i < RUNS; i++) {
     const started = performance.now();
     const res = await fetch(
-      `http://127.0.0.1:${port}${path.replaceAll('{i}', String(i + 10)).replaceAll('{template}', String(1_000_000 + ((i + 10) % TEMPLATES)))}`,
+      `http://127.0.0.1:${port}` +
+        path.replaceAll('{i}', String(i + 10)).replaceAll('{template}', String(1_000_000 + ((i + 10) % TEMPLATES))),
     );
     const body = await res.text();
     if (res.status !== 200) throw new Error(`${path} answered ${res.status}: ${body.slice(0, 300)}`);
@@ -107,7 +115,8 @@ const cases: Array<[string, string]> = [
   ['template detail with parameter distribution, 24 h', '/api/v1/templates/{template}?from=-24h'],
 ];
 console.log(
-  `\nbench:console — ${ROWS.toLocaleString('en')} rows in embedded ClickHouse over 24 h (${TEMPLATES} templates, 20 services; loaded in ${loadSeconds.toFixed(1)} s), ${RUNS} runs each over HTTP`,
+  `\nbench:console — ${ROWS.toLocaleString('en')} rows in embedded ClickHouse over 24 h (${TEMPLATES} ` +
+    `templates, 20 services; loaded in ${loadSeconds.toFixed(1)} s), ${RUNS} runs each over HTTP`,
 );
 // Other work on the machine shows in every figure: the load is printed with them.
 console.log(

@@ -18,15 +18,20 @@ const REQUESTS = 20;
 
 const MESSAGES = [
   (i: number) =>
-    `GET /api/orders/${100000 + i} completed status=200 duration_ms=${i % 900} bytes=${(i * 37) % 100000} user=user-${i % 5000} region=eu-west-1 client=mobile-app/4.2.0`,
+    `GET /api/orders/${100000 + i} completed status=200 duration_ms=${i % 900} ` +
+    `bytes=${(i * 37) % 100000} user=user-${i % 5000} region=eu-west-1 client=mobile-app/4.2.0`,
   (i: number) =>
-    `Connection timeout after ${i % 60}s to upstream 10.${i % 255}.${(i >> 3) % 255}.${i % 7}:5432 (pool=orders-primary, in use ${i % 50}/50, retrying in ${(i % 5) + 1}s)`,
+    `Connection timeout after ${i % 60}s to upstream 10.${i % 255}.${(i >> 3) % 255}.${i % 7}:5432 ` +
+    `(pool=orders-primary, in use ${i % 50}/50, retrying in ${(i % 5) + 1}s)`,
   (i: number) =>
-    `User user-${i % 5000} logged in from 192.168.${i % 255}.${(i * 7) % 255} using session ${(i * 2654435761) >>> 0} via oauth provider accounts.example.com, mfa=totp`,
+    `User user-${i % 5000} logged in from 192.168.${i % 255}.${(i * 7) % 255} using ` +
+    `session ${(i * 2654435761) >>> 0} via oauth provider accounts.example.com, mfa=totp`,
   (i: number) =>
-    `Cache miss for key product:${i % 20000}:price in region eu-west-1, fetching from primary database (attempt ${(i % 3) + 1} of 3, ttl=300s, shard=${i % 16})`,
+    `Cache miss for key product:${i % 20000}:price in region eu-west-1, fetching ` +
+    `from primary database (attempt ${(i % 3) + 1} of 3, ttl=300s, shard=${i % 16})`,
   (i: number) =>
-    `Payment ${i.toString(16)} authorised for amount ${(i % 10000) / 100} EUR card ****${1000 + (i % 9000)} merchant=shop-${i % 40} risk_score=${i % 100} 3ds=frictionless acquirer=adyen`,
+    `Payment ${i.toString(16)} authorised for amount ${(i % 10000) / 100} EUR card ` +
+    `****${1000 + (i % 9000)} merchant=shop-${i % 40} risk_score=${i % 100} 3ds=frictionless acquirer=adyen`,
 ];
 const FUNCTIONS = ['OrderController.get', 'PaymentService.authorise', 'SessionStore.create', 'PriceCache.lookup'];
 
@@ -69,7 +74,8 @@ const cases: Array<[string, Buffer[], (b: Buffer) => unknown]> = [
 const bodyLength =
   batches[0]!.resourceLogs[0]!.scopeLogs[0]!.logRecords.reduce((n, r) => n + (r.body as string).length, 0) / RECORDS;
 console.log(
-  `\nbench:decode — requests of ${RECORDS.toLocaleString('en')} log records (bodies ~${Math.round(bodyLength)} characters, 8 attributes), one core`,
+  `\nbench:decode — requests of ${RECORDS.toLocaleString('en')} log records ` +
+    `(bodies ~${Math.round(bodyLength)} characters, 8 attributes), one core`,
 );
 console.log('| encoding | records/s | MB/s | bytes/record |');
 console.log('|---|---:|---:|---:|');
@@ -78,6 +84,7 @@ for (const [name, bodies, decode] of cases) {
   const rate = measure(bodies, decode, 3000);
   const bytesPerRecord = bodies.reduce((n, b) => n + b.length, 0) / (bodies.length * RECORDS);
   console.log(
-    `| ${name} | ${Math.round(rate).toLocaleString('en')} | ${((rate * bytesPerRecord) / 1e6).toFixed(0)} | ${Math.round(bytesPerRecord)} |`,
+    `| ${name} | ${Math.round(rate).toLocaleString('en')} ` +
+      `| ${((rate * bytesPerRecord) / 1e6).toFixed(0)} | ${Math.round(bytesPerRecord)} |`,
   );
 }

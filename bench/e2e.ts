@@ -34,7 +34,8 @@ receivers:
     protocols:
       http: { endpoint: 127.0.0.1:${httpPort} }
 processors:
-  batch: { send_batch_size: 10000, send_batch_max_size: 20000, timeout: 200ms, max_pending_records: 40000, wait_for_flush: ${waitForFlush} }
+  batch: { send_batch_size: 10000, send_batch_max_size: 20000, timeout: 200ms, ` +
+    `max_pending_records: 40000, wait_for_flush: ${waitForFlush} }
 exporters:
   clickhouse:
     endpoint: embedded://${join(dir, 'store')}
@@ -107,7 +108,9 @@ rmSync(dir, { recursive: true, force: true });
 
 const row = (k: string, v: string) => console.log(`| ${k.padEnd(34)} | ${v.padStart(14)} |`);
 console.log(
-  `\nbench:e2e — ${TOTAL.toLocaleString('en')} logs, ${PER_REQUEST} per OTLP/HTTP protobuf request, ${CONCURRENCY} connections, embedded ClickHouse, sending queue ${queue === 'disk' ? 'on disk' : 'in memory'}${waitForFlush ? ', batch wait_for_flush' : ''}`,
+  `\nbench:e2e — ${TOTAL.toLocaleString('en')} logs, ${PER_REQUEST} per OTLP/HTTP protobuf ` +
+    `request, ${CONCURRENCY} connections, embedded ClickHouse, sending ` +
+    `queue ${queue === 'disk' ? 'on disk' : 'in memory'}${waitForFlush ? ', batch wait_for_flush' : ''}`,
 );
 row('metric', 'value');
 console.log(`|${'-'.repeat(36)}|${'-'.repeat(16)}|`);

@@ -82,7 +82,10 @@ interface Rates {
   cpu: number;
 }
 
-/** Each batch is copied just before it is processed, as a decoder hands over fresh records; only processing is timed. */
+/**
+ * Each batch is copied just before it is processed, as a decoder hands over fresh records; only
+ * processing is timed.
+ */
 async function measure(head: Processor): Promise<{ median: Rates; best: Rates }> {
   const rounds: Rates[] = [];
   for (let round = 0; round < ROUNDS; round++) {
@@ -112,7 +115,8 @@ async function measure(head: Processor): Promise<{ median: Rates; best: Rates }>
 
 const fmt = (n: number) => Math.round(n).toLocaleString('en');
 console.log(
-  `\nbench:processors — ${BATCHES} batches of ${RECORDS.toLocaleString('en')} records (bench/workload.ts), ${ROUNDS} rounds, one core`,
+  `\nbench:processors — ${BATCHES} batches of ${RECORDS.toLocaleString('en')} ` +
+    `records (bench/workload.ts), ${ROUNDS} rounds, one core`,
 );
 console.log('| processor | logs/s, median (best) | logs per CPU-second, median (best) |');
 console.log('|---|---:|---:|');

@@ -9,7 +9,10 @@ const [port, count] = process.argv.slice(2).map(Number) as [number, number];
 const CHUNK = 5000;
 const lines: Buffer[] = [];
 for (let i = 0; i < CHUNK; i++) {
-  const msg = `<165>1 2026-11-22T10:00:00.${String(i % 1000).padStart(3, '0')}Z web-${i % 16} checkout ${1000 + (i % 50)} ORDER [origin@32473 ip="10.0.${i % 255}.${i % 7}"] Order ${100000 + i} paid in ${i % 900} ms by user-${i % 5000}`;
+  const msg =
+    `<165>1 2026-11-22T10:00:00.${String(i % 1000).padStart(3, '0')}Z web-${i % 16} ` +
+    `checkout ${1000 + (i % 50)} ORDER [origin@32473 ip="10.0.${i % 255}.${i % 7}"] ` +
+    `Order ${100000 + i} paid in ${i % 900} ms by user-${i % 5000}`;
   const bytes = Buffer.from(msg);
   lines.push(Buffer.from(`${bytes.length} `), bytes);
 }

@@ -117,7 +117,8 @@ console.log(`\nbench:syslog — ${COUNT.toLocaleString('en')} RFC 5424 messages,
 console.log('| receiver | messages/s | peak RSS (MiB) |');
 console.log('|---|---:|---:|');
 console.log(
-  `| otelhouse (syslog → batch → debug) | ${Math.round(ours.rate).toLocaleString('en')} | ${ours.rssMiB.toFixed(0)} |`,
+  `| otelhouse (syslog → batch → debug) ` +
+    `| ${Math.round(ours.rate).toLocaleString('en')} | ${ours.rssMiB.toFixed(0)} |`,
 );
 if (theirs === undefined) console.log('| rsyslog | not installed (apt-get install rsyslog) | |');
 else {

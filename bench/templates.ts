@@ -96,7 +96,8 @@ function printFigures(f: Figures, dataDir: string): void {
   const lines = loadMix(dataDir);
   const bytes = lines.reduce((m, l) => m + Buffer.byteLength(l), 0) / lines.length;
   console.log(
-    `\nbench:templates — ${LINES.toLocaleString('en')} messages (loghub-2k mix, ~${Math.round(bytes)} bytes each), ${f.templates} templates, ${availableParallelism()} cores`,
+    `\nbench:templates — ${LINES.toLocaleString('en')} messages (loghub-2k mix, ` +
+      `~${Math.round(bytes)} bytes each), ${f.templates} templates, ${availableParallelism()} cores`,
   );
   console.log(`mining from cold (empty template set, batches of 1,000, inline): ${n(f.mining)} logs/s`);
   console.log(`matching, every template learned; the pool has ${defaultPoolSize()} workers and this thread`);
@@ -191,7 +192,8 @@ if (values.json) {
   const c = best(runs.current);
   const change = (x: number, y: number) => `${y >= x ? '+' : ''}${(((y - x) / x) * 100).toFixed(1)} %`;
   console.log(
-    `\nbench:templates — ${values.baseline} against the working tree, alternating, best of ${rounds} each, ${availableParallelism()} cores`,
+    `\nbench:templates — ${values.baseline} against the working tree, ` +
+      `alternating, best of ${rounds} each, ${availableParallelism()} cores`,
   );
   console.log(`templates learned: ${b.templates} → ${c.templates}`);
   console.log(

@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import t from 'tap';
@@ -10,6 +11,8 @@ const COMPONENT_KINDS = ['receivers', 'processors', 'exporters', 'extensions'];
 const SHARED_FOLDERS = new Set(['processors/shared']);
 /** The core contract: what every component and the service share, and nothing else. */
 const PIPELINE_FILES = ['auth.ts', 'component-kind.ts', 'component.ts', 'consumer.ts', 'errors.ts', 'fanout.ts', 'host.ts', 'limits.ts', 'model.ts', 'registry.ts', 'room-wait.ts', 'service.ts'];
+/** The longest line allowed in source outside test/ (Prettier's printWidth; it does not break strings or comments). */
+const MAX_LINE = 120;
 
 function sourceFiles(dir: string): string[] {
   return readdirSync(dir).flatMap((name) => {
@@ -17,6 +20,13 @@ function sourceFiles(dir: string): string[] {
     if (statSync(path).isDirectory()) return sourceFiles(path);
     return path.endsWith('.ts') ? [path] : [];
   });
+}
+
+/** The files git tracks under src/ and bench/ that are TypeScript or JavaScript modules, relative to the project root. */
+function trackedSourceFiles(): string[] {
+  return execFileSync('git', ['ls-files', '-z', '--', 'src', 'bench'], { cwd: PROJECT_ROOT, encoding: 'utf8' })
+    .split('\0')
+    .filter((file) => /\.(ts|tsx|mjs)$/.test(file));
 }
 
 /** Each source file (relative to src/) with the source files it imports, type-only imports included. */
@@ -114,4 +124,19 @@ t.test('every component folder has its config and a factory-only index', async (
     const declared = index.statements.filter((s) => ts.isClassDeclaration(s) || ts.isFunctionDeclaration(s)).length;
     t.equal(declared, 0, `${folder}/index.ts declares no class or function: the factory only`);
   }
+});
+
+t.test(`every line of src/ and bench/ fits in ${MAX_LINE} characters`, async (t) => {
+  const files = trackedSourceFiles();
+  t.ok(files.length >= 100, `${files.length} tracked source files found`);
+  const long: string[] = [];
+  for (const file of files) {
+    readFileSync(join(PROJECT_ROOT, file), 'utf8')
+      .split(/\r?\n/)
+      .forEach((line, i) => {
+        const length = [...line].length;
+        if (length > MAX_LINE) long.push(`${file}:${i + 1} (${length})`);
+      });
+  }
+  t.same(long, [], long.length ? `lines longer than ${MAX_LINE} characters: ${long.join(', ')}` : 'no line is longer than that');
 });

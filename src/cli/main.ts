@@ -141,7 +141,8 @@ async function main(argv: string[]): Promise<number> {
     if (command === 'validate') {
       const config = loadConfig({ file: values.config });
       process.stdout.write(
-        `${values.config}: valid (${config.pipelines.length} pipeline${config.pipelines.length === 1 ? '' : 's'}: ${config.pipelines.map((p) => p.id).join(', ')})\n`,
+        `${values.config}: valid (${config.pipelines.length} ` +
+          `pipeline${config.pipelines.length === 1 ? '' : 's'}: ${config.pipelines.map((p) => p.id).join(', ')})\n`,
       );
       return 0;
     }

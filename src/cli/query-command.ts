@@ -185,7 +185,8 @@ async function openStore(config: ServiceConfig): Promise<Source> {
   } catch (err) {
     if (/Cannot lock file|already running/i.test(errorMessage(err))) {
       throw new Error(
-        `the store ${target.kind === 'embedded' ? target.path : ch.endpoint} is held by a running daemon whose console does not answer: list the console extension in its service.extensions, or pass --console URL`,
+        `the store ${target.kind === 'embedded' ? target.path : ch.endpoint} is held by a running daemon whose ` +
+          `console does not answer: list the console extension in its service.extensions, or pass --console URL`,
       );
     }
     throw err;
@@ -212,7 +213,10 @@ function oneLine(s: string): string {
 }
 
 function logLine(log: ApiLog): string {
-  return `${log.timestamp}  ${(log.severity_text || String(log.severity_number)).padEnd(5)}  ${log.service_name.padEnd(16)}  ${oneLine(log.body)}`;
+  return (
+    `${log.timestamp}  ${(log.severity_text || String(log.severity_number)).padEnd(5)} ` +
+    ` ${log.service_name.padEnd(16)}  ${oneLine(log.body)}`
+  );
 }
 
 function writeLogs(out: NodeJS.WritableStream, logs: ApiLog[], output: 'table' | 'json'): void {
@@ -225,12 +229,14 @@ function writeTemplates(out: NodeJS.WritableStream, templates: ApiTemplate[], ou
     return;
   }
   out.write(
-    `${'count'.padStart(10)}  ${'change'.padStart(7)}  ${'max'.padEnd(5)}  ${'id'.padEnd(20)}  ${'services'.padEnd(20)}  template\n`,
+    `${'count'.padStart(10)}  ${'change'.padStart(7)}  ${'max'.padEnd(5)} ` +
+      ` ${'id'.padEnd(20)}  ${'services'.padEnd(20)}  template\n`,
   );
   for (const t of templates) {
     const change = t.change === null ? 'new' : `${t.change >= 0 ? '+' : ''}${Math.round(t.change * 100)}%`;
     out.write(
-      `${String(t.count).padStart(10)}  ${change.padStart(7)}  ${t.max_severity.padEnd(5)}  ${t.id.padEnd(20)}  ${t.services.join(',').slice(0, 20).padEnd(20)}  ${oneLine(t.text)}\n`,
+      `${String(t.count).padStart(10)}  ${change.padStart(7)}  ${t.max_severity.padEnd(5)} ` +
+        ` ${t.id.padEnd(20)}  ${t.services.join(',').slice(0, 20).padEnd(20)}  ${oneLine(t.text)}\n`,
     );
   }
 }

@@ -329,7 +329,9 @@ function checkAuthenticatorRefs(
       if (!enabled.has(id)) {
         issues.push({
           path: `${path}.auth.authenticator`,
-          message: `"${id}" is not an extension listed in service.extensions (define it under extensions and list it there)`,
+          message:
+            `"${id}" is not an extension listed in service.extensions ` +
+            `(define it under extensions and list it there)`,
         });
       }
     } else {

@@ -35,7 +35,10 @@ export interface StoredRecord {
   seq: number;
   records: number;
   token: string;
-  /** Where its frame is: a segment, the frame's start in it, and its length. Moving a record aside updates these in place. */
+  /**
+   * Where its frame is: a segment, the frame's start in it, and its length. Moving a record aside
+   * updates these in place.
+   */
   segment: number;
   offset: number;
   length: number;
@@ -48,7 +51,10 @@ export interface ReplayReport {
   /** Damaged stretches skipped (torn tails, bad checksums), each usually one record. */
   damagedRegions: number;
   damagedBytes: number;
-  /** Sequence numbers at or above the consumer offset that neither an intact record carries nor an acknowledgement names. */
+  /**
+   * Sequence numbers at or above the consumer offset that neither an intact record carries nor an
+   * acknowledgement names.
+   */
   missingSeqs: number;
 }
 
@@ -418,7 +424,8 @@ export class DiskQueue {
       if (!this.offsetFailing)
         this.options.logger.warn(
           { err: errorMessage(err), dir: this.options.dir },
-          'cannot write the disk queue offset; retrying (after a crash, exported batches would be sent again and deduplicated)',
+          'cannot write the disk queue offset; retrying (after a crash, ' +
+            'exported batches would be sent again and deduplicated)',
         );
       this.offsetFailing = true;
       return;
@@ -694,7 +701,10 @@ function isAcked(state: AckState, seq: number): boolean {
   return (seq < state.below && !state.liveBelow.has(seq)) || state.acked.has(seq);
 }
 
-/** One line of the acks file: the entry, a space, its CRC-32 in hex (a torn or damaged line is skipped, never misread). */
+/**
+ * One line of the acks file: the entry, a space, its CRC-32 in hex (a torn or damaged line is
+ * skipped, never misread).
+ */
 function ackLine(entry: string): string {
   return `${entry} ${crc32(entry).toString(16)}\n`;
 }
@@ -735,7 +745,8 @@ function readAcks(dir: string, logger: Logger): AckState {
   if (damaged > 0)
     logger.warn(
       { dir, entries: damaged },
-      'skipping damaged entries of the disk queue acks file; the batches they acknowledged replay (deduplicated by their tokens)',
+      'skipping damaged entries of the disk queue acks file; the ' +
+        'batches they acknowledged replay (deduplicated by their tokens)',
     );
   return state;
 }
@@ -811,7 +822,8 @@ class AckLog {
     if (!this.failing)
       this.logger.warn(
         { err: errorMessage(err), dir: this.dir },
-        'cannot write the disk queue acks file; retrying (after a crash, batches exported out of order would be sent again and deduplicated)',
+        'cannot write the disk queue acks file; retrying (after a crash, ' +
+          'batches exported out of order would be sent again and deduplicated)',
       );
     this.failing = true;
   }
@@ -906,7 +918,8 @@ function readOffset(dir: string, logger: Logger): number {
   if (typeof committed === 'number' && Number.isSafeInteger(committed) && committed >= 1) return committed;
   logger.warn(
     { dir },
-    'the disk queue offset file is unreadable; replaying every stored record (deduplication tokens keep them from being stored twice)',
+    'the disk queue offset file is unreadable; replaying every stored ' +
+      'record (deduplication tokens keep them from being stored twice)',
   );
   return 1;
 }

@@ -181,13 +181,16 @@ export class QueueLock {
       const verdict = judge(this.dir, holder, this.me);
       if (verdict.kind === 'live')
         throw new Error(
-          `the queue directory ${this.dir} is in use by ${describe(holder)}: ${verdict.why} (remove ${this.path} if that process is not otelhouse)`,
+          `the queue directory ${this.dir} is in use by ${describe(holder)}: ${verdict.why} ` +
+            `(remove ${this.path} if that process is not otelhouse)`,
         );
       if (verdict.kind === 'unknown') {
         firstSeen ??= touched;
         if (touched !== firstSeen) {
           throw new Error(
-            `the queue directory ${this.dir} is in use by ${describe(holder)}, which keeps its lock fresh: a disk queue belongs to one process (a pod and its replacement must not run at the same time; remove ${this.path} if that process is not otelhouse)`,
+            `the queue directory ${this.dir} is in use by ${describe(holder)}, which keeps its ` +
+              `lock fresh: a disk queue belongs to one process (a pod and its replacement must ` +
+              `not run at the same time; remove ${this.path} if that process is not otelhouse)`,
           );
         }
         const age = Date.now() - touched;
@@ -196,7 +199,8 @@ export class QueueLock {
             waitingSince = Date.now();
             this.logger.warn(
               { dir: this.dir, holder: describe(holder), wait_ms: Math.ceil(timing.staleMs - age) },
-              'the disk queue is locked by a process this one cannot check (another container?); waiting to see whether it is alive',
+              'the disk queue is locked by a process this one cannot check ' +
+                '(another container?); waiting to see whether it is alive',
             );
           }
           await sleep(Math.min(timing.refreshMs, timing.staleMs - age) + 10);

@@ -144,7 +144,8 @@ export class QueuedExporter<P> implements Exporter {
     this.retryConfig = config.retry_on_failure;
     if ((this.queueConfig.storage !== undefined || this.queueConfig.max_bytes > 0) && !sender.codec) {
       throw new Error(
-        `${context.id}: this exporter cannot size or store its payloads (sending_queue.storage and max_bytes are not available)`,
+        `${context.id}: this exporter cannot size or store its payloads ` +
+          `(sending_queue.storage and max_bytes are not available)`,
       );
     }
     if (config.dead_letter?.path)
@@ -302,7 +303,8 @@ export class QueuedExporter<P> implements Exporter {
     if (left > 0 && this.disk) {
       this.context.logger.info(
         { records: left, dir: this.disk.dir },
-        'shutdown deadline reached; the log records not yet exported stay in the disk queue and are sent after the next start',
+        'shutdown deadline reached; the log records not yet exported ' +
+          'stay in the disk queue and are sent after the next start',
       );
     } else if (left > 0) {
       this.context.telemetry.failed(this.queuedRecords, 'shutdown');
@@ -346,7 +348,8 @@ export class QueuedExporter<P> implements Exporter {
           damaged_bytes: replay.damagedBytes,
           missing_batches: replay.missingSeqs,
         },
-        'the disk queue had damaged records (torn writes or corruption); they were skipped and the intact records replay',
+        'the disk queue had damaged records (torn writes or ' +
+          'corruption); they were skipped and the intact records replay',
       );
     }
     if (replay.records.length > 0)
@@ -369,7 +372,8 @@ export class QueuedExporter<P> implements Exporter {
       if (held.records > 0) {
         this.context.logger.warn(
           { dir, batches: held.batches, records: held.records },
-          `a disk queue directory that no configured exporter uses holds log records not yet exported; they will not be sent. Name the exporter ${entry.name} again (with _ for /), or remove the directory`,
+          `a disk queue directory that no configured exporter uses holds log records not yet exported; they ` +
+            `will not be sent. Name the exporter ${entry.name} again (with _ for /), or remove the directory`,
         );
       }
     }
@@ -384,7 +388,8 @@ export class QueuedExporter<P> implements Exporter {
       } catch (err) {
         this.context.logger.error(
           { err: errorMessage(err) },
-          'a sending queue consumer failed; starting another (a batch it held is sent again after a restart if the queue is on disk)',
+          'a sending queue consumer failed; starting another (a batch it ' +
+            'held is sent again after a restart if the queue is on disk)',
         );
         if (this.closing) return;
       }
@@ -619,7 +624,8 @@ export class QueuedExporter<P> implements Exporter {
           logger.error(
             { ...context, dead_letter_error: errorMessage(err) },
             this.disk
-              ? 'the dead-letter directory cannot be written at the shutdown deadline; the batch stays in the disk queue'
+              ? 'the dead-letter directory cannot be written at the ' +
+                  'shutdown deadline; the batch stays in the disk queue'
               : 'the dead-letter directory cannot be written at the shutdown deadline; the batch is lost',
           );
           return 'deferred';

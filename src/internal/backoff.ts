@@ -4,7 +4,10 @@ export interface BackoffSettings {
   /** The interval grows up to this; Infinity: no bound. */
   maxMs: number;
   multiplier: number;
-  /** Each wait is the interval ± this share of it, so clients that failed together do not retry together; 0: no jitter. */
+  /**
+   * Each wait is the interval ± this share of it, so clients that failed together do not retry
+   * together; 0: no jitter.
+   */
   randomizationFactor: number;
 }
 

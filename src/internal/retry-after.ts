@@ -1,4 +1,7 @@
-/** An HTTP Retry-After value (seconds, or an HTTP date) in milliseconds from now; undefined when absent or unreadable. */
+/**
+ * An HTTP Retry-After value (seconds, or an HTTP date) in milliseconds from now; undefined when
+ * absent or unreadable.
+ */
 export function parseRetryAfter(value: string | null | undefined, now = Date.now()): number | undefined {
   if (!value) return undefined;
   const text = value.trim();

@@ -1,4 +1,7 @@
-/** IANA time zones through Intl, the only zone database Node has; shared by the syslog receiver and the parse processor. */
+/**
+ * IANA time zones through Intl, the only zone database Node has; shared by the syslog receiver and
+ * the parse processor.
+ */
 const formatters = new Map<string, Intl.DateTimeFormat>();
 
 /** Offset of an IANA time zone from UTC at an instant, in ms. */

@@ -22,7 +22,10 @@ export interface LogStore {
    * reader that lets requests choose settings opens one client per request.
    */
   readonly sessionSettings: boolean;
-  /** A new client for reads (its current database: `database`, else the server's default); throws StoreUnavailableError while the store is not open. */
+  /**
+   * A new client for reads (its current database: `database`, else the server's default); throws
+   * StoreUnavailableError while the store is not open.
+   */
   openReader(database?: string): Promise<ClickHouseClient>;
 }
 

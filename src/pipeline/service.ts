@@ -130,7 +130,9 @@ export class Service {
       this.startWarnings.push({
         fields: { component: r.id, pipeline: p.id, exporters: persistent },
         message:
-          'batch processor with wait_for_flush: false in front of a persistent sending queue: requests are acknowledged before their records reach the disk queue, and acknowledged records may be lost on a crash',
+          'batch processor with wait_for_flush: false in front of a persistent ' +
+          'sending queue: requests are acknowledged before their records reach ' +
+          'the disk queue, and acknowledged records may be lost on a crash',
       });
     }
     return r.config;

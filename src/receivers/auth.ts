@@ -21,7 +21,8 @@ export function resolveAuthenticator(
   const extension = context.extensions?.get(auth.authenticator);
   if (!extension)
     throw new Error(
-      `${context.id}: authenticator "${auth.authenticator}" is not among the running extensions (list it in service.extensions)`,
+      `${context.id}: authenticator "${auth.authenticator}" is not ` +
+        `among the running extensions (list it in service.extensions)`,
     );
   if (!isServerAuthenticator(extension))
     throw new Error(`${context.id}: extension "${auth.authenticator}" cannot authenticate requests`);

@@ -38,7 +38,10 @@ export function httpServerSettings(defaultEndpoint: string) {
     max_request_body_size: positiveInt(20 * 1024 * 1024),
     /** Connections open at once; more are closed as soon as they are accepted. */
     max_connections: positiveInt(4096),
-    /** Time from a connection's first byte (or the end of the previous request) to the request's last header: the slowloris guard; also bounds the TLS handshake. */
+    /**
+     * Time from a connection's first byte (or the end of the previous request) to the request's
+     * last header: the slowloris guard; also bounds the TLS handshake.
+     */
     read_header_timeout: duration('10s').refine((ms) => ms > 0, {
       message: 'must be greater than 0 (it guards against clients that send headers slowly)',
     }),
@@ -46,7 +49,10 @@ export function httpServerSettings(defaultEndpoint: string) {
     read_timeout: duration('1m'),
     /** How long a keep-alive connection may wait for its next request; 0: no limit. */
     idle_timeout: duration('1m'),
-    /** A request that finds the pipeline full waits this long for room before it is refused (429); 0 refuses at once. Keep it below the clients' export timeout (10 s in the OTel SDKs). */
+    /**
+     * A request that finds the pipeline full waits this long for room before it is refused (429); 0
+     * refuses at once. Keep it below the clients' export timeout (10 s in the OTel SDKs).
+     */
     wait_for_room: duration('5s'),
   };
 }
@@ -264,7 +270,8 @@ async function zstdDecompress(raw: Buffer, limit: number, limitName: string): Pr
   let size = 0;
   let sinceYield = 0;
   let input: Buffer = raw;
-  // Whether the last call that made progress left a frame unfinished (a call after a frame's end, with no input, says nothing about it).
+  // Whether the last call that made progress left a frame unfinished (a call after a frame's end,
+  // with no input, says nothing about it).
   let frameOpen = false;
   for (;;) {
     // One byte more than the limit allows is enough to know it was passed.
@@ -278,7 +285,8 @@ async function zstdDecompress(raw: Buffer, limit: number, limitName: string): Pr
       if (/too much memory/i.test(errorMessage(err))) {
         throw new HttpRequestError(
           413,
-          `zstd frame needs a window larger than ${2 ** ZSTD_WINDOW_LOG_MAX / 1048576} MiB; compress with a smaller window (levels 1–19)`,
+          `zstd frame needs a window larger than ${2 ** ZSTD_WINDOW_LOG_MAX / 1048576} ` +
+            `MiB; compress with a smaller window (levels 1–19)`,
         );
       }
       throw err;

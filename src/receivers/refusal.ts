@@ -67,7 +67,10 @@ export function refusalFor(err: unknown): Refusal {
   };
 }
 
-/** A request refused by the receiver itself, before its records reach the pipeline, with the HTTP status it is answered. */
+/**
+ * A request refused by the receiver itself, before its records reach the pipeline, with the HTTP
+ * status it is answered.
+ */
 export function refusalForHttpStatus(httpStatus: number, message: string): Refusal {
   return {
     httpStatus,

@@ -152,7 +152,8 @@ export class ServerTlsCredentials {
       createSecureContext(options);
     } catch (err) {
       throw new Error(
-        `invalid TLS certificate, key or CA (${this.config.cert_file ?? 'cert_pem'}, ${this.config.key_file ?? 'key_pem'}): ${errorMessage(err)}`,
+        `invalid TLS certificate, key or CA ` +
+          `(${this.config.cert_file ?? 'cert_pem'}, ${this.config.key_file ?? 'key_pem'}): ${errorMessage(err)}`,
       );
     }
     return options;

@@ -35,13 +35,20 @@ export class Telemetry {
   });
   readonly receiverRefusedRequests = new Counter({
     name: 'otelhouse_receiver_refused_requests_total',
-    help: 'Requests or connections a receiver refused, by reason: unauthenticated, too_many_connections, tls_handshake_failed, not_found, method_not_allowed, unsupported_media_type, too_large, undecodable, invalid, back_pressure, shutting_down, rejected, unavailable; for gRPC also ended_before_message (grpc-js ended the call before the receiver saw its message: over max_recv_msg_size_mib, undecompressable, or cancelled).',
+    help:
+      'Requests or connections a receiver refused, by reason: unauthenticated, ' +
+      'too_many_connections, tls_handshake_failed, not_found, method_not_allowed, ' +
+      'unsupported_media_type, too_large, undecodable, invalid, back_pressure, shutting_down, ' +
+      'rejected, unavailable; for gRPC also ended_before_message (grpc-js ended the call before ' +
+      'the receiver saw its message: over max_recv_msg_size_mib, undecompressable, or cancelled).',
     labelNames: ['receiver', 'transport', 'reason'],
     registers: [this.registry],
   });
   readonly receiverUnrepresentableTimes = new Counter({
     name: 'otelhouse_receiver_unrepresentable_timestamps_total',
-    help: 'Record timestamps after 2262-04-11T23:47:16.854775807Z (beyond int64 nanoseconds and ClickHouse DateTime64(9)) that the receiver read as unset; the record takes its observed time.',
+    help:
+      'Record timestamps after 2262-04-11T23:47:16.854775807Z (beyond int64 nanoseconds and ' +
+      'ClickHouse DateTime64(9)) that the receiver read as unset; the record takes its observed time.',
     labelNames: ['receiver', 'transport'],
     registers: [this.registry],
   });
@@ -49,14 +56,19 @@ export class Telemetry {
   private readonly udpDropSources = new Map<string, UdpDropSource>();
   readonly receiverUdpKernelDrops = new Counter({
     name: 'otelhouse_receiver_udp_kernel_drops_total',
-    help: "Datagrams the kernel dropped on the receiver's UDP socket (receive buffer full: the receiver did not read fast enough), from the drops column of /proc/net/udp and /proc/net/udp6. Absent where those files are not available.",
+    help:
+      "Datagrams the kernel dropped on the receiver's UDP socket (receive buffer " +
+      'full: the receiver did not read fast enough), from the drops column of ' +
+      '/proc/net/udp and /proc/net/udp6. Absent where those files are not available.',
     labelNames: ['receiver'],
     registers: [this.registry],
     collect: () => this.collectUdpDrops(),
   });
   readonly processorRefused = new Counter({
     name: 'otelhouse_processor_refused_log_records_total',
-    help: 'Log records a processor refused (the memory limiter above its soft limit); receivers answered with back-pressure.',
+    help:
+      'Log records a processor refused (the memory limiter above ' +
+      'its soft limit); receivers answered with back-pressure.',
     labelNames: ['processor'],
     registers: [this.registry],
   });
@@ -99,7 +111,9 @@ export class Telemetry {
   });
   readonly exporterDeadLetter = new Counter({
     name: 'otelhouse_exporter_dead_letter_log_records_total',
-    help: 'Log records the exporter gave up on and wrote to its dead-letter directory, by reason (permanent, retries_exhausted).',
+    help:
+      'Log records the exporter gave up on and wrote to its ' +
+      'dead-letter directory, by reason (permanent, retries_exhausted).',
     labelNames: ['exporter', 'reason'],
     registers: [this.registry],
   });
@@ -121,7 +135,10 @@ export class Telemetry {
     collectDefaultMetrics({ register: this.registry, prefix: 'otelhouse_' });
   }
 
-  /** The instrument of this name, registered on first use: the instances of one component type share it, each under its own label. */
+  /**
+   * The instrument of this name, registered on first use: the instances of one component type share
+   * it, each under its own label.
+   */
   counter<L extends string>(config: Omit<CounterConfiguration<L>, 'registers'>): Counter<L> {
     return (
       (this.registry.getSingleMetric(config.name) as Counter<L> | undefined) ??
@@ -248,7 +265,10 @@ export class ComponentTelemetry {
     this.add('unrepresentable_timestamps', n);
   }
 
-  /** Reports the kernel's drop count of this receiver's UDP socket when metrics are scraped, until the returned function is called. */
+  /**
+   * Reports the kernel's drop count of this receiver's UDP socket when metrics are scraped, until
+   * the returned function is called.
+   */
   udpDropSource(read: () => Promise<number | undefined>): () => void {
     return this.telemetry.addUdpDropSource(this, read);
   }

@@ -343,7 +343,10 @@ export class TokenScan {
   frameText(t: number): string | undefined {
     if (this.frame[t] === NO_FRAME) return undefined;
     const buf = this.buf;
-    return `${Buffer.prototype.utf8Slice.call(buf, this.start[t]!, this.frameStart[t]!) as string}${WILDCARD}${Buffer.prototype.utf8Slice.call(buf, this.frameEnd[t]!, this.end[t]!) as string}`;
+    return (
+      `${Buffer.prototype.utf8Slice.call(buf, this.start[t]!, this.frameStart[t]!) as string}` +
+      `${WILDCARD}${Buffer.prototype.utf8Slice.call(buf, this.frameEnd[t]!, this.end[t]!) as string}`
+    );
   }
 
   rawText(t: number): string {

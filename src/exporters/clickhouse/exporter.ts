@@ -205,14 +205,18 @@ export class ClickHouseLogsSender implements ExportSender<InsertPayload> {
           logsInsertStatement(this.table, cut.logs, cut.rows.slice(r.start, r.end)),
           `${cut.token}:refused:${r.start}-${r.end}`,
         );
-        sql += `-- ${r.records} log records refused: ${r.errors.slice(0, 3).join(' | ').replace(/\s+/g, ' ')}\n${statement};\n`;
+        sql +=
+          `-- ${r.records} log records ` +
+          `refused: ${r.errors.slice(0, 3).join(' | ').replace(/\s+/g, ' ')}\n${statement};\n`;
       }
     }
     const list = [...reasons];
     return {
       rejected,
       deadLetter: {
-        error: `ClickHouse refused ${rejected} of ${records} log records (the others were stored): ${list.slice(0, 3).join('; ')}${list.length > 3 ? `; and ${list.length - 3} other reasons` : ''}`,
+        error:
+          `ClickHouse refused ${rejected} of ${records} log records (the others were stored)` +
+          `: ${list.slice(0, 3).join('; ')}${list.length > 3 ? `; and ${list.length - 3} other reasons` : ''}`,
         files: [{ suffix: '.sql', data: sql }],
       },
     };

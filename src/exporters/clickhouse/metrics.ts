@@ -8,7 +8,9 @@ export class ClickHouseMetrics {
   constructor(private readonly component: ComponentTelemetry) {
     this.exporterExpired = component.counter({
       name: 'otelhouse_exporter_expired_log_records_total',
-      help: "Log records older than the exporter's ttl when they reached it: still sent, and dropped by ClickHouse with their part.",
+      help:
+        "Log records older than the exporter's ttl when they reached " +
+        'it: still sent, and dropped by ClickHouse with their part.',
       labelNames: ['exporter'],
     });
   }

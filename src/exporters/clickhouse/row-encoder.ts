@@ -34,9 +34,9 @@ export const LOG_COLUMNS = [
 
 /** What each row carries; resource and scope columns come from the per-insert tables by index. */
 const ROW_STRUCTURE =
-  'Timestamp DateTime64(9), ObservedTimestamp DateTime64(9), TraceId String, SpanId String, TraceFlags UInt8, SeverityText String, ' +
-  'SeverityNumber UInt8, Body String, LogAttributes Map(LowCardinality(String), String), EventName String, TemplateId UInt64, ' +
-  'TemplateParams Array(String), r UInt32, s UInt32';
+  'Timestamp DateTime64(9), ObservedTimestamp DateTime64(9), TraceId String, SpanId String, TraceFlags UInt8, ' +
+  'SeverityText String, SeverityNumber UInt8, Body String, LogAttributes Map(LowCardinality(String), String), ' +
+  'EventName String, TemplateId UInt64, TemplateParams Array(String), r UInt32, s UInt32';
 
 /** Inside a $$…$$ literal: JSON text written by ByteWriter has `$` only as \u0024, so it cannot end it. */
 const RESOURCE_TABLE_TYPE = 'Array(Tuple(String, String, Map(String, String)))';
@@ -277,7 +277,8 @@ export function logsInsertStatement(table: string, insert: LogsInsert, rows: str
   const select = LOG_COLUMNS.map((c) => fromTables[c] ?? c);
   return (
     `INSERT INTO ${table} (${LOG_COLUMNS.join(', ')}) ` +
-    `WITH JSONExtract($$${insert.resources}$$, '${RESOURCE_TABLE_TYPE}') AS R, JSONExtract($$${insert.scopes}$$, '${SCOPE_TABLE_TYPE}') AS S ` +
+    `WITH JSONExtract($$${insert.resources}$$, '${RESOURCE_TABLE_TYPE}') AS R, ` +
+    `JSONExtract($$${insert.scopes}$$, '${SCOPE_TABLE_TYPE}') AS S ` +
     `SELECT ${select.join(', ')} FROM format(JSONCompactEachRow, '${ROW_STRUCTURE}', $$${rows}$$)`
   );
 }
@@ -297,10 +298,12 @@ interface TemplateAggregate {
 }
 
 const TEMPLATE_COLUMNS =
-  'TemplateId, Text, FirstSeen, LastSeen, Count, Services, MaxSeverityNumber, MaxSeverityText, Sample, ReplacedIds, Source';
+  'TemplateId, Text, FirstSeen, LastSeen, Count, Services, MaxSeverityNumber, MaxSeverityText, Sample, ' +
+  'ReplacedIds, Source';
 const TEMPLATE_STRUCTURE =
-  'TemplateId UInt64, Text String, FirstSeen DateTime64(9), LastSeen DateTime64(9), Count UInt64, Services Array(String), ' +
-  'MaxSeverityNumber UInt8, MaxSeverityText Tuple(UInt8, String), Sample String, ReplacedIds Array(UInt64), Source String';
+  'TemplateId UInt64, Text String, FirstSeen DateTime64(9), LastSeen DateTime64(9), Count UInt64, ' +
+  'Services Array(String), MaxSeverityNumber UInt8, MaxSeverityText Tuple(UInt8, String), Sample String, ' +
+  'ReplacedIds Array(UInt64), Source String';
 
 /**
  * One row per template seen in the batch, for the log_templates table: its first and last
@@ -411,5 +414,8 @@ function encodeTemplateRows(templates: Iterable<TemplateAggregate>, table: strin
     out.jsonString(t.source);
     out.raw(']\n');
   }
-  return `INSERT INTO ${table} (${TEMPLATE_COLUMNS}) SELECT ${TEMPLATE_COLUMNS} FROM format(JSONCompactEachRow, '${TEMPLATE_STRUCTURE}', $$${out.toString()}$$)`;
+  return (
+    `INSERT INTO ${table} (${TEMPLATE_COLUMNS}) SELECT ${TEMPLATE_COLUMNS} FROM ` +
+    `format(JSONCompactEachRow, '${TEMPLATE_STRUCTURE}', $$${out.toString()}$$)`
+  );
 }

@@ -28,9 +28,13 @@ export class DebugExporter implements Exporter {
         if (this.config.verbosity === 'detailed')
           lines.push(`  scope ${sl.scope.name}@${sl.scope.version} ${formatAttributes(sl.scope.attributes)}`);
         for (const r of sl.logRecords) {
-          let line = `${nanosToIso(r.timeUnixNano || r.observedTimeUnixNano)} ${r.severityText || r.severityNumber} ${anyValueToString(r.body)}`;
+          let line =
+            `${nanosToIso(r.timeUnixNano || r.observedTimeUnixNano)} ` +
+            `${r.severityText || r.severityNumber} ${anyValueToString(r.body)}`;
           if (this.config.verbosity === 'detailed') {
-            line += ` attributes=${formatAttributes(r.attributes)} trace_id=${r.traceId} span_id=${r.spanId} flags=${r.flags} event_name=${r.eventName} observed=${r.observedTimeUnixNano}`;
+            line +=
+              ` attributes=${formatAttributes(r.attributes)} trace_id=${r.traceId} span_id=${r.spanId} ` +
+              `flags=${r.flags} event_name=${r.eventName} observed=${r.observedTimeUnixNano}`;
           }
           lines.push(line);
         }

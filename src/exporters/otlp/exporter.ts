@@ -74,7 +74,8 @@ export class OtlpLogsSender implements ExportSender<Uint8Array> {
       this.context.telemetry.count('unreadable_responses');
       this.context.logger.warn(
         { endpoint: this.transport!.target, records, bytes: response.length, err: errorMessage(err) },
-        'the OTLP server accepted the export but its answer is not an ExportLogsServiceResponse; the records count as accepted',
+        'the OTLP server accepted the export but its answer is not ' +
+          'an ExportLogsServiceResponse; the records count as accepted',
       );
       return undefined;
     }

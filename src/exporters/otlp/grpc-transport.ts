@@ -33,7 +33,9 @@ export function classifyGrpcError(err: grpc.ServiceError, target: string): Retry
       // A malformed details trailer leaves the status code to decide.
     }
   }
-  const message = `OTLP/gRPC export to ${target} failed: ${grpc.status[err.code] ?? err.code}: ${err.details || errorMessage(err)}`;
+  const message =
+    `OTLP/gRPC export to ${target} ` +
+    `failed: ${grpc.status[err.code] ?? err.code}: ${err.details || errorMessage(err)}`;
   if (RETRYABLE_CODES.has(err.code) || (err.code === grpc.status.RESOURCE_EXHAUSTED && retryAfterMs !== undefined)) {
     return new RetryableExportError(message, { cause: err, retryAfterMs });
   }

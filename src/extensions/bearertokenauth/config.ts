@@ -11,7 +11,10 @@ export const bearerTokenAuthConfigSchema = section({
   token: z.string().min(1, 'cannot be empty').optional(),
   /** Several accepted tokens (e.g. the old and the new one while rotating). */
   tokens: z.array(z.string().min(1, 'a token cannot be empty')).optional(),
-  /** A file of accepted tokens, one a line (blank lines and lines starting with # are ignored); re-read when it changes, without a restart. */
+  /**
+   * A file of accepted tokens, one a line (blank lines and lines starting with # are ignored);
+   * re-read when it changes, without a restart.
+   */
   filename: z.string().min(1, 'cannot be empty').optional(),
 })
   .refine((c) => c.token !== undefined || (c.tokens?.length ?? 0) > 0 || c.filename !== undefined, {

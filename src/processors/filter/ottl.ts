@@ -81,8 +81,11 @@ interface Token {
   column: number;
 }
 
-const TOKEN =
-  /\s*(?:([A-Za-z_][A-Za-z0-9_]*)|("(?:[^"\\]|\\.)*")|(-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?)|(==|!=|<=|>=|<|>)|([()[\],.]))/y;
+const TOKEN = new RegExp(
+  '\\s*(?:([A-Za-z_][A-Za-z0-9_]*)|("(?:[^"\\\\]|\\\\.)*")|' +
+    '(-?\\d+(?:\\.\\d+)?(?:[eE][+-]?\\d+)?)|(==|!=|<=|>=|<|>)|([()[\\],.]))',
+  'y',
+);
 
 function tokenize(text: string): Token[] {
   const tokens: Token[] = [];
@@ -400,7 +403,8 @@ class Parser {
       }
       default:
         throw new OttlSyntaxError(
-          `unknown function ${name.text} (known: IsMatch, HasPrefix, HasSuffix, IsString, IsInt, IsDouble, IsBool, IsMap, IsList, Len)`,
+          `unknown function ${name.text} (known: IsMatch, HasPrefix, ` +
+            `HasSuffix, IsString, IsInt, IsDouble, IsBool, IsMap, IsList, Len)`,
           name.column,
         );
     }

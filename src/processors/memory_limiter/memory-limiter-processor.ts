@@ -72,7 +72,8 @@ export class MemoryLimiterProcessor implements Processor {
       this.context.telemetry.processorRefused(records);
       return Promise.reject(
         new BackPressureError(
-          `${this.context.id}: memory usage ${Math.round(this.rss / MIB)} MiB is above the soft limit of ${Math.round(this.soft / MIB)} MiB`,
+          `${this.context.id}: memory usage ${Math.round(this.rss / MIB)} ` +
+            `MiB is above the soft limit of ${Math.round(this.soft / MIB)} MiB`,
           Math.max(1000, this.config.check_interval),
         ),
       );
@@ -84,7 +85,9 @@ export class MemoryLimiterProcessor implements Processor {
     return this.refusing
       ? {
           status: 'degraded',
-          detail: `refusing data: memory usage ${Math.round(this.rss / MIB)} MiB is above the soft limit of ${Math.round(this.soft / MIB)} MiB`,
+          detail:
+            `refusing data: memory usage ${Math.round(this.rss / MIB)} MiB ` +
+            `is above the soft limit of ${Math.round(this.soft / MIB)} MiB`,
         }
       : { status: 'ok' };
   }

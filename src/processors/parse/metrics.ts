@@ -8,7 +8,9 @@ export class ParseMetrics {
   constructor(private readonly component: ComponentTelemetry) {
     this.parseRecords = component.counter({
       name: 'otelhouse_processor_parse_log_records_total',
-      help: 'What the parse processor did, by result: json, logfmt, severity, timestamp (parsed); invalid_json, too_large, too_deep, timestamp_invalid (left as they were).',
+      help:
+        'What the parse processor did, by result: json, logfmt, severity, timestamp ' +
+        '(parsed); invalid_json, too_large, too_deep, timestamp_invalid (left as they were).',
       labelNames: ['processor', 'result'],
     });
   }

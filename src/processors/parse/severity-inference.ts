@@ -11,7 +11,8 @@ import { levelWordSeverity } from '../shared/severity.js';
 
 const LEVEL_KEYS = ['level', 'severity', 'lvl', 'log.level', 'loglevel', 'log_level', 'levelname', 'severity_text'];
 const WORDS =
-  'trace|debug|dbg|info|information|informational|notice|warn|warning|error|err|severe|crit|critical|fatal|alert|panic|emerg|emergency';
+  'trace|debug|dbg|info|information|informational|notice|warn|warning|' +
+  'error|err|severe|crit|critical|fatal|alert|panic|emerg|emergency';
 const KEYED = new RegExp(
   `(?:^|[^\\w.])(?:level|lvl|severity|loglevel|log_level|log\\.level|levelname)["']?\\s*[=:]\\s*["']?(${WORDS})\\b`,
   'i',

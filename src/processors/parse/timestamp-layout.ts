@@ -170,7 +170,10 @@ export class TimestampLayout {
     this.fields = fields;
   }
 
-  /** Unix nanoseconds of the first timestamp found in the text; undefined when there is none, 'invalid' when it is not a real date. */
+  /**
+   * Unix nanoseconds of the first timestamp found in the text; undefined when there is none,
+   * 'invalid' when it is not a real date.
+   */
   find(text: string, now: Date): bigint | 'invalid' | undefined {
     const m = this.regex.exec(text);
     if (!m) return undefined;

@@ -46,7 +46,9 @@ export interface Detector {
 
 /** Key names whose values are secrets, as the last part of a key (`db.password`, `X-Api-Key`, `client_secret`). */
 export const SECRET_KEY_WORDS =
-  'password|passwd|passphrase|pass_?phrase|secret|secret[_-]?key|client[_-]?secret|token|access[_-]?token|refresh[_-]?token|id[_-]?token|auth[_-]?token|session[_-]?token|api[_-]?key|apikey|access[_-]?key|private[_-]?key|credentials?|authorization';
+  'password|passwd|passphrase|pass_?phrase|secret|secret[_-]?key|client[_-]?secret|token|' +
+  'access[_-]?token|refresh[_-]?token|id[_-]?token|auth[_-]?token|session[_-]?token|' +
+  'api[_-]?key|apikey|access[_-]?key|private[_-]?key|credentials?|authorization';
 
 /** A key (attribute, JSON field) whose value is a secret. */
 export const SECRET_KEY = new RegExp(`(?:${SECRET_KEY_WORDS})$`, 'i');
@@ -76,8 +78,10 @@ export function luhnValid(text: string): boolean {
  * Discover, JCB, Diners, UnionPay, Maestro) with a valid Luhn checksum; groups separated by single
  * spaces or dashes. Requiring an issuer prefix and the checksum keeps order numbers and ids out.
  */
-const CARD_PREFIX =
-  /^(?:4|5[1-5]|2(?:2[2-9][1-9]|2[3-9]\d|[3-6]\d\d|7[01]\d|720)|3[47]|3(?:0[0-5]|[68])|6(?:011|4[4-9]|5|2)|35(?:2[89]|[3-8]\d)|5[06-8]|6\d)/;
+const CARD_PREFIX = new RegExp(
+  '^(?:4|5[1-5]|2(?:2[2-9][1-9]|2[3-9]\\d|[3-6]\\d\\d|7[01]\\d|720)' +
+    '|3[47]|3(?:0[0-5]|[68])|6(?:011|4[4-9]|5|2)|35(?:2[89]|[3-8]\\d)|5[06-8]|6\\d)',
+);
 
 /**
  * How card numbers are written: unbroken, or in groups as printed on cards (4-4-4-4, 4-4-4-4-3,
@@ -181,7 +185,8 @@ export function builtinDetectors(): Detector[] {
       // capital after a small letter): "Invalid password: authentication failed" is prose.
       regex: new RegExp(
         `[=:](?<=(?:${SECRET_KEY_WORDS})["']?\\s{0,2}[=:])\\s*` +
-          `(?:(?:bearer|basic|digest|token)\\s+(${VALUE}+)|"((?:[^"\\\\\\n]|\\\\.)*)"|'([^'\\n]*)'|(?<==\\s*)(${VALUE}+)|(${VALUE}+))`,
+          `(?:(?:bearer|basic|digest|token)\\s+(${VALUE}+)|"((?:[^"\\\\\\n]|\\\\.)*)"|` +
+          `'([^'\\n]*)'|(?<==\\s*)(${VALUE}+)|(${VALUE}+))`,
         'dgi',
       ),
       secretGroups: 5,
@@ -212,8 +217,11 @@ export function builtinDetectors(): Detector[] {
     },
     {
       name: 'email',
-      regex:
-        /(?<![\w.%+-])[A-Za-z0-9][\w.%+-]{0,63}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?)*\.[A-Za-z]{2,24}(?![\w-])/g,
+      regex: new RegExp(
+        '(?<![\\w.%+-])[A-Za-z0-9][\\w.%+-]{0,63}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?' +
+          '(?:\\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?)*\\.[A-Za-z]{2,24}(?![\\w-])',
+        'g',
+      ),
       pretest: (s) => s.indexOf('@') >= 0,
       minLength: 6,
     },

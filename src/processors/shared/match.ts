@@ -297,7 +297,10 @@ export class RecordSelector {
     this.all = !include && !exclude;
   }
 
-  /** False when no record of this resource can be selected (decides alone when the blocks have only resource-level properties). */
+  /**
+   * False when no record of this resource can be selected (decides alone when the blocks have only
+   * resource-level properties).
+   */
   enterResource(resource: Resource): boolean {
     this.includeResource = !this.include || this.include.resource(resource);
     this.excludeResource = !!this.exclude && this.exclude.resource(resource);

@@ -8,7 +8,9 @@ export class ConvertMetrics {
   constructor(private readonly component: ComponentTelemetry) {
     this.processorConvertFailed = component.counter({
       name: 'otelhouse_processor_convert_failed_total',
-      help: 'Values a convert action (attributes, resource processors) could not convert; the record was kept with the value unchanged.',
+      help:
+        'Values a convert action (attributes, resource processors) could ' +
+        'not convert; the record was kept with the value unchanged.',
       labelNames: ['processor', 'key'],
     });
   }

@@ -26,10 +26,16 @@ export function compileUserRegex(source: string, extraFlags = ''): RegExp {
   }
 }
 
-/** The config error for a regex that does not compile: JavaScript's reason, without its rewritten copy of the pattern. */
+/**
+ * The config error for a regex that does not compile: JavaScript's reason, without its rewritten
+ * copy of the pattern.
+ */
 export function regexIssue(err: unknown): string {
   const message = (err as Error).message;
-  return `not a valid regular expression: ${/^Invalid regular expression: \/.*\/[a-z]*: (.*)$/s.exec(message)?.[1] ?? message}`;
+  return (
+    `not a valid regular expression: ` +
+    `${/^Invalid regular expression: \/.*\/[a-z]*: (.*)$/s.exec(message)?.[1] ?? message}`
+  );
 }
 
 /** A config string holding a regular expression; parsed into the compiled RegExp, errors give JavaScript's reason. */

@@ -58,7 +58,9 @@ export function severitySchema() {
     if (n === undefined) {
       ctx.addIssue({
         code: 'custom',
-        message: `not a severity: ${JSON.stringify(v)} (use TRACE, DEBUG, INFO, WARN, ERROR, FATAL, with an optional 2–4, or 1–24)`,
+        message:
+          `not a severity: ${JSON.stringify(v)} (use TRACE, DEBUG, ` +
+          `INFO, WARN, ERROR, FATAL, with an optional 2–4, or 1–24)`,
       });
       return z.NEVER;
     }

@@ -20,7 +20,9 @@ export class TemplatesMetrics {
   constructor(private readonly component: ComponentTelemetry) {
     this.templateRecords = component.counter({
       name: 'otelhouse_processor_templates_log_records_total',
-      help: 'Log records the templates processor handled, by result: matched (an existing template), mined (learned from it), skipped (no text to mine).',
+      help:
+        'Log records the templates processor handled, by result: matched (an ' +
+        'existing template), mined (learned from it), skipped (no text to mine).',
       labelNames: ['processor', 'result'],
     });
     this.templatesNew = component.counter({

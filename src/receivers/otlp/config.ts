@@ -11,7 +11,10 @@ import { tlsServerSchema } from '../tls.js';
 const keepaliveSchema = z.strictObject({
   server_parameters: z
     .strictObject({
-      /** Close a connection that had no call for this long (with a GOAWAY the client handles: it reconnects when it next sends). */
+      /**
+       * Close a connection that had no call for this long (with a GOAWAY the client handles: it
+       * reconnects when it next sends).
+       */
       max_connection_idle: duration('5m'),
       /** Close connections after this long, so clients rebalance across replicas. */
       max_connection_age: duration('0'),

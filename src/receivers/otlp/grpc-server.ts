@@ -132,7 +132,9 @@ export class OtlpGrpcServer {
               if (answered || messageReceived) return;
               this.refusals.note(
                 'ended_before_message',
-                `the call ended before its message reached the receiver: larger than max_recv_msg_size_mib ${this.config.max_recv_msg_size_mib}, compressed in a way grpc-js cannot undo, or cancelled by the client`,
+                `the call ended before its message reached the receiver: larger ` +
+                  `than max_recv_msg_size_mib ${this.config.max_recv_msg_size_mib}, ` +
+                  `compressed in a way grpc-js cannot undo, or cancelled by the client`,
               );
             },
           }),

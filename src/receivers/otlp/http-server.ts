@@ -68,7 +68,8 @@ export class OtlpHttpServer {
       if (!requestEncoding(req.headers['content-type'])) {
         throw new HttpRequestError(
           415,
-          `unsupported content type "${req.headers['content-type'] ?? ''}": use application/x-protobuf or application/json`,
+          `unsupported content type "${req.headers['content-type'] ?? ''}": ` +
+            `use application/x-protobuf or application/json`,
         );
       }
       if (this.closing) {

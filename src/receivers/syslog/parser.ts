@@ -46,8 +46,10 @@ const MONTHS: Record<string, number> = {
 };
 const BOM = '\ufeff';
 /** "Mmm dd hh:mm:ss" with optional fraction and year, as BSD syslog and network devices write it. */
-const BSD_TIMESTAMP =
-  /^[*.]?([A-Z][a-z]{2}) {1,2}(\d{1,2})(?: (\d{4}))? (\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,6}))?(?: ?([A-Z]{3,4}))?:?(?: |$)/;
+const BSD_TIMESTAMP = new RegExp(
+  '^[*.]?([A-Z][a-z]{2}) {1,2}(\\d{1,2})(?: (\\d{4}))? ' +
+    '(\\d{2}):(\\d{2}):(\\d{2})(?:\\.(\\d{1,6}))?(?: ?([A-Z]{3,4}))?:?(?: |$)',
+);
 const ISO_TIMESTAMP = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:[Zz]|[+-]\d{2}:\d{2}))(?: |$)/;
 const CISCO_SEQUENCE = /^\d+: /;
 const PRI_DIGITS = /^\d{1,3}$/;
@@ -114,7 +116,9 @@ export class SyslogParser {
     for (let i = 0; i < 6; i++) {
       const sp = text.indexOf(' ', pos);
       if (sp < 0) {
-        out.error = `RFC 5424: missing ${['VERSION', 'TIMESTAMP', 'HOSTNAME', 'APP-NAME', 'PROCID', 'MSGID'][i]} or the space after it`;
+        out.error =
+          `RFC 5424: missing ${['VERSION', 'TIMESTAMP', 'HOSTNAME', 'APP-NAME', 'PROCID', 'MSGID'][i]} ` +
+          `or the space after it`;
         return;
       }
       fields.push(text.slice(pos, sp));

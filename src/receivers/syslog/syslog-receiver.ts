@@ -13,7 +13,10 @@ import { listen } from '../http.js';
 import { DEFAULT_HANDSHAKE_TIMEOUT_MS, ServerTlsCredentials } from '../tls.js';
 import { type SyslogConfig } from './config.js';
 
-/** How often a held TCP connection offers its chunk again while the pipeline refuses it; no jitter: one sender per connection, whose client waits anyway. */
+/**
+ * How often a held TCP connection offers its chunk again while the pipeline refuses it; no jitter:
+ * one sender per connection, whose client waits anyway.
+ */
 const FLOW_CONTROL_BACKOFF = { initialMs: 50, maxMs: 2000, multiplier: 2, randomizationFactor: 0 };
 import { SyslogFrameDecoder, type SyslogFrame } from './frame-decoder.js';
 import { SyslogParser } from './parser.js';

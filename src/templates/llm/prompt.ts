@@ -6,14 +6,18 @@
 
 export const SYSTEM_PROMPT = [
   'You turn log messages into log templates.',
-  'A template is the message with each variable part (ids, numbers, names, hosts, paths, addresses, durations, sizes) replaced by <*>,',
+  'A template is the message with each variable part (ids, numbers, ' +
+    'names, hosts, paths, addresses, durations, sizes) replaced by <*>,',
   'and every constant word and punctuation mark kept exactly as written.',
-  "Keep the message's tokens (separated by single spaces): one <*> stands for a whole variable token or for the variable part of a token,",
+  "Keep the message's tokens (separated by single spaces): one <*> " +
+    'stands for a whole variable token or for the variable part of a token,',
   'as in "blk_<*>", "user=<*>" or "<*>ms". Do not add or remove tokens.',
-  'Messages that record the same kind of event share one template; messages that record different events never share one,',
+  'Messages that record the same kind of event share one template; ' +
+    'messages that record different events never share one,',
   'even when they look alike ("Disk sda1 full" and "Disk quota exceeded" are different events).',
   'Answer with JSON only, in this form: {"templates":[{"template":"User <*> logged in","logs":[0,2]}]}',
-  'where "logs" lists the numbers of the messages the template covers. Every message number appears in exactly one entry.',
+  'where "logs" lists the numbers of the messages the template ' +
+    'covers. Every message number appears in exactly one entry.',
 ].join(' ');
 
 export function userPrompt(messages: readonly string[]): string {
