@@ -35,7 +35,10 @@ export const consoleConfigSchema = section({
     .int('expected a whole number')
     .min(0, 'must be 0 or more')
     .default(1),
-  /** Serve the read-only subset of ClickHouse's HTTP interface at / (for Grafana, clickhouse-client, @clickhouse/client). */
+  /**
+   * Serve the read-only subset of ClickHouse's HTTP interface at / (for Grafana, clickhouse-client,
+   * @clickhouse/client).
+   */
   sql: section({
     enabled: z.boolean().default(true),
     /** Upper bound of a query's max_execution_time; a client may ask for less. */
@@ -45,7 +48,9 @@ export const consoleConfigSchema = section({
     /** Upper bound of max_result_bytes; a client may ask for less. */
     max_result_bytes: byteSize('256MiB'),
   }),
-  /** Records a tail subscriber may fall behind by; past it, new records are dropped for it (and counted in a comment). */
+  /**
+   * Records a tail subscriber may fall behind by; past it, new records are dropped for it (and counted in a comment).
+   */
   tail_buffer: positiveInt(10_000),
 }).refine(checkHttpTimeouts, HTTP_TIMEOUTS_MESSAGE);
 

@@ -97,9 +97,9 @@ export class ConsoleExtension implements Extension {
       const store = stores.get(this.config.store);
       if (!store) {
         const exists = host.exporters().has(this.config.store);
-        throw new Error(
-          `store: exporter "${this.config.store}" ${exists ? 'does not store logs that can be read back' : 'is not used by any pipeline'} (exporters that do: ${[...stores.keys()].join(', ') || 'none'})`,
-        );
+        const why = exists ? 'does not store logs that can be read back' : 'is not used by any pipeline';
+        const readable = [...stores.keys()].join(', ') || 'none';
+        throw new Error(`store: exporter "${this.config.store}" ${why} (exporters that do: ${readable})`);
       }
       this.store = { id: this.config.store, store };
     } else if (stores.size === 1) {
@@ -194,7 +194,8 @@ export class ConsoleExtension implements Extension {
         res,
         404,
         null,
-        `no such endpoint: ${url.pathname} (see /api/v1/logs, /api/v1/logs/histogram, /api/v1/templates, /api/v1/templates/{id}, /api/v1/tail, /api/v1/stats)`,
+        `no such endpoint: ${url.pathname} (see /api/v1/logs, /api/v1/logs/histogram, /api/v1/templates, ` +
+          `/api/v1/templates/{id}, /api/v1/tail, /api/v1/stats)`,
       );
     } catch (err) {
       this.answerApiError(res, err);
@@ -224,7 +225,8 @@ export class ConsoleExtension implements Extension {
         503,
         null,
         code === '159'
-          ? `the query took longer than query_timeout (${this.config.query_timeout / 1000}s): narrow the time range or add filters`
+          ? `the query took longer than query_timeout (${this.config.query_timeout / 1000}s): narrow the time range ` +
+              `or add filters`
           : `the store cannot answer now: ${message}`,
       );
     }

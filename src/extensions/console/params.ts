@@ -30,7 +30,8 @@ export function parseTime(parameter: string, text: string, nowMs: number): bigin
   if (!m)
     throw new ApiParameterError(
       parameter,
-      `expected an RFC 3339 time (2026-12-02T05:30:00Z), now, or a relative time like -15m, -1h, -7d; got ${JSON.stringify(text)}`,
+      'expected an RFC 3339 time (2026-12-02T05:30:00Z), now, or a relative time like -15m, -1h, -7d; ' +
+        `got ${JSON.stringify(text)}`,
     );
   const [, y, mo, d, h, mi, sec, frac = '', zone] = m;
   const ms = Date.UTC(Number(y), Number(mo) - 1, Number(d), Number(h), Number(mi), Number(sec));
@@ -110,7 +111,10 @@ export interface LogsQuery extends LogFilters {
   cursor: LogCursor | undefined;
 }
 
-/** Where the previous page ended: its last record's time, its tie-breaking hash, and how many records with both were returned. */
+/**
+ * Where the previous page ended: its last record's time, its tie-breaking hash, and how many records with both were
+ * returned.
+ */
 export interface LogCursor {
   ns: bigint;
   hash: bigint;

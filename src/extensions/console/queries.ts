@@ -36,7 +36,9 @@ const BUCKET_SECONDS = [
   2592000,
 ];
 const TARGET_MAX_BUCKETS = 120;
-/** Ranges up to this long are counted from the logs themselves (exact to the second); longer ones from the hourly table. */
+/**
+ * Ranges up to this long are counted from the logs themselves (exact to the second); longer ones from the hourly table.
+ */
 const LOGS_COUNTED_UP_TO_SECONDS = 6 * 3600;
 const TOP_VALUES = 10;
 const NS_PER_S = 1_000_000_000n;
@@ -54,7 +56,9 @@ export function bucketStarts(fromNs: bigint, toNs: bigint, bucket: number): numb
   return out;
 }
 
-/** Lazy materialisation for a page of up to MAX_LIMIT + 1 rows (ClickHouse applies it to LIMIT 10 at most by default). */
+/**
+ * Lazy materialisation for a page of up to MAX_LIMIT + 1 rows (ClickHouse applies it to LIMIT 10 at most by default).
+ */
 const LAZY_SETTINGS = ', query_plan_max_limit_for_lazy_materialization = 1001';
 
 /** Ties among records of the same nanosecond are broken by this hash, so pages neither skip nor repeat. */
@@ -85,17 +89,27 @@ export class LogQueries {
     this.lineageDict = `'${db}.${tables.templates}_lineage_dict'`;
     this.textDict = `'${db}.${tables.templates}_text_dict'`;
     // In the query itself, not as client settings: chDB would SET them on its session for good.
-    this.settings = `SETTINGS readonly = 1, max_execution_time = ${limits.maxExecutionSeconds}, max_result_rows = ${limits.maxResultRows}, result_overflow_mode = 'throw'${limits.maxThreads > 0 ? `, max_threads = ${limits.maxThreads}` : ''}`;
+    const threads = limits.maxThreads > 0 ? `, max_threads = ${limits.maxThreads}` : '';
+    this.settings =
+      `SETTINGS readonly = 1, max_execution_time = ${limits.maxExecutionSeconds}, ` +
+      `max_result_rows = ${limits.maxResultRows}, result_overflow_mode = 'throw'${threads}`;
   }
 
   /** The template a stored id resolves to through the lineage (the id itself when nothing replaced it). */
   private currentOf(id: string): string {
-    return `if(${id} = 0, toUInt64(0), arrayElement(arrayPushFront(dictGetHierarchy(${this.lineageDict}, ${id}), ${id}), -1))`;
+    return (
+      `if(${id} = 0, toUInt64(0), arrayElement(arrayPushFront(dictGetHierarchy(${this.lineageDict}, ${id}), ` +
+      `${id}), -1))`
+    );
   }
 
   /** Every stored id whose current template is the current template of {template:UInt64}. */
   private lineageSet(param: string): string {
-    return `(SELECT arrayJoin(arrayPushFront(dictGetDescendants(${this.lineageDict}, cur, 0), cur)) FROM (SELECT ${this.currentOf(`toUInt64(${param})`)} AS cur))`;
+    const cur = this.currentOf(`toUInt64(${param})`);
+    return (
+      `(SELECT arrayJoin(arrayPushFront(dictGetDescendants(${this.lineageDict}, cur, 0), cur)) ` +
+      `FROM (SELECT ${cur} AS cur))`
+    );
   }
 
   private async rows<T>(query: string, params: Record<string, unknown>, extraSettings = ''): Promise<T[]> {
@@ -146,7 +160,8 @@ export class LogQueries {
       // A missing key reads as '': attr.k= asks for the key present with an empty value.
       const present = value === '' ? (m: string) => ` AND mapContains(${m}, ${k})` : () => '';
       w.push(
-        `((LogAttributes[${k}] = ${v}${present('LogAttributes')}) OR (ResourceAttributes[${k}] = ${v}${present('ResourceAttributes')}))`,
+        `((LogAttributes[${k}] = ${v}${present('LogAttributes')}) OR (ResourceAttributes[${k}] = ` +
+          `${v}${present('ResourceAttributes')}))`,
       );
     });
     return w;
@@ -163,7 +178,8 @@ export class LogQueries {
   async searchLogs(q: LogsQuery): Promise<{ logs: ApiLog[]; next_cursor: string | null }> {
     const params: Record<string, unknown> = {};
     const where = this.logConditions(q, params);
-    const select = `SELECT ${LOG_COLUMNS}, toString(${ROW_HASH}) AS row_hash FROM ${this.logs} WHERE ${where.join(' AND ')}`;
+    const select =
+      `SELECT ${LOG_COLUMNS}, toString(${ROW_HASH}) AS row_hash ` + `FROM ${this.logs} WHERE ${where.join(' AND ')}`;
     const at = async (ns: string) =>
       (
         await this.rows<LogRow>(`${select} AND Timestamp = fromUnixTimestamp64Nano({at_ns:Int64})`, {
@@ -269,12 +285,19 @@ export class LogQueries {
     if (services.length > 0) params.c_services = services;
     const serviceCondition = services.length > 0 ? ' AND ServiceName IN {c_services:Array(String)}' : '';
     const source = byLogs
-      ? `SELECT CurrentTemplateId AS id, intDiv(toUInt32(TimestampTime), {c_bucket:UInt32}) * {c_bucket:UInt32} AS bucket, Timestamp >= fromUnixTimestamp64Nano({c_from:Int64}) AS current, count() AS c ` +
-        `FROM ${this.logs} WHERE Timestamp >= fromUnixTimestamp64Nano({c_prev:Int64}) AND Timestamp < fromUnixTimestamp64Nano({c_to:Int64}) AND TemplateId != 0${serviceCondition} GROUP BY id, bucket, current`
-      : `SELECT CurrentTemplateId AS id, intDiv(toUInt32(Hour), {c_bucket:UInt32}) * {c_bucket:UInt32} AS bucket, Hour >= toDateTime(intDiv({c_from:Int64}, 1000000000)) AS current, sum(Count) AS c ` +
-        `FROM ${this.hourly} WHERE Hour >= toDateTime(intDiv({c_prev:Int64}, 1000000000)) AND Hour < toDateTime(intDiv({c_to:Int64}, 1000000000)) AND TemplateId != 0${serviceCondition} GROUP BY id, bucket, current`;
+      ? `SELECT CurrentTemplateId AS id, intDiv(toUInt32(TimestampTime), {c_bucket:UInt32}) * {c_bucket:UInt32} AS ` +
+        `bucket, Timestamp >= fromUnixTimestamp64Nano({c_from:Int64}) AS current, count() AS c ` +
+        `FROM ${this.logs} WHERE Timestamp >= fromUnixTimestamp64Nano({c_prev:Int64}) AND Timestamp < ` +
+        `fromUnixTimestamp64Nano({c_to:Int64}) AND TemplateId != 0${serviceCondition} GROUP BY id, bucket, ` +
+        `current`
+      : `SELECT CurrentTemplateId AS id, intDiv(toUInt32(Hour), {c_bucket:UInt32}) * {c_bucket:UInt32} AS bucket, ` +
+        `Hour >= toDateTime(intDiv({c_from:Int64}, 1000000000)) AS current, sum(Count) AS c ` +
+        `FROM ${this.hourly} WHERE Hour >= toDateTime(intDiv({c_prev:Int64}, 1000000000)) AND Hour < ` +
+        `toDateTime(intDiv({c_to:Int64}, 1000000000)) AND TemplateId != 0${serviceCondition} GROUP BY id, ` +
+        `bucket, current`;
     const sql =
-      `SELECT id, sumIf(c, current) AS count, sumIf(c, NOT current) AS previous_count, arrayFilter(x -> x.2 > 0, groupArrayIf((bucket, c), current)) AS series ` +
+      `SELECT id, sumIf(c, current) AS count, sumIf(c, NOT current) AS previous_count, arrayFilter(x -> x.2 > 0, ` +
+      `groupArrayIf((bucket, c), current)) AS series ` +
       `FROM (${source}) GROUP BY id`;
     return { sql, bucket, fromNs, toNs };
   }
@@ -282,18 +305,23 @@ export class LogQueries {
   /** What log_templates knows of each current template, gathered over its lineage. */
   private metaQuery(): string {
     return (
-      `SELECT cur AS id, min(FirstSeen) AS first_seen, max(LastSeen) AS last_seen, groupUniqArrayArray(Services) AS services, ` +
+      `SELECT cur AS id, min(FirstSeen) AS first_seen, max(LastSeen) AS last_seen, groupUniqArrayArray(Services) AS ` +
+      `services, ` +
       `max(MaxSeverityNumber) AS max_severity, anyLastIf(Source, TemplateId = cur) AS source, ` +
-      `if(countIf(TemplateId = cur) > 0, anyIf(Sample, TemplateId = cur), any(Sample)) AS sample, groupUniqArrayIf(TemplateId, TemplateId != cur) AS lineage ` +
+      `if(countIf(TemplateId = cur) > 0, anyIf(Sample, TemplateId = cur), any(Sample)) AS sample, ` +
+      `groupUniqArrayIf(TemplateId, TemplateId != cur) AS lineage ` +
       `FROM (SELECT *, ${this.currentOf('TemplateId')} AS cur FROM ${this.templates}) GROUP BY cur`
     );
   }
 
   private templateSelect(): string {
     return (
-      `toString(id) AS id, dictGetOrDefault(${this.textDict}, 'Text', id, '') AS text, toString(c.count) AS count, toString(c.previous_count) AS previous_count, ` +
-      `arrayMap(x -> (toString(x.1), toString(x.2)), c.series) AS series, toString(toUnixTimestamp64Nano(m.first_seen)) AS first_seen, ` +
-      `toString(toUnixTimestamp64Nano(m.last_seen)) AS last_seen, m.services AS services, m.max_severity AS max_severity, m.source AS source, m.sample AS sample, ` +
+      `toString(id) AS id, dictGetOrDefault(${this.textDict}, 'Text', id, '') AS text, toString(c.count) AS count, ` +
+      `toString(c.previous_count) AS previous_count, ` +
+      `arrayMap(x -> (toString(x.1), toString(x.2)), c.series) AS series, ` +
+      `toString(toUnixTimestamp64Nano(m.first_seen)) AS first_seen, ` +
+      `toString(toUnixTimestamp64Nano(m.last_seen)) AS last_seen, m.services AS services, m.max_severity AS ` +
+      `max_severity, m.source AS source, m.sample AS sample, ` +
       `arrayMap(x -> toString(x), arraySort(m.lineage)) AS lineage`
     );
   }
@@ -312,7 +340,8 @@ export class LogQueries {
       count: 'c.count DESC, id',
       new: 'm.first_seen DESC, c.count DESC, id',
       change:
-        'c.previous_count = 0 DESC, (c.count - c.previous_count) / greatest(c.previous_count, 1) DESC, c.count DESC, id',
+        'c.previous_count = 0 DESC, (c.count - c.previous_count) / greatest(c.previous_count, 1) DESC, ' +
+        'c.count DESC, id',
     }[q.sort];
     const rows = await this.rows<TemplateRow>(
       `SELECT ${this.templateSelect()} FROM (${counts.sql}) AS c LEFT JOIN (${this.metaQuery()}) AS m ON c.id = m.id ` +
@@ -326,7 +355,8 @@ export class LogQueries {
   /** Every stored id whose current template is the given id's. */
   async lineageIds(id: bigint): Promise<string[]> {
     const rows = await this.rows<{ id: string }>(
-      `SELECT toString(id) AS id FROM (SELECT arrayJoin(arrayPushFront(dictGetDescendants(${this.lineageDict}, cur, 0), cur)) AS id FROM (SELECT ${this.currentOf('toUInt64({template:UInt64})')} AS cur))`,
+      `SELECT toString(id) AS id FROM (SELECT arrayJoin(arrayPushFront(dictGetDescendants(${this.lineageDict}, cur, ` +
+        `0), cur)) AS id FROM (SELECT ${this.currentOf('toUInt64({template:UInt64})')} AS cur))`,
       { template: String(id) },
     );
     return rows.map((r) => r.id);
@@ -348,7 +378,8 @@ export class LogQueries {
     params.cur = known.cur;
     const counts = this.countsQuery(fromNs, toNs, [], params);
     const [row] = await this.rows<TemplateRow>(
-      `SELECT ${this.templateSelect()} FROM (${this.metaQuery()}) AS m LEFT JOIN (${counts.sql}) AS c ON c.id = m.id WHERE m.id = {cur:UInt64}`,
+      `SELECT ${this.templateSelect()} FROM (${this.metaQuery()}) AS m LEFT JOIN (${counts.sql}) AS c ON c.id = ` +
+        `m.id WHERE m.id = {cur:UInt64}`,
       params,
     );
     if (!row) throw new UnknownTemplateError(String(id));
@@ -385,13 +416,18 @@ export class LogQueries {
     };
     const source =
       `SELECT arrayJoin(arrayEnumerate(p)) AS position, p[position] AS value FROM (` +
-      `SELECT if(TemplateId = {cur:UInt64} AND length(TemplateParams) = {positions:UInt32}, TemplateParams, extractGroups(Body, {pattern:String})) AS p ` +
-      `FROM ${this.logs} WHERE Timestamp >= fromUnixTimestamp64Nano({from_ns:Int64}) AND Timestamp < fromUnixTimestamp64Nano({to_ns:Int64}) ` +
-      `AND TemplateId IN (SELECT arrayJoin(arrayPushFront(dictGetDescendants(${this.lineageDict}, toUInt64({cur:UInt64}), 0), toUInt64({cur:UInt64}))))) ` +
+      `SELECT if(TemplateId = {cur:UInt64} AND length(TemplateParams) = {positions:UInt32}, TemplateParams, ` +
+      `extractGroups(Body, {pattern:String})) AS p ` +
+      `FROM ${this.logs} WHERE Timestamp >= fromUnixTimestamp64Nano({from_ns:Int64}) AND Timestamp < ` +
+      `fromUnixTimestamp64Nano({to_ns:Int64}) ` +
+      `AND TemplateId IN (SELECT arrayJoin(arrayPushFront(dictGetDescendants(${this.lineageDict}, ` +
+      `toUInt64({cur:UInt64}), 0), toUInt64({cur:UInt64}))))) ` +
       `WHERE length(p) = {positions:UInt32}`;
     const rows = await this.rows<{ position: number; value: string; n: string; total: string; distinct: string }>(
-      `SELECT position, value, toString(c) AS n, toString(sum(c) OVER (PARTITION BY position)) AS total, toString(count() OVER (PARTITION BY position)) AS distinct FROM (` +
-        `SELECT position, value, count() AS c FROM (${source}) GROUP BY position, value) ORDER BY position, c DESC, value LIMIT {top:UInt32} BY position`,
+      `SELECT position, value, toString(c) AS n, toString(sum(c) OVER (PARTITION BY position)) AS total, ` +
+        `toString(count() OVER (PARTITION BY position)) AS distinct FROM (` +
+        `SELECT position, value, count() AS c FROM (${source}) GROUP BY position, value) ORDER BY position, c DESC, ` +
+        `value LIMIT {top:UInt32} BY position`,
       params,
     );
     const out: ParamDistribution[] = [];

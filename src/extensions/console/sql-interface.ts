@@ -49,7 +49,10 @@ function httpStatusFor(code: number): number {
   return 500;
 }
 
-/** Statements a read-only user may run; anything else is refused before it reaches the engine, which refuses it too (readonly=1). */
+/**
+ * Statements a read-only user may run; anything else is refused before it reaches the engine, which refuses it too
+ * (readonly=1).
+ */
 const READ_STATEMENTS = new Set(['SELECT', 'WITH', 'SHOW', 'DESCRIBE', 'DESC', 'EXISTS', 'EXPLAIN']);
 
 /**
@@ -179,7 +182,10 @@ export interface SqlRequest {
   queryParams: Record<string, string>;
 }
 
-/** The ClickHouse credentials a client sent (Basic auth, X-ClickHouse-Key, ?password=), offered to the authenticator as a bearer token. */
+/**
+ * The ClickHouse credentials a client sent (Basic auth, X-ClickHouse-Key, ?password=), offered to the authenticator as
+ * a bearer token.
+ */
 export function clickHouseCredentials(req: IncomingMessage, url: URL): HeaderReader {
   return (name) => {
     const header = req.headers[name];
@@ -247,7 +253,10 @@ export async function readSqlRequest(req: IncomingMessage, url: URL, maxBodyByte
   };
 }
 
-/** The request's settings with the limits applied: the lower of the request's and the configured, then readonly=1 last, so nothing after it can change a setting. */
+/**
+ * The request's settings with the limits applied: the lower of the request's and the configured, then readonly=1 last,
+ * so nothing after it can change a setting.
+ */
 export function effectiveSettings(request: Record<string, string>, limits: SqlLimits): Record<string, string | number> {
   const lower = (key: string, max: number) => {
     const asked = request[key] === undefined ? 0 : Number(request[key]);

@@ -25,7 +25,10 @@ const CONTENT_TYPES: Record<string, string> = {
   '.wasm': 'application/wasm',
 };
 
-/** A bundler's content-hashed name (app-3f9a1c2b.js, app.3f9a1c2b.css): it never changes content, so it is cached for good. */
+/**
+ * A bundler's content-hashed name (app-3f9a1c2b.js, app.3f9a1c2b.css): it never changes content, so it is cached for
+ * good.
+ */
 const HASHED = /[.-][A-Za-z0-9_]{8,}\.[a-z0-9]+$/;
 
 /**

@@ -13,7 +13,10 @@ export function useRefresh(): [number, () => void] {
   return [token, () => setToken((n) => n + 1)];
 }
 
-/** Loads once per change of `key`; a change while loading aborts the earlier request, so an older answer never overwrites a newer one. */
+/**
+ * Loads once per change of `key`; a change while loading aborts the earlier request, so an older answer never
+ * overwrites a newer one.
+ */
 export function useFetch<T>(key: string, load: (signal: AbortSignal) => Promise<T>): Loaded<T> {
   const [state, setState] = useState<Loaded<T>>({ loading: true });
   useEffect(() => {

@@ -1,6 +1,9 @@
 /** How times, counts and severities are shown; all times in UTC, as the API gives them. */
 
-/** `2026-12-02T05:30:00.123456789Z` → `2026-12-02 05:30:00.123`; no time (a template not seen in the range) → `—` */
+/**
+ * `2026-12-02T05:30:00.123456789Z` → `2026-12-02 05:30:00.123`; no time (a template not seen in the
+ * range) → `—`
+ */
 export function shortTime(rfc3339: string | null): string {
   if (rfc3339 === null) return '—';
   const match = /^(\d{4}-\d\d-\d\d)T(\d\d:\d\d:\d\d)(\.\d{1,3})?/.exec(rfc3339);

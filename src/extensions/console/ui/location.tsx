@@ -1,7 +1,10 @@
 import { useEffect, useState } from 'preact/hooks';
 import type { ComponentChildren } from 'preact';
 
-/** Where the console is: the page is the path, its state (filters, range, sort) the query string, so every view can be linked. */
+/**
+ * Where the console is: the page is the path, its state (filters, range, sort) the query string, so every view can be
+ * linked.
+ */
 export interface Route {
   path: string;
   params: URLSearchParams;

@@ -4,7 +4,10 @@ import { severityLevel, shortTime } from '../format.js';
 import { href, Link, setParams } from '../location.js';
 import { TemplateText } from './TemplateText.js';
 
-/** Records have no id, and two may share every field; each object gets its own key, stable when tailed records are put above it. */
+/**
+ * Records have no id, and two may share every field; each object gets its own key, stable when tailed records are put
+ * above it.
+ */
 const keys = new WeakMap<Log, string>();
 let lastKey = 0;
 function logKey(log: Log): string {

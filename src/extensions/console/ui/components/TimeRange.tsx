@@ -10,7 +10,10 @@ const PRESETS = [
   { label: '7d', from: '-7d' },
 ];
 
-/** What someone may type for a custom bound: RFC 3339, a relative time (`-15m`, `now`), or `YYYY-MM-DD HH:MM[:SS]` read as UTC. */
+/**
+ * What someone may type for a custom bound: RFC 3339, a relative time (`-15m`, `now`), or `YYYY-MM-DD HH:MM[:SS]` read
+ * as UTC.
+ */
 export function normalizeTime(text: string): string {
   const trimmed = text.trim();
   const plain = /^(\d{4}-\d\d-\d\d)[ T](\d\d:\d\d(?::\d\d(?:\.\d+)?)?)$/.exec(trimmed);
