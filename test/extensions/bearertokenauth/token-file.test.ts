@@ -1,9 +1,9 @@
 import { writeFileSync } from 'node:fs';
 import * as grpc from '@grpc/grpc-js';
 import t from 'tap';
-import { encodeLogsRequest } from '../src/otlp/index.js';
-import { embeddedClient, queryRows, startTestDaemon, tempDir, waitFor } from './support/daemon.js';
-import { grpcExport, numberedBatch } from './support/otlp-requests.js';
+import { encodeLogsRequest } from '../../../src/otlp/index.js';
+import { embeddedClient, queryRows, startTestDaemon, tempDir, waitFor } from '../../support/daemon.js';
+import { grpcExport, numberedBatch } from '../../support/otlp-requests.js';
 
 const dir = tempDir('token-file');
 const tokensFile = `${dir}/tokens`;

@@ -4,14 +4,14 @@ import { Writable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { pino } from 'pino';
 import t from 'tap';
-import { loadConfig, startDaemon } from '../src/daemon.js';
-import { encodeLogsRequest } from '../src/otlp/index.js';
-import { JsonIngestReceiver } from '../src/receivers/json_ingest/json-ingest-receiver.js';
-import { OtlpReceiver } from '../src/receivers/otlp/otlp-receiver.js';
-import { SyslogReceiver } from '../src/receivers/syslog/syslog-receiver.js';
-import { RATE_LIMITED_LOG_INTERVAL_MS } from '../src/telemetry/rate-limited-log.js';
-import { tempDir } from './support/daemon.js';
-import { grpcExport, numberedBatch } from './support/otlp-requests.js';
+import { loadConfig, startDaemon } from '../../src/daemon.js';
+import { encodeLogsRequest } from '../../src/otlp/index.js';
+import { JsonIngestReceiver } from '../../src/receivers/json_ingest/json-ingest-receiver.js';
+import { OtlpReceiver } from '../../src/receivers/otlp/otlp-receiver.js';
+import { SyslogReceiver } from '../../src/receivers/syslog/syslog-receiver.js';
+import { RATE_LIMITED_LOG_INTERVAL_MS } from '../../src/telemetry/rate-limited-log.js';
+import { tempDir } from '../support/daemon.js';
+import { grpcExport, numberedBatch } from '../support/otlp-requests.js';
 
 const dir = tempDir('refusals');
 const YAML = `

@@ -1,8 +1,8 @@
 import { gzipSync } from 'node:zlib';
 import t from 'tap';
-import { JsonIngestReceiver } from '../src/receivers/json_ingest/json-ingest-receiver.js';
-import { parseIsoTimestamp } from '../src/receivers/json_ingest/log-entry-mapper.js';
-import { embeddedClient, queryRows, startTestDaemon, tempDir, waitFor } from './support/daemon.js';
+import { JsonIngestReceiver } from '../../../src/receivers/json_ingest/json-ingest-receiver.js';
+import { parseIsoTimestamp } from '../../../src/receivers/json_ingest/log-entry-mapper.js';
+import { embeddedClient, queryRows, startTestDaemon, tempDir, waitFor } from '../../support/daemon.js';
 
 const KEY = 'test-key-0123456789';
 

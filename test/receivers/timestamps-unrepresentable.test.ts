@@ -1,12 +1,12 @@
 import { createSocket } from 'node:dgram';
 import * as grpc from '@grpc/grpc-js';
 import t from 'tap';
-import { encodeLogsRequest, encodeLogsRequestJson } from '../src/otlp/index.js';
-import { newAttributes, newLogRecord, type LogBatch } from '../src/pipeline/model.js';
-import { JsonIngestReceiver } from '../src/receivers/json_ingest/json-ingest-receiver.js';
-import { SyslogReceiver } from '../src/receivers/syslog/syslog-receiver.js';
-import { embeddedClient, queryRows, startTestDaemon, tempDir, waitFor } from './support/daemon.js';
-import { grpcExport } from './support/otlp-requests.js';
+import { encodeLogsRequest, encodeLogsRequestJson } from '../../src/otlp/index.js';
+import { newAttributes, newLogRecord, type LogBatch } from '../../src/pipeline/model.js';
+import { JsonIngestReceiver } from '../../src/receivers/json_ingest/json-ingest-receiver.js';
+import { SyslogReceiver } from '../../src/receivers/syslog/syslog-receiver.js';
+import { embeddedClient, queryRows, startTestDaemon, tempDir, waitFor } from '../support/daemon.js';
+import { grpcExport } from '../support/otlp-requests.js';
 
 const dir = tempDir('late-times');
 const YAML = `

@@ -1,10 +1,10 @@
 import * as grpc from '@grpc/grpc-js';
 import t from 'tap';
-import { decodeLogsResponse, encodeLogsRequest, encodeLogsRequestJson } from '../src/otlp/index.js';
-import { MAX_VALUE_DEPTH } from '../src/pipeline/limits.js';
-import type { AnyValue, LogBatch } from '../src/pipeline/model.js';
-import { embeddedClient, pipelineYaml, queryRows, startTestDaemon, tempDir, waitFor } from './support/daemon.js';
-import { numberedBatch } from './support/otlp-requests.js';
+import { decodeLogsResponse, encodeLogsRequest, encodeLogsRequestJson } from '../../../src/otlp/index.js';
+import { MAX_VALUE_DEPTH } from '../../../src/pipeline/limits.js';
+import type { AnyValue, LogBatch } from '../../../src/pipeline/model.js';
+import { embeddedClient, pipelineYaml, queryRows, startTestDaemon, tempDir, waitFor } from '../../support/daemon.js';
+import { numberedBatch } from '../../support/otlp-requests.js';
 
 const EXPORT_PATH = '/opentelemetry.proto.collector.logs.v1.LogsService/Export';
 

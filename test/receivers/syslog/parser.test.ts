@@ -1,6 +1,6 @@
 import t from 'tap';
-import { SyslogParser, type SyslogMessage } from '../src/receivers/syslog/parser.js';
-import { SyslogFrameDecoder, type SyslogFrame } from '../src/receivers/syslog/frame-decoder.js';
+import { SyslogParser, type SyslogMessage } from '../../../src/receivers/syslog/parser.js';
+import { SyslogFrameDecoder, type SyslogFrame } from '../../../src/receivers/syslog/frame-decoder.js';
 
 const NOW = Date.UTC(2026, 10, 22, 12, 0, 0);
 const auto = new SyslogParser({ protocol: 'auto', timeZone: 'UTC' });
@@ -170,7 +170,7 @@ t.test('TCP framing: octet counting and newlines, mixed, split anywhere, oversiz
 });
 
 t.test('RFC 3339 timestamps: repeats of the same second (cached) stay exact', async (t) => {
-  const { parseRfc3339 } = await import('../src/receivers/syslog/timestamps.js');
+  const { parseRfc3339 } = await import('../../../src/receivers/syslog/timestamps.js');
   const base = BigInt(Date.parse('2026-11-22T10:00:00Z')) * 1_000_000n;
   t.equal(parseRfc3339('2026-11-22T10:00:00.5Z'), base + 500_000_000n);
   t.equal(parseRfc3339('2026-11-22T10:00:00.000000001Z'), base + 1n);

@@ -3,13 +3,13 @@ import * as grpc from '@grpc/grpc-js';
 import protobuf from 'protobufjs';
 import t from 'tap';
 import zstdNapi from 'zstd-napi';
-import { OtlpDecodeError, decodeLogsRequest, decodeLogsRequestJson, encodeLogsRequest, encodeLogsRequestJson } from '../src/otlp/index.js';
-import { MAX_VALUE_DEPTH } from '../src/pipeline/limits.js';
-import { benchmarkBatch } from '../bench/workload.js';
-import { PROJECT_ROOT } from './support/cli.js';
-import { embeddedClient, queryRows, startTestDaemon, tempDir, waitFor } from './support/daemon.js';
-import { concat, concatAll, fuzzCases, fuzzSeed, lenField, mutateJsonText, mutateJsonTree, mutateProtobuf, nestedBodyRequest, nestedJsonValue, seededRandom, zstdRleBomb } from './support/fuzz.js';
-import { grpcExport, numberedBatch } from './support/otlp-requests.js';
+import { OtlpDecodeError, decodeLogsRequest, decodeLogsRequestJson, encodeLogsRequest, encodeLogsRequestJson } from '../../../src/otlp/index.js';
+import { MAX_VALUE_DEPTH } from '../../../src/pipeline/limits.js';
+import { benchmarkBatch } from '../../../bench/workload.js';
+import { PROJECT_ROOT } from '../../support/cli.js';
+import { embeddedClient, queryRows, startTestDaemon, tempDir, waitFor } from '../../support/daemon.js';
+import { concat, concatAll, fuzzCases, fuzzSeed, lenField, mutateJsonText, mutateJsonTree, mutateProtobuf, nestedBodyRequest, nestedJsonValue, seededRandom, zstdRleBomb } from '../../support/fuzz.js';
+import { grpcExport, numberedBatch } from '../../support/otlp-requests.js';
 
 const statusType = protobuf.loadSync(`${PROJECT_ROOT}/proto/google/rpc/status.proto`).lookupType('google.rpc.Status');
 

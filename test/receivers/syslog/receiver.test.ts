@@ -3,11 +3,11 @@ import { hostname } from 'node:os';
 import { connect } from 'node:net';
 import { promisify } from 'node:util';
 import t from 'tap';
-import { SyslogParser } from '../src/receivers/syslog/parser.js';
-import { SyslogFrameDecoder, type SyslogFrame } from '../src/receivers/syslog/frame-decoder.js';
-import { SyslogReceiver } from '../src/receivers/syslog/syslog-receiver.js';
-import { fuzzCases, fuzzSeed, seededRandom, type Rand } from './support/fuzz.js';
-import { embeddedClient, oneReceiverYaml, queryRows, startTestDaemon, tempDir, waitFor, type RunningDaemon } from './support/daemon.js';
+import { SyslogParser } from '../../../src/receivers/syslog/parser.js';
+import { SyslogFrameDecoder, type SyslogFrame } from '../../../src/receivers/syslog/frame-decoder.js';
+import { SyslogReceiver } from '../../../src/receivers/syslog/syslog-receiver.js';
+import { fuzzCases, fuzzSeed, seededRandom, type Rand } from '../../support/fuzz.js';
+import { embeddedClient, oneReceiverYaml, queryRows, startTestDaemon, tempDir, waitFor, type RunningDaemon } from '../../support/daemon.js';
 
 const run = promisify(execFile);
 

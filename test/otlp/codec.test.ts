@@ -10,11 +10,11 @@ import {
   encodeLogsResponseJson,
   encodeStatus,
   encodeStatusJson,
-} from '../src/otlp/index.js';
-import { MAX_UNIX_NANO, MAX_VALUE_DEPTH } from '../src/pipeline/limits.js';
-import { newAttributes, newLogRecord, type AnyValue, type LogBatch, type LogRecord } from '../src/pipeline/model.js';
-import { benchmarkBatch } from '../bench/workload.js';
-import { PROJECT_ROOT } from './support/cli.js';
+} from '../../src/otlp/index.js';
+import { MAX_UNIX_NANO, MAX_VALUE_DEPTH } from '../../src/pipeline/limits.js';
+import { newAttributes, newLogRecord, type AnyValue, type LogBatch, type LogRecord } from '../../src/pipeline/model.js';
+import { benchmarkBatch } from '../../bench/workload.js';
+import { PROJECT_ROOT } from '../support/cli.js';
 
 /* The codec's own types are not used to check it: these are loaded separately from the same files. */
 const root = new protobuf.Root();

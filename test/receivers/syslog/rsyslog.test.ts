@@ -3,9 +3,9 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import t from 'tap';
-import { SyslogReceiver } from '../src/receivers/syslog/syslog-receiver.js';
-import { embeddedClient, oneReceiverYaml, queryRows, startTestDaemon, tempDir, waitFor } from './support/daemon.js';
-import { freePort } from './support/ports.js';
+import { SyslogReceiver } from '../../../src/receivers/syslog/syslog-receiver.js';
+import { embeddedClient, oneReceiverYaml, queryRows, startTestDaemon, tempDir, waitFor } from '../../support/daemon.js';
+import { freePort } from '../../support/ports.js';
 
 const run = promisify(execFile);
 const MESSAGES = 50;

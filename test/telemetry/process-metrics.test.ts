@@ -1,5 +1,5 @@
 import t from 'tap';
-import { startTestDaemon } from './support/daemon.js';
+import { startTestDaemon } from '../support/daemon.js';
 
 t.test('/metrics names the process and Node.js metrics with one otelhouse_ prefix', async (t) => {
   const daemon = await startTestDaemon(`

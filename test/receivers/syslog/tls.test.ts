@@ -2,9 +2,9 @@ import { X509Certificate } from 'node:crypto';
 import { copyFileSync } from 'node:fs';
 import { connect, type ConnectionOptions } from 'node:tls';
 import t from 'tap';
-import { SyslogReceiver } from '../src/receivers/syslog/syslog-receiver.js';
-import { issueCertificate, makeCa, makeCertificates } from './support/certs.js';
-import { embeddedClient, oneReceiverYaml, queryRows, startTestDaemon, tempDir, waitFor } from './support/daemon.js';
+import { SyslogReceiver } from '../../../src/receivers/syslog/syslog-receiver.js';
+import { issueCertificate, makeCa, makeCertificates } from '../../support/certs.js';
+import { embeddedClient, oneReceiverYaml, queryRows, startTestDaemon, tempDir, waitFor } from '../../support/daemon.js';
 
 t.test('syslog over TLS (RFC 5425): client certificates, minimum version, certificate reload', async (t) => {
   const dir = tempDir('syslog-tls');

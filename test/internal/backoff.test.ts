@@ -1,5 +1,5 @@
 import t from 'tap';
-import { ExponentialBackoff } from '../src/internal/backoff.js';
+import { ExponentialBackoff } from '../../src/internal/backoff.js';
 
 t.test('exponential back-off: grows by the multiplier up to the bound, resets to the initial interval', async (t) => {
   const backoff = new ExponentialBackoff({ initialMs: 100, maxMs: 1000, multiplier: 2, randomizationFactor: 0 });

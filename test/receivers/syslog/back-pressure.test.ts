@@ -3,16 +3,16 @@ import { connect } from 'node:net';
 import t from 'tap';
 import { createHash } from 'node:crypto';
 import { pino } from 'pino';
-import { attributesConfigSchema } from '../src/processors/attributes/config.js';
-import { attributesProcessorFactory } from '../src/processors/attributes/index.js';
-import { BackPressureError } from '../src/pipeline/errors.js';
-import type { LogRecord } from '../src/pipeline/model.js';
-import { SyslogReceiver } from '../src/receivers/syslog/syslog-receiver.js';
-import { syslogReceiverFactory } from '../src/receivers/syslog/index.js';
-import { syslogConfigSchema } from '../src/receivers/syslog/config.js';
-import { Telemetry } from '../src/telemetry/metrics.js';
-import { ClickHouseHttpFront } from './support/clickhouse-http-front.js';
-import { oneReceiverYaml, startTestDaemon, tempDir, waitFor } from './support/daemon.js';
+import { attributesConfigSchema } from '../../../src/processors/attributes/config.js';
+import { attributesProcessorFactory } from '../../../src/processors/attributes/index.js';
+import { BackPressureError } from '../../../src/pipeline/errors.js';
+import type { LogRecord } from '../../../src/pipeline/model.js';
+import { SyslogReceiver } from '../../../src/receivers/syslog/syslog-receiver.js';
+import { syslogReceiverFactory } from '../../../src/receivers/syslog/index.js';
+import { syslogConfigSchema } from '../../../src/receivers/syslog/config.js';
+import { Telemetry } from '../../../src/telemetry/metrics.js';
+import { ClickHouseHttpFront } from '../../support/clickhouse-http-front.js';
+import { oneReceiverYaml, startTestDaemon, tempDir, waitFor } from '../../support/daemon.js';
 
 const MESSAGES = 20_000;
 

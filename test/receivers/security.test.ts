@@ -10,12 +10,12 @@ import { resourceFromAttributes } from '@opentelemetry/resources';
 import { BatchLogRecordProcessor, LoggerProvider, type LogRecordExporter } from '@opentelemetry/sdk-logs';
 import protobuf from 'protobufjs';
 import t from 'tap';
-import { encodeLogsRequest } from '../src/otlp/index.js';
-import { JsonIngestReceiver } from '../src/receivers/json_ingest/json-ingest-receiver.js';
-import { issueCertificate, makeCa, makeCertificates } from './support/certs.js';
-import { PROJECT_ROOT } from './support/cli.js';
-import { embeddedClient, queryRows, startTestDaemon, tempDir, waitFor } from './support/daemon.js';
-import { grpcExport, numberedBatch } from './support/otlp-requests.js';
+import { encodeLogsRequest } from '../../src/otlp/index.js';
+import { JsonIngestReceiver } from '../../src/receivers/json_ingest/json-ingest-receiver.js';
+import { issueCertificate, makeCa, makeCertificates } from '../support/certs.js';
+import { PROJECT_ROOT } from '../support/cli.js';
+import { embeddedClient, queryRows, startTestDaemon, tempDir, waitFor } from '../support/daemon.js';
+import { grpcExport, numberedBatch } from '../support/otlp-requests.js';
 
 const statusType = protobuf.loadSync(`${PROJECT_ROOT}/proto/google/rpc/status.proto`).lookupType('google.rpc.Status');
 

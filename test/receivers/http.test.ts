@@ -3,9 +3,9 @@ import type { AddressInfo } from 'node:net';
 import { Readable } from 'node:stream';
 import t from 'tap';
 import zstdNapi from 'zstd-napi';
-import { BackPressureError, ShuttingDownError } from '../src/pipeline/errors.js';
-import { HttpRequestError, answerRefusal, readRequestBody } from '../src/receivers/http.js';
-import { zstdHugeWindowFrame, zstdRleBomb } from './support/fuzz.js';
+import { BackPressureError, ShuttingDownError } from '../../src/pipeline/errors.js';
+import { HttpRequestError, answerRefusal, readRequestBody } from '../../src/receivers/http.js';
+import { zstdHugeWindowFrame, zstdRleBomb } from '../support/fuzz.js';
 
 /** A request as readRequestBody sees it: a body stream and its headers. */
 function request(body: Uint8Array, contentEncoding: string): IncomingMessage {
