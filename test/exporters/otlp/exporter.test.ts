@@ -3,16 +3,16 @@ import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { pino } from 'pino';
 import t from 'tap';
-import { loadConfig } from '../src/daemon.js';
-import { otlpExporterFactory, otlpHttpExporterFactory } from '../src/exporters/otlp/index.js';
-import type { Exporter } from '../src/pipeline/component.js';
-import { ConfigError } from '../src/config/errors.js';
-import { Telemetry } from '../src/telemetry/metrics.js';
-import { makeCertificates } from './support/certs.js';
-import { embeddedClient, queryRows, startTestDaemon, tempDir, waitFor } from './support/daemon.js';
-import { numberedBatch } from './support/otlp-requests.js';
-import { ScriptedOtlpServer, type ScriptedAnswer } from './support/scripted-otlp-server.js';
-import { SELECT_ROWS, emitWithSdk, type SdkProtocol } from './support/sdk.js';
+import { loadConfig } from '../../../src/daemon.js';
+import { otlpExporterFactory, otlpHttpExporterFactory } from '../../../src/exporters/otlp/index.js';
+import type { Exporter } from '../../../src/pipeline/component.js';
+import { ConfigError } from '../../../src/config/errors.js';
+import { Telemetry } from '../../../src/telemetry/metrics.js';
+import { makeCertificates } from '../../support/certs.js';
+import { embeddedClient, queryRows, startTestDaemon, tempDir, waitFor } from '../../support/daemon.js';
+import { numberedBatch } from '../../support/otlp-requests.js';
+import { ScriptedOtlpServer, type ScriptedAnswer } from '../../support/scripted-otlp-server.js';
+import { SELECT_ROWS, emitWithSdk, type SdkProtocol } from '../../support/sdk.js';
 
 interface RunningExporter {
   exporter: Exporter;

@@ -5,10 +5,10 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { pino } from 'pino';
 import t from 'tap';
-import { DiskQueue, type FsyncPolicy, type StoredRecord } from '../src/exporterhelper/disk-queue.js';
-import type { QueueLockTiming } from '../src/exporterhelper/queue-lock.js';
-import { tempDir, waitFor } from './support/daemon.js';
-import { mountTmpfs, tmpfsUnavailable, unmount } from './support/tmpfs.js';
+import { DiskQueue, type FsyncPolicy, type StoredRecord } from '../../src/exporterhelper/disk-queue.js';
+import type { QueueLockTiming } from '../../src/exporterhelper/queue-lock.js';
+import { tempDir, waitFor } from '../support/daemon.js';
+import { mountTmpfs, tmpfsUnavailable, unmount } from '../support/tmpfs.js';
 
 /** A logger that keeps what it was told, to check what the queue reports. */
 function recordingLogger(): { logger: pino.Logger; lines: Array<Record<string, unknown>> } {
@@ -192,7 +192,7 @@ t.test('a damaged record leaves no hole: once the records around it are acknowle
 t.test('a write the disk refuses leaves no hole: its number is passed over', async (t) => {
   // A real refused write: the kernel's file size limit gives a short write, then EFBIG.
   const dir = tempDir('dq-hole-write');
-  const child = new URL('./support/disk-queue-fsize-child.js', import.meta.url).pathname;
+  const child = new URL('../support/disk-queue-fsize-child.js', import.meta.url).pathname;
   const { stdout } = await promisify(execFile)('prlimit', ['--fsize=8192', process.execPath, child, dir]);
   const result = JSON.parse(stdout) as { stored: number[]; refused: string[] };
   t.same(result.stored, [1, 3, 4, 5], 'the record too large for the limit got number 2 and was refused');

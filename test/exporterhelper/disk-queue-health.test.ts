@@ -1,14 +1,14 @@
 import { join } from 'node:path';
 import { pino } from 'pino';
 import t from 'tap';
-import type { ComponentContext } from '../src/pipeline/component.js';
-import { DiskQueue } from '../src/exporterhelper/disk-queue.js';
-import { retryOnFailureSchema, sendingQueueSchema } from '../src/exporterhelper/config.js';
-import { QueuedExporter, bytesCodec, type ExportSender } from '../src/exporterhelper/queued-exporter.js';
-import { newLogRecord, type LogBatch } from '../src/pipeline/model.js';
-import { Telemetry } from '../src/telemetry/metrics.js';
-import { tempDir, waitFor } from './support/daemon.js';
-import { mountTmpfs, tmpfsUnavailable, unmount } from './support/tmpfs.js';
+import type { ComponentContext } from '../../src/pipeline/component.js';
+import { DiskQueue } from '../../src/exporterhelper/disk-queue.js';
+import { retryOnFailureSchema, sendingQueueSchema } from '../../src/exporterhelper/config.js';
+import { QueuedExporter, bytesCodec, type ExportSender } from '../../src/exporterhelper/queued-exporter.js';
+import { newLogRecord, type LogBatch } from '../../src/pipeline/model.js';
+import { Telemetry } from '../../src/telemetry/metrics.js';
+import { tempDir, waitFor } from '../support/daemon.js';
+import { mountTmpfs, tmpfsUnavailable, unmount } from '../support/tmpfs.js';
 
 /*
  * The exporter side of a disk queue's trouble: /health while the queue cannot write, and queue

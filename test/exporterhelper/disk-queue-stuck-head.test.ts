@@ -2,12 +2,12 @@ import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { createClient } from '@clickhouse/client';
 import t from 'tap';
-import { encodeLogsRequest } from '../src/otlp/index.js';
-import { ClickHouseHttpFront } from './support/clickhouse-http-front.js';
-import { startDaemonProcess } from './support/cli.js';
-import { tempDir, waitFor } from './support/daemon.js';
-import { childDaemonConfig, NumberedLoad, storedCounts } from './support/load.js';
-import { numberedBatch } from './support/otlp-requests.js';
+import { encodeLogsRequest } from '../../src/otlp/index.js';
+import { ClickHouseHttpFront } from '../support/clickhouse-http-front.js';
+import { startDaemonProcess } from '../support/cli.js';
+import { tempDir, waitFor } from '../support/daemon.js';
+import { childDaemonConfig, NumberedLoad, storedCounts } from '../support/load.js';
+import { numberedBatch } from '../support/otlp-requests.js';
 
 const RECORDS_PER_REQUEST = 50;
 const LATER_BATCHES = 60;

@@ -3,15 +3,15 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { pino } from 'pino';
 import t from 'tap';
-import type { ComponentContext } from '../src/pipeline/component.js';
-import { PermanentExportError, RetryableExportError } from '../src/pipeline/errors.js';
-import { deadLetterSchema, retryOnFailureSchema, sendingQueueSchema } from '../src/exporterhelper/config.js';
-import { QueuedExporter, bytesCodec, type ExportSender } from '../src/exporterhelper/queued-exporter.js';
-import { newLogRecord, type LogBatch } from '../src/pipeline/model.js';
-import { FlushAcknowledgingBatchProcessor } from '../src/processors/batch/flush-acknowledging.js';
-import { batchConfigSchema } from '../src/processors/batch/config.js';
-import { Telemetry } from '../src/telemetry/metrics.js';
-import { tempDir, waitFor } from './support/daemon.js';
+import type { ComponentContext } from '../../src/pipeline/component.js';
+import { PermanentExportError, RetryableExportError } from '../../src/pipeline/errors.js';
+import { deadLetterSchema, retryOnFailureSchema, sendingQueueSchema } from '../../src/exporterhelper/config.js';
+import { QueuedExporter, bytesCodec, type ExportSender } from '../../src/exporterhelper/queued-exporter.js';
+import { newLogRecord, type LogBatch } from '../../src/pipeline/model.js';
+import { FlushAcknowledgingBatchProcessor } from '../../src/processors/batch/flush-acknowledging.js';
+import { batchConfigSchema } from '../../src/processors/batch/config.js';
+import { Telemetry } from '../../src/telemetry/metrics.js';
+import { tempDir, waitFor } from '../support/daemon.js';
 
 /*
  * The sending queue with a scripted sink: each test says what an export attempt does (succeed,

@@ -2,13 +2,13 @@ import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import t from 'tap';
-import { loadConfig } from '../src/daemon.js';
-import { encodeLogsRequest } from '../src/otlp/index.js';
-import { ConfigError } from '../src/config/errors.js';
-import { ClickHouseHttpFront } from './support/clickhouse-http-front.js';
-import { startTestDaemon, tempDir, waitFor, type RunningDaemon } from './support/daemon.js';
-import { numberedBatch } from './support/otlp-requests.js';
-import { freePort } from './support/ports.js';
+import { loadConfig } from '../../src/daemon.js';
+import { encodeLogsRequest } from '../../src/otlp/index.js';
+import { ConfigError } from '../../src/config/errors.js';
+import { ClickHouseHttpFront } from '../support/clickhouse-http-front.js';
+import { startTestDaemon, tempDir, waitFor, type RunningDaemon } from '../support/daemon.js';
+import { numberedBatch } from '../support/otlp-requests.js';
+import { freePort } from '../support/ports.js';
 
 function yaml(o: { endpoint: string; queue: string; batch?: string; shutdown?: string }): string {
   return `

@@ -1,8 +1,8 @@
 import { createClient } from '@clickhouse/client';
 import t from 'tap';
-import { ClickHouseHttpFront } from './support/clickhouse-http-front.js';
-import { pipelineYaml, queryRows, startTestDaemon, tempDir, waitFor } from './support/daemon.js';
-import { SELECT_ROWS, emitWithSdk, type ExpectedRow } from './support/sdk.js';
+import { ClickHouseHttpFront } from '../../support/clickhouse-http-front.js';
+import { pipelineYaml, queryRows, startTestDaemon, tempDir, waitFor } from '../../support/daemon.js';
+import { SELECT_ROWS, emitWithSdk, type ExpectedRow } from '../../support/sdk.js';
 
 /**
  * The http:// path: the exporter talks to a ClickHouse HTTP interface (a test front executing on
@@ -71,7 +71,7 @@ t.test('a permanent error (missing table, create_schema off) is not retried', as
 });
 
 t.test('ClickHouse down at start: the daemon starts, reports it, and stores once it is back', async (t) => {
-  const port = await (await import('./support/ports.js')).freePort();
+  const port = await (await import('../../support/ports.js')).freePort();
   const daemon = await startTestDaemon(pipelineYaml({ endpoint: `http://127.0.0.1:${port}` }));
   t.teardown(() => daemon.stop());
   await emitWithSdk('http/protobuf', daemon, 25);

@@ -2,10 +2,10 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createClient } from '@clickhouse/client';
 import t from 'tap';
-import { encodeLogsRequest } from '../src/otlp/index.js';
-import { ClickHouseHttpFront } from './support/clickhouse-http-front.js';
-import { pipelineYaml, startTestDaemon, tempDir, waitFor, type RunningDaemon } from './support/daemon.js';
-import { numberedBatch } from './support/otlp-requests.js';
+import { encodeLogsRequest } from '../../../src/otlp/index.js';
+import { ClickHouseHttpFront } from '../../support/clickhouse-http-front.js';
+import { pipelineYaml, startTestDaemon, tempDir, waitFor, type RunningDaemon } from '../../support/daemon.js';
+import { numberedBatch } from '../../support/otlp-requests.js';
 
 interface ExporterStats {
   exported?: number;
@@ -43,7 +43,7 @@ const BATCH = 'send_batch_size: 1000\n    timeout: 50ms';
 t.test('a schema error from ClickHouse is permanent: the batch goes to the dead-letter directory with the reason, and can be applied by hand', async (t) => {
   const front = await ClickHouseHttpFront.start({ path: tempDir('dl-front') });
   t.teardown(() => front.close());
-  const ddl = (await front.query('SELECT 1')) && readFileSync(new URL('../../src/exporters/clickhouse/sql/otel_logs.sql', import.meta.url), 'utf8');
+  const ddl = (await front.query('SELECT 1')) && readFileSync(new URL('../../../../src/exporters/clickhouse/sql/otel_logs.sql', import.meta.url), 'utf8');
   const render = (eventName: string) =>
     ddl
       .split('\n')

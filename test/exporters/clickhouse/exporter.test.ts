@@ -1,8 +1,8 @@
 import t from 'tap';
-import { newAttributes, newLogRecord, type LogBatch } from '../src/pipeline/model.js';
-import { embeddedClient, pipelineYaml, queryRows, startTestDaemon, tempDir, waitFor } from './support/daemon.js';
-import { encodeLogsRequest } from '../src/otlp/index.js';
-import { encodeLogs, logsInsertStatement } from '../src/exporters/clickhouse/row-encoder.js';
+import { newAttributes, newLogRecord, type LogBatch } from '../../../src/pipeline/model.js';
+import { embeddedClient, pipelineYaml, queryRows, startTestDaemon, tempDir, waitFor } from '../../support/daemon.js';
+import { encodeLogsRequest } from '../../../src/otlp/index.js';
+import { encodeLogs, logsInsertStatement } from '../../../src/exporters/clickhouse/row-encoder.js';
 
 const TRICKY = ['dollar $$ heredoc $$) end', "quote ' and backslash \\ and \\' together", 'newline\nand tab\tand NUL \u0000 and CR\r', 'unicode ✓ 日本語 🚀', '"double quotes" and }] brackets'];
 
