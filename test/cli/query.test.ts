@@ -2,9 +2,9 @@ import { spawn } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
-import { CLI, PROJECT_ROOT, runCli, startDaemonProcess } from './support/cli.js';
-import { tempDir, waitFor } from './support/daemon.js';
-import { freePort } from './support/ports.js';
+import { CLI, PROJECT_ROOT, runCli, startDaemonProcess } from '../support/cli.js';
+import { tempDir, waitFor } from '../support/daemon.js';
+import { freePort } from '../support/ports.js';
 
 /*
  * `otelhouse query`: through the running daemon's console API, and from the store itself once the

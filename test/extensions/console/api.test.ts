@@ -1,8 +1,8 @@
-import type { ApiLog } from '../src/extensions/console/api-types.js';
+import type { ApiLog } from '../../../src/extensions/console/api-types.js';
 import t from 'tap';
-import { api, ago, BASE_MS, ingest, startConsoleDaemon, waitExported, type ConsoleDaemon } from './support/console.js';
-import { embeddedClient, queryRows, waitFor } from './support/daemon.js';
-import { emitWithSdk } from './support/sdk.js';
+import { api, ago, BASE_MS, ingest, startConsoleDaemon, waitExported, type ConsoleDaemon } from '../../support/console.js';
+import { embeddedClient, queryRows, waitFor } from '../../support/daemon.js';
+import { emitWithSdk } from '../../support/sdk.js';
 
 /*
  * The console's query API against a running daemon with real data in embedded ClickHouse: records

@@ -2,11 +2,11 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createClient, type ClickHouseClient } from '@clickhouse/client';
 import t from 'tap';
-import { StaticFiles } from '../src/extensions/console/static-files.js';
+import { StaticFiles } from '../../../src/extensions/console/static-files.js';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { api, ago, ingest, startConsoleDaemon, waitExported, type ConsoleDaemon } from './support/console.js';
-import { tempDir } from './support/daemon.js';
+import { api, ago, ingest, startConsoleDaemon, waitExported, type ConsoleDaemon } from '../../support/console.js';
+import { tempDir } from '../../support/daemon.js';
 
 /*
  * The console's read-only subset of ClickHouse's HTTP interface, used by @clickhouse/client as

@@ -3,13 +3,13 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import { ingest, startConsoleDaemon } from './support/console.js';
-import { waitFor } from './support/daemon.js';
+import { ingest, startConsoleDaemon } from '../../support/console.js';
+import { waitFor } from '../../support/daemon.js';
 
 // The web console in headless Debian Chromium against a real daemon (json_ingest → templates →
 // embedded ClickHouse) whose console extension serves the API and the built console.
 const CHROMIUM = '/usr/bin/chromium';
-const REPO = fileURLToPath(new URL('../../', import.meta.url));
+const REPO = fileURLToPath(new URL('../../../../', import.meta.url));
 const CONSOLE_INDEX = join(REPO, 'dist/console/index.html');
 const SCREENSHOTS = join(REPO, 'test-output/console');
 

@@ -2,9 +2,9 @@ import { mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import t from 'tap';
-import { loadConfig } from '../src/daemon.js';
-import { ConfigError } from '../src/config/errors.js';
-import { PROJECT_ROOT, runCli } from './support/cli.js';
+import { loadConfig } from '../../src/daemon.js';
+import { ConfigError } from '../../src/config/errors.js';
+import { PROJECT_ROOT, runCli } from '../support/cli.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'otelhouse-config-'));
 let n = 0;

@@ -1,10 +1,10 @@
 import { existsSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
-import { loadConfig } from '../src/daemon.js';
-import { PROJECT_ROOT, runCli, startDaemonProcess } from './support/cli.js';
-import { tempDir } from './support/daemon.js';
-import { freePort } from './support/ports.js';
+import { loadConfig } from '../../src/daemon.js';
+import { PROJECT_ROOT, runCli, startDaemonProcess } from '../support/cli.js';
+import { tempDir } from '../support/daemon.js';
+import { freePort } from '../support/ports.js';
 
 t.test("the shipped config stores into the project's ./data, as `npm start` documents", async (t) => {
   const config = loadConfig({ file: join(PROJECT_ROOT, 'config', 'otelhouse.yaml') }, {});
