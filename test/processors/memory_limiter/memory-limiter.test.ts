@@ -3,15 +3,15 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import * as grpc from '@grpc/grpc-js';
 import { pino } from 'pino';
 import t from 'tap';
-import { loadConfig } from '../src/daemon.js';
-import { encodeLogsRequest } from '../src/otlp/index.js';
-import { ConfigError } from '../src/config/errors.js';
-import { availableMemoryBytes, memoryLimiterConfigSchema, memoryLimits } from '../src/processors/memory_limiter/config.js';
-import { memoryLimiterProcessorFactory } from '../src/processors/memory_limiter/index.js';
-import { Telemetry } from '../src/telemetry/metrics.js';
-import { startTestDaemon, waitFor } from './support/daemon.js';
-import { numberedBatch } from './support/otlp-requests.js';
-import { freePort } from './support/ports.js';
+import { loadConfig } from '../../../src/daemon.js';
+import { encodeLogsRequest } from '../../../src/otlp/index.js';
+import { ConfigError } from '../../../src/config/errors.js';
+import { availableMemoryBytes, memoryLimiterConfigSchema, memoryLimits } from '../../../src/processors/memory_limiter/config.js';
+import { memoryLimiterProcessorFactory } from '../../../src/processors/memory_limiter/index.js';
+import { Telemetry } from '../../../src/telemetry/metrics.js';
+import { startTestDaemon, waitFor } from '../../support/daemon.js';
+import { numberedBatch } from '../../support/otlp-requests.js';
+import { freePort } from '../../support/ports.js';
 
 const MIB = 1024 * 1024;
 

@@ -1,7 +1,7 @@
 import t from 'tap';
-import { DEFAULT_DATA_DIR, groupingAccuracy, mineMessages, normaliseTemplate } from '../bench/accuracy.js';
-import { embeddedClient, startTestDaemon, tempDir, waitFor } from './support/daemon.js';
-import { DATASETS, checkForest, exported, haveData, readDataset, send, storedRows, yaml } from './support/lineage.js';
+import { DEFAULT_DATA_DIR, groupingAccuracy, mineMessages, normaliseTemplate } from '../../../bench/accuracy.js';
+import { embeddedClient, startTestDaemon, tempDir, waitFor } from '../../support/daemon.js';
+import { DATASETS, checkForest, exported, haveData, readDataset, send, storedRows, yaml } from '../../support/lineage.js';
 
 /*
  * A template that generalised mid-stream must not split its event into several groups: as

@@ -1,7 +1,7 @@
 import t from 'tap';
-import type { JsonIngestReceiver } from '../src/receivers/json_ingest/json-ingest-receiver.js';
-import { embeddedClient, queryRows, startTestDaemon, tempDir, templatesPipelineYaml, waitFor, type RunningDaemon } from './support/daemon.js';
-import { ScriptedLlmServer, templater } from './support/scripted-llm-server.js';
+import type { JsonIngestReceiver } from '../../../src/receivers/json_ingest/json-ingest-receiver.js';
+import { embeddedClient, queryRows, startTestDaemon, tempDir, templatesPipelineYaml, waitFor, type RunningDaemon } from '../../support/daemon.js';
+import { ScriptedLlmServer, templater } from '../../support/scripted-llm-server.js';
 
 function daemonYaml(path: string, llm = '', pool = 'pool_size: 0'): string {
   return templatesPipelineYaml(path, `${pool}${llm ? `, llm: { ${llm} }` : ''}`);

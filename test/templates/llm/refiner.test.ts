@@ -4,14 +4,14 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
 import t from 'tap';
-import { DEFAULT_DATA_DIR } from '../bench/accuracy.js';
-import { loadConfig } from '../src/daemon.js';
-import { ConfigError } from '../src/config/errors.js';
-import type { TemplateRef } from '../src/pipeline/model.js';
-import { TemplateEngine } from '../src/templates/engine.js';
-import { LlmRefiner, type AcceptedTemplate, type RefinerOptions } from '../src/templates/llm/refiner.js';
-import { ProposalValidator } from '../src/templates/llm/validator.js';
-import { ScriptedLlmServer, templater, type Step } from './support/scripted-llm-server.js';
+import { DEFAULT_DATA_DIR } from '../../../bench/accuracy.js';
+import { loadConfig } from '../../../src/daemon.js';
+import { ConfigError } from '../../../src/config/errors.js';
+import type { TemplateRef } from '../../../src/pipeline/model.js';
+import { TemplateEngine } from '../../../src/templates/engine.js';
+import { LlmRefiner, type AcceptedTemplate, type RefinerOptions } from '../../../src/templates/llm/refiner.js';
+import { ProposalValidator } from '../../../src/templates/llm/validator.js';
+import { ScriptedLlmServer, templater, type Step } from '../../support/scripted-llm-server.js';
 
 type Provider = 'openai' | 'ollama';
 
@@ -276,7 +276,7 @@ for (const provider of ['openai', 'ollama'] as const) {
   });
 }
 
-const ACCURACY = fileURLToPath(new URL('../bench/accuracy.js', import.meta.url));
+const ACCURACY = fileURLToPath(new URL('../../../bench/accuracy.js', import.meta.url));
 
 function runAccuracy(args: string[]): Promise<{ code: number | null; out: string }> {
   return new Promise((resolve) => {

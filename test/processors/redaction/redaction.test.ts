@@ -1,8 +1,8 @@
 import { createHash, createHmac } from 'node:crypto';
 import t from 'tap';
-import type { AnyValue } from '../src/pipeline/model.js';
-import { cleanLines, plantedLines } from './fixtures/redaction-corpus.js';
-import { batchOf, configIssues, hasFastProperties, processorHarness, recordsOf, view, type RecordSpec } from './support/processors.js';
+import type { AnyValue } from '../../../src/pipeline/model.js';
+import { cleanLines, plantedLines } from '../../fixtures/redaction-corpus.js';
+import { batchOf, configIssues, hasFastProperties, processorHarness, recordsOf, view, type RecordSpec } from '../../support/processors.js';
 
 async function redact(config: string, records: RecordSpec[]) {
   const h = await processorHarness('redaction', config);

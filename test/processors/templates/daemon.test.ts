@@ -1,10 +1,10 @@
 import t from 'tap';
-import type { JsonIngestReceiver } from '../src/receivers/json_ingest/json-ingest-receiver.js';
+import type { JsonIngestReceiver } from '../../../src/receivers/json_ingest/json-ingest-receiver.js';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { runCli, startDaemonProcess } from './support/cli.js';
-import { embeddedClient, queryRows, startTestDaemon, tempDir, templatesPipelineYaml, type RunningDaemon } from './support/daemon.js';
-import { freePort } from './support/ports.js';
+import { runCli, startDaemonProcess } from '../../support/cli.js';
+import { embeddedClient, queryRows, startTestDaemon, tempDir, templatesPipelineYaml, type RunningDaemon } from '../../support/daemon.js';
+import { freePort } from '../../support/ports.js';
 
 function daemonYaml(path: string): string {
   return templatesPipelineYaml(path, 'parallel_threshold: 50, pool_size: 2, add_template_attribute: true');

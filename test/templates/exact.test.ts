@@ -1,9 +1,9 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import t, { type Test } from 'tap';
-import { DEFAULT_DATA_DIR } from '../bench/accuracy.js';
-import { TemplateEngine, render } from '../src/templates/engine.js';
-import { embeddedClient, queryRows, startTestDaemon, tempDir, waitFor } from './support/daemon.js';
+import { DEFAULT_DATA_DIR } from '../../bench/accuracy.js';
+import { TemplateEngine, render } from '../../src/templates/engine.js';
+import { embeddedClient, queryRows, startTestDaemon, tempDir, waitFor } from '../support/daemon.js';
 
 /*
  * TemplateParams are exact: a row's template (its TemplateId's text) with the `<*>` filled in

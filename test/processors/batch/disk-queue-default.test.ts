@@ -1,12 +1,12 @@
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import t from 'tap';
-import { loadConfig, startDaemon, type Daemon } from '../src/daemon.js';
-import { encodeLogsRequest } from '../src/otlp/index.js';
-import { OtlpReceiver } from '../src/receivers/otlp/otlp-receiver.js';
-import { tempDir } from './support/daemon.js';
-import { freePort } from './support/ports.js';
-import { numberedBatch } from './support/otlp-requests.js';
+import { loadConfig, startDaemon, type Daemon } from '../../../src/daemon.js';
+import { encodeLogsRequest } from '../../../src/otlp/index.js';
+import { OtlpReceiver } from '../../../src/receivers/otlp/otlp-receiver.js';
+import { tempDir } from '../../support/daemon.js';
+import { freePort } from '../../support/ports.js';
+import { numberedBatch } from '../../support/otlp-requests.js';
 
 /**
  * OTLP/HTTP → batch (as given) → otlphttp exporter towards a port nobody listens on, so nothing

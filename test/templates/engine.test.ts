@@ -1,11 +1,11 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
-import { DEFAULT_DATA_DIR, accuracyTable, evaluateAll, groupingAccuracy, logFormatRegex, loghub2Normalise, normaliseTemplate } from '../bench/accuracy.js';
-import { TemplateEngine, type Assignment } from '../src/templates/engine.js';
-import { templateId } from '../src/templates/identity.js';
-import { TemplateMiner } from '../src/templates/miner.js';
-import { MAX_TOKENS, maskedTokens } from '../src/templates/token-scanner.js';
+import { DEFAULT_DATA_DIR, accuracyTable, evaluateAll, groupingAccuracy, logFormatRegex, loghub2Normalise, normaliseTemplate } from '../../bench/accuracy.js';
+import { TemplateEngine, type Assignment } from '../../src/templates/engine.js';
+import { templateId } from '../../src/templates/identity.js';
+import { TemplateMiner } from '../../src/templates/miner.js';
+import { MAX_TOKENS, maskedTokens } from '../../src/templates/token-scanner.js';
 
 const HAVE_DATA = existsSync(path.join(DEFAULT_DATA_DIR, 'datasets.json'));
 const NO_DATA = `no labelled datasets at ${DEFAULT_DATA_DIR} (../shared/data beside the checkout)`;

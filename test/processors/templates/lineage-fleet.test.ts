@@ -1,9 +1,9 @@
 import { createClient } from '@clickhouse/client';
 import t from 'tap';
-import { DEFAULT_DATA_DIR } from '../bench/accuracy.js';
-import { ClickHouseHttpFront } from './support/clickhouse-http-front.js';
-import { queryRows, startTestDaemon, tempDir, waitFor } from './support/daemon.js';
-import { checkForest, exported, haveData, readDataset, send, yaml } from './support/lineage.js';
+import { DEFAULT_DATA_DIR } from '../../../bench/accuracy.js';
+import { ClickHouseHttpFront } from '../../support/clickhouse-http-front.js';
+import { queryRows, startTestDaemon, tempDir, waitFor } from '../../support/daemon.js';
+import { checkForest, exported, haveData, readDataset, send, yaml } from '../../support/lineage.js';
 
 t.test(
   'a restart between, evictions, and two daemons writing one ClickHouse: every id resolves to one current template',
