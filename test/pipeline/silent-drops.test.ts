@@ -1,8 +1,8 @@
 import { createSocket } from 'node:dgram';
 import t from 'tap';
-import type { JsonIngestReceiver } from '../src/receivers/json_ingest/json-ingest-receiver.js';
-import type { SyslogReceiver } from '../src/receivers/syslog/syslog-receiver.js';
-import { embeddedClient, queryRows, startTestDaemon, tempDir, waitFor, type RunningDaemon } from './support/daemon.js';
+import type { JsonIngestReceiver } from '../../src/receivers/json_ingest/json-ingest-receiver.js';
+import type { SyslogReceiver } from '../../src/receivers/syslog/syslog-receiver.js';
+import { embeddedClient, queryRows, startTestDaemon, tempDir, waitFor, type RunningDaemon } from '../support/daemon.js';
 
 type Stats = { receivers: Record<string, Record<string, number>>; exporters: Record<string, Record<string, number>> };
 

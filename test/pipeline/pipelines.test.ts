@@ -1,11 +1,11 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
-import { encodeLogsRequest } from '../src/otlp/index.js';
-import { startDaemonProcess } from './support/cli.js';
-import { embeddedClient, queryRows, tempDir } from './support/daemon.js';
-import { numberedBatch } from './support/otlp-requests.js';
-import { freePort } from './support/ports.js';
+import { encodeLogsRequest } from '../../src/otlp/index.js';
+import { startDaemonProcess } from '../support/cli.js';
+import { embeddedClient, queryRows, tempDir } from '../support/daemon.js';
+import { numberedBatch } from '../support/otlp-requests.js';
+import { freePort } from '../support/ports.js';
 
 t.test('two pipelines share a receiver; a pipeline fans out to two exporters; debug prints records', async (t) => {
   const dir = tempDir('pipelines');

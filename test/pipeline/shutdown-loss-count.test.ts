@@ -2,10 +2,10 @@ import { createServer, type Socket } from 'node:net';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import t from 'tap';
-import { loadConfig, startDaemon } from '../src/daemon.js';
-import { encodeLogsRequest } from '../src/otlp/index.js';
-import { OtlpReceiver } from '../src/receivers/otlp/otlp-receiver.js';
-import { numberedBatch } from './support/otlp-requests.js';
+import { loadConfig, startDaemon } from '../../src/daemon.js';
+import { encodeLogsRequest } from '../../src/otlp/index.js';
+import { OtlpReceiver } from '../../src/receivers/otlp/otlp-receiver.js';
+import { numberedBatch } from '../support/otlp-requests.js';
 
 interface LogLine {
   msg: string;

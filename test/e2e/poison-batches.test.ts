@@ -1,11 +1,11 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
-import { clickhouseConfigSchema } from '../src/exporters/clickhouse/config.js';
-import { classifyClickHouseError, isMissingSchemaError, isRowDependent } from '../src/exporters/clickhouse/error-classifier.js';
-import { schemaStatements } from '../src/exporters/clickhouse/schema.js';
-import { PermanentExportError, RetryableExportError } from '../src/pipeline/errors.js';
-import { embeddedClient, queryRows, startTestDaemon, tempDir, waitFor, type RunningDaemon } from './support/daemon.js';
+import { clickhouseConfigSchema } from '../../src/exporters/clickhouse/config.js';
+import { classifyClickHouseError, isMissingSchemaError, isRowDependent } from '../../src/exporters/clickhouse/error-classifier.js';
+import { schemaStatements } from '../../src/exporters/clickhouse/schema.js';
+import { PermanentExportError, RetryableExportError } from '../../src/pipeline/errors.js';
+import { embeddedClient, queryRows, startTestDaemon, tempDir, waitFor, type RunningDaemon } from '../support/daemon.js';
 
 /*
  * Valid traffic that ClickHouse refuses for its shape or for some of its values, through a real

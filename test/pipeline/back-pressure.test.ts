@@ -1,12 +1,12 @@
 import * as grpc from '@grpc/grpc-js';
 import protobuf from 'protobufjs';
 import t from 'tap';
-import { encodeLogsRequest } from '../src/otlp/index.js';
-import { ClickHouseHttpFront } from './support/clickhouse-http-front.js';
-import { queryRows, startTestDaemon, tempDir, waitFor } from './support/daemon.js';
-import { numberedBatch } from './support/otlp-requests.js';
+import { encodeLogsRequest } from '../../src/otlp/index.js';
+import { ClickHouseHttpFront } from '../support/clickhouse-http-front.js';
+import { queryRows, startTestDaemon, tempDir, waitFor } from '../support/daemon.js';
+import { numberedBatch } from '../support/otlp-requests.js';
 import { createClient } from '@clickhouse/client';
-import { JsonIngestReceiver } from '../src/receivers/json_ingest/json-ingest-receiver.js';
+import { JsonIngestReceiver } from '../../src/receivers/json_ingest/json-ingest-receiver.js';
 
 /** The RetryInfo delay inside a google.rpc.Status (grpc-status-details-bin). */
 function decodeRetryInfo(status: Buffer): { seconds: number; nanos: number } | undefined {

@@ -3,8 +3,8 @@ import { SeverityNumber } from '@opentelemetry/api-logs';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { BatchLogRecordProcessor, LoggerProvider } from '@opentelemetry/sdk-logs';
 import t from 'tap';
-import { embeddedClient, queryRows, startTestDaemon, tempDir, waitFor } from './support/daemon.js';
-import { sdkExporter } from './support/sdk.js';
+import { embeddedClient, queryRows, startTestDaemon, tempDir, waitFor } from '../support/daemon.js';
+import { sdkExporter } from '../support/sdk.js';
 
 function yaml(path: string): string {
   return `
