@@ -27,7 +27,7 @@ export interface DecodeResult {
 /*
  * Decoding is the hottest path of the collector, so the request is decoded in one pass with
  * protobufjs's Reader straight into the log model, following the field numbers of the messages in
- * proto/ (test/otlp-codec.test.ts checks the result against the reflection decoder of those files).
+ * proto/ (test/otlp/codec.test.ts checks the result against the reflection decoder of those files).
  * The reflection decoder builds an intermediate message tree with a Long object per 64-bit field;
  * decoding with it and converting the tree ran at about half this speed (npm run bench:decode
  * workload: ~110k against ~210k records/s).

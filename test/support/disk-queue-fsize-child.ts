@@ -1,5 +1,5 @@
 /**
- * Run under `prlimit --fsize=N` by test/disk-queue.test.ts: the kernel refuses writes past N bytes
+ * Run under `prlimit --fsize=N` by test/exporterhelper/disk-queue.test.ts: the kernel refuses writes past N bytes
  * (EFBIG, a short write first), a real failed write as a full disk gives one. Appends a small
  * record, one too large to fit, then small ones again, acknowledging every record the queue
  * took, and prints what happened as JSON.

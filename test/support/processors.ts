@@ -1,5 +1,7 @@
+import { createHash } from 'node:crypto';
 import { setFlagsFromString } from 'node:v8';
 import { pino } from 'pino';
+import type { Test } from 'tap';
 import { loadConfig } from '../../src/daemon.js';
 import type { Processor } from '../../src/pipeline/component.js';
 import type { LogsConsumer } from '../../src/pipeline/consumer.js';
@@ -139,6 +141,36 @@ function plain(v: AnyValue): AnyValue {
 /** Every record of a batch, in order. */
 export function recordsOf(batch: LogBatch | undefined): LogRecord[] {
   return batch ? batch.resourceLogs.flatMap((rl) => rl.scopeLogs.flatMap((sl) => sl.logRecords)) : [];
+}
+
+export const sha256 = (s: string): string => createHash('sha256').update(s).digest('hex');
+
+export interface TableCase {
+  name: string;
+  config: string;
+  input: ResourceSpec[];
+  /** Expected records (attributes compared whole; other fields only when given). */
+  expect: Array<Partial<ReturnType<typeof view>>>;
+  /** Expected /stats counts of the processor. */
+  stats?: Record<string, number>;
+}
+
+/** A fresh processor per case, so no case sees the caches or counts another left. */
+export async function runTable(t: Test, type: string, cases: TableCase[]): Promise<void> {
+  for (const c of cases) {
+    await t.test(`${type}: ${c.name}`, async (t) => {
+      const h = await processorHarness(type, c.config);
+      const out = await h.run(batchOf(...c.input));
+      const got = recordsOf(out).map(view);
+      t.equal(got.length, c.expect.length, 'record count');
+      c.expect.forEach((want, i) => {
+        const g = got[i];
+        if (!g) return;
+        for (const key of Object.keys(want) as Array<keyof typeof want>) t.same(g[key], want[key], `record ${i} ${key}`);
+      });
+      if (c.stats) for (const [k, n] of Object.entries(c.stats)) t.equal(h.stats()[k] ?? 0, n, `stats ${k}`);
+    });
+  }
 }
 
 setFlagsFromString('--allow-natives-syntax');
