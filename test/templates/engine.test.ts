@@ -10,7 +10,6 @@ import { MAX_TOKENS, maskedTokens } from '../../src/templates/token-scanner.js';
 const HAVE_DATA = existsSync(path.join(DEFAULT_DATA_DIR, 'datasets.json'));
 const NO_DATA = `no labelled datasets at ${DEFAULT_DATA_DIR} (../shared/data beside the checkout)`;
 
-
 // The million unique lines below take ~160 s on a loaded 2-core CI machine, near tap's 180 s per file.
 t.setTimeout(600_000);
 
