@@ -14,8 +14,9 @@ import { profileStages, STAGES, type Stage } from './support/cpu-stages.js';
  * End to end, as users run it: the daemon (`main.js run --config config/otelhouse.yaml`, the
  * shipped default: OTLP, JSON and syslog receivers, memory_limiter → templates → batch with
  * wait_for_flush, the disk queue, the console) in one process, the load generator in another,
- * sending BENCH_LOGS logs (default 300,000 a row: all eight rows take about 6 minutes on the
- * project's 2-core machine) in OTLP/HTTP protobuf requests of 1,000 over BENCH_CONCURRENCY
+ * sending BENCH_LOGS logs a row (default 500,000: all eight rows take about 4 minutes on the
+ * project's 2-core machine at a load average of 9; with fewer than ~100,000 the JIT's warm-up
+ * shows in the CPU per log) in OTLP/HTTP protobuf requests of 1,000 over BENCH_CONCURRENCY
  * keep-alive connections (default 32: with wait_for_flush a request is answered once its batch of
  * 10,000 is on disk, so with fewer than 10 requests in flight every batch waits out the 200 ms
  * timeout and the clients, not the daemon, set the pace).
@@ -30,12 +31,12 @@ import { profileStages, STAGES, type Stage } from './support/cpu-stages.js';
  * Workloads: five (bench/workload.ts's bodies from five templates) and loghub (the loghub-2k mix,
  * hundreds of templates, from ../shared/data beside the checkout; skipped when absent).
  *
- * Figures, over the time from the first request to the last log exported (the daemon's /stats):
- * logs/s accepted (the load generator's 200s) and stored; the daemon's CPU per log stored, from
- * /proc/<pid>/stat (all threads, the authority); request latency from the load generator; peak
- * RSS (VmHWM). The CPU is then split by where it went. Node's main thread runs under
- * `--cpu-prof` (sampling); each sample goes to the stage of the innermost frame of its stack that
- * has one (bench/support/cpu-stages.ts: src/otlp and src/receivers decode, src/templates and the
+ * Figures, over the time from the first request to the last log exported (the daemon's /stats;
+ * chDB's merges still running then are left out): logs/s accepted (the load generator's 200s) and
+ * stored; the daemon's CPU per log stored, from /proc/<pid>/stat (all threads, the authority);
+ * request latency from the load generator; peak RSS (VmHWM). The CPU is then split by where it
+ * went. Node's main thread runs under `--cpu-prof` (sampling); each sample goes to the stage of
+ * the innermost frame of its stack that has one (bench/support/cpu-stages.ts: src/otlp and src/receivers decode, src/templates and the
  * templates processor templates, other processors processors, the row encoder encode, node:zlib
  * compress, src/exporterhelper queue, @clickhouse/client, chdb and the exporter's sending send,
  * the collector gc, the rest other), and the stages share the main thread's CPU from
@@ -66,7 +67,7 @@ type Variant = keyof typeof VARIANTS;
 const WORKLOADS = ['five', 'loghub'] as const;
 type Workload = (typeof WORKLOADS)[number];
 const PER_REQUEST = 1000;
-const REQUESTS = Math.ceil(Number(process.env.BENCH_LOGS ?? 300_000) / PER_REQUEST);
+const REQUESTS = Math.ceil(Number(process.env.BENCH_LOGS ?? 500_000) / PER_REQUEST);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 32);
 /** USER_HZ: the unit of /proc's CPU times. */
 const TICKS_PER_SECOND = 100;
