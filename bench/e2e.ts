@@ -36,19 +36,20 @@ import { profileStages, STAGES, type Stage } from './support/cpu-stages.js';
  * stored; the daemon's CPU per log stored, from /proc/<pid>/stat (all threads, the authority);
  * request latency from the load generator; peak RSS (VmHWM). The CPU is then split by where it
  * went. Node's main thread runs under `--cpu-prof` (sampling); each sample goes to the stage of
- * the innermost frame of its stack that has one (bench/support/cpu-stages.ts: src/otlp and src/receivers decode, src/templates and the
- * templates processor templates, other processors processors, the row encoder encode, node:zlib
- * compress, src/exporterhelper queue, @clickhouse/client, chdb and the exporter's sending send,
- * the collector gc, the rest other), and the stages share the main thread's CPU from
- * /proc/<pid>/task/<pid>/stat in proportion to their samples: idle samples do not count, nor do
- * `(program)` ones (native code outside JavaScript, shown apart as a share). The other threads'
- * CPU is not in that profile and is shown as /proc counts it, in two parts, since Node 20 leaves
- * its threads unnamed: node threads (libuv's pool, where @clickhouse/client gzips INSERT bodies,
- * the disk queue writes and syncs, and chdb runs its queries in embedded mode; V8's GC and compiler
- * helpers; the templates pool's worker, which takes only batches over 5,000 logs, while the
- * processor sees requests of 1,000), and chDB threads (the threads chDB names, and any that ended
- * during the run). The profiler's own threads (v8:ProfEvntProc) are left out of every figure; its
- * sampling still costs the main thread a little.
+ * the innermost frame of its stack that has one (bench/support/cpu-stages.ts: src/otlp and
+ * src/receivers decode, src/templates and the templates processor templates, other processors
+ * processors, the row encoder encode, node:zlib compress, src/exporterhelper queue,
+ * @clickhouse/client, chdb and the exporter's sending send, the collector gc, the rest other),
+ * and the stages share the main thread's CPU from /proc/<pid>/task/<pid>/stat in proportion to
+ * their samples: idle samples do not count, nor do `(program)` ones (native code outside
+ * JavaScript, shown apart as a share). The other threads' CPU is not in that profile and is shown
+ * as /proc counts it, in two parts, since Node 20 leaves its threads unnamed: node threads
+ * (libuv's pool, where @clickhouse/client gzips INSERT bodies, the disk queue writes and syncs,
+ * and chdb runs its queries in embedded mode; V8's GC and compiler helpers; the templates pool's
+ * worker, which takes only batches over 5,000 logs, while the processor sees requests of 1,000),
+ * and chDB threads (the threads chDB names, and any that ended during the run). The profiler's
+ * own threads (v8:ProfEvntProc) are left out of every figure; its sampling still costs the main
+ * thread a little. The templates pool's worker writes a profile of its own, which is not read.
  *
  * The machine may be shared: the load average is printed at the start and end of each row.
  * `--taskset` pins the load generator and DiscardingClickHouseHttp to CPU 0 and the daemon to CPU 1.
