@@ -14,12 +14,12 @@ import { profileStages, STAGES, type Stage } from './support/cpu-stages.js';
  * End to end, as users run it: the daemon (`main.js run --config config/otelhouse.yaml`, the
  * shipped default: OTLP, JSON and syslog receivers, memory_limiter → templates → batch with
  * wait_for_flush, the disk queue, the console) in one process, the load generator in another,
- * sending BENCH_LOGS logs a row (default 500,000: all eight rows take about 4 minutes on the
- * project's 2-core machine at a load average of 9; with fewer than ~100,000 the JIT's warm-up
- * shows in the CPU per log) in OTLP/HTTP protobuf requests of 1,000 over BENCH_CONCURRENCY
- * keep-alive connections (default 32: with wait_for_flush a request is answered once its batch of
- * 10,000 is on disk, so with fewer than 10 requests in flight every batch waits out the 200 ms
- * timeout and the clients, not the daemon, set the pace).
+ * sending BENCH_LOGS logs a row (default 500,000: all eight rows took 2½ minutes on the
+ * project's 2-core machine at a load average of 3, the build aside; with fewer than ~100,000 the
+ * JIT's warm-up shows in the CPU per log) in OTLP/HTTP protobuf requests of 1,000 over
+ * BENCH_CONCURRENCY keep-alive connections (default 32: with wait_for_flush a request is answered
+ * once its batch of 10,000 is on disk, so with fewer than 10 requests in flight every batch waits
+ * out the 200 ms timeout and the clients, not the daemon, set the pace).
  *
  * The config is changed only through the OTELHOUSE_* variables it reads: ports on 127.0.0.1 that
  * are free, data directories in a temporary one, the ClickHouse endpoint. Variants:
