@@ -1,15 +1,21 @@
 import { Agent, request } from 'node:http';
 import { encodeLogsRequest } from '../src/otlp/index.js';
+import { loghubMix } from './loghub.js';
 import { benchmarkBatch } from './workload.js';
 
 /**
  * The load generator, run as its own process so its CPU is not the daemon's: sends `requests`
  * OTLP/HTTP protobuf requests of `records` logs each over `concurrency` keep-alive connections and
- * prints a JSON line with what was accepted and the request latencies.
- * argv: port requests records concurrency
+ * prints a JSON line with what was accepted and the request latencies. The requests are 32
+ * distinct ones, sent in turn; once they are encoded it prints `ready` and starts sending when a
+ * line comes on stdin, so that the caller's measurement leaves out its start-up. with the loghub workload they hold
+ * 32 × records lines of the loghub-2k mix at DATA_DIR (all of it at 1,000 records a request).
+ * argv: port requests records concurrency [DATA_DIR]
  */
-const [port, requests, records, concurrency] = process.argv.slice(2).map(Number) as [number, number, number, number];
-const bodies = Array.from({ length: 32 }, (_, i) => Buffer.from(encodeLogsRequest(benchmarkBatch(records, i))));
+const [port, requests, records, concurrency] = process.argv.slice(2, 6).map(Number) as [number, number, number, number];
+const dataDir = process.argv[6];
+const lines = dataDir ? loghubMix(dataDir, 32 * records) : undefined;
+const bodies = Array.from({ length: 32 }, (_, i) => Buffer.from(encodeLogsRequest(benchmarkBatch(records, i, lines))));
 const agent = new Agent({ keepAlive: true, maxSockets: concurrency });
 const latencies: number[] = [];
 let sent = 0;
@@ -54,6 +60,9 @@ async function worker(): Promise<void> {
   }
 }
 
+process.stdout.write('ready\n');
+await new Promise((resolve) => process.stdin.once('data', resolve));
+process.stdin.destroy();
 const started = performance.now();
 await Promise.all(Array.from({ length: concurrency }, worker));
 const seconds = (performance.now() - started) / 1000;

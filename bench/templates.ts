@@ -1,10 +1,11 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { existsSync, rmSync, symlinkSync } from 'node:fs';
 import path from 'node:path';
 import { availableParallelism, tmpdir } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { DEFAULT_DATA_DIR, logFormatRegex } from './accuracy.js';
+import { DEFAULT_DATA_DIR } from './accuracy.js';
+import { loghubMix } from './loghub.js';
 import { TemplateEngine } from '../src/templates/engine.js';
 import { defaultPoolSize } from '../src/templates/pool.js';
 import { templatesConfigSchema } from '../src/processors/templates/config.js';
@@ -25,26 +26,6 @@ const LINES = 1_000_000;
 const SIZES = [100, 1000, 8192, 10000];
 /** What the templates processor does by default: pooled above this many records. */
 const DEFAULT_THRESHOLD = (templatesConfigSchema.parse({}) as { parallel_threshold: number }).parallel_threshold;
-
-function loadMix(dataDir: string): string[] {
-  const specs = JSON.parse(readFileSync(path.join(dataDir, 'datasets.json'), 'utf8')) as Record<
-    string,
-    { log: string; log_format: string }
-  >;
-  const perDataset = Object.values(specs).map((spec) => {
-    const regex = logFormatRegex(spec.log_format);
-    return readFileSync(path.join(dataDir, spec.log), 'utf8')
-      .split(/\r?\n/)
-      .filter((l) => l.length > 0)
-      .map((line) => regex.exec(line.trim())?.groups?.Content ?? line);
-  });
-  const mix: string[] = [];
-  for (let i = 0; mix.length < LINES; i++) {
-    const source = perDataset[i % perDataset.length]!;
-    mix.push(source[Math.floor(i / perDataset.length) % source.length]!);
-  }
-  return mix;
-}
 
 function batches(lines: string[], size: number): string[][] {
   const out: string[][] = [];
@@ -69,7 +50,7 @@ interface Figures {
 }
 
 async function measure(dataDir: string, Engine: EngineClass, threads: number): Promise<Figures> {
-  const lines = loadMix(dataDir);
+  const lines = loghubMix(dataDir, LINES);
   const cold = new Engine({ miner: {}, parallelThreshold: Infinity, poolSize: 0, masking: [] });
   const mining = await rate(cold, batches(lines, 1000));
   const inline = new Engine({ miner: {}, parallelThreshold: Infinity, poolSize: 0, masking: [] });
@@ -93,7 +74,7 @@ const defaultPath = (size: number) => (size > DEFAULT_THRESHOLD ? 'pool' : 'inli
 const mark = (where: string, size: string) => (where === defaultPath(Number(size)) ? ' (default)' : '');
 
 function printFigures(f: Figures, dataDir: string): void {
-  const lines = loadMix(dataDir);
+  const lines = loghubMix(dataDir, LINES);
   const bytes = lines.reduce((m, l) => m + Buffer.byteLength(l), 0) / lines.length;
   console.log(
     `\nbench:templates — ${LINES.toLocaleString('en')} messages (loghub-2k mix, ` +

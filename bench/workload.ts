@@ -14,9 +14,11 @@ const TEMPLATES = [
 
 /**
  * Realistic OTLP log batches for benchmarks: k8s resource attributes, a scope, 120-ish character
- * bodies from a handful of templates, 6 log attributes of mixed kinds, trace context.
+ * bodies from a handful of templates, 6 log attributes of mixed kinds, trace context. With
+ * `bodies`, the records' bodies are those instead, in turn (batch `seed` continues where
+ * `seed - 1` ended).
  */
-export function benchmarkBatch(records: number, seed: number): LogBatch {
+export function benchmarkBatch(records: number, seed: number, bodies?: readonly string[]): LogBatch {
   const service = SERVICES[seed % SERVICES.length]!;
   const resource = newAttributes();
   resource['service.name'] = service;
@@ -35,7 +37,7 @@ export function benchmarkBatch(records: number, seed: number): LogBatch {
     r.observedTimeUnixNano = r.timeUnixNano + 250_000n;
     r.severityNumber = j % 20 === 0 ? 17 : 9;
     r.severityText = j % 20 === 0 ? 'ERROR' : 'INFO';
-    r.body = TEMPLATES[j % TEMPLATES.length]!(i);
+    r.body = bodies ? bodies[i % bodies.length]! : TEMPLATES[j % TEMPLATES.length]!(i);
     r.attributes = newAttributes();
     r.attributes['http.route'] = ROUTES[j % ROUTES.length]!;
     r.attributes['http.response.status_code'] = BigInt(j % 20 === 0 ? 500 : 200);
