@@ -1,7 +1,8 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Readable } from 'node:stream';
-import { gunzipSync } from 'node:zlib';
+import { brotliDecompressSync, gunzipSync } from 'node:zlib';
+import { decompress as zstdDecompress } from 'zstd-napi';
 import { createChdbConnection } from 'chdb/connection';
 
 /**
@@ -34,6 +35,8 @@ type ChdbConnection = ReturnType<typeof createChdbConnection>;
 
 export class ClickHouseHttpFront {
   requests = 0;
+  /** Requests by their body's Content-Encoding ('' for none). */
+  readonly encodings = new Map<string, number>();
   private readonly faults: FrontFault[] = [];
   private queue: Promise<unknown> = Promise.resolve();
 
@@ -120,7 +123,11 @@ export class ClickHouseHttpFront {
     const chunks: Buffer[] = [];
     for await (const chunk of req) chunks.push(chunk as Buffer);
     let body = Buffer.concat(chunks);
+    const encoding = req.headers['content-encoding'] ?? '';
+    this.encodings.set(encoding, (this.encodings.get(encoding) ?? 0) + 1);
+    if (encoding === 'zstd') body = Buffer.from(zstdDecompress(body));
     if (req.headers['content-encoding'] === 'gzip') body = gunzipSync(body);
+    else if (req.headers['content-encoding'] === 'br') body = brotliDecompressSync(body);
     const urlQuery = url.searchParams.get('query');
     const sql = urlQuery ?? body.toString('utf8');
     const data = urlQuery !== null && body.length > 0 ? body : undefined;

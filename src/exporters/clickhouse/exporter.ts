@@ -7,7 +7,7 @@ import type { ExportOutcome, ExportSender, PayloadCodec } from '../../exporterhe
 import { PermanentExportError } from '../../pipeline/errors.js';
 import { StoreUnavailableError, type LogStoreTables } from '../../pipeline/host.js';
 import type { LogBatch } from '../../pipeline/model.js';
-import { parseEndpoint, type ClickHouseExporterConfig } from './config.js';
+import { parseEndpoint, requestCompression, type ClickHouseExporterConfig } from './config.js';
 import { classifyClickHouseError, isMissingSchemaError, isRowDependent } from './error-classifier.js';
 import {
   countOlderThan,
@@ -31,7 +31,7 @@ export async function openClient(config: ClickHouseExporterConfig, database?: st
       username: config.username,
       password: config.password,
       request_timeout: config.timeout,
-      compression: { request: config.compress, response: false },
+      compression: { request: requestCompression(config.compress), response: false },
       application: 'otelhouse',
       // Failures are logged once, with their classification, by the exporter.
       log: { level: ClickHouseLogLevel.OFF },
