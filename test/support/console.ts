@@ -1,3 +1,7 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { chromium, type Browser } from 'playwright-core';
+import { PROJECT_ROOT } from './cli.js';
 import { ConsoleExtension } from '../../src/extensions/console/console.js';
 import { JsonIngestReceiver } from '../../src/receivers/json_ingest/json-ingest-receiver.js';
 import { startTestDaemon, tempDir, waitFor, type RunningDaemon } from './daemon.js';
@@ -88,4 +92,22 @@ export const BASE_MS = Math.floor(Date.now() / 1000) * 1000;
 export function ago(secondsAgo: number, ns = 0): string {
   const iso = new Date(BASE_MS - secondsAgo * 1000).toISOString();
   return `${iso.slice(0, 19)}.${String(ns).padStart(9, '0')}Z`;
+}
+
+const CHROMIUM = '/usr/bin/chromium';
+const CONSOLE_INDEX = join(PROJECT_ROOT, 'dist/console/index.html');
+
+/** Why the web console's browser tests cannot run here, or false when they can. */
+export const consoleBrowserMissing: string | false = !existsSync(CHROMIUM)
+  ? `needs Debian's chromium at ${CHROMIUM} (apt-get install chromium)`
+  : !existsSync(CONSOLE_INDEX)
+    ? `needs the built console at ${CONSOLE_INDEX} (npm run build)`
+    : false;
+
+/** Debian's headless chromium, with no network of its own (no browser is downloaded). */
+export function launchConsoleBrowser(): Promise<Browser> {
+  return chromium.launch({
+    executablePath: CHROMIUM,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
+  });
 }

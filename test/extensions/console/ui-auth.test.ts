@@ -1,25 +1,13 @@
 import t from 'tap';
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { chromium, type Browser } from 'playwright-core';
-import { ingest, startConsoleDaemon } from '../../support/console.js';
+import type { Browser } from 'playwright-core';
+import { consoleBrowserMissing, ingest, launchConsoleBrowser, startConsoleDaemon } from '../../support/console.js';
 import { waitFor } from '../../support/daemon.js';
 
 // The web console of a console extension with `auth`: it asks for the token, sends it with every
 // request, the live tail (a streamed fetch, since EventSource sends no headers) included.
-const CHROMIUM = '/usr/bin/chromium';
-const REPO = fileURLToPath(new URL('../../../../', import.meta.url));
-const CONSOLE_INDEX = join(REPO, 'dist/console/index.html');
 const TOKEN = 'console-s3cret';
 
-const missing = !existsSync(CHROMIUM)
-  ? `needs Debian's chromium at ${CHROMIUM} (apt-get install chromium)`
-  : !existsSync(CONSOLE_INDEX)
-    ? `needs the built console at ${CONSOLE_INDEX} (npm run build)`
-    : false;
-
-t.test('web console with auth: the token form, a refused token, then the logs and the live tail', { skip: missing }, async (t) => {
+t.test('web console with auth: the token form, a refused token, then the logs and the live tail', { skip: consoleBrowserMissing }, async (t) => {
   const daemon = await startConsoleDaemon(`bearertokenauth: { token: ${TOKEN} }\nconsole: { endpoint: 127.0.0.1:0, auth: { authenticator: bearertokenauth } }`, ['bearertokenauth', 'console']);
   t.teardown(() => daemon.stop());
   const base = `http://127.0.0.1:${daemon.consolePort()}`;
@@ -34,10 +22,7 @@ t.test('web console with auth: the token form, a refused token, then the logs an
   t.ok(await waitFor(async () => (await stored()) === 30), 'the records are stored (the API takes the token)');
   t.equal((await fetch(`${base}/api/v1/logs`)).status, 401, 'and refuses a request without it');
 
-  const browser: Browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
-  });
+  const browser: Browser = await launchConsoleBrowser();
   t.teardown(() => browser.close());
   const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
   const pageErrors: string[] = [];

@@ -1,17 +1,14 @@
 import t from 'tap';
-import { existsSync, mkdirSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { chromium, type Browser, type Page } from 'playwright-core';
-import { ingest, startConsoleDaemon } from '../../support/console.js';
+import type { Browser, Page } from 'playwright-core';
+import { consoleBrowserMissing, ingest, launchConsoleBrowser, startConsoleDaemon } from '../../support/console.js';
+import { PROJECT_ROOT } from '../../support/cli.js';
 import { waitFor } from '../../support/daemon.js';
 
 // The web console in headless Debian Chromium against a real daemon (json_ingest → templates →
 // embedded ClickHouse) whose console extension serves the API and the built console.
-const CHROMIUM = '/usr/bin/chromium';
-const REPO = fileURLToPath(new URL('../../../../', import.meta.url));
-const CONSOLE_INDEX = join(REPO, 'dist/console/index.html');
-const SCREENSHOTS = join(REPO, 'test-output/console');
+const SCREENSHOTS = join(PROJECT_ROOT, 'test-output/console');
 
 // Only numbers vary within a kind of line, and the miner makes numbers parameters at first sight:
 // each kind is one template from its first record on, never replaced. The kinds take turns, each
@@ -53,13 +50,7 @@ async function shot(page: Page, name: string): Promise<void> {
   await page.screenshot({ path: join(SCREENSHOTS, `${name}.png`) });
 }
 
-const missing = !existsSync(CHROMIUM)
-  ? `needs Debian's chromium at ${CHROMIUM} (apt-get install chromium)`
-  : !existsSync(CONSOLE_INDEX)
-    ? `needs the built console at ${CONSOLE_INDEX} (npm run build)`
-    : false;
-
-t.test('web console: logs, search, a template and its logs, live tail, pipeline', { skip: missing }, async (t) => {
+t.test('web console: logs, search, a template and its logs, live tail, pipeline', { skip: consoleBrowserMissing }, async (t) => {
   mkdirSync(SCREENSHOTS, { recursive: true });
   const daemon = await startConsoleDaemon();
   t.teardown(() => daemon.stop());
@@ -68,10 +59,7 @@ t.test('web console: logs, search, a template and its logs, live tail, pipeline'
   await ingest(daemon, sent);
   t.ok(await waitFor(async () => (await storedCount(base)) === sent.length), 'every record is queryable through the API');
 
-  const browser: Browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
-  });
+  const browser: Browser = await launchConsoleBrowser();
   t.teardown(() => browser.close());
   const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
   const pageErrors: string[] = [];

@@ -1,4 +1,5 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
+import { ExponentialBackoff } from '../../../internal/backoff.js';
 import { api, ApiError, auth, type AuthState, type Log, type Query } from './api.js';
 
 export interface Loaded<T> {
@@ -119,7 +120,8 @@ export function useLogPages(query: Query, refresh = 0): LogPages {
 
 export type TailStatus = 'off' | 'connecting' | 'live' | 'reconnecting';
 
-const TAIL_RETRY_MS = [1000, 2000, 5000, 10000];
+/** The exporters' back-off, so that tabs cut off together by a restart do not come back together. */
+const TAIL_RETRY = { initialMs: 1000, maxMs: 10_000, multiplier: 2, randomizationFactor: 0.2 };
 
 /**
  * Reads the tail's Server-Sent Events with fetch rather than EventSource, which cannot send the
@@ -171,14 +173,16 @@ export function useTail(query: Query | null, keep = 500): { logs: Log[]; status:
     }
     const controller = new AbortController();
     let timer: ReturnType<typeof setTimeout> | undefined;
-    let failures = 0;
+    const backoff = new ExponentialBackoff(TAIL_RETRY);
+    let connected = false;
     const connect = () => {
-      setStatus(failures === 0 ? 'connecting' : 'reconnecting');
+      setStatus(connected ? 'reconnecting' : 'connecting');
       readTail(
         api.tailUrl(query),
         controller.signal,
         () => {
-          failures = 0;
+          connected = true;
+          backoff.reset();
           setStatus('live');
         },
         (log) => setLogs((previous) => [log, ...previous].slice(0, keep)),
@@ -190,7 +194,7 @@ export function useTail(query: Query | null, keep = 500): { logs: Log[]; status:
     const retry = () => {
       if (controller.signal.aborted) return;
       setStatus('reconnecting');
-      timer = setTimeout(connect, TAIL_RETRY_MS[Math.min(failures++, TAIL_RETRY_MS.length - 1)]);
+      timer = setTimeout(connect, backoff.next());
     };
     connect();
     return () => {
