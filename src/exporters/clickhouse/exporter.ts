@@ -18,7 +18,7 @@ import {
   withInsertSettings,
   type LogsInsert,
 } from './row-encoder.js';
-import { bodyTextIndexStatements, schemaStatements } from './schema.js';
+import { bodyTextIndexStatements, mergeSettingsStatement, schemaStatements } from './schema.js';
 import { currentTemplatesQuery } from './template-queries.js';
 import { ClickHouseMetrics } from './metrics.js';
 
@@ -307,6 +307,7 @@ export class ClickHouseLogsSender implements ExportSender<InsertPayload> {
       if (this.config.create_schema) {
         for (const query of schemaStatements(this.config)) await client.command({ query });
         await this.addBodyTextIndex(client);
+        await this.tuneMerges(client);
       } else {
         await client.command({ query: `SELECT 1 FROM ${this.config.database}.${this.config.logs_table_name} LIMIT 0` });
       }
@@ -334,6 +335,19 @@ export class ClickHouseLogsSender implements ExportSender<InsertPayload> {
       return;
     }
     await client.command({ query: dropBloom! });
+  }
+
+  private async tuneMerges(client: ClickHouseClient): Promise<void> {
+    try {
+      await client.command({ query: mergeSettingsStatement(this.config) });
+    } catch (err) {
+      const error = classifyClickHouseError(err, 'setting merge_selector_base on the logs table');
+      if (!(error instanceof PermanentExportError)) throw err;
+      this.context.logger.warn(
+        { err: error.message },
+        'the ClickHouse server does not take merge_selector_base: the logs table merges with its defaults',
+      );
+    }
   }
 
   get storeTables(): LogStoreTables {

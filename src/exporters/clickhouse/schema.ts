@@ -75,3 +75,8 @@ export function bodyTextIndexStatements(config: ClickHouseExporterConfig): strin
     .split(/;\s*\n/)
     .map((statement) => statement.trim());
 }
+
+/** The merge settings of the logs table, run after schemaStatements; a server may refuse them. */
+export function mergeSettingsStatement(config: ClickHouseExporterConfig): string {
+  return render('otel_logs_merge_settings.sql', schemaValues(config));
+}
