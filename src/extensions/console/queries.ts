@@ -171,9 +171,9 @@ export class LogQueries {
    * A page of records, newest first, ordered by time and then by a hash of what they hold (records
    * of one nanosecond). The page itself is ORDER BY Timestamp … LIMIT, which ClickHouse answers
    * reading the other columns only for the rows it returns (lazy materialisation): the hash is
-   * never needed over the range. The records of the two nanoseconds where a page starts (the
-   * cursor's) and ends are read whole by exact time, which the table's key finds at once, so ties
-   * are ordered by the hash there.
+   * never needed over the range. The records of the nanosecond where a page starts (the
+   * cursor's), and of the one where it ends when the next record shares it, are read whole by exact
+   * time, which the table's key finds at once, so ties are ordered by the hash there.
    */
   async searchLogs(q: LogsQuery): Promise<{ logs: ApiLog[]; next_cursor: string | null }> {
     const params: Record<string, unknown> = {};
@@ -207,7 +207,9 @@ export class LogQueries {
         params,
         LAZY_SETTINGS,
       );
-      if (tail.length === wanted) {
+      // The last row only tells that more follow. Rows of its nanosecond beyond the limit matter
+      // only when the row before it shares that nanosecond: then they are read whole, ordered by hash.
+      if (tail.length === wanted && wanted > 1 && tail[wanted - 2]!.ts === tail[wanted - 1]!.ts) {
         const edge = tail.at(-1)!.ts;
         tail = [...tail.filter((r) => r.ts !== edge), ...(await at(edge))];
       }

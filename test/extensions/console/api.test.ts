@@ -444,6 +444,34 @@ t.test('pagination: no gap and no repeat while new records arrive, ties included
   t.equal((await logs('service=paging')).logs.length, 100, 'the default limit is 100');
 });
 
+t.test('pagination: pages that end where a nanosecond ends, and pages that end inside one', async (t) => {
+  // 60 records in 20 nanoseconds, 3 in each: pages of 3 end where a nanosecond ends (the edge's
+  // records are not read again), pages of 4 and 5 inside one (they are).
+  const batch = Array.from({ length: 60 }, (_, i) => ({
+    message: `edge record ${Math.floor(i / 3)}${i % 3 === 2 ? ' b' : ''}`,
+    service: 'edges',
+    level: 'INFO',
+    timestamp: ago(2000, Math.floor(i / 3)),
+  }));
+  await send(batch);
+  const expected = batch.map((b) => `${b.timestamp} ${b.message}`).sort();
+  for (const limit of [3, 4, 5]) {
+    const seen: string[] = [];
+    let cursor: string | null = null;
+    let pages = 0;
+    do {
+      const page: Logs = await logs(`service=edges&limit=${limit}${cursor ? `&cursor=${cursor}` : ''}`);
+      seen.push(...page.logs.map((r) => `${r.timestamp} ${r.body}`));
+      cursor = page.next_cursor;
+      pages++;
+    } while (cursor !== null && pages < 100);
+    t.equal(pages, Math.ceil(60 / limit), `pages of ${limit}: as many as 60 records fill`);
+    t.same([...seen].sort(), expected, `pages of ${limit}: every record once`);
+    const times = seen.map((x) => x.split(' ')[0]!);
+    t.same(times, [...times].sort().reverse(), `pages of ${limit}: newest first`);
+  }
+});
+
 t.test('auth: the API and the SQL interface of a console with an authenticator need its token', async (t) => {
   const none = await api<ApiError>(d, '/api/v1/logs', {}, 'console/secured');
   t.equal(none.status, 401);
