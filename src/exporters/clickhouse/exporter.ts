@@ -334,7 +334,20 @@ export class ClickHouseLogsSender implements ExportSender<InsertPayload> {
       );
       return;
     }
-    await client.command({ query: dropBloom! });
+    // DROP INDEX is a mutation even when the index is gone: run on every start it would rewrite
+    // every part of the table each time a daemon starts.
+    if (await this.hasIndex(client, 'idx_lower_body')) await client.command({ query: dropBloom! });
+  }
+
+  private async hasIndex(client: ClickHouseClient, name: string): Promise<boolean> {
+    const result = await client.query({
+      query:
+        'SELECT count() AS n FROM system.data_skipping_indices WHERE database = {database:String} AND table = {table:String} AND name = {name:String}',
+      query_params: { database: this.config.database, table: this.config.logs_table_name, name },
+      format: 'JSONEachRow',
+    });
+    const [row] = await result.json<{ n: string | number }>();
+    return Number(row?.n ?? 0) > 0;
   }
 
   private async tuneMerges(client: ClickHouseClient): Promise<void> {

@@ -51,3 +51,22 @@ t.test('an outage while adding the index is retried, not taken for a refusal', a
   t.ok(await storeOnce(front, 10), '10 records stored');
   t.same(await queryRows(client, INDEXES), [{ name: 'idx_body_text', type: 'text' }], 'the text index is added once the server answers');
 });
+
+t.test('a restart does not rewrite the table: once tokenbf is gone, no start issues a mutation', async (t) => {
+  const front = await ClickHouseHttpFront.start({ path: tempDir('front-text-index-restart') });
+  t.teardown(() => front.close());
+  const client = createClient({ url: front.url });
+  t.teardown(() => client.close());
+  const mutations = `SELECT command FROM system.mutations WHERE database = 'otel' AND table = 'otel_logs' ORDER BY mutation_id`;
+  t.ok(await storeOnce(front, 10), '10 records stored');
+  const first = await queryRows<{ command: string }>(client, mutations);
+  t.same(
+    first.map((m) => m.command),
+    ['(DROP INDEX IF EXISTS idx_lower_body)'],
+    'the first start drops tokenbf, on the empty table',
+  );
+  t.ok(await storeOnce(front, 10), 'a second start stores 10 more');
+  t.ok(await storeOnce(front, 10), 'a third start stores 10 more');
+  t.same(await queryRows(client, mutations), first, 'and neither issued a mutation');
+  t.same(await queryRows(client, INDEXES), [{ name: 'idx_body_text', type: 'text' }], 'the text index stays');
+});
