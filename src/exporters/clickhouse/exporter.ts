@@ -342,7 +342,8 @@ export class ClickHouseLogsSender implements ExportSender<InsertPayload> {
   private async hasIndex(client: ClickHouseClient, name: string): Promise<boolean> {
     const result = await client.query({
       query:
-        'SELECT count() AS n FROM system.data_skipping_indices WHERE database = {database:String} AND table = {table:String} AND name = {name:String}',
+        'SELECT count() AS n FROM system.data_skipping_indices ' +
+        'WHERE database = {database:String} AND table = {table:String} AND name = {name:String}',
       query_params: { database: this.config.database, table: this.config.logs_table_name, name },
       format: 'JSONEachRow',
     });
