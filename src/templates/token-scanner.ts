@@ -113,6 +113,9 @@ export class TokenScan {
   readonly frameEnd = new Int32Array(MAX_TOKENS);
   /** 1 for a token joined from a number and its unit. */
   private readonly quantity = new Uint8Array(MAX_TOKENS);
+  /** 1 for a literal month or weekday name, and how many the message has: most have none. */
+  private readonly dateWord = new Uint8Array(MAX_TOKENS);
+  private dateWords = 0;
   spans = 0;
   /** IRREGULAR_SPACING when the last message scanned is spaced otherwise than by single spaces. */
   shape = 0;
@@ -131,6 +134,7 @@ export class TokenScan {
     this.buf = buf;
     this.count = 0;
     this.spans = 0;
+    this.dateWords = 0;
     let shape = 0;
     let i = from;
     while (i < to) {
@@ -163,11 +167,11 @@ export class TokenScan {
         return;
       }
       if (classes & (DIGIT | MARK) || e - i > MAX_TOKEN_BYTES || this.rules.length > 0)
-        this.token(buf, i, e, combine(a, b));
+        this.token(buf, i, e, combine(a, b), classes);
       else this.word(buf, i, e, combine(a, b));
       i = e;
     }
-    this.maskDateWords();
+    if (this.dateWords > 0) this.maskDateWords();
     const before = this.count;
     this.mergeQuantities();
     this.mergeVariableRuns();
@@ -296,18 +300,13 @@ export class TokenScan {
   private maskDateWords(): void {
     const n = this.count;
     for (let t = 0; t < n; t++) {
-      if (this.whole[t] || this.spanCount[t] || !this.isDateWord(t)) continue;
-      if ((t > 0 && this.whole[t - 1]) || (t + 1 < n && (this.whole[t + 1] || this.isDateWord(t + 1)))) {
+      if (this.whole[t] || this.spanCount[t] || !this.dateWord[t]) continue;
+      if ((t > 0 && this.whole[t - 1]) || (t + 1 < n && (this.whole[t + 1] || this.dateWord[t + 1]))) {
         this.hash[t] = WILDCARD_HASH;
         this.whole[t] = 1;
         this.frame[t] = NO_FRAME;
       }
     }
-  }
-
-  private isDateWord(t: number): boolean {
-    const length = this.end[t]! - this.start[t]!;
-    return length >= DATE_WORD_MIN && length <= DATE_WORD_MAX && DATE_WORDS.has(this.hash[t]!);
   }
 
   /** The masked text of token t, as the miner and templates spell it. */
@@ -363,8 +362,8 @@ export class TokenScan {
     this.literal(s, e, hash, framed ? i : -1, framed ? j : -1);
   }
 
-  /** Any token; `hash` is its hash as a literal. */
-  private token(buf: Uint8Array, s: number, e: number, hash: number): void {
+  /** Any token; `hash` is its hash as a literal, `classes` the union of its bytes' classes. */
+  private token(buf: Uint8Array, s: number, e: number, hash: number, classes: number): void {
     if (e - s > MAX_TOKEN_BYTES) return this.addWhole(s, e);
     if (this.rules.length > 0) {
       const text = Buffer.prototype.utf8Slice.call(buf, s, e) as string;
@@ -374,6 +373,10 @@ export class TokenScan {
     while (i < e && CLASS[buf[i]!]! & LEAD) i++;
     let j = e;
     while (j > i && CLASS[buf[j - 1]!]! & TRAIL) j--;
+    // Digits and no letter, `=` or `/` (a number, a time, an address): a variable without reading
+    // the core again. Leading and trailing punctuation holds neither digits nor letters.
+    if ((classes & (DIGIT | LETTER | MARK)) === DIGIT)
+      return i === s && j === e ? this.addWhole(s, e) : this.addSpans(s, e, i, j);
     let digits = false;
     let letters = false;
     let hexOnly = true;
@@ -494,6 +497,10 @@ export class TokenScan {
     this.frameEnd[t] = frameTo;
     // Hashed only when a lookup needs it: the literal's own edge usually matches first.
     this.frame[t] = frameFrom < 0 ? NO_FRAME : FRAME_PENDING;
+    const length = e - s;
+    const dateWord = length >= DATE_WORD_MIN && length <= DATE_WORD_MAX && DATE_WORDS.has(hash) ? 1 : 0;
+    this.dateWord[t] = dateWord;
+    this.dateWords += dateWord;
     this.count = t + 1;
   }
 
@@ -506,6 +513,7 @@ export class TokenScan {
     this.firstSpan[t] = this.spans;
     this.spanCount[t] = 0;
     this.frame[t] = NO_FRAME;
+    this.dateWord[t] = 0;
     this.count = t + 1;
   }
 
@@ -524,6 +532,7 @@ export class TokenScan {
     this.firstSpan[t] = this.spans;
     this.spanCount[t] = 1;
     this.frame[t] = NO_FRAME;
+    this.dateWord[t] = 0;
     this.pushSpan(ms, me);
     this.count = t + 1;
   }
