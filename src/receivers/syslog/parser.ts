@@ -52,12 +52,14 @@ const BSD_TIMESTAMP = new RegExp(
 );
 const ISO_TIMESTAMP = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:[Zz]|[+-]\d{2}:\d{2}))(?: |$)/;
 const CISCO_SEQUENCE = /^\d+: /;
-const PRI_DIGITS = /^\d{1,3}$/;
-const RFC5424_VERSION = /^[1-9]\d? /;
 const CISCO_HOST = /^([^\s:]+): /;
 const BRACKETS = /[[\]]/;
-const BAD_SD_ID = /[="]/;
 const BAD_PARAM_NAME = /[\s\]"]/;
+const LESS_THAN = 0x3c;
+const GREATER_THAN = 0x3e;
+const SPACE = 0x20;
+const ZERO = 0x30;
+const FIELD_NAMES = ['VERSION', 'TIMESTAMP', 'HOSTNAME', 'APP-NAME', 'PROCID', 'MSGID'];
 const TAG = /^([^\s:[\]]{1,128})(?:\[([^\]\s]{0,128})\])?:(?: |$)/;
 
 function emptyMessage(raw: string): SyslogMessage {
@@ -83,45 +85,46 @@ function emptyMessage(raw: string): SyslogMessage {
  * text as message and the reason in `error`.
  */
 export class SyslogParser {
+  /** The six RFC 5424 header fields of the message being parsed. */
+  private readonly fields = new Array<string>(6).fill('');
+
   constructor(private readonly options: SyslogParserOptions) {}
 
   parse(raw: string, nowMs: number): SyslogMessage {
     const out = emptyMessage(raw);
-    const close = raw.startsWith('<') ? raw.indexOf('>', 1) : -1;
-    const priText = close > 1 && close <= 4 ? raw.slice(1, close) : '';
-    if (!PRI_DIGITS.test(priText) || Number(priText) > 191 || (priText.length > 1 && priText[0] === '0')) {
-      out.error = raw.startsWith('<') ? 'invalid PRI' : 'missing PRI';
+    const priority = priorityOf(raw);
+    if (priority < 0) {
+      out.error = raw.charCodeAt(0) === LESS_THAN ? 'invalid PRI' : 'missing PRI';
       return out;
     }
-    const rest = raw.slice(close + 1);
-    const is5424 = RFC5424_VERSION.test(rest);
-    if (this.options.protocol === 'rfc5424' || (this.options.protocol === 'auto' && is5424)) {
-      this.parse5424(rest, out);
+    const start = raw.indexOf('>', 1) + 1;
+    const protocol = this.options.protocol;
+    if (protocol === 'rfc5424' || (protocol === 'auto' && hasVersion(raw, start))) {
+      this.parse5424(raw, start, out);
     } else {
-      this.parse3164(rest, out, nowMs);
+      this.parse3164(raw.slice(start), out, nowMs);
     }
     if (out.error) {
       const failed = emptyMessage(raw);
-      failed.priority = Number(priText);
+      failed.priority = priority;
       failed.error = out.error;
       return failed;
     }
-    out.priority = Number(priText);
+    out.priority = priority;
     return out;
   }
 
-  private parse5424(text: string, out: SyslogMessage): void {
-    const fields: string[] = [];
-    let pos = 0;
+  /** The RFC 5424 header and the rest of `text` from `start` (after the PRI). */
+  private parse5424(text: string, start: number, out: SyslogMessage): void {
+    const fields = this.fields;
+    let pos = start;
     for (let i = 0; i < 6; i++) {
       const sp = text.indexOf(' ', pos);
       if (sp < 0) {
-        out.error =
-          `RFC 5424: missing ${['VERSION', 'TIMESTAMP', 'HOSTNAME', 'APP-NAME', 'PROCID', 'MSGID'][i]} ` +
-          `or the space after it`;
+        out.error = `RFC 5424: missing ${FIELD_NAMES[i]} or the space after it`;
         return;
       }
-      fields.push(text.slice(pos, sp));
+      fields[i] = text.slice(pos, sp);
       pos = sp + 1;
     }
     const [version, timestamp, hostname, appname, procid, msgid] = fields as [
@@ -228,6 +231,33 @@ export class SyslogParser {
   }
 }
 
+/** The PRI value of `<N>` at the start of `raw`: 0–191 without a leading zero; -1 otherwise. */
+function priorityOf(raw: string): number {
+  if (raw.charCodeAt(0) !== LESS_THAN) return -1;
+  let value = 0;
+  let i = 1;
+  for (; i < raw.length && i <= 4; i++) {
+    const c = raw.charCodeAt(i);
+    if (c === GREATER_THAN) break;
+    const digit = c - ZERO;
+    if (digit < 0 || digit > 9) return -1;
+    value = value * 10 + digit;
+  }
+  const digits = i - 1;
+  if (raw.charCodeAt(i) !== GREATER_THAN || digits < 1 || digits > 3) return -1;
+  if (digits > 1 && raw.charCodeAt(1) === ZERO) return -1;
+  return value > 191 ? -1 : value;
+}
+
+/** RFC 5424's VERSION (1–99) and a space at `start`. */
+function hasVersion(text: string, start: number): boolean {
+  const first = text.charCodeAt(start) - ZERO;
+  if (first < 1 || first > 9) return false;
+  const second = text.charCodeAt(start + 1);
+  if (second === SPACE) return true;
+  return second - ZERO >= 0 && second - ZERO <= 9 && text.charCodeAt(start + 2) === SPACE;
+}
+
 function nil(field: string): string {
   return field === '-' ? '' : field;
 }
@@ -236,12 +266,13 @@ function nil(field: string): string {
 function parseStructuredData(text: string, start: number): { data: Attributes; end: number } | string {
   const data = newAttributes();
   let pos = start;
+  let backslash = text.indexOf('\\', start);
   while (text[pos] === '[') {
     pos++;
-    const idEnd = indexOfAny(text, pos, ' ]');
+    const idEnd = sdIdEnd(text, pos);
     if (idEnd < 0) return 'unterminated STRUCTURED-DATA element';
     const id = text.slice(pos, idEnd);
-    if (!id || BAD_SD_ID.test(id)) return `invalid SD-ID "${id.slice(0, 32)}"`;
+    if (!id || id.includes('=') || id.includes('"')) return `invalid SD-ID "${id.slice(0, 32)}"`;
     const params = (data[id] ?? (data[id] = newAttributes())) as Attributes;
     pos = idEnd;
     while (text[pos] === ' ') {
@@ -256,7 +287,9 @@ function parseStructuredData(text: string, start: number): { data: Attributes; e
       for (;;) {
         const quote = text.indexOf('"', pos);
         if (quote < 0) return `unterminated value of ${id}.${name}`;
-        const backslash = text.indexOf('\\', pos);
+        // Searched again only once passed: most messages have no backslash, and a search per
+        // value would read the whole rest of the message each time.
+        if (backslash >= 0 && backslash < pos) backslash = text.indexOf('\\', pos);
         if (backslash < 0 || backslash > quote) {
           value += text.slice(pos, quote);
           pos = quote + 1;
@@ -279,7 +312,13 @@ function parseStructuredData(text: string, start: number): { data: Attributes; e
   return { data, end: pos };
 }
 
-function indexOfAny(text: string, from: number, chars: string): number {
-  for (let i = from; i < text.length; i++) if (chars.includes(text[i]!)) return i;
+const CLOSE_BRACKET = 0x5d;
+
+/** Where an SD-ID starting at `from` ends: the first space or `]`; -1 when neither follows. */
+function sdIdEnd(text: string, from: number): number {
+  for (let i = from; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === SPACE || c === CLOSE_BRACKET) return i;
+  }
   return -1;
 }

@@ -27,6 +27,10 @@ export class SyslogBatchBuilder {
 
   private lastNow = -1;
   private lastNowNs = 0n;
+  /** The resource of the last message: a stream's messages mostly share host and app. */
+  private lastHost = '';
+  private lastApp = '';
+  private lastResource: ResourceLogs | undefined;
 
   constructor(private readonly keepRaw: boolean) {}
 
@@ -39,6 +43,15 @@ export class SyslogBatchBuilder {
   }
 
   add(msg: SyslogMessage, raw: string, peer: Peer, receivedNs: bigint, truncated: boolean): void {
+    const rl =
+      this.lastResource !== undefined && msg.hostname === this.lastHost && msg.appname === this.lastApp
+        ? this.lastResource
+        : this.resourceOf(msg);
+    rl.scopeLogs[0]!.logRecords.push(this.record(msg, raw, peer, receivedNs, truncated));
+    this.count++;
+  }
+
+  private resourceOf(msg: SyslogMessage): ResourceLogs {
     const key = `${msg.hostname}\u0000${msg.appname}`;
     let rl = this.resources.get(key);
     if (!rl) {
@@ -58,8 +71,10 @@ export class SyslogBatchBuilder {
       };
       this.resources.set(key, rl);
     }
-    rl.scopeLogs[0]!.logRecords.push(this.record(msg, raw, peer, receivedNs, truncated));
-    this.count++;
+    this.lastHost = msg.hostname;
+    this.lastApp = msg.appname;
+    this.lastResource = rl;
+    return rl;
   }
 
   private record(msg: SyslogMessage, raw: string, peer: Peer, receivedNs: bigint, truncated: boolean): LogRecord {
@@ -95,6 +110,7 @@ export class SyslogBatchBuilder {
   take(): LogBatch {
     const batch = { resourceLogs: [...this.resources.values()] };
     this.resources = new Map();
+    this.lastResource = undefined;
     this.count = 0;
     return batch;
   }
