@@ -108,6 +108,52 @@ function idToHex(buf: Buffer, start: number, end: number): string {
   return '';
 }
 
+/*
+ * Attribute keys, and many short values (methods, regions, service names), repeat from record to
+ * record. A short ASCII string is looked up by its bytes in a small direct-mapped table and the
+ * string already made is shared: a hash and a compare of a few bytes instead of a native call and
+ * a new string per field, and one copy of "http.request.method" in memory instead of one per record.
+ */
+const INTERNED_MAX_BYTES = 32;
+const INTERN_SLOTS = 4096;
+const internedText: string[] = new Array<string>(INTERN_SLOTS).fill('');
+
+/** A string field (length-prefixed UTF-8). */
+function stringField(r: Reader): string {
+  const len = r.uint32();
+  const start = r.pos;
+  const end = start + len;
+  if (end > r.len) throw new RangeError(`index out of range: ${start} + ${len} > ${r.len}`);
+  if (len > INTERNED_MAX_BYTES || len === 0) {
+    r.pos = end;
+    return len === 0 ? '' : (Buffer.prototype.utf8Slice.call(r.buf, start, end) as string);
+  }
+  const buf = r.buf;
+  let hash = 0x811c9dc5 ^ len;
+  let ascii = 0;
+  for (let i = start; i < end; i++) {
+    const c = buf[i]!;
+    ascii |= c;
+    hash = Math.imul(hash ^ c, 0x01000193);
+  }
+  r.pos = end;
+  if (ascii >= 0x80) return Buffer.prototype.utf8Slice.call(buf, start, end) as string;
+  const slot = (hash ^ (hash >>> 16)) & (INTERN_SLOTS - 1);
+  const known = internedText[slot]!;
+  if (known.length === len) {
+    let same = true;
+    for (let i = 0; i < len; i++)
+      if (known.charCodeAt(i) !== buf[start + i]) {
+        same = false;
+        break;
+      }
+    if (same) return known;
+  }
+  const text = Buffer.prototype.latin1Slice.call(buf, start, end) as string;
+  internedText[slot] = text;
+  return text;
+}
+
 /** A value nested deeper than MAX_VALUE_DEPTH: its record is rejected, or outside a record the request. */
 class NestingError extends RangeError {}
 
@@ -120,7 +166,7 @@ function anyValue(r: Reader, end: number, depth: number): AnyValue {
     switch (tag >>> 3) {
       case 1:
         if (wire !== WIRE_LEN) break;
-        value = r.string();
+        value = stringField(r);
         continue;
       case 2:
         if (wire !== WIRE_VARINT) break;
@@ -183,7 +229,7 @@ function keyValue(r: Reader, end: number, into: Attributes, depth: number): void
   let value: AnyValue = null;
   while (r.pos < end) {
     const tag = r.uint32();
-    if (tag === TAG_1_LEN) key = r.string();
+    if (tag === TAG_1_LEN) key = stringField(r);
     else if (tag === TAG_2_LEN) value = anyValue(r, fieldEnd(r), depth);
     else r.skipType(tag & 7);
   }
@@ -210,18 +256,30 @@ function timestamp(r: Reader, verdict: RecordVerdict): bigint {
 }
 
 /**
- * A body or attribute of a record: a value nested too deep rejects the record alone, as in
- * OTLP/JSON; the rest of the field is skipped.
+ * A record's body: a value nested too deep rejects the record alone, as in OTLP/JSON; the rest of
+ * the field is skipped.
  */
-function recordValue(r: Reader, verdict: RecordVerdict, field: string, read: (end: number) => AnyValue): AnyValue {
+function recordBody(r: Reader, verdict: RecordVerdict): AnyValue {
   const end = fieldEnd(r);
   try {
-    return read(end);
+    return anyValue(r, end, 0);
   } catch (err) {
     if (!(err instanceof NestingError)) throw err;
-    verdict.reason ||= `${field}: ${err.message}`;
+    verdict.reason ||= `body: ${err.message}`;
     r.pos = end;
     return null;
+  }
+}
+
+/** One attribute of a record into `into`, rejected (with its record) as a body is when too deep. */
+function recordAttribute(r: Reader, verdict: RecordVerdict, into: Attributes): void {
+  const end = fieldEnd(r);
+  try {
+    keyValue(r, end, into, 0);
+  } catch (err) {
+    if (!(err instanceof NestingError)) throw err;
+    verdict.reason ||= `attributes: ${err.message}`;
+    r.pos = end;
   }
 }
 
@@ -242,18 +300,15 @@ function logRecord(r: Reader, buf: Buffer, end: number, verdict: RecordVerdict):
         continue;
       case 3:
         if (wire !== WIRE_LEN) break;
-        rec.severityText = r.string();
+        rec.severityText = stringField(r);
         continue;
       case 5:
         if (wire !== WIRE_LEN) break;
-        rec.body = recordValue(r, verdict, 'body', (e) => anyValue(r, e, 0));
+        rec.body = recordBody(r, verdict);
         continue;
       case 6:
         if (wire !== WIRE_LEN) break;
-        recordValue(r, verdict, 'attributes', (e) => {
-          keyValue(r, e, rec.attributes, 0);
-          return null;
-        });
+        recordAttribute(r, verdict, rec.attributes);
         continue;
       case 7:
         if (wire !== WIRE_VARINT) break;
@@ -287,7 +342,7 @@ function logRecord(r: Reader, buf: Buffer, end: number, verdict: RecordVerdict):
         continue;
       case 12:
         if (wire !== WIRE_LEN) break;
-        rec.eventName = r.string();
+        rec.eventName = stringField(r);
         continue;
     }
     r.skipType(wire);
@@ -332,15 +387,15 @@ function scopeLogs(
       const scopeEnd = fieldEnd(r);
       while (r.pos < scopeEnd) {
         const t = r.uint32();
-        if (t === TAG_1_LEN) sl.scope.name = r.string();
-        else if (t === TAG_2_LEN) sl.scope.version = r.string();
+        if (t === TAG_1_LEN) sl.scope.name = stringField(r);
+        else if (t === TAG_2_LEN) sl.scope.version = stringField(r);
         else if (t === TAG_3_LEN) keyValue(r, fieldEnd(r), sl.scope.attributes, 0);
         else if (t === TAG_4_VARINT) sl.scope.droppedAttributesCount = r.uint32();
         else r.skipType(t & 7);
       }
       checkEnd(r, scopeEnd);
     } else if (tag === TAG_3_LEN) {
-      sl.schemaUrl = r.string();
+      sl.schemaUrl = stringField(r);
     } else {
       r.skipType(tag & 7);
     }
@@ -377,7 +432,7 @@ function resourceLogs(
       }
       checkEnd(r, resourceEnd);
     } else if (tag === TAG_3_LEN) {
-      rl.schemaUrl = r.string();
+      rl.schemaUrl = stringField(r);
     } else {
       r.skipType(tag & 7);
     }

@@ -129,6 +129,40 @@ t.test('protobuf round trip keeps every value kind exactly', async (t) => {
   t.equal(rec.attributes['__proto__'], 'plain data', 'a "__proto__" key is plain data');
 });
 
+t.test('short strings shared between records are never confused with one another', async (t) => {
+  // More distinct short keys and values than any table of shared strings has slots, so some
+  // share a slot; with lengths around the shared-string limit, non-ASCII text and invalid UTF-8.
+  const texts: string[] = [];
+  for (let i = 0; i < 12_000; i++) texts.push(`k${String(i).padStart(5, '0')}`);
+  for (let n = 28; n <= 36; n++) texts.push('x'.repeat(n - 1) + String(n % 10));
+  texts.push('héllo', '日本語のキー', 'a\u0000b', ' ', 'ÿ', '\ufffd');
+  const records = texts.map((text, i) => {
+    const r = newLogRecord();
+    r.body = texts[(i * 7919) % texts.length]!;
+    r.attributes = attrs({ [text]: texts[(i + 1) % texts.length]!, same: text });
+    return r;
+  });
+  const batch = batchOf(records);
+  const bytes = encodeLogsRequest(batch);
+  for (const round of [1, 2]) t.same(decodeLogsRequest(bytes).batch, batch, `decoded exactly, round ${round}`);
+  const reversed = batchOf([...records].reverse());
+  t.same(decodeLogsRequest(encodeLogsRequest(reversed)).batch, reversed, 'in the other order too');
+
+  // Bytes that are not UTF-8 read with replacement characters, as before, and are not shared as text.
+  const invalid = Buffer.from(encodeLogsRequest(batchOf([recordWithKey('\u00ff\u00fe')])));
+  const at = invalid.indexOf(Buffer.from('ÿþ', 'utf8'));
+  invalid.writeUInt8(0xc3, at);
+  invalid.writeUInt8(0xff, at + 1);
+  const key = Object.keys(onlyRecord(decodeLogsRequest(invalid).batch).attributes)[0]!;
+  t.equal(key, Buffer.from([0xc3, 0xff, 0xc3, 0xbe]).toString('utf8'), 'invalid UTF-8 decodes as Buffer#toString does');
+});
+
+function recordWithKey(key: string): LogRecord {
+  const r = newLogRecord();
+  r.attributes = attrs({ [key]: 'v' });
+  return r;
+}
+
 t.test('int64 values survive at every boundary', async (t) => {
   const r = newLogRecord();
   r.body = INT64_EDGES;
