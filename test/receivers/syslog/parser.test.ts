@@ -169,6 +169,30 @@ t.test('TCP framing: octet counting and newlines, mixed, split anywhere, oversiz
   t.equal(drop.dropped, 2);
 });
 
+t.test('TCP framing: the rest of an oversize message is skipped across chunks, whatever the cut', async (t) => {
+  const stream = Buffer.from('30 <13>0123456789abcdefghijklmnop9 <14>after\n<15>' + 'z'.repeat(20) + '\n<16>last\n');
+  for (const mode of ['truncate', 'drop'] as const) {
+    for (let cut = 1; cut < stream.length; cut++) {
+      const d = new SyslogFrameDecoder(8, mode);
+      const out: SyslogFrame[] = [];
+      d.push(stream.subarray(0, cut), out);
+      d.push(stream.subarray(cut), out);
+      d.end(out);
+      const expected =
+        mode === 'truncate'
+          ? [
+              { text: '<13>0123', truncated: true },
+              { text: '<14>afte', truncated: true },
+              { text: '<15>zzzz', truncated: true },
+              { text: '<16>last', truncated: false },
+            ]
+          : [{ text: '<16>last', truncated: false }];
+      t.same(out, expected, `${mode}, cut at ${cut}`);
+      t.equal(d.dropped, mode === 'drop' ? 3 : 0, `${mode}, cut at ${cut}: dropped`);
+    }
+  }
+});
+
 t.test('RFC 3339 timestamps: repeats of the same second (cached) stay exact', async (t) => {
   const { parseRfc3339 } = await import('../../../src/receivers/syslog/timestamps.js');
   const base = BigInt(Date.parse('2026-11-22T10:00:00Z')) * 1_000_000n;
