@@ -120,15 +120,13 @@ const internedText: string[] = new Array<string>(INTERN_SLOTS).fill('');
 
 /** A string field (length-prefixed UTF-8). */
 function stringField(r: Reader): string {
-  const len = r.uint32();
+  const end = fieldEnd(r);
   const start = r.pos;
-  const end = start + len;
-  if (end > r.len) throw new RangeError(`index out of range: ${start} + ${len} > ${r.len}`);
-  if (len > INTERNED_MAX_BYTES || len === 0) {
-    r.pos = end;
-    return len === 0 ? '' : (Buffer.prototype.utf8Slice.call(r.buf, start, end) as string);
-  }
+  const len = end - start;
+  r.pos = end;
   const buf = r.buf;
+  if (len === 0) return '';
+  if (len > INTERNED_MAX_BYTES) return Buffer.prototype.utf8Slice.call(buf, start, end) as string;
   let hash = 0x811c9dc5 ^ len;
   let ascii = 0;
   for (let i = start; i < end; i++) {
@@ -136,7 +134,6 @@ function stringField(r: Reader): string {
     ascii |= c;
     hash = Math.imul(hash ^ c, 0x01000193);
   }
-  r.pos = end;
   if (ascii >= 0x80) return Buffer.prototype.utf8Slice.call(buf, start, end) as string;
   const slot = (hash ^ (hash >>> 16)) & (INTERN_SLOTS - 1);
   const known = internedText[slot]!;
