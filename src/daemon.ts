@@ -4,7 +4,8 @@ import { loadConfigFile, parseConfig, type ServiceConfig } from './config/loader
 import { Service } from './pipeline/service.js';
 import { createLogger } from './telemetry/logger.js';
 import { Telemetry } from './telemetry/metrics.js';
-import { TelemetryServer } from './telemetry/server.js';
+import { serviceView, TelemetryServer } from './telemetry/server.js';
+import type { WorkerIdentity } from './pipeline/component.js';
 
 export interface Daemon {
   service: Service;
@@ -28,7 +29,7 @@ export async function startDaemon(
   logger: Logger = createLogger(config.telemetry.logs.level),
 ): Promise<Daemon> {
   const service = new Service(config, logger, new Telemetry());
-  const telemetryServer = new TelemetryServer(config.telemetry.metrics.address, service, logger);
+  const telemetryServer = new TelemetryServer(config.telemetry.metrics.address, serviceView(service), logger);
   await telemetryServer.start();
   try {
     await service.start();
@@ -52,4 +53,19 @@ export async function startDaemon(
       return stopping;
     },
   };
+}
+
+/**
+ * One of service.workers processes: the whole pipeline, without the operating endpoints (the
+ * primary process serves them for all workers). Throws a start-up error.
+ */
+export async function startWorkerService(
+  config: ServiceConfig,
+  logger: Logger,
+  worker: WorkerIdentity,
+): Promise<Service> {
+  const service = new Service(config, logger, new Telemetry(), worker);
+  await service.start();
+  logger.info({ pipelines: config.pipelines.map((p) => p.id) }, 'worker is running');
+  return service;
 }

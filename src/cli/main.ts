@@ -1,4 +1,5 @@
 #!/usr/bin/env -S node --max-semi-space-size=64
+import cluster from 'node:cluster';
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { ConfigError } from '../config/errors.js';
@@ -6,6 +7,8 @@ import { errorMessage } from '../pipeline/errors.js';
 import { loadConfig, startDaemon } from '../daemon.js';
 import { createLogger } from '../telemetry/logger.js';
 import { listTemplates, mineFile } from './template-commands.js';
+import { WorkerSupervisor } from '../cluster/primary.js';
+import { runWorker, workerIdentity } from '../cluster/worker.js';
 import { parseQueryArgs, QUERY_USAGE, runQuery, UsageError } from './query-command.js';
 
 /*
@@ -48,6 +51,12 @@ function version(): string {
 async function run(configFile: string): Promise<number> {
   const config = loadConfig({ file: configFile });
   const logger = createLogger(config.telemetry.logs.level);
+  if (cluster.isWorker) {
+    const code = await runWorker(config, logger.child({ worker: workerIdentity().index }));
+    logger.flush();
+    return code;
+  }
+  if (config.workers > 1) return runWorkers(config, logger);
   const daemon = await startDaemon(config, logger);
   return new Promise<number>((resolve) => {
     let signals = 0;
@@ -73,6 +82,32 @@ async function run(configFile: string): Promise<number> {
     logger.flush();
     return code;
   });
+}
+
+/** service.workers > 1: this process supervises the pipeline workers and serves their telemetry. */
+async function runWorkers(config: ReturnType<typeof loadConfig>, logger: ReturnType<typeof createLogger>) {
+  const supervisor = new WorkerSupervisor(config, logger);
+  await supervisor.start();
+  const code = await new Promise<number>((resolve) => {
+    let signals = 0;
+    const onSignal = (signal: NodeJS.Signals) => {
+      if (++signals > 1) {
+        logger.warn({ signal }, 'second signal: the workers exit without finishing the drain');
+        supervisor.exitNow();
+        return;
+      }
+      logger.info({ signal }, 'draining the workers: no new data is accepted; flushing what was accepted');
+      supervisor.stop().then(resolve, (err: unknown) => {
+        logger.error({ err: errorMessage(err) }, 'shutdown failed');
+        resolve(EXIT_FAILURE);
+      });
+    };
+    process.on('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
+  });
+  logger.info('otelhouse stopped');
+  logger.flush();
+  return code;
 }
 
 /** `otelhouse query …` has options of its own. */

@@ -1,4 +1,5 @@
 import { accessSync, constants, readFileSync, statSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { parseDocument } from 'yaml';
 import { z } from 'zod';
@@ -37,6 +38,8 @@ export interface ServiceConfig {
   pipelines: PipelineConfig[];
   telemetry: z.output<typeof telemetrySchema>;
   shutdownTimeoutMs: number;
+  /** Pipeline worker processes (service.workers, `auto` resolved to the cores available). */
+  workers: number;
 }
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace'] as const;
@@ -65,6 +68,11 @@ const serviceSchema = z.strictObject(
     pipelines: z.record(z.string(), z.unknown(), { error: 'expected a map of pipeline id to pipeline' }),
     telemetry: telemetrySchema,
     shutdown_timeout: duration('30s'),
+    workers: z
+      .union([z.literal('auto'), z.number().int().min(1)], {
+        error: 'expected a whole number of processes, at least 1, or auto (one a core)',
+      })
+      .default(1),
   },
   { error: 'expected a map with pipelines' },
 );
@@ -175,6 +183,19 @@ export function parseConfig(
     exporters: new Set(Object.keys(top.exporters ?? {})),
   };
   const pipelines = top.service ? resolvePipelines(top.service.pipelines, declared, issues) : [];
+  const workers = top.service?.workers === 'auto' ? availableParallelism() : (top.service?.workers ?? 1);
+  if (workers > 1) {
+    for (const components of [extensions, receivers, processors, exporters]) {
+      for (const c of components.values()) {
+        const reason = c.factory.singleProcess?.(c.config as never);
+        if (reason)
+          issues.push({
+            path: 'service.workers',
+            message: `${workers} worker processes, but ${c.kind}s.${c.id} ${reason}; set service.workers: 1`,
+          });
+      }
+    }
+  }
   if (issues.length > 0 || !top.service) throw new ConfigError(issues, source);
   return {
     extensions,
@@ -184,6 +205,7 @@ export function parseConfig(
     pipelines,
     telemetry: top.service.telemetry,
     shutdownTimeoutMs: top.service.shutdown_timeout,
+    workers,
   };
 }
 

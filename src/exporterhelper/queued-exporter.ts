@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { readdirSync } from 'node:fs';
+import { readdirSync, rmSync } from 'node:fs';
 import { resolve as resolvePath, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ComponentContext, ComponentHealth, Exporter } from '../pipeline/component.js';
@@ -130,6 +130,7 @@ export class QueuedExporter<P> implements Exporter {
   /** Set once shutdown stopped waiting for the workers: a late finisher changes no counts. */
   private stopped = false;
   private disk: DiskQueue | undefined;
+  private adoptTimer: NodeJS.Timeout | undefined;
   private readonly deadLetter: DeadLetterDirectory | undefined;
 
   private readonly queueConfig: SendingQueueConfig;
@@ -140,7 +141,16 @@ export class QueuedExporter<P> implements Exporter {
     config: ExporterHelperConfig,
     private readonly sender: ExportSender<P>,
   ) {
-    this.queueConfig = config.sending_queue;
+    // The limits are the whole service's: each of service.workers processes has its share.
+    const workers = context.worker?.count ?? 1;
+    this.queueConfig =
+      workers === 1
+        ? config.sending_queue
+        : {
+            ...config.sending_queue,
+            queue_size: Math.max(1, Math.floor(config.sending_queue.queue_size / workers)),
+            max_bytes: Math.floor(config.sending_queue.max_bytes / workers),
+          };
     this.retryConfig = config.retry_on_failure;
     if ((this.queueConfig.storage !== undefined || this.queueConfig.max_bytes > 0) && !sender.codec) {
       throw new Error(
@@ -318,20 +328,15 @@ export class QueuedExporter<P> implements Exporter {
     this.queuedBytes = 0;
     this.reportQueue();
     clearTimeout(this.deadlineTimer);
+    clearTimeout(this.adoptTimer);
     await this.disk?.close();
     await this.sender.stop?.();
   }
 
   private async openDiskQueue(storage: string): Promise<void> {
-    const dir = join(resolvePath(storage), safeDirName(this.context.id));
+    const dir = join(resolvePath(storage), queueDirName(this.context.id, this.context.worker?.index ?? 0));
     const { logger, telemetry } = this.context;
-    const { queue, replay } = await DiskQueue.open({
-      dir,
-      fsync: this.queueConfig.fsync,
-      fsyncIntervalMs: this.queueConfig.fsync_interval,
-      segmentBytes: this.queueConfig.segment_size,
-      logger,
-    });
+    const { queue, replay } = await DiskQueue.open(this.diskQueueOptions(dir));
     this.disk = queue;
     for (const stored of replay.records) {
       const bytes = stored.length;
@@ -355,6 +360,72 @@ export class QueuedExporter<P> implements Exporter {
     if (replay.records.length > 0)
       logger.info({ dir, batches: replay.records.length, records: this.queuedRecords }, 'replaying the disk queue');
     this.warnOfOrphanQueues(resolvePath(storage));
+    if ((this.context.worker?.index ?? 0) === 0) await this.adoptRetiredWorkerQueues(resolvePath(storage));
+  }
+
+  private diskQueueOptions(dir: string) {
+    return {
+      dir,
+      fsync: this.queueConfig.fsync,
+      fsyncIntervalMs: this.queueConfig.fsync_interval,
+      segmentBytes: this.queueConfig.segment_size,
+      logger: this.context.logger,
+    };
+  }
+
+  /**
+   * The queues of worker processes that no longer run (service.workers was lowered) are moved into
+   * this one, the first worker's, batch by batch with their deduplication tokens: a crash half-way
+   * leaves a batch in both queues, and ClickHouse stores the second copy's insert once. A queue
+   * still locked by a live process (a worker of the previous run still draining) is tried again
+   * until it is free.
+   */
+  private async adoptRetiredWorkerQueues(storage: string): Promise<void> {
+    const count = this.context.worker?.count ?? 1;
+    const left: string[] = [];
+    for (const entry of readdirSync(storage, { withFileTypes: true })) {
+      const index = entry.isDirectory() ? workerIndexOf(entry.name, this.context.id) : undefined;
+      if (index === undefined || index < count) continue;
+      const dir = join(storage, entry.name);
+      try {
+        await this.adoptQueue(dir);
+      } catch (err) {
+        left.push(dir);
+        this.context.logger.warn(
+          { dir, err: errorMessage(err) },
+          'cannot take over the disk queue of a worker process that no longer runs yet; trying again in 10 s',
+        );
+      }
+    }
+    if (left.length > 0 && !this.closing) {
+      this.adoptTimer = setTimeout(() => void this.adoptRetiredWorkerQueues(storage), 10_000);
+      this.adoptTimer.unref();
+    }
+  }
+
+  private async adoptQueue(dir: string): Promise<void> {
+    const { queue: retired, replay } = await DiskQueue.open(this.diskQueueOptions(dir));
+    let records = 0;
+    try {
+      for (const r of replay.records) {
+        const payload = await retired.read(r);
+        const stored = await this.disk!.append(r.records, r.token, payload);
+        this.push({ payload: undefined, records: r.records, bytes: stored.length, token: r.token, stored });
+        this.queuedRecords += r.records;
+        this.queuedBytes += stored.length;
+        retired.ack(r.seq);
+        records += r.records;
+      }
+    } finally {
+      await retired.close();
+    }
+    rmSync(dir, { recursive: true, force: true });
+    this.reportQueue();
+    if (records > 0)
+      this.context.logger.info(
+        { dir, batches: replay.records.length, records },
+        'took over the disk queue of a worker process that no longer runs (service.workers was lowered)',
+      );
   }
 
   /** A queue directory no configured exporter uses (an exporter renamed) holds records that are never sent. */
@@ -362,6 +433,9 @@ export class QueuedExporter<P> implements Exporter {
     const used = new Set((this.context.exporterIds ?? [this.context.id]).map(safeDirName));
     for (const entry of readdirSync(storage, { withFileTypes: true })) {
       if (!entry.isDirectory() || used.has(entry.name)) continue;
+      // Another worker's queue, or (past service.workers) one the first worker takes over.
+      if ((this.context.exporterIds ?? [this.context.id]).some((id) => workerIndexOf(entry.name, id) !== undefined))
+        continue;
       const dir = join(storage, entry.name);
       let held: { batches: number; records: number };
       try {
@@ -653,4 +727,17 @@ export class QueuedExporter<P> implements Exporter {
   private reportQueue(): void {
     this.context.telemetry.queue(this.queuedRecords, this.queueConfig.queue_size, this.queuedBytes);
   }
+}
+
+/** The queue directory of an exporter in worker process `index`: the first worker's is the one of a single process. */
+export function queueDirName(exporterId: string, index: number): string {
+  // `~` is never in a safeDirName, so no exporter's own directory looks like a worker's.
+  return index === 0 ? safeDirName(exporterId) : `${safeDirName(exporterId)}~worker-${index}`;
+}
+
+function workerIndexOf(dirName: string, exporterId: string): number | undefined {
+  const prefix = `${safeDirName(exporterId)}~worker-`;
+  if (!dirName.startsWith(prefix)) return undefined;
+  const index = Number(dirName.slice(prefix.length));
+  return Number.isInteger(index) && index > 0 ? index : undefined;
 }

@@ -66,10 +66,21 @@ export function isTemplateStore(x: object): x is TemplateStore {
   );
 }
 
+/** Which of the service.workers processes runs the component: index 0 to count - 1. */
+export interface WorkerIdentity {
+  index: number;
+  count: number;
+}
+
 export interface ComponentContext {
   /** The instance id as written in the config: `type` or `type/name`. */
   id: string;
   kind: ComponentKind;
+  /**
+   * Components that own something every worker process would otherwise share (a queue directory,
+   * a memory budget) take their part of it by this. Absent: the only process (index 0 of 1).
+   */
+  worker?: WorkerIdentity;
   logger: Logger;
   telemetry: ComponentTelemetry;
   /** For processors: the exporters of their pipeline that store templates. */
@@ -86,6 +97,11 @@ interface FactoryBase<S extends z.ZodType> {
   type: string;
   /** Validates one instance's config, fills in defaults and rejects unknown keys. */
   configSchema: S;
+  /**
+   * Why an instance with this config cannot run in several worker processes (service.workers > 1),
+   * e.g. a store only one process may open; undefined when it can.
+   */
+  singleProcess?(config: z.output<S>): string | undefined;
 }
 
 export interface ReceiverFactory<S extends z.ZodType = z.ZodType> extends FactoryBase<S> {

@@ -5,6 +5,7 @@ import {
   isTemplateStore,
   type Component,
   type TemplateStore,
+  type WorkerIdentity,
   type ComponentContext,
   type ComponentHealth,
   type Exporter,
@@ -58,6 +59,7 @@ export class Service {
     readonly config: ServiceConfig,
     private readonly logger: Logger,
     readonly telemetry: Telemetry,
+    private readonly worker: WorkerIdentity = { index: 0, count: 1 },
   ) {
     const extensionById = this.extensionById;
     for (const [id, r] of config.extensions) {
@@ -181,6 +183,7 @@ export class Service {
       kind: r.kind,
       logger,
       telemetry: this.telemetry.forComponent(r.kind, r.id),
+      worker: this.worker,
     };
     if (r.kind === 'exporter') context.exporterIds = [...new Set(this.config.pipelines.flatMap((p) => p.exporters))];
     return context;

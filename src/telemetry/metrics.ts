@@ -62,6 +62,8 @@ export class Telemetry {
       '/proc/net/udp and /proc/net/udp6. Absent where those files are not available.',
     labelNames: ['receiver'],
     registers: [this.registry],
+    // Worker processes (service.workers) read one shared socket: each reports the same count.
+    aggregator: 'max',
     collect: () => this.collectUdpDrops(),
   });
   readonly processorRefused = new Counter({

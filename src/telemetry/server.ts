@@ -4,6 +4,24 @@ import type { Logger } from 'pino';
 import { parseHostPort } from '../config/types.js';
 import type { Service } from '../pipeline/service.js';
 
+/** What the operating endpoints show: one service's, or the sum of the worker processes'. */
+export interface TelemetryView {
+  health(): Promise<{ status: string } & Record<string, unknown>>;
+  stats(): Promise<Record<string, unknown>>;
+  /** Prometheus text exposition. */
+  metrics(): Promise<string>;
+  readonly metricsContentType: string;
+}
+
+export function serviceView(service: Service): TelemetryView {
+  return {
+    health: async () => service.health(),
+    stats: async () => service.stats(),
+    metrics: () => service.telemetry.registry.metrics(),
+    metricsContentType: service.telemetry.registry.contentType,
+  };
+}
+
 /** The operating endpoints: /health (JSON; 503 unless running), /stats (JSON), /metrics (Prometheus). */
 export class TelemetryServer {
   private server: Server | undefined;
@@ -11,7 +29,7 @@ export class TelemetryServer {
 
   constructor(
     private readonly address: string,
-    private readonly service: Service,
+    private readonly view: TelemetryView,
     private readonly logger: Logger,
   ) {}
 
@@ -22,17 +40,23 @@ export class TelemetryServer {
         res.writeHead(405, { Allow: 'GET' }).end();
         return;
       }
+      const fail = (err: Error) => {
+        if (!res.headersSent) res.writeHead(500, { 'Content-Type': 'text/plain' });
+        res.end(`${err.message}\n`);
+      };
       if (path === '/health') {
-        const health = this.service.health();
-        const healthy = health.status === 'ok' || health.status === 'degraded';
-        res.writeHead(healthy ? 200 : 503, { 'Content-Type': 'application/json' }).end(JSON.stringify(health));
+        this.view.health().then((health) => {
+          const healthy = health.status === 'ok' || health.status === 'degraded';
+          res.writeHead(healthy ? 200 : 503, { 'Content-Type': 'application/json' }).end(JSON.stringify(health));
+        }, fail);
       } else if (path === '/stats') {
-        res.writeHead(200, { 'Content-Type': 'application/json' }).end(JSON.stringify(this.service.stats()));
+        this.view.stats().then((stats) => {
+          res.writeHead(200, { 'Content-Type': 'application/json' }).end(JSON.stringify(stats));
+        }, fail);
       } else if (path === '/metrics') {
-        this.service.telemetry.registry.metrics().then(
-          (text) => res.writeHead(200, { 'Content-Type': this.service.telemetry.registry.contentType }).end(text),
-          (err: Error) => res.writeHead(500).end(err.message),
-        );
+        this.view.metrics().then((text) => {
+          res.writeHead(200, { 'Content-Type': this.view.metricsContentType }).end(text);
+        }, fail);
       } else {
         res.writeHead(404, { 'Content-Type': 'text/plain' }).end('not found: try /health, /stats or /metrics\n');
       }

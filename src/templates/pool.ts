@@ -4,11 +4,12 @@ import type { EncodedMessages, MatchResult, SnapshotData } from './matcher.js';
 import type { MatchTask, MatchTaskResult } from './match-worker.js';
 
 /**
- * Worker threads a pool gets by default: one fewer than the cores, since the thread that calls
- * the engine matches a share of each pooled batch itself and builds every assignment.
+ * Worker threads a pool gets by default: one fewer than the cores (each of `processes` pipeline
+ * workers having its share of them), since the thread that calls the engine matches a share of
+ * each pooled batch itself and builds every assignment.
  */
-export function defaultPoolSize(): number {
-  return Math.max(1, availableParallelism() - 1);
+export function defaultPoolSize(processes = 1): number {
+  return Math.max(1, Math.floor(availableParallelism() / processes) - 1);
 }
 
 /**

@@ -48,7 +48,11 @@ export class MemoryLimiterProcessor implements Processor {
     private readonly next: LogsConsumer,
   ) {
     this.metrics = new MemoryLimiterMetrics(context.telemetry);
-    ({ hard: this.hard, soft: this.soft } = memoryLimits(config));
+    // Each of service.workers processes measures its own RSS, so each takes its share of the limits.
+    const { hard, soft } = memoryLimits(config);
+    const share = context.worker?.count ?? 1;
+    this.hard = hard / share;
+    this.soft = soft / share;
   }
 
   async start(): Promise<void> {

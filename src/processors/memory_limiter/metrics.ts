@@ -12,6 +12,7 @@ export class MemoryLimiterMetrics {
       name: 'otelhouse_processor_memory_limiter_refusing',
       help: '1 while the memory limiter refuses data (resident memory above its soft limit), else 0.',
       labelNames: ['processor'],
+      aggregator: 'max',
     });
     this.memoryLimiterForcedGc = component.counter({
       name: 'otelhouse_processor_memory_limiter_forced_gc_total',

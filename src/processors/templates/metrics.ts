@@ -34,11 +34,14 @@ export class TemplatesMetrics {
       name: 'otelhouse_processor_templates_loaded',
       help: 'Templates the templates processor holds (loaded from storage and mined).',
       labelNames: ['processor'],
+      // With service.workers, each worker holds (about) the same set.
+      aggregator: 'max',
     });
     this.templatesMatchRatio = component.gauge({
       name: 'otelhouse_processor_templates_match_ratio',
       help: 'Share of the records with text that matched an existing template, over the last minute.',
       labelNames: ['processor'],
+      aggregator: 'average',
     });
     this.templatesNewPerMinute = component.gauge({
       name: 'otelhouse_processor_templates_new_per_minute',
@@ -49,6 +52,7 @@ export class TemplatesMetrics {
       name: 'otelhouse_processor_templates_pool_utilization',
       help: 'Share of time the matching worker pool was busy since start (0 to 1).',
       labelNames: ['processor'],
+      aggregator: 'average',
     });
     this.llmQueueSize = component.gauge({
       name: 'otelhouse_processor_templates_llm_queue_size',

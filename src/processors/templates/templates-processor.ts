@@ -39,7 +39,7 @@ export class TemplatesProcessor implements Processor {
         maxTemplates: config.max_templates,
       },
       parallelThreshold: config.parallel_threshold,
-      poolSize: config.pool_size ?? defaultPoolSize(),
+      poolSize: config.pool_size ?? defaultPoolSize(context.worker?.count),
       masking,
       ...(this.refiner && { candidates: this.refiner }),
     });

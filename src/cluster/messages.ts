@@ -1,0 +1,21 @@
+/** What the primary process and its pipeline workers (service.workers) say to each other over IPC. */
+
+/** What the primary asks a worker for, to serve the operating endpoints. */
+export type TelemetryQuery = 'health' | 'stats' | 'metrics';
+
+export type PrimaryMessage =
+  | { type: 'otelhouse:query'; id: number; query: TelemetryQuery }
+  /** Drain and exit, as on a first SIGTERM (repeated, or after a signal of its own, it changes nothing). */
+  | { type: 'otelhouse:shutdown' }
+  /** Exit without finishing the drain, as on a second SIGTERM. */
+  | { type: 'otelhouse:exit-now' };
+
+export type WorkerMessage =
+  { type: 'otelhouse:ready' } | { type: 'otelhouse:answer'; id: number; body?: unknown; error?: string };
+
+export const WORKER_INDEX_ENV = 'OTELHOUSE_WORKER_INDEX';
+export const WORKER_COUNT_ENV = 'OTELHOUSE_WORKER_COUNT';
+
+export function isMessage<T extends { type: string }>(m: unknown): m is T {
+  return typeof m === 'object' && m !== null && typeof (m as { type?: unknown }).type === 'string';
+}

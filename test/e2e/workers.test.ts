@@ -1,0 +1,121 @@
+import { existsSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { createClient } from '@clickhouse/client';
+import t from 'tap';
+import { DiskQueue } from '../../src/exporterhelper/disk-queue.js';
+import pino from 'pino';
+import { ClickHouseHttpFront } from '../support/clickhouse-http-front.js';
+import { startDaemonProcess } from '../support/cli.js';
+import { tempDir, waitFor } from '../support/daemon.js';
+import { childDaemonConfig, NumberedLoad, storedCounts } from '../support/load.js';
+import { freePort } from '../support/ports.js';
+
+const RECORDS_PER_REQUEST = 200;
+
+interface ClusterStats {
+  workers_running: number;
+  exporters: { clickhouse?: { queue_size?: number } };
+  by_worker: Array<{ index: number; pid: number; receivers: { otlp?: { accepted?: number } } | null }>;
+}
+
+function config(queue: string, endpoint: string, workers: number): string {
+  return `
+processors:
+  batch: { send_batch_size: 1000, timeout: 100ms }
+exporters:
+  clickhouse:
+    endpoint: ${endpoint}
+    sending_queue: { storage: ${queue}, queue_size: 40000 }
+    retry_on_failure: { initial_interval: 50ms, max_interval: 500ms, max_elapsed_time: 0 }
+service:
+  workers: ${workers}
+  shutdown_timeout: 3s
+  pipelines:
+    logs: { receivers: [otlp], processors: [batch], exporters: [clickhouse] }
+`;
+}
+
+/**
+ * service.workers: 2 against a ClickHouse server (the HTTP front, on chDB in this process): the
+ * workers share the OTLP port, each with its own disk queue; a worker killed with SIGKILL under
+ * load is started again and replays its queue; every acknowledged log is stored exactly once.
+ */
+t.test('two workers: a worker killed with SIGKILL under load loses nothing acknowledged', async (t) => {
+  const dir = tempDir('workers');
+  const front = await ClickHouseHttpFront.start({ path: join(dir, 'clickhouse'), port: await freePort() });
+  t.teardown(() => front.close());
+  const queue = join(dir, 'queue');
+  const { configFile, httpPort, telemetryPort } = await childDaemonConfig(dir, config(queue, front.url, 2));
+  const stats = async () => (await (await fetch(`http://127.0.0.1:${telemetryPort}/stats`)).json()) as ClusterStats;
+
+  const daemon = await startDaemonProcess(configFile);
+  const load = new NumberedLoad(`http://127.0.0.1:${httpPort}/v1/logs`, { senders: 6, recordsPerRequest: RECORDS_PER_REQUEST, total: Number.MAX_SAFE_INTEGER });
+  load.start();
+  t.ok(await waitFor(async () => load.acked.length >= 40), 'the workers take data');
+  const spread = (await stats()).by_worker.map((w) => w.receivers?.otlp?.accepted ?? 0);
+  t.ok(spread.every((n) => n > 0), `both workers accepted logs over the shared port (${spread.join(', ')})`);
+
+  for (let kill = 1; kill <= 3; kill++) {
+    const victim = (await stats()).by_worker[kill % 2]!;
+    const ackedBefore = load.acked.length;
+    process.kill(victim.pid, 'SIGKILL');
+    t.ok(
+      await waitFor(async () => {
+        const s = await stats();
+        return s.workers_running === 2 && s.by_worker[victim.index]!.pid !== victim.pid;
+      }),
+      `kill ${kill}: worker ${victim.index} (pid ${victim.pid}) was started again`,
+    );
+    t.ok(await waitFor(async () => load.acked.length >= ackedBefore + 20), `kill ${kill}: logs are acknowledged again`);
+  }
+  await load.stop();
+  t.ok(await waitFor(async () => (await stats()).exporters.clickhouse?.queue_size === 0, 60_000), 'the queues drain');
+  t.match(daemon.logs(), /a worker process died; starting it again/, 'the primary logged the deaths');
+  t.same(readdirSync(queue).sort(), ['clickhouse', 'clickhouse~worker-1'], 'each worker has its own queue directory');
+  daemon.child.kill('SIGTERM');
+  t.equal(await daemon.exited, 0, 'SIGTERM drains both workers and the primary exits 0');
+
+  const client = createClient({ url: front.url });
+  t.teardown(() => client.close());
+  const counts = await storedCounts(client, load);
+  const acked = load.ackedRecords;
+  t.ok(acked > 0, `${acked} logs acknowledged, ${load.abandoned.length} requests abandoned`);
+  t.equal(counts.ackedDistinct, acked, 'every acknowledged log is stored');
+  t.equal(counts.rows, counts.distinct, 'no log is stored twice');
+  t.equal(counts.unknown, 0, 'nothing stored that was not sent');
+});
+
+t.test('lowering service.workers: the first worker takes over the queue of the one that no longer runs', async (t) => {
+  const dir = tempDir('workers-down');
+  const frontPort = await freePort();
+  const endpoint = `http://127.0.0.1:${frontPort}`;
+  const queue = join(dir, 'queue');
+  // No ClickHouse yet: acknowledged logs wait in the two workers' disk queues.
+  const two = await childDaemonConfig(dir, config(queue, endpoint, 2));
+  let daemon = await startDaemonProcess(two.configFile);
+  const load = new NumberedLoad(`http://127.0.0.1:${two.httpPort}/v1/logs`, { senders: 4, recordsPerRequest: RECORDS_PER_REQUEST, total: 40 * RECORDS_PER_REQUEST });
+  await load.start().finished();
+  daemon.child.kill('SIGTERM');
+  t.equal(await daemon.exited, 0, 'the two workers stop with their logs still queued');
+  const retired = join(queue, 'clickhouse~worker-1');
+  const held = DiskQueue.inspect(retired, pino({ level: 'silent' }));
+  t.ok(held.records > 0, `the second worker's queue holds ${held.records} logs`);
+
+  const front = await ClickHouseHttpFront.start({ path: join(dir, 'clickhouse'), port: frontPort });
+  t.teardown(() => front.close());
+  const one = await childDaemonConfig(dir, config(queue, endpoint, 1));
+  daemon = await startDaemonProcess(one.configFile);
+  const client = createClient({ url: front.url });
+  t.teardown(() => client.close());
+  t.ok(
+    await waitFor(async () => (await storedCounts(client, load)).ackedDistinct === load.ackedRecords, 60_000),
+    'one process stores what both workers acknowledged',
+  );
+  t.match(daemon.logs(), /took over the disk queue of a worker process that no longer runs/, 'the take-over is logged');
+  t.notOk(existsSync(retired), "the retired worker's queue directory is removed");
+  daemon.child.kill('SIGTERM');
+  t.equal(await daemon.exited, 0, 'a clean stop');
+  const counts = await storedCounts(client, load);
+  t.equal(counts.ackedDistinct, load.ackedRecords, `all ${load.ackedRecords} acknowledged logs stored`);
+  t.equal(counts.rows, counts.distinct, 'none twice');
+});
