@@ -62,6 +62,8 @@ const pipelineSchema = z.strictObject({ receivers: idList, processors: idList, e
 
 const componentMap = z.record(z.string(), z.unknown(), { error: 'expected a map of component id to config' }).nullish();
 
+const WORKERS_EXPECTED = 'expected a whole number of processes, at least 1, or auto (one a core)';
+
 const serviceSchema = z.strictObject(
   {
     extensions: idList,
@@ -69,10 +71,12 @@ const serviceSchema = z.strictObject(
     telemetry: telemetrySchema,
     shutdown_timeout: duration('30s'),
     workers: z
-      .union([z.literal('auto'), z.number().int().min(1)], {
-        error: 'expected a whole number of processes, at least 1, or auto (one a core)',
-      })
-      .default(1),
+      .union([z.literal('auto'), z.number()], { error: WORKERS_EXPECTED })
+      .default(1)
+      .superRefine((v, ctx) => {
+        if (v !== 'auto' && !(Number.isInteger(v) && v >= 1))
+          ctx.addIssue({ code: 'custom', message: WORKERS_EXPECTED });
+      }),
   },
   { error: 'expected a map with pipelines' },
 );

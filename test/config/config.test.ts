@@ -1,5 +1,5 @@
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import t from 'tap';
 import { loadConfig } from '../../src/daemon.js';
@@ -310,4 +310,18 @@ t.test('--help, --version and usage errors', async (t) => {
   const bad = await runCli(['frobnicate']);
   t.equal(bad.code, 2);
   t.match(bad.stderr, /unknown command "frobnicate"/);
+});
+
+t.test('service.workers: a number of processes or auto; several need a ClickHouse server', async (t) => {
+  t.equal(loadConfig({ text: VALID }, {}).workers, 1, 'one process by default');
+  const server = VALID.replace('  clickhouse:\n', '  clickhouse:\n    endpoint: http://clickhouse:8123\n');
+  const withWorkers = (text: string, workers: string) => text.replace('service:\n', `service:\n  workers: ${workers}\n`);
+  t.equal(loadConfig({ text: withWorkers(server, '3') }, {}).workers, 3);
+  t.equal(loadConfig({ text: withWorkers(server, 'auto') }, {}).workers, availableParallelism(), 'auto: one a core');
+  for (const bad of ['0', '1.5', 'two', '-1'])
+    t.same(issuesOf(withWorkers(server, bad)), ['service.workers: expected a whole number of processes, at least 1, or auto (one a core)'], `workers: ${bad} is refused`);
+  const embedded = issuesOf(withWorkers(VALID, '2'));
+  t.equal(embedded.length, 1, 'the embedded store with two workers is refused');
+  t.match(embedded[0], /^service\.workers: 2 worker processes, but exporters\.clickhouse stores into the embedded ClickHouse engine \(chDB\), which one process opens at a time; point its endpoint at a ClickHouse server; set service\.workers: 1$/);
+  t.same(issuesOf(withWorkers(VALID, '1')), [], 'the embedded store with one worker is fine');
 });
