@@ -51,12 +51,17 @@ import { profileStages, STAGES, type Stage } from './support/cpu-stages.js';
  * own threads (v8:ProfEvntProc) are left out of every figure; its sampling still costs the main
  * thread a little. The templates pool's worker writes a profile of its own, which is not read.
  *
+ * `--workers N[,M…]` runs the server rows with service.workers: N (OTELHOUSE_WORKERS), once for each
+ * N; the embedded rows run with one (chDB opens in one process). With several, every figure is
+ * the sum over the processes: the primary and its workers (CPU, peak RSS, each worker's profile for
+ * the stages; the primary's main thread counts as other).
+ *
  * The machine may be shared: the load average is printed at the start and end of each row.
  * `--taskset` pins the load generator and DiscardingClickHouseHttp to CPU 0 and the daemon to CPU 1.
  */
 const USAGE =
   'usage: [BENCH_LOGS=N] [BENCH_CONCURRENCY=N] npm run bench:e2e -- [--variant NAME[,NAME]] ' +
-  '[--workload five|loghub[,…]] [--taskset]\n' +
+  '[--workload five|loghub[,…]] [--workers N[,N…]] [--taskset]\n' +
   '  variants: embedded, server, server-no-templates, embedded-no-templates (all by default)';
 const VARIANTS = {
   embedded: { server: false, templates: true },
@@ -90,7 +95,17 @@ function fail(message: string): never {
 }
 
 const { values } = parseArgs({
-  options: { variant: { type: 'string' }, workload: { type: 'string' }, taskset: { type: 'boolean' } },
+  options: {
+    variant: { type: 'string' },
+    workload: { type: 'string' },
+    workers: { type: 'string', default: '1' },
+    taskset: { type: 'boolean' },
+  },
+});
+const workerCounts = values.workers.split(',').map((w) => {
+  const n = Number(w);
+  if (!Number.isInteger(n) || n < 1) fail(`--workers: not a number of processes: ${w}`);
+  return n;
 });
 const variants = list(values.variant, Object.keys(VARIANTS) as Variant[], 'variant');
 let workloads = list(values.workload, WORKLOADS, 'workload');
@@ -126,11 +141,29 @@ function firstLine(child: ChildProcess): Promise<string> {
   });
 }
 
-/** CPU ticks of the process (every thread it ran, ended ones too) and of each thread it has now. */
+/**
+ * CPU ticks of the processes (every thread they ran, ended ones too) and of each thread they have
+ * now, keyed by thread id (unique across processes).
+ */
 interface CpuSnapshot {
   at: number;
   process: number;
   threads: Map<number, { comm: string; ticks: number }>;
+}
+
+/** The daemon's processes: its own, and with service.workers > 1 its workers. */
+function processTree(pid: number): number[] {
+  const children: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === pid) children.push(Number(entry));
+    } catch {
+      // ended since the listing
+    }
+  }
+  return [pid, ...children];
 }
 
 function statTicks(file: string): { comm: string; ticks: number } {
@@ -142,37 +175,49 @@ function statTicks(file: string): { comm: string; ticks: number } {
   };
 }
 
-function snapshot(pid: number): CpuSnapshot {
+function snapshot(pids: number[]): CpuSnapshot {
   const threads = new Map<number, { comm: string; ticks: number }>();
-  for (const tid of readdirSync(`/proc/${pid}/task`)) {
-    try {
-      threads.set(Number(tid), statTicks(`/proc/${pid}/task/${tid}/stat`));
-    } catch {
-      // ended since the listing
+  let ticks = 0;
+  for (const pid of pids) {
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      try {
+        threads.set(Number(tid), statTicks(`/proc/${pid}/task/${tid}/stat`));
+      } catch {
+        // ended since the listing
+      }
     }
+    ticks += statTicks(`/proc/${pid}/stat`).ticks;
   }
-  return { at: Number(process.hrtime.bigint() / 1000n), process: statTicks(`/proc/${pid}/stat`).ticks, threads };
+  return { at: Number(process.hrtime.bigint() / 1000n), process: ticks, threads };
 }
 
-/** CPU ticks of the run: all of it, the main thread's, node's other threads', and chDB's (the rest). */
-function threadSplit(pid: number, start: CpuSnapshot, end: CpuSnapshot) {
+/** CPU ticks of the run: all of it, the main threads', node's other threads', and chDB's (the rest). */
+function threadSplit(pids: number[], start: CpuSnapshot, end: CpuSnapshot) {
   let main = 0;
   let node = 0;
   let profiler = 0;
+  const mains = new Map<number, number>();
   for (const [tid, { comm, ticks }] of end.threads) {
     const used = ticks - (start.threads.get(tid)?.ticks ?? 0);
-    if (tid === pid) main += used;
-    else if (comm === 'v8:ProfEvntProc') profiler += used;
+    if (pids.includes(tid)) {
+      main += used;
+      mains.set(tid, used);
+    } else if (comm === 'v8:ProfEvntProc') profiler += used;
     else if (comm === 'node') node += used;
   }
   const all = end.process - start.process - profiler;
   // Each thread's times and the process's are rounded apart: what is left within the rounding is none.
-  return { all, main, node, chdb: Math.max(0, all - main - node) };
+  return { all, main, node, chdb: Math.max(0, all - main - node), mains };
 }
 
-function peakRssMiB(pid: number): number {
-  const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return m ? Number(m[1]) / 1024 : NaN;
+/** The sum of the processes' peaks: what they could hold at once at most. */
+function peakRssMiB(pids: number[]): number {
+  let kib = 0;
+  for (const pid of pids) {
+    const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    kib += m ? Number(m[1]) : NaN;
+  }
+  return kib / 1024;
 }
 
 async function daemonStats(port: number): Promise<{ exported: number; templates?: number }> {
@@ -198,6 +243,7 @@ function configWithoutTemplates(dir: string): string {
 interface Row {
   variant: Variant;
   workload: Workload;
+  workers: number;
   refused: number;
   acceptedPerSecond: number;
   storedPerSecond: number;
@@ -211,7 +257,7 @@ interface Row {
   load: [number, number];
 }
 
-async function run(variant: Variant, workload: Workload): Promise<Row> {
+async function run(variant: Variant, workload: Workload, workers: number): Promise<Row> {
   const { server, templates } = VARIANTS[variant];
   const dir = mkdtempSync(join(tmpdir(), 'otelhouse-bench-'));
   const children: ChildProcess[] = [];
@@ -238,6 +284,7 @@ async function run(variant: Variant, workload: Workload): Promise<Row> {
       OTELHOUSE_CLICKHOUSE_ENDPOINT: endpoint,
       OTELHOUSE_QUEUE_DIR: join(dir, 'queue'),
       OTELHOUSE_DEAD_LETTER_DIR: join(dir, 'dead_letter'),
+      OTELHOUSE_WORKERS: String(workers),
     };
     const config = templates ? SHIPPED_CONFIG : configWithoutTemplates(dir);
     const profiles = join(dir, 'cpu-profile');
@@ -268,13 +315,16 @@ async function run(variant: Variant, workload: Workload): Promise<Row> {
     }
 
     const pid = daemon.pid!;
+    const pids = processTree(pid);
+    if (pids.length !== (workers > 1 ? workers + 1 : 1))
+      throw new Error(`expected ${workers} worker processes under ${pid}, found ${pids.length - 1}`);
     const loadArgs = [String(ports.otlp), String(REQUESTS), String(PER_REQUEST), String(CONCURRENCY)];
     if (workload === 'loghub') loadArgs.push(DEFAULT_DATA_DIR);
     const [lcmd, largs] = onCpu(0, [process.execPath, join(root, 'dist/bench/loadgen.js'), ...loadArgs]);
     const loadgen = spawn(lcmd, largs, { stdio: ['pipe', 'pipe', 'inherit'] });
     children.push(loadgen);
     await firstLine(loadgen);
-    const start = snapshot(pid);
+    const start = snapshot(pids);
     loadgen.stdin!.end('go\n');
     const load = JSON.parse(await firstLine(loadgen)) as {
       acceptedRecords: number;
@@ -288,13 +338,15 @@ async function run(variant: Variant, workload: Workload): Promise<Row> {
       await new Promise((r) => setTimeout(r, 50));
       stats = await daemonStats(ports.telemetry);
     }
-    const end = snapshot(pid);
-    const rss = peakRssMiB(pid);
+    const end = snapshot(pids);
+    const rss = peakRssMiB(pids);
     daemon.kill('SIGTERM');
     const code = await exited;
     if (code !== 0) throw new Error(`the daemon exited with ${code} on SIGTERM`);
-    const profile = readdirSync(profiles).find((f) => f.includes(`.${pid}.0.`) && f.endsWith('.cpuprofile'));
-    if (!profile) throw new Error(`the daemon wrote no CPU profile of its main thread in ${profiles}`);
+    const profileOf = (p: number) =>
+      readdirSync(profiles).find((f) => f.includes(`.${p}.0.`) && f.endsWith('.cpuprofile'));
+    for (const p of pids)
+      if (!profileOf(p)) throw new Error(`process ${p} wrote no CPU profile of its main thread in ${profiles}`);
     let clickhouseBytes: number | undefined;
     if (clickhouse) {
       const received = firstLine(clickhouse);
@@ -304,16 +356,25 @@ async function run(variant: Variant, workload: Workload): Promise<Row> {
 
     const stored = stats.exported;
     const perLog = (ticks: number) => (ticks / TICKS_PER_SECOND / stored) * 1e6;
-    const threads = threadSplit(pid, start, end);
-    const samples = profileStages(join(profiles, profile), start.at, end.at);
-    const busy = STAGES.reduce((n, s) => n + samples[s], 0);
-    const stages = Object.fromEntries(
-      STAGES.map((s) => [s, (perLog(threads.main) * samples[s]) / Math.max(busy, 1)]),
-    ) as Record<Stage, number>;
+    const threads = threadSplit(pids, start, end);
+    const stages = Object.fromEntries(STAGES.map((s) => [s, 0])) as Record<Stage, number>;
+    let busySamples = 0;
+    let programSamples = 0;
+    for (const p of pids) {
+      const samples = profileStages(join(profiles, profileOf(p)!), start.at, end.at);
+      const busy = STAGES.reduce((n, s) => n + samples[s], 0);
+      const mainTicks = threads.mains.get(p) ?? 0;
+      // The primary of several workers runs no pipeline: its main thread (accept, IPC) is other.
+      if (workers > 1 && p === pid) stages.other += perLog(mainTicks);
+      else for (const s of STAGES) stages[s] += (perLog(mainTicks) * samples[s]) / Math.max(busy, 1);
+      busySamples += busy;
+      programSamples += samples.program;
+    }
     const seconds = (end.at - start.at) / 1e6;
     return {
       variant,
       workload,
+      workers,
       refused: load.refused,
       acceptedPerSecond: load.acceptedRecords / load.seconds,
       storedPerSecond: stored / seconds,
@@ -328,7 +389,7 @@ async function run(variant: Variant, workload: Workload): Promise<Row> {
         node: perLog(threads.node),
         chdb: perLog(threads.chdb),
         stages,
-        program: samples.program / Math.max(busy + samples.program, 1),
+        program: programSamples / Math.max(busySamples + programSamples, 1),
       },
       load: [loadAtStart, loadavg()[0]!],
     };
@@ -360,20 +421,23 @@ for (const s of skipped) console.log(s);
 const rows: Row[] = [];
 for (const workload of workloads) {
   for (const variant of variants) {
-    process.stderr.write(`bench:e2e: ${variant} / ${workload}…\n`);
-    rows.push(await run(variant, workload));
+    for (const workers of VARIANTS[variant].server ? workerCounts : [1]) {
+      process.stderr.write(`bench:e2e: ${variant} / ${workload} / ${workers} worker(s)…\n`);
+      rows.push(await run(variant, workload, workers));
+    }
   }
 }
 
 console.log(
-  '\n| variant | workload | logs/s accepted | logs/s stored | CPU µs/log | p50 ms | p99 ms | peak RSS MiB | ' +
+  '\n| variant | workload | workers | logs/s accepted | logs/s stored | CPU µs/log | p50 ms | p99 ms | peak RSS MiB | ' +
     'templates | to ClickHouse B/log | refused | load 1m start→end |',
 );
-console.log('|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|');
+console.log('|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|');
 for (const r of rows) {
   const cells = [
     r.variant,
     r.workload,
+    r.workers,
     n(r.acceptedPerSecond),
     n(r.storedPerSecond),
     f1(r.cpu.all),
@@ -395,13 +459,14 @@ console.log(
     'chDB threads: those chDB names, and threads that ended.',
 );
 console.log(
-  `\n| variant | workload | ${STAGES.join(' | ')} | main thread | native | node threads | chDB threads | all |`,
+  `\n| variant | workload | workers | ${STAGES.join(' | ')} | main thread | native | node threads | chDB threads | all |`,
 );
-console.log(`|---|---|${'---:|'.repeat(STAGES.length + 5)}`);
+console.log(`|---|---|---:|${'---:|'.repeat(STAGES.length + 5)}`);
 for (const r of rows) {
   const cells = [
     r.variant,
     r.workload,
+    r.workers,
     ...STAGES.map((s) => f1(r.cpu.stages[s])),
     f1(r.cpu.main),
     `${Math.round(r.cpu.program * 100)} %`,

@@ -25,7 +25,7 @@ function component(kind: ComponentKind, type: string, base: Record<string, unkno
 /** `service` is not a component: its defaults are those of the least whole config. */
 const serviceDefaults: Defaults = () => {
   const config = parseConfig('receivers: { otlp: { protocols: { http: {} } } }\nexporters: { debug: {} }\nservice: { pipelines: { logs: { receivers: [otlp], exporters: [debug] } } }\n', registry);
-  return { telemetry: config.telemetry, shutdown_timeout: config.shutdownTimeoutMs };
+  return { telemetry: config.telemetry, shutdown_timeout: config.shutdownTimeoutMs, workers: config.workers };
 };
 
 /**

@@ -38,9 +38,10 @@ service:
 /**
  * service.workers: 2 against a ClickHouse server (the HTTP front, on chDB in this process): the
  * workers share the OTLP port, each with its own disk queue; a worker killed with SIGKILL under
- * load is started again and replays its queue; every acknowledged log is stored exactly once.
+ * load is started again and replays its queue, and so does a new start after the primary is
+ * killed; every acknowledged log is stored exactly once.
  */
-t.test('two workers: a worker killed with SIGKILL under load loses nothing acknowledged', async (t) => {
+t.test('two workers: a worker or the primary killed with SIGKILL under load loses nothing acknowledged', async (t) => {
   const dir = tempDir('workers');
   const front = await ClickHouseHttpFront.start({ path: join(dir, 'clickhouse'), port: await freePort() });
   t.teardown(() => front.close());
@@ -48,7 +49,7 @@ t.test('two workers: a worker killed with SIGKILL under load loses nothing ackno
   const { configFile, httpPort, telemetryPort } = await childDaemonConfig(dir, config(queue, front.url, 2));
   const stats = async () => (await (await fetch(`http://127.0.0.1:${telemetryPort}/stats`)).json()) as ClusterStats;
 
-  const daemon = await startDaemonProcess(configFile);
+  let daemon = await startDaemonProcess(configFile);
   const load = new NumberedLoad(`http://127.0.0.1:${httpPort}/v1/logs`, { senders: 6, recordsPerRequest: RECORDS_PER_REQUEST, total: Number.MAX_SAFE_INTEGER });
   load.start();
   t.ok(await waitFor(async () => load.acked.length >= 40), 'the workers take data');
@@ -68,9 +69,26 @@ t.test('two workers: a worker killed with SIGKILL under load loses nothing ackno
     );
     t.ok(await waitFor(async () => load.acked.length >= ackedBefore + 20), `kill ${kill}: logs are acknowledged again`);
   }
+  t.match(daemon.logs(), /a worker process died; starting it again/, 'the primary logged the deaths');
+
+  // The primary killed: its workers drain and exit by themselves, and a new start replays both queues.
+  const orphans = (await stats()).by_worker.map((w) => w.pid);
+  const ackedBefore = load.acked.length;
+  daemon.child.kill('SIGKILL');
+  await daemon.exited;
+  const alive = (pid: number) => {
+    try {
+      process.kill(pid, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  t.ok(await waitFor(async () => !orphans.some(alive), 20_000), 'the workers of a killed primary exit');
+  daemon = await startDaemonProcess(configFile);
+  t.ok(await waitFor(async () => load.acked.length >= ackedBefore + 20), 'a new start takes data again');
   await load.stop();
   t.ok(await waitFor(async () => (await stats()).exporters.clickhouse?.queue_size === 0, 60_000), 'the queues drain');
-  t.match(daemon.logs(), /a worker process died; starting it again/, 'the primary logged the deaths');
   t.same(readdirSync(queue).sort(), ['clickhouse', 'clickhouse~worker-1'], 'each worker has its own queue directory');
   daemon.child.kill('SIGTERM');
   t.equal(await daemon.exited, 0, 'SIGTERM drains both workers and the primary exits 0');
