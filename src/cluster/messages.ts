@@ -8,10 +8,18 @@ export type PrimaryMessage =
   /** Drain and exit, as on a first SIGTERM (repeated, or after a signal of its own, it changes nothing). */
   | { type: 'otelhouse:shutdown' }
   /** Exit without finishing the drain, as on a second SIGTERM. */
-  | { type: 'otelhouse:exit-now' };
+  | { type: 'otelhouse:exit-now' }
+  /** Whether another worker observes this exporter's batches (a console tail), so they are forwarded. */
+  | { type: 'otelhouse:tail-wanted'; exporterId: string; wanted: boolean }
+  /** A batch another worker's exporter accepted, for this worker's observers. */
+  | { type: 'otelhouse:tail-batch'; exporterId: string; batch: Uint8Array };
 
 export type WorkerMessage =
-  { type: 'otelhouse:ready' } | { type: 'otelhouse:answer'; id: number; body?: unknown; error?: string };
+  | { type: 'otelhouse:ready' }
+  | { type: 'otelhouse:answer'; id: number; body?: unknown; error?: string }
+  /** This worker's observers of an exporter's batches appeared or are all gone. */
+  | { type: 'otelhouse:tail-interest'; exporterId: string; observed: boolean }
+  | { type: 'otelhouse:tail-batch'; exporterId: string; batch: Uint8Array };
 
 export const WORKER_INDEX_ENV = 'OTELHOUSE_WORKER_INDEX';
 export const WORKER_COUNT_ENV = 'OTELHOUSE_WORKER_COUNT';

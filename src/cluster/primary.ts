@@ -48,12 +48,16 @@ export class WorkerSupervisor {
   private readonly pending = new Map<number, (answer: { body?: unknown; error?: string }) => void>();
   private readonly telemetryServer: TelemetryServer;
   private readonly startedAt = Date.now();
+  /** The workers with observers of each exporter's batches (console tails), by exporter id. */
+  private readonly tailing = new Map<string, Set<number>>();
 
   constructor(
     private readonly config: ServiceConfig,
     private readonly logger: Logger,
   ) {
     this.telemetryServer = new TelemetryServer(config.telemetry.metrics.address, this.view(), logger);
+    // Tail batches carry Uint8Arrays: the advanced serialization sends them as bytes, not JSON arrays.
+    cluster.setupPrimary({ serialization: 'advanced' });
   }
 
   get telemetryPort(): number {
@@ -125,7 +129,16 @@ export class WorkerSupervisor {
         if (!isMessage<WorkerMessage>(m)) return;
         if (m.type === 'otelhouse:ready') {
           slot.ready = true;
+          for (const id of this.tailing.keys()) this.tellWanted(slot, id);
           resolve();
+        } else if (m.type === 'otelhouse:tail-interest') {
+          this.tail(slot.index, m.exporterId, m.observed);
+        } else if (m.type === 'otelhouse:tail-batch') {
+          for (const index of this.tailing.get(m.exporterId) ?? []) {
+            const to = this.slots[index]!;
+            if (index !== slot.index && to.ready && to.worker?.isConnected())
+              to.worker.send(m satisfies PrimaryMessage);
+          }
         } else if (m.type === 'otelhouse:answer') {
           const answer = this.pending.get(m.id);
           this.pending.delete(m.id);
@@ -137,12 +150,29 @@ export class WorkerSupervisor {
           const wasReady = slot.ready;
           slot.ready = false;
           slot.worker = undefined;
+          for (const id of this.tailing.keys()) this.tail(slot.index, id, false);
           exited(code ?? 1);
           if (!wasReady) reject(new Error(`worker ${slot.index} exited while starting (${signal ?? `code ${code}`})`));
           if (this.phase === 'running') this.restart(slot, code, signal);
         });
       });
     });
+  }
+
+  private tail(index: number, exporterId: string, observed: boolean): void {
+    let set = this.tailing.get(exporterId);
+    if (!set) this.tailing.set(exporterId, (set = new Set()));
+    if (observed === set.has(index)) return;
+    if (observed) set.add(index);
+    else set.delete(index);
+    for (const s of this.slots) if (s.ready) this.tellWanted(s, exporterId);
+  }
+
+  /** Tells a worker whether another worker observes the exporter's batches. */
+  private tellWanted(slot: Slot, exporterId: string): void {
+    const wanted = [...(this.tailing.get(exporterId) ?? [])].some((i) => i !== slot.index);
+    if (slot.worker?.isConnected())
+      slot.worker.send({ type: 'otelhouse:tail-wanted', exporterId, wanted } satisfies PrimaryMessage);
   }
 
   private restart(slot: Slot, code: number | null, signal: string | null): void {

@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import type { ServiceConfig } from '../config/loader.js';
 import { startWorkerService } from '../daemon.js';
 import { errorMessage } from '../pipeline/errors.js';
+import type { ExportRelay } from '../pipeline/host.js';
 import type { Service } from '../pipeline/service.js';
 import {
   isMessage,
@@ -35,19 +36,34 @@ export function workerIdentity(env: NodeJS.ProcessEnv = process.env): { index: n
  */
 export async function runWorker(config: ServiceConfig, logger: Logger): Promise<number> {
   const worker = workerIdentity();
-  let service: Service;
+  const wantedElsewhere = new Set<string>();
+  let service: Service | undefined;
+  // Until the service runs, tail batches from the other workers have no observer to reach.
+  process.on('message', (m: unknown) => {
+    if (!isMessage<PrimaryMessage>(m)) return;
+    if (m.type === 'otelhouse:tail-wanted') {
+      if (m.wanted) wantedElsewhere.add(m.exporterId);
+      else wantedElsewhere.delete(m.exporterId);
+    } else if (m.type === 'otelhouse:tail-batch') service?.deliverExported(m.exporterId, m.batch);
+  });
+  const relay: ExportRelay = {
+    wanted: (exporterId) => wantedElsewhere.has(exporterId),
+    interest: (exporterId, observed) => send({ type: 'otelhouse:tail-interest', exporterId, observed }),
+    forward: (exporterId, batch) => send({ type: 'otelhouse:tail-batch', exporterId, batch }),
+  };
   try {
-    service = await startWorkerService(config, logger, worker);
+    service = await startWorkerService(config, logger, worker, relay);
   } catch (err) {
     logger.error({ err: errorMessage(err) }, 'worker failed to start');
     return EXIT_FAILURE;
   }
+  const running = service;
   return new Promise<number>((resolve) => {
     let draining: Promise<void> | undefined;
     const drain = (why: string) => {
       if (draining) return;
       logger.info({ why }, 'draining: no new data is accepted; flushing what was accepted');
-      draining = service.shutdown(Date.now() + config.shutdownTimeoutMs).then(
+      draining = running.shutdown(Date.now() + config.shutdownTimeoutMs).then(
         () => resolve(0),
         (err: unknown) => {
           logger.error({ err: errorMessage(err) }, 'shutdown failed');
@@ -70,7 +86,7 @@ export async function runWorker(config: ServiceConfig, logger: Logger): Promise<
       else if (m.type === 'otelhouse:exit-now') {
         logger.warn('exiting without finishing the drain, as the primary process was told');
         resolve(EXIT_FAILURE);
-      } else if (m.type === 'otelhouse:query') answer(service, m.id, m.query);
+      } else if (m.type === 'otelhouse:query') answer(running, m.id, m.query);
     });
     send({ type: 'otelhouse:ready' });
   });

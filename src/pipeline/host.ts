@@ -51,3 +51,17 @@ export class StoreUnavailableError extends Error {
 export interface ExportObserver {
   beforeExport(batch: LogBatch): (() => void) | undefined;
 }
+
+/**
+ * Carries the batches an exporter accepted to the observers of the same exporter in the other
+ * processes of service.workers (the console's tail is served by whichever worker took its
+ * connection). Batches travel only while some other process observes.
+ */
+export interface ExportRelay {
+  /** Whether observers of this exporter exist in another process. */
+  wanted(exporterId: string): boolean;
+  /** This process's observers of the exporter appeared (true) or are all gone (false). */
+  interest(exporterId: string, observed: boolean): void;
+  /** A batch the exporter accepted, serialized (v8.serialize), for the other processes' observers. */
+  forward(exporterId: string, batch: Uint8Array): void;
+}

@@ -17,7 +17,9 @@ import {
 import type { LogsConsumer } from './consumer.js';
 import { errorMessage } from './errors.js';
 import { fanOut } from './fanout.js';
-import { isLogStore, type ExportObserver, type LogStore } from './host.js';
+import { deserialize, serialize } from 'node:v8';
+import { isLogStore, type ExportObserver, type ExportRelay, type LogStore } from './host.js';
+import type { LogBatch } from './model.js';
 
 /** `sending_queue.storage`, as the OTel Collector's exporterhelper spells a persistent queue. */
 function hasPersistentQueue(exporterConfig: unknown): boolean {
@@ -60,6 +62,7 @@ export class Service {
     private readonly logger: Logger,
     readonly telemetry: Telemetry,
     private readonly worker: WorkerIdentity = { index: 0, count: 1 },
+    private readonly relay?: ExportRelay,
   ) {
     const extensionById = this.extensionById;
     for (const [id, r] of config.extensions) {
@@ -143,15 +146,35 @@ export class Service {
   /** The exporter as a pipeline hands it batches, seen by the observers of its id while it has any. */
   private observed(id: string, exporter: Exporter): LogsConsumer {
     const observers = this.exportObservers;
+    const relay = this.relay;
+    const logger = this.logger;
     return {
       async consume(batch) {
         const set = observers.get(id);
-        if (!set || set.size === 0) return exporter.consume(batch);
-        const accepted = [...set].map((o) => o.beforeExport(batch));
+        // Serialized before the exporter owns the batch; sent once it accepted it.
+        let forward: Uint8Array | undefined;
+        if (relay?.wanted(id)) {
+          try {
+            forward = serialize(batch);
+          } catch (err) {
+            logger.warn({ err: errorMessage(err), exporter: id }, 'a batch cannot be shown to the other workers');
+          }
+        }
+        if ((!set || set.size === 0) && !forward) return exporter.consume(batch);
+        const accepted = set ? [...set].map((o) => o.beforeExport(batch)) : [];
         await exporter.consume(batch);
         for (const done of accepted) done?.();
+        if (forward) relay!.forward(id, forward);
       },
     };
+  }
+
+  /** A batch another worker's exporter of this id accepted, for this process's observers. */
+  deliverExported(exporterId: string, bytes: Uint8Array): void {
+    const set = this.exportObservers.get(exporterId);
+    if (!set || set.size === 0) return;
+    const batch = deserialize(bytes) as LogBatch;
+    for (const o of set) o.beforeExport(batch)?.();
   }
 
   private host(): Host {
@@ -168,7 +191,10 @@ export class Service {
         let set = this.exportObservers.get(exporterId);
         if (!set) this.exportObservers.set(exporterId, (set = new Set()));
         set.add(observer);
-        return () => set.delete(observer);
+        if (set.size === 1) this.relay?.interest(exporterId, true);
+        return () => {
+          if (set.delete(observer) && set.size === 0) this.relay?.interest(exporterId, false);
+        };
       },
       stats: () => this.stats(),
     };

@@ -322,6 +322,9 @@ t.test('service.workers: a number of processes or auto; several need a ClickHous
     t.same(issuesOf(withWorkers(server, bad)), ['service.workers: expected a whole number of processes, at least 1, or auto (one a core)'], `workers: ${bad} is refused`);
   const embedded = issuesOf(withWorkers(VALID, '2'));
   t.equal(embedded.length, 1, 'the embedded store with two workers is refused');
-  t.match(embedded[0], /^service\.workers: 2 worker processes, but exporters\.clickhouse stores into the embedded ClickHouse engine \(chDB\), which one process opens at a time; point its endpoint at a ClickHouse server; set service\.workers: 1$/);
+  t.match(
+    embedded[0],
+    /^service\.workers: 2 worker processes, but exporters\.clickhouse stores into the embedded ClickHouse engine \(chDB\), which one process opens at a time; point its endpoint at a ClickHouse server; set service\.workers: 1$/,
+  );
   t.same(issuesOf(withWorkers(VALID, '1')), [], 'the embedded store with one worker is fine');
 });

@@ -1,4 +1,5 @@
 import { existsSync, readdirSync } from 'node:fs';
+import { request } from 'node:http';
 import { join } from 'node:path';
 import { createClient } from '@clickhouse/client';
 import t from 'tap';
@@ -54,7 +55,10 @@ t.test('two workers: a worker or the primary killed with SIGKILL under load lose
   load.start();
   t.ok(await waitFor(async () => load.acked.length >= 40), 'the workers take data');
   const spread = (await stats()).by_worker.map((w) => w.receivers?.otlp?.accepted ?? 0);
-  t.ok(spread.every((n) => n > 0), `both workers accepted logs over the shared port (${spread.join(', ')})`);
+  t.ok(
+    spread.every((n) => n > 0),
+    `both workers accepted logs over the shared port (${spread.join(', ')})`,
+  );
 
   for (let kill = 1; kill <= 3; kill++) {
     const victim = (await stats()).by_worker[kill % 2]!;
@@ -125,10 +129,7 @@ t.test('lowering service.workers: the first worker takes over the queue of the o
   daemon = await startDaemonProcess(one.configFile);
   const client = createClient({ url: front.url });
   t.teardown(() => client.close());
-  t.ok(
-    await waitFor(async () => (await storedCounts(client, load)).ackedDistinct === load.ackedRecords, 60_000),
-    'one process stores what both workers acknowledged',
-  );
+  t.ok(await waitFor(async () => (await storedCounts(client, load)).ackedDistinct === load.ackedRecords, 60_000), 'one process stores what both workers acknowledged');
   t.match(daemon.logs(), /took over the disk queue of a worker process that no longer runs/, 'the take-over is logged');
   t.notOk(existsSync(retired), "the retired worker's queue directory is removed");
   daemon.child.kill('SIGTERM');
@@ -137,3 +138,68 @@ t.test('lowering service.workers: the first worker takes over the queue of the o
   t.equal(counts.ackedDistinct, load.ackedRecords, `all ${load.ackedRecords} acknowledged logs stored`);
   t.equal(counts.rows, counts.distinct, 'none twice');
 });
+
+t.test("the console's live tail shows the records of every worker", async (t) => {
+  const dir = tempDir('workers-tail');
+  const front = await ClickHouseHttpFront.start({ path: join(dir, 'clickhouse'), port: await freePort() });
+  t.teardown(() => front.close());
+  const consolePort = await freePort();
+  const body = config(join(dir, 'queue'), front.url, 2).replace('service:\n', `extensions:\n  console: { endpoint: 127.0.0.1:${consolePort} }\nservice:\n  extensions: [console]\n`);
+  const { configFile, httpPort, telemetryPort } = await childDaemonConfig(dir, body);
+  const daemon = await startDaemonProcess(configFile);
+  t.teardown(async () => {
+    daemon.child.kill('SIGTERM');
+    await daemon.exited;
+  });
+
+  const controller = new AbortController();
+  const res = await fetch(`http://127.0.0.1:${consolePort}/api/v1/tail?q=tailed`, { signal: controller.signal });
+  t.equal(res.status, 200, 'the tail is open on one of the workers');
+  const reader = res.body!.getReader();
+  let text = '';
+  const seen = () => [...text.matchAll(/"body":"tailed (\d+)"/g)].map((m) => Number(m[1])).sort((a, b) => a - b);
+  const reading = (async () => {
+    for (;;) {
+      const { value, done } = await reader.read().catch(() => ({ value: undefined, done: true }));
+      if (done) return;
+      text += Buffer.from(value!).toString('utf8');
+    }
+  })();
+  // The relay starts once the primary told the other worker that a tail exists.
+  await new Promise((r) => setTimeout(r, 500));
+  const SENT = 12;
+  for (let i = 0; i < SENT; i++) {
+    // A connection each: the primary hands connections to the workers in turn.
+    const sent = await postOnNewConnection(httpPort, `tailed ${i}`);
+    t.equal(sent, 200, `record ${i} accepted`);
+  }
+  const stats = (await (await fetch(`http://127.0.0.1:${telemetryPort}/stats`)).json()) as ClusterStats;
+  const spread = stats.by_worker.map((w) => w.receivers?.otlp?.accepted ?? 0);
+  t.ok(
+    spread.every((n) => n > 0),
+    `both workers took records (${spread.join(', ')})`,
+  );
+  t.ok(await waitFor(async () => seen().length >= SENT, 20_000), 'the tail saw every record');
+  controller.abort();
+  await reading;
+  t.same(
+    seen(),
+    Array.from({ length: SENT }, (_, i) => i),
+    'each record once',
+  );
+});
+
+/** An OTLP/JSON request of one record on a connection of its own; resolves with the status. */
+function postOnNewConnection(port: number, body: string): Promise<number> {
+  const payload = JSON.stringify({
+    resourceLogs: [{ resource: { attributes: [] }, scopeLogs: [{ logRecords: [{ body: { stringValue: body } }] }] }],
+  });
+  return new Promise((resolve, reject) => {
+    const req = request({ port, host: '127.0.0.1', path: '/v1/logs', method: 'POST', agent: false, headers: { 'Content-Type': 'application/json' } }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode ?? 0));
+    });
+    req.on('error', reject);
+    req.end(payload);
+  });
+}
