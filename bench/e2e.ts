@@ -429,8 +429,8 @@ for (const workload of workloads) {
 }
 
 console.log(
-  '\n| variant | workload | workers | logs/s accepted | logs/s stored | CPU µs/log | p50 ms | p99 ms | peak RSS MiB | ' +
-    'templates | to ClickHouse B/log | refused | load 1m start→end |',
+  '\n| variant | workload | workers | logs/s accepted | logs/s stored | CPU µs/log | p50 ms | p99 ms | ' +
+    'peak RSS MiB | templates | to ClickHouse B/log | refused | load 1m start→end |',
 );
 console.log('|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|');
 for (const r of rows) {
@@ -459,7 +459,8 @@ console.log(
     'chDB threads: those chDB names, and threads that ended.',
 );
 console.log(
-  `\n| variant | workload | workers | ${STAGES.join(' | ')} | main thread | native | node threads | chDB threads | all |`,
+  `\n| variant | workload | workers | ${STAGES.join(' | ')} | main thread | native | node threads | chDB threads ` +
+    '| all |',
 );
 console.log(`|---|---|---:|${'---:|'.repeat(STAGES.length + 5)}`);
 for (const r of rows) {
