@@ -10,8 +10,10 @@ import { startDaemonProcess } from '../support/cli.js';
 import { tempDir, waitFor } from '../support/daemon.js';
 import { childDaemonConfig, NumberedLoad, storedCounts } from '../support/load.js';
 import { freePort } from '../support/ports.js';
+import { SDK_PROTOCOLS, SELECT_ROWS, emitWithSdk, type ExpectedRow } from '../support/sdk.js';
 
 const RECORDS_PER_REQUEST = 200;
+const SDK_RECORDS = 120;
 
 interface ClusterStats {
   workers_running: number;
@@ -203,3 +205,32 @@ function postOnNewConnection(port: number, body: string): Promise<number> {
     req.end(payload);
   });
 }
+
+t.test('two workers take what the OpenTelemetry JS SDK sends over gRPC, HTTP/protobuf and HTTP/JSON', async (t) => {
+  const dir = tempDir('workers-sdk');
+  const front = await ClickHouseHttpFront.start({ path: join(dir, 'clickhouse'), port: await freePort() });
+  t.teardown(() => front.close());
+  const grpcPort = await freePort();
+  const { configFile, httpPort, telemetryPort } = await childDaemonConfig(dir, config(join(dir, 'queue'), front.url, 2), '', `grpc: { endpoint: 127.0.0.1:${grpcPort} }`);
+  const daemon = await startDaemonProcess(configFile);
+  t.teardown(async () => {
+    daemon.child.kill('SIGTERM');
+    await daemon.exited;
+  });
+  const expected = new Map<string, ExpectedRow[]>();
+  // Each protocol's exporter opens connections of its own, which the primary hands out in turn.
+  for (const protocol of SDK_PROTOCOLS) expected.set(protocol, await emitWithSdk(protocol, { grpcPort, httpPort }, SDK_RECORDS));
+  const client = createClient({ url: front.url });
+  t.teardown(() => client.close());
+  const total = SDK_RECORDS * SDK_PROTOCOLS.length;
+  const count = async () => Number((await (await client.query({ query: 'SELECT count() AS n FROM otel.otel_logs', format: 'JSONEachRow' })).json<{ n: string }>())[0]!.n);
+  t.ok(await waitFor(async () => (await count()) >= total), `all ${total} records arrive`);
+  t.equal(await count(), total, 'each once');
+  for (const protocol of SDK_PROTOCOLS) {
+    const want = expected.get(protocol)!;
+    const rows = await (await client.query({ query: SELECT_ROWS('otel', want[0]!.ServiceName), format: 'JSONEachRow' })).json<ExpectedRow>();
+    t.same(rows, want, `${protocol}: every row matches field by field`);
+  }
+  const metrics = await (await fetch(`http://127.0.0.1:${telemetryPort}/metrics`)).text();
+  t.match(metrics, new RegExp(`otelhouse_receiver_accepted_log_records_total\\{receiver="otlp",transport="grpc"\\} ${SDK_RECORDS}\\n`), "/metrics sums the workers' counts");
+});

@@ -14,9 +14,9 @@ export interface ChildDaemonConfig {
 /**
  * Writes a config for a daemon run as a child process: an OTLP/HTTP receiver and the telemetry
  * endpoints on free ports, and `body` (processors, exporters, service.pipelines) as given;
- * `httpReceiver` adds keys to the receiver's http block.
+ * `httpReceiver` adds keys to the receiver's http block, `protocols` more protocols (`grpc: {…}`).
  */
-export async function childDaemonConfig(dir: string, body: string, httpReceiver = ''): Promise<ChildDaemonConfig> {
+export async function childDaemonConfig(dir: string, body: string, httpReceiver = '', protocols = ''): Promise<ChildDaemonConfig> {
   const [httpPort, telemetryPort] = [await freePort(), await freePort()];
   const configFile = join(dir, 'otelhouse.yaml');
   writeFileSync(
@@ -25,7 +25,7 @@ export async function childDaemonConfig(dir: string, body: string, httpReceiver 
   otlp:
     protocols:
       http: { endpoint: 127.0.0.1:${httpPort}${httpReceiver ? `, ${httpReceiver}` : ''} }
-${body.trim()}
+${protocols ? `      ${protocols}\n` : ''}${body.trim()}
   telemetry:
     metrics: { address: 127.0.0.1:${telemetryPort} }
 `,
