@@ -92,6 +92,8 @@ export class TemplateEngine {
   readonly counters: EngineCounters = { matched: 0, mined: 0, newTemplates: 0, rechecked: 0, unrenderable: 0 };
   /** Spacing variants by template id and spacing hash, so each is built once. */
   private readonly variants = new Map<bigint, Map<number, TemplateRef>>();
+  /** The same for messages with whitespace inside a joined variable, by a hash of the gaps between tokens. */
+  private readonly joinedVariants = new Map<bigint, Map<number, TemplateRef>>();
   private variantCount = 0;
   private readonly exactScan: TokenScan;
   /** The inline path's encoding buffer, kept for the next batch. */
@@ -406,10 +408,9 @@ export class TemplateEngine {
     return template === a.template ? a : { ...a, template };
   }
 
-  /** The whitespace around and between the message's tokens, in order. */
+  /** The whitespace around and between the tokens of the message exactScan last scanned, in order. */
   private gaps(buf: Uint8Array, from: number, to: number): string[] {
     const scan = this.exactScan;
-    scan.scan(buf, from, to);
     const gaps: string[] = new Array<string>(scan.count + 1);
     for (let t = 0; t <= scan.count; t++)
       gaps[t] = Buffer.prototype.utf8Slice.call(
@@ -423,14 +424,17 @@ export class TemplateEngine {
   /**
    * The template spelt with the message's own spacing; found by a hash of the spacing, built once.
    * A message with tokens joined into one variable (a date, `12  KB`) has whitespace inside a
-   * token, which the hash cannot tell from whitespace between tokens: its variant is built from
-   * its own token bounds, uncached.
+   * token, which a hash of all the whitespace cannot tell from whitespace between tokens: its
+   * variant is found by a hash of the gaps between its own token bounds instead.
    */
   private variant(template: TemplateRef, buf: Uint8Array, from: number, to: number, joined: boolean): TemplateRef {
-    const hash = joined ? 0 : spacingHash(buf, from, to);
-    let byHash = joined ? undefined : this.variants.get(template.id);
+    if (joined) this.exactScan.scan(buf, from, to);
+    const hash = joined ? gapsHash(buf, from, to, this.exactScan) : spacingHash(buf, from, to);
+    const cache = joined ? this.joinedVariants : this.variants;
+    let byHash = cache.get(template.id);
     const known = byHash?.get(hash);
     if (known) return known;
+    if (!joined) this.exactScan.scan(buf, from, to);
     const gaps = this.gaps(buf, from, to);
     const tokens = template.text.split(' ');
     // A folded last token holds whitespace of its own: that spacing is in its parameter already.
@@ -442,12 +446,12 @@ export class TemplateEngine {
       text === template.text
         ? template
         : { id: templateId(text), text, replaced: [], source: template.source, variantOf: template };
-    if (joined) return v;
     if (this.variantCount >= MAX_VARIANTS) {
       this.variants.clear();
+      this.joinedVariants.clear();
       this.variantCount = 0;
     }
-    if (!byHash) this.variants.set(template.id, (byHash = new Map()));
+    if (!byHash) cache.set(template.id, (byHash = new Map()));
     byHash.set(hash, v);
     this.variantCount++;
     return v;
@@ -485,6 +489,25 @@ function spacingHash(buf: Uint8Array, from: number, to: number): number {
   }
   const ends = (from < to && buf[from]! <= 0x20 ? 1 : 0) | (from < to && buf[to - 1]! <= 0x20 ? 2 : 0);
   a = Math.imul(a ^ ends, 0x01000193);
+  return (a >>> 0) * 2097152 + ((b >>> 0) >>> 11);
+}
+
+/**
+ * A hash of the gaps around and between a scanned message's tokens: each gap's bytes and where it
+ * ends. With the template's tokens it determines the variant's text.
+ */
+function gapsHash(buf: Uint8Array, from: number, to: number, scan: TokenScan): number {
+  let a = 0x811c9dc5 | 0;
+  let b = 0x050c5d1f | 0;
+  for (let t = 0; t <= scan.count; t++) {
+    const end = t === scan.count ? to : scan.start[t]!;
+    for (let i = t === 0 ? from : scan.end[t - 1]!; i < end; i++) {
+      a = Math.imul(a ^ buf[i]!, 0x01000193);
+      b = Math.imul(b ^ buf[i]!, 0x01000197);
+    }
+    a = Math.imul(a ^ 0x100, 0x01000193);
+    b = Math.imul(b ^ 0x100, 0x01000197);
+  }
   return (a >>> 0) * 2097152 + ((b >>> 0) >>> 11);
 }
 
