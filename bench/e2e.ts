@@ -11,7 +11,8 @@ import { DEFAULT_DATA_DIR } from './accuracy.js';
 import { profileStages, STAGES, type Stage } from './support/cpu-stages.js';
 
 /**
- * End to end, as users run it: the daemon (`main.js run --config config/otelhouse.yaml`, the
+ * End to end, as users run it: the daemon (`main.js run --config config/otelhouse.yaml`, with the
+ * Node flags of main.js's first line, as `npm start` and the image give them; the
  * shipped default: OTLP, JSON and syslog receivers, memory_limiter → templates → batch with
  * wait_for_flush, the disk queue, the console) in one process, the load generator in another,
  * sending BENCH_LOGS logs a row (default 500,000: all eight rows took 2½ minutes on the
@@ -80,6 +81,12 @@ const TICKS_PER_SECOND = 100;
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const SHIPPED_CONFIG = join(root, 'config/otelhouse.yaml');
+const CLI = join(root, 'dist/src/cli/main.js');
+/** The Node flags of the CLI's first line (`#!/usr/bin/env -S node …`), as `npm start` and the image run it. */
+const CLI_NODE_FLAGS = readFileSync(CLI, 'utf8')
+  .split('\n', 1)[0]!
+  .split(' ')
+  .filter((a) => a.startsWith('--'));
 const NO_TEMPLATES_CHANGE = '`templates` taken out of service.pipelines.logs.processors';
 
 function list<T extends string>(value: string | undefined, all: readonly T[], what: string): T[] {
@@ -288,12 +295,12 @@ async function run(variant: Variant, workload: Workload, workers: number): Promi
     };
     const config = templates ? SHIPPED_CONFIG : configWithoutTemplates(dir);
     const profiles = join(dir, 'cpu-profile');
-    const cli = join(root, 'dist/src/cli/main.js');
     const [cmd, args] = onCpu(1, [
       process.execPath,
+      ...CLI_NODE_FLAGS,
       '--cpu-prof',
       `--cpu-prof-dir=${profiles}`,
-      cli,
+      CLI,
       'run',
       '--config',
       config,
