@@ -6,7 +6,7 @@ import { createLogger } from './telemetry/logger.js';
 import { Telemetry } from './telemetry/metrics.js';
 import { serviceView, TelemetryServer } from './telemetry/server.js';
 import type { WorkerIdentity } from './pipeline/component.js';
-import type { ExportRelay } from './pipeline/host.js';
+import type { WorkerPeers } from './pipeline/host.js';
 
 export interface Daemon {
   service: Service;
@@ -64,9 +64,9 @@ export async function startWorkerService(
   config: ServiceConfig,
   logger: Logger,
   worker: WorkerIdentity,
-  relay: ExportRelay,
+  peers: WorkerPeers,
 ): Promise<Service> {
-  const service = new Service(config, logger, new Telemetry(), worker, relay);
+  const service = new Service(config, logger, new Telemetry(), worker, peers);
   await service.start();
   logger.info({ pipelines: config.pipelines.map((p) => p.id) }, 'worker is running');
   return service;

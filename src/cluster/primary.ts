@@ -47,6 +47,7 @@ export class WorkerSupervisor {
   private nextQuery = 0;
   private readonly pending = new Map<number, (answer: { body?: unknown; error?: string }) => void>();
   private readonly telemetryServer: TelemetryServer;
+  private readonly telemetryView = this.view();
   private readonly startedAt = Date.now();
   /** The workers with observers of each exporter's batches (console tails), by exporter id. */
   private readonly tailing = new Map<string, Set<number>>();
@@ -55,7 +56,7 @@ export class WorkerSupervisor {
     private readonly config: ServiceConfig,
     private readonly logger: Logger,
   ) {
-    this.telemetryServer = new TelemetryServer(config.telemetry.metrics.address, this.view(), logger);
+    this.telemetryServer = new TelemetryServer(config.telemetry.metrics.address, this.telemetryView, logger);
     // Tail batches carry Uint8Arrays: the advanced serialization sends them as bytes, not JSON arrays.
     cluster.setupPrimary({ serialization: 'advanced' });
   }
@@ -131,6 +132,13 @@ export class WorkerSupervisor {
           slot.ready = true;
           for (const id of this.tailing.keys()) this.tellWanted(slot, id);
           resolve();
+        } else if (m.type === 'otelhouse:service-stats-request') {
+          void this.telemetryView
+            .stats()
+            .then((body) => {
+              if (worker.isConnected())
+                worker.send({ type: 'otelhouse:service-stats', id: m.id, body } satisfies PrimaryMessage);
+            });
         } else if (m.type === 'otelhouse:tail-interest') {
           this.tail(slot.index, m.exporterId, m.observed);
         } else if (m.type === 'otelhouse:tail-batch') {

@@ -138,6 +138,6 @@ export interface Host {
   logStores(): ReadonlyMap<string, LogStore>;
   /** Calls the observer for every batch handed to the exporter; returns the function that stops it. */
   observeExports(exporterId: string, observer: ExportObserver): () => void;
-  /** What the telemetry endpoint's /stats serves. */
-  stats(): Record<string, unknown>;
+  /** What the telemetry endpoint's /stats serves (the whole service's, with service.workers). */
+  stats(): Promise<Record<string, unknown>>;
 }

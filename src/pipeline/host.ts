@@ -53,15 +53,18 @@ export interface ExportObserver {
 }
 
 /**
- * Carries the batches an exporter accepted to the observers of the same exporter in the other
- * processes of service.workers (the console's tail is served by whichever worker took its
- * connection). Batches travel only while some other process observes.
+ * The other processes of service.workers, as a worker's service sees them. The console's tail is
+ * served by whichever worker took its connection, so the batches an exporter accepted travel to
+ * the observers of the same exporter in the other workers, and only while some observe; the
+ * console's stats are the whole service's, which the primary process sums.
  */
-export interface ExportRelay {
+export interface WorkerPeers {
   /** Whether observers of this exporter exist in another process. */
   wanted(exporterId: string): boolean;
   /** This process's observers of the exporter appeared (true) or are all gone (false). */
   interest(exporterId: string, observed: boolean): void;
   /** A batch the exporter accepted, serialized (v8.serialize), for the other processes' observers. */
   forward(exporterId: string, batch: Uint8Array): void;
+  /** The whole service's /stats. */
+  serviceStats(): Promise<Record<string, unknown>>;
 }

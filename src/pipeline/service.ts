@@ -18,7 +18,7 @@ import type { LogsConsumer } from './consumer.js';
 import { errorMessage } from './errors.js';
 import { fanOut } from './fanout.js';
 import { deserialize, serialize } from 'node:v8';
-import { isLogStore, type ExportObserver, type ExportRelay, type LogStore } from './host.js';
+import { isLogStore, type ExportObserver, type WorkerPeers, type LogStore } from './host.js';
 import type { LogBatch } from './model.js';
 
 /** `sending_queue.storage`, as the OTel Collector's exporterhelper spells a persistent queue. */
@@ -62,7 +62,7 @@ export class Service {
     private readonly logger: Logger,
     readonly telemetry: Telemetry,
     private readonly worker: WorkerIdentity = { index: 0, count: 1 },
-    private readonly relay?: ExportRelay,
+    private readonly peers?: WorkerPeers,
   ) {
     const extensionById = this.extensionById;
     for (const [id, r] of config.extensions) {
@@ -146,14 +146,14 @@ export class Service {
   /** The exporter as a pipeline hands it batches, seen by the observers of its id while it has any. */
   private observed(id: string, exporter: Exporter): LogsConsumer {
     const observers = this.exportObservers;
-    const relay = this.relay;
+    const peers = this.peers;
     const logger = this.logger;
     return {
       async consume(batch) {
         const set = observers.get(id);
         // Serialized before the exporter owns the batch; sent once it accepted it.
         let forward: Uint8Array | undefined;
-        if (relay?.wanted(id)) {
+        if (peers?.wanted(id)) {
           try {
             forward = serialize(batch);
           } catch (err) {
@@ -164,7 +164,7 @@ export class Service {
         const accepted = set ? [...set].map((o) => o.beforeExport(batch)) : [];
         await exporter.consume(batch);
         for (const done of accepted) done?.();
-        if (forward) relay!.forward(id, forward);
+        if (forward) peers!.forward(id, forward);
       },
     };
   }
@@ -191,12 +191,12 @@ export class Service {
         let set = this.exportObservers.get(exporterId);
         if (!set) this.exportObservers.set(exporterId, (set = new Set()));
         set.add(observer);
-        if (set.size === 1) this.relay?.interest(exporterId, true);
+        if (set.size === 1) this.peers?.interest(exporterId, true);
         return () => {
-          if (set.delete(observer) && set.size === 0) this.relay?.interest(exporterId, false);
+          if (set.delete(observer) && set.size === 0) this.peers?.interest(exporterId, false);
         };
       },
-      stats: () => this.stats(),
+      stats: () => (this.peers ? this.peers.serviceStats() : Promise.resolve(this.stats())),
     };
   }
 

@@ -182,6 +182,10 @@ t.test("the console's live tail shows the records of every worker", async (t) =>
     `both workers took records (${spread.join(', ')})`,
   );
   t.ok(await waitFor(async () => seen().length >= SENT, 20_000), 'the tail saw every record');
+  const consoleStats = (await (await fetch(`http://127.0.0.1:${consolePort}/api/v1/stats`)).json()) as ClusterStats & {
+    receivers: { otlp?: { accepted?: number } };
+  };
+  t.equal(consoleStats.receivers.otlp?.accepted, SENT, "the console's stats are the whole service's");
   controller.abort();
   await reading;
   t.same(

@@ -176,7 +176,7 @@ export class ConsoleExtension implements Extension {
     const path = url.pathname.replace(/\/+$/, '');
     const now = Date.now();
     try {
-      if (path === '/api/v1/stats') return json(res, this.context.host!.stats());
+      if (path === '/api/v1/stats') return json(res, await this.context.host!.stats());
       if (path === '/api/v1/logs')
         return json(res, await (await this.queries()).searchLogs(parseLogsQuery(url.searchParams, now)));
       if (path === '/api/v1/logs/histogram')
