@@ -177,7 +177,8 @@ async function main(argv: string[]): Promise<number> {
       const config = loadConfig({ file: values.config });
       process.stdout.write(
         `${values.config}: valid (${config.pipelines.length} ` +
-          `pipeline${config.pipelines.length === 1 ? '' : 's'}: ${config.pipelines.map((p) => p.id).join(', ')})\n`,
+          `pipeline${config.pipelines.length === 1 ? '' : 's'}: ${config.pipelines.map((p) => p.id).join(', ')}` +
+          `${config.workers > 1 ? `; ${config.workers} worker processes` : ''})\n`,
       );
       return 0;
     }

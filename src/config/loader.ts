@@ -195,7 +195,7 @@ export function parseConfig(
         if (reason)
           issues.push({
             path: 'service.workers',
-            message: `${workers} worker processes, but ${c.kind}s.${c.id} ${reason}; set service.workers: 1`,
+            message: `${workers} worker processes, but ${c.kind}s.${c.id} ${reason}, or set service.workers: 1`,
           });
       }
     }

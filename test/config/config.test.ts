@@ -324,7 +324,7 @@ t.test('service.workers: a number of processes or auto; several need a ClickHous
   t.equal(embedded.length, 1, 'the embedded store with two workers is refused');
   t.match(
     embedded[0],
-    /^service\.workers: 2 worker processes, but exporters\.clickhouse stores into the embedded ClickHouse engine \(chDB\), which one process opens at a time; point its endpoint at a ClickHouse server; set service\.workers: 1$/,
+    /^service\.workers: 2 worker processes, but exporters\.clickhouse stores into the embedded ClickHouse engine \(chDB\), which one process opens at a time; point its endpoint at a ClickHouse server, or set service\.workers: 1$/,
   );
   t.same(issuesOf(withWorkers(VALID, '1')), [], 'the embedded store with one worker is fine');
 });
