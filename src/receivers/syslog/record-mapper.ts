@@ -20,7 +20,8 @@ const SMALL_INTS = Array.from({ length: 192 }, (_, i) => BigInt(i));
  * receiver and semantic conventions name them: host.name, service.name; the rest as attributes.
  */
 export class SyslogBatchBuilder {
-  private resources = new Map<string, ResourceLogs>();
+  /** By hostname, then app-name: no key is built per message (a relay interleaves many hosts). */
+  private resources = new Map<string, Map<string, ResourceLogs>>();
   count = 0;
   /** Messages whose timestamp the model cannot hold (before 1970, after 2262-04-11): they keep the time of receipt. */
   unrepresentableTimes = 0;
@@ -52,8 +53,9 @@ export class SyslogBatchBuilder {
   }
 
   private resourceOf(msg: SyslogMessage): ResourceLogs {
-    const key = `${msg.hostname}\u0000${msg.appname}`;
-    let rl = this.resources.get(key);
+    let byApp = this.resources.get(msg.hostname);
+    if (!byApp) this.resources.set(msg.hostname, (byApp = new Map()));
+    let rl = byApp.get(msg.appname);
     if (!rl) {
       const attrs = newAttributes();
       if (msg.hostname) attrs['host.name'] = msg.hostname;
@@ -69,7 +71,7 @@ export class SyslogBatchBuilder {
           },
         ],
       };
-      this.resources.set(key, rl);
+      byApp.set(msg.appname, rl);
     }
     this.lastHost = msg.hostname;
     this.lastApp = msg.appname;
@@ -108,7 +110,9 @@ export class SyslogBatchBuilder {
   }
 
   take(): LogBatch {
-    const batch = { resourceLogs: [...this.resources.values()] };
+    const resourceLogs: ResourceLogs[] = [];
+    for (const byApp of this.resources.values()) for (const rl of byApp.values()) resourceLogs.push(rl);
+    const batch = { resourceLogs };
     this.resources = new Map();
     this.lastResource = undefined;
     this.count = 0;
