@@ -191,6 +191,12 @@ function runChartTests(skip: string | false): void {
     t.equal(cfg.receivers.otlp.protocols.grpc.max_recv_msg_size_mib, 16);
   });
 
+  t.test('a gateway with worker processes, as the chart README shows it', { skip }, async (t) => {
+    const values = { mode: 'deployment', clickhouse: { endpoint: 'http://clickhouse.db:8123' }, config: { service: { workers: 2 } } };
+    const r = render(t, values, { release: 'otelhouse-gateway' });
+    t.equal(loadConfig({ text: configText(r) }, ENV).workers, 2, 'the rendered config runs two workers');
+  });
+
   t.test('standalone preset with every port, in both modes', { skip }, async (t) => {
     const ports = { 'syslog-tcp': { enabled: true, hostPort: 514 }, 'syslog-udp': { enabled: true, hostPort: 514 }, 'json-ingest': { enabled: true } };
     for (const mode of ['deployment', 'daemonset']) {
