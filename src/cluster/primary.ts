@@ -1,6 +1,6 @@
 import cluster, { type Worker } from 'node:cluster';
 import type { Logger } from 'pino';
-import { AggregatorRegistry } from 'prom-client';
+import { AggregatorRegistry, Counter, Gauge, Registry } from 'prom-client';
 import type { ServiceConfig } from '../config/loader.js';
 import { errorMessage } from '../pipeline/errors.js';
 import { TelemetryServer, type TelemetryView } from '../telemetry/server.js';
@@ -49,6 +49,19 @@ export class WorkerSupervisor {
   private readonly telemetryServer: TelemetryServer;
   private readonly telemetryView = this.view();
   private readonly startedAt = Date.now();
+  /** The primary's own instruments, shown after the workers' aggregated ones. */
+  private readonly registry = new Registry();
+  private readonly workersRunning = new Gauge({
+    name: 'otelhouse_service_workers_running',
+    help: 'Pipeline worker processes running (service.workers of them when all are).',
+    registers: [this.registry],
+  });
+  private readonly workerRestarts = new Counter({
+    name: 'otelhouse_service_worker_restarts_total',
+    help: 'Pipeline worker processes that died and were started again, by worker index.',
+    labelNames: ['worker'],
+    registers: [this.registry],
+  });
   /** The workers with observers of each exporter's batches (console tails), by exporter id. */
   private readonly tailing = new Map<string, Set<number>>();
 
@@ -133,12 +146,10 @@ export class WorkerSupervisor {
           for (const id of this.tailing.keys()) this.tellWanted(slot, id);
           resolve();
         } else if (m.type === 'otelhouse:service-stats-request') {
-          void this.telemetryView
-            .stats()
-            .then((body) => {
-              if (worker.isConnected())
-                worker.send({ type: 'otelhouse:service-stats', id: m.id, body } satisfies PrimaryMessage);
-            });
+          void this.telemetryView.stats().then((body) => {
+            if (worker.isConnected())
+              worker.send({ type: 'otelhouse:service-stats', id: m.id, body } satisfies PrimaryMessage);
+          });
         } else if (m.type === 'otelhouse:tail-interest') {
           this.tail(slot.index, m.exporterId, m.observed);
         } else if (m.type === 'otelhouse:tail-batch') {
@@ -184,6 +195,7 @@ export class WorkerSupervisor {
   }
 
   private restart(slot: Slot, code: number | null, signal: string | null): void {
+    this.workerRestarts.inc({ worker: String(slot.index) });
     slot.quickDeaths = Date.now() - slot.startedAt < HEALTHY_RUN_MS ? slot.quickDeaths + 1 : 0;
     const delay = slot.quickDeaths === 0 ? 0 : Math.min(MAX_RESTART_DELAY_MS, 500 * 2 ** slot.quickDeaths);
     this.logger.error(
@@ -258,7 +270,8 @@ export class WorkerSupervisor {
       metrics: async () => {
         const answers = await this.queryAll('metrics');
         const parts = answers.flatMap(({ answer }) => (answer.body === undefined ? [] : [answer.body as object]));
-        return AggregatorRegistry.aggregate(parts).metrics();
+        this.workersRunning.set(this.slots.filter((s) => s.ready).length);
+        return (await AggregatorRegistry.aggregate(parts).metrics()) + (await this.registry.metrics());
       },
       metricsContentType: AggregatorRegistry.PROMETHEUS_CONTENT_TYPE,
     };

@@ -76,6 +76,10 @@ t.test('two workers: a worker or the primary killed with SIGKILL under load lose
     t.ok(await waitFor(async () => load.acked.length >= ackedBefore + 20), `kill ${kill}: logs are acknowledged again`);
   }
   t.match(daemon.logs(), /a worker process died; starting it again/, 'the primary logged the deaths');
+  const metrics = await (await fetch(`http://127.0.0.1:${telemetryPort}/metrics`)).text();
+  t.match(metrics, /^otelhouse_service_worker_restarts_total\{worker="1"\} 2$/m, 'two restarts of worker 1 counted');
+  t.match(metrics, /^otelhouse_service_worker_restarts_total\{worker="0"\} 1$/m, 'one of worker 0');
+  t.match(metrics, /^otelhouse_service_workers_running 2$/m, 'both running');
 
   // The primary killed: its workers drain and exit by themselves, and a new start replays both queues.
   const orphans = (await stats()).by_worker.map((w) => w.pid);
