@@ -28,13 +28,27 @@ import { udpReceiveDrops } from './udp-drops.js';
  * connections stop being read while the pipeline refuses data, so the kernel's flow control slows
  * the sender; UDP has no such signal, so what the pipeline refuses is dropped and counted.
  */
+/** A connection quiet this long at shutdown has no more of what its sender already sent. */
+const QUIET_MS = 100;
+/** How long shutdown reads the connections at most. */
+const MAX_READ_MS = 2000;
+
+interface ConnectionState {
+  lastRead: number;
+  /** Paused while a chunk of frames is handed to the pipeline. */
+  delivering: boolean;
+  ended: boolean;
+  /** No more reading: the receiver is shutting down and the connection was read. */
+  stopped: boolean;
+}
+
 export class SyslogReceiver implements Receiver {
   private readonly parser: SyslogParser;
   private tcpServer: Server | undefined;
   private udpSocket: UdpSocket | undefined;
   private stopReportingUdpDrops: (() => void) | undefined;
   private tls: ServerTlsCredentials | undefined;
-  private readonly connections = new Set<Socket>();
+  private readonly connections = new Map<Socket, ConnectionState>();
   private readonly inFlight = new Set<Promise<void>>();
   private closing = false;
   tcpPort = 0;
@@ -154,7 +168,8 @@ export class SyslogReceiver implements Receiver {
   }
 
   private serveConnection(socket: Socket, idleTimeout: number): void {
-    this.connections.add(socket);
+    const state: ConnectionState = { lastRead: Date.now(), delivering: false, ended: false, stopped: false };
+    this.connections.set(socket, state);
     const peer: Peer = { address: socket.remoteAddress ?? '', port: BigInt(socket.remotePort ?? 0), transport: 'tcp' };
     const decoder = new SyslogFrameDecoder(this.config.max_message_size, this.config.on_oversize);
     const frames: SyslogFrame[] = [];
@@ -190,19 +205,24 @@ export class SyslogReceiver implements Receiver {
       socket.destroy();
     });
     socket.on('data', (chunk: Buffer) => {
+      state.lastRead = Date.now();
       decoder.push(chunk, frames);
       if (frames.length === 0 && decoder.dropped === 0) return;
       socket.pause();
+      state.delivering = true;
       // Time held under back-pressure is the receiver's, not the sender's idleness.
       socket.setTimeout(0);
       const work = deliver().finally(() => {
-        if (socket.destroyed || this.closing) return;
+        state.delivering = false;
+        state.lastRead = Date.now();
+        if (socket.destroyed || state.stopped) return;
         socket.setTimeout(idleTimeout);
         socket.resume();
       });
       this.track(work);
     });
     socket.on('end', () => {
+      state.ended = true;
       decoder.end(frames);
       this.track(deliver());
     });
@@ -212,19 +232,48 @@ export class SyslogReceiver implements Receiver {
     socket.on('close', () => this.connections.delete(socket));
   }
 
-  /** Stops listening, lets batches in hand reach the pipeline, then closes the connections. */
+  /**
+   * Stops listening, reads what the connected senders already sent, lets batches in hand reach
+   * the pipeline, then closes the connections.
+   */
   async shutdown(deadline: number): Promise<void> {
     this.closing = true;
     this.tls?.stop();
     const closed = this.tcpServer
       ? new Promise<void>((resolve) => this.tcpServer!.close(() => resolve()))
       : Promise.resolve();
-    for (const s of this.connections) s.pause();
     this.udpSocket?.close();
     this.stopReportingUdpDrops?.();
+    await this.readWhatWasSent(deadline);
     await waitUntilDeadline(Promise.all(this.inFlight), deadline);
-    for (const s of this.connections) s.destroy();
+    for (const s of this.connections.keys()) s.destroy();
     await closed;
+  }
+
+  /**
+   * TCP syslog has no acknowledgement but TCP's own: what the kernel took from a sender, the
+   * sender counts as delivered. So each connection is read on until it ends or has been quiet for
+   * QUIET_MS (what was in its buffer has been read), for at most MAX_READ_MS and a quarter of the
+   * time to the deadline, which the pipeline needs for its flush.
+   */
+  private async readWhatWasSent(deadline: number): Promise<void> {
+    const started = Date.now();
+    const until = started + Math.min(MAX_READ_MS, (deadline - started) / 4);
+    for (const state of this.connections.values()) state.lastRead = Math.max(state.lastRead, started);
+    for (;;) {
+      const now = Date.now();
+      let reading = 0;
+      for (const [socket, state] of this.connections) {
+        if (state.stopped) continue;
+        const done = state.ended || socket.destroyed || (!state.delivering && now - state.lastRead >= QUIET_MS);
+        if (done || now >= until) {
+          state.stopped = true;
+          socket.pause();
+        } else reading++;
+      }
+      if (reading === 0) return;
+      await sleep(QUIET_MS / 4);
+    }
   }
 }
 
