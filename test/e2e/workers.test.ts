@@ -1,5 +1,7 @@
-import { existsSync, readdirSync } from 'node:fs';
+import { createSocket } from 'node:dgram';
+import { existsSync, readdirSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import { createClient } from '@clickhouse/client';
 import t from 'tap';
@@ -241,4 +243,63 @@ t.test('two workers take what the OpenTelemetry JS SDK sends over gRPC, HTTP/pro
   }
   const metrics = await (await fetch(`http://127.0.0.1:${telemetryPort}/metrics`)).text();
   t.match(metrics, new RegExp(`otelhouse_receiver_accepted_log_records_total\\{receiver="otlp",transport="grpc"\\} ${SDK_RECORDS}\\n`), "/metrics sums the workers' counts");
+});
+
+t.test('two workers share the syslog UDP socket and TCP port', async (t) => {
+  const dir = tempDir('workers-syslog');
+  const front = await ClickHouseHttpFront.start({ path: join(dir, 'clickhouse'), port: await freePort() });
+  t.teardown(() => front.close());
+  const [syslogPort, telemetryPort] = [await freePort(), await freePort()];
+  const configFile = join(dir, 'otelhouse.yaml');
+  writeFileSync(
+    configFile,
+    `receivers:
+  syslog:
+    tcp: { listen_address: 127.0.0.1:${syslogPort} }
+    udp: { listen_address: 127.0.0.1:${syslogPort} }
+${config(join(dir, 'queue'), front.url, 2).trim().replace('receivers: [otlp]', 'receivers: [syslog]')}
+  telemetry:
+    metrics: { address: 127.0.0.1:${telemetryPort} }
+`,
+  );
+  const daemon = await startDaemonProcess(configFile);
+  t.teardown(async () => {
+    daemon.child.kill('SIGTERM');
+    await daemon.exited;
+  });
+  const DATAGRAMS = 200;
+  const udp = createSocket('udp4');
+  for (let i = 0; i < DATAGRAMS; i++) {
+    // Paced: the kernel drops datagrams a full receive buffer cannot take, and this is not a flood test.
+    await new Promise<void>((resolve, reject) => udp.send(`<13>1 - host-u udp-app - - - datagram ${i}`, syslogPort, '127.0.0.1', (err) => (err ? reject(err) : resolve())));
+    if (i % 20 === 19) await new Promise((r) => setTimeout(r, 5));
+  }
+  udp.close();
+  const CONNECTIONS = 6;
+  for (let c = 0; c < CONNECTIONS; c++) {
+    const socket = connect(syslogPort, '127.0.0.1');
+    await new Promise((r) => socket.once('connect', r));
+    let text = '';
+    for (let i = 0; i < 50; i++) {
+      const msg = `<13>1 - host-t tcp-app - - - connection ${c} message ${i}`;
+      text += `${Buffer.byteLength(msg)} ${msg}`;
+    }
+    await new Promise<void>((resolve) => socket.end(text, () => resolve()));
+  }
+  const client = createClient({ url: front.url });
+  t.teardown(() => client.close());
+  const count = async (service: string) =>
+    Number((await (await client.query({ query: `SELECT count() AS n FROM otel.otel_logs WHERE ServiceName = '${service}'`, format: 'JSONEachRow' })).json<{ n: string }>())[0]!.n);
+  t.ok(await waitFor(async () => (await count('tcp-app')) >= CONNECTIONS * 50), 'every TCP message is stored');
+  t.equal(await count('tcp-app'), CONNECTIONS * 50, 'each once');
+  t.ok(await waitFor(async () => (await count('udp-app')) >= DATAGRAMS), 'every datagram is stored');
+  t.equal(await count('udp-app'), DATAGRAMS, 'each once');
+  const stats = (await (await fetch(`http://127.0.0.1:${telemetryPort}/stats`)).json()) as {
+    by_worker: Array<{ receivers: { syslog?: { accepted?: number } } | null }>;
+  };
+  const spread = stats.by_worker.map((w) => w.receivers?.syslog?.accepted ?? 0);
+  t.ok(
+    spread.every((n) => n > 0),
+    `both workers took syslog (${spread.join(', ')})`,
+  );
 });
