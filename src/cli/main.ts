@@ -2,6 +2,8 @@
 import cluster from 'node:cluster';
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import type { Logger } from 'pino';
+import type { ServiceConfig } from '../config/loader.js';
 import { ConfigError } from '../config/errors.js';
 import { errorMessage } from '../pipeline/errors.js';
 import { loadConfig, startDaemon } from '../daemon.js';
@@ -85,7 +87,7 @@ async function run(configFile: string): Promise<number> {
 }
 
 /** service.workers > 1: this process supervises the pipeline workers and serves their telemetry. */
-async function runWorkers(config: ReturnType<typeof loadConfig>, logger: ReturnType<typeof createLogger>) {
+async function runWorkers(config: ServiceConfig, logger: Logger): Promise<number> {
   const supervisor = new WorkerSupervisor(config, logger);
   await supervisor.start();
   const code = await new Promise<number>((resolve) => {

@@ -1,3 +1,4 @@
+import { deserialize, serialize } from 'node:v8';
 import type { Logger } from 'pino';
 import type { PipelineConfig, ResolvedComponent, ServiceConfig } from '../config/loader.js';
 import type { Telemetry } from '../telemetry/metrics.js';
@@ -17,7 +18,6 @@ import {
 import type { LogsConsumer } from './consumer.js';
 import { errorMessage } from './errors.js';
 import { fanOut } from './fanout.js';
-import { deserialize, serialize } from 'node:v8';
 import { isLogStore, type ExportObserver, type WorkerPeers, type LogStore } from './host.js';
 import type { LogBatch } from './model.js';
 
