@@ -56,13 +56,13 @@ export function combineHealth(state: string, workers: WorkerHealth[]): Record<st
     const h = w.health;
     const status = h !== undefined && h.status in RANK ? h.status : 'degraded';
     if (h !== undefined && h.state === 'running') running++;
-    if ((RANK[status] ?? 1) > (RANK[worst] ?? 0)) worst = status;
+    if (RANK[status]! > RANK[worst]!) worst = status;
     if (!h) continue;
     if (typeof h.clickhouse_connected === 'boolean') clickhouse = (clickhouse ?? true) && h.clickhouse_connected;
     if (typeof h.templates_loaded === 'number') templates = Math.max(templates, h.templates_loaded);
     for (const [id, c] of Object.entries(h.components ?? {})) {
       const have = components[id];
-      if (!have || (RANK[c.status] ?? 0) > (RANK[have.status] ?? 0)) components[id] = c;
+      if (!have || RANK[c.status]! > RANK[have.status]!) components[id] = c;
     }
   }
   if (running === 0) worst = 'down';

@@ -23,11 +23,6 @@ import { SyslogParser } from './parser.js';
 import { SyslogBatchBuilder, type Peer } from './record-mapper.js';
 import { udpReceiveDrops } from './udp-drops.js';
 
-/**
- * Syslog over UDP (a message per datagram) and TCP or TLS (octet-counted or newline-framed). TCP
- * connections stop being read while the pipeline refuses data, so the kernel's flow control slows
- * the sender; UDP has no such signal, so what the pipeline refuses is dropped and counted.
- */
 /** A connection quiet this long at shutdown has no more of what its sender already sent. */
 const QUIET_MS = 100;
 /** How long shutdown reads the connections at most. */
@@ -42,6 +37,11 @@ interface ConnectionState {
   stopped: boolean;
 }
 
+/**
+ * Syslog over UDP (a message per datagram) and TCP or TLS (octet-counted or newline-framed). TCP
+ * connections stop being read while the pipeline refuses data, so the kernel's flow control slows
+ * the sender; UDP has no such signal, so what the pipeline refuses is dropped and counted.
+ */
 export class SyslogReceiver implements Receiver {
   private readonly parser: SyslogParser;
   private tcpServer: Server | undefined;
