@@ -174,7 +174,8 @@ export class ClickHouseLogsSender implements ExportSender<InsertPayload> {
     const rows = cut.rows.slice(start, end);
     const token = start === 0 && end === cut.rows.length ? cut.token : `${cut.token}:${start}-${end}`;
     try {
-      await this.insert(logsInsertStatement(this.table, cut.logs, rows), `inserting ${lines} log records`, token);
+      const statement = logsInsertStatement(this.table, cut.logs, rows, this.embedded);
+      await this.insert(statement, `inserting ${lines} log records`, token);
     } catch (err) {
       const permanent = err instanceof PermanentExportError;
       if (!isRowDependent(err, !permanent) || (!permanent && !cut.splitOnSize)) throw err;
@@ -372,9 +373,13 @@ export class ClickHouseLogsSender implements ExportSender<InsertPayload> {
     };
   }
 
+  private get embedded(): boolean {
+    return parseEndpoint(this.config.endpoint)!.kind === 'embedded';
+  }
+
   /** chDB applies a query's settings with SET on its session, where they stay. */
   get sessionSettings(): boolean {
-    return parseEndpoint(this.config.endpoint)!.kind === 'embedded';
+    return this.embedded;
   }
 
   /**

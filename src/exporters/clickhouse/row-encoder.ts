@@ -263,8 +263,13 @@ export function withInsertSettings(statement: string, settings: Record<string, s
   return `${statement.slice(0, at)} SETTINGS ${clause}${statement.slice(at)}`;
 }
 
-/** The INSERT for some rows of a LogsInsert. */
-export function logsInsertStatement(table: string, insert: LogsInsert, rows: string): string {
+/**
+ * The INSERT for some rows of a LogsInsert. With formerAnalyzer its SELECT runs on ClickHouse's
+ * former query analyzer: on chDB 26.7, with the rows in one literal, that costs ~2 µs less a row
+ * (of ~11) for the same rows (D82). Not for a server: an older one does not know the setting by
+ * this name, and which analyzer a server runs is its administrator's choice.
+ */
+export function logsInsertStatement(table: string, insert: LogsInsert, rows: string, formerAnalyzer = false): string {
   const fromTables: Partial<Record<(typeof LOG_COLUMNS)[number], string>> = {
     ServiceName: 'R[r].1',
     ResourceSchemaUrl: 'R[r].2',
@@ -279,7 +284,8 @@ export function logsInsertStatement(table: string, insert: LogsInsert, rows: str
     `INSERT INTO ${table} (${LOG_COLUMNS.join(', ')}) ` +
     `WITH JSONExtract($$${insert.resources}$$, '${RESOURCE_TABLE_TYPE}') AS R, ` +
     `JSONExtract($$${insert.scopes}$$, '${SCOPE_TABLE_TYPE}') AS S ` +
-    `SELECT ${select.join(', ')} FROM format(JSONCompactEachRow, '${ROW_STRUCTURE}', $$${rows}$$)`
+    `SELECT ${select.join(', ')} FROM format(JSONCompactEachRow, '${ROW_STRUCTURE}', $$${rows}$$)` +
+    (formerAnalyzer ? ' SETTINGS enable_analyzer = 0' : '')
   );
 }
 
