@@ -18,7 +18,7 @@ import {
   withInsertSettings,
   type LogsInsert,
 } from './row-encoder.js';
-import { bodyTextIndexStatements, mergeSettingsStatement, schemaStatements } from './schema.js';
+import { bodyTextIndexStatements, embeddedPartsStatement, mergeSettingsStatement, schemaStatements } from './schema.js';
 import { currentTemplatesQuery } from './template-queries.js';
 import { ClickHouseMetrics } from './metrics.js';
 
@@ -355,6 +355,7 @@ export class ClickHouseLogsSender implements ExportSender<InsertPayload> {
   private async tuneMerges(client: ClickHouseClient): Promise<void> {
     try {
       await client.command({ query: mergeSettingsStatement(this.config) });
+      if (this.embedded) await client.command({ query: embeddedPartsStatement(this.config) });
     } catch (err) {
       const error = classifyClickHouseError(err, 'setting merge_selector_base on the logs table');
       if (!(error instanceof PermanentExportError)) throw err;

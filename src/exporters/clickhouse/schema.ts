@@ -80,3 +80,8 @@ export function bodyTextIndexStatements(config: ClickHouseExporterConfig): strin
 export function mergeSettingsStatement(config: ClickHouseExporterConfig): string {
   return render('otel_logs_merge_settings.sql', schemaValues(config));
 }
+
+/** The part format of the logs table in embedded storage, run after mergeSettingsStatement. */
+export function embeddedPartsStatement(config: ClickHouseExporterConfig): string {
+  return render('otel_logs_embedded_parts.sql', schemaValues(config));
+}

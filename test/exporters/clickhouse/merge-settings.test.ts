@@ -1,7 +1,7 @@
 import { createClient } from '@clickhouse/client';
 import t from 'tap';
 import { ClickHouseHttpFront } from '../../support/clickhouse-http-front.js';
-import { pipelineYaml, queryRows, startTestDaemon, tempDir, waitFor } from '../../support/daemon.js';
+import { embeddedClient, pipelineYaml, queryRows, startTestDaemon, tempDir, waitFor } from '../../support/daemon.js';
 import { emitWithSdk } from '../../support/sdk.js';
 
 // The logs table merges with merge_selector_base = 10 (fewer rewrites of each row); a server that
@@ -38,6 +38,7 @@ t.test('the logs table is created with merge_selector_base = 10, and a refusal k
   t.ok(await storeOnce(front, 20), 'taken on the next start: 20 more records stored');
   const [taken] = await queryRows<{ q: string }>(client, CREATE);
   t.match(taken!.q, /merge_selector_base = 10/, 'the table has merge_selector_base = 10');
+  t.notMatch(taken!.q, /min_bytes_for_wide_part/, "a server keeps its own parts' format");
   const [count] = await queryRows<{ n: string }>(client, 'SELECT toString(count()) AS n FROM otel.otel_logs');
   t.equal(count!.n, '40', 'both runs are stored');
 });
@@ -51,4 +52,24 @@ t.test('an outage while setting it is retried, not taken for a refusal', async (
   t.ok(await storeOnce(front, 10), '10 records stored');
   const [create] = await queryRows<{ q: string }>(client, CREATE);
   t.match(create!.q, /merge_selector_base = 10/, 'the setting is applied once the server answers');
+});
+
+t.test('embedded storage writes its parts compact up to 128 MiB', async (t) => {
+  const path = tempDir('embedded-parts');
+  const daemon = await startTestDaemon(pipelineYaml({ endpoint: `embedded://${path}` }));
+  t.teardown(() => daemon.stop());
+  await emitWithSdk('http/protobuf', daemon, 50);
+  const client = embeddedClient(path);
+  t.teardown(() => client.close());
+  const count = 'SELECT toString(count()) AS n FROM otel.otel_logs';
+  t.ok(await waitFor(async () => (await queryRows<{ n: string }>(client, count))[0]!.n === '50'), 'the records are stored');
+  const [create] = await queryRows<{ q: string }>(client, CREATE);
+  t.match(create!.q, /min_bytes_for_wide_part = 134217728/);
+  t.match(create!.q, /merge_selector_base = 10/);
+  // 100,000 rows: ClickHouse's default (10 MiB) writes this part wide.
+  await client.command({
+    query: "INSERT INTO otel.otel_logs (Timestamp, Body) SELECT now64(9) - INTERVAL 3 DAY, concat('message ', toString(number), ' ', hex(sipHash64(number))) FROM numbers(100000)",
+  });
+  const [part] = await queryRows<{ type: string }>(client, "SELECT part_type AS type FROM system.parts WHERE database = 'otel' AND table = 'otel_logs' AND active AND rows = 100000");
+  t.equal(part?.type, 'Compact', 'a part of 100,000 rows is compact');
 });
