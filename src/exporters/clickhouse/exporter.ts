@@ -357,11 +357,12 @@ export class ClickHouseLogsSender implements ExportSender<InsertPayload> {
       await client.command({ query: mergeSettingsStatement(this.config) });
       if (this.embedded) await client.command({ query: embeddedPartsStatement(this.config) });
     } catch (err) {
-      const error = classifyClickHouseError(err, 'setting merge_selector_base on the logs table');
+      const settings = this.embedded ? 'merge_selector_base and min_bytes_for_wide_part' : 'merge_selector_base';
+      const error = classifyClickHouseError(err, `setting ${settings} on the logs table`);
       if (!(error instanceof PermanentExportError)) throw err;
       this.context.logger.warn(
         { err: error.message },
-        'the ClickHouse server does not take merge_selector_base: the logs table merges with its defaults',
+        `the ClickHouse store does not take ${settings}: the logs table keeps its defaults`,
       );
     }
   }
