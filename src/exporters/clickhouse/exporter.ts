@@ -4,7 +4,7 @@ import { ClickHouseLogLevel, createClient, type ClickHouseClient } from '@clickh
 import type { ComponentContext, NewTemplate, StoredTemplate } from '../../pipeline/component.js';
 import type { DeadLetterFile } from '../../exporterhelper/dead-letter.js';
 import type { ExportOutcome, ExportSender, PayloadCodec } from '../../exporterhelper/queued-exporter.js';
-import { PermanentExportError } from '../../pipeline/errors.js';
+import { PermanentExportError, RetryableExportError } from '../../pipeline/errors.js';
 import { StoreUnavailableError, type LogStoreTables } from '../../pipeline/host.js';
 import type { LogBatch } from '../../pipeline/model.js';
 import { parseEndpoint, requestCompression, type ClickHouseExporterConfig } from './config.js';
@@ -14,6 +14,7 @@ import {
   encodeLogs,
   encodeNewTemplatesInsert,
   encodeTemplatesInsert,
+  logsFileInsertStatement,
   logsInsertStatement,
   withInsertSettings,
   type LogsInsert,
@@ -21,6 +22,7 @@ import {
 import { bodyTextIndexStatements, embeddedPartsStatement, mergeSettingsStatement, schemaStatements } from './schema.js';
 import { currentTemplatesQuery } from './template-queries.js';
 import { ClickHouseMetrics } from './metrics.js';
+import { RowsFiles } from './rows-files.js';
 
 export async function openClient(config: ClickHouseExporterConfig, database?: string): Promise<ClickHouseClient> {
   const target = parseEndpoint(config.endpoint)!;
@@ -97,6 +99,8 @@ export class ClickHouseLogsSender implements ExportSender<InsertPayload> {
   private dictionaryReloading: Promise<void> | undefined;
   private lastDictionaryReload = 0;
   private stopped = false;
+  /** Embedded only: where the rows of inserts are written for chDB to read. */
+  private rowsFiles: RowsFiles | undefined;
 
   constructor(
     private readonly config: ClickHouseExporterConfig,
@@ -174,8 +178,8 @@ export class ClickHouseLogsSender implements ExportSender<InsertPayload> {
     const rows = cut.rows.slice(start, end);
     const token = start === 0 && end === cut.rows.length ? cut.token : `${cut.token}:${start}-${end}`;
     try {
-      const statement = logsInsertStatement(this.table, cut.logs, rows, this.embedded);
-      await this.insert(statement, `inserting ${lines} log records`, token);
+      if (this.rowsFiles) await this.insertFromFile(this.rowsFiles, cut.logs, rows, lines, token);
+      else await this.insert(logsInsertStatement(this.table, cut.logs, rows), `inserting ${lines} log records`, token);
     } catch (err) {
       const permanent = err instanceof PermanentExportError;
       if (!isRowDependent(err, !permanent) || (!permanent && !cut.splitOnSize)) throw err;
@@ -189,6 +193,30 @@ export class ClickHouseLogsSender implements ExportSender<InsertPayload> {
       const middle = lineStart(cut.rows, start, half);
       await this.insertRows(cut, start, middle, half);
       await this.insertRows(cut, middle, end, lines - half);
+    }
+  }
+
+  /** Embedded: the rows go to chDB in a file, which is removed once the insert has ended either way. */
+  private async insertFromFile(
+    files: RowsFiles,
+    logs: LogsInsert,
+    rows: string,
+    lines: number,
+    token: string,
+  ): Promise<void> {
+    let file: string;
+    try {
+      file = await files.write(rows);
+    } catch (err) {
+      throw new RetryableExportError(
+        `writing ${lines} log records to a file for chDB to insert: ${(err as Error).message}`,
+        { cause: err },
+      );
+    }
+    try {
+      await this.insert(logsFileInsertStatement(this.table, logs, file), `inserting ${lines} log records`, token);
+    } finally {
+      await files.remove(file);
     }
   }
 
@@ -253,6 +281,11 @@ export class ClickHouseLogsSender implements ExportSender<InsertPayload> {
 
   async start(): Promise<void> {
     this.client = await openClient(this.config);
+    const target = parseEndpoint(this.config.endpoint)!;
+    if (target.kind === 'embedded') {
+      this.rowsFiles = RowsFiles.forExporter(resolve(target.path), this.context.id);
+      this.rowsFiles.prepare();
+    }
     try {
       await this.ensureSchema();
     } catch (err) {

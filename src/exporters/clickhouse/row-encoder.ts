@@ -263,13 +263,20 @@ export function withInsertSettings(statement: string, settings: Record<string, s
   return `${statement.slice(0, at)} SETTINGS ${clause}${statement.slice(at)}`;
 }
 
+/** The INSERT for some rows of a LogsInsert, the rows in the statement: for a server, and to keep for a user. */
+export function logsInsertStatement(table: string, insert: LogsInsert, rows: string): string {
+  return logsInsertSelect(table, insert, `format(JSONCompactEachRow, '${ROW_STRUCTURE}', $$${rows}$$)`);
+}
+
 /**
- * The INSERT for some rows of a LogsInsert. With formerAnalyzer its SELECT runs on ClickHouse's
- * former query analyzer: on chDB 26.7, with the rows in one literal, that costs ~2 µs less a row
- * (of ~11) for the same rows (D82). Not for a server: an older one does not know the setting by
- * this name, and which analyzer a server runs is its administrator's choice.
+ * The INSERT for rows of a LogsInsert written to a file chDB can read: the rows outside the
+ * query text, which chDB's parser, lexer and analyzer would otherwise each walk (D84).
  */
-export function logsInsertStatement(table: string, insert: LogsInsert, rows: string, formerAnalyzer = false): string {
+export function logsFileInsertStatement(table: string, insert: LogsInsert, file: string): string {
+  return logsInsertSelect(table, insert, `file(${sqlString(file)}, JSONCompactEachRow, '${ROW_STRUCTURE}')`);
+}
+
+function logsInsertSelect(table: string, insert: LogsInsert, rowsSource: string): string {
   const fromTables: Partial<Record<(typeof LOG_COLUMNS)[number], string>> = {
     ServiceName: 'R[r].1',
     ResourceSchemaUrl: 'R[r].2',
@@ -284,8 +291,7 @@ export function logsInsertStatement(table: string, insert: LogsInsert, rows: str
     `INSERT INTO ${table} (${LOG_COLUMNS.join(', ')}) ` +
     `WITH JSONExtract($$${insert.resources}$$, '${RESOURCE_TABLE_TYPE}') AS R, ` +
     `JSONExtract($$${insert.scopes}$$, '${SCOPE_TABLE_TYPE}') AS S ` +
-    `SELECT ${select.join(', ')} FROM format(JSONCompactEachRow, '${ROW_STRUCTURE}', $$${rows}$$)` +
-    (formerAnalyzer ? ' SETTINGS enable_analyzer = 0' : '')
+    `SELECT ${select.join(', ')} FROM ${rowsSource}`
   );
 }
 

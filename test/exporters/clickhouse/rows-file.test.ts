@@ -1,9 +1,13 @@
+import { existsSync, mkdirSync, readdirSync, watch, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import t from 'tap';
 import { clickhouseConfigSchema } from '../../../src/exporters/clickhouse/config.js';
-import { encodeLogs, logsInsertStatement } from '../../../src/exporters/clickhouse/row-encoder.js';
+import { encodeLogs, logsFileInsertStatement, logsInsertStatement } from '../../../src/exporters/clickhouse/row-encoder.js';
+import { RowsFiles } from '../../../src/exporters/clickhouse/rows-files.js';
 import { schemaStatements } from '../../../src/exporters/clickhouse/schema.js';
 import { newAttributes, newLogRecord, type AnyValue, type LogBatch } from '../../../src/pipeline/model.js';
-import { embeddedClient, tempDir } from '../../support/daemon.js';
+import { encodeLogsRequest } from '../../../src/otlp/index.js';
+import { embeddedClient, pipelineYaml, queryRows, startTestDaemon, tempDir, waitFor } from '../../support/daemon.js';
 
 const TEXTS = [
   '',
@@ -32,7 +36,7 @@ const VALUES: AnyValue[] = [
   [],
 ];
 
-function everyKindBatch(): LogBatch {
+function everyKindBatch(hugeBody = true): LogBatch {
   const batch: LogBatch = { resourceLogs: [] };
   TEXTS.forEach((text, i) => {
     const resource = newAttributes();
@@ -49,7 +53,7 @@ function everyKindBatch(): LogBatch {
       r.flags = j;
       r.severityNumber = j % 25;
       r.severityText = text;
-      r.body = j === 1 ? `${text} `.repeat(50_000) : j === 2 ? value : text;
+      r.body = j === 1 && hugeBody ? `${text} `.repeat(50_000) : j === 2 ? value : text;
       r.eventName = text;
       r.attributes[text] = value;
       r.attributes['kind'] = String(j);
@@ -72,30 +76,35 @@ function everyKindBatch(): LogBatch {
   return batch;
 }
 
-t.test('the logs insert on the former analyzer stores what the current one stores, column by column', async (t) => {
-  const client = embeddedClient(tempDir('former-analyzer'));
+t.test('rows inserted from a file are stored as the rows in the statement, column by column', async (t) => {
+  const dir = tempDir('rows-file');
+  const client = embeddedClient(dir);
   t.teardown(() => client.close());
   for (const statement of schemaStatements(clickhouseConfigSchema.parse({}))) await client.command({ query: statement });
-  await client.command({ query: 'CREATE TABLE otel.current AS otel.otel_logs' });
-  await client.command({ query: 'CREATE TABLE otel.former AS otel.otel_logs' });
+  await client.command({ query: 'CREATE TABLE otel.in_statement AS otel.otel_logs' });
+  await client.command({ query: 'CREATE TABLE otel.from_file AS otel.otel_logs' });
 
   const batch = everyKindBatch();
   const records = TEXTS.length * VALUES.length;
   const logs = encodeLogs(batch, 1_800_000_000_000_000_000n);
   t.equal(logs.parts.length, 1);
   const rows = logs.parts[0]!;
-  const settings = { max_query_size: String(rows.length * 3 + 1024) };
-  const current = logsInsertStatement('otel.current', logs, rows);
-  const former = logsInsertStatement('otel.former', logs, rows, true);
-  t.notOk(current.includes('enable_analyzer'));
-  t.ok(former.endsWith(' SETTINGS enable_analyzer = 0'));
-  await client.command({ query: current, clickhouse_settings: settings });
-  await client.command({ query: former, clickhouse_settings: settings });
+  const inStatement = logsInsertStatement('otel.in_statement', logs, rows);
+  await client.command({ query: inStatement, clickhouse_settings: { max_query_size: String(rows.length * 3 + 1024) } });
+  // A quote and a backslash in the store's path reach chDB as the path.
+  const files = RowsFiles.forExporter(join(dir, "it's \\ here"), 'clickhouse/x');
+  files.prepare();
+  const file = await files.write(rows);
+  const fromFile = logsFileInsertStatement('otel.from_file', logs, file);
+  t.ok(fromFile.length < 4096, 'the rows are not in the statement');
+  await client.command({ query: fromFile });
+  await files.remove(file);
+  t.notOk(existsSync(file), 'the file is removed');
 
   const columns = (
     await (
       await client.query({
-        query: "SELECT name FROM system.columns WHERE database = 'otel' AND table = 'current' ORDER BY position",
+        query: "SELECT name FROM system.columns WHERE database = 'otel' AND table = 'in_statement' ORDER BY position",
         format: 'JSONCompactEachRow',
       })
     ).json<[string]>()
@@ -109,7 +118,7 @@ t.test('the logs insert on the former analyzer stores what the current one store
         clickhouse_settings: { output_format_json_quote_64bit_integers: 1 },
       })
     ).json<unknown[]>();
-  const [a, b] = [await read('current'), await read('former')];
+  const [a, b] = [await read('in_statement'), await read('from_file')];
   t.equal(a.length, records);
   t.equal(b.length, records);
   columns.forEach((column, c) => {
@@ -121,4 +130,30 @@ t.test('the logs insert on the former analyzer stores what the current one store
   });
   const body = a.map((row) => row[columns.indexOf('Body')] as string).find((s) => s.length > 100_000);
   t.ok(body, 'a body over 100,000 characters is among them');
+});
+
+t.test('the daemon inserts embedded rows through files it removes, and clears those a crash left', async (t) => {
+  const path = tempDir('rows-dir');
+  const dir = join(path, 'otelhouse_rows', 'clickhouse');
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, '0.jsonl'), 'left by a process that died mid-insert\n');
+  const daemon = await startTestDaemon(pipelineYaml({ endpoint: `embedded://${path}` }));
+  t.teardown(() => daemon.stop());
+  t.same(readdirSync(dir), [], 'the files left are removed at start');
+  const seen = new Set<string>();
+  const watcher = watch(dir, (_event, name) => seen.add(String(name)));
+  t.teardown(() => watcher.close());
+  const batch = everyKindBatch(false);
+  const res = await fetch(`http://127.0.0.1:${daemon.httpPort}/v1/logs`, {
+    method: 'POST',
+    body: encodeLogsRequest(batch),
+    headers: { 'Content-Type': 'application/x-protobuf' },
+  });
+  t.equal(res.status, 200);
+  const client = embeddedClient(path);
+  t.teardown(() => client.close());
+  const records = String(TEXTS.length * VALUES.length);
+  t.ok(await waitFor(async () => (await queryRows<{ n: string }>(client, 'SELECT toString(count()) AS n FROM otel.otel_logs'))[0]!.n === records), 'the records are stored');
+  t.ok(seen.size > 0, `the rows went through a file (${[...seen].join(', ')})`);
+  t.same(readdirSync(dir), [], 'no file is left once they are');
 });
