@@ -13,9 +13,9 @@ export class RowsFiles {
 
   constructor(private readonly dir: string) {}
 
-  /** The directory for an exporter's id under a store's path. */
+  /** The directory for an exporter's id under a store's path: one name per id, as ids hold '/'. */
   static forExporter(storePath: string, exporterId: string): RowsFiles {
-    return new RowsFiles(join(storePath, 'otelhouse_rows', exporterId.replace(/[^A-Za-z0-9_.-]/g, '_')));
+    return new RowsFiles(join(storePath, 'otelhouse_rows', encodeURIComponent(exporterId)));
   }
 
   /** Empties the directory, making it if needed. */
