@@ -65,7 +65,7 @@ service:
     recordsPerRequest: RECORDS_PER_REQUEST,
     total: (LATER_BATCHES + 1) * RECORDS_PER_REQUEST,
     body: (first, count) => {
-      const batch = numberedBatch(first, count, 'loadgen', 200);
+      const batch = numberedBatch(first, count, 'loadgen', 800);
       if (first === 0) batch.resourceLogs[0]!.scopeLogs[0]!.logRecords[0]!.body = `${MARKER}: this batch is held`;
       return encodeLogsRequest(batch);
     },

@@ -68,15 +68,15 @@ t.test('max_bytes bounds an in-memory queue: receivers get back-pressure once it
   t.teardown(() => front.close());
   front.inject({ kind: 'delay', count: 1000, delayMs: 3000, match: /INSERT/ });
   const daemon = await startTestDaemon(
-    yaml({ endpoint: front.url, queue: 'queue_size: 1000000, max_bytes: 50000, num_consumers: 1', batch: 'send_batch_size: 100, timeout: 20ms, max_pending_records: 100', shutdown: '1s' }),
+    yaml({ endpoint: front.url, queue: 'queue_size: 1000000, max_bytes: 20000, num_consumers: 1', batch: 'send_batch_size: 100, timeout: 20ms, max_pending_records: 100', shutdown: '1s' }),
   );
   t.teardown(() => daemon.stop());
   const statuses: number[] = [];
   for (let i = 0; i < 30; i++) statuses.push((await post(daemon, i * 100, 100)).status);
-  t.ok(statuses.includes(429), `refused once ${50000} bytes are queued (${statuses.filter((s) => s === 429).length} of 30 refused)`);
+  t.ok(statuses.includes(429), `refused once ${20000} bytes are queued (${statuses.filter((s) => s === 429).length} of 30 refused)`);
   const stats = (await (await fetch(`http://127.0.0.1:${daemon.telemetryPort}/stats`)).json()) as { exporters: { clickhouse: { queue_size: number; queue_bytes: number } } };
   t.ok(stats.exporters.clickhouse.queue_size < 30 * 100, `${stats.exporters.clickhouse.queue_size} records, ${stats.exporters.clickhouse.queue_bytes} bytes queued`);
-  t.ok(stats.exporters.clickhouse.queue_bytes >= 50000, 'the queue is at its byte limit');
+  t.ok(stats.exporters.clickhouse.queue_bytes >= 20000, 'the queue is at its byte limit');
 });
 
 t.test('shutdown deadline: what is not exported stays in the disk queue and is stored once after the next start', async (t) => {

@@ -2,6 +2,22 @@ import * as grpc from '@grpc/grpc-js';
 import { newAttributes, newLogRecord, type LogBatch } from '../../src/pipeline/model.js';
 
 /**
+ * `length` letters that zstd cannot shrink much (the queue stores rows compressed), the same for
+ * the same seq: padding meant to take bytes in the queue has to take them there too.
+ */
+function incompressible(seq: number, length: number): string {
+  const letters = new Array<string>(length);
+  let x = (seq * 2654435761 + 1) >>> 0;
+  for (let i = 0; i < length; i++) {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    letters[i] = String.fromCharCode(0x61 + ((x >>> 0) % 26));
+  }
+  return letters.join('');
+}
+
+/**
  * A batch of `count` records tagged with `seq` = first…first+count-1, as a load generator sends;
  * `padding` adds an attribute of that many bytes to each.
  */
@@ -20,7 +36,7 @@ export function numberedBatch(first: number, count: number, service = 'loadgen',
     r.body = `request ${seq} served in ${seq % 97}ms from 10.0.${seq % 255}.${seq % 7}`;
     r.attributes['seq'] = BigInt(seq);
     r.attributes['http.route'] = '/api/orders/{id}';
-    if (padding > 0) r.attributes['padding'] = 'x'.repeat(padding);
+    if (padding > 0) r.attributes['padding'] = incompressible(seq, padding);
     r.traceId = seq.toString(16).padStart(32, '0');
     r.spanId = seq.toString(16).padStart(16, '0');
     logRecords.push(r);

@@ -87,4 +87,14 @@ export class ByteWriter {
   toString(): string {
     return this.buf.toString('utf8', 0, this.pos);
   }
+
+  /** What was written, as a view of the buffer: valid until the next write or reset. */
+  bytes(): Buffer {
+    return this.buf.subarray(0, this.pos);
+  }
+
+  /** Starts over, keeping the buffer at the size it grew to. */
+  reset(): void {
+    this.pos = 0;
+  }
 }

@@ -16,8 +16,11 @@ import {
   encodeTemplatesInsert,
   logsFileInsertStatement,
   logsInsertStatement,
+  partLines,
+  rowsPart,
   withInsertSettings,
   type LogsInsert,
+  type RowsPart,
 } from './row-encoder.js';
 import { bodyTextIndexStatements, embeddedPartsStatement, mergeSettingsStatement, schemaStatements } from './schema.js';
 import { currentTemplatesQuery } from './template-queries.js';
@@ -60,7 +63,7 @@ const CUT_FAILURE_BUDGET = 256;
 /** Least time between two reloads of the template dictionaries in embedded mode. */
 const DICTIONARY_RELOAD_MS = 1000;
 
-/** Rows of one part that ClickHouse refused for good: [start, end) in the part's text. */
+/** Rows of one part that ClickHouse refused for good: [start, end) in the part's lines. */
 interface RefusedRange {
   start: number;
   end: number;
@@ -71,7 +74,9 @@ interface RefusedRange {
 /** Cutting one part of a batch in halves to find the rows ClickHouse refuses. */
 interface PartCut {
   logs: LogsInsert;
-  rows: string;
+  part: RowsPart;
+  /** The part's lines, decompressed once it is cut. */
+  lines: Buffer | undefined;
   token: string;
   splitOnSize: boolean;
   failuresLeft: number;
@@ -144,16 +149,17 @@ export class ClickHouseLogsSender implements ExportSender<InsertPayload> {
     if (payload.logs) {
       const { parts } = payload.logs;
       for (let i = 0; i < parts.length; i++) {
-        const rows = parts[i]!;
+        const part = parts[i]!;
         const cut: PartCut = {
           logs: payload.logs,
-          rows,
+          part,
+          lines: undefined,
           token: parts.length === 1 ? token : `${token}:${i}`,
           splitOnSize: attempt >= SPLIT_AFTER_ATTEMPTS,
           failuresLeft: CUT_FAILURE_BUDGET,
           refused: [],
         };
-        await this.insertRows(cut, 0, rows.length, countLines(rows));
+        await this.insertRows(cut, 0, part.bytes, part.rows);
         if (cut.refused.length > 0) cuts.push(cut);
       }
     } else {
@@ -175,11 +181,16 @@ export class ClickHouseLogsSender implements ExportSender<InsertPayload> {
    * token follows from the rows it holds, so a retry of the batch stores each half once.
    */
   private async insertRows(cut: PartCut, start: number, end: number, lines: number): Promise<void> {
-    const rows = cut.rows.slice(start, end);
-    const token = start === 0 && end === cut.rows.length ? cut.token : `${cut.token}:${start}-${end}`;
+    const whole = start === 0 && end === cut.part.bytes;
+    const token = whole ? cut.token : `${cut.token}:${start}-${end}`;
     try {
+      // The whole part goes as it was queued, compressed; a half of it as its lines.
+      const rows = whole ? cut.part : (cut.lines ??= partLines(cut.part)).subarray(start, end);
       if (this.rowsFiles) await this.insertFromFile(this.rowsFiles, cut.logs, rows, lines, token);
-      else await this.insert(logsInsertStatement(this.table, cut.logs, rows), `inserting ${lines} log records`, token);
+      else {
+        const text = (Buffer.isBuffer(rows) ? rows : partLines(rows)).toString();
+        await this.insert(logsInsertStatement(this.table, cut.logs, text), `inserting ${lines} log records`, token);
+      }
     } catch (err) {
       const permanent = err instanceof PermanentExportError;
       if (!isRowDependent(err, !permanent) || (!permanent && !cut.splitOnSize)) throw err;
@@ -190,23 +201,26 @@ export class ClickHouseLogsSender implements ExportSender<InsertPayload> {
         return;
       }
       const half = lines >>> 1;
-      const middle = lineStart(cut.rows, start, half);
+      const middle = lineStart((cut.lines ??= partLines(cut.part)), start, half);
       await this.insertRows(cut, start, middle, half);
       await this.insertRows(cut, middle, end, lines - half);
     }
   }
 
-  /** Embedded: the rows go to chDB in a file, which is removed once the insert has ended either way. */
+  /**
+   * Embedded: the rows go to chDB in a file (a whole part compressed, as chDB reads .zst files),
+   * which is removed once the insert has ended either way.
+   */
   private async insertFromFile(
     files: RowsFiles,
     logs: LogsInsert,
-    rows: string,
+    rows: RowsPart | Buffer,
     lines: number,
     token: string,
   ): Promise<void> {
     let file: string;
     try {
-      file = await files.write(rows);
+      file = Buffer.isBuffer(rows) ? await files.write(rows, '.jsonl') : await files.write(rows.zstd, '.jsonl.zst');
     } catch (err) {
       throw new RetryableExportError(
         `writing ${lines} log records to a file for chDB to insert: ${(err as Error).message}`,
@@ -231,7 +245,7 @@ export class ClickHouseLogsSender implements ExportSender<InsertPayload> {
         for (const e of r.errors) reasons.add(e);
         // A token of its own: these rows were never stored under any token the exporter used.
         const statement = this.keptStatement(
-          logsInsertStatement(this.table, cut.logs, cut.rows.slice(r.start, r.end)),
+          logsInsertStatement(this.table, cut.logs, cut.lines!.toString('utf8', r.start, r.end)),
           `${cut.token}:refused:${r.start}-${r.end}`,
         );
         sql +=
@@ -256,10 +270,10 @@ export class ClickHouseLogsSender implements ExportSender<InsertPayload> {
     const statements: string[] = [];
     if (payload.logs) {
       const { parts } = payload.logs;
-      parts.forEach((rows, i) =>
+      parts.forEach((part, i) =>
         statements.push(
           this.keptStatement(
-            logsInsertStatement(this.table, payload.logs!, rows),
+            logsInsertStatement(this.table, payload.logs!, partLines(part).toString()),
             parts.length === 1 ? token : `${token}:${i}`,
           ),
         ),
@@ -491,16 +505,10 @@ export class ClickHouseLogsSender implements ExportSender<InsertPayload> {
   }
 }
 
-function countLines(rows: string): number {
-  let n = 0;
-  for (let at = rows.indexOf('\n'); at >= 0; at = rows.indexOf('\n', at + 1)) n++;
-  return n;
-}
-
 /** Where the line `n` lines after offset `from` starts. */
-function lineStart(rows: string, from: number, n: number): number {
+function lineStart(lines: Buffer, from: number, n: number): number {
   let at = from;
-  for (let i = 0; i < n; i++) at = rows.indexOf('\n', at) + 1;
+  for (let i = 0; i < n; i++) at = lines.indexOf(0x0a, at) + 1;
   return at;
 }
 
@@ -524,30 +532,59 @@ interface InsertPayload {
 }
 
 /**
- * On disk: 0xFFFFFFFF, the number of strings, then each string as a u32 byte length and UTF-8:
- * resources, scopes, templates ('' when none), then the parts. A queue written by a version
- * before parts starts with the byte length of one logs statement instead, then the templates
- * statement: it still decodes.
+ * On disk: 0xFFFFFFFE; resources, scopes and templates ('' when none), each a u32 byte length and
+ * UTF-8; the number of parts; each part as u32 rows, u32 bytes uncompressed, u32 length and its
+ * zstd frame. Older queues still decode: 0xFFFFFFFF, the number of strings, then each string as
+ * a u32 byte length and UTF-8 (resources, scopes, templates, then the parts as lines); before
+ * that, the byte length of one logs statement, then the templates statement.
  */
+const ZSTD_PARTS_FORMAT = 0xfffffffe;
 const PARTS_FORMAT = 0xffffffff;
 
 const insertPayloadCodec: PayloadCodec<InsertPayload> = {
   encode(p) {
-    const strings = [p.logs!.resources, p.logs!.scopes, p.templates ?? '', ...p.logs!.parts];
+    const { resources, scopes, parts } = p.logs!;
+    const strings = [resources, scopes, p.templates ?? ''];
     const lengths = strings.map((x) => Buffer.byteLength(x));
-    const out = Buffer.allocUnsafe(8 + 4 * strings.length + lengths.reduce((a, b) => a + b, 0));
-    out.writeUInt32LE(PARTS_FORMAT, 0);
-    out.writeUInt32LE(strings.length, 4);
-    let at = 8;
+    let size = 4 + 12 + lengths.reduce((a, b) => a + b, 0) + 4;
+    for (const part of parts) size += 12 + part.zstd.length;
+    const out = Buffer.allocUnsafe(size);
+    out.writeUInt32LE(ZSTD_PARTS_FORMAT, 0);
+    let at = 4;
     strings.forEach((x, i) => {
       out.writeUInt32LE(lengths[i]!, at);
       at += 4 + out.write(x, at + 4);
     });
+    out.writeUInt32LE(parts.length, at);
+    at += 4;
+    for (const part of parts) {
+      out.writeUInt32LE(part.rows, at);
+      out.writeUInt32LE(part.bytes, at + 4);
+      out.writeUInt32LE(part.zstd.length, at + 8);
+      at += 12 + part.zstd.copy(out, at + 12);
+    }
     return out;
   },
   decode(bytes) {
     const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-    if (buf.readUInt32LE(0) !== PARTS_FORMAT) {
+    const format = buf.readUInt32LE(0);
+    if (format === ZSTD_PARTS_FORMAT) {
+      let at = 4;
+      const text = () => {
+        const length = buf.readUInt32LE(at);
+        at += 4 + length;
+        return buf.toString('utf8', at - length, at);
+      };
+      const [resources, scopes, templates] = [text(), text(), text()];
+      const parts: RowsPart[] = [];
+      for (let i = buf.readUInt32LE(at), p = at + 4; i > 0; i--) {
+        const length = buf.readUInt32LE(p + 8);
+        parts.push({ rows: buf.readUInt32LE(p), bytes: buf.readUInt32LE(p + 4), zstd: buf.subarray(p + 12, p + 12 + length) });
+        p += 12 + length;
+      }
+      return { logs: { resources, scopes, parts }, templates: templates || undefined };
+    }
+    if (format !== PARTS_FORMAT) {
       const end = 4 + buf.readUInt32LE(0);
       return {
         logs: undefined,
@@ -555,21 +592,34 @@ const insertPayloadCodec: PayloadCodec<InsertPayload> = {
         templates: end < buf.length ? buf.toString('utf8', end) : undefined,
       };
     }
-    const strings: string[] = [];
+    const strings: Buffer[] = [];
     let at = 8;
     for (let i = buf.readUInt32LE(4); i > 0; i--) {
       const length = buf.readUInt32LE(at);
-      strings.push(buf.toString('utf8', at + 4, at + 4 + length));
+      strings.push(buf.subarray(at + 4, at + 4 + length));
       at += 4 + length;
     }
-    const [resources = '[]', scopes = '[]', templates = '', ...parts] = strings;
-    return { logs: { resources, scopes, parts }, templates: templates || undefined };
+    const [resources, scopes, templates, ...lines] = strings;
+    return {
+      logs: {
+        resources: resources?.toString() ?? '[]',
+        scopes: scopes?.toString() ?? '[]',
+        parts: lines.map((l) => rowsPart(l, countLines(l))),
+      },
+      templates: templates?.toString() || undefined,
+    };
   },
   byteLength: (p) =>
     (p.logs
-      ? p.logs.resources.length + p.logs.scopes.length + p.logs.parts.reduce((n, x) => n + x.length, 0)
+      ? p.logs.resources.length + p.logs.scopes.length + p.logs.parts.reduce((n, x) => n + x.zstd.length, 0)
       : (p.legacyLogs?.length ?? 0)) + (p.templates?.length ?? 0),
 };
+
+function countLines(lines: Buffer): number {
+  let n = 0;
+  for (let at = lines.indexOf(0x0a); at >= 0; at = lines.indexOf(0x0a, at + 1)) n++;
+  return n;
+}
 
 function redact(endpoint: string): string {
   return endpoint.replace(/\/\/[^@/]*@/, '//***@');

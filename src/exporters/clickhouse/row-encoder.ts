@@ -1,3 +1,4 @@
+import { Compressor, Decompressor } from 'zstd-napi';
 import { ByteWriter } from './byte-writer.js';
 import { MAX_UNIX_NANO } from '../../pipeline/limits.js';
 import type { NewTemplate } from '../../pipeline/component.js';
@@ -52,16 +53,49 @@ export const MAX_DAYS_PER_PART = 50;
 const NANOS_PER_DAY = 86_400_000_000_000n;
 
 /**
+ * One part's rows: JSONCompactEachRow lines, each ending in a newline (so a part can be cut at any
+ * line for bisection), compressed as one zstd frame when the batch is queued. The queue, its
+ * memory cache and chDB's file hold 40 bytes a row instead of 340, and a server takes the frame as
+ * it is; level 1 costs ~0.4 µs a row to compress and ~0.2 to decompress (D85).
+ */
+export interface RowsPart {
+  zstd: Buffer;
+  /** Lines in the part. */
+  rows: number;
+  /** Bytes of the lines, uncompressed. */
+  bytes: number;
+}
+
+/**
  * A batch as the logs insert sends it: the resource and scope tables once (JSON texts, one
  * literal each, so the statement's AST stays a few dozen nodes whatever the number of resources)
- * and the rows, grouped in parts of at most MAX_DAYS_PER_PART days. Rows are JSONCompactEachRow
- * lines, each ending in a newline, so a part can be cut at any line (bisection).
+ * and the rows, grouped in parts of at most MAX_DAYS_PER_PART days.
  */
 export interface LogsInsert {
   resources: string;
   scopes: string;
-  parts: string[];
+  parts: RowsPart[];
 }
+
+const rowsCompressor = new Compressor();
+rowsCompressor.setParameters({ compressionLevel: 1 });
+const rowsDecompressor = new Decompressor();
+
+/** Compresses JSONCompactEachRow lines into a part. */
+export function rowsPart(lines: Uint8Array, rows: number): RowsPart {
+  return { zstd: rowsCompressor.compress(lines), rows, bytes: lines.byteLength };
+}
+
+/** A part's lines, decompressed. */
+export function partLines(part: RowsPart): Buffer {
+  return rowsDecompressor.decompress(part.zstd);
+}
+
+/**
+ * Writers kept from one batch to the next, so a batch's rows are written into a buffer already
+ * grown to their size: no doubling copies, no new 32 MiB buffer a batch. Most batches have one part.
+ */
+const KEPT_WRITERS: ByteWriter[] = [new ByteWriter(), new ByteWriter()];
 
 /** A JSON string literal that can sit inside a $$…$$ literal; a lone surrogate becomes U+FFFD. */
 function jsonText(s: string): string {
@@ -177,7 +211,10 @@ export function encodeLogs(batch: LogBatch, nowUnixNano: bigint): LogsInsert {
     maxTime / NANOS_PER_DAY - minTime / NANOS_PER_DAY < BigInt(MAX_DAYS_PER_PART)
       ? undefined
       : daysToParts(batch, nowUnixNano);
+  // Reset here, not only after use: an encode that threw left its rows in them.
+  for (const writer of KEPT_WRITERS) writer.reset();
   const writers: ByteWriter[] = [];
+  const rows: number[] = [];
   const logAttributes = new JsonMapEncoder();
   for (const rl of batch.resourceLogs) {
     const attrs = rl.resource.attributes;
@@ -193,7 +230,8 @@ export function encodeLogs(batch: LogBatch, nowUnixNano: bigint): LogsInsert {
             : nowUnixNano;
         const time = recordTime(rec.timeUnixNano, rec.observedTimeUnixNano, nowUnixNano);
         const part = partOfDay === undefined ? 0 : partOfDay.get(Number(time / NANOS_PER_DAY))!;
-        const out = (writers[part] ??= new ByteWriter());
+        const out = (writers[part] ??= KEPT_WRITERS[part] ?? new ByteWriter());
+        rows[part] = (rows[part] ?? 0) + 1;
         out.raw(`[${time},${observed},"${rec.traceId}","${rec.spanId}",${rec.flags & 0xff},`);
         out.jsonString(rec.severityText);
         out.raw(`,${rec.severityNumber & 0xff},`);
@@ -208,11 +246,9 @@ export function encodeLogs(batch: LogBatch, nowUnixNano: bigint): LogsInsert {
       }
     }
   }
-  return {
-    resources: resources.toString(),
-    scopes: scopes.toString(),
-    parts: writers.filter((w) => w !== undefined).map((w) => w.toString()),
-  };
+  const parts: RowsPart[] = [];
+  writers.forEach((writer, i) => parts.push(rowsPart(writer.bytes(), rows[i]!)));
+  return { resources: resources.toString(), scopes: scopes.toString(), parts };
 }
 
 /** Records whose stored Timestamp will be before `cutoffUnixNano`. */

@@ -24,9 +24,9 @@ export class RowsFiles {
     mkdirSync(this.dir, { recursive: true });
   }
 
-  /** Writes rows to a new file; its path. */
-  async write(rows: string): Promise<string> {
-    const file = join(this.dir, `${this.next++}.jsonl`);
+  /** Writes rows to a new file; its path. chDB reads a file by its extension: `.jsonl.zst` is zstd. */
+  async write(rows: Uint8Array, extension: '.jsonl' | '.jsonl.zst'): Promise<string> {
+    const file = join(this.dir, `${this.next++}${extension}`);
     await writeFile(file, rows);
     return file;
   }

@@ -2,7 +2,7 @@ import t from 'tap';
 import { newAttributes, newLogRecord, type LogBatch } from '../../../src/pipeline/model.js';
 import { embeddedClient, pipelineYaml, queryRows, startTestDaemon, tempDir, waitFor } from '../../support/daemon.js';
 import { encodeLogsRequest } from '../../../src/otlp/index.js';
-import { encodeLogs, logsInsertStatement } from '../../../src/exporters/clickhouse/row-encoder.js';
+import { encodeLogs, logsInsertStatement, partLines } from '../../../src/exporters/clickhouse/row-encoder.js';
 
 const TRICKY = ['dollar $$ heredoc $$) end', "quote ' and backslash \\ and \\' together", 'newline\nand tab\tand NUL \u0000 and CR\r', 'unicode ✓ 日本語 🚀', '"double quotes" and }] brackets'];
 
@@ -81,7 +81,7 @@ t.test('a lone surrogate becomes U+FFFD, so the insert is valid UTF-8', async (t
   const batch = trickyBatch();
   batch.resourceLogs[0]!.scopeLogs[0]!.logRecords[0]!.body = 'x\ud800y';
   const logs = encodeLogs(batch, 0n);
-  const sql = logsInsertStatement('otel.otel_logs', logs, logs.parts[0]!);
+  const sql = logsInsertStatement('otel.otel_logs', logs, partLines(logs.parts[0]!).toString());
   t.ok(sql.includes('"x\ufffdy"'));
   t.notOk(sql.includes('\\ud800'));
 });

@@ -2,7 +2,7 @@ import { existsSync, mkdirSync, readdirSync, watch, writeFileSync } from 'node:f
 import { join } from 'node:path';
 import t from 'tap';
 import { clickhouseConfigSchema } from '../../../src/exporters/clickhouse/config.js';
-import { encodeLogs, logsFileInsertStatement, logsInsertStatement } from '../../../src/exporters/clickhouse/row-encoder.js';
+import { encodeLogs, logsFileInsertStatement, logsInsertStatement, partLines } from '../../../src/exporters/clickhouse/row-encoder.js';
 import { RowsFiles } from '../../../src/exporters/clickhouse/rows-files.js';
 import { schemaStatements } from '../../../src/exporters/clickhouse/schema.js';
 import { newAttributes, newLogRecord, type AnyValue, type LogBatch } from '../../../src/pipeline/model.js';
@@ -76,30 +76,39 @@ function everyKindBatch(hugeBody = true): LogBatch {
   return batch;
 }
 
-t.test('rows inserted from a file are stored as the rows in the statement, column by column', async (t) => {
+t.test('rows inserted from a file, compressed or not, are stored as the rows in the statement, column by column', async (t) => {
   const dir = tempDir('rows-file');
   const client = embeddedClient(dir);
   t.teardown(() => client.close());
   for (const statement of schemaStatements(clickhouseConfigSchema.parse({}))) await client.command({ query: statement });
   await client.command({ query: 'CREATE TABLE otel.in_statement AS otel.otel_logs' });
   await client.command({ query: 'CREATE TABLE otel.from_file AS otel.otel_logs' });
+  await client.command({ query: 'CREATE TABLE otel.from_zstd_file AS otel.otel_logs' });
 
   const batch = everyKindBatch();
   const records = TEXTS.length * VALUES.length;
   const logs = encodeLogs(batch, 1_800_000_000_000_000_000n);
   t.equal(logs.parts.length, 1);
-  const rows = logs.parts[0]!;
-  const inStatement = logsInsertStatement('otel.in_statement', logs, rows);
-  await client.command({ query: inStatement, clickhouse_settings: { max_query_size: String(rows.length * 3 + 1024) } });
+  const part = logs.parts[0]!;
+  t.equal(part.rows, records, 'the part counts its rows');
+  const lines = partLines(part);
+  t.equal(lines.length, part.bytes, 'and its bytes uncompressed');
+  t.ok(part.zstd.length < lines.length / 2, `compressed: ${part.zstd.length} of ${lines.length} bytes`);
+  const inStatement = logsInsertStatement('otel.in_statement', logs, lines.toString());
+  await client.command({ query: inStatement, clickhouse_settings: { max_query_size: String(lines.length * 3 + 1024) } });
   // A quote and a backslash in the store's path reach chDB as the path.
   const files = RowsFiles.forExporter(join(dir, "it's \\ here"), 'clickhouse/x');
   files.prepare();
-  const file = await files.write(rows);
-  const fromFile = logsFileInsertStatement('otel.from_file', logs, file);
-  t.ok(fromFile.length < 4096, 'the rows are not in the statement');
-  await client.command({ query: fromFile });
-  await files.remove(file);
-  t.notOk(existsSync(file), 'the file is removed');
+  for (const [table, file] of [
+    ['from_file', await files.write(lines, '.jsonl')],
+    ['from_zstd_file', await files.write(part.zstd, '.jsonl.zst')],
+  ] as const) {
+    const fromFile = logsFileInsertStatement(`otel.${table}`, logs, file);
+    t.ok(fromFile.length < 4096, 'the rows are not in the statement');
+    await client.command({ query: fromFile });
+    await files.remove(file);
+    t.notOk(existsSync(file), 'the file is removed');
+  }
 
   const columns = (
     await (
@@ -118,16 +127,19 @@ t.test('rows inserted from a file are stored as the rows in the statement, colum
         clickhouse_settings: { output_format_json_quote_64bit_integers: 1 },
       })
     ).json<unknown[]>();
-  const [a, b] = [await read('in_statement'), await read('from_file')];
+  const a = await read('in_statement');
   t.equal(a.length, records);
-  t.equal(b.length, records);
-  columns.forEach((column, c) => {
-    t.same(
-      b.map((row) => row[c]),
-      a.map((row) => row[c]),
-      column,
-    );
-  });
+  for (const table of ['from_file', 'from_zstd_file']) {
+    const b = await read(table);
+    t.equal(b.length, records, table);
+    columns.forEach((column, c) => {
+      t.same(
+        b.map((row) => row[c]),
+        a.map((row) => row[c]),
+        `${table}: ${column}`,
+      );
+    });
+  }
   const body = a.map((row) => row[columns.indexOf('Body')] as string).find((s) => s.length > 100_000);
   t.ok(body, 'a body over 100,000 characters is among them');
 });
@@ -154,6 +166,9 @@ t.test('the daemon inserts embedded rows through files it removes, and clears th
   t.teardown(() => client.close());
   const records = String(TEXTS.length * VALUES.length);
   t.ok(await waitFor(async () => (await queryRows<{ n: string }>(client, 'SELECT toString(count()) AS n FROM otel.otel_logs'))[0]!.n === records), 'the records are stored');
-  t.ok(seen.size > 0, `the rows went through a file (${[...seen].join(', ')})`);
+  t.ok(
+    [...seen].some((name) => name.endsWith('.jsonl.zst')),
+    `the rows went through a compressed file (${[...seen].join(', ')})`,
+  );
   t.same(readdirSync(dir), [], 'no file is left once they are');
 });
