@@ -7,10 +7,11 @@ import { createChdbConnection } from 'chdb/connection';
 
 /**
  * A test stand-in for a ClickHouse server's HTTP interface: no ClickHouse server can run on this
- * machine, so this answers the subset @clickhouse/client uses (ping, queries and commands in the
- * body, inserts with the statement in the URL and the data in the body, settings as URL
- * parameters, gzip request bodies) by executing every statement on chDB in this process. Faults
- * can be injected to show that the exporter retries and stores nothing twice.
+ * machine, so this answers the subset @clickhouse/client and the exporter use (ping, queries and
+ * commands in the body, inserts with the statement in the URL and the data in the body or both in
+ * the body, settings as URL parameters, compressed request bodies) by executing every statement
+ * on chDB in this process. Faults can be injected to show that the exporter retries and stores
+ * nothing twice.
  */
 
 export interface FrontFault {
@@ -129,10 +130,13 @@ export class ClickHouseHttpFront {
     if (req.headers['content-encoding'] === 'gzip') body = gunzipSync(body);
     else if (req.headers['content-encoding'] === 'br') body = brotliDecompressSync(body);
     const urlQuery = url.searchParams.get('query');
-    const sql = urlQuery ?? body.toString('utf8');
+    const text = urlQuery === null ? body.toString('utf8') : '';
+    const sql = urlQuery ?? fromInput(text);
     const data = urlQuery !== null && body.length > 0 ? body : undefined;
     const settings: Record<string, string> = {};
     for (const [k, v] of url.searchParams) if (!NOT_SETTINGS.has(k)) settings[k] = v;
+    // A server's max_query_size counts the query, not input()'s data, which is in the query here.
+    if (urlQuery === null && sql !== text) settings.max_query_size = String(Buffer.byteLength(sql) + 1024);
     const database = url.searchParams.get('database');
     const statement = database && database !== 'default' ? `USE ${database}; ${sql}` : sql;
 
@@ -179,6 +183,18 @@ export class ClickHouseHttpFront {
     }
     res.writeHead(503, { 'Content-Type': 'text/plain' }).end('Service Unavailable');
   }
+}
+
+/**
+ * A server reads the rest of a body after `… FROM input('structure') FORMAT F` as input()'s data;
+ * chDB has no body to read, so the same rows go in as a format() literal. The exporter's rows
+ * escape `$`, so they cannot end the $$…$$ literal.
+ */
+function fromInput(sql: string): string {
+  const input = /FROM input\('((?:[^'\\]|\\.)*)'\) FORMAT (\w+)\n/.exec(sql);
+  if (!input) return sql;
+  const data = sql.slice(input.index + input[0].length);
+  return `${sql.slice(0, input.index)}FROM format(${input[2]}, '${input[1]}', $$${data}$$)`;
 }
 
 /** chDB's own message ("Code: 60. DB::Exception: …") is what a server would send. */

@@ -1,5 +1,6 @@
 import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { Readable } from 'node:stream';
 import { ClickHouseLogLevel, createClient, type ClickHouseClient } from '@clickhouse/client';
 import type { ComponentContext, NewTemplate, StoredTemplate } from '../../pipeline/component.js';
 import type { DeadLetterFile } from '../../exporterhelper/dead-letter.js';
@@ -14,11 +15,13 @@ import {
   encodeLogs,
   encodeNewTemplatesInsert,
   encodeTemplatesInsert,
+  logsBodyInsertHead,
   logsFileInsertStatement,
   logsInsertStatement,
   partLines,
   rowsPart,
   withInsertSettings,
+  zstdFrame,
   type LogsInsert,
   type RowsPart,
 } from './row-encoder.js';
@@ -187,10 +190,7 @@ export class ClickHouseLogsSender implements ExportSender<InsertPayload> {
       // The whole part goes as it was queued, compressed; a half of it as its lines.
       const rows = whole ? cut.part : (cut.lines ??= partLines(cut.part)).subarray(start, end);
       if (this.rowsFiles) await this.insertFromFile(this.rowsFiles, cut.logs, rows, lines, token);
-      else {
-        const text = (Buffer.isBuffer(rows) ? rows : partLines(rows)).toString();
-        await this.insert(logsInsertStatement(this.table, cut.logs, text), `inserting ${lines} log records`, token);
-      }
+      else await this.insertInBody(cut.logs, rows, lines, token);
     } catch (err) {
       const permanent = err instanceof PermanentExportError;
       if (!isRowDependent(err, !permanent) || (!permanent && !cut.splitOnSize)) throw err;
@@ -232,6 +232,21 @@ export class ClickHouseLogsSender implements ExportSender<InsertPayload> {
     } finally {
       await files.remove(file);
     }
+  }
+
+  /**
+   * A server: the query, then the rows, in one request body. With zstd, the body is a frame of the
+   * query and the part's frame as queued; otherwise plain lines, which the client compresses.
+   */
+  private async insertInBody(logs: LogsInsert, rows: RowsPart | Buffer, lines: number, token: string): Promise<void> {
+    const head = logsBodyInsertHead(this.table, logs);
+    let body: Buffer[];
+    if (this.config.compress !== 'zstd') body = [Buffer.from(head), Buffer.isBuffer(rows) ? rows : partLines(rows)];
+    else body = [zstdFrame(head), Buffer.isBuffer(rows) ? rowsPart(rows, lines).zstd : rows.zstd];
+    await this.insert(head, `inserting ${lines} log records`, token, {
+      values: Readable.from(body, { objectMode: false }),
+      http_headers: this.config.compress === 'zstd' ? { 'Content-Encoding': 'zstd' } : {},
+    });
   }
 
   /** What ClickHouse refused, as one dead-letter entry: a statement per run of refused rows. */
@@ -471,11 +486,21 @@ export class ClickHouseLogsSender implements ExportSender<InsertPayload> {
     this.reloadDictionariesSoon();
   }
 
-  private async insert(query: string, what: string, token: string): Promise<void> {
+  /**
+   * Runs an INSERT with its deduplication token. With `body`, the query is sent at the start of
+   * the body the values make, which the query begins (so it is not in the URL, whatever its size).
+   */
+  private async insert(
+    query: string,
+    what: string,
+    token: string,
+    body?: { values: Readable; http_headers: Record<string, string> },
+  ): Promise<void> {
     await this.ensureSchema();
     try {
       const result = await this.client!.exec({
-        query,
+        query: body ? '' : query,
+        ...body,
         clickhouse_settings: {
           max_query_size: String(query.length * 3 + 1024),
           ...this.config.insert_settings,

@@ -312,6 +312,20 @@ export function logsFileInsertStatement(table: string, insert: LogsInsert, file:
   return logsInsertSelect(table, insert, `file(${sqlString(file)}, JSONCompactEachRow, '${ROW_STRUCTURE}')`);
 }
 
+/**
+ * The INSERT for rows of a LogsInsert sent to a server in the request's body after it: the body
+ * starts with this query and the rows follow, which ClickHouse's HTTP interface reads as
+ * input()'s data. So a part's zstd frame is sent as it was queued, after a frame of this text.
+ */
+export function logsBodyInsertHead(table: string, insert: LogsInsert): string {
+  return `${logsInsertSelect(table, insert, `input('${ROW_STRUCTURE}')`)} FORMAT JSONCompactEachRow\n`;
+}
+
+/** Compresses text as one zstd frame: with a part's frame after it, one zstd body. */
+export function zstdFrame(text: string): Buffer {
+  return rowsCompressor.compress(Buffer.from(text));
+}
+
 function logsInsertSelect(table: string, insert: LogsInsert, rowsSource: string): string {
   const fromTables: Partial<Record<(typeof LOG_COLUMNS)[number], string>> = {
     ServiceName: 'R[r].1',
