@@ -604,7 +604,11 @@ const insertPayloadCodec: PayloadCodec<InsertPayload> = {
       const parts: RowsPart[] = [];
       for (let i = buf.readUInt32LE(at), p = at + 4; i > 0; i--) {
         const length = buf.readUInt32LE(p + 8);
-        parts.push({ rows: buf.readUInt32LE(p), bytes: buf.readUInt32LE(p + 4), zstd: buf.subarray(p + 12, p + 12 + length) });
+        parts.push({
+          rows: buf.readUInt32LE(p),
+          bytes: buf.readUInt32LE(p + 4),
+          zstd: buf.subarray(p + 12, p + 12 + length),
+        });
         p += 12 + length;
       }
       return { logs: { resources, scopes, parts }, templates: templates || undefined };

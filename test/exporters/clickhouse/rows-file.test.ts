@@ -1,12 +1,17 @@
 import { existsSync, mkdirSync, readdirSync, watch, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { createClient } from '@clickhouse/client';
+import { pino } from 'pino';
 import t from 'tap';
 import { clickhouseConfigSchema } from '../../../src/exporters/clickhouse/config.js';
 import { encodeLogs, logsFileInsertStatement, logsInsertStatement, partLines } from '../../../src/exporters/clickhouse/row-encoder.js';
 import { RowsFiles } from '../../../src/exporters/clickhouse/rows-files.js';
+import { ClickHouseLogsSender } from '../../../src/exporters/clickhouse/exporter.js';
 import { schemaStatements } from '../../../src/exporters/clickhouse/schema.js';
+import { Telemetry } from '../../../src/telemetry/metrics.js';
 import { newAttributes, newLogRecord, type AnyValue, type LogBatch } from '../../../src/pipeline/model.js';
 import { encodeLogsRequest } from '../../../src/otlp/index.js';
+import { ClickHouseHttpFront } from '../../support/clickhouse-http-front.js';
 import { embeddedClient, pipelineYaml, queryRows, startTestDaemon, tempDir, waitFor } from '../../support/daemon.js';
 
 const TEXTS = [
@@ -142,6 +147,63 @@ t.test('rows inserted from a file, compressed or not, are stored as the rows in 
   }
   const body = a.map((row) => row[columns.indexOf('Body')] as string).find((s) => s.length > 100_000);
   t.ok(body, 'a body over 100,000 characters is among them');
+});
+
+t.test('rows sent to a server in the body after the query, zstd or not, are stored as the rows in the statement, column by column', async (t) => {
+  const front = await ClickHouseHttpFront.start({ path: tempDir('rows-body') });
+  t.teardown(() => front.close());
+  const client = createClient({ url: front.url, clickhouse_settings: { output_format_json_quote_64bit_integers: 1 } });
+  t.teardown(() => client.close());
+  const logs = encodeLogs(everyKindBatch(), 1_800_000_000_000_000_000n);
+  const records = TEXTS.length * VALUES.length;
+  for (const compress of ['zstd', 'gzip', 'none'] as const) {
+    const database = `body_${compress}`;
+    const config = clickhouseConfigSchema.parse({ endpoint: front.url, database, compress });
+    const sender = new ClickHouseLogsSender(config, {
+      id: 'clickhouse',
+      kind: 'exporter',
+      logger: pino({ level: 'silent' }),
+      telemetry: new Telemetry().forComponent('exporter', 'clickhouse'),
+    });
+    await sender.start();
+    t.teardown(() => sender.stop());
+    t.equal(await sender.attempt({ logs, templates: undefined }, records, `body-${compress}`, 1), undefined, `${compress}: nothing refused`);
+  }
+  const lines = partLines(logs.parts[0]!).toString();
+  await client.command({ query: 'CREATE TABLE body_none.in_statement AS body_none.otel_logs' });
+  await client.command({
+    query: logsInsertStatement('body_none.in_statement', logs, lines),
+    clickhouse_settings: { max_query_size: String(lines.length * 3 + 1024) },
+  });
+  const columns = (
+    await (
+      await client.query({
+        query: "SELECT name FROM system.columns WHERE database = 'body_none' AND table = 'otel_logs' ORDER BY position",
+        format: 'JSONCompactEachRow',
+      })
+    ).json<[string]>()
+  ).map(([name]) => name);
+  const read = async (table: string) =>
+    (
+      await client.query({
+        query: `SELECT ${columns.map((c) => `\`${c}\``).join(', ')} FROM ${table} ORDER BY Timestamp, ObservedTimestamp`,
+        format: 'JSONCompactEachRow',
+      })
+    ).json<unknown[]>();
+  const a = await read('body_none.in_statement');
+  t.equal(a.length, records);
+  for (const compress of ['zstd', 'gzip', 'none']) {
+    const b = await read(`body_${compress}.otel_logs`);
+    t.equal(b.length, records, compress);
+    columns.forEach((column, c) => {
+      t.same(
+        b.map((row) => row[c]),
+        a.map((row) => row[c]),
+        `${compress}: ${column}`,
+      );
+    });
+  }
+  t.same([...front.encodings.keys()].filter((e) => e !== '').sort(), ['gzip', 'zstd'], 'the bodies were compressed as configured');
 });
 
 t.test('the daemon inserts embedded rows through files it removes, and clears those a crash left', async (t) => {
