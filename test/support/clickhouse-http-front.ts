@@ -148,10 +148,14 @@ export class ClickHouseHttpFront {
     }
     try {
       const result = await this.serialised(async () => {
-        const r = await this.connection.exec({ query: statement, clickhouse_settings: settings, values: data ? Readable.from([data.toString('utf8')]) : undefined });
-        const out: Buffer[] = [];
-        for await (const chunk of r.stream) out.push(Buffer.from(chunk as Uint8Array));
-        return { body: Buffer.concat(out), summary: r.summary, queryId: r.query_id };
+        try {
+          const r = await this.connection.exec({ query: statement, clickhouse_settings: settings, values: data ? Readable.from([data.toString('utf8')]) : undefined });
+          const out: Buffer[] = [];
+          for await (const chunk of r.stream) out.push(Buffer.from(chunk as Uint8Array));
+          return { body: Buffer.concat(out), summary: r.summary, queryId: r.query_id };
+        } finally {
+          await this.resetSettings(settings);
+        }
       });
       if (fault && fault.kind !== 'delay') {
         this.fail(res, fault);
@@ -169,6 +173,15 @@ export class ClickHouseHttpFront {
       res.writeHead(500, { 'Content-Type': 'text/plain; charset=UTF-8', 'X-ClickHouse-Exception-Code': code });
       res.end(`${message}\n`);
     }
+  }
+
+  /**
+   * chDB SETs a query's settings on the session, where they would outlive the request: a
+   * server applies URL settings to their query only, so they go back to their defaults.
+   */
+  private async resetSettings(settings: Record<string, string>): Promise<void> {
+    const names = Object.keys(settings).filter((k) => /^\w+$/.test(k));
+    if (names.length > 0) await this.connection.chdb.queryAsync(`SET ${names.map((k) => `${k} = DEFAULT`).join(', ')}`);
   }
 
   private fail(res: ServerResponse, fault: FrontFault): void {

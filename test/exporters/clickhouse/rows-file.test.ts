@@ -149,27 +149,47 @@ t.test('rows inserted from a file, compressed or not, are stored as the rows in 
   t.ok(body, 'a body over 100,000 characters is among them');
 });
 
-t.test('rows sent to a server in the body after the query, zstd or not, are stored as the rows in the statement, column by column', async (t) => {
+t.test('rows sent to a server in the body after the query, zstd or not, and those an older queue holds, are stored as the rows in the statement, column by column', async (t) => {
   const front = await ClickHouseHttpFront.start({ path: tempDir('rows-body') });
   t.teardown(() => front.close());
   const client = createClient({ url: front.url, clickhouse_settings: { output_format_json_quote_64bit_integers: 1 } });
   t.teardown(() => client.close());
   const logs = encodeLogs(everyKindBatch(), 1_800_000_000_000_000_000n);
   const records = TEXTS.length * VALUES.length;
-  for (const compress of ['zstd', 'gzip', 'none'] as const) {
-    const database = `body_${compress}`;
+  const lines = partLines(logs.parts[0]!).toString();
+  const sender = async (database: string, compress: string) => {
     const config = clickhouseConfigSchema.parse({ endpoint: front.url, database, compress });
-    const sender = new ClickHouseLogsSender(config, {
+    const s = new ClickHouseLogsSender(config, {
       id: 'clickhouse',
       kind: 'exporter',
       logger: pino({ level: 'silent' }),
       telemetry: new Telemetry().forComponent('exporter', 'clickhouse'),
     });
-    await sender.start();
-    t.teardown(() => sender.stop());
-    t.equal(await sender.attempt({ logs, templates: undefined }, records, `body-${compress}`, 1), undefined, `${compress}: nothing refused`);
+    await s.start();
+    t.teardown(() => s.stop());
+    return s;
+  };
+  for (const compress of ['zstd', 'gzip', 'none'] as const) {
+    const s = await sender(`body_${compress}`, compress);
+    t.equal(await s.attempt({ logs, templates: undefined }, records, `body-${compress}`, 1), undefined, `${compress}: nothing refused`);
   }
-  const lines = partLines(logs.parts[0]!).toString();
+  // What a queue left by an earlier version holds is sent after an upgrade: the rows as text
+  // parts (0xFFFFFFFF, then each string's u32 length and bytes), or before those one statement.
+  const u32 = (n: number) => {
+    const b = Buffer.alloc(4);
+    b.writeUInt32LE(n);
+    return b;
+  };
+  const strings = [logs.resources, logs.scopes, '', lines].map((x) => Buffer.from(x));
+  const textParts = Buffer.concat([u32(0xffffffff), u32(strings.length), ...strings.flatMap((x) => [u32(x.length), x])]);
+  const statement = Buffer.from(logsInsertStatement('queued_statement.otel_logs', logs, lines));
+  for (const [database, bytes] of [
+    ['queued_text_parts', textParts],
+    ['queued_statement', Buffer.concat([u32(statement.length), statement])],
+  ] as const) {
+    const s = await sender(database, 'zstd');
+    t.equal(await s.attempt(s.codec.decode(bytes), records, database, 1), undefined, `${database}: nothing refused`);
+  }
   await client.command({ query: 'CREATE TABLE body_none.in_statement AS body_none.otel_logs' });
   await client.command({
     query: logsInsertStatement('body_none.in_statement', logs, lines),
@@ -192,14 +212,14 @@ t.test('rows sent to a server in the body after the query, zstd or not, are stor
     ).json<unknown[]>();
   const a = await read('body_none.in_statement');
   t.equal(a.length, records);
-  for (const compress of ['zstd', 'gzip', 'none']) {
-    const b = await read(`body_${compress}.otel_logs`);
-    t.equal(b.length, records, compress);
+  for (const database of ['body_zstd', 'body_gzip', 'body_none', 'queued_text_parts', 'queued_statement']) {
+    const b = await read(`${database}.otel_logs`);
+    t.equal(b.length, records, database);
     columns.forEach((column, c) => {
       t.same(
         b.map((row) => row[c]),
         a.map((row) => row[c]),
-        `${compress}: ${column}`,
+        `${database}: ${column}`,
       );
     });
   }
