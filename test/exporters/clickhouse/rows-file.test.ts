@@ -1,8 +1,8 @@
 import { existsSync, mkdirSync, readdirSync, watch, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createClient } from '@clickhouse/client';
+import { createClient, type ClickHouseClient } from '@clickhouse/client';
 import { pino } from 'pino';
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { clickhouseConfigSchema } from '../../../src/exporters/clickhouse/config.js';
 import { encodeLogs, logsFileInsertStatement, logsInsertStatement, partLines } from '../../../src/exporters/clickhouse/row-encoder.js';
 import { RowsFiles } from '../../../src/exporters/clickhouse/rows-files.js';
@@ -81,6 +81,39 @@ function everyKindBatch(hugeBody = true): LogBatch {
   return batch;
 }
 
+/** The columns of a table, in order: materialised ones too. */
+async function columnsOf(client: ClickHouseClient, database: string, table: string): Promise<string[]> {
+  const rows = await (
+    await client.query({
+      query: `SELECT name FROM system.columns WHERE database = '${database}' AND table = '${table}' ORDER BY position`,
+      format: 'JSONCompactEachRow',
+    })
+  ).json<[string]>();
+  return rows.map(([name]) => name);
+}
+
+/** Every row of `table`, as the values of `columns`, in time order. */
+async function readColumns(client: ClickHouseClient, columns: string[], table: string): Promise<unknown[][]> {
+  return (
+    await client.query({
+      query: `SELECT ${columns.map((c) => `\`${c}\``).join(', ')} FROM ${table} ORDER BY Timestamp, ObservedTimestamp`,
+      format: 'JSONCompactEachRow',
+      clickhouse_settings: { output_format_json_quote_64bit_integers: 1 },
+    })
+  ).json<unknown[]>();
+}
+
+/** `rows` equal `expected` column by column, one assertion a column. */
+function sameColumns(t: Test, columns: string[], rows: unknown[][], expected: unknown[][], label: string): void {
+  columns.forEach((column, c) => {
+    t.same(
+      rows.map((row) => row[c]),
+      expected.map((row) => row[c]),
+      `${label}: ${column}`,
+    );
+  });
+}
+
 t.test('rows inserted from a file, compressed or not, are stored as the rows in the statement, column by column', async (t) => {
   const dir = tempDir('rows-file');
   const client = embeddedClient(dir);
@@ -115,35 +148,14 @@ t.test('rows inserted from a file, compressed or not, are stored as the rows in 
     t.notOk(existsSync(file), 'the file is removed');
   }
 
-  const columns = (
-    await (
-      await client.query({
-        query: "SELECT name FROM system.columns WHERE database = 'otel' AND table = 'in_statement' ORDER BY position",
-        format: 'JSONCompactEachRow',
-      })
-    ).json<[string]>()
-  ).map(([name]) => name);
+  const columns = await columnsOf(client, 'otel', 'in_statement');
   t.ok(columns.includes('TemplateParams') && columns.includes('__otel_materialized_host.name'), 'materialised columns too');
-  const read = async (table: string) =>
-    (
-      await client.query({
-        query: `SELECT ${columns.map((c) => `\`${c}\``).join(', ')} FROM otel.${table} ORDER BY Timestamp, ObservedTimestamp`,
-        format: 'JSONCompactEachRow',
-        clickhouse_settings: { output_format_json_quote_64bit_integers: 1 },
-      })
-    ).json<unknown[]>();
-  const a = await read('in_statement');
+  const a = await readColumns(client, columns, 'otel.in_statement');
   t.equal(a.length, records);
   for (const table of ['from_file', 'from_zstd_file']) {
-    const b = await read(table);
+    const b = await readColumns(client, columns, `otel.${table}`);
     t.equal(b.length, records, table);
-    columns.forEach((column, c) => {
-      t.same(
-        b.map((row) => row[c]),
-        a.map((row) => row[c]),
-        `${table}: ${column}`,
-      );
-    });
+    sameColumns(t, columns, b, a, table);
   }
   const body = a.map((row) => row[columns.indexOf('Body')] as string).find((s) => s.length > 100_000);
   t.ok(body, 'a body over 100,000 characters is among them');
@@ -152,7 +164,7 @@ t.test('rows inserted from a file, compressed or not, are stored as the rows in 
 t.test('rows sent to a server in the body after the query, zstd or not, and those an older queue holds, are stored as the rows in the statement, column by column', async (t) => {
   const front = await ClickHouseHttpFront.start({ path: tempDir('rows-body') });
   t.teardown(() => front.close());
-  const client = createClient({ url: front.url, clickhouse_settings: { output_format_json_quote_64bit_integers: 1 } });
+  const client = createClient({ url: front.url });
   t.teardown(() => client.close());
   const logs = encodeLogs(everyKindBatch(), 1_800_000_000_000_000_000n);
   const records = TEXTS.length * VALUES.length;
@@ -195,33 +207,13 @@ t.test('rows sent to a server in the body after the query, zstd or not, and thos
     query: logsInsertStatement('body_none.in_statement', logs, lines),
     clickhouse_settings: { max_query_size: String(lines.length * 3 + 1024) },
   });
-  const columns = (
-    await (
-      await client.query({
-        query: "SELECT name FROM system.columns WHERE database = 'body_none' AND table = 'otel_logs' ORDER BY position",
-        format: 'JSONCompactEachRow',
-      })
-    ).json<[string]>()
-  ).map(([name]) => name);
-  const read = async (table: string) =>
-    (
-      await client.query({
-        query: `SELECT ${columns.map((c) => `\`${c}\``).join(', ')} FROM ${table} ORDER BY Timestamp, ObservedTimestamp`,
-        format: 'JSONCompactEachRow',
-      })
-    ).json<unknown[]>();
-  const a = await read('body_none.in_statement');
+  const columns = await columnsOf(client, 'body_none', 'otel_logs');
+  const a = await readColumns(client, columns, 'body_none.in_statement');
   t.equal(a.length, records);
   for (const database of ['body_zstd', 'body_gzip', 'body_none', 'queued_text_parts', 'queued_statement']) {
-    const b = await read(`${database}.otel_logs`);
+    const b = await readColumns(client, columns, `${database}.otel_logs`);
     t.equal(b.length, records, database);
-    columns.forEach((column, c) => {
-      t.same(
-        b.map((row) => row[c]),
-        a.map((row) => row[c]),
-        `${database}: ${column}`,
-      );
-    });
+    sameColumns(t, columns, b, a, database);
   }
   t.same([...front.encodings.keys()].filter((e) => e !== '').sort(), ['gzip', 'zstd'], 'the bodies were compressed as configured');
 });
