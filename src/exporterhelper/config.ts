@@ -1,5 +1,28 @@
 import { z } from 'zod';
-import { byteSize, duration, positiveInt, section } from '../config/types.js';
+import { byteSize, duration, nonNegativeInt, positiveInt, section } from '../config/types.js';
+
+/**
+ * `sending_queue.batch`, as the OTel Collector's exporterhelper spells it (sizes count log
+ * records): batches are encoded into one payload as they arrive, which is queued once it holds
+ * min_size records, or flush_timeout after its first; a caller is answered once its records are
+ * queued. It takes the place of the batch processor, and its records do not wait as objects (D86).
+ */
+export const exporterBatchSchema = z
+  .preprocess(
+    // `batch:` with nothing under it turns batching on with the defaults, as in the Collector.
+    (v) => (v === null ? {} : v),
+    z.strictObject({
+      flush_timeout: duration('200ms'),
+      min_size: positiveInt(8192),
+      /** A payload never grows past this many records by adding a batch to it; 0: no limit. */
+      max_size: nonNegativeInt(0),
+    }),
+  )
+  .refine((c) => c.flush_timeout > 0, { message: 'must be greater than 0', path: ['flush_timeout'] })
+  .refine((c) => c.max_size === 0 || c.max_size >= c.min_size, {
+    message: 'must be 0 or at least min_size',
+    path: ['max_size'],
+  });
 
 /**
  * `sending_queue`, as the OTel Collector's exporterhelper spells it; sizes count log records.
@@ -17,6 +40,7 @@ export const sendingQueueSchema = section({
   fsync: z.enum(['always', 'interval', 'never']).default('interval'),
   fsync_interval: duration('1s'),
   segment_size: byteSize('64MiB'),
+  batch: exporterBatchSchema.optional(),
 })
   .refine((c) => c.enabled || c.storage === undefined, {
     message: 'a persistent queue needs enabled: true',
@@ -26,7 +50,16 @@ export const sendingQueueSchema = section({
     message: 'must be greater than 0 with fsync: interval',
     path: ['fsync_interval'],
   })
-  .refine((c) => c.segment_size >= 4096, { message: 'must be at least 4096 bytes', path: ['segment_size'] });
+  .refine((c) => c.segment_size >= 4096, { message: 'must be at least 4096 bytes', path: ['segment_size'] })
+  .refine((c) => c.enabled || c.batch === undefined, {
+    message: 'batching in the sending queue needs enabled: true',
+    path: ['batch'],
+  })
+  // A batch is counted in the queue while it fills, so a larger one would wait for its timeout.
+  .refine((c) => c.batch === undefined || c.batch.min_size <= c.queue_size, {
+    message: 'must be at most sending_queue.queue_size',
+    path: ['batch', 'min_size'],
+  });
 
 /** `retry_on_failure`, as the OTel Collector's exporterhelper spells it. */
 export const retryOnFailureSchema = section({

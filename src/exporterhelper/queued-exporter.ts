@@ -43,6 +43,8 @@ export const bytesCodec: PayloadCodec<Uint8Array> = {
  */
 export interface ExportSender<P> {
   prepare(batch: LogBatch): P;
+  /** For `sending_queue.batch`: a payload built from batches added as they arrive. */
+  builder?(): PayloadBuilder<P>;
   /** `attempt` counts this batch's attempts from 1. */
   attempt(payload: P, records: number, token: string, attempt: number): Promise<void | ExportOutcome>;
   codec?: PayloadCodec<P>;
@@ -61,6 +63,25 @@ export interface ExportOutcome {
   rejected: number;
   /** The refused records as files for the dead-letter directory, and why they were refused. */
   deadLetter?: { error: string; files: DeadLetterFile[] };
+}
+
+/**
+ * One payload built from many batches: each is encoded when it is added, so the records of a
+ * request are garbage once it is added rather than held until the batch is full.
+ */
+export interface PayloadBuilder<P> {
+  /** Encodes the batch into the payload; if it throws, the payload is as it was before. */
+  add(batch: LogBatch): void;
+  /** The payload of every batch added; the builder is done with. */
+  finish(): P;
+}
+
+/** The batch `sending_queue.batch` is filling, and the callers whose records are in it. */
+interface OpenBatch<P> {
+  builder: PayloadBuilder<P>;
+  records: number;
+  waiting: Array<{ resolve: () => void; reject: (err: unknown) => void }>;
+  timer: NodeJS.Timeout;
 }
 
 interface QueueItem<P> {
@@ -132,6 +153,9 @@ export class QueuedExporter<P> implements Exporter {
   private disk: DiskQueue | undefined;
   private adoptTimer: NodeJS.Timeout | undefined;
   private readonly deadLetter: DeadLetterDirectory | undefined;
+  /** With sending_queue.batch: the batch being filled, and the filled ones being queued. */
+  private open: OpenBatch<P> | undefined;
+  private readonly flushing = new Set<Promise<void>>();
 
   private readonly queueConfig: SendingQueueConfig;
   private readonly retryConfig: RetryOnFailureConfig;
@@ -160,6 +184,8 @@ export class QueuedExporter<P> implements Exporter {
     }
     if (config.dead_letter?.path)
       this.deadLetter = new DeadLetterDirectory(resolvePath(config.dead_letter.path), context.id);
+    if (this.queueConfig.batch && !sender.builder)
+      throw new Error(`${context.id}: this exporter cannot batch in its sending queue (sending_queue.batch)`);
   }
 
   async start(): Promise<void> {
@@ -185,7 +211,12 @@ export class QueuedExporter<P> implements Exporter {
       throw new BackPressureError(`${this.context.id}: sending queue is full (${held})`);
     }
     if (this.closing) throw new ShuttingDownError(this.context.id);
-    const payload = this.sender.prepare(batch);
+    if (this.queueConfig.batch) return this.addToBatch(batch, records);
+    return this.enqueue(this.sender.prepare(batch), records);
+  }
+
+  /** Queues a payload: in memory, or written to the disk queue before this resolves. */
+  private async enqueue(payload: P, records: number): Promise<void> {
     const token = randomUUID();
     if (!this.disk) {
       const bytes = this.sender.codec?.byteLength(payload) ?? 0;
@@ -207,6 +238,49 @@ export class QueuedExporter<P> implements Exporter {
     const cache = this.cachedBytes + encoded.length <= DISK_QUEUE_MEMORY_CACHE_BYTES;
     if (cache) this.cachedBytes += encoded.length;
     this.push({ payload: cache ? payload : undefined, records, bytes: encoded.length, token, stored });
+  }
+
+  /**
+   * sending_queue.batch: the batch is encoded into the one being filled, which is queued once it
+   * holds min_size records or flush_timeout after it was started; the caller is answered when it
+   * is queued (on disk, with storage), or with the error that kept it out. A batch never goes
+   * past max_size by adding to it: a larger request is queued on its own.
+   */
+  private addToBatch(batch: LogBatch, records: number): Promise<void> {
+    const { min_size, max_size, flush_timeout } = this.queueConfig.batch!;
+    if (this.open && max_size > 0 && this.open.records + records > max_size) this.flushBatch();
+    const open = (this.open ??= {
+      builder: this.sender.builder!(),
+      records: 0,
+      waiting: [],
+      timer: setTimeout(() => this.flushBatch(), flush_timeout),
+    });
+    open.builder.add(batch);
+    open.records += records;
+    // Counted as queued from now: the queue's limits hold the batch being filled too.
+    this.reserve(records, 0);
+    const queued = new Promise<void>((resolve, reject) => open.waiting.push({ resolve, reject }));
+    if (open.records >= min_size || this.draining) this.flushBatch();
+    return queued;
+  }
+
+  private flushBatch(): void {
+    const open = this.open;
+    if (!open) return;
+    this.open = undefined;
+    clearTimeout(open.timer);
+    if (open.records === 0) return;
+    this.reserve(-open.records, 0);
+    const queued = (async () => this.enqueue(open.builder.finish(), open.records))().then(
+      () => {
+        for (const w of open.waiting) w.resolve();
+      },
+      (err: unknown) => {
+        for (const w of open.waiting) w.reject(err);
+      },
+    );
+    this.flushing.add(queued);
+    void queued.finally(() => this.flushing.delete(queued));
   }
 
   /** Room for `records` more; a batch larger than the whole queue is taken when the queue is empty. */
@@ -276,6 +350,7 @@ export class QueuedExporter<P> implements Exporter {
    */
   prepareShutdown(deadline: number): void {
     this.draining = true;
+    this.flushBatch();
     this.setDeadline(deadline);
     this.room.wake();
   }
@@ -302,6 +377,8 @@ export class QueuedExporter<P> implements Exporter {
    * next start; in memory it is lost, and counted.
    */
   async shutdown(deadline: number): Promise<void> {
+    this.flushBatch();
+    await waitUntilDeadline(Promise.all(this.flushing), deadline);
     this.closing = true;
     this.setDeadline(deadline);
     for (const wake of this.wakeups.splice(0)) wake();

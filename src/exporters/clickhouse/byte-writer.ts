@@ -93,6 +93,16 @@ export class ByteWriter {
     return this.buf.subarray(0, this.pos);
   }
 
+  /** Bytes written so far. */
+  get length(): number {
+    return this.pos;
+  }
+
+  /** Forgets what was written after the first `length` bytes. */
+  truncate(length: number): void {
+    this.pos = Math.min(this.pos, length);
+  }
+
   /** Starts over, keeping the buffer at the size it grew to. */
   reset(): void {
     this.pos = 0;

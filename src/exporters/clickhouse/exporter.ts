@@ -4,7 +4,12 @@ import { Readable } from 'node:stream';
 import { ClickHouseLogLevel, createClient, type ClickHouseClient } from '@clickhouse/client';
 import type { ComponentContext, NewTemplate, StoredTemplate } from '../../pipeline/component.js';
 import type { DeadLetterFile } from '../../exporterhelper/dead-letter.js';
-import type { ExportOutcome, ExportSender, PayloadCodec } from '../../exporterhelper/queued-exporter.js';
+import type {
+  ExportOutcome,
+  ExportSender,
+  PayloadBuilder,
+  PayloadCodec,
+} from '../../exporterhelper/queued-exporter.js';
 import { PermanentExportError, RetryableExportError } from '../../pipeline/errors.js';
 import { StoreUnavailableError, type LogStoreTables } from '../../pipeline/host.js';
 import type { LogBatch } from '../../pipeline/model.js';
@@ -12,9 +17,9 @@ import { parseEndpoint, requestCompression, type ClickHouseExporterConfig } from
 import { classifyClickHouseError, isMissingSchemaError, isRowDependent } from './error-classifier.js';
 import {
   countOlderThan,
-  encodeLogs,
+  LogsInsertBuilder,
   encodeNewTemplatesInsert,
-  encodeTemplatesInsert,
+  TemplatesInsertBuilder,
   logsBodyInsertHead,
   logsFileInsertStatement,
   logsInsertStatement,
@@ -120,14 +125,29 @@ export class ClickHouseLogsSender implements ExportSender<InsertPayload> {
   }
 
   prepare(batch: LogBatch): InsertPayload {
-    const now = BigInt(Date.now()) * 1_000_000n;
-    // Still inserted: ClickHouse is the judge of its TTL (its clock, whole parts), and the
-    // rows stay queryable until it drops them. Counted, since the sender was answered 200.
-    if (this.config.ttl > 0) {
-      const expired = countOlderThan(batch, now - BigInt(this.config.ttl) * 1_000_000n, now);
-      if (expired > 0) this.metrics.expired(expired);
-    }
-    return { logs: encodeLogs(batch, now), templates: encodeTemplatesInsert(batch, this.templatesTable, now) };
+    const builder = this.builder();
+    builder.add(batch);
+    return builder.finish();
+  }
+
+  builder(): PayloadBuilder<InsertPayload> {
+    const logs = new LogsInsertBuilder();
+    const templates = new TemplatesInsertBuilder();
+    const ttlNanos = BigInt(this.config.ttl) * 1_000_000n;
+    return {
+      add: (batch) => {
+        const now = BigInt(Date.now()) * 1_000_000n;
+        logs.add(batch, now);
+        templates.add(batch, now);
+        // Still inserted: ClickHouse is the judge of its TTL (its clock, whole parts), and the
+        // rows stay queryable until it drops them. Counted, since the sender was answered 200.
+        if (ttlNanos > 0n) {
+          const expired = countOlderThan(batch, now - ttlNanos, now);
+          if (expired > 0) this.metrics.expired(expired);
+        }
+      },
+      finish: () => ({ logs: logs.finish(), templates: templates.finish(this.templatesTable) }),
+    };
   }
 
   attempt(payload: InsertPayload, records: number, token: string, attempt: number): Promise<ExportOutcome | undefined> {

@@ -7,6 +7,7 @@ import {
   type AnyValue,
   type Attributes,
   type LogBatch,
+  type LogRecord,
   type TemplateRef,
 } from '../../pipeline/model.js';
 
@@ -92,10 +93,20 @@ export function partLines(part: RowsPart): Buffer {
 }
 
 /**
- * Writers kept from one batch to the next, so a batch's rows are written into a buffer already
- * grown to their size: no doubling copies, no new 32 MiB buffer a batch. Most batches have one part.
+ * Writers kept from one insert to the next, so an insert's rows are written into a buffer already
+ * grown to their size: no doubling copies, no new 32 MiB buffer an insert. Most inserts have one
+ * part; builders open at once (one per exporter) each take their own.
  */
 const KEPT_WRITERS: ByteWriter[] = [new ByteWriter(), new ByteWriter()];
+
+function takeWriter(): ByteWriter {
+  return KEPT_WRITERS.pop() ?? new ByteWriter();
+}
+
+function releaseWriter(writer: ByteWriter): void {
+  writer.reset();
+  if (KEPT_WRITERS.length < 2) KEPT_WRITERS.push(writer);
+}
 
 /** A JSON string literal that can sit inside a $$…$$ literal; a lone surrogate becomes U+FFFD. */
 function jsonText(s: string): string {
@@ -184,71 +195,144 @@ class JsonTable {
   }
 }
 
+/** The rows of one part being written: the UTC days [firstDay, lastDay] they fall in, fewer than MAX_DAYS_PER_PART. */
+interface OpenPart {
+  out: ByteWriter;
+  rows: number;
+  firstDay: number;
+  lastDay: number;
+  /** The nanoseconds those days cover, [from, to): most records fall in them, and need no division. */
+  from: bigint;
+  to: bigint;
+}
+
 /**
- * Encodes a batch for the logs insert. ClickHouse spends most of an insert parsing Map columns,
- * and a resource's attributes are the same for all its records: so resource and scope columns
- * are sent once per insert, as tables each row points into, and each row carries only their
- * index. Measured on chDB: half the insert CPU of a plain INSERT … FORMAT JSONCompactEachRow.
- * Timestamps and TemplateId are bare integers so 64-bit values arrive exactly. Map keys are
- * sorted: unsorted keys hurt compression and made equal maps differ upstream.
+ * Builds one logs insert from batches added as they arrive, so that a record is written as a row
+ * while it is young: the exporter batches encoded rows, not records, and the records of a request
+ * are garbage once it is added instead of surviving in a batch until it is full (D86).
+ *
+ * ClickHouse spends most of an insert parsing Map columns, and a resource's attributes are the
+ * same for all its records: so resource and scope columns are sent once per insert, as tables
+ * each row points into, and each row carries only their index. Measured on chDB: half the insert
+ * CPU of a plain INSERT … FORMAT JSONCompactEachRow. Timestamps and TemplateId are bare integers
+ * so 64-bit values arrive exactly. Map keys are sorted: unsorted keys hurt compression and made
+ * equal maps differ upstream.
  */
+export class LogsInsertBuilder {
+  private readonly resources = new JsonTable();
+  private readonly scopes = new JsonTable();
+  private readonly logAttributes = new JsonMapEncoder();
+  private readonly parts: OpenPart[] = [];
+  /** The part the last record went to: consecutive records mostly share a day. */
+  private current: OpenPart | undefined;
+  private rowCount = 0;
+
+  /** Rows added so far. */
+  get rows(): number {
+    return this.rowCount;
+  }
+
+  /**
+   * Writes the batch's records as rows. A batch that throws half-way (a value no encoder takes)
+   * leaves no row of its own behind, so the rows of the batches before it stay a valid insert.
+   */
+  add(batch: LogBatch, nowUnixNano: bigint): void {
+    const before = this.parts.map(({ out, rows, firstDay, lastDay, from, to }) => ({
+      length: out.length,
+      rows,
+      firstDay,
+      lastDay,
+      from,
+      to,
+    }));
+    try {
+      this.write(batch, nowUnixNano);
+    } catch (err) {
+      for (const p of this.parts.splice(before.length)) releaseWriter(p.out);
+      this.parts.forEach((p, i) => {
+        const was = before[i]!;
+        p.out.truncate(was.length);
+        this.rowCount -= p.rows - was.rows;
+        Object.assign(p, { rows: was.rows, firstDay: was.firstDay, lastDay: was.lastDay, from: was.from, to: was.to });
+      });
+      this.current = undefined;
+      throw err;
+    }
+  }
+
+  private write(batch: LogBatch, nowUnixNano: bigint): void {
+    for (const rl of batch.resourceLogs) {
+      const attrs = rl.resource.attributes;
+      const service = attrs['service.name'];
+      const r = this.resources.add([service === undefined ? '' : anyValueToString(service), rl.schemaUrl], attrs);
+      for (const sl of rl.scopeLogs) {
+        const s = this.scopes.add([sl.schemaUrl, sl.scope.name, sl.scope.version], sl.scope.attributes);
+        const tail = `,${r},${s}]\n`;
+        for (const rec of sl.logRecords) {
+          const observed =
+            rec.observedTimeUnixNano !== 0n && rec.observedTimeUnixNano <= MAX_UNIX_NANO
+              ? rec.observedTimeUnixNano
+              : nowUnixNano;
+          const time = recordTime(rec.timeUnixNano, rec.observedTimeUnixNano, nowUnixNano);
+          const current = this.current;
+          const part =
+            current !== undefined && time >= current.from && time < current.to ? current : this.partFor(time);
+          part.rows++;
+          this.rowCount++;
+          const out = part.out;
+          out.raw(`[${time},${observed},"${rec.traceId}","${rec.spanId}",${rec.flags & 0xff},`);
+          out.jsonString(rec.severityText);
+          out.raw(`,${rec.severityNumber & 0xff},`);
+          out.jsonString(typeof rec.body === 'string' ? rec.body : anyValueToString(rec.body));
+          out.byte(0x2c);
+          this.logAttributes.write(out, rec.attributes);
+          out.byte(0x2c);
+          out.jsonString(rec.eventName);
+          out.raw(`,${rec.templateId ?? 0n},`);
+          writeStringArray(out, rec.templateParams);
+          out.raw(tail);
+        }
+      }
+    }
+  }
+
+  /** The first part whose days, with this record's, stay fewer than MAX_DAYS_PER_PART; else a new one. */
+  private partFor(time: bigint): OpenPart {
+    const day = Number(time / NANOS_PER_DAY);
+    let part: OpenPart | undefined;
+    for (const p of this.parts) {
+      if (Math.max(p.lastDay, day) - Math.min(p.firstDay, day) < MAX_DAYS_PER_PART) {
+        part = p;
+        break;
+      }
+    }
+    if (part === undefined) {
+      part = { out: takeWriter(), rows: 0, firstDay: day, lastDay: day, from: 0n, to: 0n };
+      this.parts.push(part);
+    }
+    part.firstDay = Math.min(part.firstDay, day);
+    part.lastDay = Math.max(part.lastDay, day);
+    part.from = BigInt(part.firstDay) * NANOS_PER_DAY;
+    part.to = BigInt(part.lastDay + 1) * NANOS_PER_DAY;
+    this.current = part;
+    return part;
+  }
+
+  /** The insert: each part's rows compressed. The builder is done with; its buffers go back to be reused. */
+  finish(): LogsInsert {
+    const parts = this.parts.map((p) => rowsPart(p.out.bytes(), p.rows));
+    for (const p of this.parts) releaseWriter(p.out);
+    this.parts.length = 0;
+    this.current = undefined;
+    return { resources: this.resources.toString(), scopes: this.scopes.toString(), parts };
+  }
+}
+
+/** One batch as one logs insert. */
 export function encodeLogs(batch: LogBatch, nowUnixNano: bigint): LogsInsert {
-  const resources = new JsonTable();
-  const scopes = new JsonTable();
-  let minTime = MAX_UNIX_NANO;
-  let maxTime = 0n;
-  for (const rl of batch.resourceLogs) {
-    for (const sl of rl.scopeLogs) {
-      for (const rec of sl.logRecords) {
-        const time = recordTime(rec.timeUnixNano, rec.observedTimeUnixNano, nowUnixNano);
-        if (time < minTime) minTime = time;
-        if (time > maxTime) maxTime = time;
-      }
-    }
-  }
-  // Most batches span a day or two: one part, and no day is looked up per record.
-  const partOfDay =
-    maxTime / NANOS_PER_DAY - minTime / NANOS_PER_DAY < BigInt(MAX_DAYS_PER_PART)
-      ? undefined
-      : daysToParts(batch, nowUnixNano);
-  // Reset here, not only after use: an encode that threw left its rows in them.
-  for (const writer of KEPT_WRITERS) writer.reset();
-  const writers: ByteWriter[] = [];
-  const rows: number[] = [];
-  const logAttributes = new JsonMapEncoder();
-  for (const rl of batch.resourceLogs) {
-    const attrs = rl.resource.attributes;
-    const service = attrs['service.name'];
-    const r = resources.add([service === undefined ? '' : anyValueToString(service), rl.schemaUrl], attrs);
-    for (const sl of rl.scopeLogs) {
-      const s = scopes.add([sl.schemaUrl, sl.scope.name, sl.scope.version], sl.scope.attributes);
-      const tail = `,${r},${s}]\n`;
-      for (const rec of sl.logRecords) {
-        const observed =
-          rec.observedTimeUnixNano !== 0n && rec.observedTimeUnixNano <= MAX_UNIX_NANO
-            ? rec.observedTimeUnixNano
-            : nowUnixNano;
-        const time = recordTime(rec.timeUnixNano, rec.observedTimeUnixNano, nowUnixNano);
-        const part = partOfDay === undefined ? 0 : partOfDay.get(Number(time / NANOS_PER_DAY))!;
-        const out = (writers[part] ??= KEPT_WRITERS[part] ?? new ByteWriter());
-        rows[part] = (rows[part] ?? 0) + 1;
-        out.raw(`[${time},${observed},"${rec.traceId}","${rec.spanId}",${rec.flags & 0xff},`);
-        out.jsonString(rec.severityText);
-        out.raw(`,${rec.severityNumber & 0xff},`);
-        out.jsonString(typeof rec.body === 'string' ? rec.body : anyValueToString(rec.body));
-        out.byte(0x2c);
-        logAttributes.write(out, rec.attributes);
-        out.byte(0x2c);
-        out.jsonString(rec.eventName);
-        out.raw(`,${rec.templateId ?? 0n},`);
-        writeStringArray(out, rec.templateParams);
-        out.raw(tail);
-      }
-    }
-  }
-  const parts: RowsPart[] = [];
-  writers.forEach((writer, i) => parts.push(rowsPart(writer.bytes(), rows[i]!)));
-  return { resources: resources.toString(), scopes: scopes.toString(), parts };
+  const builder = new LogsInsertBuilder();
+  builder.add(batch, nowUnixNano);
+  return builder.finish();
 }
 
 /** Records whose stored Timestamp will be before `cutoffUnixNano`. */
@@ -266,20 +350,6 @@ export function countOlderThan(batch: LogBatch, cutoffUnixNano: bigint, nowUnixN
 function recordTime(time: bigint, observed: bigint, now: bigint): bigint {
   if (time !== 0n && time <= MAX_UNIX_NANO) return time;
   return observed !== 0n && observed <= MAX_UNIX_NANO ? observed : now;
-}
-
-/** The part each day goes to: consecutive days in groups of MAX_DAYS_PER_PART. */
-function daysToParts(batch: LogBatch, nowUnixNano: bigint): Map<number, number> {
-  const days = new Set<number>();
-  for (const rl of batch.resourceLogs) {
-    for (const sl of rl.scopeLogs) {
-      for (const rec of sl.logRecords)
-        days.add(Number(recordTime(rec.timeUnixNano, rec.observedTimeUnixNano, nowUnixNano) / NANOS_PER_DAY));
-    }
-  }
-  const parts = new Map<number, number>();
-  [...days].sort((a, b) => a - b).forEach((day, i) => parts.set(day, Math.floor(i / MAX_DAYS_PER_PART)));
-  return parts;
 }
 
 /** A ClickHouse SQL string literal. */
@@ -368,69 +438,69 @@ const TEMPLATE_STRUCTURE =
   'ReplacedIds Array(UInt64), Source String';
 
 /**
- * One row per template seen in the batch, for the log_templates table: its first and last
- * timestamps, count, services, highest severity and a sample message in this batch. The table's
- * aggregate columns merge these rows into the template's totals. Undefined when no record has a
- * template.
+ * One row per template seen in the batches added, for the log_templates table: its first and
+ * last timestamps, count, services, highest severity and a sample message. The table's aggregate
+ * columns merge these rows into the template's totals.
  */
-export function encodeTemplatesInsert(batch: LogBatch, table: string, nowUnixNano: bigint): string | undefined {
-  const templates = new Map<bigint, TemplateAggregate>();
-  for (const rl of batch.resourceLogs) {
-    const serviceValue = rl.resource.attributes['service.name'];
-    const service = serviceValue === undefined ? '' : anyValueToString(serviceValue);
-    for (const sl of rl.scopeLogs) {
-      for (const rec of sl.logRecords) {
-        const ref = rec.template;
-        if (!ref) continue;
-        const time = rec.timeUnixNano || rec.observedTimeUnixNano || nowUnixNano;
-        const sample = typeof rec.body === 'string' ? rec.body : anyValueToString(rec.body);
-        const agg = aggregateOf(templates, ref, time, rec.severityNumber, rec.severityText, sample);
-        agg.count++;
-        if (time < agg.first) agg.first = time;
-        if (time > agg.last) agg.last = time;
-        agg.services.add(service);
-        if (rec.severityNumber > agg.severityNumber) {
-          agg.severityNumber = rec.severityNumber;
-          agg.severityText = rec.severityText;
-        }
-        // A spacing variant belongs to its template: the template's row lists it as replaced.
-        if (ref.variantOf) {
-          const owner = aggregateOf(templates, ref.variantOf, time, rec.severityNumber, rec.severityText, sample);
-          if (!owner.replaced.includes(ref.id)) owner.replaced.push(ref.id);
-          owner.services.add(service);
+export class TemplatesInsertBuilder {
+  private readonly templates = new Map<bigint, TemplateAggregate>();
+
+  add(batch: LogBatch, nowUnixNano: bigint): void {
+    const templates = this.templates;
+    for (const rl of batch.resourceLogs) {
+      const serviceValue = rl.resource.attributes['service.name'];
+      const service = serviceValue === undefined ? '' : anyValueToString(serviceValue);
+      for (const sl of rl.scopeLogs) {
+        for (const rec of sl.logRecords) {
+          const ref = rec.template;
+          if (!ref) continue;
+          const time = rec.timeUnixNano || rec.observedTimeUnixNano || nowUnixNano;
+          const agg = templates.get(ref.id) ?? aggregateOf(templates, ref, time, rec);
+          agg.count++;
+          if (time < agg.first) agg.first = time;
+          if (time > agg.last) agg.last = time;
+          agg.services.add(service);
+          if (rec.severityNumber > agg.severityNumber) {
+            agg.severityNumber = rec.severityNumber;
+            agg.severityText = rec.severityText;
+          }
+          // A spacing variant belongs to its template: the template's row lists it as replaced.
+          if (ref.variantOf) {
+            const owner = templates.get(ref.variantOf.id) ?? aggregateOf(templates, ref.variantOf, time, rec);
+            if (!owner.replaced.includes(ref.id)) owner.replaced.push(ref.id);
+            owner.services.add(service);
+          }
         }
       }
     }
   }
-  if (templates.size === 0) return undefined;
-  return encodeTemplateRows(templates.values(), table);
+
+  /** The insert into `table`; undefined when no record had a template. */
+  finish(table: string): string | undefined {
+    return this.templates.size === 0 ? undefined : encodeTemplateRows(this.templates.values(), table);
+  }
 }
 
 function aggregateOf(
   templates: Map<bigint, TemplateAggregate>,
   ref: TemplateRef,
   time: bigint,
-  severityNumber: number,
-  severityText: string,
-  sample: string,
+  rec: LogRecord,
 ): TemplateAggregate {
-  let agg = templates.get(ref.id);
-  if (!agg) {
-    agg = {
-      id: ref.id,
-      text: ref.text,
-      replaced: ref.replaced.slice(),
-      source: ref.source,
-      first: time,
-      last: time,
-      count: 0,
-      services: new Set(),
-      severityNumber,
-      severityText,
-      sample,
-    };
-    templates.set(ref.id, agg);
-  }
+  const agg: TemplateAggregate = {
+    id: ref.id,
+    text: ref.text,
+    replaced: ref.replaced.slice(),
+    source: ref.source,
+    first: time,
+    last: time,
+    count: 0,
+    services: new Set(),
+    severityNumber: rec.severityNumber,
+    severityText: rec.severityText,
+    sample: typeof rec.body === 'string' ? rec.body : anyValueToString(rec.body),
+  };
+  templates.set(ref.id, agg);
   return agg;
 }
 
