@@ -195,7 +195,7 @@ class JsonTable {
   }
 }
 
-/** The rows of one part being written: the UTC days [firstDay, lastDay] they fall in, fewer than MAX_DAYS_PER_PART. */
+/** The rows of one part being written: the UTC days [firstDay, lastDay] they fall in, at most MAX_DAYS_PER_PART. */
 interface OpenPart {
   out: ByteWriter;
   rows: number;
@@ -225,12 +225,6 @@ export class LogsInsertBuilder {
   private readonly parts: OpenPart[] = [];
   /** The part the last record went to: consecutive records mostly share a day. */
   private current: OpenPart | undefined;
-  private rowCount = 0;
-
-  /** Rows added so far. */
-  get rows(): number {
-    return this.rowCount;
-  }
 
   /**
    * Writes the batch's records as rows. A batch that throws half-way (a value no encoder takes)
@@ -252,7 +246,6 @@ export class LogsInsertBuilder {
       this.parts.forEach((p, i) => {
         const was = before[i]!;
         p.out.truncate(was.length);
-        this.rowCount -= p.rows - was.rows;
         Object.assign(p, { rows: was.rows, firstDay: was.firstDay, lastDay: was.lastDay, from: was.from, to: was.to });
       });
       this.current = undefined;
@@ -278,7 +271,6 @@ export class LogsInsertBuilder {
           const part =
             current !== undefined && time >= current.from && time < current.to ? current : this.partFor(time);
           part.rows++;
-          this.rowCount++;
           const out = part.out;
           out.raw(`[${time},${observed},"${rec.traceId}","${rec.spanId}",${rec.flags & 0xff},`);
           out.jsonString(rec.severityText);
@@ -296,7 +288,7 @@ export class LogsInsertBuilder {
     }
   }
 
-  /** The first part whose days, with this record's, stay fewer than MAX_DAYS_PER_PART; else a new one. */
+  /** The first part whose days, with this record's, stay at most MAX_DAYS_PER_PART; else a new one. */
   private partFor(time: bigint): OpenPart {
     const day = Number(time / NANOS_PER_DAY);
     let part: OpenPart | undefined;

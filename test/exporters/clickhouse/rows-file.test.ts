@@ -1,118 +1,19 @@
 import { existsSync, mkdirSync, readdirSync, watch, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createClient, type ClickHouseClient } from '@clickhouse/client';
+import { createClient } from '@clickhouse/client';
 import { pino } from 'pino';
-import t, { type Test } from 'tap';
+import t from 'tap';
 import { clickhouseConfigSchema } from '../../../src/exporters/clickhouse/config.js';
 import { encodeLogs, logsFileInsertStatement, logsInsertStatement, partLines } from '../../../src/exporters/clickhouse/row-encoder.js';
 import { RowsFiles } from '../../../src/exporters/clickhouse/rows-files.js';
 import { ClickHouseLogsSender } from '../../../src/exporters/clickhouse/exporter.js';
 import { schemaStatements } from '../../../src/exporters/clickhouse/schema.js';
 import { Telemetry } from '../../../src/telemetry/metrics.js';
-import { newAttributes, newLogRecord, type AnyValue, type LogBatch } from '../../../src/pipeline/model.js';
 import { encodeLogsRequest } from '../../../src/otlp/index.js';
 import { ClickHouseHttpFront } from '../../support/clickhouse-http-front.js';
+import { columnsOf, readColumns, sameColumns } from '../../support/columns.js';
+import { everyKindBatch, TEXTS, VALUES } from '../../support/every-kind-batch.js';
 import { embeddedClient, pipelineYaml, queryRows, startTestDaemon, tempDir, waitFor } from '../../support/daemon.js';
-
-const TEXTS = [
-  '',
-  'plain ascii',
-  'dollar $$ heredoc $$) end',
-  "quote ' backslash \\ and \\' together",
-  'newline\nTAB\tNUL \u0000 CR\r',
-  'unicode ✓ 日本語 🚀',
-  'lone surrogate \ud800 here',
-  '"quotes" }] brackets [{',
-];
-
-const VALUES: AnyValue[] = [
-  'a string',
-  true,
-  false,
-  0n,
-  -(2n ** 63n),
-  2n ** 63n - 1n,
-  0.1,
-  -1.5e300,
-  new Uint8Array([0, 1, 0xfe, 0xff]),
-  ['x', 1n, [true, null], { nested: 'kv' }],
-  { k: 'v', deeper: { list: [1.25, 'y'] } },
-  null,
-  [],
-];
-
-function everyKindBatch(hugeBody = true): LogBatch {
-  const batch: LogBatch = { resourceLogs: [] };
-  TEXTS.forEach((text, i) => {
-    const resource = newAttributes();
-    resource['service.name'] = `svc ${text}`;
-    resource[`r ${text}`] = VALUES[i % VALUES.length]!;
-    const scopeAttributes = newAttributes();
-    scopeAttributes[`s ${text}`] = VALUES[(i + 3) % VALUES.length]!;
-    const logRecords = VALUES.map((value, j) => {
-      const r = newLogRecord();
-      r.timeUnixNano = j === 0 ? 0n : 1_700_000_000_000_000_000n + BigInt(i * 100 + j);
-      r.observedTimeUnixNano = 1_700_000_000_500_000_000n + BigInt(i * 100 + j);
-      r.traceId = 'ab'.repeat(16);
-      r.spanId = j % 2 ? '' : 'cd'.repeat(8);
-      r.flags = j;
-      r.severityNumber = j % 25;
-      r.severityText = text;
-      r.body = j === 1 && hugeBody ? `${text} `.repeat(50_000) : j === 2 ? value : text;
-      r.eventName = text;
-      r.attributes[text] = value;
-      r.attributes['kind'] = String(j);
-      r.templateId = j % 3 === 0 ? 2n ** 64n - 1n - BigInt(j) : BigInt(j);
-      r.templateParams = j % 2 ? [] : [text, '<*>', String(2n ** 63n + BigInt(j))];
-      return r;
-    });
-    batch.resourceLogs.push({
-      resource: { attributes: resource, droppedAttributesCount: 0 },
-      schemaUrl: `https://example.com/${i}`,
-      scopeLogs: [
-        {
-          scope: { name: `scope ${text}`, version: String(i), attributes: scopeAttributes, droppedAttributesCount: 0 },
-          schemaUrl: text,
-          logRecords,
-        },
-      ],
-    });
-  });
-  return batch;
-}
-
-/** The columns of a table, in order: materialised ones too. */
-async function columnsOf(client: ClickHouseClient, database: string, table: string): Promise<string[]> {
-  const rows = await (
-    await client.query({
-      query: `SELECT name FROM system.columns WHERE database = '${database}' AND table = '${table}' ORDER BY position`,
-      format: 'JSONCompactEachRow',
-    })
-  ).json<[string]>();
-  return rows.map(([name]) => name);
-}
-
-/** Every row of `table`, as the values of `columns`, in time order. */
-async function readColumns(client: ClickHouseClient, columns: string[], table: string): Promise<unknown[][]> {
-  return (
-    await client.query({
-      query: `SELECT ${columns.map((c) => `\`${c}\``).join(', ')} FROM ${table} ORDER BY Timestamp, ObservedTimestamp`,
-      format: 'JSONCompactEachRow',
-      clickhouse_settings: { output_format_json_quote_64bit_integers: 1 },
-    })
-  ).json<unknown[]>();
-}
-
-/** `rows` equal `expected` column by column, one assertion a column. */
-function sameColumns(t: Test, columns: string[], rows: unknown[][], expected: unknown[][], label: string): void {
-  columns.forEach((column, c) => {
-    t.same(
-      rows.map((row) => row[c]),
-      expected.map((row) => row[c]),
-      `${label}: ${column}`,
-    );
-  });
-}
 
 t.test('rows inserted from a file, compressed or not, are stored as the rows in the statement, column by column', async (t) => {
   const dir = tempDir('rows-file');
