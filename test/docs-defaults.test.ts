@@ -48,6 +48,7 @@ const SECTIONS: Record<string, { defaults: Defaults; prefix?: string }> = {
   'Processor `resourcedetection`': { defaults: component('processor', 'resourcedetection') },
   'Exporter `clickhouse`': { defaults: component('exporter', 'clickhouse') },
   'Sending queue, retries and dead letter': { defaults: component('exporter', 'clickhouse') },
+  '`sending_queue.batch`': { defaults: component('exporter', 'clickhouse', { sending_queue: { batch: {} } }) },
   'Exporter `otlp` (and `otlphttp`)': { defaults: component('exporter', 'otlp', { endpoint: 'gateway:4317' }) },
   'Extension `bearertokenauth`': { defaults: component('extension', 'bearertokenauth', { token: 't' }) },
   'Extension `console`': { defaults: component('extension', 'console') },
