@@ -165,15 +165,19 @@ export class QueuedExporter<P> implements Exporter {
     config: ExporterHelperConfig,
     private readonly sender: ExportSender<P>,
   ) {
-    // The limits are the whole service's: each of service.workers processes has its share.
+    // The limits are the whole service's: each of service.workers processes has its share, and
+    // an insert being filled never needs more than that share to be queued.
     const workers = context.worker?.count ?? 1;
+    const { batch } = config.sending_queue;
+    const queueSize = Math.max(1, Math.floor(config.sending_queue.queue_size / workers));
     this.queueConfig =
       workers === 1
         ? config.sending_queue
         : {
             ...config.sending_queue,
-            queue_size: Math.max(1, Math.floor(config.sending_queue.queue_size / workers)),
+            queue_size: queueSize,
             max_bytes: Math.floor(config.sending_queue.max_bytes / workers),
+            batch: batch && { ...batch, min_size: Math.min(batch.min_size, queueSize) },
           };
     this.retryConfig = config.retry_on_failure;
     if ((this.queueConfig.storage !== undefined || this.queueConfig.max_bytes > 0) && !sender.codec) {

@@ -338,3 +338,13 @@ service:
     );
   }
 });
+
+t.test('with service.workers, min_size is at most the share of queue_size each worker has', async (t) => {
+  const sink = scriptedSink();
+  const ctx = { ...context(), worker: { index: 0, count: 4 } };
+  const { exporter } = await started(sink, { queue_size: 100, batch: { min_size: 50, flush_timeout: '1h' } }, ctx);
+  t.teardown(() => exporter.shutdown(Date.now() + 1000));
+  const call = tracked(exporter.consume(batchOf(25)));
+  await sleep(0);
+  t.equal(call.state, 'resolved', 'a worker whose share is 25 records queues its insert at 25, not after an hour');
+});
