@@ -271,7 +271,7 @@ t.test('a batch the disk queue cannot write is refused to every caller in it, an
   t.equal(exporter.health().status, 'degraded', '/health says the queue cannot write');
 });
 
-function configIssues(sendingQueue: string): string[] {
+function configIssues(sendingQueue: string, exporter = 'clickhouse:'): string[] {
   try {
     loadConfig(
       {
@@ -279,12 +279,12 @@ function configIssues(sendingQueue: string): string[] {
 receivers:
   otlp: { protocols: { http: {} } }
 exporters:
-  clickhouse:
+  ${exporter}
     sending_queue:
 ${sendingQueue.replace(/^/gm, '      ')}
 service:
   pipelines:
-    logs: { receivers: [otlp], exporters: [clickhouse] }
+    logs: { receivers: [otlp], exporters: [${exporter.split(':')[0]}] }
 `,
       },
       {},
@@ -337,6 +337,11 @@ service:
       `${yaml.replace(/\n/g, '; ')} → ${issues.join(' | ') || 'no error'}`,
     );
   }
+  const otlp = configIssues('batch: {}', 'otlp:\n    endpoint: gateway:4317');
+  t.ok(
+    otlp.some((i) => /^exporters\.otlp\.sending_queue\.batch: .*batch processor/.test(i)),
+    `the otlp exporter refuses sending_queue.batch when the config loads → ${otlp.join(' | ') || 'no error'}`,
+  );
 });
 
 t.test('with service.workers, min_size is at most the share of queue_size each worker has', async (t) => {

@@ -112,6 +112,12 @@ export function otlpConfigSchema(defaultProtocol: OtlpProtocol) {
         message: 'expected an http(s):// URL, e.g. http://gateway:4318',
       });
     }
+    if (c.sending_queue.batch !== undefined)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['sending_queue', 'batch'],
+        message: 'not available for the otlp exporter (it forwards requests as they come); use the batch processor',
+      });
     if ((c.tls.cert_file === undefined) !== (c.tls.key_file === undefined)) {
       ctx.addIssue({
         code: 'custom',
