@@ -2,6 +2,7 @@ import { mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from
 import { availableParallelism, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import t from 'tap';
+import { parse as parseYaml } from 'yaml';
 import { loadConfig } from '../../src/daemon.js';
 import { ConfigError } from '../../src/config/errors.js';
 import { PROJECT_ROOT, runCli } from '../support/cli.js';
@@ -298,6 +299,15 @@ t.test('the shipped configs validate', async (t) => {
     t.equal(r.code, 0, `${file} is valid: ${r.stderr}`);
     t.match(r.stdout, /valid/);
   }
+});
+
+t.test("the README's config in short says what config/otelhouse.yaml says", async (t) => {
+  const readme = readFileSync(join(PROJECT_ROOT, 'README.md'), 'utf8');
+  const block = /The shipped \[`config\/otelhouse\.yaml`\][\s\S]*?```yaml\n([\s\S]*?)```/.exec(readme);
+  t.ok(block, 'the README shows the shipped config');
+  // The shipped file writes its addresses and paths as ${env:NAME:-default}; the README, the defaults.
+  const shipped = parseYaml(readFileSync(join(PROJECT_ROOT, 'config/otelhouse.yaml'), 'utf8').replace(/\$\{env:[A-Z_]+:-([^}]*)\}/g, '$1'));
+  t.has(shipped, parseYaml(block![1]!), 'every key the README shows has the shipped value');
 });
 
 t.test('--help, --version and usage errors', async (t) => {

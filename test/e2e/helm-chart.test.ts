@@ -185,7 +185,9 @@ function runChartTests(skip: string | false): void {
       'memory queue by default in deployment mode',
     );
     const cfg = config(r);
-    t.same(cfg.service.pipelines.logs, { receivers: ['otlp'], processors: ['templates', 'batch'], exporters: ['clickhouse'] });
+    t.same(cfg.service.pipelines.logs, { receivers: ['otlp'], processors: ['templates'], exporters: ['clickhouse'] });
+    t.same(cfg.exporters.clickhouse.sending_queue.batch, { min_size: 20000, max_size: 50000, flush_timeout: '500ms' }, 'the exporter batches in its sending queue');
+    t.notOk('batch' in cfg.processors, 'no batch processor: requests are answered once their rows are queued');
     t.match(cfg.exporters.clickhouse, { endpoint: '${env:OTELHOUSE_CLICKHOUSE_ENDPOINT:-http://clickhouse.db:8123}', password: '${env:OTELHOUSE_CLICKHOUSE_PASSWORD}', database: 'otel', ttl: '72h' });
     t.notOk('storage' in cfg.exporters.clickhouse.sending_queue, 'no disk queue without persistence');
     t.equal(cfg.receivers.otlp.protocols.grpc.max_recv_msg_size_mib, 16);
@@ -364,17 +366,17 @@ function runChartTests(skip: string | false): void {
         {
           mode: 'deployment',
           config: {
-            processors: { templates: null, batch: { timeout: '250ms' } },
-            exporters: { clickhouse: { create_schema: false, ttl: '0' } },
-            service: { pipelines: { logs: { processors: ['batch'] } } },
+            processors: { templates: null },
+            exporters: { clickhouse: { create_schema: false, ttl: '0', sending_queue: { batch: { min_size: 50000, max_size: 100000 } } } },
+            service: { pipelines: { logs: { processors: [] } } },
           },
         },
         (t, r) => {
           const cfg = config(r);
           t.notOk('templates' in cfg.processors, 'null removed the templates processor');
-          t.same(cfg.processors.batch, { send_batch_size: 10000, send_batch_max_size: 20000, timeout: '250ms' }, 'maps merge key by key');
+          t.same(cfg.exporters.clickhouse.sending_queue.batch, { min_size: 50000, max_size: 100000, flush_timeout: '500ms' }, 'maps merge key by key');
           t.equal(cfg.exporters.clickhouse.create_schema, false, 'false replaced true');
-          t.same(cfg.service.pipelines.logs, { receivers: ['otlp'], processors: ['batch'], exporters: ['clickhouse'] }, 'the list replaced');
+          t.same(cfg.service.pipelines.logs, { receivers: ['otlp'], processors: [], exporters: ['clickhouse'] }, 'the list replaced');
         },
       ],
       [

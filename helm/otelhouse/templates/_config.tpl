@@ -61,10 +61,6 @@ processors:
 {{- else }}
   templates:
     parallel_threshold: 5000
-  batch:
-    send_batch_size: 10000
-    send_batch_max_size: 20000
-    timeout: 1s
 {{- end }}
 exporters:
 {{- if eq $preset "agent" }}
@@ -100,6 +96,12 @@ exporters:
       {{- if include "otelhouse.persistence" . }}
       storage: {{ $queueDir }}/clickhouse
       {{- end }}
+      # Rows are encoded as requests arrive and inserted 20,000 or more at a time, or 500 ms after
+      # the first; a request is answered once its rows are in the queue.
+      batch:
+        min_size: 20000
+        max_size: 50000
+        flush_timeout: 500ms
     retry_on_failure:
       initial_interval: 1s
       max_interval: 30s
@@ -109,7 +111,7 @@ service:
   pipelines:
     logs:
       receivers: [{{ join ", " $receivers }}]
-      processors: [{{ ternary "batch" "templates, batch" (eq $preset "agent") }}]
+      processors: [{{ ternary "batch" "templates" (eq $preset "agent") }}]
       exporters: [{{ ternary "otlp" "clickhouse" (eq $preset "agent") }}]
   telemetry:
     metrics:
