@@ -10,11 +10,14 @@ import { cloneBatch, type LogBatch } from './model.js';
 export function fanOut(consumers: LogsConsumer[]): LogsConsumer {
   if (consumers.length === 1) return consumers[0]!;
   return {
-    async consume(batch: LogBatch): Promise<void> {
+    consume(batch: LogBatch): Promise<void> {
       const copies = consumers.map((_, i) => (i === consumers.length - 1 ? batch : cloneBatch(batch)));
-      const results = await Promise.allSettled(consumers.map((c, i) => c.consume(copies[i]!)));
-      const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-      if (failed) throw failed.reason;
+      return Promise.allSettled(consumers.map((c, i) => c.consume(copies[i]!))).then(throwFirstFailure);
     },
   };
+}
+
+function throwFirstFailure(results: PromiseSettledResult<void>[]): void {
+  const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) throw failed.reason;
 }

@@ -162,9 +162,10 @@ export class Service {
         }
         if ((!set || set.size === 0) && !forward) return exporter.consume(batch);
         const accepted = set ? [...set].map((o) => o.beforeExport(batch)) : [];
-        await exporter.consume(batch);
-        for (const done of accepted) done?.();
-        if (forward) peers!.forward(id, forward);
+        return exporter.consume(batch).then(() => {
+          for (const done of accepted) done?.();
+          if (forward) peers!.forward(id, forward);
+        });
       },
     };
   }

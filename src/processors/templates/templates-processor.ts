@@ -167,7 +167,8 @@ export class TemplatesProcessor implements Processor {
     if (c.unrenderable > before.unrenderable)
       this.context.telemetry.count('unrenderable', c.unrenderable - before.unrenderable);
     this.report(c.matched - before.matched, c.mined - before.mined, skipped, c.newTemplates - before.newTemplates);
-    await this.next.consume(batch);
+    // Returned, not awaited: a suspended frame would keep the batch reachable (see LogsConsumer).
+    return this.next.consume(batch);
   }
 
   private async load(): Promise<void> {

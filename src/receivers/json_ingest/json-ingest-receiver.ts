@@ -127,10 +127,11 @@ export class JsonIngestReceiver implements Receiver {
       const body = await readRequestBody(req, this.config.max_request_body_size, 'max_request_body_size');
       const { entries, failures } = parseEntries(body, kind);
       const mapped = mapEntries(entries, BigInt(Date.now()) * 1_000_000n, failures);
+      // mapped keeps the batch while the pipeline has it: the answer counts the templates set on it.
       await passToPipeline(this.context.telemetry, 'http', this.next, this.config.wait_for_room, {
         batch: mapped.batch,
         records: mapped.records,
-        invalid: mapped.errors.length,
+        rejected: mapped.errors.length,
         unrepresentableTimes: mapped.unrepresentableTimes,
       });
       const templated = countTemplated(mapped.batch);

@@ -230,12 +230,7 @@ export class OtlpGrpcServer {
       return;
     }
     try {
-      await passToPipeline(this.context.telemetry, 'grpc', this.next, this.roomWait(clientDeadline), {
-        batch: decoded.batch,
-        records: decoded.records,
-        invalid: decoded.rejected,
-        unrepresentableTimes: decoded.unrepresentableTimes,
-      });
+      await passToPipeline(this.context.telemetry, 'grpc', this.next, this.roomWait(clientDeadline), decoded);
     } catch (err) {
       const refusal = refusalFor(err);
       if (refusal.unexpected) this.context.logger.error({ err: errorMessage(err) }, 'OTLP/gRPC request failed');

@@ -79,12 +79,7 @@ export class OtlpHttpServer {
       }
       const body = await readRequestBody(req, this.config.max_request_body_size, 'max_request_body_size');
       const decoded = this.decode(body, encoding);
-      await passToPipeline(this.context.telemetry, 'http', this.next, this.config.wait_for_room, {
-        batch: decoded.batch,
-        records: decoded.records,
-        invalid: decoded.rejected,
-        unrepresentableTimes: decoded.unrepresentableTimes,
-      });
+      await passToPipeline(this.context.telemetry, 'http', this.next, this.config.wait_for_room, decoded);
       const partial =
         decoded.rejected > 0 ? { rejectedLogRecords: decoded.rejected, errorMessage: decoded.rejectReason } : undefined;
       this.reply(
