@@ -34,6 +34,7 @@ import { bodyTextIndexStatements, embeddedPartsStatement, mergeSettingsStatement
 import { currentTemplatesQuery } from './template-queries.js';
 import { ClickHouseMetrics } from './metrics.js';
 import { RowsFiles } from './rows-files.js';
+import { forgetUncommittedBlocks, scanStoreDeduplicationLogs } from './deduplication-log.js';
 
 export async function openClient(config: ClickHouseExporterConfig, database?: string): Promise<ClickHouseClient> {
   const target = parseEndpoint(config.endpoint)!;
@@ -58,6 +59,10 @@ export async function openClient(config: ClickHouseExporterConfig, database?: st
     connection: createChdbConnection({ path }),
     log: { level: ClickHouseLogLevel.OFF },
   } as Parameters<typeof createClient>[0]);
+}
+
+function quoteIdentifier(name: string): string {
+  return `\`${name.replace(/[\\`]/g, (c) => `\\${c}`)}\``;
 }
 
 /** Attempts after which an insert refused for its size (memory, time) is cut in halves. */
@@ -329,11 +334,13 @@ export class ClickHouseLogsSender implements ExportSender<InsertPayload> {
   }
 
   async start(): Promise<void> {
-    this.client = await openClient(this.config);
     const target = parseEndpoint(this.config.endpoint)!;
+    const repairs = target.kind === 'embedded' ? scanStoreDeduplicationLogs(resolve(target.path)) : [];
+    this.client = await openClient(this.config);
     if (target.kind === 'embedded') {
       this.rowsFiles = RowsFiles.forExporter(resolve(target.path), this.context.id);
       this.rowsFiles.prepare();
+      if (repairs.length > 0) await this.repairDeduplicationLogs(repairs);
     }
     try {
       await this.ensureSchema();
@@ -343,6 +350,56 @@ export class ClickHouseLogsSender implements ExportSender<InsertPayload> {
         { err: (err as Error).message, endpoint: redact(this.config.endpoint) },
         'ClickHouse not ready at start; will retry',
       );
+    }
+  }
+
+  /**
+   * Embedded, before the first insert: a kill -9 between ClickHouse's write to a table's
+   * deduplication log and the rename of the part leaves a block that was never stored but would
+   * deduplicate the queue's replay of it (see deduplication-log.ts). The logs were read before chDB
+   * opened the store; the blocks are forgotten with the table detached, so that ClickHouse reads
+   * the log again as the table is attached.
+   */
+  private async repairDeduplicationLogs(repairs: ReturnType<typeof scanStoreDeduplicationLogs>): Promise<void> {
+    const client = this.client!;
+    let tables: { database: string; name: string; data_paths: string[] }[];
+    try {
+      const result = await client.query({
+        query: "SELECT database, name, data_paths FROM system.tables WHERE engine LIKE '%MergeTree'",
+        format: 'JSONEachRow',
+      });
+      tables = await result.json();
+    } catch (err) {
+      this.context.logger.error(
+        { err: (err as Error).message },
+        'the tables of the embedded store could not be listed: a batch cut short by a crash may be taken for a duplicate',
+      );
+      return;
+    }
+    for (const { dir, scan, error } of repairs) {
+      const owner = tables.find((t) => t.data_paths.some((p) => resolve(p) === resolve(dir)));
+      if (!owner) continue;
+      const name = `${owner.database}.${owner.name}`;
+      try {
+        if (error) throw error;
+        const table = `${quoteIdentifier(owner.database)}.${quoteIdentifier(owner.name)}`;
+        await client.command({ query: `DETACH TABLE ${table}` });
+        try {
+          forgetUncommittedBlocks(scan!);
+        } finally {
+          await client.command({ query: `ATTACH TABLE ${table}` });
+        }
+        this.context.logger.warn(
+          { table: name, blocks: scan!.uncommitted.length, torn_record: scan!.tornAt !== undefined },
+          'the deduplication log named blocks whose parts are not in the store (an insert cut short by a crash, ' +
+            'or parts dropped since): they are forgotten, so the batches the queue replays store their rows',
+        );
+      } catch (err) {
+        this.context.logger.error(
+          { err: (err as Error).message, table: name },
+          'the deduplication log could not be repaired: a batch cut short by a crash may be taken for a duplicate',
+        );
+      }
     }
   }
 
