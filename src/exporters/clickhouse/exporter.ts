@@ -372,7 +372,8 @@ export class ClickHouseLogsSender implements ExportSender<InsertPayload> {
     } catch (err) {
       this.context.logger.error(
         { err: (err as Error).message },
-        'the tables of the embedded store could not be listed: a batch cut short by a crash may be taken for a duplicate',
+        'the tables of the embedded store could not be listed: ' +
+          'a batch cut short by a crash may be taken for a duplicate',
       );
       return;
     }
