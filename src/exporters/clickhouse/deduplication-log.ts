@@ -51,14 +51,8 @@ function blockRange(name: string): BlockRange | undefined {
  */
 export function scanDeduplicationLog(tableDir: string): DeduplicationLogScan | undefined {
   const logsDir = join(tableDir, 'deduplication_logs');
-  let names: string[];
-  try {
-    names = readdirSync(logsDir);
-  } catch {
-    return undefined;
-  }
   const logs: { n: number; file: string }[] = [];
-  for (const name of names) {
+  for (const name of entriesOf(logsDir)) {
     const m = LOG_FILE.exec(name);
     if (!m) throw new Error(`${logsDir} holds ${name}, which is not a deduplication log this daemon knows`);
     logs.push({ n: Number(m[1]), file: join(logsDir, name) });
@@ -107,26 +101,15 @@ export function scanDeduplicationLog(tableDir: string): DeduplicationLogScan | u
   return { file: logs[logs.length - 1]!.file, tornAt, uncommitted };
 }
 
+/** A table of an embedded store whose deduplication log needs repair, or could not be read. */
+export type StoreTableScan = { dir: string; scan: DeduplicationLogScan } | { dir: string; error: Error };
+
 /** The tables of an embedded store (store/<prefix>/<uuid>/) whose deduplication logs need repair. */
-export function scanStoreDeduplicationLogs(
-  storePath: string,
-): { dir: string; scan?: DeduplicationLogScan; error?: Error }[] {
-  const found: { dir: string; scan?: DeduplicationLogScan; error?: Error }[] = [];
+export function scanStoreDeduplicationLogs(storePath: string): StoreTableScan[] {
+  const found: StoreTableScan[] = [];
   const root = join(storePath, 'store');
-  let prefixes: string[];
-  try {
-    prefixes = readdirSync(root);
-  } catch {
-    return found;
-  }
-  for (const prefix of prefixes) {
-    let tables: string[];
-    try {
-      tables = readdirSync(join(root, prefix));
-    } catch {
-      continue;
-    }
-    for (const table of tables) {
+  for (const prefix of entriesOf(root)) {
+    for (const table of entriesOf(join(root, prefix))) {
       const dir = join(root, prefix, table);
       try {
         const scan = scanDeduplicationLog(dir);
@@ -137,6 +120,15 @@ export function scanStoreDeduplicationLogs(
     }
   }
   return found;
+}
+
+/** A directory's entries; none when it does not exist (a table without a log, a new store). */
+function entriesOf(dir: string): string[] {
+  try {
+    return readdirSync(dir);
+  } catch {
+    return [];
+  }
 }
 
 /**

@@ -34,7 +34,7 @@ import { bodyTextIndexStatements, embeddedPartsStatement, mergeSettingsStatement
 import { currentTemplatesQuery } from './template-queries.js';
 import { ClickHouseMetrics } from './metrics.js';
 import { RowsFiles } from './rows-files.js';
-import { forgetUncommittedBlocks, scanStoreDeduplicationLogs } from './deduplication-log.js';
+import { forgetUncommittedBlocks, scanStoreDeduplicationLogs, type StoreTableScan } from './deduplication-log.js';
 
 export async function openClient(config: ClickHouseExporterConfig, database?: string): Promise<ClickHouseClient> {
   const target = parseEndpoint(config.endpoint)!;
@@ -360,7 +360,7 @@ export class ClickHouseLogsSender implements ExportSender<InsertPayload> {
    * opened the store; the blocks are forgotten with the table detached, so that ClickHouse reads
    * the log again as the table is attached.
    */
-  private async repairDeduplicationLogs(repairs: ReturnType<typeof scanStoreDeduplicationLogs>): Promise<void> {
+  private async repairDeduplicationLogs(repairs: StoreTableScan[]): Promise<void> {
     const client = this.client!;
     let tables: { database: string; name: string; data_paths: string[] }[];
     try {
@@ -377,21 +377,22 @@ export class ClickHouseLogsSender implements ExportSender<InsertPayload> {
       );
       return;
     }
-    for (const { dir, scan, error } of repairs) {
-      const owner = tables.find((t) => t.data_paths.some((p) => resolve(p) === resolve(dir)));
+    for (const repair of repairs) {
+      const owner = tables.find((t) => t.data_paths.some((p) => resolve(p) === resolve(repair.dir)));
       if (!owner) continue;
       const name = `${owner.database}.${owner.name}`;
       try {
-        if (error) throw error;
+        if ('error' in repair) throw repair.error;
+        const { scan } = repair;
         const table = `${quoteIdentifier(owner.database)}.${quoteIdentifier(owner.name)}`;
         await client.command({ query: `DETACH TABLE ${table}` });
         try {
-          forgetUncommittedBlocks(scan!);
+          forgetUncommittedBlocks(scan);
         } finally {
           await client.command({ query: `ATTACH TABLE ${table}` });
         }
         this.context.logger.warn(
-          { table: name, blocks: scan!.uncommitted.length, torn_record: scan!.tornAt !== undefined },
+          { table: name, blocks: scan.uncommitted.length, torn_record: scan.tornAt !== undefined },
           'the deduplication log named blocks whose parts are not in the store (an insert cut short by a crash, ' +
             'or parts dropped since): they are forgotten, so the batches the queue replays store their rows',
         );
